@@ -1,0 +1,185 @@
+//! Request and response headers. A request frame starts with api key and version, which decide the
+//! header version (flexible versions carry tagged fields and a compact client id); the body follows.
+//! Responses are a header (correlation id, tagged fields from header v1) and a body encoded by
+//! `kafka-protocol`, inside a size-prefixed frame.
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::frame::{finish_frame, start_frame};
+
+/// Bytes of the fixed start of every request header: api key (i16), api version (i16), correlation id (i32).
+pub const REQUEST_HEADER_FIXED_BYTES: usize = 8;
+
+/// Why a request frame could not be read. Kafka closes the connection for each of these.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("request frame of {len} bytes is shorter than a request header")]
+    Short { len: usize },
+    #[error("unknown api key {api_key}")]
+    UnknownApiKey { api_key: i16, correlation_id: i32 },
+    #[error("malformed request header for api key {api_key} v{api_version}: {reason}")]
+    Malformed { api_key: i16, api_version: i16, reason: String },
+}
+
+/// Why a request body or a response could not be coded.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("malformed {api_key:?} v{api_version} request body: {reason}")]
+    Malformed { api_key: ApiKey, api_version: i16, reason: String },
+    #[error("{api_key:?} v{api_version} request has {trailing} unread bytes after its body")]
+    Trailing { api_key: ApiKey, api_version: i16, trailing: usize },
+    #[error("cannot encode {api_key:?} v{api_version} response: {reason}")]
+    Encode { api_key: ApiKey, api_version: i16, reason: String },
+}
+
+/// A request frame split into its decoded header and the still-encoded body.
+#[derive(Debug, Clone)]
+pub struct RequestFrame {
+    pub api_key: ApiKey,
+    pub header: RequestHeader,
+    pub body: Bytes,
+}
+
+impl RequestFrame {
+    pub fn api_version(&self) -> i16 {
+        self.header.request_api_version
+    }
+
+    pub fn correlation_id(&self) -> i32 {
+        self.header.correlation_id
+    }
+}
+
+/// Reads the api key, version and correlation id without decoding the rest of the header.
+pub fn peek_fixed(frame: &[u8]) -> Result<(i16, i16, i32), HeaderError> {
+    if frame.len() < REQUEST_HEADER_FIXED_BYTES {
+        return Err(HeaderError::Short { len: frame.len() });
+    }
+    let mut fixed = &frame[..REQUEST_HEADER_FIXED_BYTES];
+    Ok((fixed.get_i16(), fixed.get_i16(), fixed.get_i32()))
+}
+
+/// Decodes the request header at the start of `frame` and returns it with the body that follows.
+pub fn decode_request_frame(mut frame: Bytes) -> Result<RequestFrame, HeaderError> {
+    let (api_key_raw, api_version, correlation_id) = peek_fixed(&frame)?;
+    let api_key = ApiKey::try_from(api_key_raw)
+        .map_err(|()| HeaderError::UnknownApiKey { api_key: api_key_raw, correlation_id })?;
+    let header_version = api_key.request_header_version(api_version);
+    let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| HeaderError::Malformed {
+        api_key: api_key_raw,
+        api_version,
+        reason: e.to_string(),
+    })?;
+    Ok(RequestFrame { api_key, header, body: frame })
+}
+
+/// Decodes a request body of a version already checked against the API table. Bytes left over
+/// after the body mean the client and broker disagree on the schema, so they are refused.
+pub fn decode_request_body(api_key: ApiKey, api_version: i16, mut body: Bytes) -> Result<RequestKind, BodyError> {
+    let request = RequestKind::decode(api_key, &mut body, api_version).map_err(|e| BodyError::Malformed {
+        api_key,
+        api_version,
+        reason: e.to_string(),
+    })?;
+    if body.has_remaining() {
+        return Err(BodyError::Trailing { api_key, api_version, trailing: body.remaining() });
+    }
+    Ok(request)
+}
+
+/// Decodes one request message type directly (for handlers and tests that know the type).
+pub fn decode_message<M: Decodable>(api_key: ApiKey, api_version: i16, mut body: Bytes) -> Result<M, BodyError> {
+    M::decode(&mut body, api_version).map_err(|e| BodyError::Malformed { api_key, api_version, reason: e.to_string() })
+}
+
+/// Encodes a complete size-prefixed response frame: header (v0, or v1 with tagged fields for
+/// flexible versions; ApiVersions always v0) and body.
+pub fn encode_response_frame(
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<BytesMut, BodyError> {
+    let encode_err = |e: anyhow::Error| BodyError::Encode { api_key, api_version, reason: e.to_string() };
+    let mut buf = BytesMut::with_capacity(64);
+    let start = start_frame(&mut buf);
+    encode_response_header(&mut buf, api_key, api_version, correlation_id).map_err(encode_err)?;
+    body.encode(&mut buf, api_version).map_err(encode_err)?;
+    finish_frame(&mut buf, start);
+    Ok(buf)
+}
+
+/// Encodes just the response header for `api_key` at `api_version` (used by framing that writes
+/// the body itself, such as the zero-copy Fetch response).
+pub fn encode_response_header(
+    buf: &mut BytesMut,
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+) -> anyhow::Result<()> {
+    let header_version = api_key.response_header_version(api_version);
+    ResponseHeader::default().with_correlation_id(correlation_id).encode(buf, header_version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, MetadataRequest};
+    use kafka_protocol::protocol::StrBytes;
+
+    fn request_frame(api_key: ApiKey, version: i16, body: &impl Encodable) -> Bytes {
+        let mut buf = BytesMut::new();
+        RequestHeader::default()
+            .with_request_api_key(api_key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(7)
+            .with_client_id(Some(StrBytes::from_static_str("test")))
+            .encode(&mut buf, api_key.request_header_version(version))
+            .expect("header encodes");
+        body.encode(&mut buf, version).expect("body encodes");
+        buf.freeze()
+    }
+
+    #[test]
+    fn decodes_flexible_and_non_flexible_headers() {
+        for version in [0, 4, 12] {
+            let frame = request_frame(ApiKey::Metadata, version, &MetadataRequest::default());
+            let decoded = decode_request_frame(frame).expect("decodes");
+            assert_eq!(decoded.api_key, ApiKey::Metadata);
+            assert_eq!(decoded.api_version(), version);
+            assert_eq!(decoded.correlation_id(), 7);
+            assert_eq!(decoded.header.client_id.as_deref(), Some("test"));
+            let body = decode_request_body(decoded.api_key, version, decoded.body).expect("body decodes");
+            assert!(matches!(body, RequestKind::Metadata(_)));
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_keys_short_frames_and_trailing_bytes() {
+        let mut unknown = BytesMut::new();
+        unknown.extend_from_slice(&[0x7f, 0x00, 0, 0, 0, 0, 0, 9, 0xff, 0xff]);
+        assert!(matches!(
+            decode_request_frame(unknown.freeze()),
+            Err(HeaderError::UnknownApiKey { api_key: 0x7f00, correlation_id: 9 })
+        ));
+        assert!(matches!(decode_request_frame(Bytes::from_static(&[0, 18, 0])), Err(HeaderError::Short { len: 3 })));
+
+        let mut frame = BytesMut::from(&request_frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())[..]);
+        frame.extend_from_slice(b"garbage");
+        let decoded = decode_request_frame(frame.freeze()).expect("header decodes");
+        assert!(matches!(
+            decode_request_body(decoded.api_key, 3, decoded.body),
+            Err(BodyError::Trailing { trailing: 7, .. })
+        ));
+    }
+
+    #[test]
+    fn api_versions_response_uses_header_v0_and_writes_no_default_tagged_fields() {
+        let body = ResponseKind::ApiVersions(ApiVersionsResponse::default());
+        let frame = encode_response_frame(ApiKey::ApiVersions, 3, 42, &body).expect("encodes");
+        // size, correlation id, error code, empty compact array, throttle, empty tagged fields.
+        assert_eq!(&frame[..], &[0, 0, 0, 12, 0, 0, 0, 42, 0, 0, 1, 0, 0, 0, 0, 0]);
+    }
+}
