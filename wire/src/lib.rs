@@ -1,0 +1,8 @@
+//! The Kafka wire protocol for Strata: frame size checks, request and response headers, and
+//! record-batch (v2) validation. Message bodies are encoded and decoded by the `kafka-protocol`
+//! crate; this crate adds what a broker needs around them. It performs no I/O: everything decodes
+//! from byte slices and encodes into `BytesMut`.
+
+pub mod frame;
+pub mod header;
+pub mod batch;
