@@ -1,0 +1,172 @@
+//! Fault injection for the writer (test support, usable from any crate's tests).
+//!
+//! A [`Faults`] handle is given to [`Writer::start_with_faults`](super::Writer::start_with_faults)
+//! and shared with the test, which arms faults while the writer runs. Faults are decided before the
+//! backend runs, so io_uring and the fallback see exactly the same ones:
+//!
+//! - **short writes**: [`Faults::short_writes`] caps every write call/SQE at `n` bytes, so the
+//!   backends' real resubmit-the-rest paths run;
+//! - **torn writes**: [`Faults::tear_write_job`] lets only the first `keep_bytes` of one job's data
+//!   reach the file; then either that job fails with `EIO` ([`TearMode::FailJob`]) or the "process
+//!   dies" ([`TearMode::ProcessDies`]): from then on nothing reaches the disk, no fsync runs and
+//!   every job (including the rest of that batch) fails, just as if the broker was killed mid-write
+//!   with the page cache intact;
+//! - **failing fsyncs**: [`Faults::fail_fsync`] / [`Faults::fail_all_fsyncs`] make an fdatasync
+//!   report `EIO` without running it; every sync job on that file in that batch gets the error;
+//! - [`Faults::die`]: the process "dies" now.
+//!
+//! Jobs and fsyncs are numbered from 0 in the order the writer meets them (write jobs count only
+//! jobs with data); [`Faults::write_jobs_seen`] and [`Faults::fsyncs_seen`] tell a test where it is.
+//!
+//! A typical recovery test: start a writer with faults, open partitions on it, arm a torn write
+//! with `ProcessDies`, append until an append fails, drop everything, reopen the directory without
+//! faults and check what recovery kept.
+
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// What happens after a torn write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TearMode {
+    /// The torn job fails with `EIO`; the writer goes on.
+    FailJob,
+    /// The process "dies" right after the prefix reached the file.
+    ProcessDies,
+}
+
+/// How many faults were actually injected so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    pub torn_writes: u64,
+    pub failed_fsyncs: u64,
+}
+
+/// The shared fault plan. See the module docs.
+#[derive(Debug, Default)]
+pub struct Faults {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    chunk_bytes_max: Option<usize>,
+    tears: Vec<(u64, usize, TearMode)>,
+    fsync_failures: Vec<u64>,
+    all_fsyncs_fail: bool,
+    dead: bool,
+    write_jobs_seen: u64,
+    fsyncs_seen: u64,
+    counts: FaultCounts,
+}
+
+/// The fault layer's verdict on one job's write.
+pub(crate) struct WriteDecision {
+    /// Bytes of the job's data that reach the backend.
+    pub write_len: usize,
+    /// The job's outcome regardless of what the backend reports.
+    pub error: Option<io::Error>,
+    pub process_dies: bool,
+}
+
+impl Faults {
+    /// An empty plan (no faults until armed).
+    pub fn new() -> Arc<Faults> {
+        Arc::new(Faults::default())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every write call (pwrite) or SQE moves at most `chunk_bytes_max` bytes (at least 1); `None`
+    /// turns it off.
+    pub fn short_writes(&self, chunk_bytes_max: Option<usize>) {
+        self.state().chunk_bytes_max = chunk_bytes_max.map(|n| n.max(1));
+    }
+
+    /// Tears write job number `job_index` (counted from 0 over the jobs with data): only the first
+    /// `keep_bytes` of its data reach the file.
+    pub fn tear_write_job(&self, job_index: u64, keep_bytes: usize, mode: TearMode) {
+        self.state().tears.push((job_index, keep_bytes, mode));
+    }
+
+    /// fdatasync number `fsync_index` (counted from 0) fails with `EIO` without running.
+    pub fn fail_fsync(&self, fsync_index: u64) {
+        self.state().fsync_failures.push(fsync_index);
+    }
+
+    /// Every fdatasync from now on fails (or, with `false`, works again).
+    pub fn fail_all_fsyncs(&self, fail: bool) {
+        self.state().all_fsyncs_fail = fail;
+    }
+
+    /// The process "dies" now: no later job reaches the disk and each fails.
+    pub fn die(&self) {
+        self.state().dead = true;
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.state().dead
+    }
+
+    /// Write jobs (jobs with data) the writer has met so far, dead ones included.
+    pub fn write_jobs_seen(&self) -> u64 {
+        self.state().write_jobs_seen
+    }
+
+    /// fdatasyncs the writer has wanted so far, failed ones included.
+    pub fn fsyncs_seen(&self) -> u64 {
+        self.state().fsyncs_seen
+    }
+
+    pub fn counts(&self) -> FaultCounts {
+        self.state().counts
+    }
+
+    pub(crate) fn chunk_bytes_max(&self) -> usize {
+        self.state().chunk_bytes_max.unwrap_or(usize::MAX)
+    }
+
+    /// Called once per job with data, in submission order.
+    pub(crate) fn on_write(&self, data_len: usize) -> WriteDecision {
+        let mut state = self.state();
+        let index = state.write_jobs_seen;
+        state.write_jobs_seen += 1;
+        if state.dead {
+            return WriteDecision { write_len: 0, error: Some(Self::dead_error()), process_dies: true };
+        }
+        let Some(position) = state.tears.iter().position(|(at, _, _)| *at == index) else {
+            return WriteDecision { write_len: data_len, error: None, process_dies: false };
+        };
+        let (_, keep_bytes, mode) = state.tears.swap_remove(position);
+        state.counts.torn_writes += 1;
+        let process_dies = mode == TearMode::ProcessDies;
+        state.dead |= process_dies;
+        WriteDecision {
+            write_len: keep_bytes.min(data_len),
+            error: Some(io::Error::other("injected torn write")),
+            process_dies,
+        }
+    }
+
+    /// Called once per fdatasync the batch wants; true = report failure and skip it.
+    pub(crate) fn on_fsync(&self) -> bool {
+        let mut state = self.state();
+        let index = state.fsyncs_seen;
+        state.fsyncs_seen += 1;
+        let fail = state.all_fsyncs_fail || state.fsync_failures.contains(&index);
+        if fail {
+            state.fsync_failures.retain(|at| *at != index);
+            state.counts.failed_fsyncs += 1;
+        }
+        fail
+    }
+
+    pub(crate) fn dead_error() -> io::Error {
+        io::Error::other("injected: the process died (fault injection)")
+    }
+
+    pub(crate) fn fsync_error() -> io::Error {
+        io::Error::from_raw_os_error(libc::EIO)
+    }
+}
