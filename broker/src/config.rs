@@ -1,0 +1,276 @@
+//! The broker's configuration: command-line flags, a Kafka `server.properties` file and repeatable
+//! `--override KEY=VALUE`, validated against [`crate::config_defs`] before the broker starts.
+//! Precedence, lowest first: defaults, the file, overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use crate::config_defs::{BROKER_SETTINGS, IGNORED_BROKER_SETTINGS, broker_setting};
+
+/// Command-line flags of `strata`.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about = "A Kafka-compatible log store and message broker.")]
+pub struct Cli {
+    /// Address to accept Kafka clients on. Port 0 picks a free port (printed at start-up).
+    #[arg(long, default_value = "127.0.0.1:9092", value_name = "HOST:PORT")]
+    pub listen: String,
+    /// Address clients are told to connect to (Metadata); defaults to the bound listen address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
+    /// Directory holding topics, partitions and metadata; created if missing.
+    #[arg(long, default_value = "./data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// A Kafka server.properties file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A setting that wins over the file, as KEY=VALUE with Kafka's names. Repeatable.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// Where a setting's value came from (DescribeConfigs `config_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Kafka's STATIC_BROKER_CONFIG (4): the file or an override.
+    Static,
+    /// Kafka's DEFAULT_CONFIG (5).
+    Default,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: '{line}' is not KEY=VALUE")]
+    Syntax { origin: String, line: String },
+    #[error("{origin}: unknown setting '{key}' (see the configuration reference in README.md)")]
+    UnknownKey { origin: String, key: String },
+    #[error("{origin}: bad value for '{key}': {reason}")]
+    BadValue { origin: String, key: String, reason: String },
+    #[error("bad address '{address}' for --{flag}: expected HOST:PORT")]
+    BadAddress { flag: &'static str, address: String },
+}
+
+/// The validated broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub listen: String,
+    pub advertise: Option<String>,
+    pub data_dir: PathBuf,
+    /// Settings given explicitly (file, then overrides), by Kafka name; all validated.
+    explicit: BTreeMap<String, String>,
+}
+
+impl BrokerConfig {
+    /// Builds the configuration from the command line, reading the properties file it names.
+    /// Kafka settings Strata ignores are logged as warnings here.
+    pub fn from_cli(cli: Cli) -> Result<BrokerConfig, ConfigError> {
+        check_address("listen", &cli.listen)?;
+        if let Some(advertise) = &cli.advertise {
+            check_address("advertise", advertise)?;
+        }
+        let mut entries = Vec::new();
+        if let Some(path) = &cli.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            entries.extend(parse_properties(&text, &path.display().to_string())?);
+        }
+        for item in &cli.overrides {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| ConfigError::Syntax { origin: "--override".into(), line: item.clone() })?;
+            entries.push(("--override".to_string(), key.trim().to_string(), value.trim().to_string()));
+        }
+        let mut explicit = BTreeMap::new();
+        for (origin, key, value) in entries {
+            if IGNORED_BROKER_SETTINGS.contains(&key.as_str()) {
+                tracing::warn!(setting = %key, %origin, "Kafka setting has no effect on Strata; ignored");
+                continue;
+            }
+            let setting = broker_setting(&key)
+                .ok_or_else(|| ConfigError::UnknownKey { origin: origin.clone(), key: key.clone() })?;
+            setting
+                .kind
+                .check(&value)
+                .map_err(|reason| ConfigError::BadValue { origin: origin.clone(), key: key.clone(), reason })?;
+            explicit.insert(key, value);
+        }
+        Ok(BrokerConfig { listen: cli.listen, advertise: cli.advertise, data_dir: cli.data_dir, explicit })
+    }
+
+    /// A configuration with every default, for tests.
+    pub fn defaults(data_dir: &Path) -> BrokerConfig {
+        BrokerConfig {
+            listen: "127.0.0.1:0".into(),
+            advertise: None,
+            data_dir: data_dir.to_path_buf(),
+            explicit: BTreeMap::new(),
+        }
+    }
+
+    /// The value of broker setting `name` and where it came from; `None` for a name not in the table.
+    pub fn value(&self, name: &str) -> Option<(&str, Source)> {
+        let setting = broker_setting(name)?;
+        Some(match self.explicit.get(name) {
+            Some(v) => (v.as_str(), Source::Static),
+            None => (setting.default, Source::Default),
+        })
+    }
+
+    /// Every broker setting with its value and source, in table order (DescribeConfigs).
+    pub fn all_values(&self) -> impl Iterator<Item = (&'static str, &str, Source)> + '_ {
+        BROKER_SETTINGS.iter().filter_map(|s| self.value(s.name).map(|(v, src)| (s.name, v, src)))
+    }
+
+    fn number(&self, name: &str) -> i64 {
+        // Every value was checked against its kind when loaded, and every default by a unit test.
+        self.value(name).and_then(|(v, _)| v.trim().parse().ok()).unwrap_or(0)
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.value(name).is_some_and(|(v, _)| v.trim() == "true")
+    }
+
+    pub fn node_id(&self) -> i32 {
+        clamp_i32(self.number("node.id"))
+    }
+    pub fn num_partitions(&self) -> i32 {
+        clamp_i32(self.number("num.partitions"))
+    }
+    pub fn default_replication_factor(&self) -> i16 {
+        i16::try_from(self.number("default.replication.factor")).unwrap_or(i16::MAX)
+    }
+    pub fn auto_create_topics(&self) -> bool {
+        self.flag("auto.create.topics.enable")
+    }
+    pub fn delete_topic_enable(&self) -> bool {
+        self.flag("delete.topic.enable")
+    }
+    pub fn frame_bytes_max(&self) -> usize {
+        usize::try_from(self.number("socket.request.max.bytes")).unwrap_or(usize::MAX)
+    }
+    pub fn connections_max(&self) -> usize {
+        usize::try_from(self.number("max.connections")).unwrap_or(1)
+    }
+    pub fn requests_in_flight_max(&self) -> usize {
+        usize::try_from(self.number("queued.max.requests")).unwrap_or(1)
+    }
+    pub fn maintenance_interval_ms(&self) -> u64 {
+        u64::try_from(self.number("log.retention.check.interval.ms")).unwrap_or(300_000)
+    }
+    pub fn offsets_topic_num_partitions(&self) -> i32 {
+        clamp_i32(self.number("offsets.topic.num.partitions"))
+    }
+    pub fn offsets_retention_ms(&self) -> i64 {
+        self.number("offsets.retention.minutes").saturating_mul(60_000)
+    }
+    pub fn group_min_session_timeout_ms(&self) -> i32 {
+        clamp_i32(self.number("group.min.session.timeout.ms"))
+    }
+    pub fn group_max_session_timeout_ms(&self) -> i32 {
+        clamp_i32(self.number("group.max.session.timeout.ms"))
+    }
+    pub fn group_initial_rebalance_delay_ms(&self) -> i32 {
+        clamp_i32(self.number("group.initial.rebalance.delay.ms"))
+    }
+}
+
+fn clamp_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
+fn check_address(flag: &'static str, address: &str) -> Result<(), ConfigError> {
+    let bad = || ConfigError::BadAddress { flag, address: address.to_string() };
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Parses Java properties text: `key=value`, `key: value` or `key value`; `#` and `!` comments;
+/// a trailing backslash continues a line.
+fn parse_properties(text: &str, origin: &str) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(body) = line.strip_suffix('\\') {
+            pending.push_str(body);
+            continue;
+        }
+        pending.push_str(line);
+        let logical = std::mem::take(&mut pending);
+        let split_at = logical.find(['=', ':', ' ', '\t']);
+        let (key, value) = match split_at {
+            Some(i) => {
+                let value = logical[i + 1..].trim_start_matches(['=', ':', ' ', '\t']);
+                (logical[..i].trim(), value.trim())
+            }
+            None => return Err(ConfigError::Syntax { origin: origin.to_string(), line: logical.clone() }),
+        };
+        if key.is_empty() {
+            return Err(ConfigError::Syntax { origin: origin.to_string(), line: logical.clone() });
+        }
+        out.push((origin.to_string(), key.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("strata").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_apply_without_flags() {
+        let config = BrokerConfig::from_cli(cli(&[])).expect("valid");
+        assert_eq!(config.listen, "127.0.0.1:9092");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.num_partitions(), 1);
+        assert!(config.auto_create_topics());
+        assert_eq!(config.value("log.segment.bytes"), Some(("1073741824", Source::Default)));
+    }
+
+    #[test]
+    fn file_then_overrides_with_kafka_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.properties");
+        std::fs::write(
+            &path,
+            "# a comment\nnum.partitions=3\nlog.segment.bytes : 1048576\nauto.create.topics.enable false\nlisteners=PLAINTEXT://:9092\nlog.retention.ms=\\\n  1000\n",
+        )
+        .expect("write");
+        let config = BrokerConfig::from_cli(cli(&[
+            "--config",
+            path.to_str().expect("utf8"),
+            "--override",
+            "num.partitions=5",
+        ]))
+        .expect("valid");
+        assert_eq!(config.num_partitions(), 5);
+        assert!(!config.auto_create_topics());
+        assert_eq!(config.value("log.segment.bytes"), Some(("1048576", Source::Static)));
+        assert_eq!(config.value("log.retention.ms"), Some(("1000", Source::Static)));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let err = BrokerConfig::from_cli(cli(&["--override", "no.such.setting=1"])).expect_err("unknown");
+        assert!(err.to_string().contains("unknown setting 'no.such.setting'"), "{err}");
+        let err = BrokerConfig::from_cli(cli(&["--override", "num.partitions=zero"])).expect_err("bad");
+        assert!(err.to_string().contains("num.partitions"), "{err}");
+        let err = BrokerConfig::from_cli(cli(&["--override", "num.partitions"])).expect_err("syntax");
+        assert!(matches!(err, ConfigError::Syntax { .. }));
+        let err = BrokerConfig::from_cli(cli(&["--listen", "nowhere"])).expect_err("address");
+        assert!(matches!(err, ConfigError::BadAddress { .. }));
+    }
+}

@@ -1,0 +1,131 @@
+//! One client connection. A reader decodes frames and starts a task per request, so a produce
+//! waiting for fsync or a fetch long-polling never stops the next request from being read; a
+//! writer awaits those tasks in request order and writes their responses, so answers leave
+//! strictly in the order the requests came. At most `queued.max.requests` requests are in flight;
+//! beyond that the reader waits (back-pressure), it never queues without bound.
+
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use strata_wire::frame::{FRAME_PREFIX_BYTES, check_frame_size};
+use strata_wire::header::decode_request_frame;
+
+use crate::dispatch;
+use crate::reply::{Chunk, Outcome};
+use crate::state::Broker;
+
+/// Serves one connection until the client closes it, a frame is refused, or the broker stops.
+pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+    }
+    let (reader, writer) = stream.into_split();
+    let (in_flight, pending) = mpsc::channel(broker.config.requests_in_flight_max());
+    let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone()));
+    if let Err(reason) = read_requests(reader, &broker, in_flight).await {
+        tracing::info!(%peer, %reason, "closing connection");
+    }
+    // The reader has dropped its sender: the writer finishes the responses already started.
+    if let Err(error) = writer_task.await {
+        tracing::error!(%peer, %error, "connection writer failed");
+    }
+}
+
+/// Reads frames and starts their handlers until the stream ends. `Err` carries why the
+/// connection is being closed by the broker.
+async fn read_requests(
+    mut reader: OwnedReadHalf,
+    broker: &Arc<Broker>,
+    in_flight: mpsc::Sender<JoinHandle<Outcome>>,
+) -> Result<(), String> {
+    let frame_bytes_max = broker.config.frame_bytes_max();
+    loop {
+        let mut prefix = [0u8; FRAME_PREFIX_BYTES];
+        match reader.read_exact(&mut prefix).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+        let len = check_frame_size(prefix, frame_bytes_max).map_err(|e| e.to_string())?;
+        let mut frame = BytesMut::zeroed(len);
+        reader.read_exact(&mut frame).await.map_err(|e| format!("frame cut short: {e}"))?;
+        let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
+        let handler = tokio::spawn(dispatch::dispatch(Arc::clone(broker), frame));
+        if in_flight.send(handler).await.is_err() {
+            return Err("response writer stopped".into());
+        }
+    }
+}
+
+/// Writes each request's response in request order.
+async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<JoinHandle<Outcome>>, peer: String) {
+    while let Some(handler) = pending.recv().await {
+        let outcome = match handler.await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(%peer, %error, "request handler failed");
+                Outcome::Close(error.to_string())
+            }
+        };
+        match outcome {
+            Outcome::Silent => {}
+            Outcome::Reply(chunks) => {
+                if let Err(error) = write_chunks(&mut writer, chunks).await {
+                    tracing::debug!(%peer, %error, "write failed; closing connection");
+                    break;
+                }
+            }
+            Outcome::Close(reason) => {
+                tracing::info!(%peer, %reason, "closing connection");
+                break;
+            }
+        }
+    }
+    pending.close();
+    if let Err(error) = writer.shutdown().await {
+        tracing::debug!(%peer, %error, "shutdown failed");
+    }
+}
+
+/// Writes bytes with `write` and file ranges with `sendfile`, without copying record data.
+async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<Chunk>) -> std::io::Result<()> {
+    for chunk in chunks {
+        match chunk {
+            Chunk::Bytes(bytes) => writer.write_all(&bytes).await?,
+            Chunk::File(range) => sendfile_all(writer, &range).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn sendfile_all(writer: &mut OwnedWriteHalf, range: &strata_log::FileRange) -> std::io::Result<()> {
+    let stream: &TcpStream = writer.as_ref();
+    let mut offset = i64::try_from(range.position).map_err(std::io::Error::other)?;
+    let mut left = range.len as usize;
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            nix::sys::sendfile::sendfile(stream.as_fd(), range.file.as_fd(), Some(&mut offset), left)
+                .map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                // The file is shorter than the range: retention removed it under us. The frame size
+                // was already written, so the connection cannot continue.
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file range ended early"));
+            }
+            Ok(n) => left -= n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

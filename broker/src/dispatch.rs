@@ -1,0 +1,77 @@
+//! The API table and the one place a request is routed to its handler. ApiVersions is built from
+//! [`APIS`], and every request's version is checked against it here, so what the broker advertises
+//! cannot drift from what it serves.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ApiKey, RequestKind};
+use strata_wire::header::{RequestFrame, decode_request_body};
+
+use crate::handlers;
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+/// An API the broker serves and the versions it accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSpec {
+    pub key: ApiKey,
+    pub min: i16,
+    pub max: i16,
+}
+
+const fn api(key: ApiKey, min: i16, max: i16) -> ApiSpec {
+    ApiSpec { key, min, max }
+}
+
+/// Every API served, with Kafka 4.1's version ranges.
+pub const APIS: &[ApiSpec] = &[
+    api(ApiKey::Metadata, 0, 13),
+    api(ApiKey::ApiVersions, 0, 4),
+    api(ApiKey::CreateTopics, 2, 7),
+];
+
+/// The versions of `key` the broker accepts, if it serves it at all.
+pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
+    APIS.iter().find(|s| s.key == key)
+}
+
+/// Decodes a request's body and runs its handler.
+pub async fn dispatch(broker: Arc<Broker>, frame: RequestFrame) -> Outcome {
+    let ctx = RequestContext {
+        api_key: frame.api_key,
+        api_version: frame.api_version(),
+        correlation_id: frame.correlation_id(),
+        client_id: frame.header.client_id.as_deref().unwrap_or_default().to_string(),
+    };
+    let supported = spec(ctx.api_key).is_some_and(|s| (s.min..=s.max).contains(&ctx.api_version));
+    if ctx.api_key == ApiKey::ApiVersions && !supported {
+        // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
+        return handlers::api_versions::unsupported_version(&ctx);
+    }
+    if !supported {
+        // Kafka cannot parse a request of a version it does not know, and closes the connection.
+        tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
+        return Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version));
+    }
+    let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::info!(%error, client = %ctx.client_id, "malformed request");
+            return Outcome::Close(error.to_string());
+        }
+    };
+    route(&broker, &ctx, request).await
+}
+
+async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind) -> Outcome {
+    match request {
+        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req),
+        RequestKind::Metadata(req) => handlers::metadata::handle(broker, ctx, req).await,
+        RequestKind::CreateTopics(req) => handlers::create_topics::handle(broker, ctx, req).await,
+        other => {
+            // Unreachable while APIS and this match agree; a test checks that they do.
+            tracing::error!(api = ?ctx.api_key, "no handler for a request in the API table");
+            Outcome::Close(format!("no handler for {:?}", std::mem::discriminant(&other)))
+        }
+    }
+}

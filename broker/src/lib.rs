@@ -1,0 +1,61 @@
+//! The Strata broker: a Kafka-compatible server on the Strata segment log. `main.rs` parses the
+//! command line and calls [`start`]; tests may start a broker in-process the same way.
+
+pub mod config;
+pub mod config_defs;
+pub mod connection;
+pub mod dispatch;
+pub mod handlers;
+pub mod reply;
+pub mod server;
+pub mod state;
+pub mod topics;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::BrokerConfig;
+use crate::state::{Advertised, Broker, StartError};
+
+/// A broker bound to its listen address and ready to serve.
+#[derive(Debug)]
+pub struct Started {
+    pub broker: Arc<Broker>,
+    pub listener: TcpListener,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("clean shutdown failed: {0}")]
+    Shutdown(strata_log::LogError),
+}
+
+/// Binds the listener and opens the data directory.
+pub async fn start(config: BrokerConfig) -> Result<Started, RunError> {
+    let listen_err = |source| RunError::Listen { address: config.listen.clone(), source };
+    let listener = TcpListener::bind(&config.listen).await.map_err(listen_err)?;
+    let bound = listener.local_addr().map_err(listen_err)?;
+    let advertised = match &config.advertise {
+        Some(address) => {
+            let (host, port) = address.rsplit_once(':').unwrap_or((address.as_str(), "9092"));
+            Advertised { host: host.to_string(), port: port.parse().unwrap_or(9092) }
+        }
+        None => Advertised { host: bound.ip().to_string(), port: i32::from(bound.port()) },
+    };
+    let broker = tokio::task::block_in_place(|| Broker::open(config, advertised))?;
+    Ok(Started { broker: Arc::new(broker), listener })
+}
+
+/// Serves until `shutdown` completes, then closes the log cleanly.
+pub async fn serve(started: Started, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
+    let Started { broker, listener } = started;
+    server::run(listener, Arc::clone(&broker), shutdown).await;
+    tokio::task::block_in_place(|| broker.log.shutdown()).map_err(RunError::Shutdown)?;
+    tracing::info!("log closed cleanly");
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `strata`: parses the command line, sets up logging, starts the broker and runs it until
+//! SIGINT or SIGTERM, then shuts down cleanly.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use strata_broker::config::{BrokerConfig, Cli};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match BrokerConfig::from_cli(Cli::parse()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("strata: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("strata: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("strata: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: BrokerConfig) -> Result<(), strata_broker::RunError> {
+    let started = strata_broker::start(config).await?;
+    let address = started
+        .listener
+        .local_addr()
+        .map_err(|source| strata_broker::RunError::Listen { address: "listener".into(), source })?;
+    // Tests and scripts wait for exactly this line.
+    println!("strata listening on {address}");
+    tracing::info!(%address, data_dir = %started.broker.config.data_dir.display(), "strata started");
+    strata_broker::serve(started, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(term), Ok(int)) => (term, int),
+        _ => {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}

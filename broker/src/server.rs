@@ -1,0 +1,74 @@
+//! The listener: accepts connections up to `max.connections`, runs periodic log maintenance, and
+//! on shutdown stops accepting, lets connections go, and closes the log cleanly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::connection;
+use crate::state::{Broker, now_ms};
+
+/// Accepts connections until `shutdown` completes.
+pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future<Output = ()>) {
+    let slots = Arc::new(Semaphore::new(broker.config.connections_max()));
+    let maintenance = tokio::spawn(maintain(Arc::clone(&broker)));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tracing::debug!(%peer, "accepted connection");
+                let broker = Arc::clone(&broker);
+                tokio::spawn(async move {
+                    connection::serve(stream, broker).await;
+                    drop(permit);
+                });
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    maintenance.abort();
+}
+
+/// Rolls segments by age, applies retention and flush.ms on every partition, periodically.
+async fn maintain(broker: Arc<Broker>) {
+    // flush.ms needs a finer tick than the retention check; one second is Kafka's scheduler default
+    // resolution for both in practice.
+    let interval_ms = broker.config.maintenance_interval_ms().min(1000);
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let broker = Arc::clone(&broker);
+        // Retention deletes files: keep it off the runtime's worker threads.
+        let pass = tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            for topic in broker.topics.all() {
+                for (index, partition) in topic.partitions.iter().enumerate() {
+                    if let Err(error) = partition.maintain(now) {
+                        tracing::warn!(topic = %topic.name, partition = index, %error, "log maintenance failed");
+                    }
+                }
+            }
+        });
+        if let Err(error) = pass.await {
+            tracing::error!(%error, "log maintenance pass failed");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The broker's shared state: configuration, the log manager, the topic registry and this node's
+//! identity. One `Arc<Broker>` is shared by every connection and background task.
+
+use std::path::PathBuf;
+
+use strata_log::{LogManager, LogOptions};
+
+use crate::config::BrokerConfig;
+use crate::topics::{TopicError, Topics};
+
+/// The address clients are told to connect to.
+#[derive(Debug, Clone)]
+pub struct Advertised {
+    pub host: String,
+    pub port: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the log: {0}")]
+    Log(#[from] strata_log::LogError),
+    #[error("cannot load topics: {0}")]
+    Topics(#[from] TopicError),
+    #[error("cannot read or write the cluster id in {path}: {source}")]
+    ClusterId { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug)]
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub advertised: Advertised,
+    pub cluster_id: String,
+    pub log: LogManager,
+    pub topics: Topics,
+}
+
+impl Broker {
+    /// Opens the data directory: the log, the topic registry and every partition.
+    pub fn open(config: BrokerConfig, advertised: Advertised) -> Result<Broker, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
+        let cluster_id = load_cluster_id(&config.data_dir)?;
+        let log = LogManager::open(&config.data_dir, LogOptions::default())?;
+        tracing::info!(io = ?log.io_kind(), "log opened");
+        let topics = Topics::load(&log, &config, now_ms())?;
+        Ok(Broker { config, advertised, cluster_id, log, topics })
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.config.node_id()
+    }
+}
+
+/// Milliseconds since the Unix epoch: the broker is the one place that reads the wall clock and
+/// passes it to the log and the group coordinator.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The cluster id, made once per data directory (a 22-character URL-safe base64 UUID, as Kafka's).
+fn load_cluster_id(data_dir: &std::path::Path) -> Result<String, StartError> {
+    let path = data_dir.join("meta").join("cluster.id");
+    let err = |source| StartError::ClusterId { path: path.clone(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(id) => Ok(id.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir.join("meta")).map_err(err)?;
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            std::fs::write(&path, &id).map_err(err)?;
+            Ok(id)
+        }
+        Err(e) => Err(err(e)),
+    }
+}
