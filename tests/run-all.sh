@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tests/run-all.sh — the one command that runs every Strata test on a fresh Debian machine.
+#
+# 1. Installs what the tests need and is missing (as root, with apt-get): kcat for compat/,
+#    a C toolchain, make, perl, pkg-config and zlib headers for librdkafka (built from source
+#    by rdkafka-sys), python3-venv for the Python compat clients. Nothing is installed twice.
+# 2. Builds the broker (`cargo build -p strata-broker`; the e2e tests run target/debug/strata).
+# 3. Runs `cargo test --workspace` (unit, property and end-to-end tests; no benchmarks).
+# 4. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
+# 5. Prints a summary; exits non-zero if any step failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+
+# --- 1. system packages ---------------------------------------------------------------------------
+missing=()
+command -v kcat > /dev/null || missing+=(kcat)
+command -v cc > /dev/null || missing+=(gcc libc6-dev)
+command -v make > /dev/null || missing+=(make)
+command -v perl > /dev/null || missing+=(perl)
+command -v pkg-config > /dev/null || missing+=(pkg-config)
+[[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
+command -v python3 > /dev/null || missing+=(python3)
+if command -v python3 > /dev/null && ! python3 -c 'import venv, ensurepip' 2> /dev/null; then
+  missing+=(python3-venv)
+fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "== installing: ${missing[*]}"
+  sudo_cmd=()
+  [[ "$(id -u)" -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "== system packages already installed"
+fi
+
+# --- 2..4. build and test ---------------------------------------------------------------------------
+status_build=0
+status_cargo=0
+status_compat=0
+
+echo "== cargo build -p strata-broker"
+cargo build -p strata-broker || status_build=$?
+
+if [[ $status_build -eq 0 ]]; then
+  echo "== cargo test --workspace"
+  cargo test --workspace || status_cargo=$?
+  echo "== compat/run.sh"
+  bash compat/run.sh || status_compat=$?
+fi
+
+# --- 5. summary ------------------------------------------------------------------------------------
+verdict() { if [[ "$1" -eq 0 ]]; then echo "ok"; else echo "FAILED (exit $1)"; fi; }
+echo
+echo "== summary ($((SECONDS - started)) s)"
+echo "   build:            $(verdict $status_build)"
+if [[ $status_build -eq 0 ]]; then
+  echo "   cargo test:       $(verdict $status_cargo)"
+  echo "   compat scenarios: $(verdict $status_compat)"
+fi
+[[ $status_build -eq 0 && $status_cargo -eq 0 && $status_compat -eq 0 ]]

@@ -1,0 +1,245 @@
+//! A real `strata` process for end-to-end tests.
+//!
+//! The binary is the one cargo built next to the test executable (`target/<profile>/strata`), or the
+//! one named by `$STRATA_BIN`. Each broker gets its own temporary data directory (kept across
+//! [`Broker::restart`]) and listens on a free loopback port; its stderr goes to a file that is printed
+//! when a test panics, so a failure shows what the broker logged.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// How long a broker may take to print its "listening on" line.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a graceful shutdown may take before the test gives up on it.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+const LISTENING_PREFIX: &str = "strata listening on ";
+
+/// Start-up options: Kafka-named `--override key=value` settings and an optional data dir.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    pub overrides: Vec<(String, String)>,
+    /// Use this data dir instead of a fresh temporary one (it is not deleted afterwards).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl BrokerOptions {
+    /// Adds one `--override key=value`.
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.overrides.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A running (or stopped) broker process.
+pub struct Broker {
+    options: BrokerOptions,
+    // Held so the temporary data dir lives as long as the broker handle.
+    _temp: tempfile::TempDir,
+    data_dir: PathBuf,
+    stderr_path: PathBuf,
+    child: Option<Child>,
+    bootstrap: String,
+    starts: u32,
+}
+
+/// Path of the `strata` binary the tests run.
+pub fn strata_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("STRATA_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test-binary>  →  target/<profile>/strata
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable is not under target/<profile>/deps");
+    profile_dir.join("strata")
+}
+
+impl Broker {
+    /// Starts a broker with a fresh data dir and the default settings.
+    pub fn start_default() -> Broker {
+        Broker::start(BrokerOptions::default())
+    }
+
+    /// Starts a broker and waits until it accepts connections.
+    pub fn start(options: BrokerOptions) -> Broker {
+        let temp = tempfile::Builder::new().prefix("strata-e2e-").tempdir().expect("tempdir");
+        let data_dir = options.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
+        let stderr_path = temp.path().join("broker.stderr.log");
+        let mut broker = Broker {
+            options,
+            _temp: temp,
+            data_dir,
+            stderr_path,
+            child: None,
+            bootstrap: String::new(),
+            starts: 0,
+        };
+        broker.spawn();
+        broker
+    }
+
+    fn spawn(&mut self) {
+        let bin = strata_bin();
+        assert!(
+            bin.exists(),
+            "strata binary not found at {}: run `cargo build -p strata-broker` first (or set STRATA_BIN)",
+            bin.display()
+        );
+        self.starts += 1;
+        let stderr = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_path)
+            .expect("open stderr log");
+        let mut command = Command::new(&bin);
+        command
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        for (key, value) in &self.options.overrides {
+            command.arg("--override").arg(format!("{key}={value}"));
+        }
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "info");
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("child stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        // Reads stdout for the whole life of the child so the pipe never fills up.
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(addr) = line.strip_prefix(LISTENING_PREFIX) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        self.child = Some(child);
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(addr) => self.bootstrap = addr,
+            Err(_) => {
+                let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                self.kill();
+                panic!(
+                    "broker did not print `{LISTENING_PREFIX}<addr>` within {START_TIMEOUT:?} (exit: {status:?})\n{}",
+                    self.stderr_tail()
+                );
+            }
+        }
+    }
+
+    /// `host:port` to give clients.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// OS process id of the running broker.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Graceful shutdown: SIGTERM, then waits for the exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("broker is not running");
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
+        kill(pid, Signal::SIGTERM).expect("send SIGTERM");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for broker") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "broker did not exit within {STOP_TIMEOUT:?} of SIGTERM\n{}",
+                    self.stderr_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Graceful shutdown that must exit with status 0.
+    pub fn stop_ok(&mut self) {
+        let status = self.stop();
+        assert!(status.success(), "broker exited with {status} after SIGTERM\n{}", self.stderr_tail());
+    }
+
+    /// SIGKILL, as a crash would: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same data dir (after `stop` or `kill`); the port changes.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop_ok();
+        }
+        self.spawn();
+    }
+
+    /// The last part of what the broker wrote to stderr, for failure messages.
+    pub fn stderr_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(&self.stderr_path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        const TAIL_BYTES: usize = 8000;
+        let start = text.len().saturating_sub(TAIL_BYTES);
+        let start = (start..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+        format!(
+            "--- broker stderr ({} starts, {}) ---\n{}\n--- end of broker stderr ---",
+            self.starts,
+            self.stderr_path.display(),
+            &text[start..]
+        )
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let crashed = match self.child.as_mut() {
+            Some(child) => child.try_wait().ok().flatten(),
+            None => None,
+        };
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("{}", self.stderr_tail());
+        } else if let Some(status) = crashed {
+            // The broker died under a test that did not expect it; say so loudly.
+            eprintln!("broker had already exited ({status}) when the test ended\n{}", self.stderr_tail());
+        }
+    }
+}

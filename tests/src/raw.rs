@@ -1,0 +1,176 @@
+//! A raw Kafka connection: length-prefixed frames over a blocking `TcpStream`, with request and
+//! response encoding done by the `kafka-protocol` crate. Used where a test needs exact bytes or
+//! exact error codes, or wants to send something no well-behaved client would.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+
+/// Read and write timeout on every raw socket: a broker that hangs fails the test instead of it.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames larger than this from the broker are treated as a test failure (it would be a bug).
+pub const RESPONSE_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// What came back when a test expected a frame.
+#[derive(Debug)]
+pub enum Reply {
+    Frame(Bytes),
+    /// The broker closed (or reset) the connection.
+    Closed,
+}
+
+pub struct RawConn {
+    stream: TcpStream,
+    next_correlation_id: i32,
+}
+
+impl RawConn {
+    pub fn connect(bootstrap: &str) -> RawConn {
+        let stream = TcpStream::connect(bootstrap).unwrap_or_else(|e| panic!("connect {bootstrap}: {e}"));
+        stream.set_read_timeout(Some(IO_TIMEOUT)).expect("set_read_timeout");
+        stream.set_write_timeout(Some(IO_TIMEOUT)).expect("set_write_timeout");
+        stream.set_nodelay(true).expect("set_nodelay");
+        RawConn { stream, next_correlation_id: 1 }
+    }
+
+    /// Writes raw bytes (no size prefix added). A write error because the broker already closed
+    /// the connection is not an error here: the following read reports `Closed`.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        match self.stream.write_all(bytes) {
+            Ok(()) => {}
+            Err(e) if is_closed_error(&e) => {}
+            Err(e) => panic!("write to broker: {e}"),
+        }
+    }
+
+    /// Writes one frame: 4-byte big-endian size, then `body`.
+    pub fn send_frame(&mut self, body: &[u8]) {
+        let size = i32::try_from(body.len()).expect("frame fits i32");
+        let mut framed = Vec::with_capacity(4 + body.len());
+        framed.extend_from_slice(&size.to_be_bytes());
+        framed.extend_from_slice(body);
+        self.send_bytes(&framed);
+    }
+
+    /// Reads one frame body, or `Closed` if the broker closed the connection.
+    /// Panics on a timeout: the broker neither answered nor closed.
+    pub fn read_reply(&mut self) -> Reply {
+        let mut size = [0u8; 4];
+        match read_exact_or_closed(&mut self.stream, &mut size) {
+            Ok(true) => {}
+            Ok(false) => return Reply::Closed,
+            Err(e) => panic!("reading a frame size from the broker: {e} (no answer and no close)"),
+        }
+        let size = i32::from_be_bytes(size);
+        let size = usize::try_from(size).unwrap_or_else(|_| panic!("broker sent a negative frame size {size}"));
+        assert!(size <= RESPONSE_BYTES_MAX, "broker sent a {size}-byte frame");
+        let mut body = vec![0u8; size];
+        match read_exact_or_closed(&mut self.stream, &mut body) {
+            Ok(true) => Reply::Frame(Bytes::from(body)),
+            Ok(false) => panic!("broker closed the connection in the middle of a {size}-byte frame"),
+            Err(e) => panic!("reading a {size}-byte frame: {e}"),
+        }
+    }
+
+    /// Reads one frame; panics if the connection was closed instead.
+    pub fn read_frame(&mut self) -> Bytes {
+        match self.read_reply() {
+            Reply::Frame(frame) => frame,
+            Reply::Closed => panic!("broker closed the connection instead of answering"),
+        }
+    }
+
+    /// Asserts that the broker closes the connection (within [`IO_TIMEOUT`]) without answering.
+    pub fn expect_closed(&mut self, what: &str) {
+        match self.read_reply() {
+            Reply::Closed => {}
+            Reply::Frame(frame) => panic!(
+                "{what}: expected the broker to close the connection, it answered {} bytes: {:02x?}",
+                frame.len(),
+                &frame[..frame.len().min(64)]
+            ),
+        }
+    }
+
+    /// Encodes the request header (header version chosen from the API key and version) and body.
+    pub fn encode_request<R: Request>(&mut self, version: i16, request: &R) -> (i32, BytesMut) {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("strata-tests")));
+        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, api_key.request_header_version(version))
+            .expect("encode request header");
+        request
+            .encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("encode {api_key:?} v{version}: {e}"));
+        (correlation_id, buf)
+    }
+
+    /// Sends a request and returns the response body bytes (after the response header), checking
+    /// the correlation id.
+    pub fn request_bytes<R: Request>(&mut self, version: i16, request: &R) -> Bytes {
+        let (correlation_id, buf) = self.encode_request(version, request);
+        self.send_frame(&buf);
+        let mut frame = self.read_frame();
+        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
+        let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))
+            .unwrap_or_else(|e| panic!("decode {api_key:?} v{version} response header: {e}"));
+        assert_eq!(
+            header.correlation_id, correlation_id,
+            "{api_key:?} v{version}: correlation id of the response"
+        );
+        frame
+    }
+
+    /// Sends a request and decodes its response at the same version.
+    pub fn request<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
+        let mut body = self.request_bytes(version, request);
+        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
+        let response = R::Response::decode(&mut body, version)
+            .unwrap_or_else(|e| panic!("decode {api_key:?} v{version} response: {e}"));
+        assert!(
+            !body.has_remaining(),
+            "{api_key:?} v{version}: {} bytes left over after decoding the response",
+            body.remaining()
+        );
+        response
+    }
+}
+
+fn is_closed_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted | ErrorKind::UnexpectedEof
+    )
+}
+
+/// `Ok(true)` when `buf` was filled, `Ok(false)` on EOF or reset before the first byte arrived.
+fn read_exact_or_closed(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<bool> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return if filled == 0 {
+                    Ok(false)
+                } else {
+                    Err(std::io::Error::new(ErrorKind::UnexpectedEof, "connection closed mid-frame"))
+                };
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if is_closed_error(&e) && filled == 0 => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,97 @@
+//! ListOffsets by timestamp, through librdkafka's `offsets_for_times` and on raw sockets:
+//! the first offset whose timestamp is >= the target, -1 (end) for a target after the last
+//! record, and the earliest/latest/max-timestamp specials.
+
+use std::time::Duration;
+
+use kafka_protocol::records::Compression;
+use rdkafka::consumer::Consumer;
+use rdkafka::{Offset, TopicPartitionList};
+use strata_tests::clients::{self, CLIENT_TIMEOUT};
+use strata_tests::codes::NONE;
+use strata_tests::data;
+use strata_tests::requests::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
+use strata_tests::{Broker, RawConn};
+
+const BASE_TS: i64 = 1_700_000_000_000;
+const STEP_MS: i64 = 10;
+const COUNT: usize = 3_000;
+
+#[test]
+fn offsets_for_times_through_librdkafka() {
+    let broker = Broker::start_default();
+    clients::create_topic(broker.bootstrap(), "times", 1);
+    let mut messages = data::generate("times", COUNT, 1);
+    for m in &mut messages {
+        m.timestamp_ms = Some(BASE_TS + STEP_MS * i64::try_from(m.index).expect("fits"));
+    }
+    let offsets = clients::produce_all(broker.bootstrap(), "times", &messages, &[("acks", "all")]);
+    assert_eq!(offsets[COUNT - 1], (0, i64::try_from(COUNT - 1).expect("fits")));
+
+    let consumer = clients::consumer(broker.bootstrap(), &[]);
+    let last_ts = BASE_TS + STEP_MS * i64::try_from(COUNT - 1).expect("fits");
+    for (target, expected) in [
+        (0, Offset::Offset(0)),
+        (BASE_TS, Offset::Offset(0)),
+        (BASE_TS + 1, Offset::Offset(1)),
+        (BASE_TS + 5_005, Offset::Offset(501)),
+        (BASE_TS + 5_010, Offset::Offset(501)),
+        (last_ts, Offset::Offset(i64::try_from(COUNT - 1).expect("fits"))),
+        (last_ts + 1, Offset::End),
+    ] {
+        let mut query = TopicPartitionList::new();
+        query.add_partition_offset("times", 0, Offset::Offset(target)).expect("tpl");
+        let answer = consumer.offsets_for_times(query, CLIENT_TIMEOUT).expect("offsets_for_times");
+        let element = answer.find_partition("times", 0).expect("partition in the answer");
+        element.error().unwrap_or_else(|e| panic!("offsets_for_times({target}): {e}"));
+        assert_eq!(element.offset(), expected, "offsets_for_times({target})");
+    }
+
+    // Reading from the offset found gives the record with that timestamp.
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset("times", 0, Offset::Offset(501)).expect("tpl");
+    consumer.assign(&assignment).expect("assign");
+    let message = match consumer.poll(Duration::from_secs(10)) {
+        Some(Ok(m)) => clients::to_consumed(&m),
+        Some(Err(e)) => panic!("poll: {e}"),
+        None => panic!("nothing consumed from offset 501"),
+    };
+    assert_eq!(message.offset, 501);
+    assert_eq!(message.timestamp_ms, Some(BASE_TS + 5_010));
+    assert_eq!(message.value.as_deref(), Some(messages[501].value.as_slice()));
+}
+
+#[test]
+fn list_offsets_special_and_future_timestamps_on_raw_sockets() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "specials", 1);
+
+    // Empty partition: earliest = latest = 0; a timestamp finds nothing.
+    assert_eq!(requests::list_offset(&mut conn, "specials", 0, EARLIEST_TIMESTAMP).offset, 0);
+    assert_eq!(requests::list_offset(&mut conn, "specials", 0, LATEST_TIMESTAMP).offset, 0);
+    let none = requests::list_offset(&mut conn, "specials", 0, BASE_TS);
+    assert_eq!((none.error_code, none.offset, none.timestamp), (NONE, -1, -1), "timestamp on an empty partition");
+
+    // Two batches, timestamps BASE_TS+0..9 and BASE_TS+100..104, the max in the middle of the second.
+    let first = requests::batch(&requests::records(10, BASE_TS), Compression::None);
+    let mut second_records = requests::records(5, BASE_TS + 100);
+    second_records[2].timestamp = BASE_TS + 500;
+    let second = requests::batch(&second_records, Compression::Gzip);
+    assert_eq!(requests::produce(&mut conn, "specials", 0, first).error_code, NONE);
+    assert_eq!(requests::produce(&mut conn, "specials", 0, second).error_code, NONE);
+
+    let at = |conn: &mut RawConn, ts: i64| {
+        let answer = requests::list_offset(conn, "specials", 0, ts);
+        assert_eq!(answer.error_code, NONE, "ListOffsets at {ts}");
+        (answer.offset, answer.timestamp)
+    };
+    assert_eq!(at(&mut conn, EARLIEST_TIMESTAMP).0, 0);
+    assert_eq!(at(&mut conn, LATEST_TIMESTAMP).0, 15);
+    assert_eq!(at(&mut conn, BASE_TS + 3), (3, BASE_TS + 3), "a timestamp inside the first batch");
+    assert_eq!(at(&mut conn, BASE_TS + 50), (10, BASE_TS + 100), "between batches: the next record");
+    assert_eq!(at(&mut conn, BASE_TS + 101), (11, BASE_TS + 101));
+    assert_eq!(at(&mut conn, BASE_TS + 200), (12, BASE_TS + 500), "first record at or after, not the nearest");
+    assert_eq!(at(&mut conn, BASE_TS + 501), (-1, -1), "after the last record: offset -1");
+    assert_eq!(at(&mut conn, MAX_TIMESTAMP), (12, BASE_TS + 500), "max timestamp (ListOffsets v7+)");
+}
