@@ -1,0 +1,101 @@
+//! The coordinator's operating errors, and their Kafka error codes (mapped here and nowhere else).
+//!
+//! Every error a client can cause (an unknown member, a stale generation, a bad session timeout...)
+//! is a value of [`GroupError`] carried inside a reply; nothing in this crate panics on input.
+
+use kafka_protocol::ResponseError;
+
+/// An error answered to a group or offset request. [`GroupError::code`] gives the Kafka error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum GroupError {
+    /// The member id is not (or no longer) a member of the group; the client resets it and rejoins.
+    #[error("unknown member id")]
+    UnknownMemberId,
+    /// The generation in the request is not the group's current generation.
+    #[error("illegal generation")]
+    IllegalGeneration,
+    /// The group is rebalancing; the client must (re)join.
+    #[error("rebalance in progress")]
+    RebalanceInProgress,
+    /// JoinGroup v4+ without a member id: the reply carries the id to join with.
+    #[error("member id required")]
+    MemberIdRequired,
+    /// The protocol type differs from the group's, or no protocol is common to all members.
+    #[error("inconsistent group protocol")]
+    InconsistentGroupProtocol,
+    /// The group id is empty.
+    #[error("invalid group id")]
+    InvalidGroupId,
+    /// The group does not exist (DeleteGroups, OffsetDelete, DescribeGroups v6+).
+    #[error("group id not found")]
+    GroupIdNotFound,
+    /// DeleteGroups on a group that still has members.
+    #[error("group is not empty")]
+    NonEmptyGroup,
+    /// The session timeout is outside `group.min.session.timeout.ms..=group.max.session.timeout.ms`.
+    #[error("invalid session timeout")]
+    InvalidSessionTimeout,
+    /// Another member holds this `group.instance.id` under a different member id.
+    #[error("fenced instance id")]
+    FencedInstanceId,
+    /// The group is being removed (state `Dead`); the client looks the coordinator up again.
+    #[error("coordinator not available")]
+    CoordinatorNotAvailable,
+    /// The group already has `group.max.size` members.
+    #[error("group max size reached")]
+    GroupMaxSizeReached,
+    /// The committed metadata string is longer than `offset.metadata.max.bytes`.
+    #[error("offset metadata too large")]
+    OffsetMetadataTooLarge,
+    /// OffsetDelete of a topic the (non-empty) group is subscribed to.
+    #[error("group subscribed to topic")]
+    GroupSubscribedToTopic,
+}
+
+impl GroupError {
+    /// The Kafka error code, the one mapping of this crate's errors to the wire.
+    pub fn code(self) -> i16 {
+        self.response_error().code()
+    }
+
+    /// The same error as `kafka-protocol`'s enum, for handlers that build responses with it.
+    pub fn response_error(self) -> ResponseError {
+        match self {
+            GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
+            GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
+            GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
+            GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
+            GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+            GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
+            GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
+            GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
+            GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
+            GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
+            GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+            GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+            GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
+            GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        }
+    }
+}
+
+/// The code of an optional error: 0 (NONE) when there is none.
+pub fn error_code(error: Option<GroupError>) -> i16 {
+    error.map_or(0, GroupError::code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_kafka() {
+        assert_eq!(GroupError::UnknownMemberId.code(), 25);
+        assert_eq!(GroupError::IllegalGeneration.code(), 22);
+        assert_eq!(GroupError::RebalanceInProgress.code(), 27);
+        assert_eq!(GroupError::MemberIdRequired.code(), 79);
+        assert_eq!(GroupError::FencedInstanceId.code(), 82);
+        assert_eq!(GroupError::CoordinatorNotAvailable.code(), 15);
+        assert_eq!(error_code(None), 0);
+    }
+}
