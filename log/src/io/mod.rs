@@ -31,6 +31,7 @@ mod batch;
 pub mod faults;
 mod pwrite;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
 mod tests;
 mod uring;
 
