@@ -6,3 +6,4 @@
 pub mod frame;
 pub mod header;
 pub mod batch;
+pub mod fetch_framing;
