@@ -31,7 +31,10 @@ impl Coordinator {
             group.try_complete_join(config, now_ms, &mut fx);
             group.check_invariants();
         }
-        if now_ms >= self.next_retention_check_ms {
+        if self.next_retention_check_ms == i64::MIN {
+            // The first pass runs one interval after start-up, as Kafka schedules it.
+            self.next_retention_check_ms = now_ms.saturating_add(self.config.offsets_retention_check_interval_ms);
+        } else if now_ms >= self.next_retention_check_ms {
             self.next_retention_check_ms = now_ms.saturating_add(self.config.offsets_retention_check_interval_ms);
             self.expire_offsets(now_ms, &mut fx);
         }
