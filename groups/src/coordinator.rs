@@ -87,7 +87,7 @@ impl Coordinator {
                 JoinTimer::InitialDelay { deadline_ms, .. } | JoinTimer::Rebalance { deadline_ms } => Some(deadline_ms),
             };
             let sessions = g.members.values().filter_map(move |m| m.session_deadline_ms(new_member_timeout_ms));
-            timer.into_iter().chain(g.pending.values().copied()).chain(sessions)
+            timer.into_iter().chain(g.sync_deadline_ms).chain(g.pending.values().copied()).chain(sessions)
         });
         retention.into_iter().chain(per_group).min()
     }

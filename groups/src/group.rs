@@ -104,6 +104,11 @@ pub(crate) struct Group {
     pub static_members: BTreeMap<String, String>,
     pub offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
     pub join_timer: JoinTimer,
+    /// Members of the current generation that have not sent SyncGroup yet, and when they are
+    /// dropped if they still have not (Kafka's pending-sync timeout: one rebalance timeout
+    /// after the join phase), so one silent member cannot hold the others forever.
+    pub pending_sync: BTreeSet<String>,
+    pub sync_deadline_ms: Option<i64>,
     pub next_join_seq: u64,
     /// The last group metadata record written (what a snapshot keeps).
     pub persisted: Option<GroupMetadataValue>,
@@ -125,6 +130,8 @@ impl Group {
             static_members: BTreeMap::new(),
             offsets: BTreeMap::new(),
             join_timer: JoinTimer::Idle,
+            pending_sync: BTreeSet::new(),
+            sync_deadline_ms: None,
             next_join_seq: 0,
             persisted: None,
         }
@@ -161,6 +168,7 @@ impl Group {
     /// Removes a member, re-electing the leader (earliest joined) if it was the leader.
     pub fn remove_member(&mut self, member_id: &str) -> Option<Member> {
         let member = self.members.remove(member_id)?;
+        self.pending_sync.remove(member_id);
         if let Some(instance) = &member.group_instance_id
             && self.static_members.get(instance).map(String::as_str) == Some(member_id)
         {

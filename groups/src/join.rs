@@ -237,6 +237,9 @@ fn replace_static_member(
     if group.is_leader(old_id) {
         group.leader = Some(new_id.clone());
     }
+    if group.pending_sync.remove(old_id) {
+        group.pending_sync.insert(new_id.clone());
+    }
     group.members.insert(new_id.clone(), member);
     update_member_fields(group, req, &new_id, now_ms);
 

@@ -41,6 +41,8 @@ impl Group {
                 }
             }
         }
+        self.pending_sync.clear();
+        self.sync_deadline_ms = None;
         let timeout_ms = self.rebalance_timeout_ms();
         let timer = if self.state == GroupState::Empty {
             let delay_ms = i64::from(config.initial_rebalance_delay_ms.max(0));
@@ -124,6 +126,8 @@ impl Group {
         }
         self.protocol = self.select_protocol();
         self.transition(GroupState::CompletingRebalance, now_ms);
+        self.pending_sync = self.members.keys().cloned().collect();
+        self.sync_deadline_ms = Some(now_ms.saturating_add(self.rebalance_timeout_ms()));
         let member_list = self.join_members();
         let leader = self.leader.clone().unwrap_or_default();
         let mut ordered: Vec<_> = self.members.values_mut().collect();

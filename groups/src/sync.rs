@@ -37,6 +37,10 @@ fn sync(group: &mut Group, token: RequestToken, req: &SyncGroupRequest, now_ms: 
     if type_mismatch || name_mismatch {
         return fail(GroupError::InconsistentGroupProtocol);
     }
+    group.pending_sync.remove(&req.member_id);
+    if group.pending_sync.is_empty() {
+        group.sync_deadline_ms = None;
+    }
     match group.state {
         GroupState::Empty | GroupState::Dead => fail(GroupError::UnknownMemberId),
         GroupState::PreparingRebalance => fail(GroupError::RebalanceInProgress),

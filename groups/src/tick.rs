@@ -9,7 +9,8 @@ use crate::replies::Effects;
 use crate::state::GroupState;
 
 impl Coordinator {
-    /// Advances time to `now_ms`: expires sessions and unused pending member ids, completes
+    /// Advances time to `now_ms`: expires sessions and unused pending member ids, drops members
+    /// that did not send SyncGroup within the rebalance timeout after the join phase, completes
     /// rebalances whose members all rejoined or whose timeout passed (answering parked
     /// JoinGroups), and every `offsets.retention.check.interval.ms` expires old offsets and
     /// removes empty groups left without offsets. Call it at [`Coordinator::next_deadline_ms`]
@@ -27,6 +28,13 @@ impl Coordinator {
                 .collect();
             for member_id in expired {
                 group.remove_member_and_rebalance(&member_id, config, now_ms, &mut fx);
+            }
+            if group.sync_deadline_ms.is_some_and(|d| d <= now_ms) {
+                group.sync_deadline_ms = None;
+                let silent = std::mem::take(&mut group.pending_sync);
+                for member_id in silent {
+                    group.remove_member_and_rebalance(&member_id, config, now_ms, &mut fx);
+                }
             }
             group.try_complete_join(config, now_ms, &mut fx);
             group.check_invariants();

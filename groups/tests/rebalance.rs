@@ -645,3 +645,25 @@ fn next_deadline_tracks_sessions() {
     assert_eq!(h.heartbeat(&a, generation), None);
     assert_eq!(h.c.next_deadline_ms().unwrap(), h.now + i64::from(SESSION_MS));
 }
+
+#[test]
+fn member_that_never_syncs_is_dropped_after_the_rebalance_timeout() {
+    let mut h = Harness::new();
+    let (a, _) = h.stable_single(b"x");
+    let (b, a_join, _) = h.add_second(&a);
+    let generation = a_join.generation_id;
+    // B syncs and waits; the leader A heartbeats (valid in CompletingRebalance) but never syncs.
+    let (b_sync, immediate) = h.sync_with(&b, generation, vec![]);
+    assert!(immediate.is_none());
+    for _ in 0..9 {
+        h.advance(3_000);
+        assert_eq!(h.heartbeat(&a, generation), None);
+    }
+    assert!(h.parked.contains(&b_sync));
+    h.advance(3_000); // 30 s after the join phase: the rebalance timeout
+    assert_eq!(h.sync_reply(b_sync, None).error, Some(GroupError::RebalanceInProgress));
+    assert_eq!(h.summary().members, vec![b.clone()]);
+    let (t, r) = h.join(&b);
+    let reply = h.join_reply(t, r);
+    assert_eq!((reply.generation_id, reply.leader.as_str()), (generation + 1, b.as_str()));
+}
