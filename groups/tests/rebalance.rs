@@ -365,15 +365,20 @@ fn leader_leaving_mid_sync_restarts_the_rebalance() {
     assert_eq!(&h.sync_reply(t, s).assignment[..], b"all");
 }
 
+/// A (leader) and B in a new generation, B parked in SyncGroup: (a, b, generation, B's token).
+fn follower_waiting_in_sync(h: &mut Harness) -> (String, String, i32, RequestToken) {
+    let (a, _) = h.stable_single(b"x");
+    let (b, a_join, _) = h.add_second(&a);
+    let (b_sync, immediate) = h.sync_with(&b, a_join.generation_id, vec![]);
+    assert!(immediate.is_none());
+    (a, b, a_join.generation_id, b_sync)
+}
+
 #[test]
 fn leader_session_expiring_mid_sync_restarts_the_rebalance() {
     let mut h = Harness::new();
-    let (a, _) = h.stable_single(b"x");
-    let (b, a_join, _) = h.add_second(&a);
-    let generation = a_join.generation_id;
     // B waits in SyncGroup (which keeps its session alive); the leader goes silent.
-    let (b_sync, immediate) = h.sync_with(&b, generation, vec![]);
-    assert!(immediate.is_none());
+    let (_, b, generation, b_sync) = follower_waiting_in_sync(&mut h);
     h.advance(i64::from(SESSION_MS) - 1);
     assert!(h.parked.contains(&b_sync));
     h.advance(1);
@@ -649,12 +654,8 @@ fn next_deadline_tracks_sessions() {
 #[test]
 fn member_that_never_syncs_is_dropped_after_the_rebalance_timeout() {
     let mut h = Harness::new();
-    let (a, _) = h.stable_single(b"x");
-    let (b, a_join, _) = h.add_second(&a);
-    let generation = a_join.generation_id;
     // B syncs and waits; the leader A heartbeats (valid in CompletingRebalance) but never syncs.
-    let (b_sync, immediate) = h.sync_with(&b, generation, vec![]);
-    assert!(immediate.is_none());
+    let (a, b, generation, b_sync) = follower_waiting_in_sync(&mut h);
     for _ in 0..9 {
         h.advance(3_000);
         assert_eq!(h.heartbeat(&a, generation), None);
