@@ -386,7 +386,8 @@ fn leader_session_expiring_mid_sync_restarts_the_rebalance() {
     assert_eq!(h.summary().members, vec![b.clone()]);
     assert_eq!(h.state(), GroupState::PreparingRebalance);
     let (t, r) = h.join(&b);
-    assert_eq!(h.join_reply(t, r).leader, b);
+    let reply = h.join_reply(t, r);
+    assert_eq!((reply.generation_id, reply.leader.as_str()), (generation + 1, b.as_str()));
 }
 
 fn static_join(h: &Harness, member_id: &str, instance: &str, version: i16) -> JoinGroupRequest {
