@@ -5,15 +5,15 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v kcat > /dev/null || { echo "kcat is not installed (apt-get install kcat)"; exit 1; }
-start_broker num.partitions 1 auto.create.topics.enable true
-echo "kcat $(kcat -V 2>&1 | head -n 1) against $BOOTSTRAP"
+start_broker num.partitions=1 auto.create.topics.enable=true
+echo "kcat: $(kcat -V 2>&1 | grep -m1 "^Version" | cut -c1-60 || true) against $BOOTSTRAP"
 
 LINES="$WORK_DIR/lines.txt"
 seq -f "line %06g: the quick brown fox jumps over the lazy dog" 1 10000 > "$LINES"
 
 produce_lines() { # topic [extra kcat args]
   local topic="$1"; shift
-  kcat -b "$BOOTSTRAP" -P -t "$topic" -p 0 -X request.required.acks=-1 "$@" < "$LINES"
+  timeout 60 kcat -b "$BOOTSTRAP" -P -t "$topic" -p 0 -X request.required.acks=-1 -X message.timeout.ms=30000 "$@" < "$LINES"
 }
 
 consume_and_compare() { # topic
@@ -42,7 +42,7 @@ done
 keyed() {
   local out="$WORK_DIR/keyed.out"
   for i in $(seq 1 50); do echo "key-$i:value-$i"; done \
-    | kcat -b "$BOOTSTRAP" -P -t kcat-keyed -K: -H origin=kcat -H "n=$RANDOM"
+    | timeout 60 kcat -b "$BOOTSTRAP" -P -t kcat-keyed -K: -H origin=kcat -H "n=$RANDOM"
   timeout 60 kcat -b "$BOOTSTRAP" -C -t kcat-keyed -o beginning -e -q -f '%k=%s %h\n' > "$out"
   [[ "$(wc -l < "$out")" -eq 50 ]]
   grep -qx 'key-1=value-1 origin=kcat,n=[0-9]*' "$out"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compat/lib.sh — shared helpers for the compat scenarios (sourced, not run).
 #
-# start_broker [--override k=v ...]  starts the strata binary ($STRATA_BIN, else target/debug/strata,
+# start_broker [key=value ...]      starts the strata binary ($STRATA_BIN, else target/debug/strata,
 #                                   else target/release/strata) on a free loopback port with a
 #                                   fresh data dir, waits for its "listening on" line and sets
 #                                   BOOTSTRAP=127.0.0.1:<port>. The broker is stopped on exit.
@@ -54,10 +54,10 @@ trap cleanup EXIT
 start_broker() {
   local bin overrides=()
   bin="$(strata_bin)"
-  while [[ $# -gt 0 ]]; do overrides+=(--override "$2"); shift 2; done
+  for kv in "$@"; do overrides+=(--override "$kv"); done
   mkdir -p "$WORK_DIR/data"
   : > "$WORK_DIR/broker.stdout"
-  "$bin" --listen 127.0.0.1:0 --data-dir "$WORK_DIR/data" "${overrides[@]}" \
+  "$bin" --listen 127.0.0.1:0 --data-dir "$WORK_DIR/data" ${overrides[@]+"${overrides[@]}"} \
     > "$WORK_DIR/broker.stdout" 2> "$WORK_DIR/broker.stderr" < /dev/null &
   BROKER_PID=$!
   for _ in $(seq 1 200); do

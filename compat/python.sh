@@ -16,7 +16,7 @@ fi
 
 for scenario in "$COMPAT_DIR"/python/*.py; do
   name="$(basename "$scenario" .py)"
-  start_broker num.partitions 1
+  start_broker num.partitions=1
   check "python $name" timeout 300 "$VENV/bin/python" "$scenario" "$BOOTSTRAP"
   stop_broker
 done

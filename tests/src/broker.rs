@@ -116,6 +116,8 @@ impl Broker {
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info");
         }
+        // Plain text in the captured log, and a backtrace if the broker panics.
+        command.env("NO_COLOR", "1").env("RUST_BACKTRACE", "1");
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
@@ -210,19 +212,29 @@ impl Broker {
         self.spawn();
     }
 
-    /// The last part of what the broker wrote to stderr, for failure messages.
+    /// What the broker wrote to stderr, for failure messages: panics, errors and warnings first
+    /// (a long backtrace could push them out of the tail), then the last part of the log.
     pub fn stderr_tail(&self) -> String {
         let mut text = String::new();
         if let Ok(mut file) = File::open(&self.stderr_path) {
             let _ = file.read_to_string(&mut text);
         }
-        const TAIL_BYTES: usize = 8000;
+        const NOTABLE_LINES_MAX: usize = 30;
+        const TAIL_BYTES: usize = 6000;
+        let notable: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.contains("panicked") || l.contains("memory allocation") || l.contains("ERROR") || l.contains("WARN")
+            })
+            .take(NOTABLE_LINES_MAX)
+            .collect();
         let start = text.len().saturating_sub(TAIL_BYTES);
         let start = (start..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
         format!(
-            "--- broker stderr ({} starts, {}) ---\n{}\n--- end of broker stderr ---",
+            "--- broker stderr ({} starts, {}) ---\npanics/errors/warnings:\n{}\n... last {TAIL_BYTES} bytes:\n{}\n--- end of broker stderr ---",
             self.starts,
             self.stderr_path.display(),
+            notable.join("\n"),
             &text[start..]
         )
     }
