@@ -28,6 +28,12 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::Metadata, 0, 13),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
+    api(ApiKey::DeleteTopics, 1, 6),
+    api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::DescribeConfigs, 1, 4),
+    api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    api(ApiKey::DescribeCluster, 0, 2),
 ];
 
 /// The versions of `key` the broker accepts, if it serves it at all.
@@ -68,6 +74,12 @@ async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind)
         RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req),
         RequestKind::Metadata(req) => handlers::metadata::handle(broker, ctx, req).await,
         RequestKind::CreateTopics(req) => handlers::create_topics::handle(broker, ctx, req).await,
+        RequestKind::DeleteTopics(req) => handlers::delete_topics::handle(broker, ctx, req).await,
+        RequestKind::CreatePartitions(req) => handlers::create_partitions::handle(broker, ctx, req).await,
+        RequestKind::DescribeConfigs(req) => handlers::describe_configs::handle(broker, ctx, req).await,
+        RequestKind::AlterConfigs(req) => handlers::alter_configs::handle(broker, ctx, req).await,
+        RequestKind::IncrementalAlterConfigs(req) => handlers::incremental_alter_configs::handle(broker, ctx, req).await,
+        RequestKind::DescribeCluster(req) => handlers::describe_cluster::handle(broker, ctx, req).await,
         other => {
             // Unreachable while APIS and this match agree; a test checks that they do.
             tracing::error!(api = ?ctx.api_key, "no handler for a request in the API table");

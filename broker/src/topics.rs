@@ -27,6 +27,8 @@ pub enum TopicError {
     Unknown(String),
     #[error("invalid topic name '{name}': {reason}")]
     InvalidName { name: String, reason: &'static str },
+    #[error("Topic '{name}' collides with existing topic: {existing}")]
+    Collides { name: String, existing: String },
     #[error("invalid partition count {count}: {reason}")]
     InvalidPartitions { count: i32, reason: String },
     #[error("replication factor {0} is not possible on a single broker")]
@@ -46,7 +48,7 @@ impl TopicError {
         match self {
             TopicError::AlreadyExists(_) => E::TopicAlreadyExists.code(),
             TopicError::Unknown(_) => E::UnknownTopicOrPartition.code(),
-            TopicError::InvalidName { .. } => E::InvalidTopicException.code(),
+            TopicError::InvalidName { .. } | TopicError::Collides { .. } => E::InvalidTopicException.code(),
             TopicError::InvalidPartitions { .. } => E::InvalidPartitions.code(),
             TopicError::InvalidReplicationFactor(_) => E::InvalidReplicationFactor.code(),
             TopicError::InvalidConfig { .. } => E::InvalidConfig.code(),
@@ -101,6 +103,13 @@ impl std::fmt::Debug for Topics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Topics").field("meta_path", &self.meta_path).finish_non_exhaustive()
     }
+}
+
+/// Kafka's internal topics (`Topic.isInternal`): made by the broker component that owns them.
+pub const INTERNAL_TOPIC_NAMES: &[&str] = &["__consumer_offsets", "__transaction_state", "__share_group_state"];
+
+pub fn is_internal_name(name: &str) -> bool {
+    INTERNAL_TOPIC_NAMES.contains(&name)
 }
 
 /// Checks a topic name the way Kafka does.
@@ -162,6 +171,17 @@ pub enum TopicValueSource {
     Topic,
     StaticBroker,
     Default,
+}
+
+impl TopicValueSource {
+    /// Kafka's `config_source` code: DYNAMIC_TOPIC_CONFIG=1, STATIC_BROKER_CONFIG=4, DEFAULT_CONFIG=5.
+    pub fn config_source(self) -> i8 {
+        match self {
+            TopicValueSource::Topic => 1,
+            TopicValueSource::StaticBroker => 4,
+            TopicValueSource::Default => 5,
+        }
+    }
 }
 
 /// The log settings of a topic with `overrides`.
@@ -231,10 +251,8 @@ impl Topics {
 
     /// Checks everything CreateTopics checks, without creating anything.
     pub fn check_new(&self, name: &str, partitions: i32, replication_factor: i32, overrides: &BTreeMap<String, String>) -> Result<(), TopicError> {
-        validate_name(name)?;
-        if self.read().contains_key(name) {
-            return Err(TopicError::AlreadyExists(name.to_string()));
-        }
+        self.check_new_name(name)?;
+        validate_overrides(overrides)?;
         if !(1..=PARTITIONS_MAX).contains(&partitions) {
             return Err(TopicError::InvalidPartitions {
                 count: partitions,
@@ -244,7 +262,23 @@ impl Topics {
         if replication_factor != 1 {
             return Err(TopicError::InvalidReplicationFactor(replication_factor));
         }
-        validate_overrides(overrides)
+        Ok(())
+    }
+
+    /// Checks a new topic's name as Kafka's controller does, in its order: valid, not colliding
+    /// with an existing topic once '.' and '_' are treated alike (their metric names would
+    /// clash), not already existing.
+    pub fn check_new_name(&self, name: &str) -> Result<(), TopicError> {
+        validate_name(name)?;
+        let topics = self.read();
+        let normalized = name.replace('.', "_");
+        if let Some(existing) = topics.keys().find(|t| t.as_str() != name && t.replace('.', "_") == normalized) {
+            return Err(TopicError::Collides { name: name.to_string(), existing: existing.clone() });
+        }
+        if topics.contains_key(name) {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        Ok(())
     }
 
     /// Creates a topic: persists it, then creates its partition logs.
@@ -310,18 +344,18 @@ impl Topics {
 
     /// Replaces a topic's setting overrides and applies them to its partition logs.
     pub fn set_overrides(&self, config: &BrokerConfig, name: &str, overrides: BTreeMap<String, String>) -> Result<(), TopicError> {
-        self.update_overrides(config, name, |_| Ok(overrides)).map(|_| ())
+        self.update_overrides::<TopicError>(config, name, |_| Ok(overrides)).map(|_| ())
     }
 
     /// Computes a topic's new setting overrides from its current ones with `change`, persists them
     /// and applies them to its partition logs. `change` runs under the change lock, so concurrent
     /// IncrementalAlterConfigs requests never lose each other's updates.
-    pub fn update_overrides(
+    pub fn update_overrides<E: From<TopicError>>(
         &self,
         config: &BrokerConfig,
         name: &str,
-        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
-    ) -> Result<Arc<Topic>, TopicError> {
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, E>,
+    ) -> Result<Arc<Topic>, E> {
         let _change = self.lock_changes();
         let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
         let overrides = change(&topic.overrides)?;
@@ -330,7 +364,7 @@ impl Topics {
         self.persist(&records)?;
         let log_config = log_config(config, &overrides);
         for partition in &topic.partitions {
-            partition.set_config(log_config.clone());
+            partition.set_config(log_config);
         }
         let updated = Arc::new(Topic { partitions: topic.partitions.clone(), overrides, ..clone_head(&topic) });
         self.write().insert(name.to_string(), Arc::clone(&updated));
@@ -398,7 +432,7 @@ fn open_partitions(
 ) -> Result<Vec<Arc<Partition>>, TopicError> {
     indexes
         .map(|i| {
-            log.open_partition(name, i, config.clone(), now_ms)
+            log.open_partition(name, i, *config, now_ms)
                 .map_err(|e| TopicError::Storage(format!("{name}-{i}: {e}")))
         })
         .collect()

@@ -2,35 +2,39 @@
 //! `default.replication.factor`; only 1 is possible on one node), manual assignments to this node,
 //! topic configs checked against the settings table, and `validate_only`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::config_defs::TOPIC_SETTINGS;
+use crate::handlers::create_partitions::check_replicas;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
-use crate::topics::{TopicError, TopicValueSource, topic_value};
+use crate::topics::{topic_value, validate_overrides};
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopicsRequest) -> Outcome {
-    let mut seen = std::collections::HashSet::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for topic in &req.topics {
+        *counts.entry(topic.name.0.to_string()).or_default() += 1;
+    }
+    let mut reported = HashSet::new();
     let results = req
         .topics
         .into_iter()
-        .map(|topic| {
+        .filter_map(|topic| {
             let name = topic.name.0.to_string();
-            if !seen.insert(name.clone()) {
-                // Kafka refuses every occurrence of a name listed twice; the first is answered below.
-                return failure(topic, &TopicError::InvalidConfig {
-                    key: "name".into(),
-                    value: name,
-                    reason: "listed more than once in the request".into(),
-                });
+            if counts.get(&name).copied().unwrap_or(0) > 1 {
+                // Kafka creates no topic whose name is listed twice, and answers that name once.
+                return reported
+                    .insert(name)
+                    .then(|| failure(topic, ResponseError::InvalidRequest.code(), "Duplicate topic name.".into()));
             }
-            create_one(broker, topic, req.validate_only)
+            Some(create_one(broker, topic, req.validate_only))
         })
         .collect();
     ctx.respond(ResponseKind::CreateTopics(CreateTopicsResponse::default().with_topics(results)))
@@ -38,14 +42,26 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopic
 
 fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) -> CreatableTopicResult {
     let name = topic.name.0.to_string();
+    // Kafka's controller checks the name, then the configs, then the partitions and replicas.
+    if let Err(e) = broker.topics.check_new_name(&name) {
+        return failure(topic, e.code(), e.to_string());
+    }
+    let nulls: Vec<&str> = topic.configs.iter().filter(|c| c.value.is_none()).map(|c| c.name.as_str()).collect();
+    if !nulls.is_empty() {
+        let message = format!("Null value not supported for topic configs: {}", nulls.join(","));
+        return failure(topic, ResponseError::InvalidConfig.code(), message);
+    }
     let overrides: BTreeMap<String, String> = topic
         .configs
         .iter()
         .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
         .collect();
+    if let Err(e) = validate_overrides(&overrides) {
+        return failure(topic, e.code(), e.to_string());
+    }
     let (partitions, replication_factor) = match shape(broker, &topic) {
         Ok(shape) => shape,
-        Err(e) => return failure(topic, &e),
+        Err((code, message)) => return failure(topic, code, message),
     };
     let outcome = if validate_only {
         broker.topics.check_new(&name, partitions, replication_factor, &overrides).map(|()| None)
@@ -65,11 +81,7 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
                         CreatableTopicConfigs::default()
                             .with_name(StrBytes::from_static_str(s.name))
                             .with_value(Some(StrBytes::from_string(value.to_string())))
-                            .with_config_source(match source {
-                                TopicValueSource::Topic => 1,
-                                TopicValueSource::StaticBroker => 4,
-                                TopicValueSource::Default => 5,
-                            }),
+                            .with_config_source(source.config_source()),
                     )
                 })
                 .collect();
@@ -83,50 +95,58 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
             }
             result
         }
-        Err(e) => failure(topic, &e),
+        Err(e) => failure(topic, e.code(), e.to_string()),
     }
 }
 
-/// Resolves -1 defaults and manual assignments to (partitions, replication factor).
-fn shape(broker: &Arc<Broker>, topic: &CreatableTopic) -> Result<(i32, i32), TopicError> {
+/// Resolves -1 defaults and manual assignments to (partitions, replication factor), refusing
+/// what Kafka's controller refuses with the same error codes.
+fn shape(broker: &Arc<Broker>, topic: &CreatableTopic) -> Result<(i32, i32), (i16, String)> {
     if !topic.assignments.is_empty() {
-        if topic.num_partitions != -1 || topic.replication_factor != -1 {
-            return Err(TopicError::InvalidConfig {
-                key: "assignments".into(),
-                value: String::new(),
-                reason: "both manual assignments and a partition count or replication factor were given".into(),
-            });
+        let invalid_request = |message: &str| (ResponseError::InvalidRequest.code(), message.to_string());
+        if topic.replication_factor != -1 {
+            return Err(invalid_request("A manual partition assignment was specified, but replication factor was not set to -1."));
         }
+        if topic.num_partitions != -1 {
+            return Err(invalid_request("A manual partition assignment was specified, but numPartitions was not set to -1."));
+        }
+        let invalid_assignment = |message: String| (ResponseError::InvalidReplicaAssignment.code(), message);
         let node = broker.node_id();
         let count = i32::try_from(topic.assignments.len()).unwrap_or(i32::MAX);
         let mut indexes: Vec<i32> = topic.assignments.iter().map(|a| a.partition_index).collect();
         indexes.sort_unstable();
         if indexes != (0..count).collect::<Vec<_>>() {
-            return Err(TopicError::InvalidPartitions { count, reason: "assignments must cover partitions 0..n-1".into() });
+            return Err(invalid_assignment("partitions should be a consecutive 0-based integer sequence".into()));
         }
-        let replicas = topic.assignments[0].broker_ids.len();
-        if topic.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != node) || a.broker_ids.len() != replicas) {
-            return Err(TopicError::InvalidReplicationFactor(i32::try_from(replicas).unwrap_or(i32::MAX)));
+        for assignment in &topic.assignments {
+            check_replicas(node, &assignment.broker_ids).map_err(invalid_assignment)?;
         }
-        return Ok((count, i32::try_from(replicas).unwrap_or(i32::MAX)));
+        return Ok((count, 1));
     }
     let partitions = match topic.num_partitions {
         -1 => broker.config.num_partitions(),
-        n if n <= 0 => return Err(TopicError::InvalidPartitions { count: n, reason: "must be positive".into() }),
+        n if n <= 0 => {
+            let message = "Number of partitions was set to an invalid non-positive value.".to_string();
+            return Err((ResponseError::InvalidPartitions.code(), message));
+        }
         n => n,
     };
     let replication_factor = match topic.replication_factor {
         -1 => i32::from(broker.config.default_replication_factor()),
+        n if n <= 0 => {
+            let message = "Replication factor must be larger than 0, or -1 to use the default value.".to_string();
+            return Err((ResponseError::InvalidReplicationFactor.code(), message));
+        }
         n => i32::from(n),
     };
     Ok((partitions, replication_factor))
 }
 
-fn failure(topic: CreatableTopic, error: &TopicError) -> CreatableTopicResult {
+fn failure(topic: CreatableTopic, error_code: i16, message: String) -> CreatableTopicResult {
     CreatableTopicResult::default()
         .with_name(topic.name)
-        .with_error_code(error.code())
-        .with_error_message(Some(StrBytes::from_string(error.to_string())))
+        .with_error_code(error_code)
+        .with_error_message(Some(StrBytes::from_string(message)))
         .with_num_partitions(-1)
         .with_replication_factor(-1)
 }

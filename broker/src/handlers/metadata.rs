@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
-use crate::topics::{Topic, TopicError, validate_name};
+use crate::handlers::describe_cluster::CLUSTER_AUTHORIZED_OPERATIONS;
+use crate::topics::{Topic, TopicError, is_internal_name, validate_name};
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Outcome {
     let node = BrokerId(broker.node_id());
@@ -21,13 +22,16 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
         // v0 has no null: an empty list asks for every topic.
         Some(list) => list.is_empty() && ctx.api_version == 0,
     };
-    let topics = if all_topics {
+    let topics: Vec<MetadataResponseTopic> = if all_topics {
         broker.topics.all().iter().map(|t| describe(t, node)).collect()
     } else {
         let allow_create = broker.config.auto_create_topics() && (ctx.api_version < 4 || req.allow_auto_topic_creation);
+        let mut seen = std::collections::HashSet::new();
         req.topics
             .unwrap_or_default()
             .into_iter()
+            // Kafka answers each topic once however often it is asked for.
+            .filter(|requested| seen.insert((requested.name.clone(), requested.topic_id)))
             .map(|requested| match requested.name {
                 Some(name) => by_name(broker, name, allow_create, node),
                 None => by_id(broker, requested.topic_id, node),
@@ -40,14 +44,31 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             .with_host(StrBytes::from_string(broker.advertised.host.clone()))
             .with_port(broker.advertised.port),
     ];
+    // Without an authorizer Kafka reports every operation as allowed, when asked (v8+; the
+    // cluster field only up to v10).
+    let topics = if req.include_topic_authorized_operations {
+        topics.into_iter().map(|t| t.with_topic_authorized_operations(TOPIC_AUTHORIZED_OPERATIONS)).collect()
+    } else {
+        topics
+    };
+    let cluster_operations = if req.include_cluster_authorized_operations && ctx.api_version <= 10 {
+        CLUSTER_AUTHORIZED_OPERATIONS
+    } else {
+        i32::MIN
+    };
     ctx.respond(ResponseKind::Metadata(
         MetadataResponse::default()
             .with_brokers(brokers)
             .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
             .with_controller_id(node)
-            .with_topics(topics),
+            .with_topics(topics)
+            .with_cluster_authorized_operations(cluster_operations),
     ))
 }
+
+/// The topic operations bit field Kafka reports without an authorizer: READ(3), WRITE(4),
+/// CREATE(5), DELETE(6), ALTER(7), DESCRIBE(8), DESCRIBE_CONFIGS(10), ALTER_CONFIGS(11).
+const TOPIC_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: BrokerId) -> MetadataResponseTopic {
     let text = name.0.as_str();
@@ -58,8 +79,10 @@ fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: Brok
     if let Err(e) = validate_name(text) {
         return error(e.code());
     }
-    if !allow_create {
-        return error(ResponseError::UnknownTopicOrPartition.code());
+    // Internal topics are made by the component that owns them (the group coordinator makes
+    // `__consumer_offsets` with `offsets.topic.num.partitions`), never as a plain auto-created topic.
+    if !allow_create || is_internal_name(text) {
+        return error(ResponseError::UnknownTopicOrPartition.code()).with_is_internal(is_internal_name(text));
     }
     let created = tokio::task::block_in_place(|| {
         broker.topics.create(

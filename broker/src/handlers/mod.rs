@@ -1,6 +1,12 @@
 //! One handler per Kafka API, each in a file named after it. Handlers take the decoded request and
 //! return an [`crate::reply::Outcome`]; errors inside a request become Kafka error codes in its response.
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod incremental_alter_configs;
 pub mod metadata;

@@ -1,0 +1,63 @@
+//! DescribeCluster (key 60, v0-2): the cluster id, this node as the only broker and as the
+//! controller, and (v1+) the endpoint type. Strata serves only the broker endpoint type (1): asking
+//! for controllers (2) is MISMATCHED_ENDPOINT_TYPE and any other type UNSUPPORTED_ENDPOINT_TYPE,
+//! as a Kafka broker answers.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+/// Kafka's `EndpointType` ids.
+const ENDPOINT_BROKER: i8 = 1;
+const ENDPOINT_CONTROLLER: i8 = 2;
+
+/// The cluster operations a client may perform, as the bit field Kafka reports without an
+/// authorizer: CREATE(5), ALTER(7), DESCRIBE(8), CLUSTER_ACTION(9), DESCRIBE_CONFIGS(10),
+/// ALTER_CONFIGS(11), IDEMPOTENT_WRITE(12).
+pub const CLUSTER_AUTHORIZED_OPERATIONS: i32 = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
+/// The schema default of `cluster_authorized_operations`: not requested.
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClusterRequest) -> Outcome {
+    let refusal = match req.endpoint_type {
+        ENDPOINT_BROKER => None,
+        ENDPOINT_CONTROLLER => Some((
+            ResponseError::MismatchedEndpointType,
+            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER".to_string(),
+        )),
+        other => Some((ResponseError::UnsupportedEndpointType, format!("Unsupported endpoint type {other}"))),
+    };
+    let response = match refusal {
+        Some((error, message)) => {
+            // v0 cannot carry the endpoint errors (and cannot ask for another type either).
+            let code = if ctx.api_version == 0 { ResponseError::InvalidRequest.code() } else { error.code() };
+            DescribeClusterResponse::default().with_error_code(code).with_error_message(Some(StrBytes::from_string(message)))
+        }
+        None => {
+            let node = BrokerId(broker.node_id());
+            let this_node = DescribeClusterBroker::default()
+                .with_broker_id(node)
+                .with_host(StrBytes::from_string(broker.advertised.host.clone()))
+                .with_port(broker.advertised.port)
+                .with_rack(None);
+            DescribeClusterResponse::default()
+                .with_endpoint_type(ENDPOINT_BROKER)
+                .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
+                .with_controller_id(node)
+                .with_brokers(vec![this_node])
+                .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+                    CLUSTER_AUTHORIZED_OPERATIONS
+                } else {
+                    AUTHORIZED_OPERATIONS_OMITTED
+                })
+        }
+    };
+    ctx.respond(ResponseKind::DescribeCluster(response))
+}
