@@ -57,7 +57,7 @@ start_broker() {
   for kv in "$@"; do overrides+=(--override "$kv"); done
   mkdir -p "$WORK_DIR/data"
   : > "$WORK_DIR/broker.stdout"
-  "$bin" --listen 127.0.0.1:0 --data-dir "$WORK_DIR/data" ${overrides[@]+"${overrides[@]}"} \
+  NO_COLOR=1 "$bin" --listen 127.0.0.1:0 --data-dir "$WORK_DIR/data" ${overrides[@]+"${overrides[@]}"} \
     > "$WORK_DIR/broker.stdout" 2> "$WORK_DIR/broker.stderr" < /dev/null &
   BROKER_PID=$!
   for _ in $(seq 1 200); do

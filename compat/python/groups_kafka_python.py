@@ -1,0 +1,72 @@
+"""kafka-python consumer groups against Strata (issue 4): split on join, takeover after close,
+resume at committed offsets, with kafka-python's own group protocol code.
+
+Usage: python groups_kafka_python.py BOOTSTRAP
+"""
+
+import sys
+import time
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+TOPIC = "py-kp-groups"
+PARTITIONS = 4
+COUNT = 2_000
+
+
+def member(bootstrap, group):
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                      auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500)
+    c.subscribe([TOPIC])
+    return c
+
+
+def pump(members, what, done, timeout=30.0, sink=None):
+    deadline = time.time() + timeout
+    while not done():
+        assert time.time() < deadline, f"{what}: not reached; assignments " + \
+            str([sorted(p.partition for p in m.assignment()) for m in members])
+        for m in members:
+            for records in m.poll(timeout_ms=50).values():
+                if sink is not None:
+                    sink.extend(records)
+
+
+def produce(bootstrap, start, count):
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for i in range(start, start + count):
+        p.send(TOPIC, value=f"m{i}".encode(), partition=i % PARTITIONS)
+    p.flush(30)
+    p.close()
+
+
+def main(bootstrap):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
+    admin.close()
+    produce(bootstrap, 0, COUNT)
+
+    a = member(bootstrap, "g2")
+    pump([a], "one member owns all partitions", lambda: len(a.assignment()) == PARTITIONS)
+    b = member(bootstrap, "g2")
+    pump([a, b], "two members split 2/2", lambda: len(a.assignment()) == 2 and len(b.assignment()) == 2)
+    b.close()
+    pump([a], "the remaining member takes over", lambda: len(a.assignment()) == PARTITIONS)
+
+    seen = []
+    pump([a], "consume the topic", lambda: len(seen) >= COUNT, sink=seen)
+    a.commit()
+    a.close()
+    produce(bootstrap, COUNT, 40)
+    c = member(bootstrap, "g2")
+    later = []
+    pump([c], "resume after the committed offsets", lambda: len(later) >= 40, sink=later)
+    values = sorted(int(r.value[1:]) for r in later)
+    assert values == list(range(COUNT, COUNT + 40)), f"re-read or lost: {values[:5]}..."
+    c.close()
+    print("kafka-python groups: split, takeover after close, resume at committed offsets")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
