@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -70,6 +71,7 @@ pub type DeliveryOutcome = Result<(i32, i64), KafkaError>;
 #[derive(Default)]
 pub struct DeliveryLog {
     outcomes: Mutex<HashMap<usize, DeliveryOutcome>>,
+    acked: AtomicUsize,
 }
 
 impl DeliveryLog {
@@ -83,7 +85,7 @@ impl DeliveryLog {
 
     /// Number of successful deliveries so far.
     pub fn acked(&self) -> usize {
-        self.outcomes.lock().expect("delivery log lock").values().filter(|o| o.is_ok()).count()
+        self.acked.load(Ordering::Relaxed)
     }
 
     pub fn take(&self) -> HashMap<usize, DeliveryOutcome> {
@@ -98,7 +100,10 @@ impl ProducerContext for DeliveryLog {
 
     fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
         let outcome = match result {
-            Ok(message) => Ok((message.partition(), message.offset())),
+            Ok(message) => {
+                self.acked.fetch_add(1, Ordering::Relaxed);
+                Ok((message.partition(), message.offset()))
+            }
             Err((error, _)) => Err(error.clone()),
         };
         self.outcomes.lock().expect("delivery log lock").insert(index, outcome);
