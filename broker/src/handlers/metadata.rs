@@ -32,9 +32,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             .into_iter()
             // Kafka answers each topic once however often it is asked for.
             .filter(|requested| seen.insert((requested.name.clone(), requested.topic_id)))
+            // A topic id, when given, is what Kafka looks the topic up by (the name is then ignored).
             .map(|requested| match requested.name {
-                Some(name) => by_name(broker, name, allow_create, node),
-                None => by_id(broker, requested.topic_id, node),
+                Some(name) if requested.topic_id.is_nil() => by_name(broker, name, allow_create, node),
+                _ => by_id(broker, requested.topic_id, node),
             })
             .collect()
     };

@@ -1,0 +1,16 @@
+//! Strata's load generator and benchmark harness: workloads W1-W6 against a real `strata` broker
+//! through rdkafka, this machine's raw ceilings for the same bytes, and the RESULTS.md report.
+//! Binaries: `bench` (the whole run, or `--smoke` for CI) and `loadgen` (one load against a broker).
+
+pub mod admin;
+pub mod broker;
+pub mod ceilings;
+pub mod error;
+pub mod histogram;
+pub mod loadgen;
+pub mod machine;
+pub mod pinning;
+pub mod plots;
+pub mod procstat;
+pub mod report;
+pub mod workloads;
