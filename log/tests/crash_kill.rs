@@ -221,7 +221,7 @@ fn acknowledged_appends_survive_sigkill() {
             assert!(earlier.is_none(), "seed {seed} run {run}: offset {base_offset} acknowledged twice");
         }
         runs += 1;
-        if run % 2 == 1 || rng.next() % 4 == 0 {
+        if !run.is_multiple_of(2) || rng.next().is_multiple_of(4) {
             verify(dir.path(), &acked, runs as u64);
         }
     }
