@@ -24,7 +24,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsRe
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     DescribeClusterRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest, MetadataResponse,
     RequestHeader, ResponseHeader, TopicName, alter_configs_request,
 };
@@ -281,6 +281,26 @@ fn find<'a>(results: &'a [DeletableTopicResult], name: Option<&str>, id: Uuid) -
         .iter()
         .find(|r| r.name.as_ref().map(|n| n.0.as_str()) == name && (id.is_nil() || r.topic_id == id))
         .unwrap_or_else(|| panic!("no result for {name:?} {id}: {results:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_versions_advertises_the_admin_apis_with_kafka_ranges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]).await;
+    let mut client = node.client().await;
+    let response = client.call(3, &ApiVersionsRequest::default()).await;
+    let range = |key: ApiKey| {
+        response.api_keys.iter().find(|k| k.api_key == key as i16).map(|k| (k.min_version, k.max_version))
+    };
+    assert_eq!(range(ApiKey::DeleteTopics), Some((1, 6)));
+    assert_eq!(range(ApiKey::CreatePartitions), Some((0, 3)));
+    assert_eq!(range(ApiKey::DescribeConfigs), Some((1, 4)));
+    assert_eq!(range(ApiKey::AlterConfigs), Some((0, 2)));
+    assert_eq!(range(ApiKey::IncrementalAlterConfigs), Some((0, 1)));
+    assert_eq!(range(ApiKey::DescribeCluster), Some((0, 2)));
+    assert_eq!(range(ApiKey::CreateTopics), Some((2, 7)));
+    drop(client);
+    node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
