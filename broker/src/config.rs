@@ -53,6 +53,15 @@ pub enum ConfigError {
     BadAddress { flag: &'static str, address: String },
 }
 
+/// Kafka's coarser spellings of millisecond settings (Kafka's stock server.properties sets
+/// `log.retention.hours`): (name, the setting it gives a value to, milliseconds per unit), in
+/// precedence order.
+const COARSE_SYNONYMS: &[(&str, &str, i64)] = &[
+    ("log.retention.minutes", "log.retention.ms", 60_000),
+    ("log.retention.hours", "log.retention.ms", 3_600_000),
+    ("log.roll.hours", "log.roll.ms", 3_600_000),
+];
+
 /// The validated broker configuration.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -84,9 +93,19 @@ impl BrokerConfig {
             entries.push(("--override".to_string(), key.trim().to_string(), value.trim().to_string()));
         }
         let mut explicit = BTreeMap::new();
+        let mut coarse: BTreeMap<&'static str, i64> = BTreeMap::new();
         for (origin, key, value) in entries {
             if IGNORED_BROKER_SETTINGS.contains(&key.as_str()) {
                 tracing::warn!(setting = %key, %origin, "Kafka setting has no effect on Strata; ignored");
+                continue;
+            }
+            if let Some(&(name, _, _)) = COARSE_SYNONYMS.iter().find(|(name, _, _)| *name == key) {
+                let n = value.trim().parse::<i32>().map_err(|_| ConfigError::BadValue {
+                    origin: origin.clone(),
+                    key: key.clone(),
+                    reason: format!("'{value}' is not a 32-bit integer"),
+                })?;
+                coarse.insert(name, i64::from(n));
                 continue;
             }
             let setting = broker_setting(&key)
@@ -96,6 +115,15 @@ impl BrokerConfig {
                 .check(&value)
                 .map_err(|reason| ConfigError::BadValue { origin: origin.clone(), key: key.clone(), reason })?;
             explicit.insert(key, value);
+        }
+        // As in Kafka, the millisecond setting wins over minutes, which win over hours.
+        for &(name, target, unit_ms) in COARSE_SYNONYMS {
+            if let Some(&n) = coarse.get(name)
+                && !explicit.contains_key(target)
+            {
+                let ms = if n < 0 { -1 } else { n.saturating_mul(unit_ms) };
+                explicit.insert(target.to_string(), ms.to_string());
+            }
         }
         Ok(BrokerConfig { listen: cli.listen, advertise: cli.advertise, data_dir: cli.data_dir, explicit })
     }
@@ -260,6 +288,30 @@ mod tests {
         assert!(!config.auto_create_topics());
         assert_eq!(config.value("log.segment.bytes"), Some(("1048576", Source::Static)));
         assert_eq!(config.value("log.retention.ms"), Some(("1000", Source::Static)));
+    }
+
+    #[test]
+    fn retention_hours_and_minutes_give_retention_ms_with_kafka_precedence() {
+        let config = BrokerConfig::from_cli(cli(&["--override", "log.retention.hours=168", "--override", "log.roll.hours=1"])).expect("valid");
+        assert_eq!(config.value("log.retention.ms"), Some(("604800000", Source::Static)));
+        assert_eq!(config.value("log.roll.ms"), Some(("3600000", Source::Static)));
+        let config = BrokerConfig::from_cli(cli(&[
+            "--override",
+            "log.retention.hours=1",
+            "--override",
+            "log.retention.minutes=2",
+        ]))
+        .expect("valid");
+        assert_eq!(config.value("log.retention.ms"), Some(("120000", Source::Static)));
+        let config = BrokerConfig::from_cli(cli(&[
+            "--override",
+            "log.retention.ms=5",
+            "--override",
+            "log.retention.hours=1",
+        ]))
+        .expect("valid");
+        assert_eq!(config.value("log.retention.ms"), Some(("5", Source::Static)));
+        assert!(BrokerConfig::from_cli(cli(&["--override", "log.retention.hours=week"])).is_err());
     }
 
     #[test]
