@@ -1,2 +1,34 @@
-//! placeholder
+//! Strata's segment log: partitions as directories of Kafka-layout segment files
+//! (`<base offset>.log/.index/.timeindex`), written through one io_uring writer (or a positioned-
+//! write fallback), with sparse mmapped indexes, size/age rolls, retention, idempotent-producer
+//! state and crash recovery. No knowledge of requests: the broker uses [`LogManager`] and
+//! [`Partition`].
+//!
+//! Module map: `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
+//! only `unsafe`), `index_file`, `offset_index`, `time_index`, `scan`, `segment`, `checkpoint`,
+//! `producer_state`; `partition` (append, read, maintain, open/recovery); `manager`; `io` (the
+//! writer, owned separately).
+
+mod checkpoint;
+mod config;
+mod error;
+mod index_file;
 pub mod io;
+mod manager;
+mod mmap;
+mod offset;
+mod offset_index;
+mod partition;
+mod producer_state;
+mod scan;
+mod segment;
+mod time_index;
+
+pub use config::{
+    LogConfig, LogOptions, MESSAGE_BYTES_MAX, PRODUCERS_MAX, RECORD_SET_BYTES_MAX, SEGMENT_BYTES_MAX,
+    SEGMENT_INDEX_BYTES_MAX, TimestampType,
+};
+pub use error::{AppendError, LogError, ReadError};
+pub use io::IoKind;
+pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
+pub use partition::{AppendInfo, FileRange, Partition, PendingAppend, ReadResult};

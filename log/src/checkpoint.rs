@@ -1,0 +1,93 @@
+//! The small files beside the segments: the clean-shutdown marker, the recovery point, the log
+//! start offset and producer-state snapshots. Each is written to a temporary name and renamed, and
+//! carries a CRC32C, so a crash leaves either the old or the new content, never a mix; a damaged or
+//! missing file reads as `None` and the caller falls back to scanning.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::LogError;
+use crate::offset::Offset;
+
+pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
+pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point";
+pub(crate) const LOG_START_FILE: &str = "log-start-offset";
+pub(crate) const SNAPSHOT_SUFFIX: &str = ".snapshot";
+const TMP_SUFFIX: &str = ".tmp";
+
+pub(crate) fn is_tmp(name: &str) -> bool {
+    name.ends_with(TMP_SUFFIX)
+}
+
+/// Writes `bytes` to `path` atomically (temp file + rename); with `sync`, the file and the
+/// directory are fsynced so the new content survives a crash.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<(), LogError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(TMP_SUFFIX);
+    let tmp = PathBuf::from(tmp);
+    let mut file = File::create(&tmp).map_err(|e| LogError::io("create", &tmp, e))?;
+    file.write_all(bytes).map_err(|e| LogError::io("write", &tmp, e))?;
+    if sync {
+        file.sync_all().map_err(|e| LogError::io("fsync", &tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| LogError::io("rename", path, e))?;
+    if sync && let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LogError::io("fsync directory", dir, e))
+}
+
+/// Removes a file; a missing file is fine.
+pub(crate) fn remove(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LogError::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// An offset file: 8 bytes big-endian + CRC32C.
+pub(crate) fn write_offset(path: &Path, offset: Offset, sync: bool) -> Result<(), LogError> {
+    let mut bytes = offset.0.to_be_bytes().to_vec();
+    let crc = crc32c::crc32c(&bytes);
+    bytes.extend_from_slice(&crc.to_be_bytes());
+    write_atomic(path, &bytes, sync)
+}
+
+pub(crate) fn read_offset(path: &Path) -> Option<Offset> {
+    let bytes = std::fs::read(path).ok()?;
+    let (value, crc) = bytes.split_first_chunk::<8>()?;
+    let crc: [u8; 4] = crc.try_into().ok()?;
+    (crc32c::crc32c(value) == u32::from_be_bytes(crc)).then(|| Offset(i64::from_be_bytes(*value)))
+}
+
+pub(crate) fn snapshot_path(dir: &Path, offset: Offset) -> PathBuf {
+    dir.join(format!("{}{SNAPSHOT_SUFFIX}", crate::offset::segment_stem(offset)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_round_trip_and_damage_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RECOVERY_POINT_FILE);
+        assert_eq!(read_offset(&path), None);
+        write_offset(&path, Offset(12345), true).unwrap();
+        assert_eq!(read_offset(&path), Some(Offset(12345)));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_offset(&path), None);
+        std::fs::write(&path, [0u8; 5]).unwrap();
+        assert_eq!(read_offset(&path), None);
+        remove(&path).unwrap();
+        remove(&path).unwrap();
+    }
+}

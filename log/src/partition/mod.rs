@@ -1,0 +1,252 @@
+//! A partition: an ordered set of segments, the offsets handed out, and who may see what.
+//!
+//! Concurrency (Partition is `Send + Sync`, shared as `Arc`):
+//! - `order` serializes everything that submits writes (append, roll, maintain, truncate,
+//!   shutdown), so submission order, and therefore completion order, is offset order.
+//! - `state` guards the segments and counters. It is held only for memory work and small file
+//!   operations, never across `Writer::submit` (a completion callback on the writer thread takes
+//!   it, and `submit` may block on a full queue: holding it there could deadlock).
+//! - Completion callbacks (on the writer thread) advance indexes, sizes and the high watermark,
+//!   so a reader never sees a batch before its write completed.
+//! - Operations that change segments other than by appending (roll, truncate, shutdown) first
+//!   wait, under `order`, until no write is in flight (`drained`), so in-flight writes always
+//!   target the active segment.
+//!
+//! Invariant: `log_start <= high_watermark <= dirty_end`, and every in-flight write lies in the
+//! active segment between its completed size and `dirty_size`.
+
+mod append;
+mod maintain;
+mod open;
+mod read;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{oneshot, watch};
+
+use crate::config::LogConfig;
+use crate::error::LogError;
+use crate::io::Writer;
+use crate::offset::Offset;
+use crate::producer_state::ProducerState;
+use crate::segment::Segment;
+
+pub use read::{FileRange, ReadResult};
+
+/// File descriptors the manager's partitions may hold, shared by them.
+#[derive(Debug)]
+pub(crate) struct OpenFiles {
+    pub(crate) open: AtomicUsize,
+    pub(crate) max: usize,
+}
+
+/// Descriptors one segment holds (log, index, time index).
+pub(crate) const FILES_PER_SEGMENT: usize = 3;
+
+impl OpenFiles {
+    pub(crate) fn acquire(&self, n: usize) -> Result<(), LogError> {
+        let open = self.open.fetch_add(n, Ordering::SeqCst) + n;
+        if open > self.max {
+            self.open.fetch_sub(n, Ordering::SeqCst);
+            return Err(LogError::TooManyOpenFiles { open: open - n, max: self.max });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn release(&self, n: usize) {
+        self.open.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+/// What an append was given (offsets are final once the write completes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// -1 unless the topic uses LogAppendTime.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+}
+
+/// An append whose offsets are assigned and whose write is queued.
+#[derive(Debug)]
+pub struct PendingAppend {
+    pub info: AppendInfo,
+    completion: oneshot::Receiver<Result<AppendInfo, LogError>>,
+}
+
+impl PendingAppend {
+    /// Resolves once the bytes are written (and fsynced if the flush policy asked for it) and
+    /// visible to readers.
+    pub async fn wait(self) -> Result<AppendInfo, LogError> {
+        self.completion.await.unwrap_or(Err(LogError::Closed))
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) config: LogConfig,
+    pub(crate) segments: BTreeMap<i64, Segment>,
+    pub(crate) log_start: Offset,
+    /// Next offset to assign.
+    pub(crate) dirty_end: Offset,
+    /// Bytes of the active segment including queued writes.
+    pub(crate) dirty_size: u32,
+    pub(crate) pending_jobs: usize,
+    pub(crate) pending_batches: usize,
+    pub(crate) failed: Option<Arc<std::io::Error>>,
+    pub(crate) closed: bool,
+    pub(crate) producers: ProducerState,
+    pub(crate) unflushed_messages: u64,
+    pub(crate) last_flush_ms: i64,
+    /// The clean-shutdown marker is still on disk and must go before the first change.
+    pub(crate) clean_marker_present: bool,
+    /// Every segment below this base offset is known durable (sealed and fsynced).
+    pub(crate) recovery_point: Offset,
+    pub(crate) recovery_point_persisted: Offset,
+    pub(crate) snapshots: BTreeSet<i64>,
+}
+
+impl State {
+    pub(crate) fn active(&self) -> Option<&Segment> {
+        self.segments.values().next_back()
+    }
+
+    pub(crate) fn active_mut(&mut self) -> Option<&mut Segment> {
+        self.segments.values_mut().next_back()
+    }
+
+    pub(crate) fn high_watermark(&self) -> Offset {
+        self.active().map_or(self.log_start, |s| s.next_offset)
+    }
+
+    pub(crate) fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| u64::from(s.size)).sum()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) writer: Writer,
+    pub(crate) files: Arc<OpenFiles>,
+    pub(crate) order: Mutex<()>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) drained: Condvar,
+    pub(crate) high_watermark: AtomicI64,
+    pub(crate) log_start: AtomicI64,
+    pub(crate) hw_tx: watch::Sender<i64>,
+}
+
+impl Inner {
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lock_order(&self) -> MutexGuard<'_, ()> {
+        self.order.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until no write is in flight. Call with `order` held so none can start.
+    pub(crate) fn quiesce<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        while state.pending_jobs > 0 {
+            state = self.drained.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+    }
+
+    /// Publishes the high watermark and log start after they changed.
+    pub(crate) fn publish(&self, state: &State) {
+        let hw = state.high_watermark().0;
+        self.log_start.store(state.log_start.0, Ordering::Release);
+        self.high_watermark.store(hw, Ordering::Release);
+        self.hw_tx.send_if_modified(|v| {
+            let changed = *v != hw;
+            *v = hw;
+            changed
+        });
+    }
+}
+
+/// One partition's log. See the module docs for its concurrency rules.
+pub struct Partition {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+}
+
+impl std::fmt::Debug for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partition")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("high_watermark", &self.high_watermark())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Partition {
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.inner.log_start.load(Ordering::Acquire)
+    }
+
+    /// The log end offset of completed writes (on one node, the high watermark).
+    pub fn high_watermark(&self) -> i64 {
+        self.inner.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// High-watermark changes, for fetch long-polls.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.inner.hw_tx.subscribe()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.inner.lock_state().size_bytes()
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.inner.lock_state().config
+    }
+
+    /// New settings apply from the next append or `maintain`.
+    pub fn set_config(&self, config: LogConfig) {
+        self.inner.lock_state().config = config.clamped();
+    }
+
+    /// `(timestamp, offset)` of the batch with the largest max timestamp (its base offset; the
+    /// first such batch on ties), or `None` for an empty log.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let state = self.inner.lock_state();
+        let mut best: Option<(i64, i64)> = None;
+        for seg in state.segments.values().filter(|s| !s.is_empty()) {
+            if best.is_none_or(|(ts, _)| seg.max_timestamp > ts) {
+                best = Some((seg.max_timestamp, seg.offset_of_max_timestamp.0.max(state.log_start.0)));
+            }
+        }
+        best
+    }
+}
+
+/// Reads the batch header at `position`, or `None` if the bytes there are not one.
+pub(crate) fn read_header(file: &File, position: u64) -> std::io::Result<Option<strata_wire::batch::BatchHeader>> {
+    let mut buf = [0u8; strata_wire::batch::BATCH_HEADER_BYTES];
+    match file.read_exact_at(&mut buf, position) {
+        Ok(()) => Ok(strata_wire::batch::BatchHeader::parse(&buf).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,236 @@
+//! Opening a partition directory: a clean open trusts the files (no scan); an unclean one scans
+//! every segment from the recovery point on, CRC-checks each batch, cuts at the first bad one and
+//! rebuilds indexes; producer state comes from the newest usable snapshot plus a header replay.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Condvar, Mutex};
+
+use tokio::sync::watch;
+
+use super::{FILES_PER_SEGMENT, Inner, OpenFiles, Partition, State};
+use crate::checkpoint::{
+    CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, SNAPSHOT_SUFFIX, is_tmp, read_offset, remove,
+    snapshot_path,
+};
+use crate::config::LogConfig;
+use crate::error::LogError;
+use crate::io::Writer;
+use crate::offset::{Offset, parse_segment_stem};
+use crate::producer_state::ProducerState;
+use crate::scan::{Scanner, Step};
+use crate::segment::{Segment, segment_paths};
+
+/// What is in a partition directory, by file name.
+#[derive(Default)]
+struct Listing {
+    logs: BTreeSet<i64>,
+    index_only: BTreeSet<i64>,
+    snapshots: BTreeSet<i64>,
+}
+
+fn list(dir: &Path) -> Result<Listing, LogError> {
+    let mut listing = Listing::default();
+    let entries = std::fs::read_dir(dir).map_err(|e| LogError::io("list partition", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LogError::io("list partition", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if is_tmp(name) {
+            remove(&entry.path())?;
+            continue;
+        }
+        let Some((stem, ext)) = name.split_once('.') else { continue };
+        let Some(base) = parse_segment_stem(stem) else { continue };
+        match ext {
+            "log" => {
+                listing.logs.insert(base.0);
+            }
+            "index" | "timeindex" => {
+                listing.index_only.insert(base.0);
+            }
+            _ if format!(".{ext}") == SNAPSHOT_SUFFIX => {
+                listing.snapshots.insert(base.0);
+            }
+            _ => {}
+        }
+    }
+    listing.index_only.retain(|b| !listing.logs.contains(b));
+    Ok(listing)
+}
+
+impl Partition {
+    pub(crate) fn open(
+        dir: &Path,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+        writer: Writer,
+        files: Arc<OpenFiles>,
+        now_ms: i64,
+    ) -> Result<Partition, LogError> {
+        let config = config.clamped();
+        std::fs::create_dir_all(dir).map_err(|e| LogError::io("create partition directory", dir, e))?;
+        let listing = list(dir)?;
+        for base in &listing.index_only {
+            for path in segment_paths(dir, Offset(*base)) {
+                remove(&path)?;
+            }
+        }
+        let clean_end = read_offset(&dir.join(CLEAN_SHUTDOWN_FILE));
+        let persisted_start = read_offset(&dir.join(LOG_START_FILE));
+        let recovery_point = read_offset(&dir.join(RECOVERY_POINT_FILE)).unwrap_or(Offset(0));
+        let bases: Vec<i64> = listing.logs.iter().copied().collect();
+        let clean = clean_end.is_some_and(|end| bases.last().is_none_or(|last| end.0 >= *last));
+        if !clean {
+            tracing::info!(dir = %dir.display(), "partition was not shut down cleanly; recovering");
+        }
+
+        files.acquire(FILES_PER_SEGMENT * bases.len().max(1))?;
+        let mut segments = BTreeMap::new();
+        let result = load_segments(dir, &bases, clean, clean_end, recovery_point, &config, &mut segments);
+        let opened = segments.len();
+        if let Err(e) = result {
+            files.release(FILES_PER_SEGMENT * bases.len().max(1));
+            return Err(e);
+        }
+        // Segments deleted by recovery give their descriptors back.
+        files.release(FILES_PER_SEGMENT * bases.len().max(1) - FILES_PER_SEGMENT * opened.max(1));
+        if segments.is_empty() {
+            let base = persisted_start.unwrap_or(Offset(0)).0.max(0);
+            segments.insert(base, Segment::create(dir, Offset(base), config.segment_index_bytes)?);
+        }
+        let first_base = segments.keys().next().copied().unwrap_or(0);
+        let (end, active_size) = match segments.values_mut().next_back() {
+            Some(active) => {
+                active.activate(config.segment_index_bytes)?;
+                active.roll_base_ms = (!active.is_empty()).then_some(now_ms);
+                (active.next_offset, active.size)
+            }
+            None => (Offset(first_base), 0),
+        };
+        let log_start = Offset(persisted_start.map_or(first_base, |s| s.0.max(first_base)).min(end.0));
+
+        let mut snapshots = listing.snapshots;
+        let producers = load_producers(dir, &segments, &mut snapshots, end, log_start)?;
+
+        let state = State {
+            config,
+            segments,
+            log_start,
+            dirty_end: end,
+            dirty_size: active_size,
+            pending_jobs: 0,
+            pending_batches: 0,
+            failed: None,
+            closed: false,
+            producers,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            clean_marker_present: clean,
+            recovery_point: Offset(recovery_point.0.min(end.0)),
+            recovery_point_persisted: recovery_point,
+            snapshots,
+        };
+        let (hw_tx, _) = watch::channel(end.0);
+        let inner = Inner {
+            dir: dir.to_path_buf(),
+            writer,
+            files,
+            order: Mutex::new(()),
+            state: Mutex::new(state),
+            drained: Condvar::new(),
+            high_watermark: AtomicI64::new(end.0),
+            log_start: AtomicI64::new(log_start.0),
+            hw_tx,
+        };
+        Ok(Partition { inner: Arc::new(inner), topic: topic.to_string(), partition })
+    }
+}
+
+fn load_segments(
+    dir: &Path,
+    bases: &[i64],
+    clean: bool,
+    clean_end: Option<Offset>,
+    recovery_point: Offset,
+    config: &LogConfig,
+    segments: &mut BTreeMap<i64, Segment>,
+) -> Result<(), LogError> {
+    let mut cut_after = false;
+    for (i, &base) in bases.iter().enumerate() {
+        let is_last = i + 1 == bases.len();
+        if cut_after {
+            // Everything after a cut is gone: offsets must stay contiguous.
+            for path in segment_paths(dir, Offset(base)) {
+                remove(&path)?;
+            }
+            continue;
+        }
+        let next = match bases.get(i + 1) {
+            Some(next) => Offset(*next),
+            None => clean_end.filter(|_| clean).unwrap_or(Offset(base)),
+        };
+        let (mut seg, plausible) = Segment::open(dir, Offset(base), next)?;
+        let scan = !plausible || (!clean && (is_last || base >= recovery_point.0));
+        if scan {
+            let recovered =
+                seg.rebuild(true, config.index_interval_bytes, config.segment_index_bytes, |_| {})?;
+            if let Some(reason) = recovered.reason {
+                tracing::warn!(segment = %seg.log_path.display(), cut_bytes = recovered.cut_bytes, %reason, "recovery cut the log");
+            }
+            let contiguous = bases.get(i + 1).is_none_or(|n| seg.next_offset.0 == *n);
+            if recovered.cut_bytes > 0 || !contiguous {
+                cut_after = true;
+            }
+            if !is_last && !cut_after {
+                seg.seal()?;
+            }
+        }
+        segments.insert(base, seg);
+    }
+    Ok(())
+}
+
+/// Producer state as of `end`: the newest snapshot at or below `end`, then every batch header
+/// from the snapshot's offset on. Snapshots beyond `end` (a cut tail) are deleted.
+fn load_producers(
+    dir: &Path,
+    segments: &BTreeMap<i64, Segment>,
+    snapshots: &mut BTreeSet<i64>,
+    end: Offset,
+    log_start: Offset,
+) -> Result<ProducerState, LogError> {
+    for stale in snapshots.range(end.0.saturating_add(1)..).copied().collect::<Vec<_>>() {
+        remove(&snapshot_path(dir, Offset(stale)))?;
+        snapshots.remove(&stale);
+    }
+    let mut from = Offset(i64::MIN);
+    let mut state = ProducerState::default();
+    for &offset in snapshots.iter().rev() {
+        let bytes = std::fs::read(snapshot_path(dir, Offset(offset))).ok();
+        if let Some((at, loaded)) = bytes.as_deref().and_then(ProducerState::decode)
+            && at == offset
+        {
+            from = Offset(at);
+            state = loaded;
+            break;
+        }
+    }
+    if from < end {
+        for seg in segments.values().filter(|s| s.next_offset > from && !s.is_empty()) {
+            let start = if from > seg.base { seg.index.lookup(seg.rel(from)).1.as_u64() } else { 0 };
+            let mut scanner = Scanner::new(&seg.log, start, u64::from(seg.size), false, None);
+            loop {
+                match scanner.next_step().map_err(|e| LogError::io("scan segment", &seg.log_path, e))? {
+                    Step::Batch { header, .. } if header.base_offset >= from.0 => state.record(&header),
+                    Step::Batch { .. } => {}
+                    Step::End | Step::Bad { .. } => break,
+                }
+            }
+        }
+    }
+    state.remove_before(log_start.0);
+    Ok(state)
+}

@@ -1,0 +1,174 @@
+//! Reads: file ranges on batch boundaries for fetch, and the timestamp lookup.
+//!
+//! Index lookups happen under the state lock (memory only); the short header scans that follow
+//! use `pread` on an `Arc<File>` outside it, so a concurrent retention that unlinks the segment
+//! does not disturb them.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use super::{Partition, read_header};
+use crate::error::{LogError, ReadError};
+use crate::offset::{FilePosition, Offset};
+
+/// A byte range of a segment file holding whole batches.
+#[derive(Clone, Debug)]
+pub struct FileRange {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: u32,
+}
+
+impl FileRange {
+    /// Appends the range's bytes to `out` (the copying path: TLS, tests).
+    pub fn read_into(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let start = out.len();
+        out.resize(start + self.len as usize, 0);
+        let result = self.file.read_exact_at(&mut out[start..], self.position);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadResult {
+    pub ranges: Vec<FileRange>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// What a read needs from one segment, copied out under the lock.
+struct SegmentView {
+    file: Arc<File>,
+    size: u32,
+    start_hint: u64,
+    end_hint: u64,
+    path: std::path::PathBuf,
+}
+
+impl Partition {
+    /// Whole batches starting with the one containing `offset`, up to `max_bytes` (but always at
+    /// least one batch, as Kafka does), from one segment. `offset == high_watermark` gives no
+    /// ranges; outside `[log_start, high_watermark]` is `OffsetOutOfRange`.
+    pub fn read(&self, offset: i64, max_bytes: u32) -> Result<ReadResult, ReadError> {
+        let mut target = Offset(offset);
+        loop {
+            let (view, hw, log_start) = {
+                let state = self.inner.lock_state();
+                let hw = state.high_watermark();
+                let log_start = state.log_start;
+                if state.closed {
+                    return Err(LogError::Closed.into());
+                }
+                if target < log_start || target > hw {
+                    return Err(ReadError::OffsetOutOfRange {
+                        offset,
+                        log_start_offset: log_start.0,
+                        high_watermark: hw.0,
+                    });
+                }
+                let empty = ReadResult { ranges: Vec::new(), high_watermark: hw.0, log_start_offset: log_start.0 };
+                if target == hw {
+                    return Ok(empty);
+                }
+                let Some((_, seg)) = state.segments.range(..=target.0).next_back() else { return Ok(empty) };
+                let (_, start) = seg.index.lookup(seg.rel(target));
+                let want_end = start.0.saturating_add(max_bytes).min(seg.size);
+                let (_, end) = seg.index.lookup_position(FilePosition(want_end));
+                let view = SegmentView {
+                    file: Arc::clone(&seg.log),
+                    size: seg.size,
+                    start_hint: start.as_u64(),
+                    end_hint: end.as_u64(),
+                    path: seg.log_path.clone(),
+                };
+                (view, hw, log_start)
+            };
+            let io = |e| ReadError::Storage(LogError::io("read segment", &view.path, e));
+            // The batch holding the target.
+            let mut position = view.start_hint;
+            let first = loop {
+                if position >= u64::from(view.size) {
+                    break None;
+                }
+                match read_header(&view.file, position).map_err(io)? {
+                    Some(h) if h.last_offset() >= target.0 => break Some((position, h)),
+                    Some(h) => position += h.total_bytes() as u64,
+                    None => break None,
+                }
+            };
+            let Some((start, header)) = first else {
+                // The segment ends before the target (it was cut concurrently, or the target is in
+                // the next one): look again from the next offset the log has.
+                if target >= hw {
+                    return Ok(ReadResult { ranges: Vec::new(), high_watermark: hw.0, log_start_offset: log_start.0 });
+                }
+                let next = self.next_segment_base(target);
+                match next {
+                    Some(next) if next > target => {
+                        target = next;
+                        continue;
+                    }
+                    _ => return Err(LogError::Corrupt { path: view.path.clone(), reason: "offset missing from its segment" }.into()),
+                }
+            };
+            let limit = (start + u64::from(max_bytes)).min(u64::from(view.size));
+            let mut end = start + header.total_bytes() as u64;
+            let mut position = view.end_hint.max(end);
+            if position > end {
+                // The index hint is a batch boundary after `end`: everything up to it fits.
+                end = position.min(limit).max(end);
+                position = end;
+            }
+            while position < limit {
+                match read_header(&view.file, position).map_err(io)? {
+                    Some(h) if position + h.total_bytes() as u64 <= limit => {
+                        position += h.total_bytes() as u64;
+                        end = position;
+                    }
+                    _ => break,
+                }
+            }
+            let len = u32::try_from(end - start).unwrap_or(u32::MAX);
+            let range = FileRange { file: view.file, position: start, len };
+            return Ok(ReadResult { ranges: vec![range], high_watermark: hw.0, log_start_offset: log_start.0 });
+        }
+    }
+
+    fn next_segment_base(&self, after: Offset) -> Option<Offset> {
+        let state = self.inner.lock_state();
+        state.segments.range(after.0 + 1..).next().map(|(b, _)| Offset(*b))
+    }
+
+    /// The first batch whose max timestamp is `>= ts_ms`: `(offset, timestamp)` where offset is
+    /// the batch's base offset (or the log start, if later) and timestamp its max timestamp.
+    /// `None` when no batch is that recent.
+    pub fn offset_for_timestamp(&self, ts_ms: i64) -> Result<Option<(i64, i64)>, ReadError> {
+        let (file, path, start, size, log_start) = {
+            let state = self.inner.lock_state();
+            let log_start = state.log_start;
+            let found = state
+                .segments
+                .values()
+                .find(|s| !s.is_empty() && s.next_offset > log_start && s.max_timestamp >= ts_ms);
+            let Some(seg) = found else { return Ok(None) };
+            let rel = seg.time_index.search_start(ts_ms).max(seg.rel(log_start.max(seg.base)));
+            let (_, start) = seg.index.lookup(rel);
+            (Arc::clone(&seg.log), seg.log_path.clone(), start.as_u64(), u64::from(seg.size), log_start)
+        };
+        let mut position = start;
+        while position < size {
+            let header = read_header(&file, position)
+                .map_err(|e| ReadError::Storage(LogError::io("read segment", &path, e)))?;
+            let Some(header) = header else { break };
+            if header.max_timestamp >= ts_ms && header.last_offset() >= log_start.0 {
+                return Ok(Some((header.base_offset.max(log_start.0), header.max_timestamp)));
+            }
+            position += header.total_bytes() as u64;
+        }
+        Ok(None)
+    }
+}
