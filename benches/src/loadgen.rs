@@ -1,5 +1,7 @@
 //! The rdkafka load generator: one producer thread (open loop at a fixed rate, or closed loop at the
 //! highest rate the client queue allows) and, optionally, one consumer thread reading the same topic.
+//! Delivery reports run on rdkafka's own polling thread as they arrive, so each is timed when it
+//! lands, not when the send loop gets round to polling.
 //!
 //! Latencies:
 //! - produce: from the moment a message *should* have been sent to its delivery report. In the open
@@ -15,7 +17,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaErrorCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +34,8 @@ const WARMUP_STAMP: u64 = u64::MAX;
 const FLUSH_WAIT_MAX: Duration = Duration::from_secs(60);
 /// Longest wait for the consumer to see the warm-up messages.
 const WARMUP_WAIT_MAX: Duration = Duration::from_secs(30);
+/// Pause before retrying a send the full client queue refused.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(200);
 /// Send errors (other than a full client queue) after which the run gives up.
 const SEND_ERRORS_MAX: u64 = 1000;
 
@@ -213,7 +217,7 @@ fn rebase_ticks(per_tick: &[u64], offset: Duration) -> Vec<u64> {
     per_tick.iter().skip(skip).copied().collect()
 }
 
-fn producer(spec: &LoadSpec, base: Instant) -> Result<BaseProducer<DeliveryContext>, BenchError> {
+fn producer(spec: &LoadSpec, base: Instant) -> Result<ThreadedProducer<DeliveryContext>, BenchError> {
     let context = DeliveryContext { base, stats: Mutex::new(DeliveryStats::default()) };
     ClientConfig::new()
         .set("bootstrap.servers", &spec.bootstrap)
@@ -234,7 +238,7 @@ fn producer(spec: &LoadSpec, base: Instant) -> Result<BaseProducer<DeliveryConte
 /// Sends one warm-up message per partition and waits until the consumer has seen them all, so that
 /// connection set-up and the consumer's first offset look-ups are not measured.
 fn warm_up(
-    producer: &BaseProducer<DeliveryContext>,
+    producer: &ThreadedProducer<DeliveryContext>,
     spec: &LoadSpec,
     shared: &ConsumerShared,
 ) -> Result<(), BenchError> {
@@ -267,7 +271,7 @@ fn warm_up(
 type SendOutcome = (u64, u64, Option<String>, Instant);
 
 /// Sends until the duration or byte budget runs out; returns (sent, send errors, first error, start).
-fn send_loop(producer: &BaseProducer<DeliveryContext>, spec: &LoadSpec, base: Instant) -> Result<SendOutcome, BenchError> {
+fn send_loop(producer: &ThreadedProducer<DeliveryContext>, spec: &LoadSpec, base: Instant) -> Result<SendOutcome, BenchError> {
     let mut payload: Vec<u8> = (0..spec.record_bytes.max(STAMP_BYTES)).map(|i| (i % 251) as u8).collect();
     let start = Instant::now();
     let stop_at = start + spec.duration;
@@ -286,13 +290,7 @@ fn send_loop(producer: &BaseProducer<DeliveryContext>, spec: &LoadSpec, base: In
             None => now,
         };
         if due > now {
-            let gap = due - now;
-            if gap >= Duration::from_millis(1) {
-                producer.poll(Duration::from_millis(1));
-            } else {
-                producer.poll(Duration::ZERO);
-                std::thread::sleep(gap);
-            }
+            std::thread::sleep((due - now).min(Duration::from_millis(1)));
             continue;
         }
         let stamp = due.duration_since(base).as_nanos() as u64;
@@ -303,12 +301,9 @@ fn send_loop(producer: &BaseProducer<DeliveryContext>, spec: &LoadSpec, base: In
             Ok(()) => {
                 sent += 1;
                 sent_bytes += spec.record_bytes as u64;
-                if sent.is_multiple_of(64) {
-                    producer.poll(Duration::ZERO);
-                }
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                producer.poll(Duration::from_millis(1));
+                std::thread::sleep(QUEUE_FULL_BACKOFF);
             }
             Err((e, _)) => {
                 errors += 1;

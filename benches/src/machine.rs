@@ -13,6 +13,8 @@ pub struct Machine {
     pub kernel: String,
     /// /proc/loadavg when the run started: how busy the shared machine was.
     pub load_at_start: String,
+    /// The commit the harness was built from, and whether the work tree differed from it.
+    pub git_revision: String,
 }
 
 impl Machine {
@@ -36,6 +38,7 @@ impl Machine {
             memory_gib: mem_kib / (1024.0 * 1024.0),
             kernel: command_output("uname", &["-r"]),
             load_at_start: load_average(),
+            git_revision: git_revision(),
         }
     }
 }
@@ -54,4 +57,13 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
+}
+
+/// `abc1234`, or `abc1234 plus uncommitted changes in wire/ log/ broker/` when the code the broker
+/// was built from is not exactly that commit.
+fn git_revision() -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let head = command_output("git", &["-C", root, "rev-parse", "--short", "HEAD"]);
+    let dirty = command_output("git", &["-C", root, "status", "--porcelain", "--", "wire", "log", "broker", "groups"]);
+    if dirty.is_empty() { head } else { format!("{head} plus uncommitted changes in wire/ log/ broker/ groups/") }
 }
