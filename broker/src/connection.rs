@@ -23,14 +23,15 @@ use crate::state::Broker;
 
 /// Serves one connection until the client closes it, a frame is refused, or the broker stops.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer_addr = stream.peer_addr().ok();
+    let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
     let (reader, writer) = stream.into_split();
     let (in_flight, pending) = mpsc::channel(broker.config.requests_in_flight_max());
     let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone()));
-    if let Err(reason) = read_requests(reader, &broker, in_flight).await {
+    if let Err(reason) = read_requests(reader, &broker, in_flight, peer_addr).await {
         tracing::info!(%peer, %reason, "closing connection");
     }
     // The reader has dropped its sender: the writer finishes the responses already started.
@@ -45,6 +46,7 @@ async fn read_requests(
     mut reader: OwnedReadHalf,
     broker: &Arc<Broker>,
     in_flight: mpsc::Sender<JoinHandle<Outcome>>,
+    peer: Option<std::net::SocketAddr>,
 ) -> Result<(), String> {
     let frame_bytes_max = broker.config.frame_bytes_max();
     loop {
@@ -58,7 +60,7 @@ async fn read_requests(
         let mut frame = BytesMut::zeroed(len);
         reader.read_exact(&mut frame).await.map_err(|e| format!("frame cut short: {e}"))?;
         let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
-        let handler = tokio::spawn(dispatch::dispatch(Arc::clone(broker), frame));
+        let handler = tokio::spawn(dispatch::dispatch(Arc::clone(broker), frame, peer));
         if in_flight.send(handler).await.is_err() {
             return Err("response writer stopped".into());
         }

@@ -34,6 +34,17 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 2),
+    api(ApiKey::FindCoordinator, 0, 6),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::DescribeGroups, 0, 6),
+    api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The versions of `key` the broker accepts, if it serves it at all.
@@ -42,12 +53,13 @@ pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
 }
 
 /// Decodes a request's body and runs its handler.
-pub async fn dispatch(broker: Arc<Broker>, frame: RequestFrame) -> Outcome {
+pub async fn dispatch(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::SocketAddr>) -> Outcome {
     let ctx = RequestContext {
         api_key: frame.api_key,
         api_version: frame.api_version(),
         correlation_id: frame.correlation_id(),
         client_id: frame.header.client_id.as_deref().unwrap_or_default().to_string(),
+        peer,
     };
     let supported = spec(ctx.api_key).is_some_and(|s| (s.min..=s.max).contains(&ctx.api_version));
     if ctx.api_key == ApiKey::ApiVersions && !supported {
@@ -80,6 +92,17 @@ async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind)
         RequestKind::AlterConfigs(req) => handlers::alter_configs::handle(broker, ctx, req).await,
         RequestKind::IncrementalAlterConfigs(req) => handlers::incremental_alter_configs::handle(broker, ctx, req).await,
         RequestKind::DescribeCluster(req) => handlers::describe_cluster::handle(broker, ctx, req).await,
+        RequestKind::FindCoordinator(req) => handlers::find_coordinator::handle(broker, ctx, req).await,
+        RequestKind::JoinGroup(req) => handlers::join_group::handle(broker, ctx, req).await,
+        RequestKind::SyncGroup(req) => handlers::sync_group::handle(broker, ctx, req).await,
+        RequestKind::Heartbeat(req) => handlers::heartbeat::handle(broker, ctx, req).await,
+        RequestKind::LeaveGroup(req) => handlers::leave_group::handle(broker, ctx, req).await,
+        RequestKind::OffsetCommit(req) => handlers::offset_commit::handle(broker, ctx, req).await,
+        RequestKind::OffsetFetch(req) => handlers::offset_fetch::handle(broker, ctx, req).await,
+        RequestKind::DescribeGroups(req) => handlers::describe_groups::handle(broker, ctx, req).await,
+        RequestKind::ListGroups(req) => handlers::list_groups::handle(broker, ctx, req).await,
+        RequestKind::DeleteGroups(req) => handlers::delete_groups::handle(broker, ctx, req).await,
+        RequestKind::OffsetDelete(req) => handlers::offset_delete::handle(broker, ctx, req).await,
         other => {
             // Unreachable while APIS and this match agree; a test checks that they do.
             tracing::error!(api = ?ctx.api_key, "no handler for a request in the API table");

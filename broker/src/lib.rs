@@ -5,6 +5,7 @@ pub mod config;
 pub mod config_defs;
 pub mod connection;
 pub mod dispatch;
+pub mod groups;
 pub mod handlers;
 pub mod reply;
 pub mod server;
@@ -54,7 +55,10 @@ pub async fn start(config: BrokerConfig) -> Result<Started, RunError> {
 /// Serves until `shutdown` completes, then closes the log cleanly.
 pub async fn serve(started: Started, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
     let Started { broker, listener } = started;
+    let group_ticker = tokio::spawn(groups::ticker::run(Arc::clone(&broker)));
     server::run(listener, Arc::clone(&broker), shutdown).await;
+    group_ticker.abort();
+    broker.groups.shutdown();
     tokio::task::block_in_place(|| broker.log.shutdown()).map_err(RunError::Shutdown)?;
     tracing::info!("log closed cleanly");
     Ok(())

@@ -41,6 +41,8 @@ pub struct RequestContext {
     pub api_version: i16,
     pub correlation_id: i32,
     pub client_id: String,
+    /// The client's address (JoinGroup's `client_host`); `None` if the socket could not say.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl RequestContext {

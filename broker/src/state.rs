@@ -25,6 +25,8 @@ pub enum StartError {
     Topics(#[from] TopicError),
     #[error("cannot read or write the cluster id in {path}: {source}")]
     ClusterId { path: PathBuf, source: std::io::Error },
+    #[error("cannot start the group coordinator: {0}")]
+    Groups(#[from] crate::groups::GroupsStartError),
 }
 
 #[derive(Debug)]
@@ -34,6 +36,7 @@ pub struct Broker {
     pub cluster_id: String,
     pub log: LogManager,
     pub topics: Topics,
+    pub groups: crate::groups::Groups,
 }
 
 impl Broker {
@@ -45,7 +48,8 @@ impl Broker {
         let log = LogManager::open(&config.data_dir, LogOptions::default())?;
         tracing::info!(io = ?log.io_kind(), "log opened");
         let topics = Topics::load(&log, &config, now_ms())?;
-        Ok(Broker { config, advertised, cluster_id, log, topics })
+        let groups = crate::groups::Groups::open(&log, &topics, &config)?;
+        Ok(Broker { config, advertised, cluster_id, log, topics, groups })
     }
 
     pub fn node_id(&self) -> i32 {

@@ -1,0 +1,340 @@
+//! The group coordinator driver: the one [`strata_groups::Coordinator`] of this broker, the
+//! `__consumer_offsets` topic it persists to, and the plumbing that carries out its effects.
+//!
+//! - The coordinator sits behind a `std::sync::Mutex`, held for a few microseconds per call and
+//!   never across an `.await`. Records are queued to the log *under* that lock (appends return at
+//!   once), so the log's order is the coordinator's order; the wait for the write happens after.
+//! - JoinGroup and SyncGroup may park: the handler gets a token and a oneshot receiver, and the
+//!   coordinator answers the token in the `completed` effects of some later call or tick.
+//! - Records before replies: every reply of an `Outcome` (its own and the `completed` ones) is
+//!   released only after that outcome's records are written.
+//! - Replay at start-up reads every partition from its log start; compaction (`compact.rs`)
+//!   rewrites a partition as a snapshot once enough records accumulate, so replay stays short.
+//! - [`ticker::run`] calls `tick` at the coordinator's next deadline (at most every
+//!   [`ticker::TICK_MS_MAX`] ms apart) for session timeouts, rebalance timeouts and retention.
+
+mod compact;
+pub mod convert;
+mod store;
+pub mod ticker;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use strata_groups::{
+    Completed, Coordinator, CoordinatorConfig, Effects, JoinGroupReply, JoinGroupRequest, MemberIdSource, Outcome,
+    RequestToken, SyncGroupReply, SyncGroupRequest,
+};
+use strata_log::{LogManager, PendingAppend};
+use tokio::sync::{Notify, oneshot};
+
+use crate::config::BrokerConfig;
+use crate::state::now_ms;
+use crate::topics::{TopicError, Topics};
+
+pub use store::{OFFSETS_TOPIC, OffsetsLog, StoreError};
+
+/// Why the coordinator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupsStartError {
+    #[error("cannot create {OFFSETS_TOPIC}: {0}")]
+    Topic(#[from] TopicError),
+    #[error("cannot replay {OFFSETS_TOPIC}: {0}")]
+    Replay(#[from] StoreError),
+}
+
+/// Member ids as Kafka makes them: `<client id or instance id>-<random UUID>`, unique across
+/// restarts (a seeded sequence would hand out the ids of restored members again).
+struct UuidMemberIds;
+
+impl MemberIdSource for UuidMemberIds {
+    fn next_member_id(&mut self, prefix: &str) -> String {
+        format!("{prefix}-{}", uuid::Uuid::new_v4())
+    }
+}
+
+/// Everything behind the lock.
+struct Inner {
+    coordinator: Coordinator,
+    next_token: RequestToken,
+    /// Parked JoinGroup/SyncGroup requests, by token.
+    waiters: HashMap<RequestToken, oneshot::Sender<Completed>>,
+    compaction: compact::Counters,
+}
+
+/// The broker's group coordinator.
+pub struct Groups {
+    inner: Mutex<Inner>,
+    log: OffsetsLog,
+    /// Woken when a call may have moved the next deadline earlier.
+    pub(crate) wake: Notify,
+}
+
+impl std::fmt::Debug for Groups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Groups").field("log", &self.log.partition_count()).finish_non_exhaustive()
+    }
+}
+
+/// The coordinator settings from the broker's (Kafka-named) settings.
+pub fn coordinator_config(config: &BrokerConfig, offsets_partitions: i32) -> CoordinatorConfig {
+    CoordinatorConfig {
+        session_timeout_ms_min: config.group_min_session_timeout_ms(),
+        session_timeout_ms_max: config.group_max_session_timeout_ms(),
+        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms(),
+        offsets_retention_ms: config.offsets_retention_ms(),
+        offsets_topic_partitions: offsets_partitions,
+        ..CoordinatorConfig::default()
+    }
+}
+
+impl Groups {
+    /// Creates `__consumer_offsets` if it is missing and replays it. An existing topic keeps its
+    /// partition count (as in Kafka, `offsets.topic.num.partitions` only applies at creation).
+    pub fn open(log: &LogManager, topics: &Topics, config: &BrokerConfig) -> Result<Groups, GroupsStartError> {
+        let now = now_ms();
+        let topic = match topics.get(OFFSETS_TOPIC) {
+            Some(topic) => topic,
+            None => topics.create(
+                log,
+                config,
+                OFFSETS_TOPIC,
+                config.offsets_topic_num_partitions(),
+                1,
+                compact::topic_overrides(),
+                true,
+                now,
+            )?,
+        };
+        let offsets = OffsetsLog::new(topic.partitions.clone());
+        let coordinator_config = coordinator_config(config, topic.partition_count());
+        let mut replayer = Coordinator::replayer(coordinator_config, Box::new(UuidMemberIds));
+        let started = std::time::Instant::now();
+        let counts = offsets.replay(&mut replayer)?;
+        let (records, skipped) = replayer.counts();
+        let coordinator = replayer.finish(now_ms());
+        tracing::info!(records, skipped, took_ms = started.elapsed().as_millis(), "replayed {OFFSETS_TOPIC}");
+        let inner = Inner { coordinator, next_token: 1, waiters: HashMap::new(), compaction: compact::Counters::new(counts) };
+        let groups = Groups { inner: Mutex::new(inner), log: offsets, wake: Notify::new() };
+        groups.compact_all();
+        Ok(groups)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves a coordinator whose invariants were asserted
+        // before every return; carrying on is better than failing every group request.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs one coordinator call, carries out its effects, and returns its reply once its
+    /// records are written (`Err` if they could not be: the reply must then not be trusted).
+    pub async fn call<R>(&self, f: impl FnOnce(&mut Coordinator, i64) -> Outcome<R>) -> (R, Result<(), StoreError>) {
+        let (reply, pending, completions) = {
+            let mut inner = self.lock();
+            let outcome = f(&mut inner.coordinator, now_ms());
+            let (pending, completions) = self.carry_out_locked(&mut inner, outcome.effects);
+            (outcome.reply, pending, completions)
+        };
+        self.wake.notify_one();
+        let persisted = finish(pending, completions).await;
+        (reply, persisted)
+    }
+
+    /// Reads the coordinator (no effects).
+    pub fn read<R>(&self, f: impl FnOnce(&Coordinator) -> R) -> R {
+        f(&self.lock().coordinator)
+    }
+
+    /// JoinGroup: answered now, or parked until the rebalance completes.
+    pub async fn join_group(&self, request: JoinGroupRequest) -> JoinGroupReply {
+        let member_id = request.member_id.clone();
+        let failed = |member_id: &str| join_error(member_id);
+        match self.parked(|c, token, now| c.join_group(token, request, now)).await {
+            Ok(Completed::Join { reply, .. }) => reply,
+            Ok(Completed::Sync { .. }) | Err(()) => failed(&member_id),
+        }
+    }
+
+    /// SyncGroup: answered now, or parked until the leader's assignment arrives.
+    pub async fn sync_group(&self, request: SyncGroupRequest) -> SyncGroupReply {
+        match self.parked(|c, token, now| c.sync_group(token, request, now)).await {
+            Ok(Completed::Sync { reply, .. }) => reply,
+            Ok(Completed::Join { .. }) | Err(()) => sync_error(),
+        }
+    }
+
+    /// A call that may park: its reply comes back as a [`Completed`] either way.
+    async fn parked<R>(
+        &self,
+        f: impl FnOnce(&mut Coordinator, RequestToken, i64) -> Outcome<Option<R>>,
+    ) -> Result<Completed, ()>
+    where
+        R: Into<ReplyOf>,
+    {
+        let (tx, rx) = oneshot::channel();
+        let (own, token, pending, completions) = {
+            let mut inner = self.lock();
+            let token = inner.next_token;
+            inner.next_token += 1;
+            inner.waiters.insert(token, tx);
+            let outcome = f(&mut inner.coordinator, token, now_ms());
+            if outcome.reply.is_some() {
+                inner.waiters.remove(&token);
+            }
+            let (pending, completions) = self.carry_out_locked(&mut inner, outcome.effects);
+            (outcome.reply, token, pending, completions)
+        };
+        self.wake.notify_one();
+        let persisted = finish(pending, completions).await;
+        match own {
+            Some(reply) => match persisted {
+                Ok(()) => Ok(reply.into().completed(token)),
+                Err(_) => Err(()),
+            },
+            None => rx.await.map_err(|_| ()),
+        }
+    }
+
+    /// Advances time (the ticker calls this).
+    pub async fn tick(&self) {
+        let (pending, completions) = {
+            let mut inner = self.lock();
+            let effects = inner.coordinator.tick(now_ms());
+            self.carry_out_locked(&mut inner, effects)
+        };
+        if let Err(error) = finish(pending, completions).await {
+            tracing::warn!(%error, "group coordinator tick: records not written");
+        }
+    }
+
+    /// When the ticker should next call [`Groups::tick`].
+    pub fn next_deadline_ms(&self) -> Option<i64> {
+        self.lock().coordinator.next_deadline_ms()
+    }
+
+    /// Stops answering parked requests (shutdown): their handlers answer with an error.
+    pub fn shutdown(&self) {
+        self.lock().waiters.clear();
+    }
+
+    /// Queues `effects.records` and takes the senders of the completed requests; the caller
+    /// waits for the appends, then delivers.
+    fn carry_out_locked(&self, inner: &mut Inner, effects: Effects) -> (Result<Vec<PendingAppend>, StoreError>, Vec<Delivery>) {
+        let Effects { completed, records } = effects;
+        let pending = if records.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let now = now_ms();
+            self.log.append(&records, now).map(|pending| {
+                compact::count(inner, records.iter().map(|r| r.partition));
+                let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.info.last_offset + 1)).collect();
+                let candidates: Vec<i32> = appended.iter().map(|(p, _)| *p).collect();
+                compact::compact_due(inner, &self.log, &appended, &candidates, now);
+                pending.into_iter().map(|(_, append)| append).collect()
+            })
+        };
+        let completions = completed
+            .into_iter()
+            .filter_map(|c| match inner.waiters.remove(&c.token()) {
+                Some(sender) => Some(Delivery { sender, completed: c }),
+                None => {
+                    tracing::debug!(token = c.token(), "completion for a request no longer waiting");
+                    None
+                }
+            })
+            .collect();
+        (pending, completions)
+    }
+
+    /// Snapshots every partition that is past the compaction threshold.
+    fn compact_all(&self) {
+        let mut inner = self.lock();
+        let partitions: Vec<i32> = (0..i32::try_from(self.log.partition_count()).unwrap_or(0)).collect();
+        compact::compact_due(&mut inner, &self.log, &[], &partitions, now_ms());
+    }
+}
+
+/// A parked request's answer, waiting for the records of the same effects.
+struct Delivery {
+    sender: oneshot::Sender<Completed>,
+    completed: Completed,
+}
+
+/// Waits for the appends, then releases the completions (as errors if the records are lost).
+async fn finish(pending: Result<Vec<PendingAppend>, StoreError>, completions: Vec<Delivery>) -> Result<(), StoreError> {
+    let persisted = match pending {
+        Ok(pending) => {
+            let mut result = Ok(());
+            for append in pending {
+                if let Err(error) = append.wait().await {
+                    result = Err(StoreError::Write(error));
+                }
+            }
+            result
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = &persisted {
+        tracing::error!(%error, "group coordinator records not written; answering with errors");
+    }
+    for Delivery { sender, completed } in completions {
+        let completed = match (&persisted, completed) {
+            (Ok(()), completed) => completed,
+            (Err(_), Completed::Join { token, reply }) => Completed::Join { token, reply: join_error(&reply.member_id) },
+            (Err(_), Completed::Sync { token, .. }) => Completed::Sync { token, reply: sync_error() },
+        };
+        // The handler may be gone (its connection closed): nothing to answer then.
+        let _ = sender.send(completed);
+    }
+    persisted
+}
+
+/// The answer when the coordinator cannot answer (records lost, or shutting down).
+fn join_error(member_id: &str) -> JoinGroupReply {
+    JoinGroupReply {
+        error: Some(strata_groups::GroupError::CoordinatorNotAvailable),
+        generation_id: -1,
+        protocol_type: None,
+        protocol_name: None,
+        leader: String::new(),
+        skip_assignment: false,
+        member_id: member_id.to_owned(),
+        members: Vec::new(),
+    }
+}
+
+fn sync_error() -> SyncGroupReply {
+    SyncGroupReply {
+        error: Some(strata_groups::GroupError::CoordinatorNotAvailable),
+        protocol_type: None,
+        protocol_name: None,
+        assignment: bytes::Bytes::new(),
+    }
+}
+
+/// A JoinGroup or SyncGroup reply, so [`Groups::parked`] serves both.
+pub enum ReplyOf {
+    Join(JoinGroupReply),
+    Sync(SyncGroupReply),
+}
+
+impl ReplyOf {
+    fn completed(self, token: RequestToken) -> Completed {
+        match self {
+            ReplyOf::Join(reply) => Completed::Join { token, reply },
+            ReplyOf::Sync(reply) => Completed::Sync { token, reply },
+        }
+    }
+}
+
+impl From<JoinGroupReply> for ReplyOf {
+    fn from(reply: JoinGroupReply) -> Self {
+        ReplyOf::Join(reply)
+    }
+}
+
+impl From<SyncGroupReply> for ReplyOf {
+    fn from(reply: SyncGroupReply) -> Self {
+        ReplyOf::Sync(reply)
+    }
+}

@@ -1,0 +1,185 @@
+//! `__consumer_offsets` in strata-log: the coordinator's records as Kafka v2 record batches
+//! (key and value as the coordinator encoded them, a tombstone as a null value), appended to
+//! partition `record.partition`, and read back at start-up for replay.
+//!
+//! Nothing here decides *what* to write: the coordinator does. This file only turns records into
+//! batches and batches back into records, so that the log reads like Kafka's own offsets topic.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record as KafkaRecord,
+    RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use strata_groups::{Record, Replayer};
+use strata_log::{AppendError, LogError, Partition, PendingAppend, ReadError};
+use strata_wire::batch::BatchHeader;
+
+/// The internal topic's name, as Kafka's.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Largest batch the store writes (well under the default `max.message.bytes` of 1 MiB): a
+/// commit of many partitions, or a snapshot, becomes several batches.
+const BATCH_BYTES_MAX: usize = 256 * 1024;
+
+/// How much one replay read asks the log for.
+const REPLAY_READ_BYTES: u32 = 4 * 1024 * 1024;
+
+/// The leader epoch the single node writes with.
+const LEADER_EPOCH: i32 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("__consumer_offsets has no partition {0}")]
+    NoPartition(i32),
+    #[error("cannot encode a __consumer_offsets batch: {0}")]
+    Encode(String),
+    #[error("cannot append to __consumer_offsets-{partition}: {source}")]
+    Append { partition: i32, source: AppendError },
+    #[error("__consumer_offsets write failed: {0}")]
+    Write(#[from] LogError),
+    #[error("cannot read __consumer_offsets-{partition}: {reason}")]
+    Read { partition: i32, reason: String },
+}
+
+/// The partitions of `__consumer_offsets`, indexed by partition number.
+#[derive(Debug, Clone)]
+pub struct OffsetsLog {
+    partitions: Vec<Arc<Partition>>,
+}
+
+impl OffsetsLog {
+    pub fn new(partitions: Vec<Arc<Partition>>) -> Self {
+        OffsetsLog { partitions }
+    }
+
+    pub fn partition_count(&self) -> usize {
+        self.partitions.len()
+    }
+
+    pub fn partition(&self, index: i32) -> Result<&Arc<Partition>, StoreError> {
+        usize::try_from(index).ok().and_then(|i| self.partitions.get(i)).ok_or(StoreError::NoPartition(index))
+    }
+
+    /// Queues `records` (in order within each partition) and returns the appends to wait for.
+    /// Appends return at once (the writer completes them), so the caller may hold the
+    /// coordinator's lock: that keeps the log's order equal to the coordinator's order.
+    pub fn append(&self, records: &[Record], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
+        let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
+        for record in records {
+            by_partition.entry(record.partition).or_default().push(record);
+        }
+        let mut pending = Vec::with_capacity(by_partition.len());
+        for (index, records) in by_partition {
+            let partition = self.partition(index)?;
+            let record_set = encode(&records, now_ms)?;
+            let append =
+                partition.append(record_set, LEADER_EPOCH, now_ms).map_err(|source| StoreError::Append { partition: index, source })?;
+            pending.push((index, append));
+        }
+        Ok(pending)
+    }
+
+    /// Feeds every record of every partition, from its log start, to `replayer`. Returns how
+    /// many records each partition held (the compaction counters start there).
+    pub fn replay(&self, replayer: &mut Replayer) -> Result<Vec<u64>, StoreError> {
+        let mut counts = Vec::with_capacity(self.partitions.len());
+        for (index, partition) in self.partitions.iter().enumerate() {
+            let index = i32::try_from(index).unwrap_or(i32::MAX);
+            counts.push(replay_partition(index, partition, replayer)?);
+        }
+        Ok(counts)
+    }
+}
+
+/// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each.
+fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
+    let mut out = BytesMut::new();
+    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    let mut chunk: Vec<KafkaRecord> = Vec::new();
+    let mut chunk_bytes = 0;
+    let flush = |chunk: &mut Vec<KafkaRecord>, out: &mut BytesMut| -> Result<(), StoreError> {
+        if !chunk.is_empty() {
+            RecordBatchEncoder::encode(out, chunk.iter(), &options).map_err(|e| StoreError::Encode(e.to_string()))?;
+            chunk.clear();
+        }
+        Ok(())
+    };
+    for record in records {
+        let size = record.key.len() + record.value.as_ref().map_or(0, Bytes::len) + 32;
+        if chunk_bytes + size > BATCH_BYTES_MAX {
+            flush(&mut chunk, &mut out)?;
+            chunk_bytes = 0;
+        }
+        chunk_bytes += size;
+        chunk.push(KafkaRecord {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            timestamp_type: TimestampType::Creation,
+            offset: i64::try_from(chunk.len()).unwrap_or(i64::MAX),
+            sequence: NO_SEQUENCE,
+            timestamp: now_ms,
+            key: Some(record.key.clone()),
+            value: record.value.clone(),
+            headers: Default::default(),
+        });
+    }
+    flush(&mut chunk, &mut out)?;
+    Ok(out.freeze())
+}
+
+/// Reads one partition from its log start to its high watermark into `replayer`.
+fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) -> Result<u64, StoreError> {
+    let read_err = |reason: String| StoreError::Read { partition: index, reason };
+    let start = partition.log_start_offset();
+    let end = partition.high_watermark();
+    let mut offset = start;
+    let mut count = 0u64;
+    let mut buf = Vec::new();
+    while offset < end {
+        let read = partition.read(offset, REPLAY_READ_BYTES).map_err(|e: ReadError| read_err(e.to_string()))?;
+        buf.clear();
+        for range in &read.ranges {
+            range.read_into(&mut buf).map_err(|e| read_err(e.to_string()))?;
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let mut at = 0;
+        let before = offset;
+        while at < buf.len() {
+            let header = BatchHeader::parse(&buf[at..]).map_err(|e| read_err(e.to_string()))?;
+            let total = header.total_bytes();
+            let Some(batch) = buf.get(at..at + total) else {
+                return Err(read_err(format!("batch at offset {} runs past the read", header.base_offset)));
+            };
+            at += total;
+            offset = offset.max(header.last_offset() + 1);
+            if header.is_control() {
+                continue;
+            }
+            let mut bytes = Bytes::copy_from_slice(batch);
+            let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
+            for record in set.records.into_iter().filter(|r| r.offset >= start) {
+                let Some(key) = record.key else {
+                    tracing::warn!(partition = index, offset = record.offset, "__consumer_offsets record without a key; skipped");
+                    continue;
+                };
+                count += 1;
+                if let Err(error) = replayer.apply(&key, record.value.as_deref()) {
+                    tracing::warn!(partition = index, offset = record.offset, %error, "undecodable __consumer_offsets record; skipped");
+                }
+            }
+        }
+        if offset == before {
+            return Err(read_err(format!("no progress reading at offset {offset}")));
+        }
+    }
+    Ok(count)
+}

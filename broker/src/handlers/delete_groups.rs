@@ -1,0 +1,25 @@
+//! DeleteGroups (key 42, v0-2): removes empty groups with their offsets (tombstones written
+//! before the answer); a group with members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse, GroupId, ResponseKind};
+use strata_groups::error_code;
+
+use crate::groups::convert::{store_failed_code, text, wire};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroupsRequest) -> Outcome {
+    let names: Vec<String> = req.groups_names.iter().map(|g| text(g)).collect();
+    let (results, persisted) = broker.groups.call(|c, now| c.delete_groups(&names, now)).await;
+    let results = results
+        .into_iter()
+        .map(|r| {
+            let code = if persisted.is_ok() { error_code(r.error) } else { store_failed_code() };
+            DeletableGroupResult::default().with_group_id(GroupId(wire(r.group_id))).with_error_code(code)
+        })
+        .collect();
+    ctx.respond(ResponseKind::DeleteGroups(DeleteGroupsResponse::default().with_results(results)))
+}

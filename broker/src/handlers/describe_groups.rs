@@ -1,0 +1,57 @@
+//! DescribeGroups (key 15, v0-6): state, protocol and members of each group; members' metadata
+//! and assignments only when the group is Stable. An unknown group is `Dead` (v6+:
+//! GROUP_ID_NOT_FOUND), as Kafka answers.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
+use strata_groups::error_code;
+
+use crate::groups::convert::{opt_wire, wire};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+/// Group operations without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
+const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+/// The schema default of `authorized_operations`: not requested.
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGroupsRequest) -> Outcome {
+    let version = ctx.api_version;
+    let groups = req
+        .groups
+        .iter()
+        .map(|group_id| {
+            let described = broker.groups.read(|c| c.describe_group(group_id, version));
+            let members = described
+                .members
+                .into_iter()
+                .map(|m| {
+                    DescribedGroupMember::default()
+                        .with_member_id(wire(m.member_id))
+                        .with_group_instance_id(opt_wire(m.group_instance_id))
+                        .with_client_id(wire(m.client_id))
+                        .with_client_host(wire(m.client_host))
+                        .with_member_metadata(m.metadata)
+                        .with_member_assignment(m.assignment)
+                })
+                .collect();
+            let error_message = described.error.map(|e| wire(e.to_string()));
+            DescribedGroup::default()
+                .with_error_code(error_code(described.error))
+                .with_error_message(error_message)
+                .with_group_id(group_id.clone())
+                .with_group_state(wire(described.state.as_str()))
+                .with_protocol_type(wire(described.protocol_type))
+                .with_protocol_data(wire(described.protocol))
+                .with_members(members)
+                .with_authorized_operations(if req.include_authorized_operations {
+                    GROUP_AUTHORIZED_OPERATIONS
+                } else {
+                    AUTHORIZED_OPERATIONS_OMITTED
+                })
+        })
+        .collect();
+    ctx.respond(ResponseKind::DescribeGroups(DescribeGroupsResponse::default().with_groups(groups)))
+}

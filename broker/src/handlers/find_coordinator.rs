@@ -1,0 +1,60 @@
+//! FindCoordinator (key 10, v0-6): this node coordinates every group. v0-3 ask for one key
+//! (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on its own.
+//! Key type 0 (group) is answered with this node; 1 (transaction) with COORDINATOR_NOT_AVAILABLE,
+//! since Strata has no transaction coordinator (clients then fail or retry their transactional
+//! init, as against a Kafka broker whose transaction coordinator is down); any other type with
+//! INVALID_REQUEST, as Kafka does.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::groups::convert::wire;
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
+/// The first version with batched `coordinator_keys`.
+const BATCHED_VERSION: i16 = 4;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FindCoordinatorRequest) -> Outcome {
+    let response = if ctx.api_version >= BATCHED_VERSION {
+        let coordinators = req.coordinator_keys.iter().map(|key| find(broker, req.key_type, key.clone())).collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    } else {
+        let found = find(broker, req.key_type, req.key);
+        FindCoordinatorResponse::default()
+            .with_error_code(found.error_code)
+            .with_error_message(found.error_message)
+            .with_node_id(found.node_id)
+            .with_host(found.host)
+            .with_port(found.port)
+    };
+    ctx.respond(ResponseKind::FindCoordinator(response))
+}
+
+/// The answer for one key.
+fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
+    let error = match key_type {
+        KEY_TYPE_GROUP => None,
+        KEY_TYPE_TRANSACTION => Some((ResponseError::CoordinatorNotAvailable, "transactions are not supported")),
+        _ => Some((ResponseError::InvalidRequest, "unknown coordinator key type")),
+    };
+    let coordinator = Coordinator::default().with_key(key);
+    match error {
+        None => coordinator
+            .with_node_id(BrokerId(broker.node_id()))
+            .with_host(wire(broker.advertised.host.clone()))
+            .with_port(broker.advertised.port),
+        Some((error, message)) => coordinator
+            .with_error_code(error.code())
+            .with_error_message(Some(wire(message)))
+            .with_node_id(BrokerId(-1))
+            .with_host(wire(""))
+            .with_port(-1),
+    }
+}

@@ -1,0 +1,23 @@
+//! Heartbeat (key 12, v0-4): keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to
+//! rejoin.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse, ResponseKind};
+use strata_groups::error_code;
+
+use crate::groups::convert::{opt_text, store_failed_code, text};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: HeartbeatRequest) -> Outcome {
+    let request = strata_groups::HeartbeatRequest {
+        group_id: text(&req.group_id),
+        generation_id: req.generation_id,
+        member_id: text(&req.member_id),
+        group_instance_id: opt_text(req.group_instance_id.as_ref()),
+    };
+    let (reply, persisted) = broker.groups.call(|c, now| c.heartbeat(request, now)).await;
+    let code = if persisted.is_ok() { error_code(reply.error) } else { store_failed_code() };
+    ctx.respond(ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(code)))
+}

@@ -1,0 +1,28 @@
+//! ListGroups (key 16, v0-5): every group, filtered by state (v4+) and type (v5+). All groups
+//! here are "classic".
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse, ResponseKind};
+
+use crate::groups::convert::wire;
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsRequest) -> Outcome {
+    let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
+    let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
+    let listed = broker.groups.read(|c| c.list_groups(&states, &types));
+    let groups = listed
+        .into_iter()
+        .map(|g| {
+            ListedGroup::default()
+                .with_group_id(GroupId(wire(g.group_id)))
+                .with_protocol_type(wire(g.protocol_type))
+                .with_group_state(wire(g.state.as_str()))
+                .with_group_type(wire(g.group_type))
+        })
+        .collect();
+    ctx.respond(ResponseKind::ListGroups(ListGroupsResponse::default().with_groups(groups)))
+}

@@ -1,0 +1,98 @@
+//! OffsetFetch (key 9, v1-9; kafka-protocol 0.18 decodes no v10): v1-7 ask for one group, v8+
+//! for a batch of groups, each with a list of partitions or (`topics: null`, v2+) everything the
+//! group committed. A partition without a commit answers offset -1, leader epoch -1, metadata "".
+//! `require_stable` (v7+) needs no wait here: Strata has no transactional offset commits, so no
+//! offset is ever pending.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName};
+use strata_groups::{FetchedOffset, OffsetFetchReply, TopicPartition, error_code};
+
+use crate::groups::convert::{text, wire};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+/// The first version with batched groups.
+const BATCHED_VERSION: i16 = 8;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetchRequest) -> Outcome {
+    let response = if ctx.api_version >= BATCHED_VERSION {
+        let groups = req
+            .groups
+            .iter()
+            .map(|g| {
+                let wanted: Option<Vec<TopicPartition>> = g.topics.as_ref().map(|topics| {
+                    topics.iter().flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p))).collect()
+                });
+                let reply = broker.groups.read(|c| c.offset_fetch(&g.group_id, wanted.as_deref()));
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_error_code(error_code(reply.error))
+                    .with_topics(batched_topics(reply))
+            })
+            .collect();
+        OffsetFetchResponse::default().with_groups(groups)
+    } else {
+        let wanted: Option<Vec<TopicPartition>> = req.topics.as_ref().map(|topics| {
+            topics.iter().flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p))).collect()
+        });
+        let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref()));
+        OffsetFetchResponse::default().with_error_code(error_code(reply.error)).with_topics(single_topics(reply))
+    };
+    ctx.respond(ResponseKind::OffsetFetch(response))
+}
+
+/// Consecutive partitions of the same topic, as one group per topic (in first-seen order).
+fn by_topic(partitions: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
+    let mut topics: Vec<(String, Vec<FetchedOffset>)> = Vec::new();
+    for fetched in partitions {
+        match topics.iter_mut().find(|(name, _)| *name == fetched.partition.topic) {
+            Some((_, list)) => list.push(fetched),
+            None => topics.push((fetched.partition.topic.clone(), vec![fetched])),
+        }
+    }
+    topics
+}
+
+fn single_topics(reply: OffsetFetchReply) -> Vec<OffsetFetchResponseTopic> {
+    by_topic(reply.partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|f| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(f.partition.partition)
+                        .with_committed_offset(f.offset)
+                        .with_committed_leader_epoch(f.leader_epoch)
+                        .with_metadata(Some(wire(f.metadata)))
+                })
+                .collect();
+            OffsetFetchResponseTopic::default().with_name(TopicName(wire(name))).with_partitions(partitions)
+        })
+        .collect()
+}
+
+fn batched_topics(reply: OffsetFetchReply) -> Vec<OffsetFetchResponseTopics> {
+    by_topic(reply.partitions)
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|f| {
+                    OffsetFetchResponsePartitions::default()
+                        .with_partition_index(f.partition.partition)
+                        .with_committed_offset(f.offset)
+                        .with_committed_leader_epoch(f.leader_epoch)
+                        .with_metadata(Some(wire(f.metadata)))
+                })
+                .collect();
+            OffsetFetchResponseTopics::default().with_name(TopicName(wire(name))).with_partitions(partitions)
+        })
+        .collect()
+}

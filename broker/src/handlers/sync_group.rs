@@ -1,0 +1,34 @@
+//! SyncGroup (key 14, v0-5): the leader's assignments in, each member's assignment out (parked
+//! until the leader's arrives). An empty assignment is still encoded, as empty bytes.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ResponseKind, SyncGroupRequest, SyncGroupResponse};
+use strata_groups::{MemberAssignment, error_code};
+
+use crate::groups::convert::{opt_text, opt_wire, text};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequest) -> Outcome {
+    let request = strata_groups::SyncGroupRequest {
+        group_id: text(&req.group_id),
+        generation_id: req.generation_id,
+        member_id: text(&req.member_id),
+        group_instance_id: opt_text(req.group_instance_id.as_ref()),
+        protocol_type: opt_text(req.protocol_type.as_ref()),
+        protocol_name: opt_text(req.protocol_name.as_ref()),
+        assignments: req
+            .assignments
+            .iter()
+            .map(|a| MemberAssignment { member_id: text(&a.member_id), assignment: a.assignment.clone() })
+            .collect(),
+    };
+    let reply = broker.groups.sync_group(request).await;
+    let response = SyncGroupResponse::default()
+        .with_error_code(error_code(reply.error))
+        .with_protocol_type(opt_wire(reply.protocol_type))
+        .with_protocol_name(opt_wire(reply.protocol_name))
+        .with_assignment(reply.assignment);
+    ctx.respond(ResponseKind::SyncGroup(response))
+}

@@ -1,0 +1,487 @@
+//! In-process tests of the group coordinator APIs: a broker started in this process on
+//! 127.0.0.1:0 with a temporary data directory, raw `kafka-protocol` frames over a real socket.
+//! Join/sync/heartbeat/commit/fetch flows, a second member forcing a rebalance, the error codes
+//! of bad requests, commits surviving a restart, and the offsets log being compacted by snapshot.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use clap::Parser;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::offset_delete_request::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic};
+use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics};
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetDeleteRequest, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader, SyncGroupRequest, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use strata_broker::config::{BrokerConfig, Cli};
+use strata_broker::state::Broker;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+// Kafka error codes checked below.
+const NONE: i16 = 0;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+const ILLEGAL_GENERATION: i16 = 22;
+const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+const INVALID_GROUP_ID: i16 = 24;
+const UNKNOWN_MEMBER_ID: i16 = 25;
+const INVALID_SESSION_TIMEOUT: i16 = 26;
+const REBALANCE_IN_PROGRESS: i16 = 27;
+const INVALID_REQUEST: i16 = 42;
+const NON_EMPTY_GROUP: i16 = 68;
+const GROUP_ID_NOT_FOUND: i16 = 69;
+const MEMBER_ID_REQUIRED: i16 = 79;
+
+const IO_TIMEOUT: Duration = Duration::from_secs(15);
+const TOPIC: &str = "orders";
+
+/// Settings every test broker runs with: few offsets partitions, no initial rebalance delay.
+const FAST: &[&str] = &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0"];
+
+/// A broker serving in this process until stopped.
+struct Node {
+    addr: SocketAddr,
+    broker: Arc<Broker>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), strata_broker::RunError>>,
+}
+
+impl Node {
+    async fn start(dir: &Path, overrides: &[&str]) -> Node {
+        let mut args = vec!["strata".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into()];
+        args.push(dir.display().to_string());
+        for item in overrides {
+            args.push("--override".into());
+            args.push((*item).to_string());
+        }
+        let config = BrokerConfig::from_cli(Cli::parse_from(args)).expect("valid config");
+        let started = strata_broker::start(config).await.expect("broker starts");
+        let addr = started.listener.local_addr().expect("bound address");
+        let broker = Arc::clone(&started.broker);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(strata_broker::serve(started, async move {
+            let _ = stopped.await;
+        }));
+        Node { addr, broker, stop: Some(stop), task }
+    }
+
+    async fn client(&self) -> Client {
+        let stream = TcpStream::connect(self.addr).await.expect("connect");
+        Client { stream, correlation_id: 0 }
+    }
+
+    /// Stops the broker and waits for its clean shutdown (clients must be dropped first).
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        drop(self.broker);
+        tokio::time::timeout(IO_TIMEOUT, self.task)
+            .await
+            .expect("broker stops in time")
+            .expect("serve task joins")
+            .expect("clean shutdown");
+    }
+}
+
+/// A raw Kafka connection.
+struct Client {
+    stream: TcpStream,
+    correlation_id: i32,
+}
+
+fn s(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_string())
+}
+
+impl Client {
+    async fn call<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
+        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
+        self.correlation_id += 1;
+        let mut buf = BytesMut::new();
+        RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("groups-test")))
+            .encode(&mut buf, api_key.request_header_version(version))
+            .expect("header encodes");
+        request.encode(&mut buf, version).expect("request encodes");
+        let mut frame = i32::try_from(buf.len()).expect("small").to_be_bytes().to_vec();
+        frame.extend_from_slice(&buf);
+        let exchange = async {
+            self.stream.write_all(&frame).await.expect("write request");
+            let mut size = [0u8; 4];
+            self.stream.read_exact(&mut size).await.expect("read response size");
+            let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).expect("positive size")];
+            self.stream.read_exact(&mut body).await.expect("read response");
+            Bytes::from(body)
+        };
+        let mut body = tokio::time::timeout(IO_TIMEOUT, exchange).await.expect("broker answers in time");
+        let header = ResponseHeader::decode(&mut body, api_key.response_header_version(version)).expect("response header");
+        assert_eq!(header.correlation_id, self.correlation_id);
+        let response = R::Response::decode(&mut body, version).expect("response decodes");
+        assert_eq!(body.remaining(), 0, "{api_key:?} v{version}: bytes left after the response");
+        response
+    }
+
+    async fn create_topic(&mut self, name: &str, partitions: i32) {
+        let topic = CreatableTopic::default()
+            .with_name(TopicName(s(name)))
+            .with_num_partitions(partitions)
+            .with_replication_factor(-1);
+        let request = CreateTopicsRequest::default().with_topics(vec![topic]).with_timeout_ms(5000);
+        let response = self.call(7, &request).await;
+        assert_eq!(response.topics[0].error_code, NONE, "create {name}");
+    }
+
+    /// JoinGroup v9 as a consumer speaking `range`.
+    async fn join(&mut self, group: &str, member_id: &str, instance: Option<&str>) -> JoinGroupResponse {
+        let request = JoinGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(10_000)
+            .with_member_id(s(member_id))
+            .with_group_instance_id(instance.map(s))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"sub"))]);
+        self.call(9, &request).await
+    }
+
+    /// A first join: MEMBER_ID_REQUIRED, then the join with the given id.
+    async fn join_new(&mut self, group: &str) -> JoinGroupResponse {
+        let first = self.join(group, "", None).await;
+        assert_eq!(first.error_code, MEMBER_ID_REQUIRED);
+        assert!(first.member_id.starts_with("groups-test-"), "member id {:?}", first.member_id);
+        let member_id = first.member_id.to_string();
+        self.join(group, &member_id, None).await
+    }
+
+    async fn sync(&mut self, group: &str, generation: i32, member_id: &str, assignments: &[(&str, &'static [u8])]) -> (i16, Bytes) {
+        let request = SyncGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(generation)
+            .with_member_id(s(member_id))
+            .with_protocol_type(Some(s("consumer")))
+            .with_protocol_name(Some(s("range")))
+            .with_assignments(
+                assignments
+                    .iter()
+                    .map(|(m, a)| SyncGroupRequestAssignment::default().with_member_id(s(m)).with_assignment(Bytes::from_static(a)))
+                    .collect(),
+            );
+        let response = self.call(5, &request).await;
+        (response.error_code, response.assignment)
+    }
+
+    async fn heartbeat(&mut self, group: &str, generation: i32, member_id: &str) -> i16 {
+        let request =
+            HeartbeatRequest::default().with_group_id(GroupId(s(group))).with_generation_id(generation).with_member_id(s(member_id));
+        self.call(4, &request).await.error_code
+    }
+
+    /// OffsetCommit v9 of `(topic, partition, offset)`s; returns the error codes in order.
+    async fn commit(&mut self, group: &str, generation: i32, member_id: &str, offsets: &[(&str, i32, i64)]) -> Vec<i16> {
+        let response = self.call(9, &commit_request(group, generation, member_id, offsets)).await;
+        codes(&response)
+    }
+
+    /// OffsetFetch v7 (single group) of partitions `0..partitions` of [`TOPIC`].
+    async fn fetch_v7(&mut self, group: &str, partitions: i32) -> Vec<(i32, i64, i32, String)> {
+        let topic = OffsetFetchRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partition_indexes((0..partitions).collect());
+        let request = OffsetFetchRequest::default().with_group_id(GroupId(s(group))).with_topics(Some(vec![topic]));
+        let response: OffsetFetchResponse = self.call(7, &request).await;
+        assert_eq!(response.error_code, NONE);
+        response
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| {
+                assert_eq!(p.error_code, NONE);
+                (p.partition_index, p.committed_offset, p.committed_leader_epoch, p.metadata.as_deref().unwrap_or("").to_string())
+            })
+            .collect()
+    }
+}
+
+fn commit_request(group: &str, generation: i32, member_id: &str, offsets: &[(&str, i32, i64)]) -> OffsetCommitRequest {
+    let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
+    for (topic, partition, offset) in offsets {
+        let entry = OffsetCommitRequestPartition::default()
+            .with_partition_index(*partition)
+            .with_committed_offset(*offset)
+            .with_committed_leader_epoch(7)
+            .with_committed_metadata(Some(s(&format!("m{offset}"))));
+        match topics.iter_mut().find(|t| t.name.as_str() == *topic) {
+            Some(t) => t.partitions.push(entry),
+            None => topics.push(OffsetCommitRequestTopic::default().with_name(TopicName(s(topic))).with_partitions(vec![entry])),
+        }
+    }
+    OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(s(member_id))
+        .with_topics(topics)
+}
+
+fn codes(response: &OffsetCommitResponse) -> Vec<i16> {
+    response.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("strata-groups-").tempdir().expect("tempdir")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_member_joins_syncs_heartbeats_commits_and_fetches() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), FAST).await;
+    let mut c = node.client().await;
+    c.create_topic(TOPIC, 4).await;
+
+    // FindCoordinator: v3 single key and v4 batched keys, this node for groups.
+    let found = c.call(3, &FindCoordinatorRequest::default().with_key(s("g1"))).await;
+    assert_eq!((found.error_code, found.node_id.0, found.port), (NONE, 1, i32::from(node.addr.port())));
+    let batched = FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s("g1"), s("g2")]);
+    let found = c.call(4, &batched).await;
+    assert_eq!(found.coordinators.len(), 2);
+    assert!(found.coordinators.iter().all(|k| k.error_code == NONE && k.port == i32::from(node.addr.port())));
+    let txn = c.call(4, &FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("t")])).await;
+    assert_eq!(txn.coordinators[0].error_code, COORDINATOR_NOT_AVAILABLE);
+    let odd = c.call(4, &FindCoordinatorRequest::default().with_key_type(9).with_coordinator_keys(vec![s("t")])).await;
+    assert_eq!(odd.coordinators[0].error_code, INVALID_REQUEST);
+
+    let joined = c.join_new("g1").await;
+    assert_eq!(joined.error_code, NONE);
+    assert_eq!(joined.generation_id, 1);
+    assert_eq!(joined.leader, joined.member_id, "a lone member leads");
+    assert_eq!(joined.members.len(), 1);
+    assert_eq!(joined.protocol_name.as_deref(), Some("range"));
+    let me = joined.member_id.to_string();
+    let (code, assignment) = c.sync("g1", 1, &me, &[(&me, b"all-four")]).await;
+    assert_eq!((code, assignment.as_ref()), (NONE, &b"all-four"[..]));
+    assert_eq!(c.heartbeat("g1", 1, &me).await, NONE);
+    assert_eq!(c.heartbeat("g1", 0, &me).await, ILLEGAL_GENERATION);
+    assert_eq!(c.heartbeat("g1", 1, "nobody").await, UNKNOWN_MEMBER_ID);
+    assert_eq!(c.heartbeat("nope", 1, &me).await, UNKNOWN_MEMBER_ID);
+
+    // Commits: known partitions succeed; unknown topics and partitions are refused per partition.
+    let codes = c.commit("g1", 1, &me, &[(TOPIC, 0, 10), (TOPIC, 2, 30), (TOPIC, 9, 1), ("missing", 0, 1)]).await;
+    assert_eq!(codes, vec![NONE, NONE, UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_OR_PARTITION]);
+    assert_eq!(c.commit("g1", 0, &me, &[(TOPIC, 1, 5)]).await, vec![ILLEGAL_GENERATION]);
+    assert_eq!(c.commit("g1", 1, "nobody", &[(TOPIC, 1, 5)]).await, vec![UNKNOWN_MEMBER_ID]);
+
+    let fetched = c.fetch_v7("g1", 4).await;
+    assert_eq!(
+        fetched,
+        vec![(0, 10, 7, "m10".into()), (1, -1, -1, String::new()), (2, 30, 7, "m30".into()), (3, -1, -1, String::new())]
+    );
+    // v8 batched groups, one of them unknown; `topics: null` means everything committed.
+    let request = OffsetFetchRequest::default().with_groups(vec![
+        OffsetFetchRequestGroup::default().with_group_id(GroupId(s("g1"))).with_topics(None),
+        OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(s("unknown")))
+            .with_topics(Some(vec![OffsetFetchRequestTopics::default().with_name(TopicName(s(TOPIC))).with_partition_indexes(vec![0])])),
+    ]);
+    let response = c.call(8, &request).await;
+    assert_eq!(response.groups.len(), 2);
+    let all: Vec<(i32, i64)> =
+        response.groups[0].topics.iter().flat_map(|t| t.partitions.iter().map(|p| (p.partition_index, p.committed_offset))).collect();
+    assert_eq!(all, vec![(0, 10), (2, 30)]);
+    assert_eq!(response.groups[1].topics[0].partitions[0].committed_offset, -1);
+
+    // DescribeGroups and ListGroups see a Stable consumer group.
+    let described = c.call(5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g1")), GroupId(s("ghost"))])).await;
+    let g1 = &described.groups[0];
+    assert_eq!((g1.error_code, g1.group_state.as_str(), g1.protocol_type.as_str(), g1.protocol_data.as_str()), (NONE, "Stable", "consumer", "range"));
+    assert_eq!(g1.members.len(), 1);
+    assert!(g1.members[0].client_host.starts_with("/127.0.0.1"), "client host {:?}", g1.members[0].client_host);
+    assert_eq!(g1.members[0].member_assignment.as_ref(), b"all-four");
+    assert_eq!(described.groups[1].group_state.as_str(), "Dead");
+    let described = c.call(6, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("ghost"))])).await;
+    assert_eq!(described.groups[0].error_code, GROUP_ID_NOT_FOUND);
+    let listed = c.call(4, &ListGroupsRequest::default().with_states_filter(vec![s("Stable")])).await;
+    assert_eq!(listed.groups.iter().map(|g| g.group_id.as_str()).collect::<Vec<_>>(), vec!["g1"]);
+    let listed = c.call(4, &ListGroupsRequest::default().with_states_filter(vec![s("Empty")])).await;
+    assert!(listed.groups.is_empty());
+    let listed = c.call(5, &ListGroupsRequest::default().with_types_filter(vec![s("consumer")])).await;
+    assert!(listed.groups.is_empty(), "only classic groups exist");
+
+    // DeleteGroups refuses a group with members; after LeaveGroup it is Empty and deletable.
+    let deleted = c.call(2, &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g1")), GroupId(s("ghost"))])).await;
+    assert_eq!(deleted.results.iter().map(|r| r.error_code).collect::<Vec<_>>(), vec![NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND]);
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(s("g1")))
+        .with_members(vec![MemberIdentity::default().with_member_id(s(&me)), MemberIdentity::default().with_member_id(s("nobody"))]);
+    let left = c.call(5, &leave).await;
+    assert_eq!(left.error_code, NONE);
+    assert_eq!(left.members.iter().map(|m| m.error_code).collect::<Vec<_>>(), vec![NONE, UNKNOWN_MEMBER_ID]);
+    // OffsetDelete of the now-empty group, then DeleteGroups.
+    let request = OffsetDeleteRequest::default().with_group_id(GroupId(s("g1"))).with_topics(vec![
+        OffsetDeleteRequestTopic::default()
+            .with_name(TopicName(s(TOPIC)))
+            .with_partitions(vec![OffsetDeleteRequestPartition::default().with_partition_index(0)]),
+        OffsetDeleteRequestTopic::default()
+            .with_name(TopicName(s("missing")))
+            .with_partitions(vec![OffsetDeleteRequestPartition::default().with_partition_index(0)]),
+    ]);
+    let response = c.call(0, &request).await;
+    assert_eq!(response.error_code, NONE);
+    assert_eq!(response.topics[0].partitions[0].error_code, NONE);
+    assert_eq!(response.topics[1].partitions[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(c.fetch_v7("g1", 1).await[0].1, -1, "offset 0 deleted");
+    let deleted = c.call(2, &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g1"))])).await;
+    assert_eq!(deleted.results[0].error_code, NONE);
+    assert_eq!(c.fetch_v7("g1", 4).await.iter().map(|f| f.1).collect::<Vec<_>>(), vec![-1; 4]);
+    drop(c);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_member_triggers_a_rebalance_that_both_complete() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), FAST).await;
+    let mut a = node.client().await;
+    let mut b = node.client().await;
+    let first = a.join_new("g").await;
+    let a_id = first.member_id.to_string();
+    assert_eq!(a.sync("g", 1, &a_id, &[(&a_id, b"p0-p3")]).await.0, NONE);
+
+    // B's join parks until A rejoins; A learns of the rebalance through its heartbeat.
+    let b_first = b.join("g", "", None).await;
+    assert_eq!(b_first.error_code, MEMBER_ID_REQUIRED);
+    let b_id = b_first.member_id.to_string();
+    let b_join = tokio::spawn({
+        let b_id = b_id.clone();
+        async move {
+            let response = b.join("g", &b_id, None).await;
+            (b, response)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!b_join.is_finished(), "B's join waits for A");
+    assert_eq!(a.heartbeat("g", 1, &a_id).await, REBALANCE_IN_PROGRESS);
+    // A commit during PreparingRebalance by a member of the old generation is still accepted.
+    assert_eq!(a.commit("g", 1, &a_id, &[("t-none", 0, 1)]).await, vec![UNKNOWN_TOPIC_OR_PARTITION]);
+    let a_join = a.join("g", &a_id, None).await;
+    let (mut b, b_join) = b_join.await.expect("B's join task");
+    assert_eq!((a_join.error_code, b_join.error_code), (NONE, NONE));
+    assert_eq!((a_join.generation_id, b_join.generation_id), (2, 2));
+    assert_eq!(a_join.leader.as_str(), a_id, "the leader stays");
+    assert_eq!(a_join.members.len(), 2, "the leader sees every member");
+    assert!(b_join.members.is_empty(), "a follower sees none");
+
+    // B's sync parks until the leader's arrives; A gives B nothing and B still gets (empty) bytes.
+    let b_sync = tokio::spawn({
+        let b_id = b_id.clone();
+        async move {
+            let result = b.sync("g", 2, &b_id, &[]).await;
+            (b, result)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!b_sync.is_finished(), "B's sync waits for the leader");
+    let (code, assignment) = a.sync("g", 2, &a_id, &[(&a_id, b"p0-p3")]).await;
+    assert_eq!((code, assignment.as_ref()), (NONE, &b"p0-p3"[..]));
+    let (mut b, (code, assignment)) = b_sync.await.expect("B's sync task");
+    assert_eq!(code, NONE);
+    assert!(assignment.is_empty());
+    assert_eq!(b.heartbeat("g", 2, &b_id).await, NONE);
+    assert_eq!(a.sync("g", 1, &a_id, &[]).await.0, ILLEGAL_GENERATION);
+
+    // Bad joins.
+    let other = JoinGroupRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_member_id(s(&a_id))
+        .with_protocol_type(s("connect"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("x"))]);
+    assert_eq!(a.call(9, &other).await.error_code, INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(a.join("", "", None).await.error_code, INVALID_GROUP_ID);
+    let short = JoinGroupRequest::default()
+        .with_group_id(GroupId(s("g2")))
+        .with_session_timeout_ms(10)
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range"))]);
+    assert_eq!(a.call(9, &short).await.error_code, INVALID_SESSION_TIMEOUT);
+    drop((a, b));
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_survive_a_restart() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), FAST).await;
+    let mut c = node.client().await;
+    c.create_topic(TOPIC, 4).await;
+    let joined = c.join_new("durable").await;
+    let me = joined.member_id.to_string();
+    assert_eq!(c.sync("durable", 1, &me, &[(&me, b"a")]).await.0, NONE);
+    assert_eq!(c.commit("durable", 1, &me, &[(TOPIC, 0, 100), (TOPIC, 3, 300)]).await, vec![NONE, NONE]);
+    assert_eq!(c.commit("durable", 1, &me, &[(TOPIC, 0, 101)]).await, vec![NONE]);
+    // A group used only for commits (generation -1, no member id), as the admin tools do.
+    assert_eq!(c.commit("simple", -1, "", &[(TOPIC, 1, 7)]).await, vec![NONE]);
+    drop(c);
+    node.stop().await;
+
+    let node = Node::start(dir.path(), FAST).await;
+    let mut c = node.client().await;
+    let fetched = c.fetch_v7("durable", 4).await;
+    assert_eq!(fetched, vec![(0, 101, 7, "m101".into()), (1, -1, -1, String::new()), (2, -1, -1, String::new()), (3, 300, 7, "m300".into())]);
+    assert_eq!(c.fetch_v7("simple", 2).await[1].1, 7);
+    // The member came back with the group (its session restarted), so it can carry on.
+    let described = c.call(5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("durable"))])).await;
+    assert_eq!(described.groups[0].group_state.as_str(), "Stable");
+    assert_eq!(c.heartbeat("durable", 1, &me).await, NONE);
+    drop(c);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offsets_log_is_compacted_by_snapshot_and_replays_the_same() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), &["offsets.topic.num.partitions=1", "group.initial.rebalance.delay.ms=0"]).await;
+    let mut c = node.client().await;
+    let partitions = 50;
+    c.create_topic(TOPIC, partitions).await;
+    // 220 commits of 50 partitions: 11,000 records, past the snapshot threshold of 10,000.
+    let rounds = 220;
+    for round in 0..rounds {
+        let offsets: Vec<(&str, i32, i64)> = (0..partitions).map(|p| (TOPIC, p, i64::from(round * 1000 + p))).collect();
+        let codes = c.commit("busy", -1, "", &offsets).await;
+        assert!(codes.iter().all(|c| *c == NONE));
+    }
+    let offsets_log = node.broker.topics.get("__consumer_offsets").expect("offsets topic");
+    let log = offsets_log.partition(0).expect("partition 0");
+    let deadline = tokio::time::Instant::now() + IO_TIMEOUT;
+    while log.log_start_offset() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the log start never moved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let start = log.log_start_offset();
+    let end = log.high_watermark();
+    assert!(start > 10_000 && end - start < 2_000, "log start {start}, end {end}: replay reads only the snapshot and what followed");
+    drop(c);
+    node.stop().await;
+
+    let node = Node::start(dir.path(), &["offsets.topic.num.partitions=1"]).await;
+    let mut c = node.client().await;
+    let fetched = c.fetch_v7("busy", partitions).await;
+    let last = i64::from((rounds - 1) * 1000);
+    assert_eq!(fetched.iter().map(|f| f.1).collect::<Vec<_>>(), (0..partitions).map(|p| last + i64::from(p)).collect::<Vec<_>>());
+    drop(c);
+    node.stop().await;
+}
