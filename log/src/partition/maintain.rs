@@ -269,7 +269,10 @@ impl Partition {
             Some(a) => (a.next_offset, a.size, a.base),
             None => return Err(LogError::Closed),
         };
-        state.log_start = state.log_start.min(end);
+        if end < state.log_start {
+            state.log_start = end;
+            write_offset(&inner.dir.join(LOG_START_FILE), end, true)?;
+        }
         state.dirty_end = end;
         state.dirty_size = size;
         state.pending_batches = 0;

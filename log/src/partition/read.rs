@@ -147,27 +147,34 @@ impl Partition {
     /// the batch's base offset (or the log start, if later) and timestamp its max timestamp.
     /// `None` when no batch is that recent.
     pub fn offset_for_timestamp(&self, ts_ms: i64) -> Result<Option<(i64, i64)>, ReadError> {
-        let (file, path, start, size, log_start) = {
+        // Every segment that may hold the answer, in order (the first candidate may have only
+        // batches below the log start reaching the target).
+        let (candidates, log_start) = {
             let state = self.inner.lock_state();
             let log_start = state.log_start;
-            let found = state
+            let candidates: Vec<_> = state
                 .segments
                 .values()
-                .find(|s| !s.is_empty() && s.next_offset > log_start && s.max_timestamp >= ts_ms);
-            let Some(seg) = found else { return Ok(None) };
-            let rel = seg.time_index.search_start(ts_ms).max(seg.rel(log_start.max(seg.base)));
-            let (_, start) = seg.index.lookup(rel);
-            (Arc::clone(&seg.log), seg.log_path.clone(), start.as_u64(), u64::from(seg.size), log_start)
+                .filter(|s| !s.is_empty() && s.next_offset > log_start && s.max_timestamp >= ts_ms)
+                .map(|seg| {
+                    let rel = seg.time_index.search_start(ts_ms).max(seg.rel(log_start.max(seg.base)));
+                    let (_, start) = seg.index.lookup(rel);
+                    (Arc::clone(&seg.log), seg.log_path.clone(), start.as_u64(), u64::from(seg.size))
+                })
+                .collect();
+            (candidates, log_start)
         };
-        let mut position = start;
-        while position < size {
-            let header = read_header(&file, position)
-                .map_err(|e| ReadError::Storage(LogError::io("read segment", &path, e)))?;
-            let Some(header) = header else { break };
-            if header.max_timestamp >= ts_ms && header.last_offset() >= log_start.0 {
-                return Ok(Some((header.base_offset.max(log_start.0), header.max_timestamp)));
+        for (file, path, start, size) in candidates {
+            let mut position = start;
+            while position < size {
+                let header = read_header(&file, position)
+                    .map_err(|e| ReadError::Storage(LogError::io("read segment", &path, e)))?;
+                let Some(header) = header else { break };
+                if header.max_timestamp >= ts_ms && header.last_offset() >= log_start.0 {
+                    return Ok(Some((header.base_offset.max(log_start.0), header.max_timestamp)));
+                }
+                position += header.total_bytes() as u64;
             }
-            position += header.total_bytes() as u64;
         }
         Ok(None)
     }
