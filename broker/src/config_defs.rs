@@ -128,6 +128,7 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
     BrokerSetting { name: "group.min.session.timeout.ms", kind: ValueKind::Int { min: 0 }, default: "6000", topic_setting: None, doc: "Smallest session timeout a consumer may ask for." },
     BrokerSetting { name: "group.max.session.timeout.ms", kind: ValueKind::Int { min: 0 }, default: "1800000", topic_setting: None, doc: "Largest session timeout a consumer may ask for." },
     BrokerSetting { name: "group.initial.rebalance.delay.ms", kind: ValueKind::Int { min: 0 }, default: "3000", topic_setting: None, doc: "Wait for more members before the first rebalance of an empty group." },
+    BrokerSetting { name: "strata.fetch.transfer", kind: ValueKind::Choice(&["sendfile", "copy"]), default: "sendfile", topic_setting: None, doc: "How Fetch record data reaches the socket: 'sendfile' sends it from the page cache without copying it into the broker; 'copy' reads it into a reused per-connection buffer and writes it (what TLS will need). Strata-specific." },
 ];
 
 /// Kafka settings that have no effect on a single Strata node; setting them is a warning, not an error.

@@ -5,6 +5,7 @@
 //! beyond that the reader waits (back-pressure), it never queues without bound.
 
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -30,7 +31,8 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
     }
     let (reader, writer) = stream.into_split();
     let (in_flight, pending) = mpsc::channel(broker.config.requests_in_flight_max());
-    let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone()));
+    let copy = crate::handlers::fetch::copies_record_data(&broker.config);
+    let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone(), copy));
     if let Err(reason) = read_requests(reader, &broker, in_flight, peer_addr).await {
         tracing::info!(%peer, %reason, "closing connection");
     }
@@ -68,7 +70,9 @@ async fn read_requests(
 }
 
 /// Writes each request's response in request order.
-async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<JoinHandle<Outcome>>, peer: String) {
+async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<JoinHandle<Outcome>>, peer: String, copy: bool) {
+    // The copying path's buffer, reused by every response of the connection.
+    let mut copy_buf = Vec::new();
     while let Some(handler) = pending.recv().await {
         let outcome = match handler.await {
             Ok(outcome) => outcome,
@@ -80,7 +84,8 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver
         match outcome {
             Outcome::Silent => {}
             Outcome::Reply(chunks) => {
-                if let Err(error) = write_chunks(&mut writer, chunks).await {
+                let written = if copy { copy_chunks(&mut writer, chunks, &mut copy_buf).await } else { write_chunks(&mut writer, chunks).await };
+                if let Err(error) = written {
                     tracing::debug!(%peer, %error, "write failed; closing connection");
                     break;
                 }
@@ -105,6 +110,44 @@ async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<Chunk>) -> std::i
             Chunk::File(range) => sendfile_all(writer, &range).await?,
         }
     }
+    Ok(())
+}
+
+/// Bytes gathered before each write on the copying path.
+const COPY_BUFFER_BYTES: usize = 256 * 1024;
+
+/// The copying path (`strata.fetch.transfer=copy`): reads file ranges into `buf`, a buffer reused
+/// across responses, and writes them together with the encoded bytes in writes of up to
+/// [`COPY_BUFFER_BYTES`]. The reads are `pread`s that the page cache normally serves.
+async fn copy_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<Chunk>, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    for chunk in chunks {
+        match chunk {
+            Chunk::Bytes(bytes) => buf.extend_from_slice(&bytes),
+            Chunk::File(range) => {
+                let (mut position, mut left) = (range.position, range.len as usize);
+                while left > 0 {
+                    if buf.len() >= COPY_BUFFER_BYTES {
+                        writer.write_all(buf).await?;
+                        buf.clear();
+                    }
+                    let n = left.min(COPY_BUFFER_BYTES - buf.len());
+                    let start = buf.len();
+                    buf.resize(start + n, 0);
+                    // A short file (retention removed it under us) fails here, as sendfile would.
+                    range.file.read_exact_at(&mut buf[start..], position)?;
+                    position += n as u64;
+                    left -= n;
+                }
+            }
+        }
+        if buf.len() >= COPY_BUFFER_BYTES {
+            writer.write_all(buf).await?;
+            buf.clear();
+        }
+    }
+    writer.write_all(buf).await?;
+    buf.clear();
     Ok(())
 }
 

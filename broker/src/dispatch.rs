@@ -34,6 +34,11 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 2),
+    api(ApiKey::Produce, 0, 13),
+    api(ApiKey::Fetch, 4, 18),
+    api(ApiKey::ListOffsets, 1, 10),
+    api(ApiKey::DeleteRecords, 0, 2),
+    api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::FindCoordinator, 0, 6),
     api(ApiKey::JoinGroup, 0, 9),
     api(ApiKey::SyncGroup, 0, 5),
@@ -71,6 +76,9 @@ pub async fn dispatch(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std
         tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
         return Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version));
     }
+    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx) {
+        return refused;
+    }
     let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
         Ok(request) => request,
         Err(error) => {
@@ -92,6 +100,11 @@ async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind)
         RequestKind::AlterConfigs(req) => handlers::alter_configs::handle(broker, ctx, req).await,
         RequestKind::IncrementalAlterConfigs(req) => handlers::incremental_alter_configs::handle(broker, ctx, req).await,
         RequestKind::DescribeCluster(req) => handlers::describe_cluster::handle(broker, ctx, req).await,
+        RequestKind::Produce(req) => handlers::produce::handle(broker, ctx, req).await,
+        RequestKind::Fetch(req) => handlers::fetch::handle(broker, ctx, req).await,
+        RequestKind::ListOffsets(req) => handlers::list_offsets::handle(broker, ctx, req).await,
+        RequestKind::DeleteRecords(req) => handlers::delete_records::handle(broker, ctx, req).await,
+        RequestKind::InitProducerId(req) => handlers::init_producer_id::handle(broker, ctx, req).await,
         RequestKind::FindCoordinator(req) => handlers::find_coordinator::handle(broker, ctx, req).await,
         RequestKind::JoinGroup(req) => handlers::join_group::handle(broker, ctx, req).await,
         RequestKind::SyncGroup(req) => handlers::sync_group::handle(broker, ctx, req).await,

@@ -36,6 +36,8 @@ pub struct Broker {
     pub cluster_id: String,
     pub log: LogManager,
     pub topics: Topics,
+    /// Idempotent producer ids (InitProducerId).
+    pub producer_ids: crate::handlers::init_producer_id::ProducerIds,
     pub groups: crate::groups::Groups,
 }
 
@@ -49,7 +51,8 @@ impl Broker {
         tracing::info!(io = ?log.io_kind(), "log opened");
         let topics = Topics::load(&log, &config, now_ms())?;
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;
-        Ok(Broker { config, advertised, cluster_id, log, topics, groups })
+        let producer_ids = crate::handlers::init_producer_id::ProducerIds::new(&config.data_dir);
+        Ok(Broker { config, advertised, cluster_id, log, topics, producer_ids, groups })
     }
 
     pub fn node_id(&self) -> i32 {

@@ -1,0 +1,46 @@
+//! DeleteRecords (key 21), v0-2: advances a partition's log start offset to the requested offset
+//! (-1 for the high watermark), deleting segments that lie wholly below it; answers the new log
+//! start as `low_watermark`. An offset past the high watermark is OFFSET_OUT_OF_RANGE.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
+
+use crate::handlers::fetch::locate;
+use crate::handlers::produce::log_error_code;
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteRecordsRequest) -> Outcome {
+    // Deleting segments unlinks files: keep it off the runtime's other tasks.
+    let topics = tokio::task::block_in_place(|| {
+        req.topics
+            .iter()
+            .map(|topic| {
+                let found = broker.topics.get(topic.name.0.as_str());
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+                        let deleted = locate(found.as_deref(), p.partition_index, -1, ResponseError::UnknownTopicOrPartition.code())
+                            .and_then(|log| {
+                                log.delete_records(p.offset).map_err(|error| {
+                                    tracing::debug!(topic = %topic.name.0, partition = p.partition_index, %error, "delete records refused");
+                                    log_error_code(&error)
+                                })
+                            });
+                        match deleted {
+                            Ok(log_start) => result.with_low_watermark(log_start),
+                            Err(code) => result.with_low_watermark(-1).with_error_code(code),
+                        }
+                    })
+                    .collect();
+                DeleteRecordsTopicResult::default().with_name(topic.name.clone()).with_partitions(partitions)
+            })
+            .collect()
+    });
+    ctx.respond(ResponseKind::DeleteRecords(DeleteRecordsResponse::default().with_topics(topics)))
+}

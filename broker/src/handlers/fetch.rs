@@ -1,0 +1,248 @@
+//! Fetch (key 1), v4-18: record data leaves as file ranges (`sendfile`, or the copying path when
+//! `strata.fetch.transfer=copy`) framed by [`strata_wire::fetch_framing`], so it never passes
+//! through this handler.
+//!
+//! Limits, as Kafka's `ReplicaManager.readFromLog`: each partition reads at most
+//! `min(partition_max_bytes, what is left of max_bytes)`, in whole batches; the first partition
+//! that returns data gets at least one whole batch even when that batch is larger (so a consumer
+//! never stalls behind a large batch); later partitions return nothing rather than exceed the
+//! limit. A fetch offset inside a batch returns that whole batch (the client skips the records
+//! before its offset).
+//!
+//! Long poll: when fewer than `min_bytes` are available and no partition has an error, the
+//! handler waits on the partitions' high-watermark watch channels (woken by appends, no timers
+//! spinning) until enough bytes arrive or `max_wait_ms` passes, then reads again and answers.
+//!
+//! Fetch sessions (KIP-227) are not kept: every full fetch is answered with session id 0, which
+//! tells the client no session was created, so it keeps sending full fetches; an incremental
+//! fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, as from a broker whose session cache is
+//! full, after which clients fall back to full fetches too.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_response::PartitionData;
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use strata_log::{FileRange, Partition, ReadError};
+use strata_wire::fetch_framing::{FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::config::BrokerConfig;
+use crate::handlers::produce::log_error_code;
+use crate::reply::{Chunk, Outcome, RequestContext};
+use crate::state::Broker;
+use crate::topics::Topic;
+
+/// The broker setting that picks how record data is written to the socket.
+pub const TRANSFER_SETTING: &str = "strata.fetch.transfer";
+/// First Fetch version that names topics by id.
+const TOPIC_ID_VERSION_MIN: i16 = 13;
+/// First Fetch version with fetch sessions.
+const SESSION_VERSION_MIN: i16 = 7;
+/// The leader epoch of every partition on this single node (Metadata reports it too).
+const LEADER_EPOCH: i32 = 0;
+/// Kafka's `isolation_level` for READ_COMMITTED.
+const READ_COMMITTED: i8 = 1;
+
+/// Whether record data is read into memory and written (`copy`) instead of sent with `sendfile`.
+pub fn copies_record_data(config: &BrokerConfig) -> bool {
+    config.value(TRANSFER_SETTING).is_some_and(|(v, _)| v.trim() == "copy")
+}
+
+/// Record data as file ranges, described to the framing by its length.
+#[derive(Debug)]
+struct FileRecords(Vec<FileRange>);
+
+impl RecordData for FileRecords {
+    fn records_len(&self) -> usize {
+        self.0.iter().map(|r| r.len as usize).sum()
+    }
+}
+
+/// One requested partition, resolved to its log (or to the error that answers it).
+struct Wanted {
+    index: i32,
+    fetch_offset: i64,
+    partition_max_bytes: u32,
+    log: Result<Arc<Partition>, i16>,
+}
+
+struct WantedTopic {
+    name: TopicName,
+    id: Uuid,
+    partitions: Vec<Wanted>,
+}
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchRequest) -> Outcome {
+    let version = ctx.api_version;
+    if version >= SESSION_VERSION_MIN && req.session_epoch != 0 && req.session_epoch != -1 {
+        // An incremental fetch in a session this broker never created.
+        let response = FramedResponse { error_code: ResponseError::FetchSessionIdNotFound.code(), ..FramedResponse::default() };
+        return encode(ctx, response);
+    }
+    let wanted: Vec<WantedTopic> = req.topics.iter().map(|t| resolve(broker, version, t)).collect();
+    let read_committed = req.isolation_level == READ_COMMITTED;
+    let max_bytes = u32::try_from(req.max_bytes).unwrap_or(0);
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
+    // Subscribe before the first read, so an append between the read and the wait still wakes us.
+    let mut watches: Vec<watch::Receiver<i64>> =
+        wanted.iter().flat_map(|t| &t.partitions).filter_map(|p| p.log.as_ref().ok().map(|log| log.subscribe())).collect();
+    loop {
+        let (topics, bytes, any_error) = read_all(&wanted, max_bytes, read_committed);
+        let enough = bytes >= min_bytes || any_error || watches.is_empty();
+        if enough || Instant::now() >= deadline {
+            return encode(ctx, FramedResponse { topics, ..FramedResponse::default() });
+        }
+        drop(topics);
+        tokio::select! {
+            () = changed_any(&mut watches) => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+fn resolve(broker: &Broker, version: i16, topic: &FetchTopic) -> WantedTopic {
+    let (found, unknown) = if version >= TOPIC_ID_VERSION_MIN {
+        (broker.topics.by_id(topic.topic_id), ResponseError::UnknownTopicId.code())
+    } else {
+        (broker.topics.get(topic.topic.0.as_str()), ResponseError::UnknownTopicOrPartition.code())
+    };
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|p| Wanted {
+            index: p.partition,
+            fetch_offset: p.fetch_offset,
+            partition_max_bytes: u32::try_from(p.partition_max_bytes).unwrap_or(0),
+            log: locate(found.as_deref(), p.partition, p.current_leader_epoch, unknown),
+        })
+        .collect();
+    WantedTopic { name: topic.topic.clone(), id: topic.topic_id, partitions }
+}
+
+/// A partition's log, or the error code that answers for it. `unknown_topic` is the code for a
+/// topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
+pub fn locate(topic: Option<&Topic>, index: i32, current_leader_epoch: i32, unknown_topic: i16) -> Result<Arc<Partition>, i16> {
+    let topic = topic.ok_or(unknown_topic)?;
+    let log = topic.partition(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+    if current_leader_epoch > LEADER_EPOCH {
+        // The client has seen a newer leader epoch than this node has: it knows more than we do.
+        return Err(ResponseError::UnknownLeaderEpoch.code());
+    }
+    Ok(Arc::clone(log))
+}
+
+/// The Kafka error code for a failed read.
+pub fn read_error_code(error: &ReadError) -> i16 {
+    match error {
+        ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
+        ReadError::Storage(e) => log_error_code(e),
+    }
+}
+
+/// Reads every partition within the byte limits; returns the topics, the record bytes found and
+/// whether any partition has an error (which ends a long poll at once, as in Kafka).
+fn read_all(wanted: &[WantedTopic], max_bytes: u32, read_committed: bool) -> (Vec<FramedTopic<FileRecords>>, usize, bool) {
+    let mut left = max_bytes;
+    let mut first_data = true;
+    let mut bytes = 0usize;
+    let mut any_error = false;
+    let topics = wanted
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let limit = p.partition_max_bytes.min(left);
+                    let read = p.log.as_ref().map_err(|code| *code).and_then(|log| {
+                        log.read(p.fetch_offset, limit).map_err(|e| {
+                            if !matches!(e, ReadError::OffsetOutOfRange { .. }) {
+                                tracing::warn!(partition = p.index, error = %e, "fetch read failed");
+                            }
+                            read_error_code(&e)
+                        })
+                    });
+                    match read {
+                        Ok(result) => {
+                            let mut records = FileRecords(result.ranges);
+                            let len = records.records_len();
+                            if len > limit as usize && !first_data {
+                                // Only the first partition with data may exceed the limits.
+                                records.0.clear();
+                            }
+                            let len = records.records_len();
+                            if len > 0 {
+                                first_data = false;
+                                bytes += len;
+                                left = left.saturating_sub(u32::try_from(len).unwrap_or(u32::MAX));
+                            }
+                            let data = PartitionData::default()
+                                .with_partition_index(p.index)
+                                .with_high_watermark(result.high_watermark)
+                                .with_last_stable_offset(result.high_watermark)
+                                .with_log_start_offset(result.log_start_offset)
+                                .with_aborted_transactions(read_committed.then(Vec::new));
+                            FramedPartition { data, records: Some(records) }
+                        }
+                        Err(code) => {
+                            any_error = true;
+                            FramedPartition { data: failed(p.index, code), records: Some(FileRecords(Vec::new())) }
+                        }
+                    }
+                })
+                .collect();
+            FramedTopic { topic: topic.name.clone(), topic_id: topic.id, partitions }
+        })
+        .collect();
+    (topics, bytes, any_error)
+}
+
+/// A partition answered with an error, as Kafka's `FetchResponse.partitionResponse`: offsets -1.
+fn failed(index: i32, code: i16) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(index)
+        .with_error_code(code)
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_log_start_offset(-1)
+        .with_aborted_transactions(None)
+}
+
+/// Resolves when any of `watches` sees a new high watermark (or its partition closed).
+async fn changed_any(watches: &mut [watch::Receiver<i64>]) {
+    type Changed<'a> = Pin<Box<dyn Future<Output = Result<(), watch::error::RecvError>> + Send + 'a>>;
+    let mut waits: Vec<Changed<'_>> = watches.iter_mut().map(|w| Box::pin(w.changed()) as Changed<'_>).collect();
+    std::future::poll_fn(|cx| {
+        if waits.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+}
+
+fn encode(ctx: &RequestContext, response: FramedResponse<FileRecords>) -> Outcome {
+    match encode_fetch_response(ctx.api_version, ctx.correlation_id, response) {
+        Ok(pieces) => {
+            let mut chunks = Vec::with_capacity(pieces.len() + 2);
+            for piece in pieces {
+                match piece {
+                    Piece::Bytes(bytes) => chunks.push(Chunk::Bytes(bytes)),
+                    Piece::Records(records) => chunks.extend(records.0.into_iter().map(Chunk::File)),
+                }
+            }
+            Outcome::Reply(chunks)
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot frame Fetch response; closing the connection");
+            Outcome::Close(error.to_string())
+        }
+    }
+}
+

@@ -1,0 +1,106 @@
+//! ListOffsets (key 2), v1-10: earliest (-2), latest (-1), max timestamp (-3), earliest local
+//! (-4: the log start, as there is no tiered storage), latest tiered (-5: none, so -1) and lookup
+//! by timestamp (the first batch whose max timestamp is at least the target; none after the last
+//! record, answered with offset -1 and timestamp -1, as Kafka does).
+//!
+//! The log finds the batch; the answer names the record inside it, as Kafka's does: for a timestamp
+//! lookup the first record whose timestamp is at least the target, for max timestamp the first
+//! record that has it (KIP-734). Only that one batch is read and decoded (decompressed if it must
+//! be); a LogAppendTime batch needs no decoding, every record in it has the batch's timestamp.
+//!
+//! Latest is the high watermark, the same number Fetch reports; with no transactions the last
+//! stable offset equals it, so READ_COMMITTED gets the same answer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
+use kafka_protocol::records::RecordBatchDecoder;
+use strata_log::Partition;
+use strata_wire::batch::BatchHeader;
+
+use crate::handlers::fetch::{locate, read_error_code};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+/// The leader epoch of every partition on this single node.
+const LEADER_EPOCH: i32 = 0;
+/// First ListOffsets version whose response carries the leader epoch.
+const LEADER_EPOCH_VERSION_MIN: i16 = 4;
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsetsRequest) -> Outcome {
+    let topics = req
+        .topics
+        .iter()
+        .map(|topic| {
+            let found = broker.topics.get(topic.name.0.as_str());
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let answer = locate(found.as_deref(), p.partition_index, p.current_leader_epoch, ResponseError::UnknownTopicOrPartition.code())
+                        .and_then(|log| lookup(&log, p));
+                    match answer {
+                        Ok((offset, timestamp)) => ListOffsetsPartitionResponse::default()
+                            .with_partition_index(p.partition_index)
+                            .with_offset(offset)
+                            .with_timestamp(timestamp)
+                            .with_leader_epoch(if offset >= 0 && ctx.api_version >= LEADER_EPOCH_VERSION_MIN { LEADER_EPOCH } else { -1 }),
+                        Err(code) => ListOffsetsPartitionResponse::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default().with_name(topic.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    ctx.respond(ResponseKind::ListOffsets(ListOffsetsResponse::default().with_topics(topics)))
+}
+
+/// `(offset, timestamp)` for one partition; -1 for either when there is none.
+fn lookup(log: &Partition, p: &ListOffsetsPartition) -> Result<(i64, i64), i16> {
+    match p.timestamp {
+        LATEST => Ok((log.high_watermark(), -1)),
+        EARLIEST | EARLIEST_LOCAL => Ok((log.log_start_offset(), -1)),
+        LATEST_TIERED => Ok((-1, -1)),
+        MAX_TIMESTAMP => Ok(log.max_timestamp().map_or((-1, -1), |(timestamp, offset)| record_in_batch(log, offset, timestamp, timestamp))),
+        target => match log.offset_for_timestamp(target) {
+            Ok(Some((offset, timestamp))) => Ok(record_in_batch(log, offset, timestamp, target)),
+            Ok(None) => Ok((-1, -1)),
+            Err(error) => Err(read_error_code(&error)),
+        },
+    }
+}
+
+/// `(offset, timestamp)` of the first record at or after the log start with a timestamp of at
+/// least `target`, in the batch holding `batch_offset` (which the log found has one, its max
+/// timestamp being `batch_timestamp`).
+fn record_in_batch(log: &Partition, batch_offset: i64, batch_timestamp: i64, target: i64) -> (i64, i64) {
+    let log_start = log.log_start_offset();
+    let found = (|| {
+        let read = log.read(batch_offset, 1).ok()?;
+        let range = read.ranges.first()?;
+        let mut batch = Vec::with_capacity(range.len as usize);
+        range.read_into(&mut batch).ok()?;
+        let header = BatchHeader::parse(&batch).ok()?;
+        if header.timestamp_type_is_log_append() {
+            return Some((header.base_offset.max(log_start), header.max_timestamp));
+        }
+        let decoded = RecordBatchDecoder::decode(&mut Bytes::from(batch)).ok()?;
+        decoded.records.iter().find(|r| r.timestamp >= target && r.offset >= log_start).map(|r| (r.offset, r.timestamp))
+    })();
+    found.unwrap_or_else(|| {
+        // The batch vanished under retention, or cannot be decoded: answer for the whole batch.
+        tracing::debug!(batch_offset, target, "timestamp lookup answered at batch level");
+        (batch_offset.max(log_start), batch_timestamp)
+    })
+}

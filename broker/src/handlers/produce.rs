@@ -1,0 +1,266 @@
+//! Produce (key 0), v3-13. Each partition's record set is checked the way Kafka's
+//! `ProduceRequest.validateRecords` does (exactly one v2 batch; zstd only from v7) by reading the
+//! batch header alone, then handed to its log; the log validates the CRC and counts, enforces
+//! `max.message.bytes`, checks idempotent-producer sequences and assigns offsets. Every partition
+//! of a request is appended (queued for the writer) first and awaited afterwards, so their writes
+//! share the writer's batches and fsyncs.
+//!
+//! acks: 0 never answers (and, as Kafka, closes the connection when a partition failed, so the
+//! producer notices and refreshes its metadata); 1 answers once the write has completed; -1
+//! answers once the batch is durable under the topic's flush policy, which on a single node is
+//! the same wait (the log fsyncs before completing when `flush.messages` says so). Any other acks
+//! is INVALID_REQUIRED_ACKS for every partition.
+//!
+//! Versions 0-2 are advertised (Kafka 4 does, so that librdkafka keeps producing compressed v2
+//! batches, KAFKA-18659) but refused: Kafka 4 rejects them while parsing the request header with
+//! an `UnsupportedVersionException` and closes the connection without answering; so does Strata
+//! (see [`refuse_removed_version`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+use strata_log::{AppendError, AppendInfo, LogError, PendingAppend};
+use strata_wire::batch::{BatchError, BatchHeader, Compression};
+
+use crate::reply::{Outcome, RequestContext};
+use crate::state::{Broker, now_ms};
+use crate::topics::Topic;
+
+/// Oldest Produce version served; 0-2 are advertised only.
+pub const PRODUCE_VERSION_MIN: i16 = 3;
+/// First Produce version that may carry zstd batches (KIP-110).
+const ZSTD_VERSION_MIN: i16 = 7;
+/// First Produce version that names topics by id instead of by name.
+const TOPIC_ID_VERSION_MIN: i16 = 13;
+/// The leader epoch this single node writes into batches (Metadata reports 0 too).
+const LEADER_EPOCH: i32 = 0;
+
+/// Kafka 4's answer to Produce v0-2, which it advertises but cannot parse: close the connection.
+/// `None` for every other request.
+pub fn refuse_removed_version(ctx: &RequestContext) -> Option<Outcome> {
+    if ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
+        return None;
+    }
+    tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported; closing as Kafka 4 does");
+    Some(Outcome::Close(format!(
+        "Received request for api with key 0 (Produce) and unsupported version {}",
+        ctx.api_version
+    )))
+}
+
+/// Where one partition of the request stands before the writes are awaited.
+enum Step {
+    /// Refused before anything was written.
+    Failed { code: i16, message: String },
+    /// Already in the log (an idempotent producer's retry): the original offsets.
+    Duplicate { base_offset: i64, log_start_offset: i64 },
+    /// Queued for the writer.
+    Pending(PendingAppend),
+}
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequest) -> Outcome {
+    let acks = req.acks;
+    if !(-1..=1).contains(&acks) {
+        // Kafka refuses the whole request without touching the log, and answers even for acks
+        // it does not know (there is no "no response" to fall back on).
+        let refused = |_: &PartitionProduceData| Step::Failed {
+            code: ResponseError::InvalidRequiredAcks.code(),
+            message: format!("acks must be 0, 1 or -1, not {acks}"),
+        };
+        let steps = req.topic_data.iter().map(|t| t.partition_data.iter().map(refused).collect()).collect();
+        return respond(ctx, &req.topic_data, steps).await;
+    }
+    let now = now_ms();
+    // `append` may block briefly (a full write queue, a segment roll): keep that off the
+    // runtime's other tasks. Every partition is queued before any is awaited.
+    let steps: Vec<Vec<Step>> = tokio::task::block_in_place(|| {
+        req.topic_data
+            .iter()
+            .map(|topic| {
+                let found = find_topic(broker, ctx.api_version, topic);
+                topic.partition_data.iter().map(|p| append_one(ctx.api_version, found.as_deref(), p, now)).collect()
+            })
+            .collect()
+    });
+    if acks == 0 {
+        let failed = steps.iter().flatten().any(|s| matches!(s, Step::Failed { .. }));
+        if failed {
+            return Outcome::Close("a produce request with acks=0 failed".into());
+        }
+        // The writes complete on their own; nobody waits for them.
+        return Outcome::Silent;
+    }
+    respond(ctx, &req.topic_data, steps).await
+}
+
+fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option<Arc<Topic>> {
+    if version >= TOPIC_ID_VERSION_MIN {
+        broker.topics.by_id(topic.topic_id)
+    } else {
+        broker.topics.get(topic.name.0.as_str())
+    }
+}
+
+fn unknown_topic_code(version: i16) -> i16 {
+    if version >= TOPIC_ID_VERSION_MIN {
+        ResponseError::UnknownTopicId.code()
+    } else {
+        ResponseError::UnknownTopicOrPartition.code()
+    }
+}
+
+fn append_one(version: i16, topic: Option<&Topic>, data: &PartitionProduceData, now: i64) -> Step {
+    let fail = |error: ResponseError, message: String| Step::Failed { code: error.code(), message };
+    let Some(topic) = topic else {
+        return Step::Failed { code: unknown_topic_code(version), message: "unknown topic".into() };
+    };
+    if topic.internal {
+        return fail(ResponseError::InvalidTopicException, format!("cannot produce to internal topic {}", topic.name));
+    }
+    let Some(partition) = topic.partition(data.index) else {
+        return fail(ResponseError::UnknownTopicOrPartition, format!("{} has no partition {}", topic.name, data.index));
+    };
+    let records = data.records.clone().unwrap_or_default();
+    if let Err((error, message)) = check_record_set(version, &records) {
+        return fail(error, message);
+    }
+    match partition.append(records, LEADER_EPOCH, now) {
+        Ok(pending) => Step::Pending(pending),
+        Err(AppendError::DuplicateSequence { base_offset, .. }) => {
+            Step::Duplicate { base_offset, log_start_offset: partition.log_start_offset() }
+        }
+        Err(error) => {
+            tracing::debug!(topic = %topic.name, partition = data.index, %error, "append refused");
+            Step::Failed { code: append_error_code(&error), message: error.to_string() }
+        }
+    }
+}
+
+/// Kafka's `ProduceRequest.validateRecords`, from the first batch header only: there must be
+/// exactly one v2 batch, zstd needs v7+, and clients may not write control or transactional
+/// batches (Strata has no transaction coordinator, so no transaction can be open).
+fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError, String)> {
+    let header = BatchHeader::parse(records).map_err(|e| (batch_error(&e), e.to_string()))?;
+    let total = header.total_bytes();
+    if total > records.len() {
+        // Kafka's batch iterator finds no complete batch.
+        return Err((ResponseError::InvalidRecord, "the record set holds no complete record batch".into()));
+    }
+    if total < records.len() {
+        return Err((ResponseError::InvalidRecord, "a produce request may hold only one record batch per partition".into()));
+    }
+    if version < ZSTD_VERSION_MIN && header.compression() == Compression::Zstd {
+        return Err((ResponseError::UnsupportedCompressionType, format!("zstd needs Produce v7 or later, not v{version}")));
+    }
+    if header.is_control() {
+        return Err((ResponseError::InvalidRecord, "clients may not write control batches".into()));
+    }
+    if header.is_transactional() {
+        return Err((ResponseError::InvalidTxnState, "transactions are not supported: no transaction is open".into()));
+    }
+    Ok(())
+}
+
+/// The Kafka error for a record batch that failed validation: a broken checksum or impossible
+/// length is CORRUPT_MESSAGE, anything else Kafka's validator calls INVALID_RECORD. A record set
+/// too short to hold a whole batch is INVALID_RECORD too: Kafka's batch iterator sees no batch.
+pub fn batch_error(error: &BatchError) -> ResponseError {
+    match error {
+        BatchError::CrcMismatch { .. } | BatchError::BatchLength { .. } => ResponseError::CorruptMessage,
+        BatchError::Empty
+        | BatchError::TooShort { .. }
+        | BatchError::Truncated { .. }
+        | BatchError::Magic { .. }
+        | BatchError::Compression { .. }
+        | BatchError::RecordCount { .. }
+        | BatchError::OffsetDelta { .. } => ResponseError::InvalidRecord,
+    }
+}
+
+/// The Kafka error code for an append the log refused.
+pub fn append_error_code(error: &AppendError) -> i16 {
+    match error {
+        AppendError::Corrupt(e) => batch_error(e).code(),
+        AppendError::MessageTooLarge { .. } => ResponseError::MessageTooLarge.code(),
+        AppendError::RecordSetTooLarge { .. } => ResponseError::RecordListTooLarge.code(),
+        AppendError::Storage(e) => log_error_code(e),
+        // Answered as a success by the caller; listed for completeness.
+        AppendError::DuplicateSequence { .. } => ResponseError::DuplicateSequenceNumber.code(),
+        AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber.code(),
+        AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
+    }
+}
+
+/// The Kafka error code for a storage or lifecycle failure of the log: the one place
+/// [`LogError`] becomes a Kafka error (fetch, list offsets and delete records use it too).
+pub fn log_error_code(error: &LogError) -> i16 {
+    match error {
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
+        // The partition was deleted or the broker is stopping: the client looks for the leader again.
+        LogError::Closed => ResponseError::NotLeaderOrFollower.code(),
+        LogError::InvalidTopic(_) => ResponseError::InvalidTopicException.code(),
+        LogError::Io { .. }
+        | LogError::WriteFailed { .. }
+        | LogError::Writer(_)
+        | LogError::TooManyOpenFiles { .. }
+        | LogError::Corrupt { .. } => ResponseError::KafkaStorageError.code(),
+    }
+}
+
+/// Awaits every queued write and builds the response, in request order.
+async fn respond(ctx: &RequestContext, topics: &[TopicProduceData], steps: Vec<Vec<Step>>) -> Outcome {
+    let mut responses = Vec::with_capacity(topics.len());
+    for (topic, steps) in topics.iter().zip(steps) {
+        let mut partitions = Vec::with_capacity(steps.len());
+        for (data, step) in topic.partition_data.iter().zip(steps) {
+            let answer = match step {
+                Step::Failed { code, message } => failed(data.index, code, message),
+                Step::Duplicate { base_offset, log_start_offset } => PartitionProduceResponse::default()
+                    .with_index(data.index)
+                    .with_base_offset(base_offset)
+                    .with_log_start_offset(log_start_offset),
+                Step::Pending(pending) => match pending.wait().await {
+                    Ok(info) => appended(data.index, info),
+                    Err(error) => {
+                        tracing::warn!(topic = %topic.name.0, partition = data.index, %error, "append failed");
+                        failed(data.index, log_error_code(&error), error.to_string())
+                    }
+                },
+            };
+            partitions.push(answer);
+        }
+        let mut response = TopicProduceResponse::default().with_partition_responses(partitions);
+        if ctx.api_version >= TOPIC_ID_VERSION_MIN {
+            response = response.with_topic_id(topic.topic_id);
+        } else {
+            response = response.with_name(topic.name.clone());
+        }
+        responses.push(response);
+    }
+    ctx.respond(ResponseKind::Produce(ProduceResponse::default().with_responses(responses)))
+}
+
+fn appended(index: i32, info: AppendInfo) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_base_offset(info.base_offset)
+        .with_log_append_time_ms(info.log_append_time_ms)
+        .with_log_start_offset(info.log_start_offset)
+}
+
+/// A refused partition, as Kafka's `PartitionResponse(error)`: every offset -1.
+fn failed(index: i32, code: i16, message: String) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(Some(StrBytes::from_string(message)))
+}
+
