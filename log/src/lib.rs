@@ -22,6 +22,8 @@ mod partition;
 mod producer_state;
 mod scan;
 mod segment;
+#[cfg(test)]
+mod test_batches;
 mod time_index;
 
 pub use config::{

@@ -130,29 +130,7 @@ pub(crate) mod tests {
 
     /// A valid v2 batch of `records` records (100-byte values) with base offset `base`.
     pub(crate) fn test_batch(base: i64, records: usize, timestamp: i64) -> Vec<u8> {
-        use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-        let records: Vec<Record> = (0..records)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: base + i as i64,
-                // offset - sequence must be constant or the encoder starts a new batch.
-                sequence: -1 + i as i32,
-                timestamp,
-                key: None,
-                value: Some(bytes::Bytes::from(vec![b'x'; 100])),
-                headers: Default::default(),
-                delete_horizon: false,
-            })
-            .collect();
-        let mut buf = bytes::BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
-        buf.to_vec()
+        crate::test_batches::batch_from(base, records, timestamp, -1, -1, -1).to_vec()
     }
 
     fn file_with(bytes: &[u8]) -> (tempfile::NamedTempFile, u64) {

@@ -173,8 +173,8 @@ fn complete(
     reply: oneshot::Sender<Result<AppendInfo, LogError>>,
 ) {
     let mut state = inner.lock_state();
-    state.pending_jobs -= 1;
-    state.pending_batches -= placed.len();
+    state.pending_jobs = state.pending_jobs.saturating_sub(1);
+    state.pending_batches = state.pending_batches.saturating_sub(placed.len());
     if let Err(e) = result {
         tracing::error!(dir = %inner.dir.display(), error = %e, "log write failed; the partition refuses appends until reopened");
         state.failed.get_or_insert_with(|| Arc::new(e));
@@ -217,7 +217,7 @@ impl Inner {
                 let mut state = self.lock_state();
                 state.failed.get_or_insert_with(|| Arc::new(std::io::Error::other(error.to_string())));
                 if last_is_pending {
-                    state.pending_jobs -= 1;
+                    state.pending_jobs = state.pending_jobs.saturating_sub(1);
                     state.pending_batches = 0;
                 }
                 if state.pending_jobs == 0 {

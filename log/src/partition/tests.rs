@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType as KTs};
+use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::io::faults::{Faults, TearMode};
 use crate::io::{Writer, WriterOptions};
@@ -24,30 +24,8 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 }
 
-/// One batch of `n` records with timestamp `ts`, from producer `pid` (-1 = not idempotent).
 fn batch_with(n: usize, ts: i64, pid: i64, epoch: i16, seq: i32) -> Bytes {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: pid,
-            producer_epoch: epoch,
-            timestamp_type: KTs::Creation,
-            offset: i as i64,
-            // offset - sequence must be constant or the encoder starts a new batch.
-            sequence: if pid >= 0 { seq + i as i32 } else { -1 + i as i32 },
-            timestamp: ts,
-            key: None,
-            value: Some(Bytes::from(vec![b'v'; 100])),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .unwrap();
-    buf.freeze()
+    crate::test_batches::batch_from(0, n, ts, pid, epoch, seq)
 }
 
 fn batch(n: usize, ts: i64) -> Bytes {
