@@ -42,9 +42,9 @@ def produce(bootstrap, start, count):
 
 
 def main(bootstrap):
-    for f in AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(TOPIC, PARTITIONS, 1)]).values():
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)]).values():
         f.result(timeout=30)
-    produce(bootstrap, 0, COUNT)
 
     a = member(bootstrap, "g1")
     pump([a], "one member owns all partitions", lambda: len(a.assignment()) == PARTITIONS)
@@ -57,11 +57,12 @@ def main(bootstrap):
     pump([a], "the remaining member takes over", lambda: len(a.assignment()) == PARTITIONS)
     assert time.time() - started < 5.5, "takeover after close waited for the session timeout"
 
-    # Consume everything with commits, then a fresh member resumes at the committed offsets.
+    # The sole member consumes everything and commits; a fresh member resumes after that.
+    produce(bootstrap, 0, COUNT)
     seen = []
     pump([a], "consume the topic", lambda: len(seen) >= COUNT, sink=seen)
-    for _, msg in seen:
-        a.commit(message=msg, asynchronous=False)
+    assert len(seen) == COUNT, f"consumed {len(seen)} of {COUNT}"
+    a.commit(asynchronous=False)
     a.close()
     produce(bootstrap, COUNT, 40)
     c = member(bootstrap, "g1")

@@ -45,7 +45,6 @@ def main(bootstrap):
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
     admin.close()
-    produce(bootstrap, 0, COUNT)
 
     a = member(bootstrap, "g2")
     pump([a], "one member owns all partitions", lambda: len(a.assignment()) == PARTITIONS)
@@ -54,8 +53,11 @@ def main(bootstrap):
     b.close()
     pump([a], "the remaining member takes over", lambda: len(a.assignment()) == PARTITIONS)
 
+    # The sole member consumes everything and commits; a fresh member resumes after that.
+    produce(bootstrap, 0, COUNT)
     seen = []
     pump([a], "consume the topic", lambda: len(seen) >= COUNT, sink=seen)
+    assert len(seen) == COUNT, f"consumed {len(seen)} of {COUNT}"
     a.commit()
     a.close()
     produce(bootstrap, COUNT, 40)

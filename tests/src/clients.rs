@@ -175,10 +175,14 @@ pub fn produce_all(bootstrap: &str, topic: &str, messages: &[TestMessage], setti
     offsets
 }
 
-/// A consumer with no group (partitions are assigned explicitly) and the given extra settings.
+/// A consumer for explicitly assigned partitions, with the given extra settings. librdkafka
+/// refuses `assign` without a `group.id`; it never joins the group (no subscribe, no commits).
 pub fn consumer(bootstrap: &str, settings: &[(&str, &str)]) -> BaseConsumer {
     let mut config = client_config(bootstrap);
-    config.set("enable.auto.commit", "false").set("enable.partition.eof", "false");
+    config
+        .set("group.id", "strata-tests-assign-only")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
     for (key, value) in settings {
         config.set(*key, *value);
     }

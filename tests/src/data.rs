@@ -68,6 +68,7 @@ pub fn assert_same(expected: &[TestMessage], consumed: &[Consumed], offsets: Opt
         assert_eq!(got.len(), want.len(), "messages in partition {partition}");
         for (position, (w, g)) in want.iter().zip(&got).enumerate() {
             let at = format!("partition {partition}, position {position}, message {} (offset {})", w.index, g.offset);
+            assert_eq!(index_of(g), Some(w.index), "which message is at {at} (by its index header)");
             assert_eq!(g.key, w.key, "key at {at}");
             assert_eq!(g.value.as_deref(), Some(w.value.as_slice()), "value at {at}");
             assert_eq!(g.headers, w.headers, "headers at {at}");
@@ -85,10 +86,17 @@ pub fn assert_same(expected: &[TestMessage], consumed: &[Consumed], offsets: Opt
     }
 }
 
+/// The message index carried in a consumed message's `index` header.
+pub fn index_of(c: &Consumed) -> Option<usize> {
+    let (_, value) = c.headers.iter().find(|(name, _)| name == "index")?;
+    let bytes: [u8; 8] = value.as_deref()?.try_into().ok()?;
+    usize::try_from(u64::from_be_bytes(bytes)).ok()
+}
+
 /// Asserts that consumed messages (possibly fewer than produced, as acks=0 allows) are each exactly
 /// one of the expected messages, with no duplicates and in produce order within each partition.
 pub fn assert_subset_in_order(expected: &[TestMessage], consumed: &[Consumed]) {
-    let mut last_index_per_partition = std::collections::HashMap::<i32, usize>::new();
+    let mut last_per_partition = std::collections::HashMap::<i32, (usize, i64)>::new();
     for c in consumed {
         let index_header = c
             .headers
@@ -103,9 +111,41 @@ pub fn assert_subset_in_order(expected: &[TestMessage], consumed: &[Consumed]) {
         assert_eq!(c.key, w.key, "key of message {index}");
         assert_eq!(c.value.as_deref(), Some(w.value.as_slice()), "value of message {index}");
         assert_eq!(c.headers, w.headers, "headers of message {index}");
-        if let Some(&previous) = last_index_per_partition.get(&c.partition) {
-            assert!(previous < index, "message {index} after {previous} in partition {}", c.partition);
+        if let Some(&(previous, previous_offset)) = last_per_partition.get(&c.partition) {
+            assert!(
+                previous < index,
+                "partition {}: message {index} at offset {} after message {previous} at offset {previous_offset}",
+                c.partition,
+                c.offset
+            );
         }
-        last_index_per_partition.insert(c.partition, index);
+        last_per_partition.insert(c.partition, (index, c.offset));
     }
+}
+
+/// A compact picture of a partition's contents for failure messages: the message indexes read in
+/// offset order, as runs `first..=last` of consecutive messages (`step` apart).
+pub fn index_runs(consumed: &[Consumed], partition: i32, step: usize) -> String {
+    let mut indexes: Vec<(i64, usize)> = consumed
+        .iter()
+        .filter(|c| c.partition == partition)
+        .filter_map(|c| Some((c.offset, index_of(c)?)))
+        .collect();
+    indexes.sort_unstable();
+    let mut runs: Vec<String> = Vec::new();
+    let mut run: Option<(i64, usize, usize)> = None; // (first offset, first index, last index)
+    for (offset, index) in indexes {
+        run = match run {
+            Some((o, first, last)) if index == last + step => Some((o, first, index)),
+            Some((o, first, last)) => {
+                runs.push(format!("@{o}:{first}..={last}"));
+                Some((offset, index, index))
+            }
+            None => Some((offset, index, index)),
+        };
+    }
+    if let Some((o, first, last)) = run {
+        runs.push(format!("@{o}:{first}..={last}"));
+    }
+    runs.join(" ")
 }

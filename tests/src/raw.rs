@@ -121,8 +121,11 @@ impl RawConn {
     pub fn request_bytes<R: Request>(&mut self, version: i16, request: &R) -> Bytes {
         let (correlation_id, buf) = self.encode_request(version, request);
         self.send_frame(&buf);
-        let mut frame = self.read_frame();
         let api_key = ApiKey::try_from(R::KEY).expect("known api key");
+        let mut frame = match self.read_reply() {
+            Reply::Frame(frame) => frame,
+            Reply::Closed => panic!("{api_key:?} v{version}: the broker closed the connection instead of answering"),
+        };
         let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))
             .unwrap_or_else(|e| panic!("decode {api_key:?} v{version} response header: {e}"));
         assert_eq!(

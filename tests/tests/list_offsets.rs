@@ -25,7 +25,9 @@ fn offsets_for_times_through_librdkafka() {
     for m in &mut messages {
         m.timestamp_ms = Some(BASE_TS + STEP_MS * i64::try_from(m.index).expect("fits"));
     }
-    let offsets = clients::produce_all(broker.bootstrap(), "times", &messages, &[("acks", "all")]);
+    // Many small batches (and so many time-index lookups across batches and requests).
+    let offsets =
+        clients::produce_all(broker.bootstrap(), "times", &messages, &[("acks", "all"), ("batch.num.messages", "40"), ("max.in.flight.requests.per.connection", "1")]);
     assert_eq!(offsets[COUNT - 1], (0, i64::try_from(COUNT - 1).expect("fits")));
 
     let consumer = clients::consumer(broker.bootstrap(), &[]);
@@ -38,7 +40,13 @@ fn offsets_for_times_through_librdkafka() {
         (BASE_TS + 5_010, Offset::Offset(501)),
         (last_ts, Offset::Offset(i64::try_from(COUNT - 1).expect("fits"))),
         (last_ts + 1, Offset::End),
-    ] {
+    ]
+    .into_iter()
+    .chain((0..COUNT).step_by(97).map(|i| {
+        let i = i64::try_from(i).expect("fits");
+        (BASE_TS + STEP_MS * i, Offset::Offset(i))
+    }))
+    {
         let mut query = TopicPartitionList::new();
         query.add_partition_offset("times", 0, Offset::Offset(target)).expect("tpl");
         let answer = consumer.offsets_for_times(query, CLIENT_TIMEOUT).expect("offsets_for_times");

@@ -72,6 +72,9 @@ fn sigkill_loses_no_acknowledged_message_with_flush_every_message() {
     broker.restart();
     let consumed = clients::consume_all(broker.bootstrap(), "crash", 3);
     // Whatever is there is correct, unduplicated and in order (unacked messages may or may not be).
+    for partition in 0..3 {
+        eprintln!("partition {partition} after SIGKILL (offset:first..=last message): {}", data::index_runs(&consumed, partition, 3));
+    }
     data::assert_subset_in_order(&messages, &consumed);
     let by_position: std::collections::HashMap<(i32, i64), &data::Consumed> =
         consumed.iter().map(|c| ((c.partition, c.offset), c)).collect();
