@@ -8,8 +8,15 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 /// One uncompressed batch of `n` records (100-byte values) at base offset `base`, all with
 /// timestamp `ts`, from producer `pid` (-1: not idempotent) with `epoch` and first sequence `seq`.
 pub(crate) fn batch_from(base: i64, n: usize, ts: i64, pid: i64, epoch: i16, seq: i32) -> Bytes {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
+    batch_timestamps(base, &vec![ts; n], pid, epoch, seq)
+}
+
+/// Like [`batch_from`], one record per entry of `timestamps`.
+pub(crate) fn batch_timestamps(base: i64, timestamps: &[i64], pid: i64, epoch: i16, seq: i32) -> Bytes {
+    let records: Vec<Record> = timestamps
+        .iter()
+        .enumerate()
+        .map(|(i, ts)| Record {
             transactional: false,
             control: false,
             partition_leader_epoch: 0,
@@ -19,7 +26,7 @@ pub(crate) fn batch_from(base: i64, n: usize, ts: i64, pid: i64, epoch: i16, seq
             offset: base + i as i64,
             // offset - sequence must be constant or the encoder starts a new batch.
             sequence: if pid >= 0 { seq + i as i32 } else { -1 + i as i32 },
-            timestamp: ts,
+            timestamp: *ts,
             key: None,
             value: Some(Bytes::from(vec![b'v'; 100])),
             headers: Default::default(),

@@ -143,9 +143,11 @@ impl Partition {
         state.segments.range(after.0 + 1..).next().map(|(b, _)| Offset(*b))
     }
 
-    /// The first batch whose max timestamp is `>= ts_ms`: `(offset, timestamp)` where offset is
-    /// the batch's base offset (or the log start, if later) and timestamp its max timestamp.
-    /// `None` when no batch is that recent.
+    /// The first record with a timestamp `>= ts_ms` at or after the log start, as
+    /// `(offset, timestamp)`; `None` when no record is that recent. Exact for uncompressed
+    /// CreateTime batches; for compressed ones (records unreadable without decompressing) and
+    /// LogAppendTime ones it answers the batch: its base offset (or the log start) and its max
+    /// timestamp.
     pub fn offset_for_timestamp(&self, ts_ms: i64) -> Result<Option<(i64, i64)>, ReadError> {
         // Every segment that may hold the answer, in order (the first candidate may have only
         // batches below the log start reaching the target).
@@ -171,11 +173,37 @@ impl Partition {
                     .map_err(|e| ReadError::Storage(LogError::io("read segment", &path, e)))?;
                 let Some(header) = header else { break };
                 if header.max_timestamp >= ts_ms && header.last_offset() >= log_start.0 {
-                    return Ok(Some((header.base_offset.max(log_start.0), header.max_timestamp)));
+                    let exact = exact_record(&file, position, &header, ts_ms, log_start)
+                        .map_err(|e| ReadError::Storage(LogError::io("read segment", &path, e)))?;
+                    return Ok(Some(exact.unwrap_or((header.base_offset.max(log_start.0), header.max_timestamp))));
                 }
                 position += header.total_bytes() as u64;
             }
         }
         Ok(None)
     }
+}
+
+/// The exact first record with a timestamp `>= ts_ms` (and offset >= `log_start`) of the
+/// uncompressed CreateTime batch at `position`; `None` when the batch does not allow it.
+fn exact_record(
+    file: &File,
+    position: u64,
+    header: &strata_wire::batch::BatchHeader,
+    ts_ms: i64,
+    log_start: Offset,
+) -> std::io::Result<Option<(i64, i64)>> {
+    if header.timestamp_type_is_log_append() || header.compression() != strata_wire::batch::Compression::None {
+        return Ok(None);
+    }
+    if header.total_bytes() > crate::config::MESSAGE_BYTES_MAX as usize + strata_wire::batch::BATCH_HEADER_BYTES {
+        return Ok(None);
+    }
+    let mut batch = vec![0u8; header.total_bytes()];
+    file.read_exact_at(&mut batch, position)?;
+    let records = strata_wire::batch::record_timestamps(&batch).unwrap_or_default();
+    Ok(records
+        .into_iter()
+        .map(|(delta, ts)| (header.base_offset.saturating_add(i64::from(delta)), ts))
+        .find(|(offset, ts)| *ts >= ts_ms && *offset >= log_start.0))
 }

@@ -241,6 +241,19 @@ fn timestamps_lookup() {
 }
 
 #[test]
+fn timestamp_lookup_finds_the_exact_record_in_uncompressed_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager(dir.path());
+    let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    append(&p, crate::test_batches::batch_timestamps(0, &[100, 300, 200, 400], -1, -1, -1), 0);
+    assert_eq!(p.offset_for_timestamp(150).unwrap(), Some((1, 300)));
+    assert_eq!(p.offset_for_timestamp(400).unwrap(), Some((3, 400)));
+    p.delete_records(2).unwrap();
+    assert_eq!(p.offset_for_timestamp(150).unwrap(), Some((2, 200)));
+    m.shutdown().unwrap();
+}
+
+#[test]
 fn idempotent_producer_duplicates_gaps_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let m = manager(dir.path());
