@@ -466,3 +466,69 @@ fn thousand_partitions_reopen_quickly_after_clean_shutdown() {
     assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
     m.shutdown().unwrap();
 }
+
+#[test]
+fn concurrent_appends_and_reads_stay_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager(dir.path());
+    let config = LogConfig { segment_bytes: 2048, index_interval_bytes: 256, ..LogConfig::default() };
+    let p = m.open_partition("t", 0, config, 0).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let p = &p;
+                scope.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    let mut offsets = Vec::new();
+                    for _ in 0..100 {
+                        let info = rt.block_on(p.append(batch(2, 0), 0, 0).unwrap().wait()).unwrap();
+                        offsets.push(info.base_offset);
+                    }
+                    offsets
+                })
+            })
+            .collect();
+        let reader = scope.spawn(|| {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let hw = p.high_watermark();
+                // Everything below the high watermark is readable and whole at every moment.
+                let offsets = read_offsets(&p, 0);
+                assert!(offsets.len() as i64 >= hw);
+                assert!(offsets.iter().enumerate().all(|(i, o)| *o == i as i64));
+                reads += 1;
+            }
+            reads
+        });
+        let mut all: Vec<i64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        all.sort_unstable();
+        assert_eq!(all, (0..400).map(|i| i * 2).collect::<Vec<_>>());
+    });
+    assert_eq!(p.high_watermark(), 800);
+    assert_eq!(read_offsets(&p, 0), (0..800).collect::<Vec<_>>());
+    m.shutdown().unwrap();
+}
+
+#[test]
+fn default_backend_round_trip_and_recovery() {
+    // io_uring where the kernel allows it (else the fallback, which the other tests use anyway).
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig { flush_messages: 1, segment_bytes: 1024, ..LogConfig::default() };
+    {
+        let m = LogManager::open(dir.path(), LogOptions::default()).unwrap();
+        eprintln!("backend: {:?}", m.io_kind());
+        let p = m.open_partition("t", 0, config, 0).unwrap();
+        for i in 0..20 {
+            append(&p, batch(2, i), 0);
+        }
+        assert_eq!(read_offsets(&p, 0), (0..40).collect::<Vec<_>>());
+        m.writer().stop(); // unclean
+    }
+    let m = LogManager::open(dir.path(), LogOptions::default()).unwrap();
+    let p = m.open_partition("t", 0, config, 0).unwrap();
+    assert_eq!(read_offsets(&p, 0), (0..40).collect::<Vec<_>>());
+    m.shutdown().unwrap();
+}
