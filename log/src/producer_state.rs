@@ -144,10 +144,6 @@ impl ProducerState {
         self.producers.retain(|_, e| e.batches.back().is_some_and(|b| b.last_offset >= log_start));
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.producers.clear();
-    }
-
     /// Snapshot bytes: entries, then a CRC32C of everything before it.
     pub(crate) fn encode(&self, offset: i64) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.producers.len() * 64);

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use super::append::remove_clean_marker;
+use super::open::load_producers;
 use super::{FILES_PER_SEGMENT, Inner, Partition, State};
 use crate::checkpoint::{CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, write_atomic, write_offset};
 use crate::error::LogError;
 use crate::io::WriteJob;
 use crate::offset::Offset;
-use crate::scan::{Scanner, Step};
 use crate::segment::Segment;
 
 /// Producer snapshots kept besides the newest.
@@ -100,21 +100,6 @@ impl Inner {
         self.files.release(FILES_PER_SEGMENT);
         let first = state.segments.keys().next().copied().unwrap_or(segment.next_offset.0);
         state.log_start = state.log_start.max(Offset(first));
-        state.producers.remove_before(state.log_start.0);
-        Ok(())
-    }
-
-    /// Rebuilds producer state from every remaining batch header (after a truncation).
-    fn replay_producers(&self, state: &mut State) -> Result<(), LogError> {
-        state.producers.clear();
-        for seg in state.segments.values() {
-            let mut scanner = Scanner::new(&seg.log, 0, u64::from(seg.size), false, None);
-            while let Step::Batch { header, .. } =
-                scanner.next_step().map_err(|e| LogError::io("scan segment", &seg.log_path, e))?
-            {
-                state.producers.record(&header);
-            }
-        }
         state.producers.remove_before(state.log_start.0);
         Ok(())
     }
@@ -276,11 +261,10 @@ impl Partition {
         state.dirty_end = end;
         state.dirty_size = size;
         state.pending_batches = 0;
-        inner.replay_producers(&mut state)?;
-        for stale in state.snapshots.range(end.0.saturating_add(1)..).copied().collect::<Vec<_>>() {
-            remove(&snapshot_path(&inner.dir, Offset(stale)))?;
-            state.snapshots.remove(&stale);
-        }
+        // Producer state as of the new end: newest snapshot at or below it, plus a replay.
+        let mut snapshots = std::mem::take(&mut state.snapshots);
+        state.producers = load_producers(&inner.dir, &state.segments, &mut snapshots, end, state.log_start)?;
+        state.snapshots = snapshots;
         state.recovery_point = state.recovery_point.min(active_base);
         inner.persist_recovery_point(&mut state, true)?;
         inner.publish(&state);

@@ -195,7 +195,7 @@ fn load_segments(
 
 /// Producer state as of `end`: the newest snapshot at or below `end`, then every batch header
 /// from the snapshot's offset on. Snapshots beyond `end` (a cut tail) are deleted.
-fn load_producers(
+pub(super) fn load_producers(
     dir: &Path,
     segments: &BTreeMap<i64, Segment>,
     snapshots: &mut BTreeSet<i64>,

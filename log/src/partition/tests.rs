@@ -284,6 +284,10 @@ fn idempotent_producer_duplicates_gaps_and_restarts() {
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
     assert!(matches!(p.append(batch_with(1, 0, 42, 0, 5), 0, 0), Err(AppendError::DuplicateSequence { base_offset: 6, .. })));
     assert!(matches!(p.append(batch_with(1, 0, 42, 0, 7), 0, 0), Err(AppendError::OutOfOrderSequence { expected: 6, .. })));
+    // Truncation forgets the removed batches: sequence 5 (offset 6) may come again.
+    p.truncate_to(6).unwrap();
+    assert_eq!(append(&p, batch_with(1, 0, 42, 0, 5), 0).base_offset, 6);
+    assert!(matches!(p.append(batch_with(2, 0, 42, 0, 3), 0, 0), Err(AppendError::DuplicateSequence { base_offset: 4, .. })));
     m.shutdown().unwrap();
 }
 
