@@ -118,6 +118,18 @@ impl Segment {
         offset.relative_to(self.base).unwrap_or(RelativeOffset(u32::MAX))
     }
 
+    /// The timestamp time retention judges the segment by: its largest batch timestamp, or, when
+    /// its batches carry none (-1), the log file's modification time, as Kafka does.
+    pub(crate) fn retention_timestamp(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            return self.max_timestamp;
+        }
+        let modified = self.log.metadata().and_then(|m| m.modified()).ok();
+        modified
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(i64::MAX, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
     /// Preallocates the index files so entries can be added.
     pub(crate) fn activate(&mut self, index_bytes: u32) -> Result<(), LogError> {
         self.index.file.set_capacity_bytes(index_bytes as usize)?;

@@ -183,6 +183,13 @@ fn check(h: &Harness, model: &Model) -> Result<(), TestCaseError> {
         let below = matches!(p.read(model.start - 1, 100), Err(ReadError::OffsetOutOfRange { .. }));
         prop_assert!(below, "read below the log start");
     }
+    let mut expected_max: Option<(i64, i64)> = None;
+    for b in model.batches.iter().filter(|b| b.base + b.ids.len() as i64 > model.start) {
+        if expected_max.is_none_or(|(ts, _)| b.timestamp > ts) {
+            expected_max = Some((b.timestamp, b.base.max(model.start)));
+        }
+    }
+    prop_assert_eq!(p.max_timestamp(), expected_max);
     // Timestamp lookups agree with the model (first batch with a timestamp >= target whose
     // records reach the log start).
     for target in [0, 250, 500, 999] {

@@ -122,7 +122,7 @@ impl Partition {
         // Time retention: leading segments whose newest batch is older than the limit.
         let expired = if config.retention_ms >= 0 {
             let limit = now_ms.saturating_sub(config.retention_ms);
-            state.segments.values().take_while(|s| !s.is_empty() && s.max_timestamp < limit).count()
+            state.segments.values().take_while(|s| !s.is_empty() && s.retention_timestamp() < limit).count()
         } else {
             0
         };

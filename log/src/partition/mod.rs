@@ -223,19 +223,6 @@ impl Partition {
     pub fn set_config(&self, config: LogConfig) {
         self.inner.lock_state().config = config.clamped();
     }
-
-    /// `(timestamp, offset)` of the batch with the largest max timestamp (its base offset; the
-    /// first such batch on ties), or `None` for an empty log.
-    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
-        let state = self.inner.lock_state();
-        let mut best: Option<(i64, i64)> = None;
-        for seg in state.segments.values().filter(|s| !s.is_empty()) {
-            if best.is_none_or(|(ts, _)| seg.max_timestamp > ts) {
-                best = Some((seg.max_timestamp, seg.offset_of_max_timestamp.0.max(state.log_start.0)));
-            }
-        }
-        best
-    }
 }
 
 /// Reads the batch header at `position`, or `None` if the bytes there are not one.

@@ -138,6 +138,61 @@ impl Partition {
         }
     }
 
+    /// `(timestamp, offset)` of the record with the largest timestamp at or after the log start
+    /// (the first such), or `None` for an empty log. Exact for uncompressed CreateTime batches;
+    /// otherwise the offset is that of the batch (its base, or the log start if later).
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        // Per segment: the file, where to start looking for the max batch, and the max if known.
+        // A segment whose max batch lies below the log start has to be scanned from the start.
+        let (segments, log_start) = {
+            let state = self.inner.lock_state();
+            let log_start = state.log_start;
+            let segments: Vec<_> = state
+                .segments
+                .values()
+                .filter(|s| !s.is_empty() && s.next_offset > log_start)
+                .map(|seg| {
+                    let known = (seg.offset_of_max_timestamp >= log_start).then_some(seg.max_timestamp);
+                    let from = if known.is_some() { seg.offset_of_max_timestamp } else { log_start };
+                    let (_, start) = seg.index.lookup(seg.rel(from));
+                    (Arc::clone(&seg.log), start.as_u64(), u64::from(seg.size), known, seg.offset_of_max_timestamp)
+                })
+                .collect();
+            (segments, log_start)
+        };
+        // The best batch: (timestamp, base offset, file, position).
+        let mut best: Option<(i64, i64, Arc<File>, u64)> = None;
+        for (file, start, size, known, max_base) in segments {
+            if let (Some(ts), Some((best_ts, ..))) = (known, &best)
+                && ts <= *best_ts
+            {
+                continue;
+            }
+            let mut position = start;
+            while position < size {
+                let Ok(Some(h)) = read_header(&file, position) else { break };
+                let wanted = match known {
+                    Some(_) => h.base_offset == max_base.0,
+                    None => h.last_offset() >= log_start.0,
+                };
+                if wanted && best.as_ref().is_none_or(|(ts, ..)| h.max_timestamp > *ts) {
+                    best = Some((h.max_timestamp, h.base_offset, Arc::clone(&file), position));
+                }
+                if known.is_some() && wanted {
+                    break;
+                }
+                position += h.total_bytes() as u64;
+            }
+        }
+        let (ts, base, file, position) = best?;
+        let fallback = (ts, base.max(log_start.0));
+        let exact = read_header(&file, position)
+            .ok()
+            .flatten()
+            .and_then(|h| exact_record(&file, position, &h, ts, log_start).ok().flatten());
+        Some(exact.map_or(fallback, |(offset, ts)| (ts, offset)))
+    }
+
     fn next_segment_base(&self, after: Offset) -> Option<Offset> {
         let state = self.inner.lock_state();
         state.segments.range(after.0 + 1..).next().map(|(b, _)| Offset(*b))

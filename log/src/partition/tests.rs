@@ -248,6 +248,8 @@ fn timestamp_lookup_finds_the_exact_record_in_uncompressed_batches() {
     append(&p, crate::test_batches::batch_timestamps(0, &[100, 300, 200, 400], -1, -1, -1), 0);
     assert_eq!(p.offset_for_timestamp(150).unwrap(), Some((1, 300)));
     assert_eq!(p.offset_for_timestamp(400).unwrap(), Some((3, 400)));
+    append(&p, crate::test_batches::batch_timestamps(0, &[50, 400, 90], -1, -1, -1), 0);
+    assert_eq!(p.max_timestamp(), Some((400, 3)), "the first record holding the max");
     p.delete_records(2).unwrap();
     assert_eq!(p.offset_for_timestamp(150).unwrap(), Some((2, 200)));
     m.shutdown().unwrap();
