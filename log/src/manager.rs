@@ -16,11 +16,17 @@ use crate::partition::{OpenFiles, Partition};
 /// Longest topic name Kafka allows.
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 
+/// `(topic, partition)`.
+type PartitionKey = (String, i32);
+
 pub struct LogManager {
     data_dir: PathBuf,
     writer: Writer,
     files: Arc<OpenFiles>,
-    partitions: Mutex<HashMap<(String, i32), Arc<Partition>>>,
+    partitions: Mutex<HashMap<PartitionKey, Arc<Partition>>>,
+    /// One lock per partition name, held while it is opened or deleted, so different partitions
+    /// open in parallel but one partition is never opened twice at once.
+    name_locks: Mutex<HashMap<PartitionKey, Arc<Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -57,11 +63,17 @@ impl LogManager {
             writer,
             files: Arc::new(OpenFiles { open: AtomicUsize::new(0), max: options.open_files_max }),
             partitions: Mutex::new(HashMap::new()),
+            name_locks: Mutex::new(HashMap::new()),
         })
     }
 
-    fn partitions(&self) -> MutexGuard<'_, HashMap<(String, i32), Arc<Partition>>> {
+    fn partitions(&self) -> MutexGuard<'_, HashMap<PartitionKey, Arc<Partition>>> {
         self.partitions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn name_lock(&self, key: &PartitionKey) -> Arc<Mutex<()>> {
+        let mut locks = self.name_locks.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(locks.entry(key.clone()).or_default())
     }
 
     pub fn io_kind(&self) -> IoKind {
@@ -78,19 +90,23 @@ impl LogManager {
 
     /// Opens (creating if missing) `<data_dir>/<topic>-<partition>`, recovering it if it was not
     /// shut down cleanly. Opening an open partition returns the same `Arc` (the config is applied).
+    /// Blocks on file I/O (call it from a blocking context); different partitions may be opened
+    /// from several threads at once.
     pub fn open_partition(&self, topic: &str, partition: i32, config: LogConfig, now_ms: i64) -> Result<Arc<Partition>, LogError> {
         check_topic(topic)?;
         if partition < 0 {
             return Err(LogError::InvalidTopic(format!("{topic}-{partition}")));
         }
-        let mut partitions = self.partitions();
-        if let Some(p) = partitions.get(&(topic.to_string(), partition)) {
+        let key = (topic.to_string(), partition);
+        let name_lock = self.name_lock(&key);
+        let _opening = name_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(p) = self.partitions().get(&key) {
             p.set_config(config);
             return Ok(Arc::clone(p));
         }
         let dir = self.partition_dir(topic, partition);
         let p = Arc::new(Partition::open(&dir, topic, partition, config, self.writer.clone(), Arc::clone(&self.files), now_ms)?);
-        partitions.insert((topic.to_string(), partition), Arc::clone(&p));
+        self.partitions().insert(key, Arc::clone(&p));
         Ok(p)
     }
 
@@ -118,7 +134,10 @@ impl LogManager {
     /// Closes the partition (waiting for its in-flight writes) and removes its directory.
     pub fn delete_partition(&self, topic: &str, partition: i32) -> Result<(), LogError> {
         check_topic(topic)?;
-        let removed = self.partitions().remove(&(topic.to_string(), partition));
+        let key = (topic.to_string(), partition);
+        let name_lock = self.name_lock(&key);
+        let _deleting = name_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let removed = self.partitions().remove(&key);
         if let Some(p) = removed {
             p.close(false)?;
         }
