@@ -485,3 +485,117 @@ async fn the_offsets_log_is_compacted_by_snapshot_and_replays_the_same() {
     drop(c);
     node.stop().await;
 }
+
+/// Every version of every group API, with a static member so that every optional field is set:
+/// each request decodes, each answer encodes for its version (the connection stays open) and
+/// carries what that version can say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_version_of_every_group_api_answers() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), FAST).await;
+    let mut c = node.client().await;
+    c.create_topic(TOPIC, 2).await;
+    for version in 0..=3 {
+        let found = c.call(version, &FindCoordinatorRequest::default().with_key(s("v"))).await;
+        assert_eq!(found.error_code, NONE, "FindCoordinator v{version}");
+    }
+    for version in 4..=6 {
+        let found = c.call(version, &FindCoordinatorRequest::default().with_coordinator_keys(vec![s("v")])).await;
+        assert_eq!(found.coordinators[0].error_code, NONE, "FindCoordinator v{version}");
+    }
+    for version in 0..=9_i16 {
+        let group = format!("v{version}");
+        let instance = (version >= 5).then(|| format!("i{version}"));
+        let join = |member_id: &str| {
+            JoinGroupRequest::default()
+                .with_group_id(GroupId(s(&group)))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(if version >= 1 { 10_000 } else { -1 })
+                .with_member_id(s(member_id))
+                .with_group_instance_id(instance.as_deref().map(s))
+                .with_protocol_type(s("consumer"))
+                .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"m"))])
+        };
+        let mut joined = c.call(version, &join("")).await;
+        if joined.error_code == MEMBER_ID_REQUIRED {
+            assert!(version >= 4, "MEMBER_ID_REQUIRED only from v4");
+            let member_id = joined.member_id.to_string();
+            joined = c.call(version, &join(&member_id)).await;
+        }
+        assert_eq!((joined.error_code, joined.generation_id), (NONE, 1), "JoinGroup v{version}");
+        assert_eq!(joined.protocol_name.as_deref(), Some("range"));
+        let me = joined.member_id.to_string();
+        let sync_version = version.min(5);
+        let sync = SyncGroupRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_generation_id(1)
+            .with_member_id(s(&me))
+            .with_group_instance_id(if sync_version >= 3 { instance.as_deref().map(s) } else { None })
+            .with_assignments(vec![SyncGroupRequestAssignment::default().with_member_id(s(&me)).with_assignment(Bytes::from_static(b"a"))]);
+        let synced = c.call(sync_version, &sync).await;
+        assert_eq!((synced.error_code, synced.assignment.as_ref()), (NONE, &b"a"[..]), "SyncGroup v{sync_version}");
+        let heartbeat_version = version.min(4);
+        let heartbeat = HeartbeatRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_generation_id(1)
+            .with_member_id(s(&me))
+            .with_group_instance_id(if heartbeat_version >= 3 { instance.as_deref().map(s) } else { None });
+        assert_eq!(c.call(heartbeat_version, &heartbeat).await.error_code, NONE, "Heartbeat v{heartbeat_version}");
+        let commit_version = version.clamp(2, 9);
+        let mut commit = commit_request(&group, 1, &me, &[(TOPIC, 0, 5)]);
+        if commit_version >= 7 {
+            commit = commit.with_group_instance_id(instance.as_deref().map(s));
+        }
+        if commit_version <= 4 {
+            commit = commit.with_retention_time_ms(-1);
+        }
+        if commit_version < 6 {
+            commit.topics[0].partitions[0].committed_leader_epoch = -1;
+        }
+        assert_eq!(codes(&c.call(commit_version, &commit).await), vec![NONE], "OffsetCommit v{commit_version}");
+        for fetch_version in 1..=7 {
+            let topic = OffsetFetchRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partition_indexes(vec![0]);
+            let request = OffsetFetchRequest::default().with_group_id(GroupId(s(&group))).with_topics(Some(vec![topic]));
+            let response = c.call(fetch_version, &request).await;
+            assert_eq!(response.topics[0].partitions[0].committed_offset, 5, "OffsetFetch v{fetch_version}");
+        }
+        for describe_version in 0..=6 {
+            let request = DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(s(&group)), GroupId(s("ghost"))])
+                .with_include_authorized_operations(describe_version >= 3);
+            let described = c.call(describe_version, &request).await;
+            assert_eq!(described.groups[0].group_state.as_str(), "Stable", "DescribeGroups v{describe_version}");
+            let expected = if describe_version >= 6 { GROUP_ID_NOT_FOUND } else { NONE };
+            assert_eq!(described.groups[1].error_code, expected);
+        }
+        let leave_version = version.min(5);
+        let leave = if leave_version >= 3 {
+            LeaveGroupRequest::default().with_group_id(GroupId(s(&group))).with_members(vec![MemberIdentity::default()
+                .with_member_id(s(&me))
+                .with_group_instance_id(instance.as_deref().map(s))])
+        } else {
+            LeaveGroupRequest::default().with_group_id(GroupId(s(&group))).with_member_id(s(&me))
+        };
+        let left = c.call(leave_version, &leave).await;
+        assert_eq!(left.error_code, NONE, "LeaveGroup v{leave_version}");
+    }
+    for version in 8..=9 {
+        let request = OffsetFetchRequest::default()
+            .with_groups(vec![OffsetFetchRequestGroup::default().with_group_id(GroupId(s("v9"))).with_topics(None)]);
+        let response = c.call(version, &request).await;
+        assert_eq!(response.groups[0].topics[0].partitions[0].committed_offset, 5, "OffsetFetch v{version}");
+    }
+    for version in 0..=5 {
+        let listed = c.call(version, &ListGroupsRequest::default()).await;
+        assert_eq!(listed.groups.len(), 10, "ListGroups v{version}: every group, all Empty now");
+    }
+    let deleted = c.call(0, &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("v0"))])).await;
+    assert_eq!(deleted.results[0].error_code, NONE);
+    for version in 1..=2 {
+        let name = format!("v{version}");
+        let deleted = c.call(version, &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(&name))])).await;
+        assert_eq!(deleted.results[0].error_code, NONE, "DeleteGroups v{version}");
+    }
+    drop(c);
+    node.stop().await;
+}

@@ -14,6 +14,8 @@ use crate::state::Broker;
 
 /// Group operations without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
 const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+/// The first version with `error_message`.
+const ERROR_MESSAGE_VERSION: i16 = 6;
 /// The schema default of `authorized_operations`: not requested.
 const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
@@ -37,7 +39,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGro
                         .with_member_assignment(m.assignment)
                 })
                 .collect();
-            let error_message = described.error.map(|e| wire(e.to_string()));
+            // v6+ only: earlier versions carry no message (and never an error from here).
+            let error_message = described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|e| wire(e.to_string()));
             DescribedGroup::default()
                 .with_error_code(error_code(described.error))
                 .with_error_message(error_message)
