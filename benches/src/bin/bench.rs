@@ -93,12 +93,13 @@ fn run(args: &Args) -> Result<bool, BenchError> {
     let started = Instant::now();
     let scale = scale(args);
     let fetch_paths = args.fetch_path.iter().map(|s| parse_fetch_path(s)).collect::<Result<Vec<_>, _>>()?;
+    // Before pinning: pinned, this process would see only its own CPU.
+    let machine = Machine::read();
     let placement = Placement::default_for_machine(!args.no_pin);
     if let Some(cpu) = placement.client_cpu {
         // Before any client thread exists, so all of them inherit the CPU.
         pin_current_thread(cpu)?;
     }
-    let machine = Machine::read();
     let broker_binary = match &args.broker {
         Some(path) => path.clone(),
         None => build_broker()?,
