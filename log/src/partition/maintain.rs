@@ -38,8 +38,13 @@ impl Inner {
                 return Err(e);
             }
         };
-        let Some(old) = state.active_mut() else { return Err(LogError::Closed) };
-        old.seal()?;
+        let sealed = state.active_mut().map_or(Err(LogError::Closed), Segment::seal);
+        if let Err(e) = sealed {
+            let _ = new_segment.delete_files(&self.dir);
+            self.files.release(FILES_PER_SEGMENT);
+            return Err(e);
+        }
+        let Some(old) = state.active() else { return Err(LogError::Closed) };
         let [index, time_index] = old.index_files();
         let log = Arc::clone(&old.log);
         state.segments.insert(new_base.0, new_segment);
