@@ -546,3 +546,30 @@ fn default_backend_round_trip_and_recovery() {
     assert_eq!(read_offsets(&p, 0), (0..40).collect::<Vec<_>>());
     m.shutdown().unwrap();
 }
+
+#[test]
+fn unclean_open_scans_only_from_the_recovery_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = batch(2, 0).len() as u32;
+    let config = LogConfig { segment_bytes: one * 2, ..LogConfig::default() };
+    {
+        let m = manager(dir.path());
+        let p = m.open_partition("t", 0, config, 0).unwrap();
+        for i in 0..8 {
+            append(&p, batch(2, i), 0); // segments at 0, 4, 8, 12
+        }
+        p.maintain(0).unwrap(); // persists the recovery point the rolls' fsyncs established
+        m.writer().stop();
+    }
+    use std::os::unix::fs::FileExt;
+    // A record byte of the first (durable, sealed) segment: not scanned, so not cut.
+    let f = std::fs::OpenOptions::new().write(true).open(segment_file(dir.path(), "00000000000000000000.log")).unwrap();
+    f.write_all_at(&[0xee], 80).unwrap();
+    // The same damage in the last segment is found and cut.
+    let f = std::fs::OpenOptions::new().write(true).open(segment_file(dir.path(), "00000000000000000012.log")).unwrap();
+    f.write_all_at(&[0xee], u64::from(one) + 80).unwrap();
+    let m = manager(dir.path());
+    let p = m.open_partition("t", 0, config, 0).unwrap();
+    assert_eq!(p.high_watermark(), 14);
+    m.shutdown().unwrap();
+}
