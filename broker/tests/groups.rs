@@ -599,3 +599,99 @@ async fn every_version_of_every_group_api_answers() {
     drop(c);
     node.stop().await;
 }
+
+/// A member as a client library runs it: join (again with the id MEMBER_ID_REQUIRED gave), sync
+/// (the leader assigns every member), and rejoin whenever told the group is rebalancing, until a
+/// heartbeat finds the group stable. Returns `(generation, member id, assignment)`.
+async fn run_member(mut c: Client, group: String) -> (Client, i32, String, Bytes) {
+    let mut member_id = String::new();
+    'rejoin: loop {
+        let joined = c.join(&group, &member_id, None).await;
+        member_id = joined.member_id.to_string();
+        match joined.error_code {
+            NONE => {}
+            MEMBER_ID_REQUIRED | REBALANCE_IN_PROGRESS => continue,
+            UNKNOWN_MEMBER_ID => {
+                member_id.clear();
+                continue;
+            }
+            other => panic!("join error {other}"),
+        }
+        let generation = joined.generation_id;
+        let ids: Vec<String> = joined.members.iter().map(|m| m.member_id.to_string()).collect();
+        let assignments: Vec<(&str, &'static [u8])> = ids.iter().map(|id| (id.as_str(), &b"share"[..])).collect();
+        let (code, assignment) = c.sync(&group, generation, &member_id, &assignments).await;
+        if code != NONE {
+            assert_eq!(code, REBALANCE_IN_PROGRESS, "sync error");
+            continue;
+        }
+        // Stable once a few heartbeats in a row find nothing to do.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match c.heartbeat(&group, generation, &member_id).await {
+                NONE => {}
+                REBALANCE_IN_PROGRESS => continue 'rejoin,
+                other => panic!("heartbeat error {other}"),
+            }
+        }
+        return (c, generation, member_id, assignment);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_joins_converge_to_one_generation() {
+    let dir = temp_dir();
+    // A short initial delay, as Kafka's, lets most members into the first generation.
+    let node = Node::start(dir.path(), &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=200"]).await;
+    let members = 12;
+    let mut tasks = Vec::new();
+    for _ in 0..members {
+        let c = node.client().await;
+        tasks.push(tokio::spawn(run_member(c, "crowd".to_string())));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("member task"));
+    }
+    let generation = results[0].1;
+    assert!(results.iter().all(|r| r.1 == generation), "one generation: {:?}", results.iter().map(|r| r.1).collect::<Vec<_>>());
+    assert!(results.iter().all(|r| r.3.as_ref() == b"share"), "every member got its assignment");
+    let mut ids: Vec<&str> = results.iter().map(|r| r.2.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), members, "distinct member ids");
+    let summary = node.broker.groups.read(|c| c.group_summary("crowd")).expect("group exists");
+    assert_eq!((summary.members.len(), summary.generation), (members, generation));
+    drop(results);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_member_expires_after_its_session_timeout() {
+    let dir = temp_dir();
+    let node =
+        Node::start(dir.path(), &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0", "group.min.session.timeout.ms=100"])
+            .await;
+    let mut c = node.client().await;
+    let first = c.join("quiet", "", None).await;
+    let member_id = first.member_id.to_string();
+    let request = JoinGroupRequest::default()
+        .with_group_id(GroupId(s("quiet")))
+        .with_session_timeout_ms(300)
+        .with_rebalance_timeout_ms(300)
+        .with_member_id(s(&member_id))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range"))]);
+    let joined = c.call(9, &request).await;
+    assert_eq!(joined.error_code, NONE);
+    assert_eq!(c.sync("quiet", 1, &member_id, &[(&member_id, b"x")]).await.0, NONE);
+    assert_eq!(c.heartbeat("quiet", 1, &member_id).await, NONE);
+    // No heartbeat for longer than the session: the ticker removes the member.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(c.heartbeat("quiet", 1, &member_id).await, UNKNOWN_MEMBER_ID);
+    let summary = node.broker.groups.read(|g| g.group_summary("quiet")).expect("group kept");
+    assert!(summary.members.is_empty());
+    assert_eq!(summary.state, strata_groups::GroupState::Empty);
+    drop(c);
+    node.stop().await;
+}
