@@ -148,26 +148,23 @@ impl Groups {
     /// JoinGroup: answered now, or parked until the rebalance completes.
     pub async fn join_group(&self, request: JoinGroupRequest) -> JoinGroupReply {
         let member_id = request.member_id.clone();
-        let failed = |member_id: &str| join_error(member_id);
         match self.parked(|c, token, now| c.join_group(token, request, now)).await {
-            Ok(Completed::Join { reply, .. }) => reply,
-            Ok(Completed::Sync { .. }) | Err(()) => failed(&member_id),
+            Some(Completed::Join { reply, .. }) => reply,
+            Some(Completed::Sync { .. }) | None => join_error(&member_id),
         }
     }
 
     /// SyncGroup: answered now, or parked until the leader's assignment arrives.
     pub async fn sync_group(&self, request: SyncGroupRequest) -> SyncGroupReply {
         match self.parked(|c, token, now| c.sync_group(token, request, now)).await {
-            Ok(Completed::Sync { reply, .. }) => reply,
-            Ok(Completed::Join { .. }) | Err(()) => sync_error(),
+            Some(Completed::Sync { reply, .. }) => reply,
+            Some(Completed::Join { .. }) | None => sync_error(),
         }
     }
 
-    /// A call that may park: its reply comes back as a [`Completed`] either way.
-    async fn parked<R>(
-        &self,
-        f: impl FnOnce(&mut Coordinator, RequestToken, i64) -> Outcome<Option<R>>,
-    ) -> Result<Completed, ()>
+    /// A call that may park: its reply comes back as a [`Completed`] either way; `None` when
+    /// there is no trustworthy reply (records not written, or the coordinator shut down).
+    async fn parked<R>(&self, f: impl FnOnce(&mut Coordinator, RequestToken, i64) -> Outcome<Option<R>>) -> Option<Completed>
     where
         R: Into<ReplyOf>,
     {
@@ -187,11 +184,8 @@ impl Groups {
         self.wake.notify_one();
         let persisted = finish(pending, completions).await;
         match own {
-            Some(reply) => match persisted {
-                Ok(()) => Ok(reply.into().completed(token)),
-                Err(_) => Err(()),
-            },
-            None => rx.await.map_err(|_| ()),
+            Some(reply) => persisted.is_ok().then(|| reply.into().completed(token)),
+            None => rx.await.ok(),
         }
     }
 
@@ -313,7 +307,7 @@ fn sync_error() -> SyncGroupReply {
 }
 
 /// A JoinGroup or SyncGroup reply, so [`Groups::parked`] serves both.
-pub enum ReplyOf {
+enum ReplyOf {
     Join(JoinGroupReply),
     Sync(SyncGroupReply),
 }

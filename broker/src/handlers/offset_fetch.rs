@@ -59,40 +59,32 @@ fn by_topic(partitions: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)>
     topics
 }
 
+/// v1-7 and v8+ answer with distinct generated types that have the same fields.
+macro_rules! response_topics {
+    ($reply:expr, $topic:ty, $partition:ty) => {
+        by_topic($reply.partitions)
+            .into_iter()
+            .map(|(name, partitions)| {
+                let partitions = partitions
+                    .into_iter()
+                    .map(|f| {
+                        <$partition>::default()
+                            .with_partition_index(f.partition.partition)
+                            .with_committed_offset(f.offset)
+                            .with_committed_leader_epoch(f.leader_epoch)
+                            .with_metadata(Some(wire(f.metadata)))
+                    })
+                    .collect();
+                <$topic>::default().with_name(TopicName(wire(name))).with_partitions(partitions)
+            })
+            .collect()
+    };
+}
+
 fn single_topics(reply: OffsetFetchReply) -> Vec<OffsetFetchResponseTopic> {
-    by_topic(reply.partitions)
-        .into_iter()
-        .map(|(name, partitions)| {
-            let partitions = partitions
-                .into_iter()
-                .map(|f| {
-                    OffsetFetchResponsePartition::default()
-                        .with_partition_index(f.partition.partition)
-                        .with_committed_offset(f.offset)
-                        .with_committed_leader_epoch(f.leader_epoch)
-                        .with_metadata(Some(wire(f.metadata)))
-                })
-                .collect();
-            OffsetFetchResponseTopic::default().with_name(TopicName(wire(name))).with_partitions(partitions)
-        })
-        .collect()
+    response_topics!(reply, OffsetFetchResponseTopic, OffsetFetchResponsePartition)
 }
 
 fn batched_topics(reply: OffsetFetchReply) -> Vec<OffsetFetchResponseTopics> {
-    by_topic(reply.partitions)
-        .into_iter()
-        .map(|(name, partitions)| {
-            let partitions = partitions
-                .into_iter()
-                .map(|f| {
-                    OffsetFetchResponsePartitions::default()
-                        .with_partition_index(f.partition.partition)
-                        .with_committed_offset(f.offset)
-                        .with_committed_leader_epoch(f.leader_epoch)
-                        .with_metadata(Some(wire(f.metadata)))
-                })
-                .collect();
-            OffsetFetchResponseTopics::default().with_name(TopicName(wire(name))).with_partitions(partitions)
-        })
-        .collect()
+    response_topics!(reply, OffsetFetchResponseTopics, OffsetFetchResponsePartitions)
 }
