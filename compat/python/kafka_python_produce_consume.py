@@ -7,13 +7,15 @@ Usage: python kafka_python_produce_consume.py BOOTSTRAP
 """
 
 import sys
+import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 COUNT = 10_000
 PARTITIONS = 3
-BASE_TS = 1_700_000_000_000
+# An hour ago: far older timestamps would be deleted by time retention (7 days by default).
+BASE_TS = int(time.time()) * 1000 - 3_600_000
 
 
 def main(bootstrap):

@@ -36,6 +36,16 @@ pub const LATEST_TIMESTAMP: i64 = -1;
 pub const EARLIEST_TIMESTAMP: i64 = -2;
 pub const MAX_TIMESTAMP: i64 = -3;
 
+/// Test timestamps are offsets from this: one hour before the test started. Timestamps near 1970
+/// would be deleted by time retention (`log.retention.ms`, 7 days by default) while a test runs.
+pub fn epoch_ms() -> i64 {
+    static EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+        i64::try_from(now.as_millis()).expect("fits") / 1000 * 1000 - 3_600_000
+    })
+}
+
 pub fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_owned()))
 }
@@ -61,7 +71,7 @@ pub fn record(key: &[u8], value: &[u8], timestamp_ms: i64) -> Record {
     }
 }
 
-/// `count` records `key-<i>` / `value-<i>` with timestamps `base_ts + i`, for one batch.
+/// `count` records `key-<i>` / `value-<i>` with timestamps `epoch_ms() + base_ts + i`, for one batch.
 ///
 /// The encoder groups records into one batch while `offset - sequence` stays constant, so a
 /// non-idempotent batch (base sequence -1) numbers its records' sequences `i - 1`.
@@ -74,7 +84,8 @@ pub fn idempotent_records(count: usize, base_ts: i64, producer_id: i64, producer
     (0..count)
         .map(|i| {
             let delta = i64::try_from(i).expect("small");
-            let mut r = record(format!("key-{i}").as_bytes(), format!("value-{i}").as_bytes(), base_ts + delta);
+            let ts = epoch_ms() + base_ts + delta;
+            let mut r = record(format!("key-{i}").as_bytes(), format!("value-{i}").as_bytes(), ts);
             r.offset = delta;
             r.sequence = base_sequence.wrapping_add(i32::try_from(i).expect("small"));
             r.producer_id = producer_id;

@@ -299,7 +299,7 @@ fn batch_over_max_message_bytes_is_message_too_large() {
             state as u8
         })
         .collect();
-    let batch = requests::batch(&[requests::record(b"k", &value, 0)], Compression::None);
+    let batch = requests::batch(&[requests::record(b"k", &value, requests::epoch_ms())], Compression::None);
     let answer = requests::produce(&mut conn, "big", 0, batch);
     assert_eq!(answer.error_code, MESSAGE_TOO_LARGE);
     let latest = requests::list_offset(&mut conn, "big", 0, LATEST_TIMESTAMP);

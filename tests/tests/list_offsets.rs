@@ -13,17 +13,17 @@ use strata_tests::data;
 use strata_tests::requests::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
 use strata_tests::{Broker, RawConn};
 
-const BASE_TS: i64 = 1_700_000_000_000;
 const STEP_MS: i64 = 10;
 const COUNT: usize = 3_000;
 
 #[test]
 fn offsets_for_times_through_librdkafka() {
+    let base_ts = requests::epoch_ms();
     let broker = Broker::start_default();
     clients::create_topic(broker.bootstrap(), "times", 1);
     let mut messages = data::generate("times", COUNT, 1);
     for m in &mut messages {
-        m.timestamp_ms = Some(BASE_TS + STEP_MS * i64::try_from(m.index).expect("fits"));
+        m.timestamp_ms = Some(base_ts + STEP_MS * i64::try_from(m.index).expect("fits"));
     }
     // Many small batches (and so many time-index lookups across batches and requests).
     let offsets =
@@ -31,20 +31,20 @@ fn offsets_for_times_through_librdkafka() {
     assert_eq!(offsets[COUNT - 1], (0, i64::try_from(COUNT - 1).expect("fits")));
 
     let consumer = clients::consumer(broker.bootstrap(), &[]);
-    let last_ts = BASE_TS + STEP_MS * i64::try_from(COUNT - 1).expect("fits");
+    let last_ts = base_ts + STEP_MS * i64::try_from(COUNT - 1).expect("fits");
     for (target, expected) in [
         (0, Offset::Offset(0)),
-        (BASE_TS, Offset::Offset(0)),
-        (BASE_TS + 1, Offset::Offset(1)),
-        (BASE_TS + 5_005, Offset::Offset(501)),
-        (BASE_TS + 5_010, Offset::Offset(501)),
+        (base_ts, Offset::Offset(0)),
+        (base_ts + 1, Offset::Offset(1)),
+        (base_ts + 5_005, Offset::Offset(501)),
+        (base_ts + 5_010, Offset::Offset(501)),
         (last_ts, Offset::Offset(i64::try_from(COUNT - 1).expect("fits"))),
         (last_ts + 1, Offset::End),
     ]
     .into_iter()
     .chain((0..COUNT).step_by(97).map(|i| {
         let i = i64::try_from(i).expect("fits");
-        (BASE_TS + STEP_MS * i, Offset::Offset(i))
+        (base_ts + STEP_MS * i, Offset::Offset(i))
     }))
     {
         let mut query = TopicPartitionList::new();
@@ -65,12 +65,13 @@ fn offsets_for_times_through_librdkafka() {
         None => panic!("nothing consumed from offset 501"),
     };
     assert_eq!(message.offset, 501);
-    assert_eq!(message.timestamp_ms, Some(BASE_TS + 5_010));
+    assert_eq!(message.timestamp_ms, Some(base_ts + 5_010));
     assert_eq!(message.value.as_deref(), Some(messages[501].value.as_slice()));
 }
 
 #[test]
 fn list_offsets_special_and_future_timestamps_on_raw_sockets() {
+    let base_ts = requests::epoch_ms();
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "specials", 1);
@@ -78,13 +79,13 @@ fn list_offsets_special_and_future_timestamps_on_raw_sockets() {
     // Empty partition: earliest = latest = 0; a timestamp finds nothing.
     assert_eq!(requests::list_offset(&mut conn, "specials", 0, EARLIEST_TIMESTAMP).offset, 0);
     assert_eq!(requests::list_offset(&mut conn, "specials", 0, LATEST_TIMESTAMP).offset, 0);
-    let none = requests::list_offset(&mut conn, "specials", 0, BASE_TS);
+    let none = requests::list_offset(&mut conn, "specials", 0, base_ts);
     assert_eq!((none.error_code, none.offset, none.timestamp), (NONE, -1, -1), "timestamp on an empty partition");
 
-    // Two batches, timestamps BASE_TS+0..9 and BASE_TS+100..104, the max in the middle of the second.
-    let first = requests::batch(&requests::records(10, BASE_TS), Compression::None);
-    let mut second_records = requests::records(5, BASE_TS + 100);
-    second_records[2].timestamp = BASE_TS + 500;
+    // Two batches, timestamps base_ts+0..9 and base_ts+100..104, the max in the middle of the second.
+    let first = requests::batch(&requests::records(10, 0), Compression::None);
+    let mut second_records = requests::records(5, 100);
+    second_records[2].timestamp = base_ts + 500;
     let second = requests::batch(&second_records, Compression::Gzip);
     assert_eq!(requests::produce(&mut conn, "specials", 0, first).error_code, NONE);
     assert_eq!(requests::produce(&mut conn, "specials", 0, second).error_code, NONE);
@@ -96,10 +97,10 @@ fn list_offsets_special_and_future_timestamps_on_raw_sockets() {
     };
     assert_eq!(at(&mut conn, EARLIEST_TIMESTAMP).0, 0);
     assert_eq!(at(&mut conn, LATEST_TIMESTAMP).0, 15);
-    assert_eq!(at(&mut conn, BASE_TS + 3), (3, BASE_TS + 3), "a timestamp inside the first batch");
-    assert_eq!(at(&mut conn, BASE_TS + 50), (10, BASE_TS + 100), "between batches: the next record");
-    assert_eq!(at(&mut conn, BASE_TS + 101), (11, BASE_TS + 101));
-    assert_eq!(at(&mut conn, BASE_TS + 200), (12, BASE_TS + 500), "first record at or after, not the nearest");
-    assert_eq!(at(&mut conn, BASE_TS + 501), (-1, -1), "after the last record: offset -1");
-    assert_eq!(at(&mut conn, MAX_TIMESTAMP), (12, BASE_TS + 500), "max timestamp (ListOffsets v7+)");
+    assert_eq!(at(&mut conn, base_ts + 3), (3, base_ts + 3), "a timestamp inside the first batch");
+    assert_eq!(at(&mut conn, base_ts + 50), (10, base_ts + 100), "between batches: the next record");
+    assert_eq!(at(&mut conn, base_ts + 101), (11, base_ts + 101));
+    assert_eq!(at(&mut conn, base_ts + 200), (12, base_ts + 500), "first record at or after, not the nearest");
+    assert_eq!(at(&mut conn, base_ts + 501), (-1, -1), "after the last record: offset -1");
+    assert_eq!(at(&mut conn, MAX_TIMESTAMP), (12, base_ts + 500), "max timestamp (ListOffsets v7+)");
 }
