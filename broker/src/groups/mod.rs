@@ -53,6 +53,9 @@ impl MemberIdSource for UuidMemberIds {
     }
 }
 
+/// How much longer than the coordinator's own deadline a parked request waits before giving up.
+const PARKED_MARGIN_MS: i64 = 30_000;
+
 /// Everything behind the lock.
 struct Inner {
     coordinator: Coordinator,
@@ -148,7 +151,11 @@ impl Groups {
     /// JoinGroup: answered now, or parked until the rebalance completes.
     pub async fn join_group(&self, request: JoinGroupRequest) -> JoinGroupReply {
         let member_id = request.member_id.clone();
-        match self.parked(|c, token, now| c.join_group(token, request, now)).await {
+        // The coordinator answers a parked join within the rebalance timeout (a new member's
+        // within its join timeout); past that plus a margin, stop waiting.
+        let new_member_ms = self.read(|c| c.config().new_member_join_timeout_ms);
+        let wait_ms_max = i64::from(request.rebalance_timeout_ms).max(new_member_ms) + PARKED_MARGIN_MS;
+        match self.parked(wait_ms_max, |c, token, now| c.join_group(token, request, now)).await {
             Some(Completed::Join { reply, .. }) => reply,
             Some(Completed::Sync { .. }) | None => join_error(&member_id),
         }
@@ -156,15 +163,24 @@ impl Groups {
 
     /// SyncGroup: answered now, or parked until the leader's assignment arrives.
     pub async fn sync_group(&self, request: SyncGroupRequest) -> SyncGroupReply {
-        match self.parked(|c, token, now| c.sync_group(token, request, now)).await {
+        // A parked sync is answered by the group's sync deadline, its rebalance timeout, which
+        // members set no higher than the largest session timeout allowed.
+        let wait_ms_max = i64::from(self.read(|c| c.config().session_timeout_ms_max)) + PARKED_MARGIN_MS;
+        match self.parked(wait_ms_max, |c, token, now| c.sync_group(token, request, now)).await {
             Some(Completed::Sync { reply, .. }) => reply,
             Some(Completed::Join { .. }) | None => sync_error(),
         }
     }
 
     /// A call that may park: its reply comes back as a [`Completed`] either way; `None` when
-    /// there is no trustworthy reply (records not written, or the coordinator shut down).
-    async fn parked<R>(&self, f: impl FnOnce(&mut Coordinator, RequestToken, i64) -> Outcome<Option<R>>) -> Option<Completed>
+    /// there is no trustworthy reply (records not written, the coordinator shut down, or no
+    /// answer within `wait_ms_max`: a safety net, so a request the state machine never answers
+    /// cannot hold its task and its waiter entry forever).
+    async fn parked<R>(
+        &self,
+        wait_ms_max: i64,
+        f: impl FnOnce(&mut Coordinator, RequestToken, i64) -> Outcome<Option<R>>,
+    ) -> Option<Completed>
     where
         R: Into<ReplyOf>,
     {
@@ -185,7 +201,17 @@ impl Groups {
         let persisted = finish(pending, completions).await;
         match own {
             Some(reply) => persisted.is_ok().then(|| reply.into().completed(token)),
-            None => rx.await.ok(),
+            None => {
+                let wait = std::time::Duration::from_millis(u64::try_from(wait_ms_max).unwrap_or(0));
+                match tokio::time::timeout(wait, rx).await {
+                    Ok(answer) => answer.ok(),
+                    Err(_) => {
+                        self.lock().waiters.remove(&token);
+                        tracing::warn!(token, wait_ms_max, "parked group request not answered in time; giving up");
+                        None
+                    }
+                }
+            }
         }
     }
 
