@@ -62,7 +62,7 @@ async fn read_requests(
         let mut frame = BytesMut::zeroed(len);
         reader.read_exact(&mut frame).await.map_err(|e| format!("frame cut short: {e}"))?;
         let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
-        let handler = tokio::spawn(dispatch::dispatch(Arc::clone(broker), frame, peer));
+        let handler = tokio::spawn(dispatch::begin(Arc::clone(broker), frame, peer));
         if in_flight.send(handler).await.is_err() {
             return Err("response writer stopped".into());
         }

@@ -2,6 +2,8 @@
 //! [`APIS`], and every request's version is checked against it here, so what the broker advertises
 //! cannot drift from what it serves.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestKind};
@@ -57,8 +59,14 @@ pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
     APIS.iter().find(|s| s.key == key)
 }
 
-/// Decodes a request's body and runs its handler.
-pub async fn dispatch(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::SocketAddr>) -> Outcome {
+/// A request's remaining work, to be awaited by the connection's writer in request order.
+pub type Pending = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
+
+/// Decodes a request and starts its handler. This runs on the connection's reader, in request
+/// order, so whatever a handler does before returning its future (Produce assigns offsets there)
+/// happens in the order the client sent the requests; the rest runs concurrently and is answered
+/// in order by the writer.
+pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::SocketAddr>) -> Pending {
     let ctx = RequestContext {
         api_key: frame.api_key,
         api_version: frame.api_version(),
@@ -66,27 +74,32 @@ pub async fn dispatch(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std
         client_id: frame.header.client_id.as_deref().unwrap_or_default().to_string(),
         peer,
     };
+    let done = |outcome: Outcome| -> Pending { Box::pin(std::future::ready(outcome)) };
     let supported = spec(ctx.api_key).is_some_and(|s| (s.min..=s.max).contains(&ctx.api_version));
     if ctx.api_key == ApiKey::ApiVersions && !supported {
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
-        return handlers::api_versions::unsupported_version(&ctx);
+        return done(handlers::api_versions::unsupported_version(&ctx));
     }
     if !supported {
         // Kafka cannot parse a request of a version it does not know, and closes the connection.
         tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
-        return Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version));
+        return done(Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version)));
     }
-    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx) {
-        return refused;
+    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, &frame.body) {
+        return done(refused);
     }
     let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
         Ok(request) => request,
         Err(error) => {
             tracing::info!(%error, client = %ctx.client_id, "malformed request");
-            return Outcome::Close(error.to_string());
+            return done(Outcome::Close(error.to_string()));
         }
     };
-    route(&broker, &ctx, request).await
+    match request {
+        // Offsets are assigned now, in request order; only the wait for the writes is deferred.
+        RequestKind::Produce(req) => handlers::produce::start(&broker, ctx, req),
+        other => Box::pin(async move { route(&broker, &ctx, other).await }),
+    }
 }
 
 async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind) -> Outcome {
@@ -100,7 +113,6 @@ async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind)
         RequestKind::AlterConfigs(req) => handlers::alter_configs::handle(broker, ctx, req).await,
         RequestKind::IncrementalAlterConfigs(req) => handlers::incremental_alter_configs::handle(broker, ctx, req).await,
         RequestKind::DescribeCluster(req) => handlers::describe_cluster::handle(broker, ctx, req).await,
-        RequestKind::Produce(req) => handlers::produce::handle(broker, ctx, req).await,
         RequestKind::Fetch(req) => handlers::fetch::handle(broker, ctx, req).await,
         RequestKind::ListOffsets(req) => handlers::list_offsets::handle(broker, ctx, req).await,
         RequestKind::DeleteRecords(req) => handlers::delete_records::handle(broker, ctx, req).await,

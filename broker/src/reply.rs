@@ -14,14 +14,6 @@ pub enum Chunk {
     File(FileRange),
 }
 
-impl Chunk {
-    pub fn len(&self) -> usize {
-        match self {
-            Chunk::Bytes(b) => b.len(),
-            Chunk::File(r) => r.len as usize,
-        }
-    }
-}
 
 /// The outcome of one request.
 #[derive(Debug)]

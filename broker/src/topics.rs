@@ -91,6 +91,16 @@ struct TopicRecord {
     overrides: BTreeMap<String, String>,
 }
 
+/// What CreateTopics (or auto-creation) asks for.
+#[derive(Debug, Clone)]
+pub struct NewTopic<'a> {
+    pub name: &'a str,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub overrides: BTreeMap<String, String>,
+    pub internal: bool,
+}
+
 /// All topics of this broker.
 pub struct Topics {
     meta_path: PathBuf,
@@ -282,17 +292,8 @@ impl Topics {
     }
 
     /// Creates a topic: persists it, then creates its partition logs.
-    pub fn create(
-        &self,
-        log: &LogManager,
-        config: &BrokerConfig,
-        name: &str,
-        partitions: i32,
-        replication_factor: i32,
-        overrides: BTreeMap<String, String>,
-        internal: bool,
-        now_ms: i64,
-    ) -> Result<Arc<Topic>, TopicError> {
+    pub fn create(&self, log: &LogManager, config: &BrokerConfig, new: NewTopic<'_>, now_ms: i64) -> Result<Arc<Topic>, TopicError> {
+        let NewTopic { name, partitions, replication_factor, overrides, internal } = new;
         let _change = self.lock_changes();
         self.check_new(name, partitions, replication_factor, &overrides)?;
         let id = Uuid::new_v4();

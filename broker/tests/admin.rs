@@ -438,15 +438,9 @@ async fn delete_topics_disabled_answers_per_version() {
 async fn internal_topics_are_neither_deleted_grown_nor_auto_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    // The group coordinator may already have made `__consumer_offsets`; if not, make it here.
-    let broker = Arc::clone(&node.broker);
-    if broker.topics.get("__consumer_offsets").is_none() {
-        tokio::task::block_in_place(|| {
-            broker.topics.create(&broker.log, &broker.config, "__consumer_offsets", 3, 1, BTreeMap::new(), true, 0)
-        })
-        .expect("internal topic made");
-    }
-    drop(broker);
+    // The group coordinator makes `__consumer_offsets` at start-up.
+    let internal = node.broker.topics.get("__consumer_offsets").expect("the group coordinator made __consumer_offsets");
+    assert!(internal.internal);
     let mut client = node.client().await;
     let offsets = client.topic_metadata("__consumer_offsets").await;
     assert!(offsets.is_internal);

@@ -184,7 +184,7 @@ fn produce_v2_is_unsupported_version() {
     requests::create_topic_ok(&mut conn, "old", 1);
     // kafka-protocol only encodes Produce v3+; v2 is v3 without the leading transactional_id.
     let request = requests::produce_request("old", 0, requests::batch(&requests::records(2, 0), Compression::None), 1);
-    let (_, v3) = conn.encode_request(3, &request);
+    let (correlation_id, v3) = conn.encode_request(3, &request);
     let header_len = 2 + 2 + 4 + 2 + "strata-tests".len();
     let mut v2 = BytesMut::new();
     v2.put_slice(&v3[..header_len]);
@@ -201,7 +201,7 @@ fn produce_v2_is_unsupported_version() {
         at += n;
         slice.to_vec()
     };
-    assert_eq!(i32::from_be_bytes(take(4).try_into().expect("4")), 1, "correlation id");
+    assert_eq!(i32::from_be_bytes(take(4).try_into().expect("4")), correlation_id, "correlation id");
     assert_eq!(i32::from_be_bytes(take(4).try_into().expect("4")), 1, "topic count");
     let name_len = i16::from_be_bytes(take(2).try_into().expect("2"));
     assert_eq!(take(usize::try_from(name_len).expect("name length")), b"old");

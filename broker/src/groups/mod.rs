@@ -30,7 +30,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::config::BrokerConfig;
 use crate::state::now_ms;
-use crate::topics::{TopicError, Topics};
+use crate::topics::{NewTopic, TopicError, Topics};
 
 pub use store::{OFFSETS_TOPIC, OffsetsLog, StoreError};
 
@@ -98,16 +98,16 @@ impl Groups {
         let now = now_ms();
         let topic = match topics.get(OFFSETS_TOPIC) {
             Some(topic) => topic,
-            None => topics.create(
-                log,
-                config,
-                OFFSETS_TOPIC,
-                config.offsets_topic_num_partitions(),
-                1,
-                compact::topic_overrides(),
-                true,
-                now,
-            )?,
+            None => {
+                let new = NewTopic {
+                    name: OFFSETS_TOPIC,
+                    partitions: config.offsets_topic_num_partitions(),
+                    replication_factor: 1,
+                    overrides: compact::topic_overrides(),
+                    internal: true,
+                };
+                topics.create(log, config, new, now)?
+            }
         };
         let offsets = OffsetsLog::new(topic.partitions.clone());
         let coordinator_config = coordinator_config(config, topic.partition_count());

@@ -15,7 +15,7 @@ use crate::config_defs::TOPIC_SETTINGS;
 use crate::handlers::create_partitions::check_replicas;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
-use crate::topics::{topic_value, validate_overrides};
+use crate::topics::{NewTopic, topic_value, validate_overrides};
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopicsRequest) -> Outcome {
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -67,7 +67,8 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
         broker.topics.check_new(&name, partitions, replication_factor, &overrides).map(|()| None)
     } else {
         tokio::task::block_in_place(|| {
-            broker.topics.create(&broker.log, &broker.config, &name, partitions, replication_factor, overrides.clone(), false, now_ms())
+            let new = NewTopic { name: &name, partitions, replication_factor, overrides: overrides.clone(), internal: false };
+            broker.topics.create(&broker.log, &broker.config, new, now_ms())
         })
         .map(Some)
     };

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::handlers::describe_cluster::CLUSTER_AUTHORIZED_OPERATIONS;
-use crate::topics::{Topic, TopicError, is_internal_name, validate_name};
+use crate::topics::{NewTopic, Topic, TopicError, is_internal_name, validate_name};
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Outcome {
     let node = BrokerId(broker.node_id());
@@ -86,16 +86,14 @@ fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: Brok
         return error(ResponseError::UnknownTopicOrPartition.code()).with_is_internal(is_internal_name(text));
     }
     let created = tokio::task::block_in_place(|| {
-        broker.topics.create(
-            &broker.log,
-            &broker.config,
-            text,
-            broker.config.num_partitions(),
-            i32::from(broker.config.default_replication_factor()),
-            Default::default(),
-            false,
-            now_ms(),
-        )
+        let new = NewTopic {
+            name: text,
+            partitions: broker.config.num_partitions(),
+            replication_factor: i32::from(broker.config.default_replication_factor()),
+            overrides: Default::default(),
+            internal: false,
+        };
+        broker.topics.create(&broker.log, &broker.config, new, now_ms())
     });
     match created {
         Ok(topic) => describe(&topic, node),

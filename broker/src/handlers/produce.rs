@@ -12,9 +12,9 @@
 //! is INVALID_REQUIRED_ACKS for every partition.
 //!
 //! Versions 0-2 are advertised (Kafka 4 does, so that librdkafka keeps producing compressed v2
-//! batches, KAFKA-18659) but refused: Kafka 4 rejects them while parsing the request header with
-//! an `UnsupportedVersionException` and closes the connection without answering; so does Strata
-//! (see [`refuse_removed_version`]).
+//! batches, KAFKA-18659) but refused with UNSUPPORTED_VERSION for every partition, as Kafka 4
+//! answers them (apache/kafka#18727 chose an error over a disconnect); the `kafka-protocol` crate
+//! has no v0-2 schema, so that one small answer is encoded in [`removed_version`].
 
 use std::sync::Arc;
 
@@ -27,7 +27,10 @@ use kafka_protocol::protocol::StrBytes;
 use strata_log::{AppendError, AppendInfo, LogError, PendingAppend};
 use strata_wire::batch::{BatchError, BatchHeader, Compression};
 
+use crate::dispatch::Pending;
 use crate::reply::{Outcome, RequestContext};
+
+mod removed_version;
 use crate::state::{Broker, now_ms};
 use crate::topics::Topic;
 
@@ -40,17 +43,18 @@ const TOPIC_ID_VERSION_MIN: i16 = 13;
 /// The leader epoch this single node writes into batches (Metadata reports 0 too).
 const LEADER_EPOCH: i32 = 0;
 
-/// Kafka 4's answer to Produce v0-2, which it advertises but cannot parse: close the connection.
-/// `None` for every other request.
-pub fn refuse_removed_version(ctx: &RequestContext) -> Option<Outcome> {
+/// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: UNSUPPORTED_VERSION
+/// for every partition (acks=0 gets no answer, so the connection closes instead, as for any failed
+/// acks=0 produce). `None` for every other request.
+pub fn refuse_removed_version(ctx: &RequestContext, body: &[u8]) -> Option<Outcome> {
     if ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
         return None;
     }
-    tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported; closing as Kafka 4 does");
-    Some(Outcome::Close(format!(
-        "Received request for api with key 0 (Produce) and unsupported version {}",
-        ctx.api_version
-    )))
+    tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported");
+    Some(match removed_version::answer(ctx.api_version, ctx.correlation_id, body) {
+        Some(frame) => Outcome::Reply(vec![crate::reply::Chunk::Bytes(frame)]),
+        None => Outcome::Close(format!("unsupported Produce version {} (acks=0 or malformed)", ctx.api_version)),
+    })
 }
 
 /// Where one partition of the request stands before the writes are awaited.
@@ -63,7 +67,9 @@ enum Step {
     Pending(PendingAppend),
 }
 
-pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequest) -> Outcome {
+/// Validates and appends every partition now (offsets are assigned in the order requests arrive
+/// on the connection) and returns the wait for the writes and the response.
+pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> Pending {
     let acks = req.acks;
     if !(-1..=1).contains(&acks) {
         // Kafka refuses the whole request without touching the log, and answers even for acks
@@ -73,7 +79,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequ
             message: format!("acks must be 0, 1 or -1, not {acks}"),
         };
         let steps = req.topic_data.iter().map(|t| t.partition_data.iter().map(refused).collect()).collect();
-        return respond(ctx, &req.topic_data, steps).await;
+        return Box::pin(async move { respond(&ctx, &req.topic_data, steps).await });
     }
     let now = now_ms();
     // `append` may block briefly (a full write queue, a segment roll): keep that off the
@@ -89,13 +95,15 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequ
     });
     if acks == 0 {
         let failed = steps.iter().flatten().any(|s| matches!(s, Step::Failed { .. }));
-        if failed {
-            return Outcome::Close("a produce request with acks=0 failed".into());
-        }
-        // The writes complete on their own; nobody waits for them.
-        return Outcome::Silent;
+        let outcome = if failed {
+            Outcome::Close("a produce request with acks=0 failed".into())
+        } else {
+            // The writes complete on their own; nobody waits for them.
+            Outcome::Silent
+        };
+        return Box::pin(std::future::ready(outcome));
     }
-    respond(ctx, &req.topic_data, steps).await
+    Box::pin(async move { respond(&ctx, &req.topic_data, steps).await })
 }
 
 fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option<Arc<Topic>> {
