@@ -7,7 +7,8 @@
 # 2. Builds the broker (`cargo build -p strata-broker`; the e2e tests run target/debug/strata).
 # 3. Runs `cargo test --workspace` (unit, property and end-to-end tests; no benchmarks).
 # 4. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
-# 5. Prints a summary; exits non-zero if any step failed.
+# 5. Runs the benchmark harness in its smoke mode (seconds, tiny sizes).
+# 6. Prints a summary; exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -39,6 +40,7 @@ fi
 status_build=0
 status_cargo=0
 status_compat=0
+status_bench=0
 
 echo "== cargo build -p strata-broker"
 cargo build -p strata-broker || status_build=$?
@@ -48,6 +50,10 @@ if [[ $status_build -eq 0 ]]; then
   cargo test --workspace || status_cargo=$?
   echo "== compat/run.sh"
   bash compat/run.sh || status_compat=$?
+  # A few seconds of every benchmark workload at tiny sizes, so the harness cannot rot; the
+  # real runs (benches/README.md) stay out of CI.
+  echo "== benchmark smoke run"
+  cargo run -q -p strata-benches --bin bench -- --smoke || status_bench=$?
 fi
 
 # --- 5. summary ------------------------------------------------------------------------------------
@@ -58,5 +64,6 @@ echo "   build:            $(verdict $status_build)"
 if [[ $status_build -eq 0 ]]; then
   echo "   cargo test:       $(verdict $status_cargo)"
   echo "   compat scenarios: $(verdict $status_compat)"
+  echo "   benchmark smoke:  $(verdict $status_bench)"
 fi
-[[ $status_build -eq 0 && $status_cargo -eq 0 && $status_compat -eq 0 ]]
+[[ $status_build -eq 0 && $status_cargo -eq 0 && $status_compat -eq 0 && $status_bench -eq 0 ]]
