@@ -4,14 +4,10 @@
 //! encoded with `kafka-protocol` and sent over a real TCP socket, every error code checked, and
 //! changes checked again after the broker is stopped and started on the same directory.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use bytes::{Buf, Bytes, BytesMut};
-use clap::Parser;
+use std::collections::BTreeMap;
+
 use kafka_protocol::messages::create_partitions_request::{CreatePartitionsAssignment, CreatePartitionsTopic};
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig};
@@ -25,19 +21,15 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest, MetadataResponse,
-    RequestHeader, ResponseHeader, TopicName, alter_configs_request,
+    DescribeClusterRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest, MetadataResponse, TopicName, alter_configs_request,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use strata_broker::config::{BrokerConfig, Cli};
+use kafka_protocol::protocol::StrBytes;
 use strata_broker::config_defs::{BROKER_SETTINGS, TOPIC_SETTINGS};
-use strata_broker::state::Broker;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 // Kafka error codes checked below.
+use support::{Client, Node};
+
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
@@ -54,91 +46,8 @@ const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A broker serving in this process until stopped.
-struct Node {
-    addr: SocketAddr,
-    broker: Arc<Broker>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), strata_broker::RunError>>,
-}
-
-impl Node {
-    async fn start(dir: &Path, overrides: &[&str]) -> Node {
-        let mut args = vec!["strata".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into()];
-        args.push(dir.display().to_string());
-        for item in overrides {
-            args.push("--override".into());
-            args.push((*item).to_string());
-        }
-        let config = BrokerConfig::from_cli(Cli::parse_from(args)).expect("valid config");
-        let started = strata_broker::start(config).await.expect("broker starts");
-        let addr = started.listener.local_addr().expect("bound address");
-        let broker = Arc::clone(&started.broker);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(strata_broker::serve(started, async move {
-            let _ = stopped.await;
-        }));
-        Node { addr, broker, stop: Some(stop), task }
-    }
-
-    async fn client(&self) -> Client {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
-        Client { stream, correlation_id: 0 }
-    }
-
-    /// Stops the broker and waits for its clean shutdown (clients must be dropped first).
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        drop(self.broker);
-        tokio::time::timeout(IO_TIMEOUT, self.task)
-            .await
-            .expect("broker stops in time")
-            .expect("serve task joins")
-            .expect("clean shutdown");
-    }
-}
-
-/// A raw Kafka connection.
-struct Client {
-    stream: TcpStream,
-    correlation_id: i32,
-}
 
 impl Client {
-    async fn call<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        self.correlation_id += 1;
-        let mut buf = BytesMut::new();
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("admin-test")))
-            .encode(&mut buf, api_key.request_header_version(version))
-            .expect("header encodes");
-        request.encode(&mut buf, version).expect("request encodes");
-        let mut frame = i32::try_from(buf.len()).expect("small").to_be_bytes().to_vec();
-        frame.extend_from_slice(&buf);
-        let exchange = async {
-            self.stream.write_all(&frame).await.expect("write request");
-            let mut size = [0u8; 4];
-            self.stream.read_exact(&mut size).await.expect("read response size");
-            let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).expect("positive size")];
-            self.stream.read_exact(&mut body).await.expect("read response");
-            Bytes::from(body)
-        };
-        let mut body = tokio::time::timeout(IO_TIMEOUT, exchange).await.expect("broker answers in time");
-        let header = ResponseHeader::decode(&mut body, api_key.response_header_version(version)).expect("response header");
-        assert_eq!(header.correlation_id, self.correlation_id);
-        let response = R::Response::decode(&mut body, version).expect("response decodes");
-        assert_eq!(body.remaining(), 0, "{api_key:?} v{version}: bytes left after the response");
-        response
-    }
-
     async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) -> CreatableTopicResult {
         let request = CreateTopicsRequest::default().with_topics(vec![creatable(name, partitions, configs)]).with_timeout_ms(5000);
         let mut response = self.call(7, &request).await;

@@ -4,12 +4,11 @@
 //! data is compared byte for byte with what was produced (with the offsets and leader epoch the
 //! broker assigns), and Fetch responses are checked to be exactly `kafka-protocol`'s encoding.
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use clap::Parser;
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
@@ -23,14 +22,12 @@ use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse, InitProducerIdRequest, ListOffsetsRequest,
     MetadataRequest, ProduceRequest, ProducerId, RequestHeader, ResponseHeader, TopicName, TransactionalId,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use strata_broker::config::{BrokerConfig, Cli};
 use strata_wire::batch::{set_base_offset, set_partition_leader_epoch};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use uuid::Uuid;
+
+use support::{Client, Node};
 
 const NONE: i16 = 0;
 const OFFSET_OUT_OF_RANGE: i16 = 1;
@@ -43,104 +40,10 @@ const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
 const INVALID_RECORD: i16 = 87;
 const UNKNOWN_TOPIC_ID: i16 = 100;
+const UNSUPPORTED_VERSION: i16 = 35;
 
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A broker serving in this process until stopped.
-struct Node {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), strata_broker::RunError>>,
-}
-
-impl Node {
-    async fn start(dir: &Path, overrides: &[&str]) -> Node {
-        let mut args = vec!["strata".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), dir.display().to_string()];
-        for item in overrides {
-            args.extend(["--override".to_string(), (*item).to_string()]);
-        }
-        let config = BrokerConfig::from_cli(Cli::parse_from(args)).expect("valid config");
-        let started = strata_broker::start(config).await.expect("broker starts");
-        let addr = started.listener.local_addr().expect("bound address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(strata_broker::serve(started, async move {
-            let _ = stopped.await;
-        }));
-        Node { addr, stop: Some(stop), task }
-    }
-
-    async fn connect(&self) -> Conn {
-        Conn { stream: TcpStream::connect(self.addr).await.expect("connect"), correlation_id: 0 }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let joined = tokio::time::timeout(IO_TIMEOUT, self.task).await.expect("broker stops in time");
-        joined.expect("serve task joins").expect("clean shutdown");
-    }
-}
-
-/// A raw Kafka connection.
-struct Conn {
-    stream: TcpStream,
-    correlation_id: i32,
-}
-
-impl Conn {
-    /// Writes one request frame; returns its correlation id.
-    async fn send<R: Request>(&mut self, version: i16, request: &R) -> i32 {
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        self.correlation_id += 1;
-        let mut buf = BytesMut::new();
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("data-path-test")))
-            .encode(&mut buf, api_key.request_header_version(version))
-            .expect("header encodes");
-        request.encode(&mut buf, version).expect("request encodes");
-        self.send_raw(api_key, version, buf.freeze()).await
-    }
-
-    /// Writes a request frame whose header and body are already encoded.
-    async fn send_raw(&mut self, _api_key: ApiKey, _version: i16, frame: Bytes) -> i32 {
-        let size = i32::try_from(frame.len()).expect("small frame").to_be_bytes();
-        self.stream.write_all(&size).await.expect("write size");
-        self.stream.write_all(&frame).await.expect("write frame");
-        self.correlation_id
-    }
-
-    /// The next response frame (without its size), or `None` when the broker closed the connection.
-    async fn receive(&mut self) -> Option<Bytes> {
-        let read = async {
-            let mut size = [0u8; 4];
-            self.stream.read_exact(&mut size).await.ok()?;
-            let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).expect("positive size")];
-            self.stream.read_exact(&mut body).await.ok()?;
-            Some(Bytes::from(body))
-        };
-        tokio::time::timeout(IO_TIMEOUT, read).await.expect("broker answers or closes in time")
-    }
-
-    /// Decodes a response frame of `R`'s API at `version`, checking its correlation id.
-    fn decode<R: Request>(version: i16, correlation_id: i32, mut frame: Bytes) -> R::Response {
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version)).expect("response header");
-        assert_eq!(header.correlation_id, correlation_id);
-        let response = R::Response::decode(&mut frame, version).expect("response decodes");
-        assert_eq!(frame.remaining(), 0, "{api_key:?} v{version}: bytes left after the response");
-        response
-    }
-
-    async fn call<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
-        let id = self.send(version, request).await;
-        let frame = self.receive().await.expect("a response");
-        Self::decode::<R>(version, id, frame)
-    }
-
+impl Client {
     /// Fetch, also checking that the frame is exactly `kafka-protocol`'s encoding of what it says.
     async fn fetch(&mut self, version: i16, request: &FetchRequest) -> FetchResponse {
         let id = self.send(version, request).await;
@@ -295,7 +198,7 @@ fn records_of(partition: &PartitionData) -> Vec<u8> {
 async fn produce_then_fetch_byte_for_byte_at_every_range_edge() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("bytes", 1, &[]).await;
     let topic = Target { name: "bytes", id };
 
@@ -335,7 +238,7 @@ async fn produce_then_fetch_byte_for_byte_at_every_range_edge() {
 async fn the_copying_path_writes_the_same_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &["strata.fetch.transfer=copy"]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("copied", 1, &[]).await;
     let topic = Target { name: "copied", id };
     let mut expected = Vec::new();
@@ -356,7 +259,7 @@ async fn the_copying_path_writes_the_same_bytes() {
 async fn a_fetch_inside_a_batch_returns_the_whole_batch_and_limits_keep_whole_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("limits", 2, &[]).await;
     let topic = Target { name: "limits", id };
     let batches: Vec<Bytes> = (0..3).map(|i| batch(5, 200, 100 * i, None)).collect();
@@ -400,12 +303,12 @@ async fn a_fetch_inside_a_batch_returns_the_whole_batch_and_limits_keep_whole_ba
 async fn a_long_poll_wakes_on_append_and_otherwise_waits_max_wait() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut producer = node.connect().await;
+    let mut producer = node.client().await;
     let id = producer.create_topic("poll", 1, &[]).await;
     let topic = Target { name: "poll", id };
 
     // Nothing arrives: the answer comes after max_wait_ms, empty.
-    let mut consumer = node.connect().await;
+    let mut consumer = node.client().await;
     let started = Instant::now();
     let response = consumer.fetch(12, &fetch_request(12, topic, &[(0, 0, 1 << 20)], 300, 1, 1 << 20)).await;
     let waited = started.elapsed();
@@ -421,7 +324,7 @@ async fn a_long_poll_wakes_on_append_and_otherwise_waits_max_wait() {
     let frame = consumer.receive().await.expect("fetch answered");
     let woke = started.elapsed();
     assert!(woke < Duration::from_secs(5), "woken after {woke:?}");
-    let response = Conn::decode::<FetchRequest>(12, id_sent, frame);
+    let response = Client::decode::<FetchRequest>(12, id_sent, frame);
     assert_eq!(records_of(&response.responses[0].partitions[0]), stored(&produced, 0));
 
     // min_bytes larger than one batch: the wait goes on until enough bytes are there.
@@ -430,7 +333,7 @@ async fn a_long_poll_wakes_on_append_and_otherwise_waits_max_wait() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(producer.produce(11, 1, topic, 0, produced.clone()).await.error_code, NONE);
     }
-    let response = Conn::decode::<FetchRequest>(12, id_sent, consumer.receive().await.expect("fetch answered"));
+    let response = Client::decode::<FetchRequest>(12, id_sent, consumer.receive().await.expect("fetch answered"));
     assert_eq!(records_of(&response.responses[0].partitions[0]).len(), 3 * produced.len());
     drop((producer, consumer));
     node.stop().await;
@@ -440,7 +343,7 @@ async fn a_long_poll_wakes_on_append_and_otherwise_waits_max_wait() {
 async fn list_offsets_agrees_with_fetch_in_every_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("times", 1, &[]).await;
     let topic = Target { name: "times", id };
     for version in [1i16, 7, 10] {
@@ -504,7 +407,7 @@ async fn list_offsets_agrees_with_fetch_in_every_mode() {
 async fn acks_zero_one_all_and_bad_acks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("acks", 1, &[]).await;
     let topic = Target { name: "acks", id };
 
@@ -512,7 +415,7 @@ async fn acks_zero_one_all_and_bad_acks() {
     conn.send(9, &produce_request(9, 0, topic, 0, batch(1, 5, 0, None))).await;
     let metadata_id = conn.send(12, &MetadataRequest::default().with_topics(Some(vec![]))).await;
     let frame = conn.receive().await.expect("metadata answered");
-    Conn::decode::<MetadataRequest>(12, metadata_id, frame);
+    Client::decode::<MetadataRequest>(12, metadata_id, frame);
 
     assert_eq!(conn.produce(9, 1, topic, 0, batch(1, 5, 0, None)).await.base_offset, 1);
     assert_eq!(conn.produce(9, -1, topic, 0, batch(1, 5, 0, None)).await.base_offset, 2);
@@ -533,7 +436,7 @@ async fn acks_zero_one_all_and_bad_acks() {
 async fn bad_batches_get_kafkas_error_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("small", 1, &[("max.message.bytes", "2000")]).await;
     let topic = Target { name: "small", id };
 
@@ -569,30 +472,52 @@ async fn bad_batches_get_kafkas_error_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn produce_v0_to_v2_closes_the_connection_as_kafka_4_does() {
+async fn produce_v0_to_v2_is_unsupported_version_as_kafka_4_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     conn.create_topic("old", 1, &[]).await;
-    for version in [0i16, 2] {
-        // The crate cannot encode Produce below v3; v0-2 share one layout, written by hand here.
+    // The crate cannot encode Produce below v3; v0-2 share one request layout, written by hand.
+    let old_produce = |version: i16, acks: i16| {
         let mut frame = BytesMut::new();
         RequestHeader::default()
             .with_request_api_key(ApiKey::Produce as i16)
             .with_request_api_version(version)
-            .with_correlation_id(1)
+            .with_correlation_id(7)
             .with_client_id(Some(StrBytes::from_static_str("old-client")))
             .encode(&mut frame, 1)
             .expect("header encodes");
-        frame.extend_from_slice(&1i16.to_be_bytes()); // acks
+        frame.extend_from_slice(&acks.to_be_bytes());
         frame.extend_from_slice(&1000i32.to_be_bytes()); // timeout
-        frame.extend_from_slice(&0i32.to_be_bytes()); // no topics
-        let mut old = node.connect().await;
-        old.send_raw(ApiKey::Produce, version, frame.freeze()).await;
-        assert!(old.receive().await.is_none(), "Produce v{version} closes the connection without an answer");
+        frame.extend_from_slice(&1i32.to_be_bytes()); // one topic
+        frame.extend_from_slice(&3i16.to_be_bytes());
+        frame.extend_from_slice(b"old");
+        frame.extend_from_slice(&1i32.to_be_bytes()); // one partition
+        frame.extend_from_slice(&0i32.to_be_bytes()); // partition 0
+        frame.extend_from_slice(&(-1i32).to_be_bytes()); // null records
+        frame.freeze()
+    };
+    for version in [0i16, 1, 2] {
+        let mut old = node.client().await;
+        old.send_raw(old_produce(version, 1)).await;
+        let reply = old.receive().await.expect("Produce v0-2 is answered");
+        let mut r = &reply[..];
+        assert_eq!(r.get_i32(), 7, "correlation id");
+        assert_eq!((r.get_i32(), r.get_i16()), (1, 3), "one topic, name length");
+        assert_eq!(&r[..3], b"old");
+        r.advance(3);
+        assert_eq!((r.get_i32(), r.get_i32(), r.get_i16()), (1, 0, UNSUPPORTED_VERSION), "v{version}");
+        assert_eq!(r.get_i64(), -1, "base offset");
+        let tail = if version >= 2 { 8 } else { 0 } + if version >= 1 { 4 } else { 0 };
+        assert_eq!(r.len(), tail, "v{version}: log append time (v2) and throttle time (v1+)");
+        // acks=0 cannot be answered: the connection closes, as for any failed acks=0 produce.
+        let mut silent = node.client().await;
+        silent.send_raw(old_produce(version, 0)).await;
+        assert!(silent.receive().await.is_none(), "Produce v{version} acks=0 closes the connection");
     }
-    // The broker still serves.
-    assert_eq!(conn.list_offset(10, "old", 0, -1).await.error_code, NONE);
+    // Nothing was written, and the broker still serves.
+    let latest = conn.list_offset(10, "old", 0, -1).await;
+    assert_eq!((latest.error_code, latest.offset), (NONE, 0));
     drop(conn);
     node.stop().await;
 }
@@ -601,7 +526,7 @@ async fn produce_v0_to_v2_closes_the_connection_as_kafka_4_does() {
 async fn idempotent_producers_get_duplicates_and_sequence_errors_and_ids_never_repeat() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("idem", 1, &[]).await;
     let topic = Target { name: "idem", id };
 
@@ -630,7 +555,7 @@ async fn idempotent_producers_get_duplicates_and_sequence_errors_and_ids_never_r
     drop(conn);
     node.stop().await;
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let after = conn.call(3, &init).await;
     assert!(after.producer_id.0 > pid, "ids keep growing across a restart ({} after {pid})", after.producer_id.0);
     drop(conn);
@@ -641,7 +566,7 @@ async fn idempotent_producers_get_duplicates_and_sequence_errors_and_ids_never_r
 async fn idempotent_duplicates_are_recognised_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("idem", 1, &[]).await;
     let topic = Target { name: "idem", id };
     let pid = 7;
@@ -650,7 +575,7 @@ async fn idempotent_duplicates_are_recognised_after_a_restart() {
     drop(conn);
     node.stop().await;
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let retry = conn.produce(9, -1, topic, 0, batch(2, 10, 0, Some((pid, 0, 3)))).await;
     assert_eq!((retry.error_code, retry.base_offset), (NONE, 3), "a retry after the restart is a duplicate");
     let gap = conn.produce(9, -1, topic, 0, batch(1, 10, 0, Some((pid, 0, 9)))).await;
@@ -663,7 +588,7 @@ async fn idempotent_duplicates_are_recognised_after_a_restart() {
 async fn fetch_sessions_are_declined_so_clients_fetch_in_full() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
-    let mut conn = node.connect().await;
+    let mut conn = node.client().await;
     let id = conn.create_topic("sessions", 1, &[]).await;
     let topic = Target { name: "sessions", id };
     assert_eq!(conn.produce(9, 1, topic, 0, batch(1, 5, 0, None)).await.error_code, NONE);

@@ -3,13 +3,11 @@
 //! Join/sync/heartbeat/commit/fetch flows, a second member forcing a rebalance, the error codes
 //! of bad requests, commits surviving a restart, and the offsets log being compacted by snapshot.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use clap::Parser;
+use bytes::Bytes;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -18,18 +16,15 @@ use kafka_protocol::messages::offset_delete_request::{OffsetDeleteRequestPartiti
 use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
+    CreateTopicsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
     JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetCommitResponse,
-    OffsetDeleteRequest, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, ResponseHeader, SyncGroupRequest, TopicName,
+    OffsetDeleteRequest, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use strata_broker::config::{BrokerConfig, Cli};
-use strata_broker::state::Broker;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
+use kafka_protocol::protocol::StrBytes;
 
 // Kafka error codes checked below.
+use support::{Client, IO_TIMEOUT, Node};
+
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
@@ -44,99 +39,16 @@ const NON_EMPTY_GROUP: i16 = 68;
 const GROUP_ID_NOT_FOUND: i16 = 69;
 const MEMBER_ID_REQUIRED: i16 = 79;
 
-const IO_TIMEOUT: Duration = Duration::from_secs(15);
 const TOPIC: &str = "orders";
 
 /// Settings every test broker runs with: few offsets partitions, no initial rebalance delay.
 const FAST: &[&str] = &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0"];
-
-/// A broker serving in this process until stopped.
-struct Node {
-    addr: SocketAddr,
-    broker: Arc<Broker>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), strata_broker::RunError>>,
-}
-
-impl Node {
-    async fn start(dir: &Path, overrides: &[&str]) -> Node {
-        let mut args = vec!["strata".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into()];
-        args.push(dir.display().to_string());
-        for item in overrides {
-            args.push("--override".into());
-            args.push((*item).to_string());
-        }
-        let config = BrokerConfig::from_cli(Cli::parse_from(args)).expect("valid config");
-        let started = strata_broker::start(config).await.expect("broker starts");
-        let addr = started.listener.local_addr().expect("bound address");
-        let broker = Arc::clone(&started.broker);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(strata_broker::serve(started, async move {
-            let _ = stopped.await;
-        }));
-        Node { addr, broker, stop: Some(stop), task }
-    }
-
-    async fn client(&self) -> Client {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
-        Client { stream, correlation_id: 0 }
-    }
-
-    /// Stops the broker and waits for its clean shutdown (clients must be dropped first).
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        drop(self.broker);
-        tokio::time::timeout(IO_TIMEOUT, self.task)
-            .await
-            .expect("broker stops in time")
-            .expect("serve task joins")
-            .expect("clean shutdown");
-    }
-}
-
-/// A raw Kafka connection.
-struct Client {
-    stream: TcpStream,
-    correlation_id: i32,
-}
 
 fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_string())
 }
 
 impl Client {
-    async fn call<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        self.correlation_id += 1;
-        let mut buf = BytesMut::new();
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("groups-test")))
-            .encode(&mut buf, api_key.request_header_version(version))
-            .expect("header encodes");
-        request.encode(&mut buf, version).expect("request encodes");
-        let mut frame = i32::try_from(buf.len()).expect("small").to_be_bytes().to_vec();
-        frame.extend_from_slice(&buf);
-        let exchange = async {
-            self.stream.write_all(&frame).await.expect("write request");
-            let mut size = [0u8; 4];
-            self.stream.read_exact(&mut size).await.expect("read response size");
-            let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).expect("positive size")];
-            self.stream.read_exact(&mut body).await.expect("read response");
-            Bytes::from(body)
-        };
-        let mut body = tokio::time::timeout(IO_TIMEOUT, exchange).await.expect("broker answers in time");
-        let header = ResponseHeader::decode(&mut body, api_key.response_header_version(version)).expect("response header");
-        assert_eq!(header.correlation_id, self.correlation_id);
-        let response = R::Response::decode(&mut body, version).expect("response decodes");
-        assert_eq!(body.remaining(), 0, "{api_key:?} v{version}: bytes left after the response");
-        response
-    }
-
     async fn create_topic(&mut self, name: &str, partitions: i32) {
         let topic = CreatableTopic::default()
             .with_name(TopicName(s(name)))
@@ -164,7 +76,7 @@ impl Client {
     async fn join_new(&mut self, group: &str) -> JoinGroupResponse {
         let first = self.join(group, "", None).await;
         assert_eq!(first.error_code, MEMBER_ID_REQUIRED);
-        assert!(first.member_id.starts_with("groups-test-"), "member id {:?}", first.member_id);
+        assert!(first.member_id.starts_with("strata-test-"), "member id {:?}", first.member_id);
         let member_id = first.member_id.to_string();
         self.join(group, &member_id, None).await
     }
