@@ -47,7 +47,7 @@ cargo build -p strata-broker || status_build=$?
 
 if [[ $status_build -eq 0 ]]; then
   echo "== cargo test --workspace"
-  cargo test --workspace || status_cargo=$?
+  cargo test --workspace --no-fail-fast || status_cargo=$?
   echo "== compat/run.sh"
   bash compat/run.sh || status_compat=$?
   # A few seconds of every benchmark workload at tiny sizes, so the harness cannot rot; the
