@@ -83,7 +83,8 @@ impl Partition {
         let recovery_point = read_offset(&dir.join(RECOVERY_POINT_FILE)).unwrap_or(Offset(0));
         let bases: Vec<i64> = listing.logs.iter().copied().collect();
         let clean = clean_end.is_some_and(|end| bases.last().is_none_or(|last| end.0 >= *last));
-        if !clean {
+        // A partition with no segment yet is new: there is nothing to recover.
+        if !clean && !bases.is_empty() {
             tracing::info!(dir = %dir.display(), "partition was not shut down cleanly; recovering");
         }
 
