@@ -6,8 +6,8 @@
 //!
 //! Module map: `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
 //! only `unsafe`), `index_file`, `offset_index`, `time_index`, `scan`, `segment`, `checkpoint`,
-//! `producer_state`; `partition` (append, read, maintain, open/recovery); `manager`; `io` (the
-//! writer, owned separately).
+//! `producer_state`; `record_buf` (reused copies of record sets); `partition` (append, read,
+//! maintain, open/recovery); `manager`; `io` (the writer, owned separately).
 
 mod checkpoint;
 mod config;
@@ -20,6 +20,7 @@ mod offset;
 mod offset_index;
 mod partition;
 mod producer_state;
+mod record_buf;
 mod scan;
 mod segment;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use strata_wire::batch::{BatchHeader, set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_record_set};
 use tokio::sync::oneshot;
 
@@ -13,6 +13,7 @@ use crate::error::{AppendError, LogError};
 use crate::io::WriteJob;
 use crate::offset::Offset;
 use crate::producer_state::Verdict;
+use crate::record_buf::RecordBuf;
 
 /// A batch of an append, as the completion needs it.
 struct Placed {
@@ -64,14 +65,15 @@ impl Partition {
         }
 
         // Assign offsets and rewrite the headers.
-        let mut bytes = record_set.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        // A copy: the broker's record sets are slices of a shared request frame (see record_buf).
+        let mut bytes = RecordBuf::copy_of(&record_set);
         let log_append = state.config.timestamp_type == TimestampType::LogAppendTime;
         let base_offset = state.dirty_end;
         let mut placed = Vec::with_capacity(headers.len());
         let (mut at, mut next, mut position) = (0usize, base_offset.0, state.dirty_size);
         for mut header in headers {
             let total = header.total_bytes();
-            let batch = &mut bytes[at..at + total];
+            let batch = &mut bytes.as_mut_slice()[at..at + total];
             set_base_offset(batch, next);
             set_partition_leader_epoch(batch, leader_epoch);
             if log_append {
