@@ -16,9 +16,9 @@ use bytes::Bytes;
 /// serve those without page faults).
 const POOLED_SET_BYTES_MIN: usize = 64 * 1024;
 /// Most bytes of capacity the pool keeps; a returned buffer that would exceed it is freed.
-const POOLED_BYTES_MAX: usize = 16 * 1024 * 1024;
+const POOLED_BYTES_MAX: usize = 8 * 1024 * 1024;
 
-/// Free buffers (most recently returned last) and their total capacity.
+/// Free buffers and their total capacity.
 struct Pool {
     free: Vec<Vec<u8>>,
     bytes: usize,
@@ -38,7 +38,7 @@ impl RecordBuf {
         if set.len() < POOLED_SET_BYTES_MIN {
             return RecordBuf { data: set.to_vec(), pooled: false };
         }
-        let mut data = take().unwrap_or_default();
+        let mut data = take(set.len()).unwrap_or_else(|| Vec::with_capacity(set.len()));
         data.clear();
         data.extend_from_slice(set);
         RecordBuf { data, pooled: true }
@@ -73,9 +73,12 @@ fn lock() -> std::sync::MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn take() -> Option<Vec<u8>> {
+/// A pooled buffer that holds `len` bytes without growing (growing one would
+/// reallocate it, up to twice the size, and fault the new pages in anyway).
+fn take(len: usize) -> Option<Vec<u8>> {
     let mut pool = lock();
-    let buf = pool.free.pop()?;
+    let at = pool.free.iter().rposition(|buf| buf.capacity() >= len)?;
+    let buf = pool.free.swap_remove(at);
     pool.bytes = pool.bytes.saturating_sub(buf.capacity());
     Some(buf)
 }
