@@ -1,8 +1,9 @@
 //! One client connection. A reader decodes frames and starts a task per request, so a produce
 //! waiting for fsync or a fetch long-polling never stops the next request from being read; a
 //! writer awaits those tasks in request order and writes their responses, so answers leave
-//! strictly in the order the requests came. At most `queued.max.requests` requests are in flight;
-//! beyond that the reader waits (back-pressure), it never queues without bound.
+//! strictly in the order the requests came. At most `queued.max.requests` requests and
+//! [`IN_FLIGHT_BYTES_MAX`] bytes of them are in flight; beyond that the reader waits
+//! (back-pressure), it never queues without bound.
 
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
@@ -12,7 +13,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use strata_wire::frame::{FRAME_PREFIX_BYTES, check_frame_size};
@@ -21,6 +22,14 @@ use strata_wire::header::decode_request_frame;
 use crate::dispatch;
 use crate::reply::{Chunk, Outcome};
 use crate::state::Broker;
+
+/// Request bytes a connection may have read and not yet answered. With the request count alone,
+/// 500 pipelined 1 MiB produce requests were held at once whenever the disk fell behind (broker
+/// peak RSS up to 460 MiB on W2, benches/RESULTS.md). A larger frame still goes through, alone.
+const IN_FLIGHT_BYTES_MAX: usize = 16 << 20;
+
+/// A started request and the share of the byte budget its frame holds until it is answered.
+type InFlight = (JoinHandle<Outcome>, OwnedSemaphorePermit);
 
 /// Serves one connection until the client closes it, a frame is refused, or the broker stops.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
@@ -47,10 +56,11 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
 async fn read_requests(
     mut reader: OwnedReadHalf,
     broker: &Arc<Broker>,
-    in_flight: mpsc::Sender<JoinHandle<Outcome>>,
+    in_flight: mpsc::Sender<InFlight>,
     peer: Option<std::net::SocketAddr>,
 ) -> Result<(), String> {
     let frame_bytes_max = broker.config.frame_bytes_max();
+    let budget = Arc::new(Semaphore::new(IN_FLIGHT_BYTES_MAX));
     loop {
         let mut prefix = [0u8; FRAME_PREFIX_BYTES];
         match reader.read_exact(&mut prefix).await {
@@ -59,6 +69,8 @@ async fn read_requests(
             Err(e) => return Err(format!("read failed: {e}")),
         }
         let len = check_frame_size(prefix, frame_bytes_max).map_err(|e| e.to_string())?;
+        let share = u32::try_from(len.clamp(1, IN_FLIGHT_BYTES_MAX)).unwrap_or(u32::MAX);
+        let permit = Arc::clone(&budget).acquire_many_owned(share).await.map_err(|e| e.to_string())?;
         // Read into the buffer's spare capacity: zero-filling a 1 MiB frame first cost a memset each.
         let mut frame = BytesMut::with_capacity(len);
         while frame.len() < len {
@@ -71,18 +83,19 @@ async fn read_requests(
         }
         let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
         let handler = tokio::spawn(dispatch::begin(Arc::clone(broker), frame, peer));
-        if in_flight.send(handler).await.is_err() {
+        if in_flight.send((handler, permit)).await.is_err() {
             return Err("response writer stopped".into());
         }
     }
 }
 
 /// Writes each request's response in request order.
-async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<JoinHandle<Outcome>>, peer: String, copy: bool) {
+async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<InFlight>, peer: String, copy: bool) {
     // Encoded bytes (and on the copying path record data) gathered for one write, reused by every
     // response of the connection.
     let mut buf = Vec::new();
-    while let Some(handler) = pending.recv().await {
+    // The permit is released when the loop body ends: after the response is written.
+    while let Some((handler, _permit)) = pending.recv().await {
         let outcome = match handler.await {
             Ok(outcome) => outcome,
             Err(error) => {
