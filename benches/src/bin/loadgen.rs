@@ -37,6 +37,9 @@ struct Args {
     rate: Option<f64>,
     #[arg(long, default_value_t = 10)]
     duration_secs: u64,
+    /// Stop after this many messages (or at --duration-secs, whichever comes first).
+    #[arg(long)]
+    messages: Option<u64>,
     /// Do not run a consumer (no end-to-end latency).
     #[arg(long)]
     no_consume: bool,
@@ -74,7 +77,7 @@ fn run(args: &Args) -> Result<bool, BenchError> {
         batch_bytes: args.batch_bytes,
         rate_msgs_per_sec: args.rate,
         duration: Duration::from_secs(args.duration_secs),
-        bytes_max: None,
+        bytes_max: args.messages.map(|n| n.saturating_mul(args.record_bytes as u64)),
         consume: !args.no_consume,
         drain_idle_max: Duration::from_secs(10),
     };
