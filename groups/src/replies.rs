@@ -77,7 +77,8 @@ pub struct JoinGroupReply {
 }
 
 impl JoinGroupReply {
-    pub(crate) fn error(error: GroupError, member_id: &str) -> Self {
+    /// A reply carrying only `error` (no generation, leader or members).
+    pub fn error(error: GroupError, member_id: &str) -> Self {
         JoinGroupReply {
             error: Some(error),
             generation_id: -1,
@@ -102,7 +103,8 @@ pub struct SyncGroupReply {
 }
 
 impl SyncGroupReply {
-    pub(crate) fn error(error: GroupError) -> Self {
+    /// A reply carrying only `error`, with an empty assignment.
+    pub fn error(error: GroupError) -> Self {
         SyncGroupReply { error: Some(error), protocol_type: None, protocol_name: None, assignment: Bytes::new() }
     }
 }

@@ -311,25 +311,11 @@ async fn finish(pending: Result<Vec<PendingAppend>, StoreError>, completions: Ve
 
 /// The answer when the coordinator cannot answer (records lost, or shutting down).
 fn join_error(member_id: &str) -> JoinGroupReply {
-    JoinGroupReply {
-        error: Some(strata_groups::GroupError::CoordinatorNotAvailable),
-        generation_id: -1,
-        protocol_type: None,
-        protocol_name: None,
-        leader: String::new(),
-        skip_assignment: false,
-        member_id: member_id.to_owned(),
-        members: Vec::new(),
-    }
+    JoinGroupReply::error(strata_groups::GroupError::CoordinatorNotAvailable, member_id)
 }
 
 fn sync_error() -> SyncGroupReply {
-    SyncGroupReply {
-        error: Some(strata_groups::GroupError::CoordinatorNotAvailable),
-        protocol_type: None,
-        protocol_name: None,
-        assignment: bytes::Bytes::new(),
-    }
+    SyncGroupReply::error(strata_groups::GroupError::CoordinatorNotAvailable)
 }
 
 /// A JoinGroup or SyncGroup reply, so [`Groups::parked`] serves both.
