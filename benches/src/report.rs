@@ -78,11 +78,13 @@ impl Report<'_> {
         let _ = writeln!(out, "to its delivery report; end-to-end from the same instant, carried in the payload, to consumption.");
         let _ = writeln!(out, "Broker CPU-s per GB covers everything the broker did in the measured window (produce and the consumer's");
         let _ = writeln!(out, "fetches); disk bytes per byte is `/proc/<pid>/io` write_bytes over payload bytes (so record and batch");
-        let _ = writeln!(out, "framing count against it). Peak RSS is VmHWM of a broker started fresh for the workload.\n");
+        let _ = writeln!(out, "framing count against it). Peak RSS is VmHWM of a broker started fresh for the workload. Broker and client");
+        let _ = writeln!(out, "core % are CPU time over wall time of the measured part (warm-up, produce and drain): a client near 100 %");
+        let _ = writeln!(out, "was held back by its own core, not by the broker.\n");
 
         let _ = writeln!(out, "## Workloads\n");
-        let _ = writeln!(out, "| workload | msg/s | MB/s | ceiling | ratio | produce ms | end-to-end ms | broker CPU-s/GB | broker peak RSS MiB | disk bytes/byte | broker CPUs | status |");
-        let _ = writeln!(out, "|---|---:|---:|---|---:|---|---|---:|---:|---:|---|---|");
+        let _ = writeln!(out, "| workload | msg/s | MB/s | ceiling | ratio | produce ms | end-to-end ms | broker CPU-s/GB | broker core % | client core % | broker peak RSS MiB | disk bytes/byte | broker CPUs | status |");
+        let _ = writeln!(out, "|---|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---|---|");
         for o in self.outcomes {
             let (ceiling, ratio) = match ceiling_of(o, self.ceilings) {
                 Some((name, value, own)) if value > 0.0 => (format!("{name}: {value:.0}"), format!("{:.0}%", own / value * 100.0)),
@@ -96,7 +98,7 @@ impl Report<'_> {
             let status = o.failure.as_deref().map_or_else(|| "ok".to_string(), |f| format!("FAILED: {f}"));
             let _ = writeln!(
                 out,
-                "| {} {} | {:.0} | {:.1} | {} | {} | {} | {} | {:.2} | {:.1} | {:.2} | {} | {} |",
+                "| {} {} | {:.0} | {:.1} | {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.1} | {:.2} | {} | {} |",
                 o.id,
                 o.title,
                 o.msgs_per_sec(),
@@ -106,6 +108,8 @@ impl Report<'_> {
                 produce,
                 e2e,
                 o.cpu_secs_per_gb(),
+                o.usage.broker_core_percent(),
+                o.usage.client_core_percent(),
                 o.usage.rss_peak_bytes as f64 / (1024.0 * 1024.0),
                 o.disk_bytes_per_byte(),
                 o.usage.cpus,

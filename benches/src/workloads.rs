@@ -7,7 +7,7 @@ use crate::error::BenchError;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
 use crate::procstat::{self, ProcSample};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
@@ -164,6 +164,14 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
         },
         w2.clone(),
         w3.clone(),
+        // Not one of the workloads: with linger 1 ms the client holds every message up to
+        // 1 ms before sending it, so W3's produce latency cannot show what the broker adds alone.
+        Workload {
+            id: "W3L0",
+            title: "W3 with linger 0 ms (the client sends at once: what the broker adds)".into(),
+            linger_ms: 0,
+            ..w3.clone()
+        },
         Workload {
             id: "W4a",
             title: "W2 with log.flush.interval.messages=1".into(),
@@ -202,23 +210,61 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
     ]
 }
 
-/// What the broker used during the measured part of a workload.
+/// What the broker (and, beside it, the client) used during the measured part of a workload.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerUsage {
     pub cpu_secs: f64,
     pub write_bytes: u64,
     pub rss_peak_bytes: u64,
     pub cpus: String,
+    /// Wall-clock length of the measured part.
+    pub wall_secs: f64,
+    /// CPU time of this process (the rdkafka producer and consumer) over the same part: when it is
+    /// close to `wall_secs`, the client's one core was the limit, not the broker.
+    pub client_cpu_secs: f64,
 }
 
 impl BrokerUsage {
-    fn between(before: ProcSample, after: ProcSample, cpus: &str) -> BrokerUsage {
-        BrokerUsage {
-            cpu_secs: after.cpu_secs - before.cpu_secs,
-            write_bytes: after.write_bytes.saturating_sub(before.write_bytes),
-            rss_peak_bytes: after.rss_peak_bytes,
+    /// Share of one core the broker used, in percent.
+    pub fn broker_core_percent(&self) -> f64 {
+        percent(self.cpu_secs, self.wall_secs)
+    }
+    /// Share of one core the client used, in percent.
+    pub fn client_core_percent(&self) -> f64 {
+        percent(self.client_cpu_secs, self.wall_secs)
+    }
+}
+
+fn percent(cpu_secs: f64, wall_secs: f64) -> f64 {
+    if wall_secs > 0.0 { cpu_secs / wall_secs * 100.0 } else { 0.0 }
+}
+
+/// Broker and client counters taken together, before and after a measured part.
+struct Window {
+    broker_pid: u32,
+    broker: ProcSample,
+    client: ProcSample,
+    started: Instant,
+}
+
+impl Window {
+    fn open(broker_pid: u32) -> Result<Window, BenchError> {
+        let client = procstat::sample(std::process::id())?;
+        Ok(Window { broker_pid, broker: procstat::sample(broker_pid)?, client, started: Instant::now() })
+    }
+
+    fn close(self, cpus: &str) -> Result<BrokerUsage, BenchError> {
+        let wall_secs = self.started.elapsed().as_secs_f64();
+        let broker = procstat::sample(self.broker_pid)?;
+        let client = procstat::sample(std::process::id())?;
+        Ok(BrokerUsage {
+            cpu_secs: broker.cpu_secs - self.broker.cpu_secs,
+            write_bytes: broker.write_bytes.saturating_sub(self.broker.write_bytes),
+            rss_peak_bytes: broker.rss_peak_bytes,
             cpus: cpus.to_string(),
-        }
+            wall_secs,
+            client_cpu_secs: client.cpu_secs - self.client.cpu_secs,
+        })
     }
 }
 
@@ -292,10 +338,9 @@ pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchE
     let outcomes = match &workload.kind {
         Kind::Produce => {
             let load_spec = load_spec(workload, &broker.address, &topic, ctx.duration, None, true);
-            let before = procstat::sample(broker.pid)?;
+            let window = Window::open(broker.pid)?;
             let load = loadgen::run(&load_spec)?;
-            let after = procstat::sample(broker.pid)?;
-            let usage = BrokerUsage::between(before, after, &broker.cpus);
+            let usage = window.close(&broker.cpus)?;
             broker.stop()?;
             let failure = produce_failure(&load, true);
             vec![Outcome { id: workload.id.into(), title: workload.title.clone(), workload: workload.clone(), load, catch_up: None, usage, failure }]
@@ -335,11 +380,10 @@ fn read_backlog(
     let mut spec = spec.clone();
     spec.overrides.extend(path.overrides.iter().cloned());
     let broker = Broker::start(&spec)?;
-    let before = procstat::sample(broker.pid)?;
+    let window = Window::open(broker.pid)?;
     let time_max = ctx.duration.max(Duration::from_secs(1)) * 20;
     let consumed = loadgen::catch_up(&broker.address, topic, workload.partitions, backlog.delivered, time_max)?;
-    let after = procstat::sample(broker.pid)?;
-    let usage = BrokerUsage::between(before, after, &broker.cpus);
+    let usage = window.close(&broker.cpus)?;
     broker.stop()?;
     let failure = if consumed.count == 0 {
         Some("no message read back".to_string())
