@@ -1,10 +1,12 @@
 //! This machine's own ceilings for the bytes a workload moves, measured in the same run so every
 //! broker figure can be shown as a ratio (shared VMs drift from run to run):
 //! a raw loopback TCP stream, a raw buffered file write with and without `fdatasync` after every
-//! chunk (the flush size), and a cached file sent to a socket by `sendfile` and by `pread` + `write`.
+//! chunk (the flush size), the same flush spread over one file per partition ([`fsync_spread`]),
+//! and a cached file sent to a socket by `sendfile` and by `pread` + `write`.
 //! The sending side runs on the broker's CPU and the receiving side on the client's, as in a workload.
 
 use crate::error::BenchError;
+use crate::fsync_spread::{self, SpreadSync};
 use crate::histogram::Latency;
 use crate::pinning::{Placement, pin_current_thread};
 use std::fs::{File, OpenOptions};
@@ -37,6 +39,8 @@ pub struct WriteCeiling {
     pub buffered: Rate,
     pub fdatasync: Rate,
     pub fdatasync_latency: Latency,
+    /// The same flush size spread over [`CeilingSpec::spread_files`] files synced at once.
+    pub spread: SpreadSync,
 }
 
 /// Every ceiling of a run.
@@ -62,6 +66,8 @@ pub struct CeilingSpec {
     pub chunk_sizes: Vec<usize>,
     pub time_max: Duration,
     pub placement: Placement,
+    /// Files a flush is spread over for the partitioned fsync ceiling (W4's partition count).
+    pub spread_files: usize,
 }
 
 /// Touches `bytes` of fresh memory once, page by page, then frees it. On these VMs memory (and so
@@ -81,7 +87,8 @@ pub fn measure(dir: &Path, spec: &CeilingSpec) -> Result<Ceilings, BenchError> {
     for &chunk in &spec.chunk_sizes {
         let (buffered, _) = file_write(dir, spec, chunk, false)?;
         let (fdatasync, fdatasync_latency) = file_write(dir, spec, chunk, true)?;
-        writes.push(WriteCeiling { chunk_bytes: chunk, buffered, fdatasync, fdatasync_latency });
+        let spread = fsync_spread::measure(dir, spec.spread_files, chunk, spec.bytes, spec.time_max, spec.placement.broker_cpu)?;
+        writes.push(WriteCeiling { chunk_bytes: chunk, buffered, fdatasync, fdatasync_latency, spread });
     }
     let cached = dir.join("ceiling-cached.bin");
     write_cached_file(&cached, spec.bytes)?;
@@ -236,6 +243,7 @@ mod tests {
             chunk_sizes: vec![128 << 10],
             time_max: Duration::from_secs(10),
             placement: Placement { broker_cpu: None, client_cpu: None },
+            spread_files: 4,
         };
         let c = measure(dir.path(), &spec).unwrap();
         assert_eq!(c.tcp_loopback.bytes, 4 << 20);
@@ -244,6 +252,7 @@ mod tests {
         let w = c.write_at(128 << 10).unwrap();
         assert_eq!(w.buffered.bytes, 4 << 20);
         assert_eq!(w.fdatasync_latency.count(), 32);
+        assert_eq!(w.spread.round_latency.count(), 32);
         assert!(c.sendfile.mb_per_sec() > 0.0);
     }
 }

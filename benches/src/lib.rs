@@ -6,6 +6,7 @@ pub mod admin;
 pub mod broker;
 pub mod ceilings;
 pub mod error;
+pub mod fsync_spread;
 pub mod histogram;
 pub mod loadgen;
 pub mod machine;

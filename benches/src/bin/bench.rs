@@ -124,6 +124,7 @@ fn run(args: &Args) -> Result<bool, BenchError> {
             chunk_sizes: vec![128 << 10, 1 << 20],
             time_max: scale.duration.max(Duration::from_secs(2)),
             placement,
+            spread_files: 16,
         };
         Some(ceilings::measure(&work_dir, &spec)?)
     };
