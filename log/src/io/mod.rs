@@ -3,7 +3,10 @@
 //! One dedicated OS thread owns the I/O backend (an io_uring ring, or the positioned-write fallback
 //! when io_uring cannot be set up). Callers [`Writer::submit`] [`WriteJob`]s into a bounded queue;
 //! `submit` blocks while `queue_depth_max` jobs are already queued, which is how a slow disk slows
-//! producers down (back-pressure) instead of growing memory.
+//! producers down (back-pressure) instead of growing memory. A caller that must not block (a
+//! partition's append on an async runtime thread) instead takes a place in the queue with
+//! [`Writer::try_reserve`] before it commits to a job, and later fills it with
+//! [`Reservation::submit`], which never blocks ([`slots`] keeps the bound).
 //!
 //! The thread drains up to `ring_entries` queued jobs at a time (a *batch*) and then:
 //! 1. writes every job's bytes at its position (io_uring: all writes in one submission; short writes
@@ -30,15 +33,16 @@
 mod batch;
 pub mod faults;
 mod pwrite;
+mod slots;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
-mod tests;
+pub(crate) mod tests;
 mod uring;
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 
@@ -46,6 +50,7 @@ use bytes::Bytes;
 
 use self::batch::Backend;
 use self::faults::Faults;
+use self::slots::Slots;
 
 /// Which backend a [`Writer`] runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -161,7 +166,9 @@ impl std::fmt::Debug for Writer {
 
 struct Inner {
     kind: IoKind,
-    sender: SyncSender<Message>,
+    /// Unbounded: every job in it holds one of `slots`, which is the bound.
+    sender: Sender<Message>,
+    slots: Arc<Slots>,
     /// Set by `stop` before it queues `Message::Stop`; `submit` refuses work once it is set.
     stopped: Arc<AtomicBool>,
     /// `submit` calls between their `stopped` check and the end of their send (see `drain_after_stop`).
@@ -208,7 +215,8 @@ impl Writer {
             }
         };
         let kind = backend.kind();
-        let (sender, receiver) = sync_channel(options.queue_depth_max.max(1));
+        let (sender, receiver) = channel();
+        let slots = Arc::new(Slots::new(options.queue_depth_max));
         let stopped = Arc::new(AtomicBool::new(false));
         let submitting = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(StatCounters::default());
@@ -218,6 +226,7 @@ impl Writer {
             faults,
             batch_jobs_max: ring_entries as usize,
             stats: Arc::clone(&stats),
+            slots: Arc::clone(&slots),
             stopped: Arc::clone(&stopped),
             submitting: Arc::clone(&submitting),
         };
@@ -228,6 +237,7 @@ impl Writer {
         let inner = Inner {
             kind,
             sender,
+            slots,
             stopped,
             submitting,
             stats,
@@ -250,24 +260,42 @@ impl Writer {
     /// Queues a job; blocks while `queue_depth_max` jobs are already queued. On error the job is
     /// dropped and its `done` is never called.
     pub fn submit(&self, job: WriteJob) -> Result<(), IoError> {
-        let job = match REENTRANT_JOBS.with_borrow_mut(|local| match local {
-            Some(local) if std::thread::current().id() == self.inner.thread_id => {
-                local.push(job);
-                None
-            }
-            _ => Some(job),
-        }) {
-            None => return Ok(()),
-            Some(job) => job,
-        };
+        if self.on_writer_thread() {
+            push_reentrant(job);
+            return Ok(());
+        }
         self.inner.submitting.fetch_add(1, Ordering::SeqCst);
         let result = if self.inner.stopped.load(Ordering::SeqCst) {
             Err(IoError::Stopped)
         } else {
-            self.inner.sender.send(Message::Job(job)).map_err(|_| IoError::Stopped)
+            self.inner.slots.take().and_then(|()| self.send_holding_slot(job))
         };
         self.inner.submitting.fetch_sub(1, Ordering::SeqCst);
         result
+    }
+
+    /// Takes a place in the queue without blocking, or `None` when `queue_depth_max` jobs are
+    /// already queued or reserved. The place is given back if the reservation is dropped unused.
+    /// On the writer thread itself (a `done` callback) it always succeeds: such submits bypass the
+    /// queue.
+    pub fn try_reserve(&self) -> Option<Reservation<'_>> {
+        if self.on_writer_thread() {
+            return Some(Reservation { writer: self, holds_slot: false });
+        }
+        self.inner.slots.try_take().then(|| Reservation { writer: self, holds_slot: true })
+    }
+
+    fn on_writer_thread(&self) -> bool {
+        std::thread::current().id() == self.inner.thread_id
+    }
+
+    /// Sends a job for which the caller holds a slot; the slot goes back if the job cannot be sent.
+    /// The caller counts itself in `submitting` (see `drain_after_stop`).
+    fn send_holding_slot(&self, job: WriteJob) -> Result<(), IoError> {
+        self.inner.sender.send(Message::Job(job)).map_err(|_| {
+            self.inner.slots.give_back();
+            IoError::Stopped
+        })
     }
 
     /// Completes every job queued before (and racing with) this call, then joins the thread. Later
@@ -275,14 +303,10 @@ impl Writer {
     /// thread to stop (it cannot join itself).
     pub fn stop(&self) {
         if !self.inner.stopped.swap(true, Ordering::SeqCst) {
-            // The queue may be full: this blocks like any submit until the thread makes room.
-            if std::thread::current().id() == self.inner.thread_id {
-                let _ = self.inner.sender.try_send(Message::Stop);
-            } else {
-                let _ = self.inner.sender.send(Message::Stop);
-            }
+            // `Stop` holds no slot: it never waits for room (the channel is unbounded).
+            let _ = self.inner.sender.send(Message::Stop);
         }
-        if std::thread::current().id() == self.inner.thread_id {
+        if self.on_writer_thread() {
             return;
         }
         let handle = self.inner.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -294,6 +318,60 @@ impl Writer {
     }
 }
 
+/// A place in the writer's queue, taken by [`Writer::try_reserve`]: the job it is filled with is
+/// queued without blocking. Dropped unused, it gives the place back.
+#[must_use = "a reservation holds a place in the writer's queue until it is used or dropped"]
+pub struct Reservation<'a> {
+    writer: &'a Writer,
+    /// False on the writer thread, whose submits bypass the queue.
+    holds_slot: bool,
+}
+
+impl std::fmt::Debug for Reservation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation").field("holds_slot", &self.holds_slot).finish_non_exhaustive()
+    }
+}
+
+impl Reservation<'_> {
+    /// Queues the job in the reserved place; never blocks. Fails like [`Writer::submit`] once the
+    /// writer has stopped (the job is dropped, its `done` never called).
+    pub fn submit(mut self, job: WriteJob) -> Result<(), IoError> {
+        let writer = self.writer;
+        if !std::mem::replace(&mut self.holds_slot, false) {
+            push_reentrant(job);
+            return Ok(());
+        }
+        writer.inner.submitting.fetch_add(1, Ordering::SeqCst);
+        let result = if writer.inner.stopped.load(Ordering::SeqCst) {
+            writer.inner.slots.give_back();
+            Err(IoError::Stopped)
+        } else {
+            writer.send_holding_slot(job)
+        };
+        writer.inner.submitting.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.holds_slot {
+            self.writer.inner.slots.give_back();
+        }
+    }
+}
+
+/// Queues a job submitted on the writer thread (from a `done` callback) for its next batch,
+/// outside the bounded queue, so such a submit cannot deadlock on a full queue.
+fn push_reentrant(job: WriteJob) {
+    REENTRANT_JOBS.with_borrow_mut(|local| match local {
+        Some(local) => local.push(job),
+        // Cannot happen: the writer thread sets its list up before running any callback.
+        None => *local = Some(vec![job]),
+    });
+}
+
 /// Everything the writer thread owns.
 struct WriterThread {
     receiver: Receiver<Message>,
@@ -301,8 +379,16 @@ struct WriterThread {
     faults: Option<Arc<Faults>>,
     batch_jobs_max: usize,
     stats: Arc<StatCounters>,
+    slots: Arc<Slots>,
     stopped: Arc<AtomicBool>,
     submitting: Arc<AtomicUsize>,
+}
+
+impl Drop for WriterThread {
+    /// However the thread ends, callers sleeping for a slot must learn that none will come back.
+    fn drop(&mut self) {
+        self.slots.close();
+    }
 }
 
 impl WriterThread {
@@ -314,18 +400,18 @@ impl WriterThread {
             // Jobs submitted by the previous batch's callbacks go first: they were submitted first.
             REENTRANT_JOBS.with_borrow_mut(|local| jobs.extend(local.iter_mut().flat_map(std::mem::take)));
             if jobs.is_empty() && !stopping && self.stopped.load(Ordering::SeqCst) {
-                stopping = true; // `stop` from a callback could not queue `Stop` into a full queue
+                stopping = true; // `stop` came from a callback (or raced): drain what is left
             }
             if jobs.is_empty() && !stopping {
                 match self.receiver.recv() {
-                    Ok(Message::Job(job)) => jobs.push(job),
+                    Ok(Message::Job(job)) => jobs.push(self.dequeued(job)),
                     Ok(Message::Stop) => stopping = true,
                     Err(_) => stopping = true, // every Writer handle is gone
                 }
             }
             while jobs.len() < self.batch_jobs_max && !stopping {
                 match self.receiver.try_recv() {
-                    Ok(Message::Job(job)) => jobs.push(job),
+                    Ok(Message::Job(job)) => jobs.push(self.dequeued(job)),
                     Ok(Message::Stop) | Err(TryRecvError::Disconnected) => stopping = true,
                     Err(TryRecvError::Empty) => break,
                 }
@@ -348,7 +434,7 @@ impl WriterThread {
         let quiet = !self.stopped.load(Ordering::SeqCst) || self.submitting.load(Ordering::SeqCst) == 0;
         while jobs.len() < self.batch_jobs_max {
             match self.receiver.try_recv() {
-                Ok(Message::Job(job)) => jobs.push(job),
+                Ok(Message::Job(job)) => jobs.push(self.dequeued(job)),
                 Ok(Message::Stop) => {}
                 Err(_) => break,
             }
@@ -360,6 +446,12 @@ impl WriterThread {
             std::thread::yield_now();
         }
         false
+    }
+
+    /// A job just taken out of the channel: its queue place is free again.
+    fn dequeued(&self, job: WriteJob) -> WriteJob {
+        self.slots.give_back();
+        job
     }
 
     fn run_batch(&mut self, jobs: &mut Vec<WriteJob>) {

@@ -54,8 +54,8 @@ fn job(file: &Arc<File>, position: u64, data: &[u8], sync: bool, tag: usize, tx:
 }
 
 /// A job that holds the writer thread inside its `done` until the returned sender is used, so the
-/// test can fill the queue behind it deterministically.
-fn gate(writer: &Writer, file: &Arc<File>) -> Sender<()> {
+/// test can fill the queue behind it deterministically (partition tests use it too).
+pub(crate) fn gate(writer: &Writer, file: &Arc<File>) -> Sender<()> {
     let (release, wait) = channel::<()>();
     let (entered_tx, entered) = channel::<()>();
     writer
@@ -363,6 +363,91 @@ fn callbacks_may_submit_and_may_panic() {
             .unwrap();
         writer.submit(job(&file, 60, b"after", true, 7, &tx)).unwrap();
         assert_eq!(results(&rx, 1)[0].0, 7, "{kind:?}: the writer survived a panicking callback");
+        writer.stop();
+    }
+}
+
+#[test]
+fn try_reserve_takes_a_queue_place_without_blocking() {
+    for kind in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let file = open(&dir.path().join("f"));
+        let writer = start(kind, WriterOptions { queue_depth_max: 2, ..options(kind) }, None);
+        let (tx, rx) = channel();
+        let release = gate(&writer, &file);
+        let first = writer.try_reserve().unwrap();
+        writer.submit(job(&file, 0, b"a", false, 0, &tx)).unwrap();
+        // Reserved places count against the bound like queued jobs.
+        assert!(writer.try_reserve().is_none(), "{kind:?}: the queue is full");
+        assert_eq!(writer.inner.slots.used(), 2);
+        let blocked = {
+            let (writer, file, tx) = (writer.clone(), Arc::clone(&file), tx.clone());
+            std::thread::spawn(move || writer.submit(job(&file, 1, b"b", false, 1, &tx)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!blocked.is_finished(), "{kind:?}: submit waits while reservations fill the queue");
+        // An unused reservation gives its place back: the blocked submit goes on.
+        drop(first);
+        blocked.join().unwrap().unwrap();
+        let second = writer.try_reserve();
+        assert!(second.is_none(), "{kind:?}: the blocked submit took the freed place");
+        release.send(()).unwrap();
+        assert_eq!(results(&rx, 2).iter().map(|(tag, _)| *tag).collect::<Vec<_>>(), vec![0, 1]);
+        // A reservation's job is written and completed like any other, in submission order.
+        let reserved = writer.try_reserve().unwrap();
+        let after = writer.try_reserve().unwrap();
+        reserved.submit(job(&file, 2, b"c", true, 2, &tx)).unwrap();
+        after.submit(job(&file, 3, b"d", false, 3, &tx)).unwrap();
+        let got = results(&rx, 2);
+        assert_eq!(got.iter().map(|(tag, _)| *tag).collect::<Vec<_>>(), vec![2, 3], "{kind:?}");
+        assert!(got.iter().all(|(_, result)| result.is_ok()), "{kind:?}");
+        let mut buf = [0u8; 4];
+        file.read_exact_at(&mut buf, 0).unwrap();
+        assert_eq!(&buf, b"abcd", "{kind:?}");
+        assert_eq!(writer.inner.slots.used(), 0, "{kind:?}: every place came back");
+        // After stop, a reservation's submit fails like submit and its place is not leaked.
+        let late = writer.try_reserve().unwrap();
+        writer.stop();
+        assert!(matches!(late.submit(job(&file, 4, b"e", false, 4, &tx)), Err(IoError::Stopped)), "{kind:?}");
+        assert_eq!(writer.inner.slots.used(), 0, "{kind:?}");
+    }
+}
+
+#[test]
+fn a_callback_may_reserve_even_when_the_queue_is_full() {
+    for kind in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let file = open(&dir.path().join("f"));
+        let writer = start(kind, WriterOptions { queue_depth_max: 1, ..options(kind) }, None);
+        let (tx, rx) = channel();
+        let inner_writer = writer.clone();
+        let (inner_file, inner_tx) = (Arc::clone(&file), tx.clone());
+        let (proceed_tx, proceed) = channel::<()>();
+        let (entered_tx, entered) = channel::<()>();
+        writer
+            .submit(WriteJob {
+                file: Arc::clone(&file),
+                position: 0,
+                data: Bytes::new(),
+                sync: false,
+                done: Box::new(move |_| {
+                    // Wait until the queue is full, then reserve from the writer thread itself.
+                    entered_tx.send(()).unwrap();
+                    proceed.recv().unwrap();
+                    let reservation = inner_writer.try_reserve().expect("a callback's reservation bypasses the queue");
+                    reservation.submit(job(&inner_file, 0, b"r", false, 1, &inner_tx)).unwrap();
+                }),
+            })
+            .unwrap();
+        entered.recv_timeout(Duration::from_secs(10)).unwrap();
+        writer.submit(job(&file, 1, b"q", false, 0, &tx)).unwrap();
+        assert!(writer.try_reserve().is_none(), "{kind:?}");
+        proceed_tx.send(()).unwrap();
+        // The queued job was submitted first, but the callback's job joins the next batch first,
+        // exactly as a callback's `submit` does.
+        let order: Vec<usize> = results(&rx, 2).iter().map(|(tag, _)| *tag).collect();
+        assert_eq!(order, vec![1, 0], "{kind:?}");
+        assert_eq!(writer.inner.slots.used(), 0, "{kind:?}");
         writer.stop();
     }
 }
