@@ -1,10 +1,11 @@
 //! The crate's error types: [`LogError`] for storage and lifecycle failures, [`AppendError`] and
-//! [`ReadError`] for what `append` and `read` refuse. The broker maps them to Kafka error codes in
-//! one place (see the variant docs for the intended code).
+//! [`ReadError`] for what `append` and `read` refuse ([`TryAppendError`] adds "would block"). The
+//! broker maps them to Kafka error codes in one place (see the variant docs for the intended code).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use strata_wire::batch::BatchError;
 
 use crate::io::IoError;
@@ -75,6 +76,24 @@ pub enum AppendError {
     /// An older producer epoch than the partition has seen (`INVALID_PRODUCER_EPOCH`).
     #[error("producer {producer_id} epoch {epoch} is older than {current}")]
     InvalidProducerEpoch { producer_id: i64, epoch: i16, current: i16 },
+}
+
+/// Why `try_append` did not append.
+#[derive(Debug, thiserror::Error)]
+pub enum TryAppendError {
+    /// Appending now would block (full write queue, segment roll, clean-marker removal, or the
+    /// partition busy); nothing changed. Carries the record set back, to retry with `append`.
+    #[error("the append would block")]
+    WouldBlock(Bytes),
+    /// What `append` would have refused too.
+    #[error(transparent)]
+    Refused(#[from] AppendError),
+}
+
+impl From<LogError> for TryAppendError {
+    fn from(error: LogError) -> Self {
+        TryAppendError::Refused(AppendError::Storage(error))
+    }
 }
 
 /// Why `read` or `offset_for_timestamp` failed.

@@ -31,7 +31,7 @@ pub use config::{
     LogConfig, LogOptions, MESSAGE_BYTES_MAX, PRODUCERS_MAX, RECORD_SET_BYTES_MAX, SEGMENT_BYTES_MAX,
     SEGMENT_INDEX_BYTES_MAX, TimestampType,
 };
-pub use error::{AppendError, LogError, ReadError};
+pub use error::{AppendError, LogError, ReadError, TryAppendError};
 pub use io::IoKind;
 pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
 pub use partition::{AppendInfo, FileRange, Partition, PendingAppend, ReadResult};

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use proptest::prelude::*;
-use strata_log::{LogConfig, LogManager, LogOptions, Partition, ReadError};
+use strata_log::{LogConfig, LogManager, LogOptions, Partition, ReadError, TryAppendError};
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// Records in the batch, timestamp.
-    Append(usize, i64),
+    /// Records in the batch, timestamp, and whether through `try_append` first (falling back to
+    /// `append` when it would block, as the broker does).
+    Append(usize, i64, bool),
     /// `maintain(now)` with a small segment.ms: rolls the active segment.
     Roll,
     /// `maintain` with retention.bytes set to this many bytes.
@@ -37,7 +38,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (1usize..4, 0i64..1000).prop_map(|(n, ts)| Op::Append(n, ts)),
+        6 => (1usize..4, 0i64..1000, any::<bool>()).prop_map(|(n, ts, fast)| Op::Append(n, ts, fast)),
         1 => Just(Op::Roll),
         1 => (0u64..2000).prop_map(Op::RetainBytes),
         1 => (0u16..1001).prop_map(Op::DeleteRecords),
@@ -214,12 +215,21 @@ fn run(ops: Vec<Op>, segment_bytes: u32) -> Result<(), TestCaseError> {
     for op in ops {
         h.now += 10;
         match op {
-            Op::Append(n, ts) => {
+            Op::Append(n, ts, fast) => {
                 let ids: Vec<u64> = (model.next_id..model.next_id + n as u64).collect();
                 model.next_id += n as u64;
                 let bytes = encode(&ids, ts);
                 let len = bytes.len();
-                let pending = h.p().append(bytes, 0, h.now).unwrap();
+                let pending = if fast {
+                    match h.p().try_append(bytes, 0, h.now) {
+                        Ok(pending) => pending,
+                        // A refusal changed nothing: the blocking append gets the next offset.
+                        Err(TryAppendError::WouldBlock(bytes)) => h.p().append(bytes, 0, h.now).unwrap(),
+                        Err(TryAppendError::Refused(error)) => panic!("try_append refused: {error}"),
+                    }
+                } else {
+                    h.p().append(bytes, 0, h.now).unwrap()
+                };
                 prop_assert_eq!(pending.info.base_offset, model.end);
                 let info = futures_block(pending.wait());
                 prop_assert_eq!(info.last_offset, model.end + n as i64 - 1);

@@ -1,6 +1,13 @@
-//! `Partition::append`: validate, assign offsets, queue the write; the completion publishes.
+//! `Partition::append` and `Partition::try_append`: validate, assign offsets, queue the write; the
+//! completion publishes.
+//!
+//! Both share one body. `append` may block (a full write queue, a segment roll waiting for
+//! in-flight writes and creating files, removing the clean-shutdown marker with a directory
+//! fsync); `try_append` never does: it refuses with [`TryAppendError::WouldBlock`] before changing
+//! anything (no offset handed out, producer state untouched, nothing queued), and the caller
+//! retries with `append` where blocking is allowed.
 
-use std::sync::Arc;
+use std::sync::{Arc, TryLockError};
 
 use bytes::Bytes;
 use strata_wire::batch::{BatchHeader, set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_record_set};
@@ -9,8 +16,8 @@ use tokio::sync::oneshot;
 use super::{AppendInfo, Inner, Partition, PendingAppend, State};
 use crate::checkpoint::{CLEAN_SHUTDOWN_FILE, remove, sync_dir};
 use crate::config::{RECORD_SET_BYTES_MAX, TimestampType};
-use crate::error::{AppendError, LogError};
-use crate::io::WriteJob;
+use crate::error::{AppendError, LogError, TryAppendError};
+use crate::io::{Reservation, WriteJob};
 use crate::offset::Offset;
 use crate::producer_state::Verdict;
 use crate::record_buf::RecordBuf;
@@ -21,22 +28,65 @@ struct Placed {
     header: BatchHeader,
 }
 
+/// Whether an append may wait (for the queue, a roll, the clean marker's removal, the `order` lock).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Blocking {
+    Allowed,
+    Refused,
+}
+
 impl Partition {
     /// Validates every batch, assigns offsets (rewrites baseOffset and the leader epoch;
     /// LogAppendTime topics also the max timestamp), queues the bytes and returns at once. May block
-    /// briefly: on a full write queue (back-pressure) and when the segment rolls.
+    /// briefly: on a full write queue (back-pressure), when the segment rolls, on the first append
+    /// after a clean open (the marker's removal is fsynced), and behind another append or
+    /// maintenance of this partition that blocks.
     pub fn append(&self, record_set: Bytes, leader_epoch: i32, now_ms: i64) -> Result<PendingAppend, AppendError> {
-        if record_set.len() > RECORD_SET_BYTES_MAX {
-            return Err(AppendError::RecordSetTooLarge { bytes: record_set.len(), max: RECORD_SET_BYTES_MAX });
+        match self.append_with(record_set, leader_epoch, now_ms, Blocking::Allowed) {
+            Ok(pending) => Ok(pending),
+            Err(TryAppendError::Refused(error)) => Err(error),
+            Err(TryAppendError::WouldBlock(_)) => unreachable!("an append that may block never refuses to"),
         }
-        let headers = validate_record_set(&record_set)?;
+    }
+
+    /// Like [`Partition::append`], but never blocks: when the append would have to wait (the
+    /// writer's queue is full, the segment must roll, the clean-shutdown marker must be removed, or
+    /// another operation on this partition holds it) it returns [`TryAppendError::WouldBlock`]
+    /// with the record set, having changed nothing, and the caller retries with `append` where it
+    /// may block. For a tokio worker thread.
+    pub fn try_append(&self, record_set: Bytes, leader_epoch: i32, now_ms: i64) -> Result<PendingAppend, TryAppendError> {
+        self.append_with(record_set, leader_epoch, now_ms, Blocking::Refused)
+    }
+
+    fn append_with(
+        &self,
+        record_set: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        blocking: Blocking,
+    ) -> Result<PendingAppend, TryAppendError> {
+        if record_set.len() > RECORD_SET_BYTES_MAX {
+            return Err(AppendError::RecordSetTooLarge { bytes: record_set.len(), max: RECORD_SET_BYTES_MAX }.into());
+        }
+        let headers = validate_record_set(&record_set).map_err(AppendError::from)?;
         let inner = &self.inner;
-        let _order = inner.lock_order();
+        // `order` is held across blocking work (a roll's quiesce, a full queue, maintenance), so the
+        // non-blocking path only tries it. It also refuses when another append of this partition
+        // holds it for a moment: that append's caller pays the block, not a wrong answer.
+        let _order = match blocking {
+            Blocking::Allowed => inner.lock_order(),
+            Blocking::Refused => match inner.order.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return Err(TryAppendError::WouldBlock(record_set)),
+            },
+        };
+        // Whoever holds `state` without `order` does only memory work (completions, reads, config).
         let mut state = inner.lock_state();
         check_writable(&state)?;
         let max = state.config.max_message_bytes as usize;
         if let Some(big) = headers.iter().find(|h| h.total_bytes() > max) {
-            return Err(AppendError::MessageTooLarge { bytes: big.total_bytes(), max });
+            return Err(AppendError::MessageTooLarge { bytes: big.total_bytes(), max }.into());
         }
         // Idempotence first: a duplicate or a refused batch must not roll or dirty anything.
         let mut producers = None;
@@ -45,7 +95,7 @@ impl Partition {
             match view.check(header)? {
                 Verdict::Append => {}
                 Verdict::Duplicate { base_offset, last_offset } => {
-                    return Err(AppendError::DuplicateSequence { producer_id: header.producer_id, base_offset, last_offset });
+                    return Err(AppendError::DuplicateSequence { producer_id: header.producer_id, base_offset, last_offset }.into());
                 }
             }
             if headers.len() > 1 {
@@ -56,13 +106,28 @@ impl Partition {
             }
         }
         let records: i64 = headers.iter().map(|h| i64::from(h.last_offset_delta) + 1).sum();
-        remove_clean_marker(inner, &mut state)?;
+        let roll = needs_roll(&state, record_set.len(), headers.len(), records, now_ms);
+        // Every reason to block is decided here, before the first change below; the queue place
+        // is reserved, so the submit at the end cannot block either.
         let mut jobs = Vec::new();
-        if needs_roll(&state, record_set.len(), headers.len(), records, now_ms) {
-            state = inner.quiesce(state);
-            check_writable(&state)?;
-            jobs = inner.roll(&mut state)?;
-        }
+        let reservation = match blocking {
+            Blocking::Refused => {
+                let reservation = if state.clean_marker_present || roll { None } else { inner.writer.try_reserve() };
+                let Some(reservation) = reservation else {
+                    return Err(TryAppendError::WouldBlock(record_set));
+                };
+                Some(reservation)
+            }
+            Blocking::Allowed => {
+                remove_clean_marker(inner, &mut state)?;
+                if roll {
+                    state = inner.quiesce(state);
+                    check_writable(&state)?;
+                    jobs = inner.roll(&mut state)?;
+                }
+                None
+            }
+        };
 
         // Assign offsets and rewrite the headers.
         // A copy: the broker's record sets are slices of a shared request frame (see record_buf).
@@ -112,20 +177,27 @@ impl Partition {
             state.last_flush_ms = now_ms;
         }
         let Some(file) = state.active().map(|s| Arc::clone(&s.log)) else {
-            return Err(LogError::Closed.into());
+            return Err(AppendError::from(LogError::Closed).into());
         };
         drop(state);
 
         let (tx, rx) = oneshot::channel();
         let done_inner = Arc::clone(inner);
-        jobs.push(WriteJob {
+        let job = WriteJob {
             file,
             position: write_position,
             data: bytes.freeze(),
             sync,
             done: Box::new(move |result| complete(&done_inner, segment_base, placed, info, result, tx)),
-        });
-        inner.submit_all(jobs, true)?;
+        };
+        match reservation {
+            Some(reservation) => inner.submit_reserved(reservation, job),
+            None => {
+                jobs.push(job);
+                inner.submit_all(jobs, true)
+            }
+        }
+        .map_err(AppendError::from)?;
         Ok(PendingAppend { info, completion: rx })
     }
 }
@@ -215,20 +287,30 @@ impl Inner {
         let mut jobs = jobs.into_iter();
         while let Some(job) = jobs.next() {
             if let Err(e) = self.writer.submit(job) {
-                let error: LogError = e.into();
-                let mut state = self.lock_state();
-                state.failed.get_or_insert_with(|| Arc::new(std::io::Error::other(error.to_string())));
-                if last_is_pending {
-                    state.pending_jobs = state.pending_jobs.saturating_sub(1);
-                    state.pending_batches = 0;
-                }
-                if state.pending_jobs == 0 {
-                    self.drained.notify_all();
-                }
                 drop(jobs);
-                return Err(error);
+                return Err(self.refused_submit(e.into(), last_is_pending));
             }
         }
         Ok(())
+    }
+
+    /// Submits an append (counted in `pending_jobs`) into a place reserved in the writer's queue:
+    /// never blocks. A refusal fails the partition as in `submit_all`.
+    fn submit_reserved(&self, reservation: Reservation<'_>, job: WriteJob) -> Result<(), LogError> {
+        reservation.submit(job).map_err(|e| self.refused_submit(e.into(), true))
+    }
+
+    /// After the writer refused a job: fails the partition and returns the error.
+    fn refused_submit(&self, error: LogError, last_is_pending: bool) -> LogError {
+        let mut state = self.lock_state();
+        state.failed.get_or_insert_with(|| Arc::new(std::io::Error::other(error.to_string())));
+        if last_is_pending {
+            state.pending_jobs = state.pending_jobs.saturating_sub(1);
+            state.pending_batches = 0;
+        }
+        if state.pending_jobs == 0 {
+            self.drained.notify_all();
+        }
+        error
     }
 }

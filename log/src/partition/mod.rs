@@ -237,3 +237,5 @@ pub(crate) fn read_header(file: &File, position: u64) -> std::io::Result<Option<
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod try_append_tests;

@@ -12,27 +12,27 @@ use crate::io::faults::{Faults, TearMode};
 use crate::io::{Writer, WriterOptions};
 use crate::{AppendError, LogConfig, LogError, LogManager, LogOptions, Partition, ReadError, TimestampType};
 
-fn options() -> LogOptions {
+pub(super) fn options() -> LogOptions {
     LogOptions { force_fallback_io: true, ..LogOptions::default() }
 }
 
-fn manager(dir: &Path) -> LogManager {
+pub(super) fn manager(dir: &Path) -> LogManager {
     LogManager::open(dir, options()).unwrap()
 }
 
-fn block<F: std::future::Future>(f: F) -> F::Output {
+pub(super) fn block<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 }
 
-fn batch_with(n: usize, ts: i64, pid: i64, epoch: i16, seq: i32) -> Bytes {
+pub(super) fn batch_with(n: usize, ts: i64, pid: i64, epoch: i16, seq: i32) -> Bytes {
     crate::test_batches::batch_from(0, n, ts, pid, epoch, seq)
 }
 
-fn batch(n: usize, ts: i64) -> Bytes {
+pub(super) fn batch(n: usize, ts: i64) -> Bytes {
     batch_with(n, ts, -1, -1, -1)
 }
 
-fn append(p: &Partition, set: Bytes, now: i64) -> crate::AppendInfo {
+pub(super) fn append(p: &Partition, set: Bytes, now: i64) -> crate::AppendInfo {
     let pending = p.append(set, 1, now).unwrap();
     block(pending.wait()).unwrap()
 }
