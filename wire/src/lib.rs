@@ -7,3 +7,4 @@ pub mod frame;
 pub mod header;
 pub mod batch;
 pub mod fetch_framing;
+pub mod pool;
