@@ -5,6 +5,14 @@
 //! of a request is appended (queued for the writer) first and awaited afterwards, so their writes
 //! share the writer's batches and fsyncs.
 //!
+//! Appends run on the runtime thread through `Partition::try_append`, which never blocks; only a
+//! partition whose append would wait (a full write queue, a segment roll, the first append after a
+//! clean start, the partition busy with a blocking operation) is appended with the blocking
+//! `append` inside `block_in_place`, so the common produce does not hand its worker thread over.
+//! Once every partition is appended (the log copied the record sets), the request is dropped and
+//! only what the answer needs is kept, so the request frame, which the record sets and names
+//! are slices of, can be reused while the writes are awaited.
+//!
 //! acks: 0 never answers (and, as Kafka, closes the connection when a partition failed, so the
 //! producer notices and refreshes its metadata); 1 answers once the write has completed; -1
 //! answers once the batch is durable under the topic's flush policy, which on a single node is
@@ -22,15 +30,17 @@ use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use strata_log::{AppendError, AppendInfo, LogError, PendingAppend};
+use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend, TryAppendError};
 use strata_wire::batch::{BatchError, BatchHeader, Compression};
 
 use crate::dispatch::Pending;
 use crate::reply::{Outcome, RequestContext};
 
 mod removed_version;
+#[cfg(test)]
+mod tests;
 use crate::state::{Broker, now_ms};
 use crate::topics::Topic;
 
@@ -67,6 +77,23 @@ enum Step {
     Pending(PendingAppend),
 }
 
+/// One topic of the request, as the response needs it once the request is gone: owned copies,
+/// no slice of the request frame.
+struct TopicSteps {
+    name: TopicName,
+    topic_id: uuid::Uuid,
+    /// `(partition index, step)` in request order.
+    partitions: Vec<(i32, Step)>,
+}
+
+impl TopicSteps {
+    fn new(topic: &TopicProduceData, partitions: Vec<(i32, Step)>) -> TopicSteps {
+        // A copy: the request's name is a slice of its frame.
+        let name = TopicName(StrBytes::from_string(topic.name.0.as_str().to_owned()));
+        TopicSteps { name, topic_id: topic.topic_id, partitions }
+    }
+}
+
 /// Validates and appends every partition now (offsets are assigned in the order requests arrive
 /// on the connection) and returns the wait for the writes and the response.
 pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> Pending {
@@ -74,27 +101,28 @@ pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> 
     if !(-1..=1).contains(&acks) {
         // Kafka refuses the whole request without touching the log, and answers even for acks
         // it does not know (there is no "no response" to fall back on).
-        let refused = |_: &PartitionProduceData| Step::Failed {
-            code: ResponseError::InvalidRequiredAcks.code(),
-            message: format!("acks must be 0, 1 or -1, not {acks}"),
+        let refused = |p: &PartitionProduceData| {
+            let code = ResponseError::InvalidRequiredAcks.code();
+            (p.index, Step::Failed { code, message: format!("acks must be 0, 1 or -1, not {acks}") })
         };
-        let steps = req.topic_data.iter().map(|t| t.partition_data.iter().map(refused).collect()).collect();
-        return Box::pin(async move { respond(&ctx, &req.topic_data, steps).await });
+        let topics = req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
+        drop(req);
+        return Box::pin(async move { respond(&ctx, topics).await });
     }
     let now = now_ms();
-    // `append` may block briefly (a full write queue, a segment roll): keep that off the
-    // runtime's other tasks. Every partition is queued before any is awaited.
-    let steps: Vec<Vec<Step>> = tokio::task::block_in_place(|| {
-        req.topic_data
-            .iter()
-            .map(|topic| {
-                let found = find_topic(broker, ctx.api_version, topic);
-                topic.partition_data.iter().map(|p| append_one(ctx.api_version, found.as_deref(), p, now)).collect()
-            })
-            .collect()
-    });
+    // Every partition is queued, in request order, before any is awaited.
+    let topics: Vec<TopicSteps> = req
+        .topic_data
+        .into_iter()
+        .map(|topic| {
+            let found = find_topic(broker, ctx.api_version, &topic);
+            let partitions =
+                topic.partition_data.iter().map(|p| (p.index, append_one(ctx.api_version, found.as_deref(), p, now))).collect();
+            TopicSteps::new(&topic, partitions)
+        })
+        .collect();
     if acks == 0 {
-        let failed = steps.iter().flatten().any(|s| matches!(s, Step::Failed { .. }));
+        let failed = topics.iter().flat_map(|t| &t.partitions).any(|(_, s)| matches!(s, Step::Failed { .. }));
         let outcome = if failed {
             Outcome::Close("a produce request with acks=0 failed".into())
         } else {
@@ -103,7 +131,7 @@ pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> 
         };
         return Box::pin(std::future::ready(outcome));
     }
-    Box::pin(async move { respond(&ctx, &req.topic_data, steps).await })
+    Box::pin(async move { respond(&ctx, topics).await })
 }
 
 fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option<Arc<Topic>> {
@@ -137,7 +165,7 @@ fn append_one(version: i16, topic: Option<&Topic>, data: &PartitionProduceData, 
     if let Err((error, message)) = check_record_set(version, &records) {
         return fail(error, message);
     }
-    match partition.append(records, LEADER_EPOCH, now) {
+    match append(partition, records, now) {
         Ok(pending) => Step::Pending(pending),
         Err(AppendError::DuplicateSequence { base_offset, .. }) => {
             Step::Duplicate { base_offset, log_start_offset: partition.log_start_offset() }
@@ -145,6 +173,18 @@ fn append_one(version: i16, topic: Option<&Topic>, data: &PartitionProduceData, 
         Err(error) => {
             tracing::debug!(topic = %topic.name, partition = data.index, %error, "append refused");
             Step::Failed { code: append_error_code(&error), message: error.to_string() }
+        }
+    }
+}
+
+/// Appends on the runtime thread when that cannot block; otherwise hands the worker over
+/// (`block_in_place`) for the blocking append, which waits for room, a roll or the partition.
+fn append(partition: &Partition, records: Bytes, now: i64) -> Result<PendingAppend, AppendError> {
+    match partition.try_append(records, LEADER_EPOCH, now) {
+        Ok(pending) => Ok(pending),
+        Err(TryAppendError::Refused(error)) => Err(error),
+        Err(TryAppendError::WouldBlock(records)) => {
+            tokio::task::block_in_place(|| partition.append(records, LEADER_EPOCH, now))
         }
     }
 }
@@ -221,22 +261,22 @@ pub fn log_error_code(error: &LogError) -> i16 {
 }
 
 /// Awaits every queued write and builds the response, in request order.
-async fn respond(ctx: &RequestContext, topics: &[TopicProduceData], steps: Vec<Vec<Step>>) -> Outcome {
+async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
     let mut responses = Vec::with_capacity(topics.len());
-    for (topic, steps) in topics.iter().zip(steps) {
-        let mut partitions = Vec::with_capacity(steps.len());
-        for (data, step) in topic.partition_data.iter().zip(steps) {
+    for topic in topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for (index, step) in topic.partitions {
             let answer = match step {
-                Step::Failed { code, message } => failed(data.index, code, message),
+                Step::Failed { code, message } => failed(index, code, message),
                 Step::Duplicate { base_offset, log_start_offset } => PartitionProduceResponse::default()
-                    .with_index(data.index)
+                    .with_index(index)
                     .with_base_offset(base_offset)
                     .with_log_start_offset(log_start_offset),
                 Step::Pending(pending) => match pending.wait().await {
-                    Ok(info) => appended(data.index, info),
+                    Ok(info) => appended(index, info),
                     Err(error) => {
-                        tracing::warn!(topic = %topic.name.0, partition = data.index, %error, "append failed");
-                        failed(data.index, log_error_code(&error), error.to_string())
+                        tracing::warn!(topic = %topic.name.0, partition = index, %error, "append failed");
+                        failed(index, log_error_code(&error), error.to_string())
                     }
                 },
             };
@@ -246,7 +286,7 @@ async fn respond(ctx: &RequestContext, topics: &[TopicProduceData], steps: Vec<V
         if ctx.api_version >= TOPIC_ID_VERSION_MIN {
             response = response.with_topic_id(topic.topic_id);
         } else {
-            response = response.with_name(topic.name.clone());
+            response = response.with_name(topic.name);
         }
         responses.push(response);
     }
