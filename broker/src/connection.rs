@@ -1,25 +1,34 @@
-//! One client connection. A reader decodes frames and starts a task per request, so a produce
-//! waiting for fsync or a fetch long-polling never stops the next request from being read; a
-//! writer awaits those tasks in request order and writes their responses, so answers leave
-//! strictly in the order the requests came. At most `queued.max.requests` requests and
+//! One client connection. A reader reads frames, decodes each and starts its request with
+//! [`dispatch::begin`], which does the order-sensitive part at once (Produce assigns offsets and
+//! queues its writes there), so a produce waiting for fsync never stops the next request from
+//! being read. The rest of each request is a future that the writer awaits in request order and
+//! whose response it then writes, so answers leave strictly in the order the requests came.
+//! The writer runs those futures itself, one at a time, rather than spawning a task per request:
+//! Kafka also works on one request per connection at a time, and a task per request cost a spawn,
+//! a wake-up and a context switch each (benches/RESULTS.md). A panic in a handler closes the
+//! connection, as before, not the broker. At most `queued.max.requests` requests and
 //! [`IN_FLIGHT_BYTES_MAX`] bytes of them are in flight; beyond that the reader waits
 //! (back-pressure), it never queues without bound.
 
+use std::any::Any;
+use std::future::Future;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinHandle;
 
 use strata_wire::frame::{FRAME_PREFIX_BYTES, check_frame_size};
 use strata_wire::header::decode_request_frame;
+use strata_wire::pool::BufferPool;
 
-use crate::dispatch;
+use crate::dispatch::{self, Pending};
 use crate::reply::{Chunk, Outcome};
 use crate::state::Broker;
 
@@ -28,8 +37,31 @@ use crate::state::Broker;
 /// peak RSS up to 460 MiB on W2, benches/RESULTS.md). A larger frame still goes through, alone.
 const IN_FLIGHT_BYTES_MAX: usize = 16 << 20;
 
+/// Frames of this size and more are read into a buffer from [`FRAMES`]; smaller ones into an
+/// ordinary allocation, which malloc serves from its free lists without page faults.
+const POOLED_FRAME_BYTES_MIN: usize = 64 * 1024;
+
+/// Free frame buffers kept for reuse, all connections together. A fresh ~1 MiB buffer per produce
+/// frame was faulted in (zero-filled) while `recvfrom` filled it and handed back to the kernel
+/// after use: with page faults, ~27 % of the broker's CPU on W2 (benches/RESULTS.md). A frame's
+/// buffer returns here once the request no longer refers to it (its response is built). One
+/// connection holds at most [`IN_FLIGHT_BYTES_MAX`] of frames at a time, so 32 MiB keeps the
+/// whole in-flight budget of two busy producer connections (or one connection's burst after the
+/// disk fell behind) for reuse; buffers in use and free ones are the same memory, so the pool
+/// adds to peak RSS only what it keeps beyond the largest amount ever in flight at once.
+const POOLED_FRAMES_BYTES_MAX: usize = 32 << 20;
+
+static FRAMES: BufferPool = BufferPool::new(POOLED_FRAME_BYTES_MIN, POOLED_FRAMES_BYTES_MAX);
+
+/// Bytes a connection reads from its socket at a time while it has no large frame to read. One
+/// `read` brings in a frame's size prefix and its first bytes, or several small frames whole,
+/// instead of one read for every prefix and another for every body; the body of a large frame
+/// bypasses it and goes straight into the frame's buffer (`BufReader` does that for reads at
+/// least as large as its buffer).
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// A started request and the share of the byte budget its frame holds until it is answered.
-type InFlight = (JoinHandle<Outcome>, OwnedSemaphorePermit);
+type InFlight = (Pending, OwnedSemaphorePermit);
 
 /// Serves one connection until the client closes it, a frame is refused, or the broker stops.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
@@ -51,16 +83,17 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
     }
 }
 
-/// Reads frames and starts their handlers until the stream ends. `Err` carries why the
+/// Reads frames and starts their requests until the stream ends. `Err` carries why the
 /// connection is being closed by the broker.
 async fn read_requests(
-    mut reader: OwnedReadHalf,
+    reader: OwnedReadHalf,
     broker: &Arc<Broker>,
     in_flight: mpsc::Sender<InFlight>,
     peer: Option<std::net::SocketAddr>,
 ) -> Result<(), String> {
     let frame_bytes_max = broker.config.frame_bytes_max();
     let budget = Arc::new(Semaphore::new(IN_FLIGHT_BYTES_MAX));
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     loop {
         let mut prefix = [0u8; FRAME_PREFIX_BYTES];
         match reader.read_exact(&mut prefix).await {
@@ -71,36 +104,38 @@ async fn read_requests(
         let len = check_frame_size(prefix, frame_bytes_max).map_err(|e| e.to_string())?;
         let share = u32::try_from(len.clamp(1, IN_FLIGHT_BYTES_MAX)).unwrap_or(u32::MAX);
         let permit = Arc::clone(&budget).acquire_many_owned(share).await.map_err(|e| e.to_string())?;
-        // Read into the buffer's spare capacity: zero-filling a 1 MiB frame first cost a memset each.
-        let mut frame = BytesMut::with_capacity(len);
+        // Read into the buffer's spare capacity: zero-filling a 1 MiB frame first cost a memset
+        // each. `take` stops at the frame's end (a pooled buffer may have room for more).
+        let mut frame = FRAMES.take(len);
         while frame.len() < len {
             let left = (len - frame.len()) as u64;
-            match (&mut reader).take(left).read_buf(&mut frame).await {
+            match (&mut reader).take(left).read_buf(&mut *frame).await {
                 Ok(0) => return Err("frame cut short: early eof".into()),
                 Ok(_) => {}
                 Err(e) => return Err(format!("frame cut short: {e}")),
             }
         }
         let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
-        let handler = tokio::spawn(dispatch::begin(Arc::clone(broker), frame, peer));
-        if in_flight.send((handler, permit)).await.is_err() {
+        let request = dispatch::begin(Arc::clone(broker), frame, peer);
+        if in_flight.send((request, permit)).await.is_err() {
             return Err("response writer stopped".into());
         }
     }
 }
 
-/// Writes each request's response in request order.
+/// Finishes each request and writes its response, in request order.
 async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<InFlight>, peer: String, copy: bool) {
     // Encoded bytes (and on the copying path record data) gathered for one write, reused by every
     // response of the connection.
     let mut buf = Vec::new();
     // The permit is released when the loop body ends: after the response is written.
-    while let Some((handler, _permit)) = pending.recv().await {
-        let outcome = match handler.await {
+    while let Some((request, _permit)) = pending.recv().await {
+        let outcome = match CatchPanic(request).await {
             Ok(outcome) => outcome,
-            Err(error) => {
-                tracing::error!(%peer, %error, "request handler failed");
-                Outcome::Close(error.to_string())
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!(%peer, %message, "request handler panicked");
+                Outcome::Close(format!("request handler panicked: {message}"))
             }
         };
         match outcome {
@@ -121,6 +156,30 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver
     if let Err(error) = writer.shutdown().await {
         tracing::debug!(%peer, %error, "shutdown failed");
     }
+}
+
+/// A request's future whose panic comes out as `Err` with the panic's payload, as
+/// `tokio::spawn`'s `JoinError` did when every request had its own task, so a bug in one handler
+/// closes one connection instead of the broker. Unwind safety is asserted as tokio does for its
+/// tasks: after a panic the future is dropped and never polled again, and state it shares with
+/// the rest of the broker sits behind locks that a panic poisons.
+struct CatchPanic(Pending);
+
+impl Future for CatchPanic {
+    type Output = Result<Outcome, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// The message of a panic payload (`panic!` makes a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(no message)")
 }
 
 /// Bytes gathered before each write.
@@ -192,4 +251,27 @@ async fn sendfile_all(writer: &mut OwnedWriteHalf, range: &strata_log::FileRange
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().map(|rt| rt.block_on(future)).unwrap_or_else(|e| panic!("runtime: {e}"))
+    }
+
+    #[test]
+    fn a_panicking_request_comes_out_as_its_message_and_others_as_their_outcome() {
+        let panics: Pending = Box::pin(async {
+            tokio::task::yield_now().await;
+            panic!("handler bug {}", 7)
+        });
+        let result = run(CatchPanic(panics));
+        let Err(panic) = result else { panic!("the panic was not caught") };
+        assert_eq!(panic_message(&*panic), "handler bug 7");
+
+        let answers: Pending = Box::pin(async { Outcome::Close("done".into()) });
+        assert!(matches!(run(CatchPanic(answers)), Ok(Outcome::Close(reason)) if reason == "done"));
+    }
 }
