@@ -1,6 +1,7 @@
 //! Record batches for the crash test and the benchmarks, built with kafka-protocol's encoder so the
-//! bytes are exactly what a real producer would send. Shared by `benches/append.rs` and
-//! `tests/crash_kill.rs` (through `#[path]`), deterministic in `id` so a checker can rebuild the
+//! bytes are exactly what a real producer would send. Shared by `benches/append.rs`,
+//! `benches/lookup.rs`, `tests/crash_kill.rs` and strata-wire's `benches/hot_paths.rs` (through
+//! `#[path]`), deterministic in `id` so a checker can rebuild the
 //! batch it expects byte for byte.
 #![allow(dead_code)] // each includer uses a different part
 
