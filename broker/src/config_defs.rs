@@ -128,7 +128,7 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
     BrokerSetting { name: "group.min.session.timeout.ms", kind: ValueKind::Int { min: 0 }, default: "6000", topic_setting: None, doc: "Smallest session timeout a consumer may ask for." },
     BrokerSetting { name: "group.max.session.timeout.ms", kind: ValueKind::Int { min: 0 }, default: "1800000", topic_setting: None, doc: "Largest session timeout a consumer may ask for." },
     BrokerSetting { name: "group.initial.rebalance.delay.ms", kind: ValueKind::Int { min: 0 }, default: "3000", topic_setting: None, doc: "Wait for more members before the first rebalance of an empty group." },
-    BrokerSetting { name: "strata.fetch.transfer", kind: ValueKind::Choice(&["sendfile", "copy"]), default: "sendfile", topic_setting: None, doc: "How Fetch record data reaches the socket: 'sendfile' sends it from the page cache without copying it into the broker; 'copy' reads it into a reused per-connection buffer and writes it (what TLS will need). Strata-specific." },
+    BrokerSetting { name: "strata.fetch.transfer", kind: ValueKind::Choice(&["sendfile", "copy"]), default: "sendfile", topic_setting: None, doc: "How Fetch record data reaches the socket: 'sendfile' sends file ranges of 64 KiB and more from the page cache without copying them into the broker (smaller ones are copied into the response's one write, which costs less than their own syscalls); 'copy' reads all of it into a reused per-connection buffer and writes it (what TLS will need). Strata-specific." },
 ];
 
 /// Kafka settings that have no effect on a single Strata node; setting them is a warning, not an error.

@@ -185,19 +185,28 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
 /// Bytes gathered before each write.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
+/// Smallest file range sent with `sendfile`; smaller ones are copied into the gathered write. A
+/// consumer keeping up with producers fetches a few KiB per partition, and sending each range on
+/// its own (a write of the bytes before it, then a `sendfile`) cost two syscalls and two loopback
+/// segments per partition: at 50,000 msg/s over 16 partitions (W3) twelve `sendto`s per fetch and
+/// 22,000 context switches a second (benches/RESULTS.md). Copying 64 KiB costs less than one of
+/// those round trips through the kernel.
+const SENDFILE_RANGE_BYTES_MIN: usize = 64 * 1024;
+
 /// Writes one response. Consecutive encoded chunks are gathered in `buf` (a buffer reused across
 /// responses) and leave in one write of up to [`WRITE_BUFFER_BYTES`]: a Fetch response has encoded
 /// pieces around every partition's records, also for partitions without data, and writing each
 /// on its own cost a syscall and a TCP segment apiece (with 1,000 partitions, most of the broker's
-/// CPU). File ranges leave with `sendfile`, so record data never enters user space; with `copy`
-/// (`strata.fetch.transfer=copy`) they are read into `buf` instead, with `pread`s that the page
-/// cache normally serves.
+/// CPU). File ranges of [`SENDFILE_RANGE_BYTES_MIN`] and more leave with `sendfile`, so their
+/// record data never enters user space; smaller ones, and every range with `copy`
+/// (`strata.fetch.transfer=copy`), are read into `buf` instead, with `pread`s that the page cache
+/// normally serves.
 async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<Chunk>, buf: &mut Vec<u8>, copy: bool) -> std::io::Result<()> {
     buf.clear();
     for chunk in chunks {
         match chunk {
             Chunk::Bytes(bytes) => buf.extend_from_slice(&bytes),
-            Chunk::File(range) if copy => {
+            Chunk::File(range) if copy || (range.len as usize) < SENDFILE_RANGE_BYTES_MIN => {
                 let (mut position, mut left) = (range.position, range.len as usize);
                 while left > 0 {
                     if buf.len() >= WRITE_BUFFER_BYTES {

@@ -262,6 +262,31 @@ async fn the_copying_path_writes_the_same_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_mixing_sendfile_ranges_and_copied_small_ranges_keeps_every_byte_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]).await;
+    let mut conn = node.client().await;
+    let id = conn.create_topic("mixed", 3, &[]).await;
+    let topic = Target { name: "mixed", id };
+    // Partitions 0 and 2 hold small batches (copied into the gathered write), partition 1 one
+    // large range (sent with sendfile) between them.
+    let small_0 = batch(3, 100, 0, None);
+    let large = batch(10, 30_000, 0, None);
+    let small_2 = batch(2, 500, 0, None);
+    for (partition, produced) in [(0, &small_0), (1, &large), (2, &small_2)] {
+        assert_eq!(conn.produce(9, -1, topic, partition, produced.clone()).await.error_code, NONE);
+    }
+    let request = fetch_request(13, topic, &[(0, 0, 1 << 20), (1, 0, 1 << 20), (2, 0, 1 << 20)], 0, 0, 8 << 20);
+    let response = conn.fetch(13, &request).await;
+    let parts = &response.responses[0].partitions;
+    assert_eq!(records_of(&parts[0]), stored(&small_0, 0));
+    assert_eq!(records_of(&parts[1]), stored(&large, 0));
+    assert_eq!(records_of(&parts[2]), stored(&small_2, 0));
+    drop(conn);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_inside_a_batch_returns_the_whole_batch_and_limits_keep_whole_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
