@@ -83,9 +83,17 @@ pub fn warm_memory(bytes: usize) {
 /// Measures every ceiling; files go in `dir` (use the filesystem the broker's data directory is on).
 pub fn measure(dir: &Path, spec: &CeilingSpec) -> Result<Ceilings, BenchError> {
     let tcp_loopback = tcp_stream(spec)?;
-    let mut writes = Vec::new();
+    // Buffered writes first, each the better of two tries: in the first full-scale run a 2 GiB
+    // buffered write measured after the fdatasync'd ones ran at a sixth of the same write measured
+    // before them (605 against 3,887 MB/s), the page cache still busy with what they left.
+    let mut buffered_rates = Vec::new();
     for &chunk in &spec.chunk_sizes {
-        let (buffered, _) = file_write(dir, spec, chunk, false)?;
+        let (first, _) = file_write(dir, spec, chunk, false)?;
+        let (second, _) = file_write(dir, spec, chunk, false)?;
+        buffered_rates.push(if second.mb_per_sec() > first.mb_per_sec() { second } else { first });
+    }
+    let mut writes = Vec::new();
+    for (&chunk, buffered) in spec.chunk_sizes.iter().zip(buffered_rates) {
         let (fdatasync, fdatasync_latency) = file_write(dir, spec, chunk, true)?;
         let spread = fsync_spread::measure(dir, spec.spread_files, chunk, spec.bytes, spec.time_max, spec.placement.broker_cpu)?;
         writes.push(WriteCeiling { chunk_bytes: chunk, buffered, fdatasync, fdatasync_latency, spread });

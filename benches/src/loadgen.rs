@@ -346,6 +346,10 @@ pub fn consumer(bootstrap: &str, topic: &str, partitions: i32) -> Result<BaseCon
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "100")
+        // librdkafka stops fetching a partition for this long whenever its local queue is over
+        // `queued.min.messages` (1 s by default): a consumer sharing its core with a producer at
+        // full rate then sat idle for a second at a time, and end-to-end latency measured that.
+        .set("fetch.queue.backoff.ms", "10")
         .set("enable.partition.eof", "false")
         .create()
         .map_err(BenchError::kafka("creating the consumer"))?;
