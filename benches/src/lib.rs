@@ -1,5 +1,6 @@
 //! Strata's load generator and benchmark harness: workloads W1-W6 against a real `strata` broker
-//! through rdkafka, this machine's raw ceilings for the same bytes, and the RESULTS.md report.
+//! through rdkafka (and W2's bytes through a raw-protocol producer), this machine's raw ceilings for
+//! the same bytes, and the RESULTS.md report.
 //! Binaries: `bench` (the whole run, or `--smoke` for CI) and `loadgen` (one load against a broker).
 
 pub mod admin;
@@ -13,5 +14,6 @@ pub mod machine;
 pub mod pinning;
 pub mod plots;
 pub mod procstat;
+pub mod rawload;
 pub mod report;
 pub mod workloads;

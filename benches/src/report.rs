@@ -76,6 +76,8 @@ impl Report<'_> {
         let _ = writeln!(out, "\nMB = 10^6 bytes of record payload. Latencies in ms as p50 / p99 / p99.9 / max. Produce latency runs from the");
         let _ = writeln!(out, "moment a message was due (open loop: its slot in the schedule, so stalls count) or enqueued (closed loop)");
         let _ = writeln!(out, "to its delivery report; end-to-end from the same instant, carried in the payload, to consumption.");
+        let _ = writeln!(out, "W2R's producer is not librdkafka but one socket re-sending a prebuilt ProduceRequest: its produce latency");
+        let _ = writeln!(out, "is per request, from the start of its write to its answer, and it has no consumer.");
         let _ = writeln!(out, "Broker CPU-s per GB covers everything the broker did in the measured window (produce and the consumer's");
         let _ = writeln!(out, "fetches); disk bytes per byte is `/proc/<pid>/io` write_bytes over payload bytes (so record and batch");
         let _ = writeln!(out, "framing count against it). Peak RSS is VmHWM of a broker started fresh for the workload. Broker and client");

@@ -6,6 +6,7 @@ use crate::broker::{Broker, BrokerSpec};
 use crate::error::BenchError;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
 use crate::procstat::{self, ProcSample};
+use crate::rawload::{self, RawSpec};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ pub struct Scale {
     pub w6_rate_bytes_per_sec: f64,
     pub ceiling_bytes: u64,
     pub warm_bytes: usize,
+    /// Requests W2R's raw-protocol producer keeps outstanding.
+    pub raw_in_flight: usize,
 }
 
 impl Scale {
@@ -50,6 +53,7 @@ impl Scale {
                 w6_rate_bytes_per_sec: 10e6,
                 ceiling_bytes: 2 << 30,
                 warm_bytes: 8 << 30,
+                raw_in_flight: 8,
             },
             ScaleName::Quick => Scale {
                 name,
@@ -68,6 +72,7 @@ impl Scale {
                 w6_rate_bytes_per_sec: 1e6,
                 ceiling_bytes: 8 << 20,
                 warm_bytes: 64 << 20,
+                raw_in_flight: 8,
             },
         }
     }
@@ -80,6 +85,9 @@ pub enum Kind {
     Produce,
     /// Produce a backlog, then read it from the beginning once per fetch path.
     CatchUp { backlog_bytes: u64, paths: Vec<FetchPath> },
+    /// Send one prebuilt ProduceRequest of `batch_bytes` over and over from the raw-protocol
+    /// producer, `in_flight` at a time, for the scale's duration; no consumer.
+    RawProduce { in_flight: usize },
 }
 
 /// One way the broker can be told to serve fetches (a name and the overrides that select it).
@@ -134,6 +142,7 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
         ceiling: CeilingRef::BufferedWrite(MIB as usize),
     };
     let w3_rate = scale.w3_rate_msgs_per_sec;
+    let raw_in_flight = scale.raw_in_flight;
     let w3 = Workload {
         id: "W3",
         title: format!("W2 at a fixed {w3_rate:.0} msg/s, batch 128 KiB"),
@@ -163,6 +172,17 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             ceiling: CeilingRef::BufferedWrite(MIB as usize),
         },
         w2.clone(),
+        // Not one of the workloads: librdkafka on one core stops at 250-300 MB/s of 1 KiB
+        // messages with the broker still idle part of the time, so W2 cannot show what the broker
+        // itself ingests. The same bytes from a client that costs almost nothing per byte can.
+        Workload {
+            id: "W2R",
+            title: format!(
+                "W2's bytes from a raw-protocol producer (prebuilt 1 MiB requests, {raw_in_flight} in flight, no consumer): what the broker alone ingests"
+            ),
+            kind: Kind::RawProduce { in_flight: raw_in_flight },
+            ..w2.clone()
+        },
         w3.clone(),
         // Not one of the workloads: with linger 1 ms the client holds every message up to
         // 1 ms before sending it, so W3's produce latency cannot show what the broker adds alone.
@@ -338,12 +358,20 @@ pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchE
     let outcomes = match &workload.kind {
         Kind::Produce => {
             let load_spec = load_spec(workload, &broker.address, &topic, ctx.duration, None, true);
-            let window = Window::open(broker.pid)?;
-            let load = loadgen::run(&load_spec)?;
-            let usage = window.close(&broker.cpus)?;
-            broker.stop()?;
-            let failure = produce_failure(&load, true);
-            vec![Outcome { id: workload.id.into(), title: workload.title.clone(), workload: workload.clone(), load, catch_up: None, usage, failure }]
+            vec![measure_produce(workload, broker, true, || loadgen::run(&load_spec))?]
+        }
+        Kind::RawProduce { in_flight } => {
+            let raw_spec = RawSpec {
+                bootstrap: broker.address.clone(),
+                topic: topic.clone(),
+                partitions: workload.partitions,
+                record_bytes: workload.record_bytes,
+                request_bytes: workload.batch_bytes as usize,
+                in_flight: *in_flight,
+                duration: ctx.duration,
+            };
+            // No consumer: the row must not fail for having read nothing back.
+            vec![measure_produce(workload, broker, false, || rawload::run(&raw_spec))?]
         }
         Kind::CatchUp { backlog_bytes, paths } => {
             // The backlog is written at the highest rate, with a generous time bound.
@@ -366,6 +394,22 @@ pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchE
     // A 4 GiB backlog should not outlive its workload; the broker's log file beside it stays.
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(outcomes)
+}
+
+/// Runs `load` inside a measured window of `broker`, stops the broker and makes the row;
+/// `consumed` says whether the load read everything back (and must have).
+fn measure_produce(
+    workload: &Workload,
+    broker: Broker,
+    consumed: bool,
+    load: impl FnOnce() -> Result<LoadResult, BenchError>,
+) -> Result<Outcome, BenchError> {
+    let window = Window::open(broker.pid)?;
+    let load = load()?;
+    let usage = window.close(&broker.cpus)?;
+    broker.stop()?;
+    let failure = produce_failure(&load, consumed);
+    Ok(Outcome { id: workload.id.into(), title: workload.title.clone(), workload: workload.clone(), load, catch_up: None, usage, failure })
 }
 
 /// Restarts the broker on the backlog with one fetch path and reads everything from the beginning.

@@ -29,7 +29,7 @@ struct Args {
     /// A few seconds, tiny sizes, every workload path once; non-zero exit on any failure.
     #[arg(long)]
     smoke: bool,
-    /// Only these workloads (W1,W2,W3,W3L0,W4a,W4b,W5,W6).
+    /// Only these workloads (W1,W2,W2R,W3,W3L0,W4a,W4b,W5,W6).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Broker binary to use instead of building strata-broker with this harness's profile.
@@ -51,6 +51,9 @@ struct Args {
     /// W3 (and W4b) fixed rate, messages/s.
     #[arg(long)]
     w3_rate: Option<f64>,
+    /// Requests W2R's raw-protocol producer keeps outstanding (default 8).
+    #[arg(long)]
+    raw_in_flight: Option<usize>,
     /// W5 backlog, MiB.
     #[arg(long)]
     w5_backlog_mib: Option<u64>,
@@ -200,6 +203,9 @@ fn scale(args: &Args) -> Scale {
     }
     if let Some(r) = args.w3_rate {
         scale.w3_rate_msgs_per_sec = r;
+    }
+    if let Some(n) = args.raw_in_flight {
+        scale.raw_in_flight = n.max(1);
     }
     if let Some(m) = args.w5_backlog_mib {
         scale.w5_backlog_bytes = m << 20;
