@@ -264,14 +264,12 @@ impl Writer {
             push_reentrant(job);
             return Ok(());
         }
-        self.inner.submitting.fetch_add(1, Ordering::SeqCst);
-        let result = if self.inner.stopped.load(Ordering::SeqCst) {
-            Err(IoError::Stopped)
-        } else {
-            self.inner.slots.take().and_then(|()| self.send_holding_slot(job))
-        };
-        self.inner.submitting.fetch_sub(1, Ordering::SeqCst);
-        result
+        if self.inner.stopped.load(Ordering::SeqCst) {
+            return Err(IoError::Stopped);
+        }
+        // The blocking part: wait for a place, then queue the job in it as a reservation would.
+        self.inner.slots.take()?;
+        Reservation { writer: self, holds_slot: true }.submit(job)
     }
 
     /// Takes a place in the queue without blocking, or `None` when `queue_depth_max` jobs are
@@ -287,15 +285,6 @@ impl Writer {
 
     fn on_writer_thread(&self) -> bool {
         std::thread::current().id() == self.inner.thread_id
-    }
-
-    /// Sends a job for which the caller holds a slot; the slot goes back if the job cannot be sent.
-    /// The caller counts itself in `submitting` (see `drain_after_stop`).
-    fn send_holding_slot(&self, job: WriteJob) -> Result<(), IoError> {
-        self.inner.sender.send(Message::Job(job)).map_err(|_| {
-            self.inner.slots.give_back();
-            IoError::Stopped
-        })
     }
 
     /// Completes every job queued before (and racing with) this call, then joins the thread. Later
@@ -342,15 +331,18 @@ impl Reservation<'_> {
             push_reentrant(job);
             return Ok(());
         }
-        writer.inner.submitting.fetch_add(1, Ordering::SeqCst);
-        let result = if writer.inner.stopped.load(Ordering::SeqCst) {
-            writer.inner.slots.give_back();
-            Err(IoError::Stopped)
+        // Counted in `submitting` from before the `stopped` check to the end of the send (see
+        // `drain_after_stop`); the slot goes back if the job is not queued.
+        let inner = &writer.inner;
+        inner.submitting.fetch_add(1, Ordering::SeqCst);
+        let sent = !inner.stopped.load(Ordering::SeqCst) && inner.sender.send(Message::Job(job)).is_ok();
+        inner.submitting.fetch_sub(1, Ordering::SeqCst);
+        if sent {
+            Ok(())
         } else {
-            writer.send_holding_slot(job)
-        };
-        writer.inner.submitting.fetch_sub(1, Ordering::SeqCst);
-        result
+            inner.slots.give_back();
+            Err(IoError::Stopped)
+        }
     }
 }
 

@@ -111,13 +111,11 @@ impl Partition {
         // is reserved, so the submit at the end cannot block either.
         let mut jobs = Vec::new();
         let reservation = match blocking {
-            Blocking::Refused => {
-                let reservation = if state.clean_marker_present || roll { None } else { inner.writer.try_reserve() };
-                let Some(reservation) = reservation else {
-                    return Err(TryAppendError::WouldBlock(record_set));
-                };
-                Some(reservation)
-            }
+            Blocking::Refused => match inner.writer.try_reserve() {
+                Some(reservation) if !state.clean_marker_present && !roll => Some(reservation),
+                // An unused reservation gives its place back when dropped.
+                _ => return Err(TryAppendError::WouldBlock(record_set)),
+            },
             Blocking::Allowed => {
                 remove_clean_marker(inner, &mut state)?;
                 if roll {
