@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestKind};
-use strata_wire::header::{RequestFrame, decode_request_body};
+use strata_wire::header::{DecodedBody, RequestFrame, decode_request_body};
 
 use crate::handlers;
 use crate::reply::{Outcome, RequestContext};
@@ -89,7 +89,11 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         return done(refused);
     }
     let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
-        Ok(request) => request,
+        Ok(DecodedBody { request, trailing_bytes: 0 }) => request,
+        Ok(DecodedBody { request, trailing_bytes }) => {
+            tracing::debug!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, trailing_bytes, "ignoring bytes after the request body, as Kafka does");
+            request
+        }
         Err(error) => {
             tracing::info!(%error, client = %ctx.client_id, "malformed request");
             return done(Outcome::Close(error.to_string()));

@@ -197,7 +197,10 @@ async fn api_versions_advertises_the_admin_apis_with_kafka_ranges() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &[]).await;
     let mut client = node.client().await;
-    let response = client.call(3, &ApiVersionsRequest::default()).await;
+    let request = ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str("strata-tests"))
+        .with_client_software_version(StrBytes::from_static_str("1"));
+    let response = client.call(3, &request).await;
     let range = |key: ApiKey| {
         response.api_keys.iter().find(|k| k.api_key == key as i16).map(|k| (k.min_version, k.max_version))
     };

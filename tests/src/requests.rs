@@ -226,17 +226,19 @@ pub fn metadata(conn: &mut RawConn, topics: Option<&[&str]>, allow_auto_create: 
     conn.request(METADATA_VERSION, &metadata_request(topics, allow_auto_create))
 }
 
+/// An ApiVersions request naming its client software, as v3 and later must (Kafka answers
+/// INVALID_REQUEST to an empty or malformed name, KIP-511).
+pub fn api_versions_request() -> kafka_protocol::messages::ApiVersionsRequest {
+    kafka_protocol::messages::ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str("strata-tests"))
+        .with_client_software_version(StrBytes::from_static_str("1"))
+}
+
 /// Asserts that the broker answers a fresh client normally: ApiVersions v3 and Metadata v12.
 /// Every bad-input test ends with this, so one bad client cannot take the broker down.
 pub fn assert_serves(bootstrap: &str) {
-    use kafka_protocol::messages::ApiVersionsRequest;
     let mut conn = RawConn::connect(bootstrap);
-    let versions = conn.request(
-        3,
-        &ApiVersionsRequest::default()
-            .with_client_software_name(StrBytes::from_static_str("strata-tests"))
-            .with_client_software_version(StrBytes::from_static_str("1")),
-    );
+    let versions = conn.request(3, &api_versions_request());
     assert_eq!(versions.error_code, 0, "ApiVersions v3 from a fresh client");
     assert!(versions.api_keys.iter().any(|k| k.api_key == 18), "ApiVersions lists itself");
     let metadata = metadata(&mut conn, None, false);

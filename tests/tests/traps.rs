@@ -201,7 +201,7 @@ fn every_advertised_version_works() {
     let broker = Broker::start_default();
     let bootstrap = broker.bootstrap();
     let mut conn = RawConn::connect(bootstrap);
-    let advertised = conn.request(3, &ApiVersionsRequest::default());
+    let advertised = conn.request(3, &requests::api_versions_request());
     let range = |key: i16| {
         let entry = advertised
             .api_keys
@@ -228,7 +228,7 @@ fn every_advertised_version_works() {
 
     for v in versions(18, (ApiVersionsRequest::VERSIONS.min, ApiVersionsRequest::VERSIONS.max)) {
         attempt(bootstrap, &mut failures, format!("ApiVersions v{v}"), |conn| {
-            let response = conn.request(v, &ApiVersionsRequest::default());
+            let response = conn.request(v, &requests::api_versions_request());
             assert_eq!(response.error_code, NONE, "error code");
             assert!(!response.api_keys.is_empty(), "no keys listed");
         });

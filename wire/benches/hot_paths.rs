@@ -113,7 +113,7 @@ fn frame_decode(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let request = decode_request_frame(frame.clone()).unwrap();
-                black_box(decode_request_body(request.api_key, request.api_version(), request.body).unwrap())
+                black_box(decode_request_body(request.api_key, request.api_version(), request.body).unwrap().request)
             });
         });
     }

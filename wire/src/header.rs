@@ -28,8 +28,6 @@ pub enum HeaderError {
 pub enum BodyError {
     #[error("malformed {api_key:?} v{api_version} request body: {reason}")]
     Malformed { api_key: ApiKey, api_version: i16, reason: String },
-    #[error("{api_key:?} v{api_version} request has {trailing} unread bytes after its body")]
-    Trailing { api_key: ApiKey, api_version: i16, trailing: usize },
     #[error("cannot encode {api_key:?} v{api_version} response: {reason}")]
     Encode { api_key: ApiKey, api_version: i16, reason: String },
 }
@@ -75,18 +73,25 @@ pub fn decode_request_frame(mut frame: Bytes) -> Result<RequestFrame, HeaderErro
     Ok(RequestFrame { api_key, header, body: frame })
 }
 
-/// Decodes a request body of a version already checked against the API table. Bytes left over
-/// after the body mean the client and broker disagree on the schema, so they are refused.
-pub fn decode_request_body(api_key: ApiKey, api_version: i16, mut body: Bytes) -> Result<RequestKind, BodyError> {
+/// A request body decoded by [`decode_request_body`].
+#[derive(Debug)]
+pub struct DecodedBody {
+    pub request: RequestKind,
+    /// Bytes the frame held after the body's last field. Kafka reads a request's fields and never
+    /// looks at what follows them, so these are ignored, not refused: librdkafka 2.15 and 2.16
+    /// send a Metadata v13 request for all topics with three stray bytes after a null topic
+    /// array (a varint placeholder it never shrinks), and Kafka answers it.
+    pub trailing_bytes: usize,
+}
+
+/// Decodes a request body of a version already checked against the API table.
+pub fn decode_request_body(api_key: ApiKey, api_version: i16, mut body: Bytes) -> Result<DecodedBody, BodyError> {
     let request = RequestKind::decode(api_key, &mut body, api_version).map_err(|e| BodyError::Malformed {
         api_key,
         api_version,
         reason: e.to_string(),
     })?;
-    if body.has_remaining() {
-        return Err(BodyError::Trailing { api_key, api_version, trailing: body.remaining() });
-    }
-    Ok(request)
+    Ok(DecodedBody { request, trailing_bytes: body.remaining() })
 }
 
 /// Decodes one request message type directly (for handlers and tests that know the type).
@@ -152,12 +157,13 @@ mod tests {
             assert_eq!(decoded.correlation_id(), 7);
             assert_eq!(decoded.header.client_id.as_deref(), Some("test"));
             let body = decode_request_body(decoded.api_key, version, decoded.body).expect("body decodes");
-            assert!(matches!(body, RequestKind::Metadata(_)));
+            assert!(matches!(body.request, RequestKind::Metadata(_)));
+            assert_eq!(body.trailing_bytes, 0);
         }
     }
 
     #[test]
-    fn refuses_unknown_keys_short_frames_and_trailing_bytes() {
+    fn refuses_unknown_keys_and_short_frames_but_reads_past_trailing_bytes() {
         let mut unknown = BytesMut::new();
         unknown.extend_from_slice(&[0x7f, 0x00, 0, 0, 0, 0, 0, 9, 0xff, 0xff]);
         assert!(matches!(
@@ -169,10 +175,32 @@ mod tests {
         let mut frame = BytesMut::from(&request_frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())[..]);
         frame.extend_from_slice(b"garbage");
         let decoded = decode_request_frame(frame.freeze()).expect("header decodes");
-        assert!(matches!(
-            decode_request_body(decoded.api_key, 3, decoded.body),
-            Err(BodyError::Trailing { trailing: 7, .. })
-        ));
+        let body = decode_request_body(decoded.api_key, 3, decoded.body).expect("body decodes");
+        assert!(matches!(body.request, RequestKind::ApiVersions(_)));
+        assert_eq!(body.trailing_bytes, 7);
+    }
+
+    /// The Metadata v13 request librdkafka 2.16 sends for all topics, as captured from
+    /// confluent-kafka 2.16.1's `AdminClient.list_topics()`: header v2 (api key 3, version 13,
+    /// correlation id 3, client id "rdkafka", no tags), then a null topic array (varint 0), three
+    /// zero bytes of an unshrunk varint placeholder, allow_auto_topic_creation = true (1),
+    /// include_topic_authorized_operations = false, no tags. Kafka reads the first four body
+    /// bytes as the whole request (null topics, no auto-creation, no operations, no tags).
+    #[test]
+    fn librdkafka_2_16_metadata_v13_with_stray_bytes_decodes_as_kafka_reads_it() {
+        let captured = "0003000d00000003000772646b61666b610000000000010000";
+        let bytes: Vec<u8> = (0..captured.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&captured[i..i + 2], 16).expect("hex"))
+            .collect();
+        let frame = decode_request_frame(Bytes::from(bytes)).expect("header decodes");
+        assert_eq!((frame.api_version(), frame.correlation_id()), (13, 3));
+        let body = decode_request_body(frame.api_key, 13, frame.body).expect("body decodes");
+        let RequestKind::Metadata(request) = body.request else { panic!("not a Metadata request") };
+        assert!(request.topics.is_none());
+        assert!(!request.allow_auto_topic_creation);
+        assert!(!request.include_topic_authorized_operations);
+        assert_eq!(body.trailing_bytes, 3);
     }
 
     #[test]

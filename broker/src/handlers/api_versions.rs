@@ -14,8 +14,32 @@ fn api_keys() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub fn handle(ctx: &RequestContext, _req: ApiVersionsRequest) -> Outcome {
+pub fn handle(ctx: &RequestContext, req: ApiVersionsRequest) -> Outcome {
+    if ctx.api_version >= 3 {
+        tracing::debug!(
+            peer = ?ctx.peer,
+            client = %ctx.client_id,
+            software = %req.client_software_name.as_str(),
+            software_version = %req.client_software_version.as_str(),
+            "client software"
+        );
+        if !is_software_label(&req.client_software_name) || !is_software_label(&req.client_software_version) {
+            // Kafka's ApiVersionsRequest.isValid: INVALID_REQUEST, with no key list.
+            return ctx.respond(ResponseKind::ApiVersions(
+                ApiVersionsResponse::default().with_error_code(ResponseError::InvalidRequest.code()),
+            ));
+        }
+    }
     ctx.respond(ResponseKind::ApiVersions(ApiVersionsResponse::default().with_api_keys(api_keys())))
+}
+
+/// Whether a client software name or version (ApiVersions v3+, KIP-511) has the form Kafka
+/// accepts: letters, digits, '-' and '.', starting and ending with a letter or digit.
+fn is_software_label(label: &str) -> bool {
+    let alphanumeric = |c: char| c.is_ascii_alphanumeric();
+    label.starts_with(alphanumeric)
+        && label.ends_with(alphanumeric)
+        && label.chars().all(|c| alphanumeric(c) || c == '-' || c == '.')
 }
 
 /// The answer to an ApiVersions request of a version this broker does not know: a v0 response
@@ -27,4 +51,19 @@ pub fn unsupported_version(ctx: &RequestContext) -> Outcome {
             .with_error_code(ResponseError::UnsupportedVersion.code())
             .with_api_keys(api_keys()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_software_label;
+
+    #[test]
+    fn software_labels_follow_kafkas_pattern() {
+        for ok in ["librdkafka", "2.16.0", "confluent-kafka-python", "2.16.1-rdkafka-2.16.0", "a", "9"] {
+            assert!(is_software_label(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", ".a", "a.", "a b", "a_b", "é"] {
+            assert!(!is_software_label(bad), "{bad}");
+        }
+    }
 }
