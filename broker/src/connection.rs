@@ -94,6 +94,9 @@ async fn read_requests(
     let frame_bytes_max = broker.config.frame_bytes_max();
     let budget = Arc::new(Semaphore::new(IN_FLIGHT_BYTES_MAX));
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
+    // (api key, version) pairs this connection has used, each logged once at debug level. Only
+    // versions the broker serves stay on the connection, so the set stays small.
+    let mut versions_used = std::collections::HashSet::new();
     loop {
         let mut prefix = [0u8; FRAME_PREFIX_BYTES];
         match reader.read_exact(&mut prefix).await {
@@ -116,6 +119,15 @@ async fn read_requests(
             }
         }
         let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
+        if versions_used.insert((frame.api_key, frame.api_version())) {
+            tracing::debug!(
+                ?peer,
+                client = frame.header.client_id.as_deref().unwrap_or_default(),
+                api = ?frame.api_key,
+                version = frame.api_version(),
+                "client uses this API version"
+            );
+        }
         let request = dispatch::begin(Arc::clone(broker), frame, peer);
         if in_flight.send((request, permit)).await.is_err() {
             return Err("response writer stopped".into());

@@ -28,12 +28,20 @@ pub struct BrokerOptions {
     pub overrides: Vec<(String, String)>,
     /// Use this data dir instead of a fresh temporary one (it is not deleted afterwards).
     pub data_dir: Option<PathBuf>,
+    /// The broker's `RUST_LOG` filter; `$RUST_LOG`, else `info`, when unset.
+    pub log_filter: Option<String>,
 }
 
 impl BrokerOptions {
     /// Adds one `--override key=value`.
     pub fn with(mut self, key: &str, value: &str) -> Self {
         self.overrides.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the broker with this `RUST_LOG` filter (for tests that read what it logs).
+    pub fn with_log_filter(mut self, filter: &str) -> Self {
+        self.log_filter = Some(filter.to_owned());
         self
     }
 }
@@ -113,7 +121,9 @@ impl Broker {
         for (key, value) in &self.options.overrides {
             command.arg("--override").arg(format!("{key}={value}"));
         }
-        if std::env::var_os("RUST_LOG").is_none() {
+        if let Some(filter) = &self.options.log_filter {
+            command.env("RUST_LOG", filter);
+        } else if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info");
         }
         // Plain text in the captured log, and a backtrace if the broker panics.
@@ -214,11 +224,17 @@ impl Broker {
 
     /// What the broker wrote to stderr, for failure messages: panics, errors and warnings first
     /// (a long backtrace could push them out of the tail), then the last part of the log.
-    pub fn stderr_tail(&self) -> String {
+    /// Everything the broker has logged so far (all its starts).
+    pub fn stderr_log(&self) -> String {
         let mut text = String::new();
         if let Ok(mut file) = File::open(&self.stderr_path) {
             let _ = file.read_to_string(&mut text);
         }
+        text
+    }
+
+    pub fn stderr_tail(&self) -> String {
+        let text = self.stderr_log();
         const NOTABLE_LINES_MAX: usize = 30;
         const TAIL_BYTES: usize = 6000;
         let notable: Vec<&str> = text
