@@ -158,7 +158,7 @@ impl BrokerConfig {
     }
 
     fn flag(&self, name: &str) -> bool {
-        self.value(name).is_some_and(|(v, _)| v.trim() == "true")
+        self.value(name).is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("true"))
     }
 
     pub fn node_id(&self) -> i32 {

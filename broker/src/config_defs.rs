@@ -8,8 +8,16 @@ pub enum ValueKind {
     Bool,
     /// A 32-bit integer at least `min`.
     Int { min: i64 },
+    /// A 32-bit integer from `min` to `max`.
+    IntRange { min: i64, max: i64 },
+    /// Kafka's gzip level: 1 to 9, or -1 for the codec's default.
+    GzipLevel,
     /// A 64-bit integer at least `min`.
     Long { min: i64 },
+    /// A floating-point number from 0 to 1.
+    Ratio,
+    /// Kafka's throttled-replica list: empty, `*`, or comma-separated `partition:broker` pairs.
+    ReplicaList,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
     /// A non-empty comma-separated list of words from a fixed set (Kafka's LIST type, which
@@ -20,29 +28,46 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
-    /// Checks `value`, returning why it is refused.
+    /// Checks `value`, returning why it is refused in the words of Kafka's `ConfigDef` validators
+    /// (the text after "Invalid value V for configuration NAME: ").
     pub fn check(self, value: &str) -> Result<(), String> {
         let value = value.trim();
+        let range = |n: i64, min: i64, max: i64| {
+            if n < min {
+                Err(format!("Value must be at least {min}"))
+            } else if n > max {
+                Err(format!("Value must be no more than {max}"))
+            } else {
+                Ok(())
+            }
+        };
+        let int = |value: &str| value.parse::<i32>().map(i64::from).map_err(|_| "Not a number of type INT".to_string());
         match self {
-            ValueKind::Bool => match value {
+            ValueKind::Bool => match value.to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
-                _ => Err(format!("'{value}' is not true or false")),
+                _ => Err("Expected value to be either true or false".into()),
             },
-            ValueKind::Int { min } => match value.parse::<i32>() {
-                Ok(n) if i64::from(n) >= min => Ok(()),
-                Ok(n) => Err(format!("{n} is below the minimum {min}")),
-                Err(_) => Err(format!("'{value}' is not a 32-bit integer")),
+            ValueKind::Int { min } => range(int(value)?, min, i64::MAX),
+            ValueKind::IntRange { min, max } => range(int(value)?, min, max),
+            ValueKind::GzipLevel => match int(value)? {
+                -1 => Ok(()),
+                n => range(n, 1, 9).map_err(|_| "Value must be between 1 and 9, or -1".to_string()),
             },
-            ValueKind::Long { min } => match value.parse::<i64>() {
-                Ok(n) if n >= min => Ok(()),
-                Ok(n) => Err(format!("{n} is below the minimum {min}")),
-                Err(_) => Err(format!("'{value}' is not a 64-bit integer")),
+            ValueKind::Long { min } => {
+                range(value.parse::<i64>().map_err(|_| "Not a number of type LONG".to_string())?, min, i64::MAX)
+            }
+            ValueKind::Ratio => match value.parse::<f64>() {
+                Ok(n) if n < 0.0 => Err("Value must be at least 0".into()),
+                Ok(n) if n > 1.0 => Err("Value must be no more than 1".into()),
+                Ok(n) if n.is_nan() => Err("Not a number of type DOUBLE".into()),
+                Ok(_) => Ok(()),
+                Err(_) => Err("Not a number of type DOUBLE".into()),
             },
             ValueKind::Choice(words) => {
                 if words.contains(&value) {
                     Ok(())
                 } else {
-                    Err(format!("'{value}' is not one of {}", words.join(", ")))
+                    Err(format!("String must be one of: {}", words.join(", ")))
                 }
             }
             ValueKind::List(words) => {
@@ -50,8 +75,18 @@ impl ValueKind {
                     return Err(format!("an empty list is not allowed; use some of {}", words.join(", ")));
                 }
                 match value.split(',').map(str::trim).find(|item| !words.contains(item)) {
-                    Some(item) => Err(format!("'{item}' is not one of {}", words.join(", "))),
+                    Some(_) => Err(format!("String must be one of: {}", words.join(", "))),
                     None => Ok(()),
+                }
+            }
+            ValueKind::ReplicaList => {
+                let pair = |item: &str| {
+                    item.split_once(':').is_some_and(|(p, b)| p.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+                };
+                if value.is_empty() || value == "*" || value.split(',').map(str::trim).all(pair) {
+                    Ok(())
+                } else {
+                    Err("must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...".into())
                 }
             }
             ValueKind::Text => Ok(()),
@@ -60,17 +95,18 @@ impl ValueKind {
 
     /// Whether IncrementalAlterConfigs may APPEND to and SUBTRACT from values of this kind.
     pub fn is_list(self) -> bool {
-        matches!(self, ValueKind::List(_))
+        matches!(self, ValueKind::List(_) | ValueKind::ReplicaList)
     }
 
-    /// The Kafka DescribeConfigs `config_type` code (BOOLEAN=1, STRING=2, INT=3, LONG=5, LIST=7).
+    /// The Kafka DescribeConfigs `config_type` code (BOOLEAN=1, STRING=2, INT=3, LONG=5, DOUBLE=6, LIST=7).
     pub fn describe_type(self) -> i8 {
         match self {
             ValueKind::Bool => 1,
-            ValueKind::Int { .. } => 3,
+            ValueKind::Int { .. } | ValueKind::IntRange { .. } | ValueKind::GzipLevel => 3,
             ValueKind::Long { .. } => 5,
+            ValueKind::Ratio => 6,
             ValueKind::Choice(_) | ValueKind::Text => 2,
-            ValueKind::List(_) => 7,
+            ValueKind::List(_) | ValueKind::ReplicaList => 7,
         }
     }
 }
@@ -110,10 +146,10 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
     BrokerSetting { name: "socket.request.max.bytes", kind: ValueKind::Int { min: 1 }, default: "104857600", topic_setting: None, doc: "Largest request frame; a larger size prefix closes the connection." },
     BrokerSetting { name: "max.connections", kind: ValueKind::Int { min: 1 }, default: "10000", topic_setting: None, doc: "Connections accepted at once; more wait in the listen backlog." },
     BrokerSetting { name: "queued.max.requests", kind: ValueKind::Int { min: 1 }, default: "500", topic_setting: None, doc: "Requests in flight per connection before reading pauses." },
-    BrokerSetting { name: "log.segment.bytes", kind: ValueKind::Int { min: 14 }, default: "1073741824", topic_setting: Some("segment.bytes"), doc: "Size at which a segment rolls." },
+    BrokerSetting { name: "log.segment.bytes", kind: ValueKind::Int { min: 1048576 }, default: "1073741824", topic_setting: Some("segment.bytes"), doc: "Size at which a segment rolls (at least 1 MiB, as in Kafka 4)." },
     BrokerSetting { name: "log.roll.ms", kind: ValueKind::Long { min: 1 }, default: "604800000", topic_setting: Some("segment.ms"), doc: "Age at which a segment rolls." },
     BrokerSetting { name: "log.retention.ms", kind: ValueKind::Long { min: -1 }, default: "604800000", topic_setting: Some("retention.ms"), doc: "Age after which whole segments are deleted; -1 keeps them." },
-    BrokerSetting { name: "log.retention.bytes", kind: ValueKind::Long { min: -1 }, default: "-1", topic_setting: Some("retention.bytes"), doc: "Partition size beyond which the oldest segments are deleted; -1 for no limit." },
+    BrokerSetting { name: "log.retention.bytes", kind: ValueKind::Long { min: i64::MIN }, default: "-1", topic_setting: Some("retention.bytes"), doc: "Partition size beyond which the oldest segments are deleted; negative for no limit." },
     BrokerSetting { name: "log.retention.check.interval.ms", kind: ValueKind::Long { min: 1 }, default: "300000", topic_setting: None, doc: "How often roll-by-age, retention and flush.ms are checked." },
     BrokerSetting { name: "log.flush.interval.messages", kind: ValueKind::Long { min: 1 }, default: "9223372036854775807", topic_setting: Some("flush.messages"), doc: "Messages between fsyncs; 1 acknowledges every append only after its fsync (group-committed)." },
     BrokerSetting { name: "log.flush.interval.ms", kind: ValueKind::Long { min: 0 }, default: "9223372036854775807", topic_setting: Some("flush.ms"), doc: "Longest time data stays unflushed." },
@@ -145,29 +181,60 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "share.coordinator.state.topic.min.isr",
 ];
 
-/// Topic settings Strata acts on (CreateTopics configs, IncrementalAlterConfigs, DescribeConfigs).
+/// A topic setting that is stored and described but that Strata does not act on yet says so.
+const NOT_ACTED_ON: &str = "Accepted, stored and described; Strata does not act on it yet.";
+
+/// Every topic setting Kafka 4.1 defines (`LogConfig`), with Kafka's types, ranges and defaults,
+/// so a client may create, alter and describe any of them (CreateTopics configs,
+/// IncrementalAlterConfigs, AlterConfigs, DescribeConfigs). Those Strata does not act on yet say so.
 pub const TOPIC_SETTINGS: &[TopicSetting] = &[
-    TopicSetting { name: "cleanup.policy", kind: ValueKind::List(CLEANUP_POLICIES), default: "delete", doc: "delete: retention by time and size." },
+    TopicSetting { name: "cleanup.policy", kind: ValueKind::List(CLEANUP_POLICIES), default: "delete", doc: "delete: retention by time and size. compact is stored, not acted on yet." },
     TopicSetting { name: "compression.type", kind: ValueKind::Choice(COMPRESSION_TYPES), default: "producer", doc: "Batches are stored as produced." },
-    TopicSetting { name: "segment.bytes", kind: ValueKind::Int { min: 14 }, default: "1073741824", doc: "Segment roll size." },
+    TopicSetting { name: "compression.gzip.level", kind: ValueKind::GzipLevel, default: "-1", doc: NOT_ACTED_ON },
+    TopicSetting { name: "compression.lz4.level", kind: ValueKind::IntRange { min: 1, max: 17 }, default: "9", doc: NOT_ACTED_ON },
+    TopicSetting { name: "compression.zstd.level", kind: ValueKind::IntRange { min: -131072, max: 22 }, default: "3", doc: NOT_ACTED_ON },
+    TopicSetting { name: "segment.bytes", kind: ValueKind::Int { min: 1048576 }, default: "1073741824", doc: "Segment roll size." },
     TopicSetting { name: "segment.ms", kind: ValueKind::Long { min: 1 }, default: "604800000", doc: "Segment roll age." },
+    TopicSetting { name: "segment.jitter.ms", kind: ValueKind::Long { min: 0 }, default: "0", doc: NOT_ACTED_ON },
     TopicSetting { name: "segment.index.bytes", kind: ValueKind::Int { min: 4 }, default: "10485760", doc: "Largest offset index per segment." },
     TopicSetting { name: "index.interval.bytes", kind: ValueKind::Int { min: 0 }, default: "4096", doc: "Bytes between index entries." },
     TopicSetting { name: "retention.ms", kind: ValueKind::Long { min: -1 }, default: "604800000", doc: "Age after which segments are deleted." },
-    TopicSetting { name: "retention.bytes", kind: ValueKind::Long { min: -1 }, default: "-1", doc: "Size beyond which the oldest segments are deleted." },
+    TopicSetting { name: "retention.bytes", kind: ValueKind::Long { min: i64::MIN }, default: "-1", doc: "Size beyond which the oldest segments are deleted; negative for no limit." },
+    TopicSetting { name: "local.retention.ms", kind: ValueKind::Long { min: -2 }, default: "-2", doc: NOT_ACTED_ON },
+    TopicSetting { name: "local.retention.bytes", kind: ValueKind::Long { min: -2 }, default: "-2", doc: NOT_ACTED_ON },
+    TopicSetting { name: "delete.retention.ms", kind: ValueKind::Long { min: 0 }, default: "86400000", doc: NOT_ACTED_ON },
+    TopicSetting { name: "min.compaction.lag.ms", kind: ValueKind::Long { min: 0 }, default: "0", doc: NOT_ACTED_ON },
+    TopicSetting { name: "max.compaction.lag.ms", kind: ValueKind::Long { min: 1 }, default: "9223372036854775807", doc: NOT_ACTED_ON },
+    TopicSetting { name: "min.cleanable.dirty.ratio", kind: ValueKind::Ratio, default: "0.5", doc: NOT_ACTED_ON },
+    TopicSetting { name: "file.delete.delay.ms", kind: ValueKind::Long { min: 0 }, default: "60000", doc: NOT_ACTED_ON },
     TopicSetting { name: "flush.messages", kind: ValueKind::Long { min: 1 }, default: "9223372036854775807", doc: "Messages between fsyncs." },
     TopicSetting { name: "flush.ms", kind: ValueKind::Long { min: 0 }, default: "9223372036854775807", doc: "Longest time data stays unflushed." },
     TopicSetting { name: "max.message.bytes", kind: ValueKind::Int { min: 0 }, default: "1048588", doc: "Largest record batch." },
     TopicSetting { name: "message.timestamp.type", kind: ValueKind::Choice(TIMESTAMP_TYPES), default: "CreateTime", doc: "CreateTime or LogAppendTime." },
+    TopicSetting { name: "message.timestamp.before.max.ms", kind: ValueKind::Long { min: 0 }, default: "9223372036854775807", doc: NOT_ACTED_ON },
+    TopicSetting { name: "message.timestamp.after.max.ms", kind: ValueKind::Long { min: 0 }, default: "3600000", doc: NOT_ACTED_ON },
     TopicSetting { name: "min.insync.replicas", kind: ValueKind::Int { min: 1 }, default: "1", doc: "Replicas that must acknowledge acks=all." },
+    TopicSetting { name: "unclean.leader.election.enable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
+    TopicSetting { name: "preallocate", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
+    TopicSetting { name: "leader.replication.throttled.replicas", kind: ValueKind::ReplicaList, default: "", doc: NOT_ACTED_ON },
+    TopicSetting { name: "follower.replication.throttled.replicas", kind: ValueKind::ReplicaList, default: "", doc: NOT_ACTED_ON },
+    TopicSetting { name: "remote.storage.enable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
+    TopicSetting { name: "remote.log.copy.disable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
+    TopicSetting { name: "remote.log.delete.on.disable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
 ];
 
 pub fn broker_setting(name: &str) -> Option<&'static BrokerSetting> {
     BROKER_SETTINGS.iter().find(|s| s.name == name)
 }
 
+/// Kafka's internal topic settings: accepted from clients but never described. Kafka's own tests
+/// use `internal.segment.bytes` for segments smaller than `segment.bytes` allows (1 MiB).
+pub const INTERNAL_TOPIC_SETTINGS: &[TopicSetting] = &[
+    TopicSetting { name: "internal.segment.bytes", kind: ValueKind::Int { min: 14 }, default: "", doc: "Segment roll size that wins over segment.bytes, below its 1 MiB minimum (for tests)." },
+];
+
 pub fn topic_setting(name: &str) -> Option<&'static TopicSetting> {
-    TOPIC_SETTINGS.iter().find(|s| s.name == name)
+    TOPIC_SETTINGS.iter().chain(INTERNAL_TOPIC_SETTINGS).find(|s| s.name == name)
 }
 
 /// The broker setting that provides the default of topic setting `topic_name`.
@@ -186,6 +253,9 @@ mod tests {
         }
         for s in TOPIC_SETTINGS {
             assert_eq!(s.kind.check(s.default), Ok(()), "{}", s.name);
+        }
+        for s in INTERNAL_TOPIC_SETTINGS {
+            assert_eq!(s.default, "", "{}: an internal setting has no default", s.name);
         }
     }
 
@@ -211,5 +281,19 @@ mod tests {
         assert!(ValueKind::List(CLEANUP_POLICIES).check("delete, compact").is_ok());
         assert!(ValueKind::List(CLEANUP_POLICIES).check("delete,forever").is_err());
         assert!(ValueKind::List(CLEANUP_POLICIES).check("").is_err());
+        assert_eq!(ValueKind::Int { min: 1048576 }.check("1000"), Err("Value must be at least 1048576".into()));
+        assert_eq!(ValueKind::Int { min: 0 }.check("big"), Err("Not a number of type INT".into()));
+        assert_eq!(ValueKind::IntRange { min: 1, max: 17 }.check("18"), Err("Value must be no more than 17".into()));
+        assert!(ValueKind::GzipLevel.check("-1").is_ok());
+        assert!(ValueKind::GzipLevel.check("9").is_ok());
+        assert!(ValueKind::GzipLevel.check("0").is_err());
+        assert!(ValueKind::Ratio.check("0.25").is_ok());
+        assert!(ValueKind::Ratio.check("1.5").is_err());
+        assert!(ValueKind::Ratio.check("NaN").is_err());
+        assert!(ValueKind::ReplicaList.check("").is_ok());
+        assert!(ValueKind::ReplicaList.check("*").is_ok());
+        assert!(ValueKind::ReplicaList.check("0:1,1:2").is_ok());
+        assert!(ValueKind::ReplicaList.check("0-1").is_err());
+        assert!(ValueKind::Bool.check("TRUE").is_ok());
     }
 }

@@ -33,8 +33,10 @@ pub enum TopicError {
     InvalidPartitions { count: i32, reason: String },
     #[error("replication factor {0} is not possible on a single broker")]
     InvalidReplicationFactor(i32),
-    #[error("invalid config {key}={value}: {reason}")]
+    #[error("Invalid value {value} for configuration {key}: {reason}")]
     InvalidConfig { key: String, value: String, reason: String },
+    #[error("Unknown topic config name: {0}")]
+    UnknownConfig(String),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     DeletionDisabled,
     #[error("storage error: {0}")]
@@ -51,7 +53,7 @@ impl TopicError {
             TopicError::InvalidName { .. } | TopicError::Collides { .. } => E::InvalidTopicException.code(),
             TopicError::InvalidPartitions { .. } => E::InvalidPartitions.code(),
             TopicError::InvalidReplicationFactor(_) => E::InvalidReplicationFactor.code(),
-            TopicError::InvalidConfig { .. } => E::InvalidConfig.code(),
+            TopicError::InvalidConfig { .. } | TopicError::UnknownConfig(_) => E::InvalidConfig.code(),
             TopicError::DeletionDisabled => E::TopicDeletionDisabled.code(),
             TopicError::Storage(_) => E::KafkaStorageError.code(),
         }
@@ -143,11 +145,7 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
 /// Checks topic setting overrides against the settings table.
 pub fn validate_overrides(overrides: &BTreeMap<String, String>) -> Result<(), TopicError> {
     for (key, value) in overrides {
-        let setting = topic_setting(key).ok_or_else(|| TopicError::InvalidConfig {
-            key: key.clone(),
-            value: value.clone(),
-            reason: "unknown topic setting".into(),
-        })?;
+        let setting = topic_setting(key).ok_or_else(|| TopicError::UnknownConfig(key.clone()))?;
         setting.kind.check(value).map_err(|reason| TopicError::InvalidConfig {
             key: key.clone(),
             value: value.clone(),
@@ -201,7 +199,10 @@ pub fn log_config(config: &BrokerConfig, overrides: &BTreeMap<String, String>) -
     let unsigned = |name: &str| u64::try_from(long(name)).unwrap_or(u64::MAX);
     let int = |name: &str| u32::try_from(long(name)).unwrap_or(u32::MAX);
     LogConfig {
-        segment_bytes: int("segment.bytes"),
+        segment_bytes: match overrides.get("internal.segment.bytes") {
+            Some(bytes) => u32::try_from(bytes.trim().parse::<i64>().unwrap_or(i64::MAX)).unwrap_or(u32::MAX),
+            None => int("segment.bytes"),
+        },
         segment_ms: long("segment.ms"),
         retention_ms: long("retention.ms"),
         retention_bytes: long("retention.bytes"),

@@ -67,7 +67,7 @@ async fn the_frame_is_released_once_appended_and_a_roll_takes_the_blocking_path(
     let broker = Arc::new(tokio::task::block_in_place(|| Broker::open(BrokerConfig::defaults(dir.path()), advertised)).unwrap());
     let set = batch(3);
     // One batch per segment: every produce after the first must roll, which only `append` does.
-    let overrides = BTreeMap::from([("segment.bytes".to_string(), set.len().to_string())]);
+    let overrides = BTreeMap::from([("internal.segment.bytes".to_string(), set.len().to_string())]);
     let new = NewTopic { name: "t", partitions: 2, replication_factor: 1, overrides, internal: false };
     let topic = tokio::task::block_in_place(|| broker.topics.create(&broker.log, &broker.config, new, now_ms())).unwrap();
 
