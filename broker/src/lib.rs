@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod config;
 pub mod config_defs;
+pub mod data_dir_lock;
 pub mod connection;
 pub mod dispatch;
 pub mod groups;

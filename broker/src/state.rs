@@ -27,6 +27,8 @@ pub enum StartError {
     ClusterId { path: PathBuf, source: std::io::Error },
     #[error("cannot start the group coordinator: {0}")]
     Groups(#[from] crate::groups::GroupsStartError),
+    #[error(transparent)]
+    Locked(#[from] crate::data_dir_lock::LockError),
 }
 
 #[derive(Debug)]
@@ -39,6 +41,8 @@ pub struct Broker {
     /// Idempotent producer ids (InitProducerId).
     pub producer_ids: crate::handlers::init_producer_id::ProducerIds,
     pub groups: crate::groups::Groups,
+    /// Held for the broker's life: no other process opens the data directory meanwhile.
+    _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
 
 impl Broker {
@@ -46,13 +50,15 @@ impl Broker {
     pub fn open(config: BrokerConfig, advertised: Advertised) -> Result<Broker, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
+        // Before anything in the directory is read or recovered.
+        let data_dir_lock = crate::data_dir_lock::DataDirLock::acquire(&config.data_dir)?;
         let cluster_id = load_cluster_id(&config.data_dir)?;
         let log = LogManager::open(&config.data_dir, LogOptions::default())?;
         tracing::info!(io = ?log.io_kind(), "log opened");
         let topics = Topics::load(&log, &config, now_ms())?;
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;
         let producer_ids = crate::handlers::init_producer_id::ProducerIds::new(&config.data_dir);
-        Ok(Broker { config, advertised, cluster_id, log, topics, producer_ids, groups })
+        Ok(Broker { config, advertised, cluster_id, log, topics, producer_ids, groups, _data_dir_lock: data_dir_lock })
     }
 
     pub fn node_id(&self) -> i32 {

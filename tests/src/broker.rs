@@ -222,8 +222,6 @@ impl Broker {
         self.spawn();
     }
 
-    /// What the broker wrote to stderr, for failure messages: panics, errors and warnings first
-    /// (a long backtrace could push them out of the tail), then the last part of the log.
     /// Everything the broker has logged so far (all its starts).
     pub fn stderr_log(&self) -> String {
         let mut text = String::new();
@@ -233,6 +231,8 @@ impl Broker {
         text
     }
 
+    /// What the broker wrote to stderr, for failure messages: panics, errors and warnings first
+    /// (a long backtrace could push them out of the tail), then the last part of the log.
     pub fn stderr_tail(&self) -> String {
         let text = self.stderr_log();
         const NOTABLE_LINES_MAX: usize = 30;
