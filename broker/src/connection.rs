@@ -28,8 +28,8 @@ use strata_wire::frame::{FRAME_PREFIX_BYTES, check_frame_size};
 use strata_wire::header::decode_request_frame;
 use strata_wire::pool::BufferPool;
 
-use crate::dispatch::{self, Pending};
-use crate::reply::{Chunk, Outcome};
+use crate::dispatch;
+use crate::reply::{Chunk, Outcome, Pending};
 use crate::state::Broker;
 
 /// Request bytes a connection may have read and not yet answered. With the request count alone,
@@ -128,9 +128,14 @@ async fn read_requests(
                 "client uses this API version"
             );
         }
+        let (api_key, version) = (frame.api_key, frame.api_version());
         let request = dispatch::begin(Arc::clone(broker), frame, peer);
+        let closes = request.closes();
         if in_flight.send((request, permit)).await.is_err() {
             return Err("response writer stopped".into());
+        }
+        if closes {
+            return Err(format!("{api_key:?} v{version} closes the connection; nothing pipelined after it is read"));
         }
     }
 }
@@ -181,7 +186,7 @@ impl Future for CatchPanic {
     type Output = Result<Outcome, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
             Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(panic) => Poll::Ready(Err(panic)),
@@ -284,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_panicking_request_comes_out_as_its_message_and_others_as_their_outcome() {
-        let panics: Pending = Box::pin(async {
+        let panics = Pending::later(async {
             tokio::task::yield_now().await;
             panic!("handler bug {}", 7)
         });
@@ -292,7 +297,7 @@ mod tests {
         let Err(panic) = result else { panic!("the panic was not caught") };
         assert_eq!(panic_message(&*panic), "handler bug 7");
 
-        let answers: Pending = Box::pin(async { Outcome::Close("done".into()) });
+        let answers = Pending::later(async { Outcome::Close("done".into()) });
         assert!(matches!(run(CatchPanic(answers)), Ok(Outcome::Close(reason)) if reason == "done"));
     }
 }

@@ -2,15 +2,13 @@
 //! [`APIS`], and every request's version is checked against it here, so what the broker advertises
 //! cannot drift from what it serves.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestKind};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_request_body};
 
 use crate::handlers;
-use crate::reply::{Outcome, RequestContext};
+use crate::reply::{Outcome, Pending, RequestContext};
 use crate::state::Broker;
 
 /// An API the broker serves and the versions it accepts.
@@ -59,9 +57,6 @@ pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
     APIS.iter().find(|s| s.key == key)
 }
 
-/// A request's remaining work, to be awaited by the connection's writer in request order.
-pub type Pending = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
-
 /// Decodes a request and starts its handler. This runs on the connection's reader, in request
 /// order, so whatever a handler does before returning its future (Produce assigns offsets there)
 /// happens in the order the client sent the requests; the rest runs concurrently and is answered
@@ -74,7 +69,7 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         client_id: frame.header.client_id.as_deref().unwrap_or_default().to_string(),
         peer,
     };
-    let done = |outcome: Outcome| -> Pending { Box::pin(std::future::ready(outcome)) };
+    let done = Pending::ready;
     let supported = spec(ctx.api_key).is_some_and(|s| (s.min..=s.max).contains(&ctx.api_version));
     if ctx.api_key == ApiKey::ApiVersions && !supported {
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
@@ -102,7 +97,7 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
     match request {
         // Offsets are assigned now, in request order; only the wait for the writes is deferred.
         RequestKind::Produce(req) => handlers::produce::start(&broker, ctx, req),
-        other => Box::pin(async move { route(&broker, &ctx, other).await }),
+        other => Pending::later(async move { route(&broker, &ctx, other).await }),
     }
 }
 

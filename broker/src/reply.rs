@@ -2,6 +2,10 @@
 //! (encoded bytes, and file ranges that leave through `sendfile` so record data never enters user
 //! space), no response at all (produce with acks=0), or a request to close the connection.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use strata_log::FileRange;
@@ -24,6 +28,52 @@ pub enum Outcome {
     Silent,
     /// The connection must close, as Kafka closes it (after earlier responses are written).
     Close(String),
+}
+
+/// A started request's outcome, as the connection's writer awaits it in request order.
+pub enum Pending {
+    /// Known as soon as the request was read (a refusal, or an acks=0 produce). The reader reads
+    /// nothing after a `Close` known this way: Kafka handles one request of a connection at a time
+    /// and never sees what was pipelined behind a request that closes it, so neither may Strata
+    /// (a produce pipelined there would be appended and never answered).
+    Ready(Option<Outcome>),
+    /// Still to be worked out, concurrently with later requests' start.
+    Later(Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>),
+}
+
+impl Pending {
+    pub fn ready(outcome: Outcome) -> Pending {
+        Pending::Ready(Some(outcome))
+    }
+
+    pub fn later(work: impl Future<Output = Outcome> + Send + 'static) -> Pending {
+        Pending::Later(Box::pin(work))
+    }
+
+    /// Whether this request is already known to close the connection.
+    pub fn closes(&self) -> bool {
+        matches!(self, Pending::Ready(Some(Outcome::Close(_))))
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pending::Ready(outcome) => f.debug_tuple("Ready").field(outcome).finish(),
+            Pending::Later(_) => f.write_str("Later"),
+        }
+    }
+}
+
+impl Future for Pending {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        match &mut *self {
+            Pending::Ready(outcome) => Poll::Ready(outcome.take().expect("a ready request's outcome is taken once")),
+            Pending::Later(work) => work.as_mut().poll(cx),
+        }
+    }
 }
 
 /// Who sent a request, and what answers it.

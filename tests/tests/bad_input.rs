@@ -306,3 +306,41 @@ fn batch_over_max_message_bytes_is_message_too_large() {
     assert_eq!(latest.offset, 0, "nothing was appended");
     requests::assert_serves(broker.bootstrap());
 }
+
+/// Kafka handles one request of a connection at a time, so when a request closes the connection
+/// nothing pipelined behind it runs. A produce sent right after such a request must not be
+/// appended (it would be in the log and never answered).
+#[test]
+fn nothing_pipelined_after_a_request_that_closes_the_connection_is_executed() {
+    let broker = Broker::start_default();
+    let mut setup = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut setup, "piped", 1);
+    let records = requests::batch(&requests::records(5, 0), Compression::None);
+
+    // An unsupported version, then a valid acks=1 produce, in one write.
+    let mut conn = RawConn::connect(broker.bootstrap());
+    let mut pipelined = BytesMut::new();
+    let unsupported = header_v1(3, 99, 1);
+    pipelined.put_i32(unsupported.len() as i32);
+    pipelined.put_slice(&unsupported);
+    let (_, produce) = conn.encode_request(requests::PRODUCE_VERSION, &requests::produce_request("piped", 0, records.clone(), 1));
+    pipelined.put_i32(produce.len() as i32);
+    pipelined.put_slice(&produce);
+    conn.send_bytes(&pipelined);
+    conn.expect_closed("Metadata v99 followed by a produce");
+
+    // A failed acks=0 produce (unknown topic), then a valid acks=0 and a valid acks=1 produce.
+    let mut conn = RawConn::connect(broker.bootstrap());
+    let mut pipelined = BytesMut::new();
+    for (topic, acks) in [("no-such-topic", 0), ("piped", 0), ("piped", 1)] {
+        let (_, produce) = conn.encode_request(requests::PRODUCE_VERSION, &requests::produce_request(topic, 0, records.clone(), acks));
+        pipelined.put_i32(produce.len() as i32);
+        pipelined.put_slice(&produce);
+    }
+    conn.send_bytes(&pipelined);
+    conn.expect_closed("a failed acks=0 produce followed by two produces");
+
+    let latest = requests::list_offset(&mut setup, "piped", 0, LATEST_TIMESTAMP);
+    assert_eq!(latest.offset, 0, "no produce pipelined after a closing request was appended");
+    requests::assert_serves(broker.bootstrap());
+}

@@ -35,8 +35,7 @@ use kafka_protocol::protocol::StrBytes;
 use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend, TryAppendError};
 use strata_wire::batch::{BatchError, BatchHeader, Compression};
 
-use crate::dispatch::Pending;
-use crate::reply::{Outcome, RequestContext};
+use crate::reply::{Outcome, Pending, RequestContext};
 
 mod removed_version;
 #[cfg(test)]
@@ -107,7 +106,7 @@ pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> 
         };
         let topics = req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
         drop(req);
-        return Box::pin(async move { respond(&ctx, topics).await });
+        return Pending::later(async move { respond(&ctx, topics).await });
     }
     let now = now_ms();
     // Every partition is queued, in request order, before any is awaited.
@@ -129,9 +128,9 @@ pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> 
             // The writes complete on their own; nobody waits for them.
             Outcome::Silent
         };
-        return Box::pin(std::future::ready(outcome));
+        return Pending::ready(outcome);
     }
-    Box::pin(async move { respond(&ctx, topics).await })
+    Pending::later(async move { respond(&ctx, topics).await })
 }
 
 fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option<Arc<Topic>> {
