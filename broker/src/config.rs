@@ -14,14 +14,17 @@ use crate::config_defs::{BROKER_SETTINGS, IGNORED_BROKER_SETTINGS, broker_settin
 #[command(name = "strata", version, about = "A Kafka-compatible log store and message broker.")]
 pub struct Cli {
     /// Address to accept Kafka clients on. Port 0 picks a free port (printed at start-up).
-    #[arg(long, default_value = "127.0.0.1:9092", value_name = "HOST:PORT")]
-    pub listen: String,
-    /// Address clients are told to connect to (Metadata); defaults to the bound listen address.
+    /// Wins over `listeners`; without either, 127.0.0.1:9092.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Address clients are told to connect to (Metadata); wins over `advertised.listeners`;
+    /// defaults to the bound listen address.
     #[arg(long, value_name = "HOST:PORT")]
     pub advertise: Option<String>,
-    /// Directory holding topics, partitions and metadata; created if missing.
-    #[arg(long, default_value = "./data", value_name = "DIR")]
-    pub data_dir: PathBuf,
+    /// Directory holding topics, partitions and metadata; created if missing. Wins over
+    /// `log.dirs` and `log.dir`; without any of them, ./data.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// A Kafka server.properties file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -51,6 +54,10 @@ pub enum ConfigError {
     BadValue { origin: String, key: String, reason: String },
     #[error("bad address '{address}' for --{flag}: expected HOST:PORT")]
     BadAddress { flag: &'static str, address: String },
+    #[error("listeners: {0}")]
+    Listener(#[from] crate::listeners::ListenerError),
+    #[error("log.dirs names {0} directories; Strata keeps its data in one directory so far")]
+    SeveralLogDirs(usize),
 }
 
 /// Kafka's coarser spellings of millisecond settings (Kafka's stock server.properties sets
@@ -76,7 +83,9 @@ impl BrokerConfig {
     /// Builds the configuration from the command line, reading the properties file it names.
     /// Kafka settings Strata ignores are logged as warnings here.
     pub fn from_cli(cli: Cli) -> Result<BrokerConfig, ConfigError> {
-        check_address("listen", &cli.listen)?;
+        if let Some(listen) = &cli.listen {
+            check_address("listen", listen)?;
+        }
         if let Some(advertise) = &cli.advertise {
             check_address("advertise", advertise)?;
         }
@@ -125,7 +134,25 @@ impl BrokerConfig {
                 explicit.insert(target.to_string(), ms.to_string());
             }
         }
-        Ok(BrokerConfig { listen: cli.listen, advertise: cli.advertise, data_dir: cli.data_dir, explicit })
+        let mut config = BrokerConfig { listen: String::new(), advertise: None, data_dir: PathBuf::new(), explicit };
+        let text = |name: &str| config.value(name).map(|(v, _)| v.trim().to_string()).unwrap_or_default();
+        let listener = crate::listeners::client_listener(
+            &text("listeners"),
+            &text("advertised.listeners"),
+            &text("listener.security.protocol.map"),
+            &text("controller.listener.names"),
+        )?;
+        let log_dirs: Vec<String> = text("log.dirs").split(',').map(str::trim).filter(|d| !d.is_empty()).map(String::from).collect();
+        let data_dir = match (cli.data_dir, log_dirs.as_slice()) {
+            (Some(dir), _) => dir,
+            (None, []) => PathBuf::from(text("log.dir")),
+            (None, [dir]) => PathBuf::from(dir),
+            (None, dirs) => return Err(ConfigError::SeveralLogDirs(dirs.len())),
+        };
+        config.listen = cli.listen.unwrap_or_else(|| listener.bind.bind_address());
+        config.advertise = cli.advertise.or_else(|| listener.advertised.map(|e| format!("{}:{}", e.host, e.port)));
+        config.data_dir = data_dir;
+        Ok(config)
     }
 
     /// A configuration with every default, for tests.
@@ -324,5 +351,41 @@ mod tests {
         assert!(matches!(err, ConfigError::Syntax { .. }));
         let err = BrokerConfig::from_cli(cli(&["--listen", "nowhere"])).expect_err("address");
         assert!(matches!(err, ConfigError::BadAddress { .. }));
+    }
+
+    /// Kafka 4's stock KRaft `config/server.properties` (its listener and log settings) puts the
+    /// broker where it says; the command-line flags win when given.
+    #[test]
+    fn kafkas_stock_server_properties_set_the_listener_and_the_data_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.properties");
+        std::fs::write(
+            &path,
+            "process.roles=broker,controller\nnode.id=1\ncontroller.quorum.bootstrap.servers=localhost:9093\n\
+             listeners=PLAINTEXT://:9092,CONTROLLER://:9093\ninter.broker.listener.name=PLAINTEXT\n\
+             advertised.listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093\n\
+             controller.listener.names=CONTROLLER\n\
+             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL\n\
+             log.dirs=/tmp/kraft-combined-logs\nnum.partitions=1\n",
+        )
+        .expect("write");
+        let file = path.to_str().expect("utf8");
+        let config = BrokerConfig::from_cli(cli(&["--config", file])).expect("valid");
+        assert_eq!(config.listen, "0.0.0.0:9092");
+        assert_eq!(config.advertise.as_deref(), Some("localhost:9092"));
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/kraft-combined-logs"));
+        assert_eq!(config.value("listeners"), Some(("PLAINTEXT://:9092,CONTROLLER://:9093", Source::Static)));
+
+        let flags = ["--config", file, "--listen", "127.0.0.1:0", "--advertise", "h:1", "--data-dir", "/x"];
+        let config = BrokerConfig::from_cli(cli(&flags)).expect("valid");
+        assert_eq!((config.listen.as_str(), config.advertise.as_deref()), ("127.0.0.1:0", Some("h:1")));
+        assert_eq!(config.data_dir, PathBuf::from("/x"));
+
+        let config = BrokerConfig::from_cli(cli(&["--override", "log.dir=/y"])).expect("valid");
+        assert_eq!(config.data_dir, PathBuf::from("/y"));
+        let err = BrokerConfig::from_cli(cli(&["--override", "log.dirs=/a,/b"])).expect_err("two dirs");
+        assert!(matches!(err, ConfigError::SeveralLogDirs(2)), "{err}");
+        let err = BrokerConfig::from_cli(cli(&["--override", "listeners=SSL://:9093"])).expect_err("ssl");
+        assert!(err.to_string().contains("PLAINTEXT only"), "{err}");
     }
 }

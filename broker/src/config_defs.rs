@@ -138,6 +138,12 @@ const COMPRESSION_TYPES: &[&str] = &["producer", "uncompressed", "gzip", "snappy
 /// Broker settings Strata acts on.
 pub const BROKER_SETTINGS: &[BrokerSetting] = &[
     BrokerSetting { name: "node.id", kind: ValueKind::Int { min: 0 }, default: "1", topic_setting: None, doc: "This broker's id in metadata responses." },
+    BrokerSetting { name: "listeners", kind: ValueKind::Text, default: "PLAINTEXT://127.0.0.1:9092", topic_setting: None, doc: "Kafka's NAME://HOST:PORT listeners. One PLAINTEXT client listener is served (an empty host binds every interface); a listener named in controller.listener.names is accepted and not bound on one node; SSL and SASL listeners are refused. --listen wins. Strata's default binds loopback only (Kafka's binds every interface)." },
+    BrokerSetting { name: "advertised.listeners", kind: ValueKind::Text, default: "", topic_setting: None, doc: "The address Metadata gives clients for the client listener; empty for the bound address (the host name when bound to every interface). --advertise wins." },
+    BrokerSetting { name: "listener.security.protocol.map", kind: ValueKind::Text, default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", topic_setting: None, doc: "Each listener name's protocol; only PLAINTEXT is served so far." },
+    BrokerSetting { name: "controller.listener.names", kind: ValueKind::Text, default: "", topic_setting: None, doc: "Listeners of the KRaft controller, not served to clients." },
+    BrokerSetting { name: "log.dirs", kind: ValueKind::Text, default: "", topic_setting: None, doc: "The data directory (one only so far); wins over log.dir. --data-dir wins over both." },
+    BrokerSetting { name: "log.dir", kind: ValueKind::Text, default: "./data", topic_setting: None, doc: "The data directory when log.dirs is not set." },
     BrokerSetting { name: "num.partitions", kind: ValueKind::Int { min: 1 }, default: "1", topic_setting: None, doc: "Partitions of an auto-created topic, and of CreateTopics with num_partitions -1." },
     BrokerSetting { name: "default.replication.factor", kind: ValueKind::Int { min: 1 }, default: "1", topic_setting: None, doc: "Replication factor of auto-created topics; a single node accepts only 1." },
     BrokerSetting { name: "auto.create.topics.enable", kind: ValueKind::Bool, default: "true", topic_setting: None, doc: "Create a topic when Metadata asks for an unknown one (and the client allows it)." },
@@ -170,12 +176,11 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
 /// Kafka settings that have no effect on a single Strata node; setting them is a warning, not an error.
 pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "broker.id", "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
-    "controller.listener.names", "listeners", "advertised.listeners", "listener.security.protocol.map",
     "inter.broker.listener.name", "num.network.threads", "num.io.threads", "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes", "num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor", "transaction.state.log.min.isr", "log.cleaner.enable",
     "zookeeper.connect", "zookeeper.connection.timeout.ms", "group.coordinator.rebalance.protocols",
-    "log.dirs", "log.dir", "metadata.log.dir", "num.replica.fetchers", "replica.lag.time.max.ms",
+    "metadata.log.dir", "num.replica.fetchers", "replica.lag.time.max.ms",
     "unclean.leader.election.enable", "auto.leader.rebalance.enable", "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms", "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",

@@ -4,11 +4,12 @@
 pub mod alloc;
 pub mod config;
 pub mod config_defs;
-pub mod data_dir_lock;
 pub mod connection;
+pub mod data_dir_lock;
 pub mod dispatch;
 pub mod groups;
 pub mod handlers;
+pub mod listeners;
 pub mod reply;
 pub mod server;
 pub mod state;
@@ -48,10 +49,17 @@ pub async fn start(config: BrokerConfig) -> Result<Started, RunError> {
             let (host, port) = address.rsplit_once(':').unwrap_or((address.as_str(), "9092"));
             Advertised { host: host.to_string(), port: port.parse().unwrap_or(9092) }
         }
+        // Bound to every interface, Kafka advertises the host's name; so does Strata.
+        None if bound.ip().is_unspecified() => Advertised { host: host_name(), port: i32::from(bound.port()) },
         None => Advertised { host: bound.ip().to_string(), port: i32::from(bound.port()) },
     };
     let broker = tokio::task::block_in_place(|| Broker::open(config, advertised))?;
     Ok(Started { broker: Arc::new(broker), listener })
+}
+
+/// This machine's host name, or `localhost` if it has none that is valid UTF-8.
+fn host_name() -> String {
+    nix::unistd::gethostname().ok().and_then(|name| name.into_string().ok()).unwrap_or_else(|| "localhost".into())
 }
 
 /// Serves until `shutdown` completes, then closes the log cleanly.
