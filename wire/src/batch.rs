@@ -263,47 +263,6 @@ pub fn set_log_append_time(batch: &mut [u8], ts_ms: i64) {
     batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
-/// Reads a zigzag varint (Kafka's record fields) at `buf[*at..]`, advancing `at`; `None` if it
-/// runs off the buffer or past 10 bytes.
-fn read_varlong(buf: &[u8], at: &mut usize) -> Option<i64> {
-    let mut value: u64 = 0;
-    for shift in (0..70).step_by(7) {
-        let byte = *buf.get(*at)?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some((value >> 1) as i64 ^ -((value & 1) as i64));
-        }
-    }
-    None
-}
-
-/// `(offset delta, timestamp)` of every record of one uncompressed, validated batch, in order
-/// (the log uses it to answer a timestamp lookup with the exact record, as Kafka does). `None`
-/// for compressed batches (the records are not readable without decompressing) and for records
-/// that do not parse.
-pub fn record_timestamps(batch: &[u8]) -> Option<Vec<(i32, i64)>> {
-    let header = BatchHeader::parse(batch).ok()?;
-    if header.compression() != Compression::None {
-        return None;
-    }
-    let end = header.total_bytes().min(batch.len());
-    let count = usize::try_from(header.record_count).ok()?;
-    // Each record takes at least 7 bytes: never allocate more than the buffer can hold.
-    let mut out = Vec::with_capacity(count.min(end / 7));
-    let mut at = BATCH_HEADER_BYTES;
-    for _ in 0..count {
-        let len = usize::try_from(read_varlong(batch, &mut at)?).ok()?;
-        let next = at.checked_add(len).filter(|n| *n <= end)?;
-        let mut field = at + 1; // attributes (unused)
-        let timestamp_delta = read_varlong(&batch[..next], &mut field)?;
-        let offset_delta = i32::try_from(read_varlong(&batch[..next], &mut field)?).ok()?;
-        out.push((offset_delta, header.base_timestamp.saturating_add(timestamp_delta)));
-        at = next;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
 mod tests {
@@ -524,20 +483,6 @@ mod tests {
         assert_eq!(short, [0u8; 4]);
     }
 
-    #[test]
-    fn record_timestamps_of_uncompressed_batches() {
-        let records: Vec<Record> = [500, 300, 900, 900].iter().enumerate().map(|(i, ts)| record(i as i64, *ts, -1, -1 + i as i32)).collect();
-        let buf = encode(&records, KCompression::None);
-        assert_eq!(validate_record_set(&buf).unwrap().len(), 1);
-        assert_eq!(record_timestamps(&buf), Some(vec![(0, 500), (1, 300), (2, 900), (3, 900)]));
-        assert_eq!(record_timestamps(&encode(&records, KCompression::Gzip)), None);
-        // Cut records never read past the buffer.
-        for cut in BATCH_HEADER_BYTES..buf.len() {
-            let got = record_timestamps(&buf[..cut]);
-            assert!(got.is_none(), "{cut}: {got:?}");
-        }
-    }
-
     mod prop {
         use super::super::*;
         use proptest::prelude::*;
@@ -548,7 +493,6 @@ mod tests {
             fn never_panics_on_arbitrary_bytes(buf in proptest::collection::vec(any::<u8>(), 0..300)) {
                 let _ = validate_record_set(&buf);
                 let _ = BatchHeader::parse(&buf);
-                let _ = record_timestamps(&buf);
             }
 
             #[test]

@@ -6,5 +6,7 @@
 pub mod frame;
 pub mod header;
 pub mod batch;
+pub mod compression;
 pub mod fetch_framing;
 pub mod pool;
+pub mod records;

@@ -13,14 +13,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
-use kafka_protocol::records::RecordBatchDecoder;
 use strata_log::Partition;
 use strata_wire::batch::BatchHeader;
+use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 
 use crate::handlers::fetch::{locate, read_error_code};
 use crate::reply::{Outcome, RequestContext};
@@ -95,8 +94,12 @@ fn record_in_batch(log: &Partition, batch_offset: i64, batch_timestamp: i64, tar
         if header.timestamp_type_is_log_append() {
             return Some((header.base_offset.max(log_start), header.max_timestamp));
         }
-        let decoded = RecordBatchDecoder::decode(&mut Bytes::from(batch)).ok()?;
-        decoded.records.iter().find(|r| r.timestamp >= target && r.offset >= log_start).map(|r| (r.offset, r.timestamp))
+        // A client's compressed batch is decompressed with a bound: it may be a bomb.
+        let records = strata_wire::records::records(&batch, BATCH_DECOMPRESSED_BYTES_MAX).ok()?;
+        records
+            .iter()
+            .map(|r| (header.base_offset + i64::from(r.offset_delta), r.timestamp))
+            .find(|&(offset, timestamp)| timestamp >= target && offset >= log_start)
     })();
     found.unwrap_or_else(|| {
         // The batch vanished under retention, or cannot be decoded: answer for the whole batch.

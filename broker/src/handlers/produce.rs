@@ -29,11 +29,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend, TryAppendError};
 use strata_wire::batch::{BatchError, BatchHeader, Compression};
+use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 
 use crate::reply::{Outcome, Pending, RequestContext};
 
@@ -70,6 +73,9 @@ pub fn refuse_removed_version(ctx: &RequestContext, body: &[u8]) -> Option<Outco
 enum Step {
     /// Refused before anything was written.
     Failed { code: i16, message: String },
+    /// Refused for records Kafka's validator rejects (INVALID_RECORD), each named by its index in
+    /// the batch (KIP-467), before anything was written.
+    InvalidRecords { message: String, record_errors: Vec<(i32, String)> },
     /// Already in the log (an idempotent producer's retry): the original offsets.
     Duplicate { base_offset: i64, log_start_offset: i64 },
     /// Queued for the writer.
@@ -115,8 +121,12 @@ pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> 
         .into_iter()
         .map(|topic| {
             let found = find_topic(broker, ctx.api_version, &topic);
-            let partitions =
-                topic.partition_data.iter().map(|p| (p.index, append_one(ctx.api_version, found.as_deref(), p, now))).collect();
+            let compacted = found.as_deref().is_some_and(|t| is_compacted(broker, t));
+            let partitions = topic
+                .partition_data
+                .iter()
+                .map(|p| (p.index, append_one(ctx.api_version, found.as_deref(), compacted, p, now)))
+                .collect();
             TopicSteps::new(&topic, partitions)
         })
         .collect();
@@ -149,7 +159,13 @@ fn unknown_topic_code(version: i16) -> i16 {
     }
 }
 
-fn append_one(version: i16, topic: Option<&Topic>, data: &PartitionProduceData, now: i64) -> Step {
+/// Whether the topic's `cleanup.policy` includes `compact`, so that every record needs a key.
+fn is_compacted(broker: &Broker, topic: &Topic) -> bool {
+    crate::topics::topic_value(&broker.config, &topic.overrides, "cleanup.policy")
+        .is_some_and(|(policy, _)| policy.split(',').any(|p| p.trim() == "compact"))
+}
+
+fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &PartitionProduceData, now: i64) -> Step {
     let fail = |error: ResponseError, message: String| Step::Failed { code: error.code(), message };
     let Some(topic) = topic else {
         return Step::Failed { code: unknown_topic_code(version), message: "unknown topic".into() };
@@ -163,6 +179,9 @@ fn append_one(version: i16, topic: Option<&Topic>, data: &PartitionProduceData, 
     let records = data.records.clone().unwrap_or_default();
     if let Err((error, message)) = check_record_set(version, &records) {
         return fail(error, message);
+    }
+    if compacted && let Some(step) = check_keys(&topic.name, data.index, &records) {
+        return step;
     }
     match append(partition, records, now) {
         Ok(pending) => Step::Pending(pending),
@@ -211,6 +230,40 @@ fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError,
         return Err((ResponseError::InvalidTxnState, "transactions are not supported: no transaction is open".into()));
     }
     Ok(())
+}
+
+/// Kafka's `LogValidator.validateKey`: a compacted topic refuses the batch if any record has no
+/// key, naming each such record. A compressed batch is decompressed (with a bound) to look.
+fn check_keys(topic: &str, partition: i32, records: &Bytes) -> Option<Step> {
+    let infos = match strata_wire::records::records(records, BATCH_DECOMPRESSED_BYTES_MAX) {
+        Ok(infos) => infos,
+        Err(error) => {
+            return Some(Step::Failed { code: ResponseError::InvalidRecord.code(), message: error.to_string() });
+        }
+    };
+    let record_errors: Vec<(i32, String)> = infos
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.has_key)
+        .map(|(i, _)| {
+            let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}.");
+            (i32::try_from(i).unwrap_or(i32::MAX), message)
+        })
+        .collect();
+    if record_errors.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = record_errors
+        .iter()
+        .take(3)
+        .map(|(index, message)| format!("RecordError(batchIndex={index}, message='{message}')"))
+        .collect();
+    let message = format!(
+        "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+        record_errors.len(),
+        shown.join(", ")
+    );
+    Some(Step::InvalidRecords { message, record_errors })
 }
 
 /// The Kafka error for a record batch that failed validation: a broken checksum or impossible
@@ -267,6 +320,17 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
         for (index, step) in topic.partitions {
             let answer = match step {
                 Step::Failed { code, message } => failed(index, code, message),
+                Step::InvalidRecords { message, record_errors } => {
+                    let errors = record_errors
+                        .into_iter()
+                        .map(|(batch_index, message)| {
+                            BatchIndexAndErrorMessage::default()
+                                .with_batch_index(batch_index)
+                                .with_batch_index_error_message(Some(StrBytes::from_string(message)))
+                        })
+                        .collect();
+                    failed(index, ResponseError::InvalidRecord.code(), message).with_record_errors(errors)
+                }
                 Step::Duplicate { base_offset, log_start_offset } => PartitionProduceResponse::default()
                     .with_index(index)
                     .with_base_offset(base_offset)

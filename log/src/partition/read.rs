@@ -256,7 +256,7 @@ fn exact_record(
     }
     let mut batch = vec![0u8; header.total_bytes()];
     file.read_exact_at(&mut batch, position)?;
-    let records = strata_wire::batch::record_timestamps(&batch).unwrap_or_default();
+    let records = strata_wire::records::record_timestamps(&batch).unwrap_or_default();
     Ok(records
         .into_iter()
         .map(|(delta, ts)| (header.base_offset.saturating_add(i64::from(delta)), ts))
