@@ -103,7 +103,7 @@ syslog_ng() { LD_LIBRARY_PATH="$SYSLOG_NG_LIBS" "$SYSLOG_NG" "$@"; }
 # --- the broker and the input -----------------------------------------------------------------------
 # Three partitions so that "in order" is checked per partition, as Kafka promises it.
 start_broker num.partitions=3 auto.create.topics.enable=true
-echo "logship: $("$RSYSLOGD" -v | head -n 1 | cut -c1-40), $(syslog_ng --version | head -n 1) against $BOOTSTRAP"
+echo "logship: $("$RSYSLOGD" -v | head -n 1 | awk '{print $1, $2}'), $(syslog_ng --version | head -n 1) against $BOOTSTRAP"
 
 # Numbered lines of varying length with non-ASCII UTF-8, so a dropped, repeated, reordered,
 # truncated or re-encoded line is visible. No control characters: rsyslog escapes them on
