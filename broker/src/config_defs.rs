@@ -51,7 +51,7 @@ impl ValueKind {
             ValueKind::IntRange { min, max } => range(int(value)?, min, max),
             ValueKind::GzipLevel => match int(value)? {
                 -1 => Ok(()),
-                n => range(n, 1, 9).map_err(|_| "Value must be between 1 and 9, or -1".to_string()),
+                n => range(n, 1, 9).map_err(|_| "Value must be between 1 and 9 or equal to -1".to_string()),
             },
             ValueKind::Long { min } => {
                 range(value.parse::<i64>().map_err(|_| "Not a number of type LONG".to_string())?, min, i64::MAX)
@@ -70,15 +70,11 @@ impl ValueKind {
                     Err(format!("String must be one of: {}", words.join(", ")))
                 }
             }
-            ValueKind::List(words) => {
-                if value.is_empty() {
-                    return Err(format!("an empty list is not allowed; use some of {}", words.join(", ")));
-                }
-                match value.split(',').map(str::trim).find(|item| !words.contains(item)) {
-                    Some(_) => Err(format!("String must be one of: {}", words.join(", "))),
-                    None => Ok(()),
-                }
-            }
+            // Kafka 4.1 accepts an empty list (for cleanup.policy: neither delete nor compact).
+            ValueKind::List(words) => match value.split(',').map(str::trim).find(|item| !item.is_empty() && !words.contains(item)) {
+                Some(_) => Err(format!("String must be one of: {}", words.join(", "))),
+                None => Ok(()),
+            },
             ValueKind::ReplicaList => {
                 let pair = |item: &str| {
                     item.split_once(':').is_some_and(|(p, b)| p.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
@@ -91,6 +87,23 @@ impl ValueKind {
             }
             ValueKind::Text => Ok(()),
         }
+    }
+
+    /// Checks `value` of setting `name` as Kafka reports a refusal: `(the value named, reason)` for
+    /// Kafka's "Invalid value V for configuration NAME: REASON". A LIST names its first bad item,
+    /// the throttled-replica list names the whole list in brackets and prefixes the setting.
+    pub fn check_named(self, name: &str, value: &str) -> Result<(), (String, String)> {
+        self.check(value).map_err(|reason| match self {
+            ValueKind::List(words) => {
+                let bad = value.split(',').map(str::trim).find(|item| !item.is_empty() && !words.contains(item));
+                (bad.unwrap_or(value).to_string(), reason)
+            }
+            ValueKind::ReplicaList => {
+                let items: Vec<&str> = value.split(',').map(str::trim).collect();
+                (format!("[{}]", items.join(", ")), format!("{name} {reason}"))
+            }
+            _ => (value.trim().to_string(), reason),
+        })
     }
 
     /// Whether IncrementalAlterConfigs may APPEND to and SUBTRACT from values of this kind.
@@ -132,8 +145,9 @@ pub struct TopicSetting {
 }
 
 const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
-const CLEANUP_POLICIES: &[&str] = &["delete", "compact"];
-const COMPRESSION_TYPES: &[&str] = &["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"];
+// In Kafka's order, which its error messages list.
+const CLEANUP_POLICIES: &[&str] = &["compact", "delete"];
+const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 
 /// Broker settings Strata acts on.
 pub const BROKER_SETTINGS: &[BrokerSetting] = &[
@@ -285,7 +299,7 @@ mod tests {
         assert!(ValueKind::List(CLEANUP_POLICIES).check("compact,delete").is_ok());
         assert!(ValueKind::List(CLEANUP_POLICIES).check("delete, compact").is_ok());
         assert!(ValueKind::List(CLEANUP_POLICIES).check("delete,forever").is_err());
-        assert!(ValueKind::List(CLEANUP_POLICIES).check("").is_err());
+        assert!(ValueKind::List(CLEANUP_POLICIES).check("").is_ok());
         assert_eq!(ValueKind::Int { min: 1048576 }.check("1000"), Err("Value must be at least 1048576".into()));
         assert_eq!(ValueKind::Int { min: 0 }.check("big"), Err("Not a number of type INT".into()));
         assert_eq!(ValueKind::IntRange { min: 1, max: 17 }.check("18"), Err("Value must be no more than 17".into()));

@@ -146,11 +146,10 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
 pub fn validate_overrides(overrides: &BTreeMap<String, String>) -> Result<(), TopicError> {
     for (key, value) in overrides {
         let setting = topic_setting(key).ok_or_else(|| TopicError::UnknownConfig(key.clone()))?;
-        setting.kind.check(value).map_err(|reason| TopicError::InvalidConfig {
-            key: key.clone(),
-            value: value.clone(),
-            reason,
-        })?;
+        setting
+            .kind
+            .check_named(key, value)
+            .map_err(|(value, reason)| TopicError::InvalidConfig { key: key.clone(), value, reason })?;
     }
     Ok(())
 }
@@ -198,14 +197,18 @@ pub fn log_config(config: &BrokerConfig, overrides: &BTreeMap<String, String>) -
     let long = |name: &str| text(name).parse::<i64>().unwrap_or(i64::MAX);
     let unsigned = |name: &str| u64::try_from(long(name)).unwrap_or(u64::MAX);
     let int = |name: &str| u32::try_from(long(name)).unwrap_or(u32::MAX);
+    // As in Kafka, retention deletes only where the policy says `delete`: a compacted topic (and
+    // one with an empty policy) keeps every segment; compaction itself is not built yet.
+    let deletes = text("cleanup.policy").split(',').any(|p| p.trim() == "delete");
+    let retention = |name: &str| if deletes { long(name) } else { -1 };
     LogConfig {
         segment_bytes: match overrides.get("internal.segment.bytes") {
             Some(bytes) => u32::try_from(bytes.trim().parse::<i64>().unwrap_or(i64::MAX)).unwrap_or(u32::MAX),
             None => int("segment.bytes"),
         },
         segment_ms: long("segment.ms"),
-        retention_ms: long("retention.ms"),
-        retention_bytes: long("retention.bytes"),
+        retention_ms: retention("retention.ms"),
+        retention_bytes: retention("retention.bytes"),
         index_interval_bytes: int("index.interval.bytes"),
         segment_index_bytes: int("segment.index.bytes"),
         flush_messages: unsigned("flush.messages"),
@@ -466,6 +469,24 @@ mod tests {
         assert!(validate_name("has space").is_err());
         assert!(validate_name(&"a".repeat(250)).is_err());
         assert!(validate_name(&"a".repeat(249)).is_ok());
+    }
+
+    #[test]
+    fn retention_applies_only_where_the_policy_says_delete() {
+        let config = BrokerConfig::defaults(std::path::Path::new("/nonexistent"));
+        let with = |policy: &str| {
+            let overrides = BTreeMap::from([
+                ("cleanup.policy".to_string(), policy.to_string()),
+                ("retention.ms".to_string(), "1000".to_string()),
+                ("retention.bytes".to_string(), "2000".to_string()),
+            ]);
+            let log = log_config(&config, &overrides);
+            (log.retention_ms, log.retention_bytes)
+        };
+        assert_eq!(with("delete"), (1000, 2000));
+        assert_eq!(with("compact,delete"), (1000, 2000));
+        assert_eq!(with("compact"), (-1, -1));
+        assert_eq!(with(""), (-1, -1));
     }
 
     #[test]

@@ -344,3 +344,23 @@ fn nothing_pipelined_after_a_request_that_closes_the_connection_is_executed() {
     assert_eq!(latest.offset, 0, "no produce pipelined after a closing request was appended");
     requests::assert_serves(broker.bootstrap());
 }
+
+/// Kafka refuses DeleteRecords on an internal topic with INVALID_TOPIC_EXCEPTION (low watermark
+/// -1): moving `__consumer_offsets`' log start would drop every committed offset at the next
+/// replay.
+#[test]
+fn delete_records_on_an_internal_topic_is_refused() {
+    use kafka_protocol::messages::DeleteRecordsRequest;
+    use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    let request = DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
+        DeleteRecordsTopic::default()
+            .with_name(requests::topic_name("__consumer_offsets"))
+            .with_partitions(vec![DeleteRecordsPartition::default().with_partition_index(0).with_offset(-1)]),
+    ]);
+    let response = conn.request(2, &request);
+    let partition = &response.topics[0].partitions[0];
+    assert_eq!((partition.error_code, partition.low_watermark), (INVALID_TOPIC_EXCEPTION, -1));
+    requests::assert_serves(broker.bootstrap());
+}

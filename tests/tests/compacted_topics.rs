@@ -49,7 +49,7 @@ fn a_keyless_record_in_a_compacted_topic_refuses_the_batch_and_names_the_record(
             .iter()
             .map(|e| (e.batch_index, e.batch_index_error_message.as_ref().map(|m| m.to_string()).unwrap_or_default()))
             .collect();
-        let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-0.");
+        let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-0");
         assert_eq!(errors, vec![(1, message.clone()), (3, message.clone())], "{topic} {compression:?}");
         assert_eq!(
             answer.error_message.as_ref().map(|m| m.to_string()),

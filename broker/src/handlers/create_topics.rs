@@ -88,6 +88,7 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
                 .collect();
             let mut result = CreatableTopicResult::default()
                 .with_name(topic.name)
+                .with_error_message(None)
                 .with_num_partitions(partitions)
                 .with_replication_factor(i16::try_from(replication_factor).unwrap_or(1))
                 .with_configs(Some(configs));

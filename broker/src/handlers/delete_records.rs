@@ -1,6 +1,8 @@
 //! DeleteRecords (key 21), v0-2: advances a partition's log start offset to the requested offset
 //! (-1 for the high watermark), deleting segments that lie wholly below it; answers the new log
-//! start as `low_watermark`. An offset past the high watermark is OFFSET_OUT_OF_RANGE.
+//! start as `low_watermark`. An offset past the high watermark is OFFSET_OUT_OF_RANGE. Records of
+//! an internal topic are never deleted (INVALID_TOPIC_EXCEPTION, as Kafka refuses them): moving
+//! `__consumer_offsets`' log start would drop every committed offset at the next replay.
 
 use std::sync::Arc;
 
@@ -25,8 +27,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteRecor
                     .iter()
                     .map(|p| {
                         let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                        let deleted = locate(found.as_deref(), p.partition_index, -1, ResponseError::UnknownTopicOrPartition.code())
-                            .and_then(|log| {
+                        let internal = found.as_deref().is_some_and(|t| t.internal);
+                        let deleted = if internal {
+                            Err(ResponseError::InvalidTopicException.code())
+                        } else {
+                            locate(found.as_deref(), p.partition_index, -1, ResponseError::UnknownTopicOrPartition.code())
+                        };
+                        let deleted = deleted.and_then(|log| {
                                 log.delete_records(p.offset).map_err(|error| {
                                     tracing::debug!(topic = %topic.name.0, partition = p.partition_index, %error, "delete records refused");
                                     log_error_code(&error)

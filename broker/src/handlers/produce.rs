@@ -246,7 +246,7 @@ fn check_keys(topic: &str, partition: i32, records: &Bytes) -> Option<Step> {
         .enumerate()
         .filter(|(_, r)| !r.has_key)
         .map(|(i, _)| {
-            let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}.");
+            let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}");
             (i32::try_from(i).unwrap_or(i32::MAX), message)
         })
         .collect();
