@@ -556,7 +556,6 @@ async fn incremental_alter_configs_changes_topics_and_refuses_static_broker_sett
         (vec![("retention.ms", SET, Some("soon"))], INVALID_CONFIG),
         (vec![("segment.ms", SET, Some("0"))], INVALID_CONFIG),
         (vec![("retention.ms", APPEND, Some("5"))], INVALID_CONFIG),
-        (vec![("cleanup.policy", SUBTRACT, Some("compact"))], INVALID_CONFIG),
         (vec![("cleanup.policy", SET, Some("forever"))], INVALID_CONFIG),
         (vec![("retention.ms", SET, Some("7")), ("retention.ms", SET, Some("8"))], INVALID_REQUEST),
         (vec![("retention.ms", SET, None)], INVALID_REQUEST),
@@ -565,7 +564,9 @@ async fn incremental_alter_configs_changes_topics_and_refuses_static_broker_sett
         assert_eq!(client.alter(TOPIC, "alt", &ops, false).await, code, "{ops:?}");
     }
     unchanged(&client.topic_configs("alt").await);
-    assert_eq!(log_config(&node).retention_ms, 5000);
+    // The policy is `compact` now (delete was subtracted above): retention deletes nothing.
+    assert_eq!(log_config(&node).retention_ms, -1);
+
 
     assert_eq!(client.alter(TOPIC, "nope", &[("retention.ms", SET, Some("1"))], false).await, UNKNOWN_TOPIC_OR_PARTITION);
     assert_eq!(client.alter(TOPIC, "nope", &[("bogus", SET, Some("1"))], false).await, INVALID_CONFIG, "configs are checked first");
@@ -601,7 +602,11 @@ async fn incremental_alter_configs_changes_topics_and_refuses_static_broker_sett
     assert_eq!(value(&configs, "retention.ms"), ("5000".into(), 1), "alterations survive a restart");
     assert_eq!(value(&configs, "segment.ms"), ("3600000".into(), 1));
     assert_eq!(value(&configs, "cleanup.policy"), ("compact".into(), 1));
-    assert_eq!((log_config(&node).retention_ms, log_config(&node).segment_ms), (5000, 3_600_000));
+    // A compacted topic: retention.ms is kept but deletes nothing.
+    assert_eq!((log_config(&node).retention_ms, log_config(&node).segment_ms), (-1, 3_600_000));
+    // Subtracting the last policy leaves an empty list, which Kafka 4.1 accepts.
+    assert_eq!(client.alter(TOPIC, "alt", &[("cleanup.policy", SUBTRACT, Some("compact"))], false).await, NONE);
+    assert_eq!(value(&client.topic_configs("alt").await, "cleanup.policy"), (String::new(), 1));
     drop(client);
     node.stop().await;
 }
