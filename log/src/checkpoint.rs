@@ -38,8 +38,29 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<(), 
     Ok(())
 }
 
+/// Makes a directory's entries (files created, renamed or removed in it) durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    #[cfg(test)]
+    synced_dirs::record(dir);
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LogError::io("fsync directory", dir, e))
+}
+
+/// Which directories were fsynced, for tests that check a new file's entry is made durable.
+#[cfg(test)]
+pub(crate) mod synced_dirs {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static SYNCED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(crate) fn record(dir: &Path) {
+        SYNCED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(dir.to_path_buf());
+    }
+
+    /// How many times `dir` was fsynced so far.
+    pub(crate) fn count(dir: &Path) -> usize {
+        SYNCED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().filter(|d| d.as_path() == dir).count()
+    }
 }
 
 /// Removes a file; a missing file is fine.

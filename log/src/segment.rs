@@ -106,6 +106,10 @@ impl Segment {
         }
         let (mut segment, _) = Segment::open(dir, base, base)?;
         segment.activate(index_bytes)?;
+        // The new files' directory entries must be durable before anything written to them can
+        // be: an fsync of a file does not persist its name, and after a power cut a segment whose
+        // entry was lost takes its acknowledged records with it.
+        crate::checkpoint::sync_dir(dir)?;
         Ok(segment)
     }
 

@@ -71,7 +71,12 @@ impl Partition {
         now_ms: i64,
     ) -> Result<Partition, LogError> {
         let config = config.clamped();
+        let is_new = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| LogError::io("create partition directory", dir, e))?;
+        if is_new && let Some(parent) = dir.parent() {
+            // The new directory's entry in the data directory must survive a power cut too.
+            crate::checkpoint::sync_dir(parent)?;
+        }
         let listing = list(dir)?;
         for base in &listing.index_only {
             for path in segment_paths(dir, Offset(*base)) {

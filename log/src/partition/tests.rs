@@ -127,6 +127,32 @@ fn log_append_time_rewrites_the_batch() {
     m.shutdown().unwrap();
 }
 
+/// A power cut loses directory entries that were never fsynced, even of files whose data was:
+/// a new partition directory and every new segment have their directory synced before use.
+#[test]
+fn new_partition_directories_and_segments_are_synced_into_their_directories() {
+    use crate::checkpoint::synced_dirs;
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager(dir.path());
+    let one = batch(1, 0).len() as u32;
+    let config = LogConfig { segment_bytes: one * 2, ..LogConfig::default() };
+    let before = synced_dirs::count(dir.path());
+    let p = m.open_partition("t", 0, config, 0).unwrap();
+    let partition_dir = dir.path().join("t-0");
+    assert_eq!(synced_dirs::count(dir.path()), before + 1, "the data directory, for the new partition directory");
+    assert!(synced_dirs::count(&partition_dir) >= 1, "the partition directory, for the first segment");
+    // Two batches fill a segment: the appends at offsets 2 and 4 roll, and each roll syncs the
+    // directory for the new segment (the others do not touch it).
+    for i in 0..5 {
+        let before = synced_dirs::count(&partition_dir);
+        append(&p, batch(1, i), 0);
+        if i == 2 || i == 4 {
+            assert!(synced_dirs::count(&partition_dir) > before, "the roll at offset {i} syncs the directory");
+        }
+    }
+    m.shutdown().unwrap();
+}
+
 #[test]
 fn segments_roll_by_size_and_reads_cross_them() {
     let dir = tempfile::tempdir().unwrap();
