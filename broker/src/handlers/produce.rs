@@ -76,8 +76,10 @@ enum Step {
     /// Refused for records Kafka's validator rejects (INVALID_RECORD), each named by its index in
     /// the batch (KIP-467), before anything was written.
     InvalidRecords { message: String, record_errors: Vec<(i32, String)> },
-    /// Already in the log (an idempotent producer's retry): the original offsets.
-    Duplicate { base_offset: i64, log_start_offset: i64 },
+    /// Already appended (an idempotent producer's retry): the original offsets, answered once the
+    /// original's write (and fsync, where the flush policy asks) is done, which may still be in
+    /// flight from another connection.
+    Duplicate { partition: Arc<Partition>, base_offset: i64, last_offset: i64 },
     /// Queued for the writer.
     Pending(PendingAppend),
 }
@@ -185,8 +187,8 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     }
     match append(partition, records, now) {
         Ok(pending) => Step::Pending(pending),
-        Err(AppendError::DuplicateSequence { base_offset, .. }) => {
-            Step::Duplicate { base_offset, log_start_offset: partition.log_start_offset() }
+        Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) => {
+            Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset }
         }
         Err(error) => {
             tracing::debug!(topic = %topic.name, partition = data.index, %error, "append refused");
@@ -331,10 +333,15 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
                         .collect();
                     failed(index, ResponseError::InvalidRecord.code(), message).with_record_errors(errors)
                 }
-                Step::Duplicate { base_offset, log_start_offset } => PartitionProduceResponse::default()
-                    .with_index(index)
-                    .with_base_offset(base_offset)
-                    .with_log_start_offset(log_start_offset),
+                Step::Duplicate { partition, base_offset, last_offset } => {
+                    match partition.wait_written(last_offset.saturating_add(1)).await {
+                        Ok(()) => PartitionProduceResponse::default()
+                            .with_index(index)
+                            .with_base_offset(base_offset)
+                            .with_log_start_offset(partition.log_start_offset()),
+                        Err(error) => failed(index, log_error_code(&error), error.to_string()),
+                    }
+                }
                 Step::Pending(pending) => match pending.wait().await {
                     Ok(info) => appended(index, info),
                     Err(error) => {

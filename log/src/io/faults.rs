@@ -13,7 +13,9 @@
 //!   with the page cache intact;
 //! - **failing fsyncs**: [`Faults::fail_fsync`] / [`Faults::fail_all_fsyncs`] make an fdatasync
 //!   report `EIO` without running it; every sync job on that file in that batch gets the error;
-//! - [`Faults::die`]: the process "dies" now.
+//! - [`Faults::die`]: the process "dies" now;
+//! - **held writes**: [`Faults::hold_writes`] stops the writer before the next write job until
+//!   released, so a test can act while a write is in flight.
 //!
 //! Jobs and fsyncs are numbered from 0 in the order the writer meets them (write jobs count only
 //! jobs with data); [`Faults::write_jobs_seen`] and [`Faults::fsyncs_seen`] tell a test where it is.
@@ -23,7 +25,7 @@
 //! faults and check what recovery kept.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// What happens after a torn write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub struct FaultCounts {
 #[derive(Debug, Default)]
 pub struct Faults {
     state: Mutex<State>,
+    released: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +57,7 @@ struct State {
     fsync_failures: Vec<u64>,
     all_fsyncs_fail: bool,
     dead: bool,
+    held: bool,
     write_jobs_seen: u64,
     fsyncs_seen: u64,
     counts: FaultCounts,
@@ -105,6 +109,13 @@ impl Faults {
         self.state().dead = true;
     }
 
+    /// While `true`, the writer waits before each write job (after counting it in
+    /// [`Faults::write_jobs_seen`]); `false` lets it go on.
+    pub fn hold_writes(&self, hold: bool) {
+        self.state().held = hold;
+        self.released.notify_all();
+    }
+
     pub fn is_dead(&self) -> bool {
         self.state().dead
     }
@@ -132,6 +143,9 @@ impl Faults {
         let mut state = self.state();
         let index = state.write_jobs_seen;
         state.write_jobs_seen += 1;
+        while state.held {
+            state = self.released.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
         if state.dead {
             return WriteDecision { write_len: 0, error: Some(Self::dead_error()), process_dies: true };
         }

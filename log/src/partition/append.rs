@@ -269,6 +269,8 @@ fn complete(
     };
     if outcome.is_ok() {
         inner.publish(&state);
+    } else {
+        inner.wake_waiters();
     }
     if state.pending_jobs == 0 {
         inner.drained.notify_all();

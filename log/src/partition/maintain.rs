@@ -288,6 +288,7 @@ impl Partition {
             return Ok(());
         }
         state.closed = true;
+        inner.wake_waiters();
         if !clean || state.clean_marker_present {
             return Ok(()); // unchanged since a clean open: the marker still tells the truth
         }

@@ -158,6 +158,12 @@ impl Inner {
         state
     }
 
+    /// Wakes every [`Partition::wait_written`] waiter to look at the state again (after a write
+    /// failed or the partition closed, when the high watermark will not move).
+    pub(crate) fn wake_waiters(&self) {
+        self.hw_tx.send_modify(|_| {});
+    }
+
     /// Publishes the high watermark and log start after they changed.
     pub(crate) fn publish(&self, state: &State) {
         let hw = state.high_watermark().0;
@@ -209,6 +215,33 @@ impl Partition {
     /// High-watermark changes, for fetch long-polls.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.inner.hw_tx.subscribe()
+    }
+
+    /// Resolves once every offset below `end` is written, and fsynced where the flush policy asked
+    /// for it: the point at which the append that took those offsets is acknowledged. Writes
+    /// complete in offset order, so the high watermark passing `end` means exactly that. Fails if
+    /// the partition failed a write or closed first, when those offsets may never be written.
+    /// An idempotent producer's retry of a batch still in flight waits here before it is answered
+    /// as a duplicate, so its acknowledgement can never outlive a crash that loses the original.
+    pub async fn wait_written(&self, end: i64) -> Result<(), LogError> {
+        let mut high_watermark = self.subscribe();
+        loop {
+            if *high_watermark.borrow_and_update() >= end {
+                return Ok(());
+            }
+            {
+                let state = self.inner.lock_state();
+                if let Some(source) = &state.failed {
+                    return Err(LogError::WriteFailed { source: Arc::clone(source) });
+                }
+                if state.closed {
+                    return Err(LogError::Closed);
+                }
+            }
+            if high_watermark.changed().await.is_err() {
+                return Err(LogError::Closed);
+            }
+        }
     }
 
     pub fn size_bytes(&self) -> u64 {

@@ -412,6 +412,54 @@ fn recovery_after_a_torn_write_from_the_writer() {
     m.shutdown().unwrap();
 }
 
+/// An idempotent producer's retry of a batch whose write is still in flight is a duplicate at
+/// once, but its offsets are written (and may be acknowledged) only when the original's are:
+/// `wait_written` resolves after the original's write, and fails when the original's write fails.
+#[test]
+fn a_duplicate_of_a_batch_in_flight_waits_for_the_original_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::new();
+    let writer = Writer::start_with_faults(WriterOptions { force_fallback: true, ..WriterOptions::default() }, Arc::clone(&faults)).unwrap();
+    let m = LogManager::with_writer(dir.path(), options(), writer).unwrap();
+    let config = LogConfig { flush_messages: 1, ..LogConfig::default() };
+    let p = m.open_partition("t", 0, config, 0).unwrap();
+    append(&p, batch_with(2, 0, 7, 0, 0), 0);
+
+    faults.hold_writes(true);
+    let seen = faults.write_jobs_seen();
+    let original = p.append(batch_with(3, 0, 7, 0, 2), 0, 0).unwrap();
+    while faults.write_jobs_seen() == seen {
+        std::thread::yield_now();
+    }
+    let Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) = p.append(batch_with(3, 0, 7, 0, 2), 0, 0) else {
+        panic!("the retry is a duplicate");
+    };
+    assert_eq!((base_offset, last_offset), (2, 4));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let early = runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(200), p.wait_written(last_offset + 1)).await });
+    assert!(early.is_err(), "not written while the original is held");
+    faults.hold_writes(false);
+    runtime.block_on(p.wait_written(last_offset + 1)).unwrap();
+    assert_eq!(block(original.wait()).unwrap().base_offset, 2);
+
+    // When the original's write fails, the duplicate's wait fails too, instead of hanging.
+    faults.hold_writes(true);
+    let seen = faults.write_jobs_seen();
+    let failing = p.append(batch_with(1, 0, 7, 0, 5), 0, 0).unwrap();
+    while faults.write_jobs_seen() == seen {
+        std::thread::yield_now();
+    }
+    let waiter = {
+        let p = Arc::clone(&p);
+        std::thread::spawn(move || block(p.wait_written(6)))
+    };
+    faults.die();
+    faults.hold_writes(false);
+    assert!(block(failing.wait()).is_err());
+    assert!(matches!(waiter.join().unwrap(), Err(LogError::WriteFailed { .. })));
+    m.writer().stop();
+}
+
 #[test]
 fn clean_shutdown_reopens_without_a_scan() {
     let dir = tempfile::tempdir().unwrap();
