@@ -61,10 +61,9 @@ unpack_debs() {
   if [[ ! -f "$dir/.unpacked" ]]; then
     echo "logship: apt-get download $* (unpacked into $dir, not installed)" >&2
     tmp="$(mktemp -d "$WORK_DIR/debs.XXXXXX")"
-    # apt's sandbox user cannot write into a root-only mktemp dir; let it.
-    chmod 0755 "$tmp"
-    (cd "$tmp" && apt-get download -q "$@") >&2 \
-      || { apt_update_once >&2 && (cd "$tmp" && apt-get download -q "$@") >&2; }
+    # APT::Sandbox::User=root: apt's sandbox user (_apt) cannot write into the root-only $WORK_DIR.
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$@") >&2 \
+      || { apt_update_once >&2 && (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$@") >&2; }
     rm -rf "$dir" && mkdir -p "$dir"
     for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
     touch "$dir/.unpacked"
@@ -188,6 +187,10 @@ verify_topic() {
   } END { exit bad }' "$out"
 }
 
+no_errors_in() { # log file: fails, showing them, if any line mentions an error or a warning
+  ! grep -iE 'error|warn|fail' "$1"
+}
+
 topic_has_three_partitions() {
   timeout 30 kcat -b "$BOOTSTRAP" -L -t "$1" | tee /dev/stderr | grep -q "topic \"$1\" with 3 partitions"
 }
@@ -214,6 +217,10 @@ check "rsyslog: omkafka delivers $LINES_TOTAL records (lz4, acks=all) within ${D
   wait_for_delivery logship-rsyslog
 check "rsyslog: rsyslogd exits cleanly on SIGTERM" stop_shipper
 check "rsyslog: rsyslogd removed its pid file" test ! -e "$rs_work/rsyslogd.pid"
+check "rsyslog: rsyslogd logged its exit on signal 15" \
+  grep -q 'exiting on signal 15' "$rs_work/internal.log"
+# omkafka logs librdkafka's errors (a refused produce, a retried request) to rsyslogd's own log.
+check "rsyslog: rsyslogd logged no error or warning" no_errors_in "$rs_work/internal.log"
 check "rsyslog: the topic has 3 partitions" topic_has_three_partitions logship-rsyslog
 check "rsyslog: every line exactly once, unchanged, in order per partition" verify_topic logship-rsyslog
 [[ "$FAILED" -eq 0 ]] || show_shipper_output "$rs_work"
@@ -236,6 +243,9 @@ check "syslog-ng: kafka-c() delivers $LINES_TOTAL records (zstd, acks=all) withi
   wait_for_delivery logship-syslog-ng
 check "syslog-ng: syslog-ng exits cleanly on SIGTERM" stop_shipper
 check "syslog-ng: syslog-ng removed its pid file" test ! -e "$sn_work/syslog-ng.pid"
+check "syslog-ng: syslog-ng logged its shutdown" grep -q 'syslog-ng shutting down' "$sn_work/stderr"
+# With --stderr, syslog-ng's internal messages, kafka-c()'s librdkafka errors among them, go there.
+check "syslog-ng: syslog-ng logged no error or warning" no_errors_in "$sn_work/stderr"
 check "syslog-ng: the topic has 3 partitions" topic_has_three_partitions logship-syslog-ng
 check "syslog-ng: every line exactly once, unchanged, in order per partition" verify_topic logship-syslog-ng
 [[ "$FAILED" -eq "$failed_before" ]] || show_shipper_output "$sn_work"
