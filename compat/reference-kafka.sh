@@ -106,11 +106,12 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 logger.state.name = state.change.logger
 logger.state.level = WARN
 PROPS
-  # A random cluster id in Kafka's form: 16 bytes, URL-safe base64 without padding.
+  # A random cluster id in Kafka's form: 16 bytes, URL-safe base64 without padding (it may start
+  # with "-", hence --cluster-id=ID).
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
   java -Xmx256m -Dlog4j2.configurationFile="$CACHE_DIR/tools-log4j2.properties" -cp "$LIB_DIR/*" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" > "$dir/format.out" 2>&1 \
+    kafka.tools.StorageTool format --cluster-id="$cluster_id" --config "$dir/server.properties" > "$dir/format.out" 2>&1 \
     || { cat "$dir/format.out" >&2; die "formatting $dir/data failed"; }
   # shellcheck disable=SC2086
   setsid java ${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
