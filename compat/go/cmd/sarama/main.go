@@ -11,6 +11,12 @@
 //	         are checked through ClusterAdmin (list groups, offsets); then a fifth more are
 //	         produced and a new ConsumerGroup client resumes at the committed offsets and reads
 //	         exactly those.
+//	commit   an OffsetManager at -version (OffsetCommit v1 at 0.8.2, v2 at 0.9-0.10, ...) commits
+//	         an offset per partition of a topic written at 3.6; a second OffsetManager at
+//	         -version (OffsetFetch) and a ClusterAdmin at 3.6 both read them back.
+//
+// -produce-version writes at another level than -version reads at (e.g. written at 3.6.0, read
+// and grouped at 0.10.2.0), so the old read path is checked apart from the old write path.
 package main
 
 import (
@@ -28,20 +34,29 @@ import (
 
 var (
 	versionFlag = flag.String("version", "3.6.0", "sarama Config.Version (3.6.0, 2.1.0, 0.10.2.0, ...)")
-	step        = flag.String("step", "produce", "admin, produce or group")
+	step        = flag.String("step", "produce", "admin, produce, group or commit")
 	messages    = flag.Int("messages", 5000, "messages to produce")
 	codecFlag   = flag.String("codec", "none", "producer compression: none, gzip, snappy, lz4, zstd")
 	idempotent  = flag.Bool("idempotent", true, "idempotent producer (needs version >= 0.11)")
+	prodFlag    = flag.String("produce-version", "", "Config.Version of the producers (default: -version), so reading at an old level can be checked apart from writing at it")
 )
 
-var version sarama.KafkaVersion
+var version, produceVersion sarama.KafkaVersion
 
 func main() {
 	bootstrap, ctx := c.Setup("sarama")
 	var err error
 	version, err = sarama.ParseKafkaVersion(*versionFlag)
 	c.Must(err, "-version %s", *versionFlag)
+	produceVersion = version
+	if *prodFlag != "" {
+		produceVersion, err = sarama.ParseKafkaVersion(*prodFlag)
+		c.Must(err, "-produce-version %s", *prodFlag)
+	}
 	name := fmt.Sprintf("sarama-%s-%s", *step, sanitize(*versionFlag))
+	if produceVersion != version {
+		name += "-from-" + sanitize(*prodFlag)
+	}
 	switch *step {
 	case "admin":
 		admin(bootstrap, name)
@@ -51,6 +66,8 @@ func main() {
 		readBack(ctx, bootstrap, topic, placed)
 	case "group":
 		group(ctx, bootstrap, name)
+	case "commit":
+		commit(bootstrap, name)
 	default:
 		c.Failf("unknown -step %s", *step)
 	}
@@ -59,7 +76,9 @@ func main() {
 
 func sanitize(s string) string { return string(bytes.ReplaceAll([]byte(s), []byte("."), []byte("_"))) }
 
-func config() *sarama.Config {
+func config() *sarama.Config { return configAt(version) }
+
+func configAt(version sarama.KafkaVersion) *sarama.Config {
 	cfg := sarama.NewConfig()
 	cfg.Version = version
 	cfg.ClientID = "strata-compat-sarama"
@@ -183,7 +202,7 @@ type placed struct {
 
 func message(topic string, i int) *sarama.ProducerMessage {
 	m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(c.Key(i)), Value: sarama.StringEncoder(c.Value(i)), Metadata: i}
-	if version.IsAtLeast(sarama.V0_11_0_0) {
+	if produceVersion.IsAtLeast(sarama.V0_11_0_0) {
 		m.Headers = []sarama.RecordHeader{{Key: []byte("h"), Value: []byte(c.HeaderValue(i))}}
 	}
 	return m
@@ -191,7 +210,7 @@ func message(topic string, i int) *sarama.ProducerMessage {
 
 // produce sends messages first..first+n-1 with a SyncProducer, 500 per SendMessages call.
 func produce(bootstrap, topic string, first, n int) map[[2]int64]int {
-	p, err := sarama.NewSyncProducer([]string{bootstrap}, config())
+	p, err := sarama.NewSyncProducer([]string{bootstrap}, configAt(produceVersion))
 	c.Must(err, "NewSyncProducer")
 	defer p.Close()
 	out := map[[2]int64]int{}
@@ -214,7 +233,7 @@ func produce(bootstrap, topic string, first, n int) map[[2]int64]int {
 			out[key] = m.Metadata.(int)
 		}
 	}
-	c.Logf("produced %d messages to %s", n, topic)
+	c.Logf("produced %d messages to %s at %s", n, topic, produceVersion)
 	return out
 }
 
@@ -226,7 +245,7 @@ func checkMessage(m *sarama.ConsumerMessage, placed map[[2]int64]int) (int, erro
 	if string(m.Key) != c.Key(i) || string(m.Value) != c.Value(i) {
 		return 0, fmt.Errorf("%s %d@%d: key %q value %d bytes, want message %d", m.Topic, m.Partition, m.Offset, m.Key, len(m.Value), i)
 	}
-	if version.IsAtLeast(sarama.V0_11_0_0) {
+	if version.IsAtLeast(sarama.V0_11_0_0) && produceVersion.IsAtLeast(sarama.V0_11_0_0) {
 		if len(m.Headers) != 1 || string(m.Headers[0].Key) != "h" || string(m.Headers[0].Value) != c.HeaderValue(i) {
 			return 0, fmt.Errorf("%s %d@%d: headers %v", m.Topic, m.Partition, m.Offset, m.Headers)
 		}
@@ -450,4 +469,59 @@ func waitFor(what string, cond func() (bool, string)) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+func commit(bootstrap, name string) {
+	topic, groupID := name, name+"-g"
+	if produceVersion == version && !version.IsAtLeast(sarama.V0_11_0_0) {
+		produceVersion = sarama.V3_6_0_0 // the topic is written at a modern level; only the commits are old
+	}
+	placed := produce(bootstrap, topic, 0, 200)
+	end := map[int32]int64{}
+	for k := range placed {
+		end[int32(k[0])] = max(end[int32(k[0])], k[1]+1)
+	}
+	want := map[int32]int64{}
+	for p, e := range end {
+		want[p] = e/2 + int64(p)
+	}
+	client, err := sarama.NewClient([]string{bootstrap}, config())
+	c.Must(err, "NewClient at %s", version)
+	defer client.Close()
+	om, err := sarama.NewOffsetManagerFromClient(groupID, client)
+	c.Must(err, "NewOffsetManager at %s", version)
+	for p, o := range want {
+		pom, err := om.ManagePartition(topic, p)
+		c.Must(err, "ManagePartition %s-%d", topic, p)
+		if next, _ := pom.NextOffset(); next != sarama.OffsetOldest && next != sarama.OffsetNewest {
+			c.Failf("%s-%d: a new group already has offset %d", topic, p, next)
+		}
+		pom.MarkOffset(o, fmt.Sprintf("meta-%d", p))
+		om.Commit()
+		select {
+		case err := <-pom.Errors():
+			c.Failf("commit %s-%d at %s: %v", topic, p, version, err)
+		default:
+		}
+		c.Must(pom.Close(), "close PartitionOffsetManager %s-%d", topic, p)
+	}
+	c.Must(om.Close(), "close OffsetManager")
+
+	om2, err := sarama.NewOffsetManagerFromClient(groupID, client)
+	c.Must(err, "second NewOffsetManager")
+	for p, o := range want {
+		pom, err := om2.ManagePartition(topic, p)
+		c.Must(err, "ManagePartition %s-%d (fetch)", topic, p)
+		next, meta := pom.NextOffset()
+		if next != o || meta != fmt.Sprintf("meta-%d", p) {
+			c.Failf("%s-%d: OffsetFetch at %s gave %d %q, want %d %q", topic, p, version, next, meta, o, fmt.Sprintf("meta-%d", p))
+		}
+		pom.AsyncClose()
+	}
+	om2.Close()
+	adm, err := sarama.NewClusterAdmin([]string{bootstrap}, configAt(sarama.V3_6_0_0))
+	c.Must(err, "NewClusterAdmin at 3.6")
+	defer adm.Close()
+	checkCommitted(adm, groupID, topic, want)
+	c.Logf("offsets committed and fetched at %s: %v", version, want)
 }
