@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # compat/kcat.sh — Debian's kcat (librdkafka 2.0.x, which misreads default-valued tagged fields)
-# against Strata: metadata listing, 10,000 lines produced and consumed back byte for byte, plain
+# against the broker (Strata, or reference Kafka with COMPAT_BROKER=kafka): metadata listing, 10,000 lines produced and consumed back byte for byte, plain
 # and gzip/snappy/lz4/zstd-compressed, and keyed messages with headers.
 source "$(dirname "$0")/lib.sh"
 
 command -v kcat > /dev/null || { echo "kcat is not installed (apt-get install kcat)"; exit 1; }
 start_broker num.partitions=1 auto.create.topics.enable=true
-echo "kcat: $(kcat -V 2>&1 | grep -m1 "^Version" | cut -c1-60 || true) against $BOOTSTRAP"
+echo "kcat: $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\) .*librdkafka \([^ ]*\) .*/kcat \1, librdkafka \2/p' | head -n 1 || true) against $BOOTSTRAP"
 
 LINES="$WORK_DIR/lines.txt"
 seq -f "line %06g: the quick brown fox jumps over the lazy dog" 1 10000 > "$LINES"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# compat/python.sh — Python clients against Strata. Makes compat/.venv on first use and installs
+# compat/python.sh — Python clients against the broker (Strata, or reference Kafka with
+# COMPAT_BROKER=kafka). Makes compat/.venv on first use and installs
 # compat/python/requirements.txt into it (again only when the file changes), then runs each
 # produce/consume and group scenario in compat/python/ against its own broker.
 source "$(dirname "$0")/lib.sh"
@@ -13,6 +14,8 @@ if ! cmp -s "$REQUIREMENTS" "$VENV/.installed-requirements"; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
   cp "$REQUIREMENTS" "$VENV/.installed-requirements"
 fi
+
+echo "python: $("$VENV/bin/python" -c 'import importlib.metadata as m, confluent_kafka as c; print("confluent-kafka %s (librdkafka %s), kafka-python %s" % (m.version("confluent-kafka"), c.libversion()[0], m.version("kafka-python")))')"
 
 # Group scenarios need the group coordinator (JoinGroup = API key 11): until the broker
 # advertises it they are reported as skipped, loudly, rather than failed.
