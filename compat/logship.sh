@@ -11,9 +11,10 @@
 # and unpacks them (dpkg-deb -x, no maintainer scripts, so no daemon is started or enabled)
 # into ~/.cache/strata-compat/logship/<package set>_<version>/, and installs with apt-get only
 # the shared libraries they depend on (librdkafka1, libestr0, libivykis0, ...) and kcat.
-# Each shipper runs in the foreground of its own process group with a private config, pid
-# file, state/spool directory and (syslog-ng) control socket and persist file under $WORK_DIR;
-# neither opens /dev/log, the kernel log, the journal or any systemd unit.
+# Each shipper runs as a child of this script in its no-fork mode (rsyslogd -n, syslog-ng -F)
+# with a private config, pid file, state/spool directory and (syslog-ng) control socket and
+# persist file under $WORK_DIR; neither opens /dev/log, the kernel log, the journal or any
+# systemd unit, and no system service is started, enabled or touched.
 source "$(dirname "$0")/lib.sh"
 
 LINES_TOTAL=100000
@@ -62,11 +63,14 @@ unpack_debs() {
     echo "logship: apt-get download $* (unpacked into $dir, not installed)" >&2
     tmp="$(mktemp -d "$WORK_DIR/debs.XXXXXX")"
     # APT::Sandbox::User=root: apt's sandbox user (_apt) cannot write into the root-only $WORK_DIR.
+    # This runs inside $(...), where set -e does not reach: every step returns on failure, so
+    # a failed download never leaves a directory marked .unpacked.
     (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$@") >&2 \
-      || { apt_update_once >&2 && (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$@") >&2; }
-    rm -rf "$dir" && mkdir -p "$dir"
-    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
-    touch "$dir/.unpacked"
+      || { apt_update_once >&2 && (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$@") >&2; } \
+      || { echo "logship: apt-get download $* failed" >&2; return 1; }
+    rm -rf "$dir" && mkdir -p "$dir" || return 1
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir" || return 1; done
+    touch "$dir/.unpacked" || return 1
   fi
   echo "$dir"
 }
@@ -215,6 +219,22 @@ check "rsyslog: rsyslogd -N1 accepts the config" "${rsyslogd[@]}" -N1
 SHIPPER_PID=$!
 check "rsyslog: omkafka delivers $LINES_TOTAL records (lz4, acks=all) within ${DELIVERY_WAIT_S_MAX} s" \
   wait_for_delivery logship-rsyslog
+# rsyslog's own account (impstats, once a second): every line submitted to librdkafka and no
+# failure or error counted. Its "acked" counter is not checked: omkafka collects delivery
+# reports only when it next produces, so after the last line it lags behind.
+omkafka_stats_clean() {
+  local line=""
+  for _ in $(seq 1 10); do
+    line="$(grep 'omkafka: origin=omkafka' "$rs_work/impstats.log" 2> /dev/null | tail -n 1)" || true
+    [[ "$line" == *" submitted=$LINES_TOTAL "* ]] && break
+    sleep 1
+  done
+  echo "$line"
+  [[ "$line" == *" submitted=$LINES_TOTAL "* ]] || return 1
+  # Every failures=, failures_*=, errors_*= counter is 0.
+  ! tr ' ' '\n' <<< "$line" | grep -E '^(failures|failures_[a-z_]+|errors_[a-z_]+)=' | grep -v '=0$'
+}
+check "rsyslog: impstats: omkafka submitted $LINES_TOTAL, no failures or errors" omkafka_stats_clean
 check "rsyslog: rsyslogd exits cleanly on SIGTERM" stop_shipper
 check "rsyslog: rsyslogd removed its pid file" test ! -e "$rs_work/rsyslogd.pid"
 check "rsyslog: rsyslogd logged its exit on signal 15" \
@@ -241,6 +261,14 @@ check "syslog-ng: syslog-ng --syntax-only accepts the config" "${syslogng[@]}" -
 SHIPPER_PID=$!
 check "syslog-ng: kafka-c() delivers $LINES_TOTAL records (zstd, acks=all) within ${DELIVERY_WAIT_S_MAX} s" \
   wait_for_delivery logship-syslog-ng
+# syslog-ng's own account, through its private control socket: every message written, none dropped.
+syslog_ng_stats_clean() {
+  local stats
+  stats="$(LD_LIBRARY_PATH="$SYSLOG_NG_LIBS" "$SYSLOG_NG_ROOT/usr/sbin/syslog-ng-ctl" stats -c "$sn_work/syslog-ng.ctl")" || return 1
+  grep '^dst.kafka;' <<< "$stats"
+  grep -q "^dst.kafka;.*;dropped;0\$" <<< "$stats" && grep -q "^dst.kafka;.*;written;$LINES_TOTAL\$" <<< "$stats"
+}
+check "syslog-ng: syslog-ng-ctl stats: kafka-c() wrote $LINES_TOTAL, dropped 0" syslog_ng_stats_clean
 check "syslog-ng: syslog-ng exits cleanly on SIGTERM" stop_shipper
 check "syslog-ng: syslog-ng removed its pid file" test ! -e "$sn_work/syslog-ng.pid"
 check "syslog-ng: syslog-ng logged its shutdown" grep -q 'syslog-ng shutting down' "$sn_work/stderr"
