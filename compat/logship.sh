@@ -106,7 +106,10 @@ syslog_ng() { LD_LIBRARY_PATH="$SYSLOG_NG_LIBS" "$SYSLOG_NG" "$@"; }
 # --- the broker and the input -----------------------------------------------------------------------
 # Three partitions so that "in order" is checked per partition, as Kafka promises it.
 start_broker num.partitions=3 auto.create.topics.enable=true
-echo "logship: $("$RSYSLOGD" -v | head -n 1 | awk '{print $1, $2}'), $(syslog_ng --version | head -n 1) against $BOOTSTRAP"
+# One line naming the clients, "logship: <clients> against <bootstrap>", which run.sh puts in RESULTS.md.
+echo "logship: rsyslog $("$RSYSLOGD" -v | head -n 1 | awk '{print $2}') (omkafka)," \
+  "syslog-ng $(syslog_ng --version | sed -n 's/^syslog-ng [0-9]* (\(.*\))$/\1/p' | head -n 1) (kafka-c)," \
+  "librdkafka $(dpkg-query -W -f='${Version}' librdkafka1 2> /dev/null | cut -d- -f1) against $BOOTSTRAP"
 
 # Numbered lines of varying length with non-ASCII UTF-8, so a dropped, repeated, reordered,
 # truncated or re-encoded line is visible. No control characters: rsyslog escapes them on
