@@ -23,9 +23,12 @@ fi
 (cd "$GO_DIR" && GOFLAGS=-mod=readonly go build -o "$BIN/" ./cmd/...)
 
 run() { timeout "$1" "$BIN/$2" -bootstrap "$BOOTSTRAP" "${@:3}"; }
+module_version() { sed -n "s|^[[:space:]]*$1 \(v[^ ]*\).*|\1|p" "$GO_DIR/go.mod" | head -n 1; }
+clients="franz-go $(module_version github.com/twmb/franz-go) (kadm $(module_version github.com/twmb/franz-go/pkg/kadm)), IBM/sarama $(module_version github.com/IBM/sarama), segmentio/kafka-go $(module_version github.com/segmentio/kafka-go), $(go env GOVERSION)"
 
 # franz-go + kadm: the admin tour, then 10,000 records under each codec.
 start_broker
+echo "go: $clients against $BOOTSTRAP"
 check "go franz-go kadm admin" run 150 franz-admin -timeout 120s
 check "go franz-go produce/consume 10,000 x 5 codecs (idempotent, acks=all)" run 330 franz-produce -timeout 300s
 stop_broker
