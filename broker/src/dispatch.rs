@@ -1,6 +1,8 @@
 //! The API table and the one place a request is routed to its handler. ApiVersions is built from
 //! [`APIS`], and every request's version is checked against it here, so what the broker advertises
-//! cannot drift from what it serves.
+//! cannot drift from what it serves. With `strata.legacy.protocol.enable` the table's `legacy_min`
+//! versions (those Kafka 3.9 still served and Kafka 4 removed) are advertised and served as well;
+//! without it the broker accepts exactly Kafka 4.1's ranges.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,15 +19,31 @@ use crate::state::Broker;
 #[derive(Debug, Clone, Copy)]
 pub struct ApiSpec {
     pub key: ApiKey,
+    /// Kafka 4.1's oldest version.
     pub min: i16,
     pub max: i16,
+    /// The oldest version served with `strata.legacy.protocol.enable` (Kafka 3.9's oldest).
+    pub legacy_min: i16,
+}
+
+impl ApiSpec {
+    /// The oldest version accepted, with or without the legacy versions.
+    pub fn min_version(&self, legacy: bool) -> i16 {
+        if legacy { self.legacy_min } else { self.min }
+    }
+
+    /// Whether `version` is accepted.
+    pub fn accepts(&self, version: i16, legacy: bool) -> bool {
+        (self.min_version(legacy)..=self.max).contains(&version)
+    }
 }
 
 const fn api(key: ApiKey, min: i16, max: i16) -> ApiSpec {
-    ApiSpec { key, min, max }
+    ApiSpec { key, min, max, legacy_min: min }
 }
 
-/// Every API served, with Kafka 4.1's version ranges.
+/// Every API served, with Kafka 4.1's version ranges (and Kafka 3.9's oldest versions where
+/// Strata serves them again).
 pub const APIS: &[ApiSpec] = &[
     api(ApiKey::Metadata, 0, 13),
     api(ApiKey::ApiVersions, 0, 4),
@@ -75,10 +93,11 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         peer,
     };
     let done = |outcome: Outcome| -> Pending { Box::pin(std::future::ready(outcome)) };
-    let supported = spec(ctx.api_key).is_some_and(|s| (s.min..=s.max).contains(&ctx.api_version));
+    let legacy = broker.config.legacy_protocol();
+    let supported = spec(ctx.api_key).is_some_and(|s| s.accepts(ctx.api_version, legacy));
     if ctx.api_key == ApiKey::ApiVersions && !supported {
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
-        return done(handlers::api_versions::unsupported_version(&ctx));
+        return done(handlers::api_versions::unsupported_version(&ctx, legacy));
     }
     if !supported {
         // Kafka cannot parse a request of a version it does not know, and closes the connection.
@@ -104,7 +123,7 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
 
 async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind) -> Outcome {
     match request {
-        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req),
+        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req, broker.config.legacy_protocol()),
         RequestKind::Metadata(req) => handlers::metadata::handle(broker, ctx, req).await,
         RequestKind::CreateTopics(req) => handlers::create_topics::handle(broker, ctx, req).await,
         RequestKind::DeleteTopics(req) => handlers::delete_topics::handle(broker, ctx, req).await,
