@@ -104,8 +104,11 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
         return done(Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version)));
     }
-    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, &frame.body) {
+    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, &frame.body, legacy) {
         return done(refused);
+    }
+    if strata_wire::legacy::is_legacy(ctx.api_key, ctx.api_version) {
+        return begin_legacy(&broker, ctx, frame.body);
     }
     let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
         Ok(request) => request,
@@ -118,6 +121,26 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         // Offsets are assigned now, in request order; only the wait for the writes is deferred.
         RequestKind::Produce(req) => handlers::produce::start(&broker, ctx, req),
         other => Box::pin(async move { route(&broker, &ctx, other).await }),
+    }
+}
+
+/// Starts a request of a version only `strata_wire::legacy` decodes (the version check above
+/// admitted it, so `strata.legacy.protocol.enable` is on). Its response is encoded in the old
+/// layout by [`RequestContext::respond`].
+fn begin_legacy(broker: &Arc<Broker>, ctx: RequestContext, body: bytes::Bytes) -> Pending {
+    let malformed = |ctx: &RequestContext, error: strata_wire::legacy::LegacyError| -> Pending {
+        tracing::info!(%error, api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "malformed legacy request");
+        Box::pin(std::future::ready(Outcome::Close(error.to_string())))
+    };
+    match ctx.api_key {
+        ApiKey::Produce => match strata_wire::legacy::produce::decode_request(body) {
+            Ok(request) => handlers::produce::start_legacy(broker, ctx, request),
+            Err(error) => malformed(&ctx, error),
+        },
+        api => {
+            let error = strata_wire::legacy::LegacyError::Unsupported { api, version: ctx.api_version };
+            malformed(&ctx, error)
+        }
     }
 }
 

@@ -8,3 +8,4 @@ pub mod header;
 pub mod batch;
 pub mod fetch_framing;
 pub mod pool;
+pub mod legacy;

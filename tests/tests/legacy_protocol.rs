@@ -1,0 +1,217 @@
+//! The request versions Kafka 4 removed and Kafka 3.9 still served (`strata.legacy.protocol.enable`,
+//! on by default), on raw sockets. The old requests and message sets are written here by hand from
+//! Kafka's protocol guide, independently of the broker's codec, and what they stored is read back
+//! with today's Fetch.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::compression::{Compressor, Gzip};
+use kafka_protocol::records::{Compression, IEEE};
+use strata_tests::codes::*;
+use strata_tests::requests;
+use strata_tests::{Broker, BrokerOptions, RawConn};
+
+const PRODUCE: i16 = 0;
+
+/// One legacy message entry: offset, size, crc, magic, attributes, [timestamp], key, value.
+fn message(out: &mut BytesMut, offset: i64, magic: i8, attributes: i8, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>) {
+    let mut body = BytesMut::new();
+    body.put_i8(magic);
+    body.put_i8(attributes);
+    if magic == 1 {
+        body.put_i64(timestamp);
+    }
+    for field in [key, value] {
+        match field {
+            Some(b) => {
+                body.put_i32(b.len() as i32);
+                body.put_slice(b);
+            }
+            None => body.put_i32(-1),
+        }
+    }
+    out.put_i64(offset);
+    out.put_i32(4 + body.len() as i32);
+    out.put_u32(IEEE.checksum(&body));
+    out.put_slice(&body);
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    Gzip::compress(&mut out, |b: &mut BytesMut| {
+        b.put_slice(data);
+        Ok(())
+    })
+    .expect("gzip");
+    out.to_vec()
+}
+
+/// A frame with request header v1 (no tagged fields) and `body`; returns the correlation id.
+fn send(conn: &mut RawConn, api_key: i16, version: i16, correlation_id: i32, body: &[u8]) {
+    let mut frame = BytesMut::new();
+    frame.put_i16(api_key);
+    frame.put_i16(version);
+    frame.put_i32(correlation_id);
+    frame.put_i16(10);
+    frame.put_slice(b"old-client");
+    frame.put_slice(body);
+    conn.send_frame(&frame);
+}
+
+/// Sends a legacy request and returns the response body after its correlation id.
+fn call(conn: &mut RawConn, api_key: i16, version: i16, body: &[u8]) -> Bytes {
+    send(conn, api_key, version, 4242, body);
+    let mut reply = conn.read_frame();
+    assert_eq!(reply.get_i32(), 4242, "correlation id");
+    reply
+}
+
+/// A Produce v0-2 body for one topic: `(partition, message set)` each.
+fn produce_body(acks: i16, topic: &str, partitions: &[(i32, &[u8])]) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    b.put_i16(acks);
+    b.put_i32(10_000);
+    b.put_i32(1);
+    b.put_i16(topic.len() as i16);
+    b.put_slice(topic.as_bytes());
+    b.put_i32(partitions.len() as i32);
+    for (partition, set) in partitions {
+        b.put_i32(*partition);
+        b.put_i32(set.len() as i32);
+        b.put_slice(set);
+    }
+    b.to_vec()
+}
+
+/// Reads a Produce v0-2 response for one topic: `(partition, error, base offset, log append time)`.
+fn produce_answers(version: i16, topic: &str, mut r: Bytes) -> Vec<(i32, i16, i64, Option<i64>)> {
+    assert_eq!(r.get_i32(), 1, "one topic");
+    let len = r.get_i16() as usize;
+    assert_eq!(&r[..len], topic.as_bytes());
+    r.advance(len);
+    let n = r.get_i32();
+    let answers = (0..n).map(|_| (r.get_i32(), r.get_i16(), r.get_i64(), (version >= 2).then(|| r.get_i64()))).collect();
+    if version >= 1 {
+        assert_eq!(r.get_i32(), 0, "throttle time");
+    }
+    assert!(r.is_empty(), "v{version}: {} bytes left in the response", r.len());
+    answers
+}
+
+fn produce(conn: &mut RawConn, version: i16, topic: &str, set: &[u8]) -> (i16, i64) {
+    let reply = call(conn, PRODUCE, version, &produce_body(1, topic, &[(0, set)]));
+    let answers = produce_answers(version, topic, reply);
+    assert_eq!(answers.len(), 1);
+    let (partition, error, base, append_time) = answers[0];
+    assert_eq!(partition, 0);
+    if version >= 2 {
+        assert_eq!(append_time, Some(-1), "CreateTime topic: no log append time");
+    }
+    (error, base)
+}
+
+#[test]
+fn produce_v0_to_v2_plain_and_gzip_is_stored_and_read_back_with_todays_fetch() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "legacy", 1);
+
+    let mut v0 = BytesMut::new();
+    message(&mut v0, 0, 0, 0, 0, Some(b"k0"), Some(b"v0"));
+    message(&mut v0, 1, 0, 0, 0, None, Some(b"v1"));
+    assert_eq!(produce(&mut conn, 0, "legacy", &v0), (NONE, 0), "v0, magic 0");
+
+    let mut v1 = BytesMut::new();
+    message(&mut v1, 0, 1, 0, 1000, Some(b"k2"), Some(b"v2"));
+    message(&mut v1, 0, 1, 0, 1001, Some(b"k3"), None);
+    assert_eq!(produce(&mut conn, 1, "legacy", &v1), (NONE, 2), "v1, magic 1");
+
+    // A gzip wrapper (magic 1) whose inner messages have relative offsets, as Java 0.10+ writes.
+    let mut inner = BytesMut::new();
+    for i in 0..3i64 {
+        message(&mut inner, i, 1, 0, 2000 + i, Some(format!("k{}", 4 + i).as_bytes()), Some(format!("v{}", 4 + i).as_bytes()));
+    }
+    let mut wrapped = BytesMut::new();
+    message(&mut wrapped, 2, 1, Compression::Gzip as i8, 2002, None, Some(&gzip(&inner)));
+    assert_eq!(produce(&mut conn, 2, "legacy", &wrapped), (NONE, 4), "v2, gzip magic 1");
+
+    // A gzip wrapper of magic 0: inner offsets absolute, no timestamps.
+    let mut inner = BytesMut::new();
+    message(&mut inner, 100, 0, 0, 0, Some(b"k7"), Some(b"v7"));
+    message(&mut inner, 101, 0, 0, 0, Some(b"k8"), Some(b"v8"));
+    let mut wrapped = BytesMut::new();
+    message(&mut wrapped, 101, 0, Compression::Gzip as i8, 0, None, Some(&gzip(&inner)));
+    assert_eq!(produce(&mut conn, 0, "legacy", &wrapped), (NONE, 7), "v0, gzip magic 0");
+
+    let fetched = requests::fetch(&mut conn, "legacy", 0, 0);
+    assert_eq!(fetched.error_code, NONE);
+    assert_eq!(fetched.high_watermark, 9);
+    let batches = requests::decode_batches(&fetched.records.expect("records"));
+    let codecs: Vec<_> = batches.iter().map(|b| b.compression).collect();
+    assert_eq!(codecs, [Compression::None, Compression::None, Compression::Gzip, Compression::Gzip], "stored as produced");
+    let got: Vec<(i64, i64, Option<Vec<u8>>, Option<Vec<u8>>)> = batches
+        .iter()
+        .flat_map(|b| &b.records)
+        .map(|r| (r.offset, r.timestamp, r.key.as_ref().map(|k| k.to_vec()), r.value.as_ref().map(|v| v.to_vec())))
+        .collect();
+    let s = |x: &str| Some(x.as_bytes().to_vec());
+    assert_eq!(
+        got,
+        vec![
+            (0, -1, s("k0"), s("v0")),
+            (1, -1, None, s("v1")),
+            (2, 1000, s("k2"), s("v2")),
+            (3, 1001, s("k3"), None),
+            (4, 2000, s("k4"), s("v4")),
+            (5, 2001, s("k5"), s("v5")),
+            (6, 2002, s("k6"), s("v6")),
+            (7, -1, s("k7"), s("v7")),
+            (8, -1, s("k8"), s("v8")),
+        ]
+    );
+    assert!(batches.iter().flat_map(|b| &b.records).all(|r| r.producer_id == -1), "no producer id");
+    requests::assert_serves(broker.bootstrap());
+}
+
+#[test]
+fn a_corrupt_message_set_fails_its_partition_alone_and_acks_0_is_silent() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "two", 2);
+    let mut good = BytesMut::new();
+    message(&mut good, 0, 1, 0, 5, None, Some(b"good"));
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let reply = call(&mut conn, PRODUCE, 1, &produce_body(-1, "two", &[(0, &bad), (1, &good)]));
+    assert_eq!(produce_answers(1, "two", reply), vec![(0, CORRUPT_MESSAGE, -1, None), (1, NONE, 0, None)]);
+
+    // acks=0: no answer (the next request on the connection is answered first); the write
+    // completes on its own, so the high watermark reaches 1 soon after.
+    send(&mut conn, PRODUCE, 2, 1, &produce_body(0, "two", &[(0, &good)]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let latest = requests::list_offset(&mut conn, "two", 0, requests::LATEST_TIMESTAMP);
+        assert_eq!(latest.error_code, NONE);
+        if latest.offset == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the acks=0 produce was not appended: latest {}", latest.offset);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    requests::assert_serves(broker.bootstrap());
+}
+
+#[test]
+fn without_the_setting_produce_v0_to_v2_is_refused_as_kafka_4_refuses_it() {
+    let broker = Broker::start(BrokerOptions::default().with("strata.legacy.protocol.enable", "false"));
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "k4", 1);
+    let mut set = BytesMut::new();
+    message(&mut set, 0, 1, 0, 5, None, Some(b"x"));
+    for version in 0..=2 {
+        let (error, base) = produce(&mut conn, version, "k4", &set);
+        assert_eq!((error, base), (UNSUPPORTED_VERSION, -1), "Produce v{version}");
+    }
+    let latest = requests::list_offset(&mut conn, "k4", 0, requests::LATEST_TIMESTAMP);
+    assert_eq!(latest.offset, 0, "nothing appended");
+}
