@@ -42,6 +42,12 @@ const fn api(key: ApiKey, min: i16, max: i16) -> ApiSpec {
     ApiSpec { key, min, max, legacy_min: min }
 }
 
+/// An API whose versions `legacy_min..min` Kafka 4 removed and Strata serves when
+/// `strata.legacy.protocol.enable` is on (decoded and encoded by `strata_wire::legacy`).
+const fn legacy_api(key: ApiKey, legacy_min: i16, min: i16, max: i16) -> ApiSpec {
+    ApiSpec { key, min, max, legacy_min }
+}
+
 /// Every API served, with Kafka 4.1's version ranges (and Kafka 3.9's oldest versions where
 /// Strata serves them again).
 pub const APIS: &[ApiSpec] = &[
@@ -55,7 +61,7 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 2),
     api(ApiKey::Produce, 0, 13),
-    api(ApiKey::Fetch, 4, 18),
+    legacy_api(ApiKey::Fetch, 0, 4, 18),
     api(ApiKey::ListOffsets, 1, 10),
     api(ApiKey::DeleteRecords, 0, 2),
     api(ApiKey::InitProducerId, 0, 5),
@@ -135,6 +141,13 @@ fn begin_legacy(broker: &Arc<Broker>, ctx: RequestContext, body: bytes::Bytes) -
     match ctx.api_key {
         ApiKey::Produce => match strata_wire::legacy::produce::decode_request(body) {
             Ok(request) => handlers::produce::start_legacy(broker, ctx, request),
+            Err(error) => malformed(&ctx, error),
+        },
+        ApiKey::Fetch => match strata_wire::legacy::fetch::decode_request(ctx.api_version, body) {
+            Ok(request) => {
+                let broker = Arc::clone(broker);
+                Box::pin(async move { handlers::fetch::handle(&broker, &ctx, request).await })
+            }
             Err(error) => malformed(&ctx, error),
         },
         api => {

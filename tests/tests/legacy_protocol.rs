@@ -4,13 +4,14 @@
 //! with today's Fetch.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Gzip};
+use kafka_protocol::compression::{Compressor, Decompressor, Gzip};
 use kafka_protocol::records::{Compression, IEEE};
 use strata_tests::codes::*;
 use strata_tests::requests;
 use strata_tests::{Broker, BrokerOptions, RawConn};
 
 const PRODUCE: i16 = 0;
+const FETCH: i16 = 1;
 
 /// One legacy message entry: offset, size, crc, magic, attributes, [timestamp], key, value.
 fn message(out: &mut BytesMut, offset: i64, magic: i8, attributes: i8, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>) {
@@ -214,4 +215,186 @@ fn without_the_setting_produce_v0_to_v2_is_refused_as_kafka_4_refuses_it() {
     }
     let latest = requests::list_offset(&mut conn, "k4", 0, requests::LATEST_TIMESTAMP);
     assert_eq!(latest.offset, 0, "nothing appended");
+}
+
+/// A message read back from a legacy Fetch: (offset, magic, attributes, timestamp, key, value);
+/// a compressed wrapper is followed by its inner messages.
+type Message = (i64, i8, i8, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Parses a message set, checking every CRC, and opens gzip wrappers.
+fn parse_set(mut set: &[u8]) -> Vec<Message> {
+    let mut out = Vec::new();
+    while !set.is_empty() {
+        let mut b = set;
+        let offset = b.get_i64();
+        let size = b.get_i32() as usize;
+        let (message, rest) = b.split_at(size);
+        set = rest;
+        let mut m = message;
+        let crc = m.get_u32();
+        assert_eq!(crc, IEEE.checksum(m), "crc of the message at offset {offset}");
+        let magic = m.get_i8();
+        let attributes = m.get_i8();
+        let timestamp = (magic == 1).then(|| m.get_i64());
+        let field = |m: &mut &[u8]| {
+            let len = m.get_i32();
+            (len >= 0).then(|| {
+                let (f, rest) = m.split_at(len as usize);
+                *m = rest;
+                f.to_vec()
+            })
+        };
+        let key = field(&mut m);
+        let value = field(&mut m);
+        assert!(m.is_empty(), "bytes left in the message at offset {offset}");
+        out.push((offset, magic, attributes, timestamp, key, value.clone()));
+        if attributes & 7 == Compression::Gzip as i8 {
+            let mut compressed = Bytes::from(value.expect("wrapper value"));
+            let inner = Gzip::decompress(&mut compressed, |b: &mut Bytes| Ok(b.to_vec())).expect("gunzip");
+            out.extend(parse_set(&inner));
+        }
+    }
+    out
+}
+
+/// A Fetch v0-3 body for partition 0 of `topic`.
+fn fetch_body(version: i16, topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    b.put_i32(-1);
+    b.put_i32(max_wait_ms);
+    b.put_i32(min_bytes);
+    if version >= 3 {
+        b.put_i32(1 << 20);
+    }
+    b.put_i32(1);
+    b.put_i16(topic.len() as i16);
+    b.put_slice(topic.as_bytes());
+    b.put_i32(1);
+    b.put_i32(0);
+    b.put_i64(offset);
+    b.put_i32(1 << 20);
+    b.to_vec()
+}
+
+/// Fetch v0-3 of partition 0: (error, high watermark, messages).
+fn legacy_fetch(conn: &mut RawConn, version: i16, topic: &str, offset: i64) -> (i16, i64, Vec<Message>) {
+    let mut r = call(conn, FETCH, version, &fetch_body(version, topic, offset, 0, 0));
+    if version >= 1 {
+        assert_eq!(r.get_i32(), 0, "throttle time");
+    }
+    assert_eq!(r.get_i32(), 1, "one topic");
+    let len = r.get_i16() as usize;
+    assert_eq!(&r[..len], topic.as_bytes());
+    r.advance(len);
+    assert_eq!((r.get_i32(), r.get_i32()), (1, 0), "one partition, partition 0");
+    let error = r.get_i16();
+    let high_watermark = r.get_i64();
+    let len = r.get_i32() as usize;
+    assert_eq!(r.len(), len, "v{version}: the message set ends the response");
+    (error, high_watermark, parse_set(&r))
+}
+
+fn stored_batch(first_ts: i64, keys: &[&str], compression: Compression) -> Bytes {
+    let records: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let mut r = requests::record(k.as_bytes(), format!("value-{k}").as_bytes(), first_ts + i as i64);
+            r.offset = i as i64;
+            r.sequence = i as i32 - 1;
+            r
+        })
+        .collect();
+    requests::batch(&records, compression)
+}
+
+#[test]
+fn fetch_v0_to_v3_down_converts_what_todays_producers_stored() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "down", 1);
+    assert_eq!(requests::produce(&mut conn, "down", 0, stored_batch(500, &["a", "b"], Compression::None)).base_offset, 0);
+    assert_eq!(requests::produce(&mut conn, "down", 0, stored_batch(600, &["c", "d"], Compression::Gzip)).base_offset, 2);
+    let k = |s: &str| Some(s.as_bytes().to_vec());
+    let v = |s: &str| Some(format!("value-{s}").into_bytes());
+
+    for version in [0, 1] {
+        let (error, hw, messages) = legacy_fetch(&mut conn, version, "down", 0);
+        assert_eq!((error, hw), (NONE, 4), "v{version}");
+        let gz = Compression::Gzip as i8;
+        assert_eq!(
+            messages,
+            vec![
+                (0, 0, 0, None, k("a"), v("a")),
+                (1, 0, 0, None, k("b"), v("b")),
+                (3, 0, gz, None, None, messages[2].5.clone()),
+                (2, 0, 0, None, k("c"), v("c")),
+                (3, 0, 0, None, k("d"), v("d")),
+            ],
+            "v{version}: magic 0, absolute inner offsets, no timestamps"
+        );
+    }
+    for version in [2, 3] {
+        let (error, hw, messages) = legacy_fetch(&mut conn, version, "down", 1);
+        assert_eq!((error, hw), (NONE, 4), "v{version}");
+        let gz = Compression::Gzip as i8;
+        assert_eq!(
+            messages,
+            vec![
+                (1, 1, 0, Some(501), k("b"), v("b")),
+                (3, 1, gz, Some(601), None, messages[1].5.clone()),
+                (0, 1, 0, Some(600), k("c"), v("c")),
+                (1, 1, 0, Some(601), k("d"), v("d")),
+            ],
+            "v{version}: magic 1 from offset 1, relative inner offsets, timestamps kept"
+        );
+    }
+    // Past the end: nothing, no error; before the start: OFFSET_OUT_OF_RANGE.
+    assert_eq!(legacy_fetch(&mut conn, 2, "down", 4), (NONE, 4, vec![]));
+    assert_eq!(legacy_fetch(&mut conn, 0, "down", 99).0, OFFSET_OUT_OF_RANGE);
+}
+
+#[test]
+fn legacy_produce_then_legacy_fetch_round_trips_and_fetch_long_polls() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "round", 1);
+    let mut set = BytesMut::new();
+    message(&mut set, 0, 1, 0, 77, Some(b"key"), Some(b"value"));
+    assert_eq!(produce(&mut conn, 2, "round", &set), (NONE, 0));
+    let (_, _, messages) = legacy_fetch(&mut conn, 3, "round", 0);
+    assert_eq!(messages, vec![(0, 1, 0, Some(77), Some(b"key".to_vec()), Some(b"value".to_vec()))]);
+
+    // min_bytes 1 at the end of the log waits for max_wait_ms, then answers empty.
+    let started = std::time::Instant::now();
+    let mut r = call(&mut conn, FETCH, 0, &fetch_body(0, "round", 1, 400, 1));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(350), "answered after {:?}", started.elapsed());
+    assert_eq!(r.get_i32(), 1);
+    r.advance(2 + 5 + 4 + 4);
+    assert_eq!((r.get_i16(), r.get_i64(), r.get_i32()), (NONE, 1, 0), "no error, high watermark 1, no records");
+}
+
+#[test]
+fn without_the_setting_fetch_v0_to_v3_closes_the_connection_and_is_not_advertised() {
+    let broker = Broker::start(BrokerOptions::default().with("strata.legacy.protocol.enable", "false"));
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "k4", 1);
+    let versions = conn.request(3, &kafka_protocol::messages::ApiVersionsRequest::default());
+    let fetch = versions.api_keys.iter().find(|k| k.api_key == FETCH).expect("Fetch advertised");
+    assert_eq!(fetch.min_version, 4);
+    for version in 0..=3 {
+        let mut conn = RawConn::connect(broker.bootstrap());
+        send(&mut conn, FETCH, version, 1, &fetch_body(version, "k4", 0, 0, 0));
+        conn.expect_closed(&format!("Fetch v{version}"));
+    }
+}
+
+#[test]
+fn api_versions_advertises_the_legacy_versions() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    let versions = conn.request(3, &kafka_protocol::messages::ApiVersionsRequest::default());
+    let min = |key: i16| versions.api_keys.iter().find(|k| k.api_key == key).map(|k| k.min_version);
+    assert_eq!(min(PRODUCE), Some(0));
+    assert_eq!(min(FETCH), Some(0));
 }

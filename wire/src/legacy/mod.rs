@@ -12,6 +12,7 @@ use kafka_protocol::messages::{ApiKey, ResponseKind};
 
 use crate::frame::{finish_frame, start_frame};
 
+pub mod fetch;
 pub mod message_set;
 pub mod produce;
 mod reader;
@@ -41,6 +42,7 @@ pub enum LegacyError {
 pub fn crate_min_version(api: ApiKey) -> i16 {
     match api {
         ApiKey::Produce => produce::CRATE_MIN_VERSION,
+        ApiKey::Fetch => fetch::CRATE_MIN_VERSION,
         _ => 0,
     }
 }
