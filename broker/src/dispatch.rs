@@ -53,8 +53,8 @@ const fn legacy_api(key: ApiKey, legacy_min: i16, min: i16, max: i16) -> ApiSpec
 pub const APIS: &[ApiSpec] = &[
     api(ApiKey::Metadata, 0, 13),
     api(ApiKey::ApiVersions, 0, 4),
-    api(ApiKey::CreateTopics, 2, 7),
-    api(ApiKey::DeleteTopics, 1, 6),
+    legacy_api(ApiKey::CreateTopics, 0, 2, 7),
+    legacy_api(ApiKey::DeleteTopics, 0, 1, 6),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
@@ -62,7 +62,7 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::DescribeCluster, 0, 2),
     api(ApiKey::Produce, 0, 13),
     legacy_api(ApiKey::Fetch, 0, 4, 18),
-    api(ApiKey::ListOffsets, 1, 10),
+    legacy_api(ApiKey::ListOffsets, 0, 1, 10),
     api(ApiKey::DeleteRecords, 0, 2),
     api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::FindCoordinator, 0, 6),
@@ -70,8 +70,8 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::SyncGroup, 0, 5),
     api(ApiKey::Heartbeat, 0, 4),
     api(ApiKey::LeaveGroup, 0, 5),
-    api(ApiKey::OffsetCommit, 2, 9),
-    api(ApiKey::OffsetFetch, 1, 9),
+    legacy_api(ApiKey::OffsetCommit, 0, 2, 9),
+    legacy_api(ApiKey::OffsetFetch, 0, 1, 9),
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::DeleteGroups, 0, 2),
@@ -150,10 +150,13 @@ fn begin_legacy(broker: &Arc<Broker>, ctx: RequestContext, body: bytes::Bytes) -
             }
             Err(error) => malformed(&ctx, error),
         },
-        api => {
-            let error = strata_wire::legacy::LegacyError::Unsupported { api, version: ctx.api_version };
-            malformed(&ctx, error)
-        }
+        api => match strata_wire::legacy::decode_request(api, ctx.api_version, body) {
+            Ok(request) => {
+                let broker = Arc::clone(broker);
+                Box::pin(async move { route(&broker, &ctx, request).await })
+            }
+            Err(error) => malformed(&ctx, error),
+        },
     }
 }
 

@@ -12,6 +12,26 @@ use strata_tests::{Broker, BrokerOptions, RawConn};
 
 const PRODUCE: i16 = 0;
 const FETCH: i16 = 1;
+const LIST_OFFSETS: i16 = 2;
+const OFFSET_COMMIT: i16 = 8;
+const OFFSET_FETCH: i16 = 9;
+const CREATE_TOPICS: i16 = 19;
+const DELETE_TOPICS: i16 = 20;
+
+fn put_str(b: &mut BytesMut, s: &str) {
+    b.put_i16(s.len() as i16);
+    b.put_slice(s.as_bytes());
+}
+
+fn get_str(r: &mut Bytes) -> String {
+    let len = r.get_i16();
+    if len < 0 {
+        return "<null>".into();
+    }
+    let s = String::from_utf8(r[..len as usize].to_vec()).expect("utf8");
+    r.advance(len as usize);
+    s
+}
 
 /// One legacy message entry: offset, size, crc, magic, attributes, [timestamp], key, value.
 fn message(out: &mut BytesMut, offset: i64, magic: i8, attributes: i8, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>) {
@@ -397,4 +417,216 @@ fn api_versions_advertises_the_legacy_versions() {
     let min = |key: i16| versions.api_keys.iter().find(|k| k.api_key == key).map(|k| k.min_version);
     assert_eq!(min(PRODUCE), Some(0));
     assert_eq!(min(FETCH), Some(0));
+}
+
+/// ListOffsets v0 of partition 0 at `timestamp`: (error, offsets).
+fn list_offsets_v0(conn: &mut RawConn, topic: &str, timestamp: i64) -> (i16, Vec<i64>) {
+    let mut b = BytesMut::new();
+    b.put_i32(-1);
+    b.put_i32(1);
+    put_str(&mut b, topic);
+    b.put_i32(1);
+    b.put_i32(0);
+    b.put_i64(timestamp);
+    b.put_i32(1);
+    let mut r = call(conn, LIST_OFFSETS, 0, &b);
+    assert_eq!(r.get_i32(), 1);
+    assert_eq!(get_str(&mut r), topic);
+    assert_eq!((r.get_i32(), r.get_i32()), (1, 0));
+    let error = r.get_i16();
+    let n = r.get_i32();
+    let offsets = (0..n).map(|_| r.get_i64()).collect();
+    assert!(r.is_empty());
+    (error, offsets)
+}
+
+#[test]
+fn list_offsets_v0_answers_latest_earliest_and_timestamps_as_old_style_lists() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "lo", 1);
+    assert_eq!(list_offsets_v0(&mut conn, "lo", -1), (NONE, vec![0]), "latest of an empty log");
+    requests::produce(&mut conn, "lo", 0, stored_batch(1000, &["a", "b", "c"], Compression::None));
+    requests::produce(&mut conn, "lo", 0, stored_batch(2000, &["d"], Compression::None));
+    assert_eq!(list_offsets_v0(&mut conn, "lo", -1), (NONE, vec![4]), "latest");
+    assert_eq!(list_offsets_v0(&mut conn, "lo", -2), (NONE, vec![0]), "earliest");
+    assert_eq!(list_offsets_v0(&mut conn, "lo", 1001), (NONE, vec![1]), "first record at or after 1001");
+    assert_eq!(list_offsets_v0(&mut conn, "lo", 1500), (NONE, vec![3]));
+    assert_eq!(list_offsets_v0(&mut conn, "lo", 9999), (NONE, vec![4]), "after the last record: the log end");
+    assert_eq!(list_offsets_v0(&mut conn, "nope", -1).0, UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+/// OffsetCommit v0 (simple) or v1 (with generation and member) of partition 0: the error.
+fn offset_commit(conn: &mut RawConn, version: i16, group: &str, topic: &str, offset: i64, metadata: &str) -> i16 {
+    let mut b = BytesMut::new();
+    put_str(&mut b, group);
+    if version >= 1 {
+        b.put_i32(-1);
+        put_str(&mut b, "");
+    }
+    b.put_i32(1);
+    put_str(&mut b, topic);
+    b.put_i32(1);
+    b.put_i32(0);
+    b.put_i64(offset);
+    if version >= 1 {
+        b.put_i64(-1);
+    }
+    put_str(&mut b, metadata);
+    let mut r = call(conn, OFFSET_COMMIT, version, &b);
+    assert_eq!(r.get_i32(), 1);
+    assert_eq!(get_str(&mut r), topic);
+    assert_eq!((r.get_i32(), r.get_i32()), (1, 0));
+    let error = r.get_i16();
+    assert!(r.is_empty(), "v{version}: no throttle time before v3");
+    error
+}
+
+/// OffsetFetch v0 of partition 0: (offset, metadata, error).
+fn offset_fetch_v0(conn: &mut RawConn, group: &str, topic: &str) -> (i64, String, i16) {
+    let mut b = BytesMut::new();
+    put_str(&mut b, group);
+    b.put_i32(1);
+    put_str(&mut b, topic);
+    b.put_i32(1);
+    b.put_i32(0);
+    let mut r = call(conn, OFFSET_FETCH, 0, &b);
+    assert_eq!(r.get_i32(), 1);
+    assert_eq!(get_str(&mut r), topic);
+    assert_eq!((r.get_i32(), r.get_i32()), (1, 0));
+    let answer = (r.get_i64(), get_str(&mut r), r.get_i16());
+    assert!(r.is_empty(), "v0: no top-level error code");
+    answer
+}
+
+#[test]
+fn offset_commit_v0_and_v1_and_offset_fetch_v0_go_through_the_group_coordinator() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "oc", 1);
+    assert_eq!(offset_fetch_v0(&mut conn, "old-group", "oc"), (-1, String::new(), NONE), "nothing committed");
+    assert_eq!(offset_commit(&mut conn, 0, "old-group", "oc", 17, "v0"), NONE);
+    assert_eq!(offset_fetch_v0(&mut conn, "old-group", "oc"), (17, "v0".into(), NONE));
+    assert_eq!(offset_commit(&mut conn, 1, "old-group", "oc", 23, "v1"), NONE);
+    assert_eq!(offset_fetch_v0(&mut conn, "old-group", "oc"), (23, "v1".into(), NONE));
+    // Today's OffsetFetch sees the same commit.
+    let request = kafka_protocol::messages::OffsetFetchRequest::default()
+        .with_group_id(kafka_protocol::messages::GroupId(kafka_protocol::protocol::StrBytes::from_static_str("old-group")))
+        .with_topics(Some(vec![
+            kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(requests::topic_name("oc"))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let response = conn.request(7, &request);
+    assert_eq!(response.topics[0].partitions[0].committed_offset, 23);
+}
+
+#[test]
+fn create_topics_v0_and_v1_and_delete_topics_v0() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    let create = |conn: &mut RawConn, version: i16, name: &str, partitions: i32, validate_only: bool| {
+        let mut b = BytesMut::new();
+        b.put_i32(1);
+        put_str(&mut b, name);
+        b.put_i32(partitions);
+        b.put_i16(1);
+        b.put_i32(0);
+        b.put_i32(0);
+        b.put_i32(5000);
+        if version >= 1 {
+            b.put_u8(validate_only as u8);
+        }
+        let mut r = call(conn, CREATE_TOPICS, version, &b);
+        assert_eq!(r.get_i32(), 1);
+        assert_eq!(get_str(&mut r), name);
+        let error = r.get_i16();
+        let message = (version >= 1).then(|| get_str(&mut r));
+        assert!(r.is_empty(), "v{version}: no throttle time before v2");
+        (error, message)
+    };
+    assert_eq!(create(&mut conn, 0, "made-v0", 3, false).0, NONE);
+    let (error, message) = create(&mut conn, 1, "checked-v1", 2, true);
+    assert_eq!(error, NONE);
+    assert!(matches!(message.as_deref(), Some("" | "<null>")), "v1 carries an error message field: {message:?}");
+    assert_eq!(create(&mut conn, 1, "made-v1", 2, false).0, NONE);
+    assert_eq!(create(&mut conn, 0, "made-v0", 3, false).0, TOPIC_ALREADY_EXISTS);
+    let partitions = |conn: &mut RawConn, name: &str| {
+        let metadata = requests::metadata(conn, Some(&[name]), false);
+        (metadata.topics[0].error_code, metadata.topics[0].partitions.len())
+    };
+    assert_eq!(partitions(&mut conn, "made-v0"), (NONE, 3));
+    assert_eq!(partitions(&mut conn, "made-v1"), (NONE, 2));
+    assert_eq!(partitions(&mut conn, "checked-v1").0, UNKNOWN_TOPIC_OR_PARTITION, "validate_only created nothing");
+
+    let mut b = BytesMut::new();
+    b.put_i32(2);
+    put_str(&mut b, "made-v0");
+    put_str(&mut b, "never-made");
+    b.put_i32(5000);
+    let mut r = call(&mut conn, DELETE_TOPICS, 0, &b);
+    assert_eq!(r.get_i32(), 2, "no throttle time in v0, then two results");
+    let mut results: Vec<(String, i16)> = (0..2).map(|_| (get_str(&mut r), r.get_i16())).collect();
+    results.sort();
+    assert!(r.is_empty());
+    assert_eq!(results, vec![("made-v0".into(), NONE), ("never-made".into(), UNKNOWN_TOPIC_OR_PARTITION)]);
+    assert_eq!(partitions(&mut conn, "made-v0").0, UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+#[test]
+fn metadata_v0_with_an_empty_topic_list_means_every_topic() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "m1", 1);
+    requests::create_topic_ok(&mut conn, "m2", 2);
+    let response = conn.request(0, &kafka_protocol::messages::MetadataRequest::default().with_topics(Some(vec![])));
+    // Kafka lists internal topics too (v0 has no is_internal flag); the user topics are both there.
+    let mut names: Vec<_> = response
+        .topics
+        .iter()
+        .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+        .filter(|n| !n.starts_with("__"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["m1", "m2"]);
+}
+
+#[test]
+fn without_the_setting_the_other_legacy_versions_close_the_connection() {
+    let broker = Broker::start(BrokerOptions::default().with("strata.legacy.protocol.enable", "false"));
+    let versions = RawConn::connect(broker.bootstrap()).request(3, &kafka_protocol::messages::ApiVersionsRequest::default());
+    let min = |key: i16| versions.api_keys.iter().find(|k| k.api_key == key).map(|k| k.min_version);
+    let cases: [(i16, i16, i16, Vec<u8>); 6] = [
+        (LIST_OFFSETS, 0, 1, hex_body(&[&(-1i32).to_be_bytes(), &0i32.to_be_bytes()])),
+        (OFFSET_COMMIT, 0, 2, hex_body(&[&1i16.to_be_bytes(), b"g", &0i32.to_be_bytes()])),
+        (
+            OFFSET_COMMIT,
+            1,
+            2,
+            hex_body(&[&1i16.to_be_bytes(), b"g", &(-1i32).to_be_bytes(), &0i16.to_be_bytes(), &0i32.to_be_bytes()]),
+        ),
+        (OFFSET_FETCH, 0, 1, hex_body(&[&1i16.to_be_bytes(), b"g", &0i32.to_be_bytes()])),
+        (CREATE_TOPICS, 0, 2, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
+        (DELETE_TOPICS, 0, 1, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
+    ];
+    for (key, version, kafka4_min, body) in cases {
+        assert_eq!(min(key), Some(kafka4_min), "api key {key}: Kafka 4.1's oldest version");
+        let mut conn = RawConn::connect(broker.bootstrap());
+        send(&mut conn, key, version, 1, &body);
+        conn.expect_closed(&format!("api key {key} v{version}"));
+    }
+    // The same requests are answered with the setting on.
+    let legacy = Broker::start_default();
+    for (key, version, _, body) in [
+        (LIST_OFFSETS, 0, 1, hex_body(&[&(-1i32).to_be_bytes(), &0i32.to_be_bytes()])),
+        (DELETE_TOPICS, 0, 1, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
+    ] {
+        let mut conn = RawConn::connect(legacy.bootstrap());
+        let reply = call(&mut conn, key, version, &body);
+        assert_eq!(&reply[..], &0i32.to_be_bytes(), "api key {key} v{version}: an empty list");
+    }
+}
+
+fn hex_body(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
 }

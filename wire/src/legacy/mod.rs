@@ -7,13 +7,18 @@
 //! Old record data travels as message sets of format v0/v1 ([`message_set`]); Produce converts
 //! them to v2 record batches before the log sees them.
 
-use bytes::{BufMut, BytesMut};
-use kafka_protocol::messages::{ApiKey, ResponseKind};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 
 use crate::frame::{finish_frame, start_frame};
 
+pub mod create_topics;
+pub mod delete_topics;
 pub mod fetch;
+pub mod list_offsets;
 pub mod message_set;
+pub mod offset_commit;
+pub mod offset_fetch;
 pub mod produce;
 mod reader;
 
@@ -34,8 +39,10 @@ pub enum LegacyError {
     TrailingBytes { left: usize },
     #[error("no legacy codec for {api:?} v{version}")]
     Unsupported { api: ApiKey, version: i16 },
-    #[error("a {api:?} v{version} response cannot carry {what}")]
-    Response { api: ApiKey, version: i16, what: &'static str },
+    #[error("cannot decode: {0}")]
+    Decode(String),
+    #[error("cannot encode: {0}")]
+    Encode(String),
 }
 
 /// The oldest version of `api` that the `kafka-protocol` crate decodes; older ones come here.
@@ -43,6 +50,11 @@ pub fn crate_min_version(api: ApiKey) -> i16 {
     match api {
         ApiKey::Produce => produce::CRATE_MIN_VERSION,
         ApiKey::Fetch => fetch::CRATE_MIN_VERSION,
+        ApiKey::ListOffsets => list_offsets::CRATE_MIN_VERSION,
+        ApiKey::OffsetCommit => offset_commit::CRATE_MIN_VERSION,
+        ApiKey::OffsetFetch => offset_fetch::CRATE_MIN_VERSION,
+        ApiKey::CreateTopics => create_topics::CRATE_MIN_VERSION,
+        ApiKey::DeleteTopics => delete_topics::CRATE_MIN_VERSION,
         _ => 0,
     }
 }
@@ -50,6 +62,19 @@ pub fn crate_min_version(api: ApiKey) -> i16 {
 /// Whether a request of `api` at `version` is decoded and answered by this module.
 pub fn is_legacy(api: ApiKey, version: i16) -> bool {
     version >= 0 && version < crate_min_version(api)
+}
+
+/// Decodes a legacy request of an API whose handler answers through `ResponseKind` (every one but
+/// Produce and Fetch, which have their own entry points for their record data).
+pub fn decode_request(api: ApiKey, version: i16, body: Bytes) -> Result<RequestKind, LegacyError> {
+    Ok(match api {
+        ApiKey::ListOffsets => RequestKind::ListOffsets(list_offsets::decode_request(body)?),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(offset_commit::decode_request(version, body)?),
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(offset_fetch::decode_request(body)?),
+        ApiKey::CreateTopics => RequestKind::CreateTopics(create_topics::decode_request(version, body)?),
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(delete_topics::decode_request(body)?),
+        _ => return Err(LegacyError::Unsupported { api, version }),
+    })
 }
 
 /// Encodes `body` as the response frame (v0 header: the correlation id) of a legacy request.
@@ -64,6 +89,15 @@ pub fn encode_response_frame(
     out.put_i32(correlation_id);
     match body {
         ResponseKind::Produce(response) if api == ApiKey::Produce => produce::encode_response(version, response, &mut out)?,
+        ResponseKind::ListOffsets(response) if api == ApiKey::ListOffsets => list_offsets::encode_response(response, &mut out),
+        ResponseKind::OffsetCommit(response) if api == ApiKey::OffsetCommit => {
+            offset_commit::encode_response(response, &mut out)?
+        }
+        ResponseKind::OffsetFetch(response) if api == ApiKey::OffsetFetch => offset_fetch::encode_response(response, &mut out)?,
+        ResponseKind::CreateTopics(response) if api == ApiKey::CreateTopics => {
+            create_topics::encode_response(version, response, &mut out)
+        }
+        ResponseKind::DeleteTopics(response) if api == ApiKey::DeleteTopics => delete_topics::encode_response(response, &mut out),
         _ => return Err(LegacyError::Unsupported { api, version }),
     }
     finish_frame(&mut out, start);
