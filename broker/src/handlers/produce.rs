@@ -269,6 +269,8 @@ pub fn message_set_error(error: &MessageSetError) -> ResponseError {
         | MessageSetError::Crc { .. }
         | MessageSetError::Field { .. }
         | MessageSetError::Decompress { .. } => ResponseError::CorruptMessage,
+        // Kafka has no such limit; a message set this large would exceed message.max.bytes.
+        MessageSetError::TooLarge { .. } => ResponseError::MessageTooLarge,
         MessageSetError::Codec { codec: 4 } => ResponseError::UnsupportedCompressionType,
         MessageSetError::Codec { .. } => ResponseError::CorruptMessage,
         MessageSetError::Empty

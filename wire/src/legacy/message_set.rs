@@ -19,11 +19,12 @@
 //! no producer id, and the batch is compressed with the codec the producer used (Kafka's
 //! `compression.type=producer`).
 //!
-//! Known gap: magic 0 messages compressed with lz4 carry the broken frame header checksum of
-//! KAFKA-3160, which the lz4 frame decoder refuses; they are answered CORRUPT_MESSAGE.
+//! Decompression (bounded, and tolerant of the lz4 header checksum of KAFKA-3160 in magic 0) is in
+//! [`super::compression`].
 
+use super::compression::decompress;
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy};
+use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy};
 use kafka_protocol::records::{
     Compression, IEEE, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_TIMESTAMP, Record, RecordBatchEncoder,
     RecordEncodeOptions, TimestampType,
@@ -62,6 +63,8 @@ pub enum MessageSetError {
     NestedCompression,
     #[error("a compressed message has no value")]
     WrapperWithoutValue,
+    #[error("a {codec:?} message decompresses to more than {bytes_max} bytes")]
+    TooLarge { codec: Compression, bytes_max: usize },
     #[error("cannot decompress a {codec:?} message: {reason}")]
     Decompress { codec: Compression, reason: String },
     #[error("cannot encode the converted batch: {0}")]
@@ -119,7 +122,7 @@ pub fn read_message_set(set: &Bytes) -> Result<MessageSet, MessageSetError> {
             compression = codec;
         }
         let value = shallow.value.ok_or(MessageSetError::WrapperWithoutValue)?;
-        let inner = decompress(codec, value)?;
+        let inner = decompress(codec, shallow.magic, &value)?;
         let log_append_time = shallow.magic == MAGIC_V1 && shallow.attributes & LOG_APPEND_TIME_FLAG != 0;
         for message in shallow_messages(&inner)? {
             let message = message?;
@@ -241,19 +244,6 @@ fn bytes8(b: &[u8]) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(&b[..8]);
     out
-}
-
-/// Decompresses a wrapper's value with `codec`.
-pub fn decompress(codec: Compression, mut value: Bytes) -> Result<Bytes, MessageSetError> {
-    let fail = |e: anyhow::Error| MessageSetError::Decompress { codec, reason: format!("{e:#}") };
-    let keep = |b: &mut Bytes| -> anyhow::Result<Bytes> { Ok(std::mem::take(b)) };
-    match codec {
-        Compression::None => Ok(value),
-        Compression::Gzip => Gzip::decompress(&mut value, keep).map_err(fail),
-        Compression::Snappy => Snappy::decompress(&mut value, keep).map_err(fail),
-        Compression::Lz4 => Lz4::decompress(&mut value, keep).map_err(fail),
-        Compression::Zstd => Err(MessageSetError::Codec { codec: Compression::Zstd as i8 }),
-    }
 }
 
 /// Compresses `data` with `codec` (snappy xerial-framed, as Java clients write it).

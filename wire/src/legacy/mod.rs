@@ -12,6 +12,7 @@ use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 
 use crate::frame::{finish_frame, start_frame};
 
+pub mod compression;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod fetch;
