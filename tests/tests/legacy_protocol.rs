@@ -458,11 +458,24 @@ fn list_offsets_v0_answers_latest_earliest_and_timestamps_as_old_style_lists() {
 
 /// OffsetCommit v0 (simple) or v1 (with generation and member) of partition 0: the error.
 fn offset_commit(conn: &mut RawConn, version: i16, group: &str, topic: &str, offset: i64, metadata: &str) -> i16 {
+    offset_commit_as(conn, version, group, (-1, ""), topic, offset, metadata)
+}
+
+/// OffsetCommit v0-1 as member `(generation, member id)` (v1 only).
+fn offset_commit_as(
+    conn: &mut RawConn,
+    version: i16,
+    group: &str,
+    member: (i32, &str),
+    topic: &str,
+    offset: i64,
+    metadata: &str,
+) -> i16 {
     let mut b = BytesMut::new();
     put_str(&mut b, group);
     if version >= 1 {
-        b.put_i32(-1);
-        put_str(&mut b, "");
+        b.put_i32(member.0);
+        put_str(&mut b, member.1);
     }
     b.put_i32(1);
     put_str(&mut b, topic);
@@ -629,4 +642,44 @@ fn without_the_setting_the_other_legacy_versions_close_the_connection() {
 
 fn hex_body(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
+}
+
+#[test]
+fn a_v0_consumer_group_joins_syncs_commits_with_offset_commit_v1_and_leaves() {
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+    use kafka_protocol::messages::{GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest};
+    use kafka_protocol::protocol::StrBytes;
+    let s = |x: &str| StrBytes::from_string(x.to_owned());
+    let broker = Broker::start(BrokerOptions::default().with("group.initial.rebalance.delay.ms", "0"));
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, "grouped", 1);
+    let join = JoinGroupRequest::default()
+        .with_group_id(GroupId(s("old")))
+        .with_session_timeout_ms(10_000)
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![
+            JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"sub")),
+        ]);
+    let joined = conn.request(0, &join);
+    assert_eq!(joined.error_code, NONE, "JoinGroup v0 needs no MEMBER_ID_REQUIRED round");
+    assert_eq!(joined.leader, joined.member_id, "the only member leads");
+    let (generation, member) = (joined.generation_id, joined.member_id.to_string());
+    let sync = SyncGroupRequest::default()
+        .with_group_id(GroupId(s("old")))
+        .with_generation_id(generation)
+        .with_member_id(s(&member))
+        .with_assignments(vec![
+            SyncGroupRequestAssignment::default().with_member_id(s(&member)).with_assignment(Bytes::from_static(b"all")),
+        ]);
+    let synced = conn.request(0, &sync);
+    assert_eq!((synced.error_code, &synced.assignment[..]), (NONE, &b"all"[..]));
+    let beat =
+        HeartbeatRequest::default().with_group_id(GroupId(s("old"))).with_generation_id(generation).with_member_id(s(&member));
+    assert_eq!(conn.request(0, &beat).error_code, NONE);
+    assert_eq!(offset_commit_as(&mut conn, 1, "old", (generation, &member), "grouped", 5, "m"), NONE);
+    assert_eq!(offset_commit_as(&mut conn, 1, "old", (generation + 1, &member), "grouped", 6, "m"), 22, "ILLEGAL_GENERATION");
+    assert_eq!(offset_fetch_v0(&mut conn, "old", "grouped"), (5, "m".into(), NONE));
+    let leave = LeaveGroupRequest::default().with_group_id(GroupId(s("old"))).with_member_id(s(&member));
+    assert_eq!(conn.request(0, &leave).error_code, NONE);
 }
