@@ -108,9 +108,12 @@ start_broker() {
   local bin overrides=()
   bin="$(strata_bin)"
   for kv in "$@"; do overrides+=(--override "$kv"); done
-  mkdir -p "$WORK_DIR/data"
+  # A fresh data directory for every start, as the header promises (and as reference Kafka gets).
+  STRATA_STARTS=$((${STRATA_STARTS:-0} + 1))
+  local data="$WORK_DIR/data.$STRATA_STARTS"
+  mkdir -p "$data"
   : > "$WORK_DIR/broker.stdout"
-  NO_COLOR=1 "$bin" --listen 127.0.0.1:0 --data-dir "$WORK_DIR/data" ${overrides[@]+"${overrides[@]}"} \
+  NO_COLOR=1 "$bin" --listen 127.0.0.1:0 --data-dir "$data" ${overrides[@]+"${overrides[@]}"} \
     > "$WORK_DIR/broker.stdout" 2> "$WORK_DIR/broker.stderr" < /dev/null &
   BROKER_PID=$!
   for _ in $(seq 1 200); do

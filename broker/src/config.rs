@@ -230,6 +230,10 @@ impl BrokerConfig {
     pub fn group_initial_rebalance_delay_ms(&self) -> i32 {
         clamp_i32(self.number("group.initial.rebalance.delay.ms"))
     }
+    /// Whether the request versions Kafka 4 removed are served (`strata.legacy.protocol.enable`).
+    pub fn legacy_protocol(&self) -> bool {
+        self.flag("strata.legacy.protocol.enable")
+    }
 }
 
 fn clamp_i32(n: i64) -> i32 {
@@ -293,6 +297,9 @@ mod tests {
         assert_eq!(config.num_partitions(), 1);
         assert!(config.auto_create_topics());
         assert_eq!(config.value("log.segment.bytes"), Some(("1073741824", Source::Default)));
+        assert!(config.legacy_protocol());
+        let kafka4 = BrokerConfig::from_cli(cli(&["--override", "strata.legacy.protocol.enable=false"])).expect("valid");
+        assert!(!kafka4.legacy_protocol());
     }
 
     #[test]

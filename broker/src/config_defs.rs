@@ -184,6 +184,7 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
     BrokerSetting { name: "group.min.session.timeout.ms", kind: ValueKind::Int { min: 0 }, default: "6000", topic_setting: None, doc: "Smallest session timeout a consumer may ask for." },
     BrokerSetting { name: "group.max.session.timeout.ms", kind: ValueKind::Int { min: 0 }, default: "1800000", topic_setting: None, doc: "Largest session timeout a consumer may ask for." },
     BrokerSetting { name: "group.initial.rebalance.delay.ms", kind: ValueKind::Int { min: 0 }, default: "3000", topic_setting: None, doc: "Wait for more members before the first rebalance of an empty group." },
+    BrokerSetting { name: "strata.legacy.protocol.enable", kind: ValueKind::Bool, default: "true", topic_setting: None, doc: "Serve the request versions Kafka 3.9 still accepted and Kafka 4 removed, so clients such as Sarama at old protocol levels keep working; false answers and refuses exactly as Kafka 4 does. Strata-specific." },
     BrokerSetting { name: "strata.fetch.transfer", kind: ValueKind::Choice(&["sendfile", "copy"]), default: "sendfile", topic_setting: None, doc: "How Fetch record data reaches the socket: 'sendfile' sends file ranges of 64 KiB and more from the page cache without copying them into the broker (smaller ones are copied into the response's one write, which costs less than their own syscalls); 'copy' reads all of it into a reused per-connection buffer and writes it (what TLS will need). Strata-specific." },
 ];
 

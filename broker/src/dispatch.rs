@@ -1,6 +1,8 @@
 //! The API table and the one place a request is routed to its handler. ApiVersions is built from
 //! [`APIS`], and every request's version is checked against it here, so what the broker advertises
-//! cannot drift from what it serves.
+//! cannot drift from what it serves. With `strata.legacy.protocol.enable` the table's `legacy_min`
+//! versions (those Kafka 3.9 still served and Kafka 4 removed) are advertised and served as well;
+//! without it the broker accepts exactly Kafka 4.1's ranges.
 
 use std::sync::Arc;
 
@@ -15,28 +17,50 @@ use crate::state::Broker;
 #[derive(Debug, Clone, Copy)]
 pub struct ApiSpec {
     pub key: ApiKey,
+    /// Kafka 4.1's oldest version.
     pub min: i16,
     pub max: i16,
+    /// The oldest version served with `strata.legacy.protocol.enable` (Kafka 3.9's oldest).
+    pub legacy_min: i16,
+}
+
+impl ApiSpec {
+    /// The oldest version accepted, with or without the legacy versions.
+    pub fn min_version(&self, legacy: bool) -> i16 {
+        if legacy { self.legacy_min } else { self.min }
+    }
+
+    /// Whether `version` is accepted.
+    pub fn accepts(&self, version: i16, legacy: bool) -> bool {
+        (self.min_version(legacy)..=self.max).contains(&version)
+    }
 }
 
 const fn api(key: ApiKey, min: i16, max: i16) -> ApiSpec {
-    ApiSpec { key, min, max }
+    ApiSpec { key, min, max, legacy_min: min }
 }
 
-/// Every API served, with Kafka 4.1's version ranges.
+/// An API whose versions `legacy_min..min` Kafka 4 removed and Strata serves when
+/// `strata.legacy.protocol.enable` is on (decoded and encoded by `strata_wire::legacy`).
+const fn legacy_api(key: ApiKey, legacy_min: i16, min: i16, max: i16) -> ApiSpec {
+    ApiSpec { key, min, max, legacy_min }
+}
+
+/// Every API served, with Kafka 4.1's version ranges (and Kafka 3.9's oldest versions where
+/// Strata serves them again).
 pub const APIS: &[ApiSpec] = &[
     api(ApiKey::Metadata, 0, 13),
     api(ApiKey::ApiVersions, 0, 4),
-    api(ApiKey::CreateTopics, 2, 7),
-    api(ApiKey::DeleteTopics, 1, 6),
+    legacy_api(ApiKey::CreateTopics, 0, 2, 7),
+    legacy_api(ApiKey::DeleteTopics, 0, 1, 6),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 2),
     api(ApiKey::Produce, 0, 13),
-    api(ApiKey::Fetch, 4, 18),
-    api(ApiKey::ListOffsets, 1, 10),
+    legacy_api(ApiKey::Fetch, 0, 4, 18),
+    legacy_api(ApiKey::ListOffsets, 0, 1, 10),
     api(ApiKey::DeleteRecords, 0, 2),
     api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::FindCoordinator, 0, 6),
@@ -44,8 +68,8 @@ pub const APIS: &[ApiSpec] = &[
     api(ApiKey::SyncGroup, 0, 5),
     api(ApiKey::Heartbeat, 0, 4),
     api(ApiKey::LeaveGroup, 0, 5),
-    api(ApiKey::OffsetCommit, 2, 9),
-    api(ApiKey::OffsetFetch, 1, 9),
+    legacy_api(ApiKey::OffsetCommit, 0, 2, 9),
+    legacy_api(ApiKey::OffsetFetch, 0, 1, 9),
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::DeleteGroups, 0, 2),
@@ -70,18 +94,22 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         peer,
     };
     let done = Pending::ready;
-    let supported = spec(ctx.api_key).is_some_and(|s| (s.min..=s.max).contains(&ctx.api_version));
+    let legacy = broker.config.legacy_protocol();
+    let supported = spec(ctx.api_key).is_some_and(|s| s.accepts(ctx.api_version, legacy));
     if ctx.api_key == ApiKey::ApiVersions && !supported {
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
-        return done(handlers::api_versions::unsupported_version(&ctx));
+        return done(handlers::api_versions::unsupported_version(&ctx, legacy));
     }
     if !supported {
         // Kafka cannot parse a request of a version it does not know, and closes the connection.
         tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
         return done(Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version)));
     }
-    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, &frame.body) {
+    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, &frame.body, legacy) {
         return done(refused);
+    }
+    if strata_wire::legacy::is_legacy(ctx.api_key, ctx.api_version) {
+        return begin_legacy(&broker, ctx, frame.body);
     }
     let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
         Ok(DecodedBody { request, trailing_bytes: 0 }) => request,
@@ -101,9 +129,39 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
     }
 }
 
+/// Starts a request of a version only `strata_wire::legacy` decodes (the version check above
+/// admitted it, so `strata.legacy.protocol.enable` is on). Its response is encoded in the old
+/// layout by [`RequestContext::respond`].
+fn begin_legacy(broker: &Arc<Broker>, ctx: RequestContext, body: bytes::Bytes) -> Pending {
+    let malformed = |ctx: &RequestContext, error: strata_wire::legacy::LegacyError| -> Pending {
+        tracing::info!(%error, api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "malformed legacy request");
+        Pending::ready(Outcome::Close(error.to_string()))
+    };
+    match ctx.api_key {
+        ApiKey::Produce => match strata_wire::legacy::produce::decode_request(body) {
+            Ok(request) => handlers::produce::start_legacy(broker, ctx, request),
+            Err(error) => malformed(&ctx, error),
+        },
+        ApiKey::Fetch => match strata_wire::legacy::fetch::decode_request(ctx.api_version, body) {
+            Ok(request) => {
+                let broker = Arc::clone(broker);
+                Pending::later(async move { handlers::fetch::handle(&broker, &ctx, request).await })
+            }
+            Err(error) => malformed(&ctx, error),
+        },
+        api => match strata_wire::legacy::decode_request(api, ctx.api_version, body) {
+            Ok(request) => {
+                let broker = Arc::clone(broker);
+                Pending::later(async move { route(&broker, &ctx, request).await })
+            }
+            Err(error) => malformed(&ctx, error),
+        },
+    }
+}
+
 async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind) -> Outcome {
     match request {
-        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req),
+        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req, broker.config.legacy_protocol()),
         RequestKind::Metadata(req) => handlers::metadata::handle(broker, ctx, req).await,
         RequestKind::CreateTopics(req) => handlers::create_topics::handle(broker, ctx, req).await,
         RequestKind::DeleteTopics(req) => handlers::delete_topics::handle(broker, ctx, req).await,

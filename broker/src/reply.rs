@@ -89,8 +89,16 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// Encodes `body` as this request's response frame.
+    /// Versions older than `kafka-protocol` knows are encoded in their old layout by
+    /// `strata_wire::legacy`.
     pub fn respond(&self, body: ResponseKind) -> Outcome {
-        match encode_response_frame(self.api_key, self.api_version, self.correlation_id, &body) {
+        let frame = if strata_wire::legacy::is_legacy(self.api_key, self.api_version) {
+            strata_wire::legacy::encode_response_frame(self.api_key, self.api_version, self.correlation_id, &body)
+                .map_err(|e| e.to_string())
+        } else {
+            encode_response_frame(self.api_key, self.api_version, self.correlation_id, &body).map_err(|e| e.to_string())
+        };
+        match frame {
             Ok(frame) => Outcome::Reply(vec![Chunk::Bytes(frame.freeze())]),
             Err(error) => {
                 // The handler built a response this version cannot carry: a broker bug, not bad input.

@@ -10,3 +10,4 @@ pub mod compression;
 pub mod fetch_framing;
 pub mod pool;
 pub mod records;
+pub mod legacy;

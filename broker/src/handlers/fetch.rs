@@ -2,6 +2,12 @@
 //! `strata.fetch.transfer=copy`) framed by [`strata_wire::fetch_framing`], so it never passes
 //! through this handler.
 //!
+//! v0-3 (served with `strata.legacy.protocol.enable`) are the exception: their clients read
+//! message sets of format v0 or v1, so the record data is read into memory and down-converted by
+//! `strata_wire::legacy::fetch` (see there for the rules), with the same limits and long poll,
+//! counted in stored bytes. A partition whose stored data does not convert is answered
+//! CORRUPT_MESSAGE.
+//!
 //! Limits, as Kafka's `ReplicaManager.readFromLog`: each partition reads at most
 //! `min(partition_max_bytes, what is left of max_bytes)`, in whole batches; the first partition
 //! that returns data gets at least one whole batch even when that batch is larger (so a consumer
@@ -30,6 +36,9 @@ use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, TopicName};
 use strata_log::{FileRange, Partition, ReadError};
 use strata_wire::fetch_framing::{FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response};
+use strata_wire::frame::{finish_frame, start_frame};
+use strata_wire::legacy;
+use strata_wire::legacy::fetch::{LegacyFetchPartition, LegacyFetchTopic, down_convert, magic_for};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -99,6 +108,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
         let (topics, bytes, any_error) = read_all(&wanted, max_bytes, read_committed);
         let enough = bytes >= min_bytes || any_error || watches.is_empty();
         if enough || Instant::now() >= deadline {
+            if legacy::is_legacy(ctx.api_key, version) {
+                return encode_legacy(ctx, &wanted, topics);
+            }
             return encode(ctx, FramedResponse { topics, ..FramedResponse::default() });
         }
         drop(topics);
@@ -246,3 +258,61 @@ fn encode(ctx: &RequestContext, response: FramedResponse<FileRecords>) -> Outcom
     }
 }
 
+
+/// Answers a Fetch v0-3: the record data read into memory and down-converted to the message format
+/// of the version (`strata_wire::legacy::fetch`).
+fn encode_legacy(ctx: &RequestContext, wanted: &[WantedTopic], topics: Vec<FramedTopic<FileRecords>>) -> Outcome {
+    let magic = magic_for(ctx.api_version);
+    let legacy_topics: Vec<LegacyFetchTopic> = topics
+        .into_iter()
+        .zip(wanted)
+        .map(|(topic, asked)| {
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .zip(&asked.partitions)
+                .map(|(p, w)| {
+                    let mut answer = LegacyFetchPartition {
+                        index: p.data.partition_index,
+                        error_code: p.data.error_code,
+                        high_watermark: p.data.high_watermark,
+                        records: bytes::Bytes::new(),
+                    };
+                    let ranges = p.records.map(|r| r.0).unwrap_or_default();
+                    match read_ranges(&ranges).map(|stored| down_convert(&stored, magic, w.fetch_offset)) {
+                        Ok(Ok(records)) => answer.records = records,
+                        Ok(Err(error)) => {
+                            tracing::warn!(partition = answer.index, %error, "cannot down-convert for an old Fetch");
+                            answer.error_code = ResponseError::CorruptMessage.code();
+                        }
+                        Err(error) => {
+                            tracing::warn!(partition = answer.index, %error, "fetch read failed");
+                            answer.error_code = ResponseError::KafkaStorageError.code();
+                        }
+                    }
+                    answer
+                })
+                .collect();
+            LegacyFetchTopic { name: topic.topic.0.as_str().to_owned(), partitions }
+        })
+        .collect();
+    let mut out = bytes::BytesMut::new();
+    let start = start_frame(&mut out);
+    out.extend_from_slice(&ctx.correlation_id.to_be_bytes());
+    legacy::fetch::encode_response(ctx.api_version, 0, &legacy_topics, &mut out);
+    finish_frame(&mut out, start);
+    Outcome::Reply(vec![Chunk::Bytes(out.freeze())])
+}
+
+/// The bytes of `ranges`, read from the page cache.
+fn read_ranges(ranges: &[FileRange]) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut out = vec![0u8; ranges.iter().map(|r| r.len as usize).sum()];
+    let mut at = 0;
+    for range in ranges {
+        let len = range.len as usize;
+        range.file.read_exact_at(&mut out[at..at + len], range.position)?;
+        at += len;
+    }
+    Ok(bytes::Bytes::from(out))
+}

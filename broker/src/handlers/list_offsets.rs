@@ -10,6 +10,12 @@
 //!
 //! Latest is the high watermark, the same number Fetch reports; with no transactions the last
 //! stable offset equals it, so READ_COMMITTED gets the same answer.
+//!
+//! v0 (with `strata.legacy.protocol.enable`; decoded and encoded by `strata_wire::legacy`) asked
+//! Kafka for segment base offsets older than a timestamp. Strata answers it with the v1 lookup,
+//! one offset per partition: latest and earliest as above, a timestamp the first record at or
+//! after it, and, where v1 finds none (the timestamp is after the last record), the high
+//! watermark, as Kafka's segment-based answer was the log end for a timestamp that recent.
 
 use std::sync::Arc;
 
@@ -46,7 +52,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsets
                 .iter()
                 .map(|p| {
                     let answer = locate(found.as_deref(), p.partition_index, p.current_leader_epoch, ResponseError::UnknownTopicOrPartition.code())
-                        .and_then(|log| lookup(&log, p));
+                        .and_then(|log| match lookup(&log, p) {
+                            Ok((-1, _)) if ctx.api_version == 0 && p.timestamp >= 0 => Ok((log.high_watermark(), -1)),
+                            other => other,
+                        });
                     match answer {
                         Ok((offset, timestamp)) => ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index)

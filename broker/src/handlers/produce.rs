@@ -19,10 +19,13 @@
 //! the same wait (the log fsyncs before completing when `flush.messages` says so). Any other acks
 //! is INVALID_REQUIRED_ACKS for every partition.
 //!
-//! Versions 0-2 are advertised (Kafka 4 does, so that librdkafka keeps producing compressed v2
-//! batches, KAFKA-18659) but refused with UNSUPPORTED_VERSION for every partition, as Kafka 4
-//! answers them (apache/kafka#18727 chose an error over a disconnect); the `kafka-protocol` crate
-//! has no v0-2 schema, so that one small answer is encoded in [`removed_version`].
+//! Versions 0-2 are always advertised (Kafka 4 does, so that librdkafka keeps producing compressed
+//! v2 batches, KAFKA-18659). With `strata.legacy.protocol.enable` they are served: their v0/v1
+//! message sets are converted to v2 batches by `strata_wire::legacy::produce` and appended like
+//! any other (a partition whose message set does not read is refused alone, see
+//! [`message_set_error`]). Without it they are refused with UNSUPPORTED_VERSION for every
+//! partition, as Kafka 4 answers them (apache/kafka#18727 chose an error over a disconnect); that
+//! one small answer is encoded in [`removed_version`].
 
 use std::sync::Arc;
 
@@ -37,6 +40,8 @@ use kafka_protocol::protocol::StrBytes;
 use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend, TryAppendError};
 use strata_wire::batch::{BatchError, BatchHeader, Compression};
 use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
+use strata_wire::legacy::message_set::MessageSetError;
+use strata_wire::legacy::produce::{LegacyProduce, Refusal};
 
 use crate::reply::{Outcome, Pending, RequestContext};
 
@@ -46,7 +51,7 @@ mod tests;
 use crate::state::{Broker, now_ms};
 use crate::topics::Topic;
 
-/// Oldest Produce version served; 0-2 are advertised only.
+/// Oldest Produce version served without `strata.legacy.protocol.enable`; 0-2 are advertised only.
 pub const PRODUCE_VERSION_MIN: i16 = 3;
 /// First Produce version that may carry zstd batches (KIP-110).
 const ZSTD_VERSION_MIN: i16 = 7;
@@ -58,8 +63,8 @@ const LEADER_EPOCH: i32 = 0;
 /// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: UNSUPPORTED_VERSION
 /// for every partition (acks=0 gets no answer, so the connection closes instead, as for any failed
 /// acks=0 produce). `None` for every other request.
-pub fn refuse_removed_version(ctx: &RequestContext, body: &[u8]) -> Option<Outcome> {
-    if ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
+pub fn refuse_removed_version(ctx: &RequestContext, body: &[u8], legacy: bool) -> Option<Outcome> {
+    if legacy || ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
         return None;
     }
     tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported");
@@ -104,6 +109,16 @@ impl TopicSteps {
 /// Validates and appends every partition now (offsets are assigned in the order requests arrive
 /// on the connection) and returns the wait for the writes and the response.
 pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> Pending {
+    start_with_refusals(broker, ctx, req, &[])
+}
+
+/// Starts a Produce v0-2 request, whose message sets were converted to v2 batches when it was
+/// decoded; the partitions whose message sets were refused are answered with their error.
+pub fn start_legacy(broker: &Arc<Broker>, ctx: RequestContext, legacy: LegacyProduce) -> Pending {
+    start_with_refusals(broker, ctx, legacy.request, &legacy.refused)
+}
+
+fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest, refused: &[Refusal]) -> Pending {
     let acks = req.acks;
     if !(-1..=1).contains(&acks) {
         // Kafka refuses the whole request without touching the log, and answers even for acks
@@ -121,19 +136,31 @@ pub fn start(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest) -> 
     let topics: Vec<TopicSteps> = req
         .topic_data
         .into_iter()
-        .map(|topic| {
+        .enumerate()
+        .map(|(topic_at, topic)| {
             let found = find_topic(broker, ctx.api_version, &topic);
             let compacted = found.as_deref().is_some_and(|t| is_compacted(broker, t));
             let partitions = topic
                 .partition_data
                 .iter()
-                .map(|p| (p.index, append_one(ctx.api_version, found.as_deref(), compacted, p, now)))
+                .enumerate()
+                .map(|(partition_at, p)| {
+                    let refusal = refused.iter().find(|r| r.topic == topic_at && r.partition == partition_at);
+                    let step = match refusal {
+                        Some(r) => Step::Failed { code: message_set_error(&r.error).code(), message: r.error.to_string() },
+                        None => append_one(ctx.api_version, found.as_deref(), compacted, p, now),
+                    };
+                    (p.index, step)
+                })
                 .collect();
             TopicSteps::new(&topic, partitions)
         })
         .collect();
     if acks == 0 {
-        let failed = topics.iter().flat_map(|t| &t.partitions).any(|(_, s)| matches!(s, Step::Failed { .. }));
+        let failed = topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .any(|(_, s)| matches!(s, Step::Failed { .. } | Step::InvalidRecords { .. }));
         let outcome = if failed {
             Outcome::Close("a produce request with acks=0 failed".into())
         } else {
@@ -281,6 +308,29 @@ pub fn batch_error(error: &BatchError) -> ResponseError {
         | BatchError::Compression { .. }
         | BatchError::RecordCount { .. }
         | BatchError::OffsetDelta { .. } => ResponseError::InvalidRecord,
+    }
+}
+
+/// The Kafka error for a legacy (v0/v1) message set that could not be read or converted, as
+/// Kafka's `LogValidator` answers: a broken CRC, length or magic, or a compressed payload that does
+/// not decompress, is CORRUPT_MESSAGE; zstd (which needs magic 2) is UNSUPPORTED_COMPRESSION_TYPE;
+/// nested compression, a wrapper without a value and an empty set are INVALID_RECORD.
+pub fn message_set_error(error: &MessageSetError) -> ResponseError {
+    match error {
+        MessageSetError::Truncated { .. }
+        | MessageSetError::Size { .. }
+        | MessageSetError::Magic { .. }
+        | MessageSetError::Crc { .. }
+        | MessageSetError::Field { .. }
+        | MessageSetError::Decompress { .. } => ResponseError::CorruptMessage,
+        // Kafka has no such limit; a message set this large would exceed message.max.bytes.
+        MessageSetError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        MessageSetError::Codec { codec: 4 } => ResponseError::UnsupportedCompressionType,
+        MessageSetError::Codec { .. } => ResponseError::CorruptMessage,
+        MessageSetError::Empty
+        | MessageSetError::NestedCompression
+        | MessageSetError::WrapperWithoutValue
+        | MessageSetError::Encode(_) => ResponseError::InvalidRecord,
     }
 }
 
