@@ -69,6 +69,7 @@ check_refused_by_kafka "go sarama $v consumer group with offset commit, records 
 check "go sarama $v OffsetManager commit/fetch (OffsetCommit v2, OffsetFetch v2)" run 60 sarama -version $v -step commit -timeout 40s
 check_refused_by_kafka "go sarama 0.8.2.0 OffsetManager commit/fetch (OffsetCommit v1, OffsetFetch v1)" run 60 sarama -version 0.8.2.0 -step commit -timeout 40s
 v=0.11.0.0
+check_refused_by_kafka "go sarama $v ClusterAdmin (DescribeConfigs v0)" run 60 sarama -version $v -step admin -timeout 40s
 check "go sarama $v idempotent produce + read back" run 90 sarama -version $v -step produce -messages 2000 -timeout 60s
 check "go sarama $v consumer group with offset commit" run 120 sarama -version $v -step group -messages 2000 -timeout 90s
 v=2.1.0

@@ -54,7 +54,7 @@ pub const APIS: &[ApiSpec] = &[
     legacy_api(ApiKey::CreateTopics, 0, 2, 7),
     legacy_api(ApiKey::DeleteTopics, 0, 1, 6),
     api(ApiKey::CreatePartitions, 0, 3),
-    api(ApiKey::DescribeConfigs, 1, 4),
+    legacy_api(ApiKey::DescribeConfigs, 0, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 2),

@@ -15,6 +15,7 @@ use crate::frame::{finish_frame, start_frame};
 pub mod compression;
 pub mod create_topics;
 pub mod delete_topics;
+pub mod describe_configs;
 pub mod fetch;
 pub mod list_offsets;
 pub mod message_set;
@@ -56,6 +57,7 @@ pub fn crate_min_version(api: ApiKey) -> i16 {
         ApiKey::OffsetFetch => offset_fetch::CRATE_MIN_VERSION,
         ApiKey::CreateTopics => create_topics::CRATE_MIN_VERSION,
         ApiKey::DeleteTopics => delete_topics::CRATE_MIN_VERSION,
+        ApiKey::DescribeConfigs => describe_configs::CRATE_MIN_VERSION,
         _ => 0,
     }
 }
@@ -74,6 +76,7 @@ pub fn decode_request(api: ApiKey, version: i16, body: Bytes) -> Result<RequestK
         ApiKey::OffsetFetch => RequestKind::OffsetFetch(offset_fetch::decode_request(body)?),
         ApiKey::CreateTopics => RequestKind::CreateTopics(create_topics::decode_request(version, body)?),
         ApiKey::DeleteTopics => RequestKind::DeleteTopics(delete_topics::decode_request(body)?),
+        ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(describe_configs::decode_request(body)?),
         _ => return Err(LegacyError::Unsupported { api, version }),
     })
 }
@@ -99,6 +102,9 @@ pub fn encode_response_frame(
             create_topics::encode_response(version, response, &mut out)
         }
         ResponseKind::DeleteTopics(response) if api == ApiKey::DeleteTopics => delete_topics::encode_response(response, &mut out),
+        ResponseKind::DescribeConfigs(response) if api == ApiKey::DescribeConfigs => {
+            describe_configs::encode_response(response, &mut out)
+        }
         _ => return Err(LegacyError::Unsupported { api, version }),
     }
     finish_frame(&mut out, start);
