@@ -105,7 +105,7 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
         return done(Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version)));
     }
-    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, &frame.body, legacy) {
+    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, legacy) {
         return done(refused);
     }
     if strata_wire::legacy::is_legacy(ctx.api_key, ctx.api_version) {

@@ -23,9 +23,7 @@
 //! v2 batches, KAFKA-18659). With `strata.legacy.protocol.enable` they are served: their v0/v1
 //! message sets are converted to v2 batches by `strata_wire::legacy::produce` and appended like
 //! any other (a partition whose message set does not read is refused alone, see
-//! [`message_set_error`]). Without it they are refused with UNSUPPORTED_VERSION for every
-//! partition, as Kafka 4 answers them (apache/kafka#18727 chose an error over a disconnect); that
-//! one small answer is encoded in [`removed_version`].
+//! [`message_set_error`]). Without it the connection is closed, as reference Kafka 4.1.2 closes it.
 
 use std::sync::Arc;
 
@@ -45,7 +43,6 @@ use strata_wire::legacy::produce::{LegacyProduce, Refusal};
 
 use crate::reply::{Outcome, Pending, RequestContext};
 
-mod removed_version;
 #[cfg(test)]
 mod tests;
 use crate::state::{Broker, now_ms};
@@ -60,18 +57,15 @@ const TOPIC_ID_VERSION_MIN: i16 = 13;
 /// The leader epoch this single node writes into batches (Metadata reports 0 too).
 const LEADER_EPOCH: i32 = 0;
 
-/// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: UNSUPPORTED_VERSION
-/// for every partition (acks=0 gets no answer, so the connection closes instead, as for any failed
-/// acks=0 produce). `None` for every other request.
-pub fn refuse_removed_version(ctx: &RequestContext, body: &[u8], legacy: bool) -> Option<Outcome> {
+/// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: it closes the
+/// connection (reference Kafka 4.1.2 logs "Received request for api with key 0 (Produce) and
+/// unsupported version 2" and disconnects). `None` for every other request.
+pub fn refuse_removed_version(ctx: &RequestContext, legacy: bool) -> Option<Outcome> {
     if legacy || ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
         return None;
     }
     tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported");
-    Some(match removed_version::answer(ctx.api_version, ctx.correlation_id, body) {
-        Some(frame) => Outcome::Reply(vec![crate::reply::Chunk::Bytes(frame)]),
-        None => Outcome::Close(format!("unsupported Produce version {} (acks=0 or malformed)", ctx.api_version)),
-    })
+    Some(Outcome::Close(format!("unsupported Produce version {}", ctx.api_version)))
 }
 
 /// Where one partition of the request stands before the writes are awaited.
