@@ -12,29 +12,17 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
-use kafka_protocol::protocol::Decodable;
 
-use super::{LegacyError, put_count, put_string};
+use super::{LegacyError, decode_whole, put_count, put_string, with_suffix};
 
 /// The oldest CreateTopics version `kafka-protocol` decodes; v1 requests have its layout.
 pub const CRATE_MIN_VERSION: i16 = 2;
 
 /// Decodes a CreateTopics v0 or v1 body.
 pub fn decode_request(version: i16, body: Bytes) -> Result<CreateTopicsRequest, LegacyError> {
-    let mut body = if version == 0 {
-        // v0 is v1 without the trailing validate_only: add it, as false.
-        let mut with_flag = BytesMut::with_capacity(body.len() + 1);
-        with_flag.put_slice(&body);
-        with_flag.put_u8(0);
-        with_flag.freeze()
-    } else {
-        body
-    };
-    let request = CreateTopicsRequest::decode(&mut body, CRATE_MIN_VERSION).map_err(|e| LegacyError::Decode(format!("{e:#}")))?;
-    match body.len() {
-        0 => Ok(request),
-        left => Err(LegacyError::TrailingBytes { left }),
-    }
+    // v0 is v1 without the trailing validate_only: add it, as false.
+    let body = if version == 0 { with_suffix(&body, &[0]) } else { body };
+    decode_whole(body, CRATE_MIN_VERSION)
 }
 
 /// Encodes the body of a CreateTopics v0 or v1 response.
@@ -55,14 +43,10 @@ pub fn encode_response(version: i16, response: &CreateTopicsResponse, out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::legacy::hex;
     use kafka_protocol::messages::TopicName;
     use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
     use kafka_protocol::protocol::StrBytes;
-
-    fn hex(s: &str) -> Bytes {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-    }
 
     /// Topic "t", 3 partitions, replication 1, no assignments, config retention.ms=1, timeout 5000.
     const V0: &str = "00000001 0001 74 00000003 0001 00000000 00000001 000c 726574656e74696f6e2e6d73 0001 31 00001388";

@@ -8,20 +8,15 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
-use kafka_protocol::protocol::Decodable;
 
-use super::{LegacyError, put_count, put_string};
+use super::{LegacyError, decode_whole, put_count, put_string};
 
 /// The oldest DeleteTopics version `kafka-protocol` decodes; v0 requests have its layout.
 pub const CRATE_MIN_VERSION: i16 = 1;
 
 /// Decodes a DeleteTopics v0 body (v1's layout).
-pub fn decode_request(mut body: Bytes) -> Result<DeleteTopicsRequest, LegacyError> {
-    let request = DeleteTopicsRequest::decode(&mut body, CRATE_MIN_VERSION).map_err(|e| LegacyError::Decode(format!("{e:#}")))?;
-    match body.len() {
-        0 => Ok(request),
-        left => Err(LegacyError::TrailingBytes { left }),
-    }
+pub fn decode_request(body: Bytes) -> Result<DeleteTopicsRequest, LegacyError> {
+    decode_whole(body, CRATE_MIN_VERSION)
 }
 
 /// Encodes the body of a DeleteTopics v0 response.
@@ -36,14 +31,10 @@ pub fn encode_response(response: &DeleteTopicsResponse, out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::legacy::hex;
     use kafka_protocol::messages::TopicName;
     use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
     use kafka_protocol::protocol::StrBytes;
-
-    fn hex(s: &str) -> Bytes {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-    }
 
     #[test]
     fn decodes_and_encodes_v0_bytes() {

@@ -11,9 +11,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
-use kafka_protocol::protocol::Decodable;
 
-use super::{LegacyError, put_count, put_string};
+use super::{LegacyError, decode_whole, put_count, put_string, with_suffix};
 
 /// The oldest DescribeConfigs version `kafka-protocol` decodes.
 pub const CRATE_MIN_VERSION: i16 = 1;
@@ -23,16 +22,7 @@ const DEFAULT_CONFIG_SOURCE: i8 = 5;
 
 /// Decodes a DescribeConfigs v0 body as v1 without synonyms.
 pub fn decode_request(body: Bytes) -> Result<DescribeConfigsRequest, LegacyError> {
-    let mut v1 = BytesMut::with_capacity(body.len() + 1);
-    v1.put_slice(&body);
-    v1.put_u8(0); // include_synonyms = false
-    let mut v1 = v1.freeze();
-    let request =
-        DescribeConfigsRequest::decode(&mut v1, CRATE_MIN_VERSION).map_err(|e| LegacyError::Decode(format!("{e:#}")))?;
-    match v1.len() {
-        0 => Ok(request),
-        left => Err(LegacyError::TrailingBytes { left }),
-    }
+    decode_whole(with_suffix(&body, &[0]), CRATE_MIN_VERSION) // include_synonyms = false
 }
 
 /// Encodes the body of a DescribeConfigs v0 response.
@@ -65,13 +55,9 @@ fn put_nullable_string(out: &mut BytesMut, s: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::legacy::hex;
     use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
     use kafka_protocol::protocol::StrBytes;
-
-    fn hex(s: &str) -> Bytes {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-    }
 
     #[test]
     fn decodes_and_encodes_v0_bytes() {

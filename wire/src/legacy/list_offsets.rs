@@ -64,13 +64,9 @@ pub fn encode_response(response: &ListOffsetsResponse, out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::legacy::hex;
     use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
     use kafka_protocol::protocol::StrBytes;
-
-    fn hex(s: &str) -> Bytes {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-    }
 
     #[test]
     fn decodes_a_v0_request() {

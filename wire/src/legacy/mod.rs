@@ -9,6 +9,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::protocol::Decodable;
 
 use crate::frame::{finish_frame, start_frame};
 
@@ -109,6 +110,30 @@ pub fn encode_response_frame(
     }
     finish_frame(&mut out, start);
     Ok(out)
+}
+
+/// Decodes all of `body` as the crate's message `M` at `version` (the old layout is that version's).
+fn decode_whole<M: Decodable>(mut body: Bytes, version: i16) -> Result<M, LegacyError> {
+    let message = M::decode(&mut body, version).map_err(|e| LegacyError::Decode(format!("{e:#}")))?;
+    match body.len() {
+        0 => Ok(message),
+        left => Err(LegacyError::TrailingBytes { left }),
+    }
+}
+
+/// `body` with `suffix` appended: for an old layout that is a newer one without its last fields.
+fn with_suffix(body: &Bytes, suffix: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(body.len() + suffix.len());
+    out.put_slice(body);
+    out.put_slice(suffix);
+    out.freeze()
+}
+
+/// Hex text (spaces allowed) as bytes, for the codecs' byte-exact tests.
+#[cfg(test)]
+fn hex(s: &str) -> Bytes {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
 }
 
 /// Writes a non-null string (INT16 length).

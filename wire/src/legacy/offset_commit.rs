@@ -67,11 +67,7 @@ pub fn encode_response(response: &OffsetCommitResponse, out: &mut BytesMut) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Bytes {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-    }
+    use crate::legacy::hex;
 
     #[test]
     fn decodes_v0_and_v1() {

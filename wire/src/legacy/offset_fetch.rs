@@ -9,20 +9,16 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::Encodable;
 
-use super::LegacyError;
+use super::{LegacyError, decode_whole};
 
 /// The oldest OffsetFetch version `kafka-protocol` decodes; v0 has its layout.
 pub const CRATE_MIN_VERSION: i16 = 1;
 
 /// Decodes an OffsetFetch v0 body (v1's layout).
-pub fn decode_request(mut body: Bytes) -> Result<OffsetFetchRequest, LegacyError> {
-    let request = OffsetFetchRequest::decode(&mut body, CRATE_MIN_VERSION).map_err(|e| LegacyError::Decode(format!("{e:#}")))?;
-    match body.len() {
-        0 => Ok(request),
-        left => Err(LegacyError::TrailingBytes { left }),
-    }
+pub fn decode_request(body: Bytes) -> Result<OffsetFetchRequest, LegacyError> {
+    decode_whole(body, CRATE_MIN_VERSION)
 }
 
 /// Encodes the body of an OffsetFetch v0 response (v1's layout).
@@ -33,14 +29,10 @@ pub fn encode_response(response: &OffsetFetchResponse, out: &mut BytesMut) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::legacy::hex;
     use kafka_protocol::messages::TopicName;
     use kafka_protocol::messages::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
     use kafka_protocol::protocol::StrBytes;
-
-    fn hex(s: &str) -> Bytes {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-    }
 
     #[test]
     fn decodes_and_encodes_v0_bytes() {
