@@ -5,10 +5,12 @@
 #    a C toolchain, make, perl, pkg-config and zlib headers for librdkafka (built from source
 #    by rdkafka-sys), python3-venv for the Python compat clients. Nothing is installed twice.
 # 2. Builds the broker (`cargo build -p strata-broker`; the e2e tests run target/debug/strata).
-# 3. Runs `cargo test --workspace` (unit, property and end-to-end tests; no benchmarks).
-# 4. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
-# 5. Runs the benchmark harness in its smoke mode (seconds, tiny sizes).
-# 6. Prints a summary; exits non-zero if any step failed.
+# 3. Checks formatting (`cargo fmt --check`, rustfmt.toml) and lints (`cargo clippy --workspace
+#    --all-targets -- -D warnings`); either failing fails the run.
+# 4. Runs `cargo test --workspace` (unit, property and end-to-end tests; no benchmarks).
+# 5. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
+# 6. Runs the benchmark harness in its smoke mode (seconds, tiny sizes).
+# 7. Prints a summary; exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -38,6 +40,7 @@ fi
 
 # --- 2..4. build and test ---------------------------------------------------------------------------
 status_build=0
+status_lint=0
 status_cargo=0
 status_compat=0
 status_bench=0
@@ -46,6 +49,9 @@ echo "== cargo build -p strata-broker"
 cargo build -p strata-broker || status_build=$?
 
 if [[ $status_build -eq 0 ]]; then
+  echo "== cargo fmt --check, cargo clippy -D warnings"
+  cargo fmt --all --check || status_lint=$?
+  [[ $status_lint -ne 0 ]] || cargo clippy --workspace --all-targets -q -- -D warnings || status_lint=$?
   echo "== cargo test --workspace"
   cargo test --workspace --no-fail-fast || status_cargo=$?
   echo "== compat/run.sh"
@@ -62,8 +68,9 @@ echo
 echo "== summary ($((SECONDS - started)) s)"
 echo "   build:            $(verdict $status_build)"
 if [[ $status_build -eq 0 ]]; then
+  echo "   fmt and clippy:   $(verdict $status_lint)"
   echo "   cargo test:       $(verdict $status_cargo)"
   echo "   compat scenarios: $(verdict $status_compat)"
   echo "   benchmark smoke:  $(verdict $status_bench)"
 fi
-[[ $status_build -eq 0 && $status_cargo -eq 0 && $status_compat -eq 0 && $status_bench -eq 0 ]]
+[[ $status_build -eq 0 && $status_lint -eq 0 && $status_cargo -eq 0 && $status_compat -eq 0 && $status_bench -eq 0 ]]

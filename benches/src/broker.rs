@@ -53,7 +53,8 @@ impl Broker {
             command.arg("--override").arg(format!("{key}={value}"));
         }
         let log_path = spec.data_dir.with_extension("log");
-        let log = std::fs::File::create(&log_path).map_err(BenchError::io(format!("creating {}", log_path.display())))?;
+        let log =
+            std::fs::File::create(&log_path).map_err(BenchError::io(format!("creating {}", log_path.display())))?;
         command.stdout(Stdio::piped()).stderr(Stdio::from(log)).stdin(Stdio::null());
         let mut child = command.spawn().map_err(BenchError::io(format!("starting {}", spec.binary.display())))?;
         let fail = |reason: String| BenchError::BrokerStart { path: spec.binary.clone(), reason };

@@ -95,7 +95,8 @@ pub fn measure(dir: &Path, spec: &CeilingSpec) -> Result<Ceilings, BenchError> {
     let mut writes = Vec::new();
     for (&chunk, buffered) in spec.chunk_sizes.iter().zip(buffered_rates) {
         let (fdatasync, fdatasync_latency) = file_write(dir, spec, chunk, true)?;
-        let spread = fsync_spread::measure(dir, spec.spread_files, chunk, spec.bytes, spec.time_max, spec.placement.broker_cpu)?;
+        let spread =
+            fsync_spread::measure(dir, spec.spread_files, chunk, spec.bytes, spec.time_max, spec.placement.broker_cpu)?;
         writes.push(WriteCeiling { chunk_bytes: chunk, buffered, fdatasync, fdatasync_latency, spread });
     }
     let cached = dir.join("ceiling-cached.bin");

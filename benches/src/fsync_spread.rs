@@ -46,7 +46,12 @@ pub fn measure(
     let opened: Vec<File> = paths
         .iter()
         .map(|p| {
-            OpenOptions::new().create(true).write(true).truncate(true).open(p).map_err(BenchError::io(format!("creating {}", p.display())))
+            OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(p)
+                .map_err(BenchError::io(format!("creating {}", p.display())))
         })
         .collect::<Result<_, _>>()?;
     let rounds = bytes_max.div_ceil((share * files) as u64).max(1);
@@ -93,7 +98,10 @@ pub fn measure(
     for worker in workers {
         let result = worker
             .join()
-            .map_err(|_| BenchError::Workload { workload: "ceilings".into(), reason: "a spread fsync thread panicked".into() })
+            .map_err(|_| BenchError::Workload {
+                workload: "ceilings".into(),
+                reason: "a spread fsync thread panicked".into(),
+            })
             .and_then(|r| r);
         if let Err(e) = result {
             failure.get_or_insert(e);

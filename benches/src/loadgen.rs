@@ -245,10 +245,11 @@ fn warm_up(
     let mut payload = vec![0u8; spec.record_bytes.max(STAMP_BYTES)];
     payload[..STAMP_BYTES].copy_from_slice(&WARMUP_STAMP.to_le_bytes());
     for partition in 0..spec.partitions {
-        let record = BaseRecord::with_opaque_to(&spec.topic, WARMUP_STAMP as usize)
-            .partition(partition)
-            .payload(&payload[..]);
-        producer.send::<(), [u8]>(record).map_err(|(e, _)| BenchError::Kafka { what: "sending warm-up".into(), source: e })?;
+        let record =
+            BaseRecord::with_opaque_to(&spec.topic, WARMUP_STAMP as usize).partition(partition).payload(&payload[..]);
+        producer
+            .send::<(), [u8]>(record)
+            .map_err(|(e, _)| BenchError::Kafka { what: "sending warm-up".into(), source: e })?;
     }
     producer.flush(FLUSH_WAIT_MAX).map_err(BenchError::kafka("flushing warm-up"))?;
     let deadline = Instant::now() + WARMUP_WAIT_MAX;
@@ -271,7 +272,11 @@ fn warm_up(
 type SendOutcome = (u64, u64, Option<String>, Instant);
 
 /// Sends until the duration or byte budget runs out; returns (sent, send errors, first error, start).
-fn send_loop(producer: &ThreadedProducer<DeliveryContext>, spec: &LoadSpec, base: Instant) -> Result<SendOutcome, BenchError> {
+fn send_loop(
+    producer: &ThreadedProducer<DeliveryContext>,
+    spec: &LoadSpec,
+    base: Instant,
+) -> Result<SendOutcome, BenchError> {
     let mut payload: Vec<u8> = (0..spec.record_bytes.max(STAMP_BYTES)).map(|i| (i % 251) as u8).collect();
     let start = Instant::now();
     let stop_at = start + spec.duration;
@@ -383,7 +388,9 @@ fn consume_loop(consumer: &BaseConsumer, base: Instant, shared: &ConsumerShared,
             Some(Ok(message)) => {
                 let now = Instant::now();
                 let Some(payload) = message.payload() else { continue };
-                let Some(stamp) = payload.get(..STAMP_BYTES).and_then(|s| <[u8; 8]>::try_from(s).ok()) else { continue };
+                let Some(stamp) = payload.get(..STAMP_BYTES).and_then(|s| <[u8; 8]>::try_from(s).ok()) else {
+                    continue;
+                };
                 let stamp = u64::from_le_bytes(stamp);
                 last_progress = now;
                 if stamp == WARMUP_STAMP {
@@ -404,7 +411,13 @@ fn consume_loop(consumer: &BaseConsumer, base: Instant, shared: &ConsumerShared,
 }
 
 /// Catch-up read: consumes `expected` messages of `topic` from the beginning as fast as possible.
-pub fn catch_up(bootstrap: &str, topic: &str, partitions: i32, expected: u64, time_max: Duration) -> Result<Consumed, BenchError> {
+pub fn catch_up(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: u64,
+    time_max: Duration,
+) -> Result<Consumed, BenchError> {
     let consumer = consumer(bootstrap, topic, partitions)?;
     let mut out = Consumed::default();
     let start = Instant::now();

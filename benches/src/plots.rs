@@ -147,7 +147,12 @@ mod tests {
     #[test]
     fn a_workload_plot_is_a_png_file() {
         let workload = standard(&Scale::new(ScaleName::Smoke), &[]).remove(0);
-        let mut load = LoadResult { delivered: 1000, delivered_per_tick: vec![100; 10], consumed_per_tick: vec![90; 11], ..LoadResult::default() };
+        let mut load = LoadResult {
+            delivered: 1000,
+            delivered_per_tick: vec![100; 10],
+            consumed_per_tick: vec![90; 11],
+            ..LoadResult::default()
+        };
         for i in 1..1000 {
             load.produce_latency.record(Duration::from_micros(i));
             load.e2e_latency.record(Duration::from_micros(2 * i));

@@ -23,11 +23,7 @@ pub fn sample(pid: u32) -> Result<ProcSample, BenchError> {
     let stat = read(pid, "stat")?;
     let status = read(pid, "status")?;
     let io = read(pid, "io")?;
-    let ticks_per_sec = sysconf(SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|t| *t > 0)
-        .unwrap_or(100) as f64;
+    let ticks_per_sec = sysconf(SysconfVar::CLK_TCK).ok().flatten().filter(|t| *t > 0).unwrap_or(100) as f64;
     let (utime, stime) = parse_stat_times(&stat)?;
     Ok(ProcSample {
         cpu_secs: (utime + stime) as f64 / ticks_per_sec,

@@ -23,8 +23,8 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
-    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record,
-    RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record, RecordBatchEncoder,
+    RecordEncodeOptions, TimestampType,
 };
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -119,8 +119,9 @@ pub fn build_frame(
     let partition_data = (0..partitions)
         .map(|index| PartitionProduceData::default().with_index(index).with_records(Some(batch.clone())))
         .collect();
-    let topic_data =
-        TopicProduceData::default().with_name(TopicName(StrBytes::from_string(topic.to_string()))).with_partition_data(partition_data);
+    let topic_data = TopicProduceData::default()
+        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+        .with_partition_data(partition_data);
     let request = ProduceRequest::default()
         .with_acks(ACKS_ALL)
         .with_timeout_ms(PRODUCE_TIMEOUT_MS)
@@ -169,7 +170,8 @@ impl Window {
             if now >= deadline {
                 return false;
             }
-            outstanding = self.changed.wait_timeout(outstanding, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+            outstanding =
+                self.changed.wait_timeout(outstanding, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
@@ -211,7 +213,8 @@ impl Acks {
 pub fn run(spec: &RawSpec) -> Result<LoadResult, BenchError> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let request = build_frame(&spec.topic, spec.partitions, spec.record_bytes, spec.request_bytes, now_ms)?;
-    let mut stream = TcpStream::connect(&spec.bootstrap).map_err(BenchError::io(format!("connecting to {}", spec.bootstrap)))?;
+    let mut stream =
+        TcpStream::connect(&spec.bootstrap).map_err(BenchError::io(format!("connecting to {}", spec.bootstrap)))?;
     stream.set_nodelay(true).map_err(BenchError::io("setting TCP_NODELAY"))?;
     stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(BenchError::io("setting a read timeout"))?;
     stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(BenchError::io("setting a write timeout"))?;
@@ -246,7 +249,9 @@ pub fn run(spec: &RawSpec) -> Result<LoadResult, BenchError> {
         requests += 1;
     }
     drop(sends);
-    let acks = reader.join().map_err(|_| BenchError::Workload { workload: spec.topic.clone(), reason: "reader thread panicked".into() })?;
+    let acks = reader
+        .join()
+        .map_err(|_| BenchError::Workload { workload: spec.topic.clone(), reason: "reader thread panicked".into() })?;
     let sent = requests * request.records();
     Ok(LoadResult {
         sent,
@@ -263,7 +268,13 @@ pub fn run(spec: &RawSpec) -> Result<LoadResult, BenchError> {
 
 /// Reads one answer per send instant until the writer is done and every answer is in, or the
 /// connection fails (then the writer is told to stop).
-fn read_loop(mut stream: TcpStream, sent_at: &Receiver<Instant>, window: &Window, request: &ProduceFrame, start: Instant) -> Acks {
+fn read_loop(
+    mut stream: TcpStream,
+    sent_at: &Receiver<Instant>,
+    window: &Window,
+    request: &ProduceFrame,
+    start: Instant,
+) -> Acks {
     let mut acks = Acks::default();
     let mut body = Vec::new();
     while let Ok(sent) = sent_at.recv() {
@@ -323,14 +334,17 @@ pub fn check_response(body: &[u8], partitions: i32) -> Result<u64, (u64, String)
     if header.correlation_id != CORRELATION_ID {
         return Err((0, format!("answer with correlation id {}, expected {CORRELATION_ID}", header.correlation_id)));
     }
-    let response = ProduceResponse::decode(&mut buf, PRODUCE_VERSION).map_err(|e| (0, format!("decoding the answer: {e}")))?;
+    let response =
+        ProduceResponse::decode(&mut buf, PRODUCE_VERSION).map_err(|e| (0, format!("decoding the answer: {e}")))?;
     let mut ok = 0;
     let mut first_error = None;
     for partition in response.responses.iter().flat_map(|t| t.partition_responses.iter()) {
         if partition.error_code == 0 {
             ok += 1;
         } else {
-            first_error.get_or_insert_with(|| format!("partition {} answered error code {}", partition.index, partition.error_code));
+            first_error.get_or_insert_with(|| {
+                format!("partition {} answered error code {}", partition.index, partition.error_code)
+            });
         }
     }
     let expected = u64::try_from(partitions).unwrap_or(0);
@@ -358,7 +372,8 @@ mod tests {
         let mut frame = built.frame.clone();
         let size = frame.get_i32();
         assert_eq!(size as usize, frame.len());
-        let header = RequestHeader::decode(&mut frame, ApiKey::Produce.request_header_version(PRODUCE_VERSION)).unwrap();
+        let header =
+            RequestHeader::decode(&mut frame, ApiKey::Produce.request_header_version(PRODUCE_VERSION)).unwrap();
         assert_eq!(header.request_api_key, ApiKey::Produce as i16);
         assert_eq!(header.request_api_version, PRODUCE_VERSION);
         let request = ProduceRequest::decode(&mut frame, PRODUCE_VERSION).unwrap();

@@ -413,7 +413,15 @@ fn measure_produce(
     let usage = window.close(&broker.cpus)?;
     broker.stop()?;
     let failure = produce_failure(&load, consumed);
-    Ok(Outcome { id: workload.id.into(), title: workload.title.clone(), workload: workload.clone(), load, catch_up: None, usage, failure })
+    Ok(Outcome {
+        id: workload.id.into(),
+        title: workload.title.clone(),
+        workload: workload.clone(),
+        load,
+        catch_up: None,
+        usage,
+        failure,
+    })
 }
 
 /// Restarts the broker on the backlog with one fetch path and reads everything from the beginning.
@@ -451,7 +459,14 @@ fn read_backlog(
     })
 }
 
-fn load_spec(w: &Workload, bootstrap: &str, topic: &str, duration: Duration, bytes_max: Option<u64>, consume: bool) -> LoadSpec {
+fn load_spec(
+    w: &Workload,
+    bootstrap: &str,
+    topic: &str,
+    duration: Duration,
+    bytes_max: Option<u64>,
+    consume: bool,
+) -> LoadSpec {
     LoadSpec {
         bootstrap: bootstrap.to_string(),
         topic: topic.to_string(),
@@ -472,7 +487,10 @@ fn load_spec(w: &Workload, bootstrap: &str, topic: &str, duration: Duration, byt
 /// the consumer did not get every acknowledged message.
 fn produce_failure(load: &LoadResult, consumed: bool) -> Option<String> {
     if load.delivered == 0 {
-        return Some(format!("no message acknowledged ({})", load.first_error.as_deref().unwrap_or("no error reported")));
+        return Some(format!(
+            "no message acknowledged ({})",
+            load.first_error.as_deref().unwrap_or("no error reported")
+        ));
     }
     if load.send_errors + load.delivery_errors > 0 {
         return Some(format!(

@@ -91,8 +91,8 @@ impl BrokerConfig {
         }
         let mut entries = Vec::new();
         if let Some(path) = &cli.config {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
             entries.extend(parse_properties(&text, &path.display().to_string())?);
         }
         for item in &cli.overrides {
@@ -119,10 +119,11 @@ impl BrokerConfig {
             }
             let setting = broker_setting(&key)
                 .ok_or_else(|| ConfigError::UnknownKey { origin: origin.clone(), key: key.clone() })?;
-            setting
-                .kind
-                .check(&value)
-                .map_err(|reason| ConfigError::BadValue { origin: origin.clone(), key: key.clone(), reason })?;
+            setting.kind.check(&value).map_err(|reason| ConfigError::BadValue {
+                origin: origin.clone(),
+                key: key.clone(),
+                reason,
+            })?;
             explicit.insert(key, value);
         }
         // As in Kafka, the millisecond setting wins over minutes, which win over hours.
@@ -142,7 +143,8 @@ impl BrokerConfig {
             &text("listener.security.protocol.map"),
             &text("controller.listener.names"),
         )?;
-        let log_dirs: Vec<String> = text("log.dirs").split(',').map(str::trim).filter(|d| !d.is_empty()).map(String::from).collect();
+        let log_dirs: Vec<String> =
+            text("log.dirs").split(',').map(str::trim).filter(|d| !d.is_empty()).map(String::from).collect();
         let data_dir = match (cli.data_dir, log_dirs.as_slice()) {
             (Some(dir), _) => dir,
             (None, []) => PathBuf::from(text("log.dir")),
@@ -298,7 +300,8 @@ mod tests {
         assert!(config.auto_create_topics());
         assert_eq!(config.value("log.segment.bytes"), Some(("1073741824", Source::Default)));
         assert!(config.legacy_protocol());
-        let kafka4 = BrokerConfig::from_cli(cli(&["--override", "strata.legacy.protocol.enable=false"])).expect("valid");
+        let kafka4 =
+            BrokerConfig::from_cli(cli(&["--override", "strata.legacy.protocol.enable=false"])).expect("valid");
         assert!(!kafka4.legacy_protocol());
     }
 
@@ -311,13 +314,9 @@ mod tests {
             "# a comment\nnum.partitions=3\nlog.segment.bytes : 1048576\nauto.create.topics.enable false\nlisteners=PLAINTEXT://:9092\nlog.retention.ms=\\\n  1000\n",
         )
         .expect("write");
-        let config = BrokerConfig::from_cli(cli(&[
-            "--config",
-            path.to_str().expect("utf8"),
-            "--override",
-            "num.partitions=5",
-        ]))
-        .expect("valid");
+        let config =
+            BrokerConfig::from_cli(cli(&["--config", path.to_str().expect("utf8"), "--override", "num.partitions=5"]))
+                .expect("valid");
         assert_eq!(config.num_partitions(), 5);
         assert!(!config.auto_create_topics());
         assert_eq!(config.value("log.segment.bytes"), Some(("1048576", Source::Static)));
@@ -326,7 +325,9 @@ mod tests {
 
     #[test]
     fn retention_hours_and_minutes_give_retention_ms_with_kafka_precedence() {
-        let config = BrokerConfig::from_cli(cli(&["--override", "log.retention.hours=168", "--override", "log.roll.hours=1"])).expect("valid");
+        let config =
+            BrokerConfig::from_cli(cli(&["--override", "log.retention.hours=168", "--override", "log.roll.hours=1"]))
+                .expect("valid");
         assert_eq!(config.value("log.retention.ms"), Some(("604800000", Source::Static)));
         assert_eq!(config.value("log.roll.ms"), Some(("3600000", Source::Static)));
         let config = BrokerConfig::from_cli(cli(&[
@@ -337,13 +338,9 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!(config.value("log.retention.ms"), Some(("120000", Source::Static)));
-        let config = BrokerConfig::from_cli(cli(&[
-            "--override",
-            "log.retention.ms=5",
-            "--override",
-            "log.retention.hours=1",
-        ]))
-        .expect("valid");
+        let config =
+            BrokerConfig::from_cli(cli(&["--override", "log.retention.ms=5", "--override", "log.retention.hours=1"]))
+                .expect("valid");
         assert_eq!(config.value("log.retention.ms"), Some(("5", Source::Static)));
         assert!(BrokerConfig::from_cli(cli(&["--override", "log.retention.hours=week"])).is_err());
     }

@@ -196,7 +196,11 @@ impl Future for CatchPanic {
 
 /// The message of a panic payload (`panic!` makes a `&str` or a `String`).
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(no message)")
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Bytes gathered before each write.
@@ -218,7 +222,12 @@ const SENDFILE_RANGE_BYTES_MIN: usize = 64 * 1024;
 /// record data never enters user space; smaller ones, and every range with `copy`
 /// (`strata.fetch.transfer=copy`), are read into `buf` instead, with `pread`s that the page cache
 /// normally serves.
-async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<Chunk>, buf: &mut Vec<u8>, copy: bool) -> std::io::Result<()> {
+async fn write_chunks(
+    writer: &mut OwnedWriteHalf,
+    chunks: Vec<Chunk>,
+    buf: &mut Vec<u8>,
+    copy: bool,
+) -> std::io::Result<()> {
     buf.clear();
     for chunk in chunks {
         match chunk {
@@ -284,7 +293,10 @@ mod tests {
     use super::*;
 
     fn run<F: Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().map(|rt| rt.block_on(future)).unwrap_or_else(|e| panic!("runtime: {e}"))
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|rt| rt.block_on(future))
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
     }
 
     #[test]

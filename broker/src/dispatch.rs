@@ -168,7 +168,9 @@ async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind)
         RequestKind::CreatePartitions(req) => handlers::create_partitions::handle(broker, ctx, req).await,
         RequestKind::DescribeConfigs(req) => handlers::describe_configs::handle(broker, ctx, req).await,
         RequestKind::AlterConfigs(req) => handlers::alter_configs::handle(broker, ctx, req).await,
-        RequestKind::IncrementalAlterConfigs(req) => handlers::incremental_alter_configs::handle(broker, ctx, req).await,
+        RequestKind::IncrementalAlterConfigs(req) => {
+            handlers::incremental_alter_configs::handle(broker, ctx, req).await
+        }
         RequestKind::DescribeCluster(req) => handlers::describe_cluster::handle(broker, ctx, req).await,
         RequestKind::Fetch(req) => handlers::fetch::handle(broker, ctx, req).await,
         RequestKind::ListOffsets(req) => handlers::list_offsets::handle(broker, ctx, req).await,

@@ -96,13 +96,16 @@ pub fn client_listener(
     controller_listener_names: &str,
 ) -> Result<ClientListener, ListenerError> {
     let protocols = parse_protocol_map(protocol_map)?;
-    let controllers: Vec<String> =
-        controller_listener_names.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_ascii_uppercase).collect();
+    let controllers: Vec<String> = controller_listener_names
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
     let mut clients = Vec::new();
     for endpoint in parse_endpoints(listeners)? {
-        let protocol = protocols
-            .get(&endpoint.name)
-            .ok_or_else(|| ListenerError::NoProtocol { name: endpoint.name.clone() })?;
+        let protocol =
+            protocols.get(&endpoint.name).ok_or_else(|| ListenerError::NoProtocol { name: endpoint.name.clone() })?;
         if protocol != "PLAINTEXT" {
             return Err(ListenerError::Unsupported { name: endpoint.name, protocol: protocol.clone() });
         }
@@ -152,11 +155,15 @@ mod tests {
     fn what_one_node_cannot_serve_is_refused() {
         let ssl = client_listener("SSL://:9093", "", DEFAULT_PROTOCOL_MAP, "");
         assert!(matches!(ssl, Err(ListenerError::Unsupported { .. })));
-        let two = client_listener("PLAINTEXT://:9092,EXTERNAL://:9094", "", "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT", "");
+        let two =
+            client_listener("PLAINTEXT://:9092,EXTERNAL://:9094", "", "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT", "");
         assert_eq!(two, Err(ListenerError::SeveralClientListeners(2)));
         let unknown = client_listener("INTERNAL://:9092", "", DEFAULT_PROTOCOL_MAP, "");
         assert!(matches!(unknown, Err(ListenerError::NoProtocol { .. })));
-        assert!(matches!(client_listener("PLAINTEXT:9092", "", DEFAULT_PROTOCOL_MAP, ""), Err(ListenerError::Malformed(_))));
+        assert!(matches!(
+            client_listener("PLAINTEXT:9092", "", DEFAULT_PROTOCOL_MAP, ""),
+            Err(ListenerError::Malformed(_))
+        ));
         let missing = client_listener("PLAINTEXT://127.0.0.1:9092", "OTHER://h:1", DEFAULT_PROTOCOL_MAP, "");
         assert_eq!(missing, Err(ListenerError::NotAdvertised("PLAINTEXT".into())));
         let dup = client_listener("PLAINTEXT://:1,plaintext://:2", "", DEFAULT_PROTOCOL_MAP, "");

@@ -18,7 +18,6 @@ pub enum Chunk {
     File(FileRange),
 }
 
-
 /// The outcome of one request.
 #[derive(Debug)]
 pub enum Outcome {

@@ -146,17 +146,22 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
 pub fn validate_overrides(overrides: &BTreeMap<String, String>) -> Result<(), TopicError> {
     for (key, value) in overrides {
         let setting = topic_setting(key).ok_or_else(|| TopicError::UnknownConfig(key.clone()))?;
-        setting
-            .kind
-            .check_named(key, value)
-            .map_err(|(value, reason)| TopicError::InvalidConfig { key: key.clone(), value, reason })?;
+        setting.kind.check_named(key, value).map_err(|(value, reason)| TopicError::InvalidConfig {
+            key: key.clone(),
+            value,
+            reason,
+        })?;
     }
     Ok(())
 }
 
 /// The value of topic setting `name` for a topic with `overrides`: the override, else the broker
 /// setting that provides its default, else the topic setting's own default. `None` if unknown.
-pub fn topic_value<'a>(config: &'a BrokerConfig, overrides: &'a BTreeMap<String, String>, name: &str) -> Option<(&'a str, TopicValueSource)> {
+pub fn topic_value<'a>(
+    config: &'a BrokerConfig,
+    overrides: &'a BTreeMap<String, String>,
+    name: &str,
+) -> Option<(&'a str, TopicValueSource)> {
     if let Some(v) = overrides.get(name) {
         return Some((v.as_str(), TopicValueSource::Topic));
     }
@@ -264,7 +269,13 @@ impl Topics {
     }
 
     /// Checks everything CreateTopics checks, without creating anything.
-    pub fn check_new(&self, name: &str, partitions: i32, replication_factor: i32, overrides: &BTreeMap<String, String>) -> Result<(), TopicError> {
+    pub fn check_new(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
         self.check_new_name(name)?;
         validate_overrides(overrides)?;
         if !(1..=PARTITIONS_MAX).contains(&partitions) {
@@ -296,7 +307,13 @@ impl Topics {
     }
 
     /// Creates a topic: persists it, then creates its partition logs.
-    pub fn create(&self, log: &LogManager, config: &BrokerConfig, new: NewTopic<'_>, now_ms: i64) -> Result<Arc<Topic>, TopicError> {
+    pub fn create(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        new: NewTopic<'_>,
+        now_ms: i64,
+    ) -> Result<Arc<Topic>, TopicError> {
         let NewTopic { name, partitions, replication_factor, overrides, internal } = new;
         let _change = self.lock_changes();
         self.check_new(name, partitions, replication_factor, &overrides)?;
@@ -328,14 +345,23 @@ impl Topics {
     }
 
     /// Grows a topic to `count` partitions.
-    pub fn add_partitions(&self, log: &LogManager, config: &BrokerConfig, name: &str, count: i32, now_ms: i64) -> Result<(), TopicError> {
+    pub fn add_partitions(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        name: &str,
+        count: i32,
+        now_ms: i64,
+    ) -> Result<(), TopicError> {
         let _change = self.lock_changes();
         let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
         let current = topic.partition_count();
         if count <= current || count > PARTITIONS_MAX {
             return Err(TopicError::InvalidPartitions {
                 count,
-                reason: format!("topic '{name}' has {current} partitions; the new count must be larger and at most {PARTITIONS_MAX}"),
+                reason: format!(
+                    "topic '{name}' has {current} partitions; the new count must be larger and at most {PARTITIONS_MAX}"
+                ),
             });
         }
         let records = self.with_record(name, |r| r.partitions = count);
@@ -348,7 +374,12 @@ impl Topics {
     }
 
     /// Replaces a topic's setting overrides and applies them to its partition logs.
-    pub fn set_overrides(&self, config: &BrokerConfig, name: &str, overrides: BTreeMap<String, String>) -> Result<(), TopicError> {
+    pub fn set_overrides(
+        &self,
+        config: &BrokerConfig,
+        name: &str,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
         self.update_overrides::<TopicError>(config, name, |_| Ok(overrides)).map(|_| ())
     }
 
@@ -437,8 +468,7 @@ fn open_partitions(
 ) -> Result<Vec<Arc<Partition>>, TopicError> {
     indexes
         .map(|i| {
-            log.open_partition(name, i, *config, now_ms)
-                .map_err(|e| TopicError::Storage(format!("{name}-{i}: {e}")))
+            log.open_partition(name, i, *config, now_ms).map_err(|e| TopicError::Storage(format!("{name}-{i}: {e}")))
         })
         .collect()
 }

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::create_partitions_request::{CreatePartitionsAssignment, CreatePartitionsTopic};
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -20,8 +22,9 @@ use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsRe
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, ApiVersionsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest, MetadataResponse, TopicName, alter_configs_request,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
+    MetadataRequest, MetadataResponse, TopicName, alter_configs_request,
 };
 use kafka_protocol::protocol::StrBytes;
 use strata_broker::config_defs::{BROKER_SETTINGS, TOPIC_SETTINGS};
@@ -49,7 +52,9 @@ const BROKER: i8 = 4;
 
 impl Client {
     async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) -> CreatableTopicResult {
-        let request = CreateTopicsRequest::default().with_topics(vec![creatable(name, partitions, configs)]).with_timeout_ms(5000);
+        let request = CreateTopicsRequest::default()
+            .with_topics(vec![creatable(name, partitions, configs)])
+            .with_timeout_ms(5000);
         let mut response = self.call(7, &request).await;
         assert_eq!(response.topics.len(), 1);
         response.topics.remove(0)
@@ -68,7 +73,13 @@ impl Client {
         response.topics.remove(0)
     }
 
-    async fn describe(&mut self, version: i16, resources: Vec<DescribeConfigsResource>, synonyms: bool, docs: bool) -> Vec<DescribeConfigsResult> {
+    async fn describe(
+        &mut self,
+        version: i16,
+        resources: Vec<DescribeConfigsResource>,
+        synonyms: bool,
+        docs: bool,
+    ) -> Vec<DescribeConfigsResult> {
         let request = DescribeConfigsRequest::default()
             .with_resources(resources)
             .with_include_synonyms(synonyms)
@@ -90,14 +101,21 @@ impl Client {
     }
 
     /// AlterConfigs v2; returns every resource's error code.
-    async fn alter_legacy(&mut self, resources: Vec<alter_configs_request::AlterConfigsResource>, validate_only: bool) -> Vec<i16> {
+    async fn alter_legacy(
+        &mut self,
+        resources: Vec<alter_configs_request::AlterConfigsResource>,
+        validate_only: bool,
+    ) -> Vec<i16> {
         let request = AlterConfigsRequest::default().with_resources(resources).with_validate_only(validate_only);
         self.call(2, &request).await.responses.iter().map(|r| r.error_code).collect()
     }
 
     /// CreateTopics v5 for one topic.
     async fn create_one(&mut self, topic: CreatableTopic, validate_only: bool) -> CreatableTopicResult {
-        let request = CreateTopicsRequest::default().with_topics(vec![topic]).with_validate_only(validate_only).with_timeout_ms(5000);
+        let request = CreateTopicsRequest::default()
+            .with_topics(vec![topic])
+            .with_validate_only(validate_only)
+            .with_timeout_ms(5000);
         self.call(5, &request).await.topics.remove(0)
     }
 
@@ -230,14 +248,22 @@ async fn describe_cluster_reports_this_node_in_every_version() {
         assert_eq!(response.controller_id, BrokerId(1));
         assert_eq!(response.brokers.len(), 1);
         let only = &response.brokers[0];
-        assert_eq!((only.broker_id, only.host.as_str(), only.port), (BrokerId(1), "127.0.0.1", i32::from(node.addr.port())));
+        assert_eq!(
+            (only.broker_id, only.host.as_str(), only.port),
+            (BrokerId(1), "127.0.0.1", i32::from(node.addr.port()))
+        );
         assert_eq!(only.rack, None);
         assert_eq!(response.cluster_authorized_operations, i32::MIN, "not asked for");
         if version >= 1 {
             assert_eq!(response.endpoint_type, 1);
         }
-        let asked = client.call(version, &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true)).await;
-        assert_eq!(asked.cluster_authorized_operations, 8096, "CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, *_CONFIGS, IDEMPOTENT_WRITE");
+        let asked = client
+            .call(version, &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true))
+            .await;
+        assert_eq!(
+            asked.cluster_authorized_operations, 8096,
+            "CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, *_CONFIGS, IDEMPOTENT_WRITE"
+        );
     }
     let controllers = client.call(1, &DescribeClusterRequest::default().with_endpoint_type(2)).await;
     assert_eq!(controllers.error_code, MISMATCHED_ENDPOINT_TYPE);
@@ -273,7 +299,8 @@ async fn delete_topics_by_name_and_by_id_with_kafka_errors() {
     let by_id = client.create_topic("by-id", 1, &[]).await.topic_id;
     let by_name = client.create_topic("by-name", 1, &[]).await.topic_id;
     let missing = Uuid::new_v4();
-    let response = client.call(6, &delete_states(vec![(None, by_id), (Some("by-name"), Uuid::nil()), (None, missing)])).await;
+    let response =
+        client.call(6, &delete_states(vec![(None, by_id), (Some("by-name"), Uuid::nil()), (None, missing)])).await;
     assert_eq!(response.responses.len(), 3);
     let deleted = find(&response.responses, Some("by-id"), by_id);
     assert_eq!(deleted.error_code, NONE);
@@ -313,7 +340,11 @@ async fn delete_topics_by_name_and_by_id_with_kafka_errors() {
     let node = Node::start(dir.path(), &[]).await;
     let mut client = node.client().await;
     let after = client.metadata(&["by-id", "by-name", "gone-v3", "keep"]).await;
-    let codes: Vec<(String, i16)> = after.topics.iter().map(|t| (t.name.clone().map(|n| n.0.to_string()).unwrap_or_default(), t.error_code)).collect();
+    let codes: Vec<(String, i16)> = after
+        .topics
+        .iter()
+        .map(|t| (t.name.clone().map(|n| n.0.to_string()).unwrap_or_default(), t.error_code))
+        .collect();
     assert_eq!(
         codes,
         vec![
@@ -335,7 +366,9 @@ async fn delete_topics_disabled_answers_per_version() {
     let node = Node::start(dir.path(), &["delete.topic.enable=false"]).await;
     let mut client = node.client().await;
     let id = client.create_topic("stays", 1, &[]).await.topic_id;
-    for (version, code) in [(1, INVALID_REQUEST), (2, INVALID_REQUEST), (3, TOPIC_DELETION_DISABLED), (5, TOPIC_DELETION_DISABLED)] {
+    for (version, code) in
+        [(1, INVALID_REQUEST), (2, INVALID_REQUEST), (3, TOPIC_DELETION_DISABLED), (5, TOPIC_DELETION_DISABLED)]
+    {
         let response = client.call(version, &delete_by_names(&["stays"])).await;
         assert_eq!(response.responses.len(), 1);
         assert_eq!(response.responses[0].error_code, code, "v{version}");
@@ -363,8 +396,9 @@ async fn internal_topics_are_neither_deleted_grown_nor_auto_created() {
     let response = client.call(4, &delete_by_names(&["__consumer_offsets"])).await;
     assert_eq!(response.responses[0].error_code, INVALID_REQUEST);
     let more = i32::try_from(partitions).expect("small") + 3;
-    let grow = CreatePartitionsRequest::default()
-        .with_topics(vec![CreatePartitionsTopic::default().with_name(topic_name("__consumer_offsets")).with_count(more)]);
+    let grow = CreatePartitionsRequest::default().with_topics(vec![
+        CreatePartitionsTopic::default().with_name(topic_name("__consumer_offsets")).with_count(more),
+    ]);
     assert_eq!(client.call(3, &grow).await.results[0].error_code, INVALID_REQUEST);
     let still = client.topic_metadata("__consumer_offsets").await;
     assert_eq!((still.error_code, still.partitions.len(), still.topic_id), (NONE, partitions, offsets.topic_id));
@@ -382,11 +416,15 @@ async fn internal_topics_are_neither_deleted_grown_nor_auto_created() {
 }
 
 fn grow(name: &str, count: i32, assignments: Option<Vec<Vec<i32>>>) -> CreatePartitionsTopic {
-    CreatePartitionsTopic::default().with_name(topic_name(name)).with_count(count).with_assignments(assignments.map(|a| {
-        a.into_iter()
-            .map(|ids| CreatePartitionsAssignment::default().with_broker_ids(ids.into_iter().map(BrokerId).collect()))
-            .collect()
-    }))
+    CreatePartitionsTopic::default().with_name(topic_name(name)).with_count(count).with_assignments(assignments.map(
+        |a| {
+            a.into_iter()
+                .map(|ids| {
+                    CreatePartitionsAssignment::default().with_broker_ids(ids.into_iter().map(BrokerId).collect())
+                })
+                .collect()
+        },
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,7 +437,8 @@ async fn create_partitions_grows_topics_and_refuses_what_kafka_refuses() {
     let mut count = 1;
     for version in 0..=3 {
         count += 1;
-        let request = CreatePartitionsRequest::default().with_topics(vec![grow("grow", count, None)]).with_timeout_ms(5000);
+        let request =
+            CreatePartitionsRequest::default().with_topics(vec![grow("grow", count, None)]).with_timeout_ms(5000);
         let response = client.call(version, &request).await;
         assert_eq!(response.results.len(), 1);
         assert_eq!((response.results[0].name.0.as_str(), response.results[0].error_code), ("grow", NONE), "v{version}");
@@ -408,29 +447,60 @@ async fn create_partitions_grows_topics_and_refuses_what_kafka_refuses() {
     }
     assert_eq!(count, 5);
     let topic = node.broker.topics.get("grow").expect("exists");
-    assert_eq!(topic.partition(4).expect("new partition").config().retention_ms, 3_600_000, "new partitions get the topic's settings");
+    assert_eq!(
+        topic.partition(4).expect("new partition").config().retention_ms,
+        3_600_000,
+        "new partitions get the topic's settings"
+    );
 
-    let same = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 5, None)])).await;
+    let same =
+        client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 5, None)])).await;
     assert_eq!(same[0].error_code, INVALID_PARTITIONS);
     assert!(same[0].error_message.as_ref().is_some_and(|m| m.contains("already has 5")), "{same:?}");
-    let fewer = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 2, None)])).await;
+    let fewer =
+        client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 2, None)])).await;
     assert_eq!(fewer[0].error_code, INVALID_PARTITIONS);
-    let unknown = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("nope", 2, None)])).await;
+    let unknown =
+        client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("nope", 2, None)])).await;
     assert_eq!(unknown[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
-    let twice = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 8, None), grow("grow", 9, None)])).await;
+    let twice = client
+        .create_partitions(
+            CreatePartitionsRequest::default().with_topics(vec![grow("grow", 8, None), grow("grow", 9, None)]),
+        )
+        .await;
     assert_eq!(twice.len(), 1, "a duplicated topic is answered once");
     assert_eq!(twice[0].error_code, INVALID_REQUEST);
-    let validate = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 9, None)]).with_validate_only(true)).await;
+    let validate = client
+        .create_partitions(
+            CreatePartitionsRequest::default().with_topics(vec![grow("grow", 9, None)]).with_validate_only(true),
+        )
+        .await;
     assert_eq!(validate[0].error_code, NONE);
-    let wrong_count = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 7, Some(vec![vec![1]]))])).await;
+    let wrong_count = client
+        .create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 7, Some(vec![vec![1]]))]))
+        .await;
     assert_eq!(wrong_count[0].error_code, INVALID_REPLICA_ASSIGNMENT);
-    let other_broker = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 6, Some(vec![vec![2]]))])).await;
+    let other_broker = client
+        .create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 6, Some(vec![vec![2]]))]))
+        .await;
     assert_eq!(other_broker[0].error_code, INVALID_REPLICA_ASSIGNMENT);
-    let two_replicas = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 6, Some(vec![vec![1, 1]]))])).await;
+    let two_replicas = client
+        .create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow(
+            "grow",
+            6,
+            Some(vec![vec![1, 1]]),
+        )]))
+        .await;
     assert_eq!(two_replicas[0].error_code, INVALID_REPLICA_ASSIGNMENT);
     assert_eq!(client.topic_metadata("grow").await.partitions.len(), 5, "nothing above changed the topic");
 
-    let assigned = client.create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow("grow", 7, Some(vec![vec![1], vec![1]]))])).await;
+    let assigned = client
+        .create_partitions(CreatePartitionsRequest::default().with_topics(vec![grow(
+            "grow",
+            7,
+            Some(vec![vec![1], vec![1]]),
+        )]))
+        .await;
     assert_eq!(assigned[0].error_code, NONE);
     drop(client);
     node.stop().await;
@@ -449,13 +519,20 @@ async fn describe_configs_reports_values_sources_synonyms_and_docs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), &["log.retention.bytes=1048576", "num.partitions=2"]).await;
     let mut client = node.client().await;
-    assert_eq!(client.create_topic("cfg", 1, &[("retention.ms", "1000"), ("cleanup.policy", "compact,delete")]).await.error_code, NONE);
+    assert_eq!(
+        client
+            .create_topic("cfg", 1, &[("retention.ms", "1000"), ("cleanup.policy", "compact,delete")])
+            .await
+            .error_code,
+        NONE
+    );
 
     let mut results = client.describe(4, vec![resource(TOPIC, "cfg", None)], true, true).await;
     let result = results.remove(0);
     assert_eq!((result.error_code, result.resource_type, result.resource_name.as_str()), (NONE, TOPIC, "cfg"));
     assert_eq!(result.configs.len(), TOPIC_SETTINGS.len());
-    let configs: BTreeMap<String, DescribeConfigsResourceResult> = result.configs.into_iter().map(|c| (c.name.to_string(), c)).collect();
+    let configs: BTreeMap<String, DescribeConfigsResourceResult> =
+        result.configs.into_iter().map(|c| (c.name.to_string(), c)).collect();
     let synonyms = |name: &str| -> Vec<(String, String, i8)> {
         configs[name]
             .synonyms
@@ -485,7 +562,8 @@ async fn describe_configs_reports_values_sources_synonyms_and_docs() {
     // Without synonyms and documentation; the keys filter; version 1.
     let plain = client.topic_configs("cfg").await;
     assert!(plain.values().all(|c| c.synonyms.is_empty() && c.documentation.is_none()));
-    let filtered = client.describe(3, vec![resource(TOPIC, "cfg", Some(&["retention.ms", "no.such.key"]))], false, false).await;
+    let filtered =
+        client.describe(3, vec![resource(TOPIC, "cfg", Some(&["retention.ms", "no.such.key"]))], false, false).await;
     assert_eq!(filtered[0].configs.len(), 1);
     assert_eq!(filtered[0].configs[0].name.as_str(), "retention.ms");
     let v1 = client.describe(1, vec![resource(TOPIC, "cfg", Some(&["retention.bytes"]))], true, false).await;
@@ -496,7 +574,12 @@ async fn describe_configs_reports_values_sources_synonyms_and_docs() {
     let results = client
         .describe(
             4,
-            vec![resource(TOPIC, "nope", None), resource(TOPIC, "bad name", None), resource(BROKER, "1", None), resource(BROKER, "", None)],
+            vec![
+                resource(TOPIC, "nope", None),
+                resource(TOPIC, "bad name", None),
+                resource(BROKER, "1", None),
+                resource(BROKER, "", None),
+            ],
             true,
             false,
         )
@@ -508,20 +591,31 @@ async fn describe_configs_reports_values_sources_synonyms_and_docs() {
     assert_eq!((broker.error_code, broker.resource_type, broker.resource_name.as_str()), (NONE, BROKER, "1"));
     assert_eq!(broker.configs.len(), BROKER_SETTINGS.len());
     assert!(broker.configs.iter().all(|c| c.read_only), "static broker settings are read-only");
-    let setting = |name: &str| broker.configs.iter().find(|c| c.name.as_str() == name).unwrap_or_else(|| panic!("{name}"));
+    let setting =
+        |name: &str| broker.configs.iter().find(|c| c.name.as_str() == name).unwrap_or_else(|| panic!("{name}"));
     assert_eq!((setting("num.partitions").value.as_deref(), setting("num.partitions").config_source), (Some("2"), 4));
     assert_eq!(setting("num.partitions").synonyms.len(), 2);
-    assert_eq!((setting("log.segment.bytes").value.as_deref(), setting("log.segment.bytes").config_source), (Some("1073741824"), 5));
+    assert_eq!(
+        (setting("log.segment.bytes").value.as_deref(), setting("log.segment.bytes").config_source),
+        (Some("1073741824"), 5)
+    );
     assert_eq!(setting("auto.create.topics.enable").config_type, 1, "BOOLEAN");
     assert_eq!((results[3].error_code, results[3].configs.len()), (NONE, 0), "no dynamic cluster defaults");
 
-    let wrong_broker = client.describe(4, vec![resource(BROKER, "2", None), resource(BROKER, "one", None)], false, false).await;
+    let wrong_broker =
+        client.describe(4, vec![resource(BROKER, "2", None), resource(BROKER, "one", None)], false, false).await;
     assert_eq!((wrong_broker[0].error_code, wrong_broker[1].error_code), (INVALID_REQUEST, INVALID_REQUEST));
-    let group = client.describe(4, vec![resource(32, "g", None), resource(TOPIC, "cfg", Some(&["retention.ms"]))], false, false).await;
+    let group = client
+        .describe(4, vec![resource(32, "g", None), resource(TOPIC, "cfg", Some(&["retention.ms"]))], false, false)
+        .await;
     assert_eq!((group[0].error_code, group[1].error_code), (INVALID_REQUEST, NONE), "an unsupported type fails alone");
-    let unknown_type = client.describe(4, vec![resource(99, "x", None), resource(TOPIC, "cfg", None)], false, false).await;
+    let unknown_type =
+        client.describe(4, vec![resource(99, "x", None), resource(TOPIC, "cfg", None)], false, false).await;
     assert_eq!(unknown_type.len(), 2);
-    assert!(unknown_type.iter().all(|r| r.error_code == INVALID_REQUEST && r.configs.is_empty()), "an unknown type fails the request");
+    assert!(
+        unknown_type.iter().all(|r| r.error_code == INVALID_REQUEST && r.configs.is_empty()),
+        "an unknown type fails the request"
+    );
     drop(client);
     node.stop().await;
 }
@@ -532,14 +626,23 @@ async fn incremental_alter_configs_changes_topics_and_refuses_static_broker_sett
     let node = Node::start(dir.path(), &[]).await;
     let mut client = node.client().await;
     assert_eq!(client.create_topic("alt", 2, &[]).await.error_code, NONE);
-    let log_config = |node: &Node| node.broker.topics.get("alt").expect("alt").partition(1).expect("partition").config();
+    let log_config =
+        |node: &Node| node.broker.topics.get("alt").expect("alt").partition(1).expect("partition").config();
 
-    let ops = [("retention.ms", SET, Some("5000")), ("cleanup.policy", APPEND, Some("compact")), ("max.message.bytes", SET, Some("2000"))];
+    let ops = [
+        ("retention.ms", SET, Some("5000")),
+        ("cleanup.policy", APPEND, Some("compact")),
+        ("max.message.bytes", SET, Some("2000")),
+    ];
     assert_eq!(client.alter(TOPIC, "alt", &ops, false).await, NONE);
     let configs = client.topic_configs("alt").await;
     assert_eq!(value(&configs, "retention.ms"), ("5000".into(), 1));
     assert_eq!(value(&configs, "cleanup.policy"), ("delete,compact".into(), 1));
-    assert_eq!((log_config(&node).retention_ms, log_config(&node).max_message_bytes), (5000, 2000), "applied to the logs");
+    assert_eq!(
+        (log_config(&node).retention_ms, log_config(&node).max_message_bytes),
+        (5000, 2000),
+        "applied to the logs"
+    );
 
     assert_eq!(client.alter(TOPIC, "alt", &[("cleanup.policy", SUBTRACT, Some("delete"))], false).await, NONE);
     assert_eq!(value(&client.topic_configs("alt").await, "cleanup.policy"), ("compact".into(), 1));
@@ -569,11 +672,20 @@ async fn incremental_alter_configs_changes_topics_and_refuses_static_broker_sett
     // The policy is `compact` now (delete was subtracted above): retention deletes nothing.
     assert_eq!(log_config(&node).retention_ms, -1);
 
-
-    assert_eq!(client.alter(TOPIC, "nope", &[("retention.ms", SET, Some("1"))], false).await, UNKNOWN_TOPIC_OR_PARTITION);
-    assert_eq!(client.alter(TOPIC, "nope", &[("bogus", SET, Some("1"))], false).await, INVALID_CONFIG, "configs are checked first");
+    assert_eq!(
+        client.alter(TOPIC, "nope", &[("retention.ms", SET, Some("1"))], false).await,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert_eq!(
+        client.alter(TOPIC, "nope", &[("bogus", SET, Some("1"))], false).await,
+        INVALID_CONFIG,
+        "configs are checked first"
+    );
     assert_eq!(client.alter(TOPIC, "", &[("retention.ms", SET, Some("1"))], false).await, INVALID_REQUEST);
-    assert_eq!(client.alter(TOPIC, "bad name", &[("retention.ms", SET, Some("1"))], false).await, INVALID_TOPIC_EXCEPTION);
+    assert_eq!(
+        client.alter(TOPIC, "bad name", &[("retention.ms", SET, Some("1"))], false).await,
+        INVALID_TOPIC_EXCEPTION
+    );
     assert_eq!(client.alter(8, "1", &[("root", SET, Some("DEBUG"))], false).await, INVALID_REQUEST);
 
     // Broker settings are static.
@@ -591,9 +703,16 @@ async fn incremental_alter_configs_changes_topics_and_refuses_static_broker_sett
         alter_resource(TOPIC, "alt", &[("segment.ms", SET, Some("2000"))]),
     ]);
     let response = client.call(0, &twice).await;
-    assert_eq!(response.responses.iter().map(|r| r.error_code).collect::<Vec<_>>(), vec![INVALID_REQUEST, INVALID_REQUEST]);
+    assert_eq!(
+        response.responses.iter().map(|r| r.error_code).collect::<Vec<_>>(),
+        vec![INVALID_REQUEST, INVALID_REQUEST]
+    );
     unchanged(&client.topic_configs("alt").await);
-    let v0 = IncrementalAlterConfigsRequest::default().with_resources(vec![alter_resource(TOPIC, "alt", &[("segment.ms", SET, Some("3600000"))])]);
+    let v0 = IncrementalAlterConfigsRequest::default().with_resources(vec![alter_resource(
+        TOPIC,
+        "alt",
+        &[("segment.ms", SET, Some("3600000"))],
+    )]);
     assert_eq!(client.call(0, &v0).await.responses[0].error_code, NONE);
 
     drop(client);
@@ -635,27 +754,35 @@ async fn legacy_alter_configs_replaces_all_overrides() {
     let node = Node::start(dir.path(), &[]).await;
     let mut client = node.client().await;
     assert_eq!(client.create_topic("legacy", 1, &[("retention.ms", "1000")]).await.error_code, NONE);
-    assert_eq!(client.alter_legacy(vec![legacy(TOPIC, "legacy", &[("segment.ms", Some("2000"))])], true).await, vec![NONE]);
     assert_eq!(
-        client.alter_legacy(
-            vec![
-                legacy(TOPIC, "legacy", &[("segment.ms", Some("x"))]),
-                legacy(TOPIC, "nope", &[("segment.ms", Some("2000"))]),
-                legacy(BROKER, "1", &[("num.partitions", Some("2"))]),
-                legacy(8, "1", &[("root", Some("DEBUG"))]),
-                legacy(TOPIC, "other", &[("segment.ms", None)]),
-            ],
-            false
-        )
-        .await,
+        client.alter_legacy(vec![legacy(TOPIC, "legacy", &[("segment.ms", Some("2000"))])], true).await,
+        vec![NONE]
+    );
+    assert_eq!(
+        client
+            .alter_legacy(
+                vec![
+                    legacy(TOPIC, "legacy", &[("segment.ms", Some("x"))]),
+                    legacy(TOPIC, "nope", &[("segment.ms", Some("2000"))]),
+                    legacy(BROKER, "1", &[("num.partitions", Some("2"))]),
+                    legacy(8, "1", &[("root", Some("DEBUG"))]),
+                    legacy(TOPIC, "other", &[("segment.ms", None)]),
+                ],
+                false
+            )
+            .await,
         vec![INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST, INVALID_REQUEST, INVALID_REQUEST]
     );
     let configs = client.topic_configs("legacy").await;
-    assert_eq!((value(&configs, "retention.ms"), value(&configs, "segment.ms")), (("1000".into(), 1), ("604800000".into(), 5)));
+    assert_eq!(
+        (value(&configs, "retention.ms"), value(&configs, "segment.ms")),
+        (("1000".into(), 1), ("604800000".into(), 5))
+    );
 
     for version in 0..=2 {
         let ms = format!("{}", 2000 + i32::from(version));
-        let request = AlterConfigsRequest::default().with_resources(vec![legacy(TOPIC, "legacy", &[("segment.ms", Some(&ms))])]);
+        let request =
+            AlterConfigsRequest::default().with_resources(vec![legacy(TOPIC, "legacy", &[("segment.ms", Some(&ms))])]);
         assert_eq!(client.call(version, &request).await.responses[0].error_code, NONE, "v{version}");
         let configs = client.topic_configs("legacy").await;
         assert_eq!(value(&configs, "segment.ms"), (ms, 1));
@@ -687,18 +814,31 @@ async fn create_topics_checks_like_kafka() {
     assert_eq!(code(client.create_topic("cfg-key", 1, &[("retention.forever", "1")]).await), INVALID_CONFIG);
     assert_eq!(code(client.create_topic("cfg-value", 1, &[("retention.ms", "soon")]).await), INVALID_CONFIG);
     assert_eq!(code(client.create_topic("zero", 0, &[]).await), INVALID_PARTITIONS);
-    assert_eq!(code(client.create_topic("both-bad", 0, &[("bogus", "1")]).await), INVALID_CONFIG, "configs are checked first");
+    assert_eq!(
+        code(client.create_topic("both-bad", 0, &[("bogus", "1")]).await),
+        INVALID_CONFIG,
+        "configs are checked first"
+    );
     let defaulted = client.create_topic("defaulted", -1, &[]).await;
     assert_eq!((defaulted.error_code, defaulted.num_partitions), (NONE, 2), "num.partitions");
 
-    assert_eq!(client.create_one(creatable("rf2", 1, &[]).with_replication_factor(2), false).await.error_code, INVALID_REPLICATION_FACTOR);
-    assert_eq!(client.create_one(creatable("rf0", 1, &[]).with_replication_factor(0), false).await.error_code, INVALID_REPLICATION_FACTOR);
-    let null_config = creatable("null-config", 1, &[]).with_configs(vec![CreatableTopicConfig::default().with_name(StrBytes::from_static_str("retention.ms"))]);
+    assert_eq!(
+        client.create_one(creatable("rf2", 1, &[]).with_replication_factor(2), false).await.error_code,
+        INVALID_REPLICATION_FACTOR
+    );
+    assert_eq!(
+        client.create_one(creatable("rf0", 1, &[]).with_replication_factor(0), false).await.error_code,
+        INVALID_REPLICATION_FACTOR
+    );
+    let null_config = creatable("null-config", 1, &[])
+        .with_configs(vec![CreatableTopicConfig::default().with_name(StrBytes::from_static_str("retention.ms"))]);
     assert_eq!(client.create_one(null_config, false).await.error_code, INVALID_CONFIG);
     let assign = |ids: Vec<(i32, Vec<i32>)>| {
         ids.into_iter()
             .map(|(index, brokers)| {
-                CreatableReplicaAssignment::default().with_partition_index(index).with_broker_ids(brokers.into_iter().map(BrokerId).collect())
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(index)
+                    .with_broker_ids(brokers.into_iter().map(BrokerId).collect())
             })
             .collect::<Vec<_>>()
     };
@@ -708,14 +848,24 @@ async fn create_topics_checks_like_kafka() {
     assert_eq!(client.create_one(elsewhere, false).await.error_code, INVALID_REPLICA_ASSIGNMENT);
     let gap = creatable("gap", -1, &[]).with_assignments(assign(vec![(0, vec![1]), (2, vec![1])]));
     assert_eq!(client.create_one(gap, false).await.error_code, INVALID_REPLICA_ASSIGNMENT);
-    let manual = client.create_one(creatable("manual", -1, &[]).with_assignments(assign(vec![(1, vec![1]), (0, vec![1])])), false).await;
+    let manual = client
+        .create_one(creatable("manual", -1, &[]).with_assignments(assign(vec![(1, vec![1]), (0, vec![1])])), false)
+        .await;
     assert_eq!((manual.error_code, manual.num_partitions, manual.replication_factor), (NONE, 2, 1));
 
     let checked = client.create_one(creatable("only-checked", 4, &[("segment.ms", "1000")]), true).await;
     assert_eq!((checked.error_code, checked.num_partitions), (NONE, 4));
-    assert_eq!(client.topic_metadata("only-checked").await.error_code, UNKNOWN_TOPIC_OR_PARTITION, "validate_only creates nothing");
+    assert_eq!(
+        client.topic_metadata("only-checked").await.error_code,
+        UNKNOWN_TOPIC_OR_PARTITION,
+        "validate_only creates nothing"
+    );
 
-    let request = CreateTopicsRequest::default().with_topics(vec![creatable("twice", 1, &[]), creatable("twice", 1, &[]), creatable("once", 1, &[])]);
+    let request = CreateTopicsRequest::default().with_topics(vec![
+        creatable("twice", 1, &[]),
+        creatable("twice", 1, &[]),
+        creatable("once", 1, &[]),
+    ]);
     let response = client.call(7, &request).await;
     let codes: Vec<(&str, i16)> = response.topics.iter().map(|t| (t.name.0.as_str(), t.error_code)).collect();
     assert_eq!(codes, vec![("twice", INVALID_REQUEST), ("once", NONE)]);
@@ -736,18 +886,30 @@ async fn metadata_lists_topics_by_name_and_id_and_auto_creates_when_allowed() {
     let user: Vec<&MetadataResponseTopic> = all.topics.iter().filter(|t| !t.is_internal).collect();
     assert_eq!(user.len(), 1);
     assert_eq!((user[0].topic_id, user[0].partitions.len()), (id, 2));
-    assert!(all.topics.iter().filter(|t| t.is_internal).all(|t| t.name.as_ref().is_some_and(|n| n.0.starts_with("__"))));
+    assert!(
+        all.topics.iter().filter(|t| t.is_internal).all(|t| t.name.as_ref().is_some_and(|n| n.0.starts_with("__")))
+    );
     assert_eq!(all.cluster_id.as_deref(), Some(node.broker.cluster_id.as_str()));
-    assert_eq!((all.controller_id, all.brokers.len(), all.brokers[0].port), (BrokerId(1), 1, i32::from(node.addr.port())));
+    assert_eq!(
+        (all.controller_id, all.brokers.len(), all.brokers[0].port),
+        (BrokerId(1), 1, i32::from(node.addr.port()))
+    );
     let v0_all = client.call(0, &MetadataRequest::default().with_topics(Some(Vec::new()))).await;
     assert_eq!(v0_all.topics.len(), all.topics.len(), "v0: an empty list means every topic");
     let v1_none = client.call(1, &MetadataRequest::default().with_topics(Some(Vec::new()))).await;
     assert!(v1_none.topics.is_empty(), "v1+: an empty list means no topic");
 
-    let by_id = |topic_id: Uuid| MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_topic_id(topic_id)]));
+    let by_id = |topic_id: Uuid| {
+        MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_topic_id(topic_id)]))
+    };
     let found = client.call(12, &by_id(id)).await;
-    assert_eq!(found.topics[0].name.as_ref().map(|n| n.0.as_str()), Some("meta"), "by id, with an empty name beside it");
-    let null_name = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_name(None).with_topic_id(id)]));
+    assert_eq!(
+        found.topics[0].name.as_ref().map(|n| n.0.as_str()),
+        Some("meta"),
+        "by id, with an empty name beside it"
+    );
+    let null_name = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(None).with_topic_id(id)]));
     let found = client.call(12, &null_name).await;
     assert_eq!((found.topics[0].error_code, found.topics[0].partitions.len()), (NONE, 2));
     assert_eq!(found.topics[0].name.as_ref().map(|n| n.0.as_str()), Some("meta"));
@@ -768,16 +930,25 @@ async fn metadata_lists_topics_by_name_and_id_and_auto_creates_when_allowed() {
     assert_eq!(old_client.topics[0].error_code, NONE, "v0-3 always auto-create");
     let invalid = client.call(9, &ask("bad name", true)).await;
     assert_eq!(invalid.topics[0].error_code, INVALID_TOPIC_EXCEPTION);
-    let twice = client.call(9, &ask("meta", true).with_topics(Some(vec![
-        MetadataRequestTopic::default().with_name(Some(topic_name("meta"))),
-        MetadataRequestTopic::default().with_name(Some(topic_name("meta"))),
-    ])))
-    .await;
+    let twice = client
+        .call(
+            9,
+            &ask("meta", true).with_topics(Some(vec![
+                MetadataRequestTopic::default().with_name(Some(topic_name("meta"))),
+                MetadataRequestTopic::default().with_name(Some(topic_name("meta"))),
+            ])),
+        )
+        .await;
     assert_eq!(twice.topics.len(), 1, "each topic answered once");
 
     // Authorized operations, as Kafka reports them without an authorizer.
     let ops = client
-        .call(10, &ask("meta", false).with_include_cluster_authorized_operations(true).with_include_topic_authorized_operations(true))
+        .call(
+            10,
+            &ask("meta", false)
+                .with_include_cluster_authorized_operations(true)
+                .with_include_topic_authorized_operations(true),
+        )
         .await;
     assert_eq!((ops.cluster_authorized_operations, ops.topics[0].topic_authorized_operations), (8096, 3576));
     drop(client);

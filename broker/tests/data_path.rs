@@ -19,8 +19,9 @@ use kafka_protocol::messages::list_offsets_response::ListOffsetsPartitionRespons
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse, InitProducerIdRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, ProducerId, RequestHeader, ResponseHeader, TopicName, TransactionalId,
+    ApiKey, CreateTopicsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest, ProduceRequest, ProducerId, RequestHeader, ResponseHeader, TopicName,
+    TransactionalId,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
@@ -41,7 +42,6 @@ const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
 const INVALID_RECORD: i16 = 87;
 const UNKNOWN_TOPIC_ID: i16 = 100;
 
-
 impl Client {
     /// Fetch, also checking that the frame is exactly `kafka-protocol`'s encoding of what it says.
     async fn fetch(&mut self, version: i16, request: &FetchRequest) -> FetchResponse {
@@ -61,16 +61,32 @@ impl Client {
     async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) -> Uuid {
         let configs = configs
             .iter()
-            .map(|(k, v)| CreatableTopicConfig::default().with_name(StrBytes::from_string(k.to_string())).with_value(Some(StrBytes::from_string(v.to_string()))))
+            .map(|(k, v)| {
+                CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_string(k.to_string()))
+                    .with_value(Some(StrBytes::from_string(v.to_string())))
+            })
             .collect();
-        let topic = CreatableTopic::default().with_name(topic_name(name)).with_num_partitions(partitions).with_replication_factor(1).with_configs(configs);
-        let response = self.call(7, &CreateTopicsRequest::default().with_topics(vec![topic]).with_timeout_ms(5000)).await;
+        let topic = CreatableTopic::default()
+            .with_name(topic_name(name))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)
+            .with_configs(configs);
+        let response =
+            self.call(7, &CreateTopicsRequest::default().with_topics(vec![topic]).with_timeout_ms(5000)).await;
         assert_eq!(response.topics[0].error_code, NONE, "{:?}", response.topics[0].error_message);
         response.topics[0].topic_id
     }
 
     /// Produce one record set to one partition; the partition's answer.
-    async fn produce(&mut self, version: i16, acks: i16, topic: Target<'_>, partition: i32, records: Bytes) -> PartitionProduceResponse {
+    async fn produce(
+        &mut self,
+        version: i16,
+        acks: i16,
+        topic: Target<'_>,
+        partition: i32,
+        records: Bytes,
+    ) -> PartitionProduceResponse {
         let request = produce_request(version, acks, topic, partition, records);
         let mut response = self.call(version, &request).await;
         assert_eq!(response.responses.len(), 1);
@@ -84,18 +100,31 @@ impl Client {
     }
 
     /// Fetch one partition from `offset`; the partition's data.
-    async fn fetch_one(&mut self, version: i16, topic: Target<'_>, partition: i32, offset: i64, max_bytes: i32) -> PartitionData {
+    async fn fetch_one(
+        &mut self,
+        version: i16,
+        topic: Target<'_>,
+        partition: i32,
+        offset: i64,
+        max_bytes: i32,
+    ) -> PartitionData {
         let request = fetch_request(version, topic, &[(partition, offset, max_bytes)], 0, 0, max_bytes);
         let mut response = self.fetch(version, &request).await;
         assert_eq!(response.error_code, NONE);
         response.responses.remove(0).partitions.remove(0)
     }
 
-    async fn list_offset(&mut self, version: i16, topic: &str, partition: i32, timestamp: i64) -> ListOffsetsPartitionResponse {
+    async fn list_offset(
+        &mut self,
+        version: i16,
+        topic: &str,
+        partition: i32,
+        timestamp: i64,
+    ) -> ListOffsetsPartitionResponse {
         let request = ListOffsetsRequest::default().with_replica_id((-1).into()).with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(topic_name(topic))
-                .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp)]),
+            ListOffsetsTopic::default().with_name(topic_name(topic)).with_partitions(vec![
+                ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp),
+            ]),
         ]);
         self.call(version, &request).await.topics.remove(0).partitions.remove(0)
     }
@@ -124,10 +153,19 @@ fn produce_request(version: i16, acks: i16, topic: Target, partition: i32, recor
 }
 
 /// A Fetch of `(partition, offset, partition_max_bytes)` of one topic.
-fn fetch_request(version: i16, topic: Target, partitions: &[(i32, i64, i32)], max_wait_ms: i32, min_bytes: i32, max_bytes: i32) -> FetchRequest {
+fn fetch_request(
+    version: i16,
+    topic: Target,
+    partitions: &[(i32, i64, i32)],
+    max_wait_ms: i32,
+    min_bytes: i32,
+    max_bytes: i32,
+) -> FetchRequest {
     let partitions = partitions
         .iter()
-        .map(|&(p, offset, max)| FetchPartition::default().with_partition(p).with_fetch_offset(offset).with_partition_max_bytes(max))
+        .map(|&(p, offset, max)| {
+            FetchPartition::default().with_partition(p).with_fetch_offset(offset).with_partition_max_bytes(max)
+        })
         .collect();
     let mut fetch_topic = FetchTopic::default().with_partitions(partitions);
     if version >= 13 {
@@ -161,7 +199,13 @@ fn batch(count: i32, value_bytes: usize, first_timestamp: i64, producer: Option<
 
 /// [`batch`] compressed with `compression` (kafka-protocol writes snappy in the xerial framing the
 /// Java client uses; librdkafka's raw snappy is covered by the end-to-end tests).
-fn compressed_batch(count: i32, value_bytes: usize, first_timestamp: i64, producer: Option<(i64, i16, i32)>, compression: Compression) -> Bytes {
+fn compressed_batch(
+    count: i32,
+    value_bytes: usize,
+    first_timestamp: i64,
+    producer: Option<(i64, i16, i32)>,
+    compression: Compression,
+) -> Bytes {
     let (producer_id, producer_epoch, sequence) = producer.unwrap_or((-1, -1, -1));
     let records: Vec<Record> = (0..count)
         .map(|i| Record {
@@ -183,7 +227,8 @@ fn compressed_batch(count: i32, value_bytes: usize, first_timestamp: i64, produc
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression }).expect("batch encodes");
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression })
+        .expect("batch encodes");
     buf.freeze()
 }
 
@@ -358,7 +403,9 @@ async fn a_long_poll_wakes_on_append_and_otherwise_waits_max_wait() {
     assert_eq!(records_of(&response.responses[0].partitions[0]), stored(&produced, 0));
 
     // min_bytes larger than one batch: the wait goes on until enough bytes are there.
-    let id_sent = consumer.send(12, &fetch_request(12, topic, &[(0, 2, 1 << 20)], 20_000, 3 * produced.len() as i32, 1 << 20)).await;
+    let id_sent = consumer
+        .send(12, &fetch_request(12, topic, &[(0, 2, 1 << 20)], 20_000, 3 * produced.len() as i32, 1 << 20))
+        .await;
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(producer.produce(11, 1, topic, 0, produced.clone()).await.error_code, NONE);
@@ -390,13 +437,37 @@ async fn list_offsets_agrees_with_fetch_in_every_mode() {
     for version in [1i16, 4, 7, 10] {
         let at = |r: ListOffsetsPartitionResponse| (r.error_code, r.offset, r.timestamp);
         assert_eq!(at(conn.list_offset(version, "times", 0, -2).await), (NONE, 0, -1), "v{version} earliest");
-        assert_eq!(at(conn.list_offset(version, "times", 0, -1).await), (NONE, high_watermark, -1), "v{version} latest");
-        assert_eq!(at(conn.list_offset(version, "times", 0, e + 1_005).await), (NONE, 5, e + 1_005), "v{version} inside a batch");
-        assert_eq!(at(conn.list_offset(version, "times", 0, e + 1_500).await), (NONE, 10, e + 2_000), "v{version} between batches");
-        assert_eq!(at(conn.list_offset(version, "times", 0, 0).await), (NONE, 0, e + 1_000), "v{version} before everything");
-        assert_eq!(at(conn.list_offset(version, "times", 0, e + 5_000).await), (NONE, -1, -1), "v{version} after the last record");
+        assert_eq!(
+            at(conn.list_offset(version, "times", 0, -1).await),
+            (NONE, high_watermark, -1),
+            "v{version} latest"
+        );
+        assert_eq!(
+            at(conn.list_offset(version, "times", 0, e + 1_005).await),
+            (NONE, 5, e + 1_005),
+            "v{version} inside a batch"
+        );
+        assert_eq!(
+            at(conn.list_offset(version, "times", 0, e + 1_500).await),
+            (NONE, 10, e + 2_000),
+            "v{version} between batches"
+        );
+        assert_eq!(
+            at(conn.list_offset(version, "times", 0, 0).await),
+            (NONE, 0, e + 1_000),
+            "v{version} before everything"
+        );
+        assert_eq!(
+            at(conn.list_offset(version, "times", 0, e + 5_000).await),
+            (NONE, -1, -1),
+            "v{version} after the last record"
+        );
         if version >= 7 {
-            assert_eq!(at(conn.list_offset(version, "times", 0, -3).await), (NONE, 19, e + 2_009), "v{version} max timestamp");
+            assert_eq!(
+                at(conn.list_offset(version, "times", 0, -3).await),
+                (NONE, 19, e + 2_009),
+                "v{version} max timestamp"
+            );
         }
         if version >= 4 {
             assert_eq!(conn.list_offset(version, "times", 0, -1).await.leader_epoch, 0);
@@ -501,11 +572,22 @@ async fn bad_batches_get_kafkas_error_codes() {
 
     let mut two = batch(1, 10, 0, None).to_vec();
     two.extend_from_slice(&batch(1, 10, 0, None));
-    assert_eq!(conn.produce(9, 1, topic, 0, Bytes::from(two)).await.error_code, INVALID_RECORD, "two batches in one produce");
+    assert_eq!(
+        conn.produce(9, 1, topic, 0, Bytes::from(two)).await.error_code,
+        INVALID_RECORD,
+        "two batches in one produce"
+    );
     let cut = batch(2, 10, 0, None);
-    assert_eq!(conn.produce(9, 1, topic, 0, cut.slice(..cut.len() - 3)).await.error_code, INVALID_RECORD, "a cut batch");
+    assert_eq!(
+        conn.produce(9, 1, topic, 0, cut.slice(..cut.len() - 3)).await.error_code,
+        INVALID_RECORD,
+        "a cut batch"
+    );
 
-    for (version, unknown, code) in [(9i16, Target { name: "nope", id: Uuid::nil() }, UNKNOWN_TOPIC_OR_PARTITION), (13, Target { name: "", id: Uuid::new_v4() }, UNKNOWN_TOPIC_ID)] {
+    for (version, unknown, code) in [
+        (9i16, Target { name: "nope", id: Uuid::nil() }, UNKNOWN_TOPIC_OR_PARTITION),
+        (13, Target { name: "", id: Uuid::new_v4() }, UNKNOWN_TOPIC_ID),
+    ] {
         let answer = conn.produce(version, 1, unknown, 0, batch(1, 5, 0, None)).await;
         assert_eq!(answer.error_code, code, "Produce v{version} to an unknown topic");
     }
@@ -590,7 +672,8 @@ async fn idempotent_producers_get_duplicates_and_sequence_errors_and_ids_never_r
     assert_eq!(gap.error_code, OUT_OF_ORDER_SEQUENCE_NUMBER);
     assert_eq!(conn.list_offset(10, "idem", 0, -1).await.offset, 5);
 
-    let transactional = conn.call(5, &init.clone().with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))))).await;
+    let transactional =
+        conn.call(5, &init.clone().with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))))).await;
     assert_eq!(transactional.error_code, TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
 
     drop(conn);
@@ -647,5 +730,3 @@ async fn fetch_sessions_are_declined_so_clients_fetch_in_full() {
     drop(conn);
     node.stop().await;
 }
-
-

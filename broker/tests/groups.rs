@@ -13,12 +13,14 @@ use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_delete_request::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic};
-use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
     CreateTopicsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetCommitResponse,
-    OffsetDeleteRequest, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, TopicName,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetDeleteRequest, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -68,7 +70,9 @@ impl Client {
             .with_member_id(s(member_id))
             .with_group_instance_id(instance.map(s))
             .with_protocol_type(s("consumer"))
-            .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"sub"))]);
+            .with_protocols(vec![
+                JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"sub")),
+            ]);
         self.call(9, &request).await
     }
 
@@ -81,7 +85,13 @@ impl Client {
         self.join(group, &member_id, None).await
     }
 
-    async fn sync(&mut self, group: &str, generation: i32, member_id: &str, assignments: &[(&str, &'static [u8])]) -> (i16, Bytes) {
+    async fn sync(
+        &mut self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: &[(&str, &'static [u8])],
+    ) -> (i16, Bytes) {
         let request = SyncGroupRequest::default()
             .with_group_id(GroupId(s(group)))
             .with_generation_id(generation)
@@ -91,7 +101,11 @@ impl Client {
             .with_assignments(
                 assignments
                     .iter()
-                    .map(|(m, a)| SyncGroupRequestAssignment::default().with_member_id(s(m)).with_assignment(Bytes::from_static(a)))
+                    .map(|(m, a)| {
+                        SyncGroupRequestAssignment::default()
+                            .with_member_id(s(m))
+                            .with_assignment(Bytes::from_static(a))
+                    })
                     .collect(),
             );
         let response = self.call(5, &request).await;
@@ -99,20 +113,30 @@ impl Client {
     }
 
     async fn heartbeat(&mut self, group: &str, generation: i32, member_id: &str) -> i16 {
-        let request =
-            HeartbeatRequest::default().with_group_id(GroupId(s(group))).with_generation_id(generation).with_member_id(s(member_id));
+        let request = HeartbeatRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(generation)
+            .with_member_id(s(member_id));
         self.call(4, &request).await.error_code
     }
 
     /// OffsetCommit v9 of `(topic, partition, offset)`s; returns the error codes in order.
-    async fn commit(&mut self, group: &str, generation: i32, member_id: &str, offsets: &[(&str, i32, i64)]) -> Vec<i16> {
+    async fn commit(
+        &mut self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        offsets: &[(&str, i32, i64)],
+    ) -> Vec<i16> {
         let response = self.call(9, &commit_request(group, generation, member_id, offsets)).await;
         codes(&response)
     }
 
     /// OffsetFetch v7 (single group) of partitions `0..partitions` of [`TOPIC`].
     async fn fetch_v7(&mut self, group: &str, partitions: i32) -> Vec<(i32, i64, i32, String)> {
-        let topic = OffsetFetchRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partition_indexes((0..partitions).collect());
+        let topic = OffsetFetchRequestTopic::default()
+            .with_name(TopicName(s(TOPIC)))
+            .with_partition_indexes((0..partitions).collect());
         let request = OffsetFetchRequest::default().with_group_id(GroupId(s(group))).with_topics(Some(vec![topic]));
         let response: OffsetFetchResponse = self.call(7, &request).await;
         assert_eq!(response.error_code, NONE);
@@ -122,7 +146,12 @@ impl Client {
             .flat_map(|t| t.partitions.iter())
             .map(|p| {
                 assert_eq!(p.error_code, NONE);
-                (p.partition_index, p.committed_offset, p.committed_leader_epoch, p.metadata.as_deref().unwrap_or("").to_string())
+                (
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.metadata.as_deref().unwrap_or("").to_string(),
+                )
             })
             .collect()
     }
@@ -138,7 +167,8 @@ fn commit_request(group: &str, generation: i32, member_id: &str, offsets: &[(&st
             .with_committed_metadata(Some(s(&format!("m{offset}"))));
         match topics.iter_mut().find(|t| t.name.as_str() == *topic) {
             Some(t) => t.partitions.push(entry),
-            None => topics.push(OffsetCommitRequestTopic::default().with_name(TopicName(s(topic))).with_partitions(vec![entry])),
+            None => topics
+                .push(OffsetCommitRequestTopic::default().with_name(TopicName(s(topic))).with_partitions(vec![entry])),
         }
     }
     OffsetCommitRequest::default()
@@ -198,26 +228,38 @@ async fn one_member_joins_syncs_heartbeats_commits_and_fetches() {
     let fetched = c.fetch_v7("g1", 4).await;
     assert_eq!(
         fetched,
-        vec![(0, 10, 7, "m10".into()), (1, -1, -1, String::new()), (2, 30, 7, "m30".into()), (3, -1, -1, String::new())]
+        vec![
+            (0, 10, 7, "m10".into()),
+            (1, -1, -1, String::new()),
+            (2, 30, 7, "m30".into()),
+            (3, -1, -1, String::new())
+        ]
     );
     // v8 batched groups, one of them unknown; `topics: null` means everything committed.
     let request = OffsetFetchRequest::default().with_groups(vec![
         OffsetFetchRequestGroup::default().with_group_id(GroupId(s("g1"))).with_topics(None),
-        OffsetFetchRequestGroup::default()
-            .with_group_id(GroupId(s("unknown")))
-            .with_topics(Some(vec![OffsetFetchRequestTopics::default().with_name(TopicName(s(TOPIC))).with_partition_indexes(vec![0])])),
+        OffsetFetchRequestGroup::default().with_group_id(GroupId(s("unknown"))).with_topics(Some(vec![
+            OffsetFetchRequestTopics::default().with_name(TopicName(s(TOPIC))).with_partition_indexes(vec![0]),
+        ])),
     ]);
     let response = c.call(8, &request).await;
     assert_eq!(response.groups.len(), 2);
-    let all: Vec<(i32, i64)> =
-        response.groups[0].topics.iter().flat_map(|t| t.partitions.iter().map(|p| (p.partition_index, p.committed_offset))).collect();
+    let all: Vec<(i32, i64)> = response.groups[0]
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| (p.partition_index, p.committed_offset)))
+        .collect();
     assert_eq!(all, vec![(0, 10), (2, 30)]);
     assert_eq!(response.groups[1].topics[0].partitions[0].committed_offset, -1);
 
     // DescribeGroups and ListGroups see a Stable consumer group.
-    let described = c.call(5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g1")), GroupId(s("ghost"))])).await;
+    let described =
+        c.call(5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g1")), GroupId(s("ghost"))])).await;
     let g1 = &described.groups[0];
-    assert_eq!((g1.error_code, g1.group_state.as_str(), g1.protocol_type.as_str(), g1.protocol_data.as_str()), (NONE, "Stable", "consumer", "range"));
+    assert_eq!(
+        (g1.error_code, g1.group_state.as_str(), g1.protocol_type.as_str(), g1.protocol_data.as_str()),
+        (NONE, "Stable", "consumer", "range")
+    );
     assert_eq!(g1.members.len(), 1);
     assert!(g1.members[0].client_host.starts_with("/127.0.0.1"), "client host {:?}", g1.members[0].client_host);
     assert_eq!(g1.members[0].member_assignment.as_ref(), b"all-four");
@@ -232,11 +274,16 @@ async fn one_member_joins_syncs_heartbeats_commits_and_fetches() {
     assert!(listed.groups.is_empty(), "only classic groups exist");
 
     // DeleteGroups refuses a group with members; after LeaveGroup it is Empty and deletable.
-    let deleted = c.call(2, &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g1")), GroupId(s("ghost"))])).await;
-    assert_eq!(deleted.results.iter().map(|r| r.error_code).collect::<Vec<_>>(), vec![NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND]);
-    let leave = LeaveGroupRequest::default()
-        .with_group_id(GroupId(s("g1")))
-        .with_members(vec![MemberIdentity::default().with_member_id(s(&me)), MemberIdentity::default().with_member_id(s("nobody"))]);
+    let deleted =
+        c.call(2, &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g1")), GroupId(s("ghost"))])).await;
+    assert_eq!(
+        deleted.results.iter().map(|r| r.error_code).collect::<Vec<_>>(),
+        vec![NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND]
+    );
+    let leave = LeaveGroupRequest::default().with_group_id(GroupId(s("g1"))).with_members(vec![
+        MemberIdentity::default().with_member_id(s(&me)),
+        MemberIdentity::default().with_member_id(s("nobody")),
+    ]);
     let left = c.call(5, &leave).await;
     assert_eq!(left.error_code, NONE);
     assert_eq!(left.members.iter().map(|m| m.error_code).collect::<Vec<_>>(), vec![NONE, UNKNOWN_MEMBER_ID]);
@@ -352,7 +399,15 @@ async fn commits_survive_a_restart() {
     let node = Node::start(dir.path(), FAST).await;
     let mut c = node.client().await;
     let fetched = c.fetch_v7("durable", 4).await;
-    assert_eq!(fetched, vec![(0, 101, 7, "m101".into()), (1, -1, -1, String::new()), (2, -1, -1, String::new()), (3, 300, 7, "m300".into())]);
+    assert_eq!(
+        fetched,
+        vec![
+            (0, 101, 7, "m101".into()),
+            (1, -1, -1, String::new()),
+            (2, -1, -1, String::new()),
+            (3, 300, 7, "m300".into())
+        ]
+    );
     assert_eq!(c.fetch_v7("simple", 2).await[1].1, 7);
     // The member came back with the group (its session restarted), so it can carry on.
     let described = c.call(5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("durable"))])).await;
@@ -385,7 +440,10 @@ async fn the_offsets_log_is_compacted_by_snapshot_and_replays_the_same() {
     }
     let start = log.log_start_offset();
     let end = log.high_watermark();
-    assert!(start > 10_000 && end - start < 2_000, "log start {start}, end {end}: replay reads only the snapshot and what followed");
+    assert!(
+        start > 10_000 && end - start < 2_000,
+        "log start {start}, end {end}: replay reads only the snapshot and what followed"
+    );
     drop(c);
     node.stop().await;
 
@@ -393,7 +451,10 @@ async fn the_offsets_log_is_compacted_by_snapshot_and_replays_the_same() {
     let mut c = node.client().await;
     let fetched = c.fetch_v7("busy", partitions).await;
     let last = i64::from((rounds - 1) * 1000);
-    assert_eq!(fetched.iter().map(|f| f.1).collect::<Vec<_>>(), (0..partitions).map(|p| last + i64::from(p)).collect::<Vec<_>>());
+    assert_eq!(
+        fetched.iter().map(|f| f.1).collect::<Vec<_>>(),
+        (0..partitions).map(|p| last + i64::from(p)).collect::<Vec<_>>()
+    );
     drop(c);
     node.stop().await;
 }
@@ -426,7 +487,9 @@ async fn every_version_of_every_group_api_answers() {
                 .with_member_id(s(member_id))
                 .with_group_instance_id(instance.as_deref().map(s))
                 .with_protocol_type(s("consumer"))
-                .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"m"))])
+                .with_protocols(vec![
+                    JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"m")),
+                ])
         };
         let mut joined = c.call(version, &join("")).await;
         if joined.error_code == MEMBER_ID_REQUIRED {
@@ -443,7 +506,9 @@ async fn every_version_of_every_group_api_answers() {
             .with_generation_id(1)
             .with_member_id(s(&me))
             .with_group_instance_id(if sync_version >= 3 { instance.as_deref().map(s) } else { None })
-            .with_assignments(vec![SyncGroupRequestAssignment::default().with_member_id(s(&me)).with_assignment(Bytes::from_static(b"a"))]);
+            .with_assignments(vec![
+                SyncGroupRequestAssignment::default().with_member_id(s(&me)).with_assignment(Bytes::from_static(b"a")),
+            ]);
         let synced = c.call(sync_version, &sync).await;
         assert_eq!((synced.error_code, synced.assignment.as_ref()), (NONE, &b"a"[..]), "SyncGroup v{sync_version}");
         let heartbeat_version = version.min(4);
@@ -466,8 +531,10 @@ async fn every_version_of_every_group_api_answers() {
         }
         assert_eq!(codes(&c.call(commit_version, &commit).await), vec![NONE], "OffsetCommit v{commit_version}");
         for fetch_version in 1..=7 {
-            let topic = OffsetFetchRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partition_indexes(vec![0]);
-            let request = OffsetFetchRequest::default().with_group_id(GroupId(s(&group))).with_topics(Some(vec![topic]));
+            let topic =
+                OffsetFetchRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partition_indexes(vec![0]);
+            let request =
+                OffsetFetchRequest::default().with_group_id(GroupId(s(&group))).with_topics(Some(vec![topic]));
             let response = c.call(fetch_version, &request).await;
             assert_eq!(response.topics[0].partitions[0].committed_offset, 5, "OffsetFetch v{fetch_version}");
         }
@@ -482,9 +549,9 @@ async fn every_version_of_every_group_api_answers() {
         }
         let leave_version = version.min(5);
         let leave = if leave_version >= 3 {
-            LeaveGroupRequest::default().with_group_id(GroupId(s(&group))).with_members(vec![MemberIdentity::default()
-                .with_member_id(s(&me))
-                .with_group_instance_id(instance.as_deref().map(s))])
+            LeaveGroupRequest::default().with_group_id(GroupId(s(&group))).with_members(vec![
+                MemberIdentity::default().with_member_id(s(&me)).with_group_instance_id(instance.as_deref().map(s)),
+            ])
         } else {
             LeaveGroupRequest::default().with_group_id(GroupId(s(&group))).with_member_id(s(&me))
         };
@@ -554,7 +621,8 @@ async fn run_member(mut c: Client, group: String) -> (Client, i32, String, Bytes
 async fn many_concurrent_joins_converge_to_one_generation() {
     let dir = temp_dir();
     // A short initial delay, as Kafka's, lets most members into the first generation.
-    let node = Node::start(dir.path(), &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=200"]).await;
+    let node =
+        Node::start(dir.path(), &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=200"]).await;
     let members = 12;
     let mut tasks = Vec::new();
     for _ in 0..members {
@@ -566,7 +634,11 @@ async fn many_concurrent_joins_converge_to_one_generation() {
         results.push(task.await.expect("member task"));
     }
     let generation = results[0].1;
-    assert!(results.iter().all(|r| r.1 == generation), "one generation: {:?}", results.iter().map(|r| r.1).collect::<Vec<_>>());
+    assert!(
+        results.iter().all(|r| r.1 == generation),
+        "one generation: {:?}",
+        results.iter().map(|r| r.1).collect::<Vec<_>>()
+    );
     assert!(results.iter().all(|r| r.3.as_ref() == b"share"), "every member got its assignment");
     let mut ids: Vec<&str> = results.iter().map(|r| r.2.as_str()).collect();
     ids.sort_unstable();
@@ -581,9 +653,11 @@ async fn many_concurrent_joins_converge_to_one_generation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_member_expires_after_its_session_timeout() {
     let dir = temp_dir();
-    let node =
-        Node::start(dir.path(), &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0", "group.min.session.timeout.ms=100"])
-            .await;
+    let node = Node::start(
+        dir.path(),
+        &["offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0", "group.min.session.timeout.ms=100"],
+    )
+    .await;
     let mut c = node.client().await;
     let first = c.join("quiet", "", None).await;
     let member_id = first.member_id.to_string();

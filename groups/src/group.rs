@@ -195,7 +195,12 @@ impl Group {
     /// The checks SyncGroup, Heartbeat and OffsetCommit share, in Kafka's order: the group is
     /// alive, the instance id is not held by another member, the member exists, and the
     /// generation is the current one.
-    pub fn check_member(&self, group_instance_id: Option<&str>, member_id: &str, generation: i32) -> Result<(), GroupError> {
+    pub fn check_member(
+        &self,
+        group_instance_id: Option<&str>,
+        member_id: &str,
+        generation: i32,
+    ) -> Result<(), GroupError> {
         if self.state == GroupState::Dead {
             Err(GroupError::CoordinatorNotAvailable)
         } else if self.is_static_fenced(group_instance_id, member_id) {
@@ -216,9 +221,7 @@ impl Group {
             return !protocol_type.is_empty() && !protocols.is_empty();
         }
         self.protocol_type.as_deref() == Some(protocol_type)
-            && protocols
-                .iter()
-                .any(|p| self.members.values().all(|m| m.protocols.iter().any(|q| q.name == p.name)))
+            && protocols.iter().any(|p| self.members.values().all(|m| m.protocols.iter().any(|q| q.name == p.name)))
     }
 
     /// Kafka's `selectProtocol`: among the protocols every member supports, each member votes for
@@ -336,7 +339,11 @@ impl Group {
                     self.id
                 );
             }
-            assert!(self.pending.keys().all(|p| !self.members.contains_key(p)), "group {}: pending member is a member", self.id);
+            assert!(
+                self.pending.keys().all(|p| !self.members.contains_key(p)),
+                "group {}: pending member is a member",
+                self.id
+            );
             for m in self.members.values() {
                 assert!(
                     m.awaiting_join.is_none() || self.state == GroupState::PreparingRebalance,

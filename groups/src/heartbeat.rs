@@ -14,7 +14,11 @@ impl Coordinator {
         let error = match self.groups.get_mut(&request.group_id) {
             None => Some(GroupError::UnknownMemberId),
             Some(group) => {
-                match group.check_member(request.group_instance_id.as_deref(), &request.member_id, request.generation_id) {
+                match group.check_member(
+                    request.group_instance_id.as_deref(),
+                    &request.member_id,
+                    request.generation_id,
+                ) {
                     Err(error) => Some(error),
                     Ok(()) => {
                         if let Some(member) = group.members.get_mut(&request.member_id) {

@@ -20,7 +20,12 @@ const SKIP_ASSIGNMENT_VERSION: i16 = 9;
 impl Coordinator {
     /// JoinGroup. `reply` is `None` when the request is parked until the rebalance completes;
     /// its reply then comes in a later [`Effects::completed`] under `token`.
-    pub fn join_group(&mut self, token: RequestToken, request: JoinGroupRequest, now_ms: i64) -> Outcome<Option<JoinGroupReply>> {
+    pub fn join_group(
+        &mut self,
+        token: RequestToken,
+        request: JoinGroupRequest,
+        now_ms: i64,
+    ) -> Outcome<Option<JoinGroupReply>> {
         let mut fx = Effects::default();
         let reply = self.join(token, &request, now_ms, &mut fx);
         self.drop_if_unused(&request.group_id);
@@ -31,12 +36,19 @@ impl Coordinator {
         })
     }
 
-    fn join(&mut self, token: RequestToken, req: &JoinGroupRequest, now_ms: i64, fx: &mut Effects) -> Option<JoinGroupReply> {
+    fn join(
+        &mut self,
+        token: RequestToken,
+        req: &JoinGroupRequest,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) -> Option<JoinGroupReply> {
         let fail = |error| Some(JoinGroupReply::error(error, &req.member_id));
         if req.group_id.is_empty() {
             return fail(GroupError::InvalidGroupId);
         }
-        if !(self.config.session_timeout_ms_min..=self.config.session_timeout_ms_max).contains(&req.session_timeout_ms) {
+        if !(self.config.session_timeout_ms_min..=self.config.session_timeout_ms_max).contains(&req.session_timeout_ms)
+        {
             return fail(GroupError::InvalidSessionTimeout);
         }
         if !req.member_id.is_empty() && !self.groups.contains_key(&req.group_id) {

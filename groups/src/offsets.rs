@@ -5,7 +5,9 @@ use crate::coordinator::Coordinator;
 use crate::error::GroupError;
 use crate::group::{CONSUMER_PROTOCOL_TYPE, Group};
 use crate::records::{OffsetCommitValue, Record, RecordKey};
-use crate::replies::{Effects, FetchedOffset, OffsetCommitReply, OffsetDeleteReply, OffsetFetchReply, Outcome, PartitionResult};
+use crate::replies::{
+    Effects, FetchedOffset, OffsetCommitReply, OffsetDeleteReply, OffsetFetchReply, Outcome, PartitionResult,
+};
 use crate::requests::{OffsetCommitRequest, TopicPartition};
 use crate::state::GroupState;
 
@@ -37,7 +39,10 @@ impl Coordinator {
                         .map(|entry| {
                             let metadata = entry.metadata.clone().unwrap_or_default();
                             if metadata.len() > metadata_max {
-                                return PartitionResult { partition: entry.partition.clone(), error: Some(GroupError::OffsetMetadataTooLarge) };
+                                return PartitionResult {
+                                    partition: entry.partition.clone(),
+                                    error: Some(GroupError::OffsetMetadataTooLarge),
+                                };
                             }
                             let value = OffsetCommitValue {
                                 offset: entry.offset,
@@ -83,24 +88,36 @@ impl Coordinator {
 
     /// OffsetDelete. An empty group may delete any offset; a consumer group with members only
     /// offsets of topics none of its members subscribes to.
-    pub fn offset_delete(&mut self, group_id: &str, partitions: &[TopicPartition], _now_ms: i64) -> Outcome<OffsetDeleteReply> {
+    pub fn offset_delete(
+        &mut self,
+        group_id: &str,
+        partitions: &[TopicPartition],
+        _now_ms: i64,
+    ) -> Outcome<OffsetDeleteReply> {
         let mut fx = Effects::default();
         let top = |error| OffsetDeleteReply { error: Some(error), partitions: Vec::new() };
         let reply = match self.groups.get_mut(group_id) {
             None => top(GroupError::GroupIdNotFound),
             Some(group) if group.state == GroupState::Dead => top(GroupError::GroupIdNotFound),
-            Some(group) if group.state != GroupState::Empty && group.protocol_type.as_deref() != Some(CONSUMER_PROTOCOL_TYPE) => {
+            Some(group)
+                if group.state != GroupState::Empty
+                    && group.protocol_type.as_deref() != Some(CONSUMER_PROTOCOL_TYPE) =>
+            {
                 top(GroupError::NonEmptyGroup)
             }
             Some(group) => {
                 // `None` (a subscription that does not decode) protects every topic.
-                let subscribed = if group.state == GroupState::Empty { Some(Default::default()) } else { group.subscribed_topics() };
+                let subscribed =
+                    if group.state == GroupState::Empty { Some(Default::default()) } else { group.subscribed_topics() };
                 let results = partitions
                     .iter()
                     .map(|tp| {
                         let in_use = subscribed.as_ref().is_none_or(|topics| topics.contains(&tp.topic));
                         if in_use {
-                            return PartitionResult { partition: tp.clone(), error: Some(GroupError::GroupSubscribedToTopic) };
+                            return PartitionResult {
+                                partition: tp.clone(),
+                                error: Some(GroupError::GroupSubscribedToTopic),
+                            };
                         }
                         if group.offsets.remove(tp).is_some() {
                             fx.records.push(offset_record(group, tp, None));
@@ -139,7 +156,8 @@ fn check_commit(group: &mut Group, req: &OffsetCommitRequest, now_ms: i64) -> Re
 pub(crate) fn offset_record(group: &Group, tp: &TopicPartition, value: Option<&OffsetCommitValue>) -> Record {
     Record {
         partition: group.partition,
-        key: RecordKey::OffsetCommit { group: group.id.clone(), topic: tp.topic.clone(), partition: tp.partition }.encode(),
+        key: RecordKey::OffsetCommit { group: group.id.clone(), topic: tp.topic.clone(), partition: tp.partition }
+            .encode(),
         value: value.map(OffsetCommitValue::encode),
     }
 }

@@ -109,11 +109,11 @@ impl Group {
         if !self.members.is_empty() && self.members.values().all(|m| m.awaiting_join.is_none()) {
             // Only static members that did not rejoin are left: wait another rebalance timeout
             // for them; their sessions expire meanwhile if they are gone (Kafka does the same).
-            self.join_timer =
-                JoinTimer::Rebalance { deadline_ms: now_ms.saturating_add(self.rebalance_timeout_ms()) };
+            self.join_timer = JoinTimer::Rebalance { deadline_ms: now_ms.saturating_add(self.rebalance_timeout_ms()) };
             return;
         }
-        let leader_joined = self.leader.as_ref().and_then(|l| self.members.get(l)).is_some_and(|m| m.awaiting_join.is_some());
+        let leader_joined =
+            self.leader.as_ref().and_then(|l| self.members.get(l)).is_some_and(|m| m.awaiting_join.is_some());
         if !leader_joined {
             self.leader = self.first_member(|m| m.awaiting_join.is_some());
         }

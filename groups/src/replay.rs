@@ -17,7 +17,9 @@ use crate::coordinator::Coordinator;
 use crate::group::{Group, Member};
 use crate::ids::MemberIdSource;
 use crate::offsets::offset_record;
-use crate::records::{DecodedRecord, GroupMetadataValue, OffsetCommitValue, Record, RecordError, RecordKey, decode_record};
+use crate::records::{
+    DecodedRecord, GroupMetadataValue, OffsetCommitValue, Record, RecordError, RecordKey, decode_record,
+};
 use crate::requests::{Protocol, TopicPartition};
 use crate::state::GroupState;
 

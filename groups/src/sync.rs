@@ -13,7 +13,12 @@ use crate::state::GroupState;
 impl Coordinator {
     /// SyncGroup. `reply` is `None` when the request is parked until the leader's assignment
     /// arrives; its reply then comes in a later [`Effects::completed`] under `token`.
-    pub fn sync_group(&mut self, token: RequestToken, request: SyncGroupRequest, now_ms: i64) -> Outcome<Option<SyncGroupReply>> {
+    pub fn sync_group(
+        &mut self,
+        token: RequestToken,
+        request: SyncGroupRequest,
+        now_ms: i64,
+    ) -> Outcome<Option<SyncGroupReply>> {
         let mut fx = Effects::default();
         let reply = match self.groups.get_mut(&request.group_id) {
             None => Some(SyncGroupReply::error(GroupError::UnknownMemberId)),
@@ -27,7 +32,13 @@ impl Coordinator {
     }
 }
 
-fn sync(group: &mut Group, token: RequestToken, req: &SyncGroupRequest, now_ms: i64, fx: &mut Effects) -> Option<SyncGroupReply> {
+fn sync(
+    group: &mut Group,
+    token: RequestToken,
+    req: &SyncGroupRequest,
+    now_ms: i64,
+    fx: &mut Effects,
+) -> Option<SyncGroupReply> {
     let fail = |error| Some(SyncGroupReply::error(error));
     if let Err(error) = group.check_member(req.group_instance_id.as_deref(), &req.member_id, req.generation_id) {
         return fail(error);
@@ -68,18 +79,15 @@ fn sync(group: &mut Group, token: RequestToken, req: &SyncGroupRequest, now_ms: 
 /// get an empty assignment), the generation is persisted and becomes Stable.
 fn complete_sync(group: &mut Group, req: &SyncGroupRequest, now_ms: i64, fx: &mut Effects) {
     for member in group.members.values_mut() {
-        member.assignment = req
-            .assignments
-            .iter()
-            .find(|a| a.member_id == member.id)
-            .map(|a| a.assignment.clone())
-            .unwrap_or_default();
+        member.assignment =
+            req.assignments.iter().find(|a| a.member_id == member.id).map(|a| a.assignment.clone()).unwrap_or_default();
     }
     group.transition(GroupState::Stable, now_ms);
     group.persist_metadata(fx);
     let mut waiting: Vec<_> = group.members.values_mut().filter(|m| m.awaiting_sync.is_some()).collect();
     waiting.sort_by_key(|m| m.join_seq);
-    let answers: Vec<_> = waiting.into_iter().filter_map(|m| Some((m.awaiting_sync.take()?, m.assignment.clone()))).collect();
+    let answers: Vec<_> =
+        waiting.into_iter().filter_map(|m| Some((m.awaiting_sync.take()?, m.assignment.clone()))).collect();
     for (token, assignment) in answers {
         fx.complete_sync(token, success(group, assignment));
     }

@@ -96,7 +96,11 @@ fn expired_offsets(group: &Group, now_ms: i64, retention_ms: i64) -> Vec<crate::
             if value.expire_timestamp_ms >= 0 {
                 return now_ms >= value.expire_timestamp_ms;
             }
-            let base_ms = if base_is_state && group.state_since_ms >= 0 { group.state_since_ms } else { value.commit_timestamp_ms };
+            let base_ms = if base_is_state && group.state_since_ms >= 0 {
+                group.state_since_ms
+            } else {
+                value.commit_timestamp_ms
+            };
             now_ms.saturating_sub(base_ms) >= retention_ms
         })
         .map(|(tp, _)| tp.clone())

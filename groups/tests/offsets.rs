@@ -51,7 +51,12 @@ fn standalone_commits_and_fetch() {
             generation_id: 3,
             member_id: "m".into(),
             group_instance_id: None,
-            offsets: vec![OffsetCommitEntry { partition: TopicPartition::new("t", 0), offset: 1, leader_epoch: 5, metadata: None }],
+            offsets: vec![OffsetCommitEntry {
+                partition: TopicPartition::new("t", 0),
+                offset: 1,
+                leader_epoch: 5,
+                metadata: None,
+            }],
         },
         h.now,
     );
@@ -72,8 +77,18 @@ fn commit_records_and_metadata_limit() {
             member_id: String::new(),
             group_instance_id: None,
             offsets: vec![
-                OffsetCommitEntry { partition: TopicPartition::new("t", 0), offset: 7, leader_epoch: 2, metadata: Some("ok".into()) },
-                OffsetCommitEntry { partition: TopicPartition::new("t", 1), offset: 8, leader_epoch: 2, metadata: Some("too long".into()) },
+                OffsetCommitEntry {
+                    partition: TopicPartition::new("t", 0),
+                    offset: 7,
+                    leader_epoch: 2,
+                    metadata: Some("ok".into()),
+                },
+                OffsetCommitEntry {
+                    partition: TopicPartition::new("t", 1),
+                    offset: 8,
+                    leader_epoch: 2,
+                    metadata: Some("too long".into()),
+                },
             ],
         },
         h.now,
@@ -97,7 +112,8 @@ fn commit_records_and_metadata_limit() {
 
 #[test]
 fn retention_expires_offsets_of_empty_groups_only() {
-    let config = CoordinatorConfig { offsets_retention_ms: DAY_MS, offsets_retention_check_interval_ms: 60_000, ..config() };
+    let config =
+        CoordinatorConfig { offsets_retention_ms: DAY_MS, offsets_retention_check_interval_ms: 60_000, ..config() };
     let mut h = Harness::with_config(config);
     h.advance(0);
     let (a, generation) = h.stable_single(b"x");
@@ -126,7 +142,8 @@ fn retention_expires_offsets_of_empty_groups_only() {
 
 #[test]
 fn retention_of_standalone_commits_counts_from_each_commit() {
-    let config = CoordinatorConfig { offsets_retention_ms: DAY_MS, offsets_retention_check_interval_ms: 60_000, ..config() };
+    let config =
+        CoordinatorConfig { offsets_retention_ms: DAY_MS, offsets_retention_check_interval_ms: 60_000, ..config() };
     let mut h = Harness::with_config(config);
     h.advance(0);
     assert_eq!(h.commit("", -1, "t", 0, 1), None);
@@ -141,7 +158,8 @@ fn retention_of_standalone_commits_counts_from_each_commit() {
 
 #[test]
 fn stable_consumer_group_expires_only_unsubscribed_topics() {
-    let config = CoordinatorConfig { offsets_retention_ms: DAY_MS, offsets_retention_check_interval_ms: 60_000, ..config() };
+    let config =
+        CoordinatorConfig { offsets_retention_ms: DAY_MS, offsets_retention_check_interval_ms: 60_000, ..config() };
     let mut h = Harness::with_config(config);
     h.advance(0);
     let (a, generation) = h.stable_single(b"x"); // subscribed to "t"
@@ -211,15 +229,24 @@ fn describe_and_list_groups() {
             generation_id: -1,
             member_id: String::new(),
             group_instance_id: None,
-            offsets: vec![OffsetCommitEntry { partition: TopicPartition::new("t", 0), offset: 1, leader_epoch: -1, metadata: None }],
+            offsets: vec![OffsetCommitEntry {
+                partition: TopicPartition::new("t", 0),
+                offset: 1,
+                leader_epoch: -1,
+                metadata: None,
+            }],
         },
         h.now,
     );
     assert_eq!(out.reply.partitions[0].error, None);
 
     let all = h.c.list_groups(&[], &[]);
-    let listed: Vec<_> = all.iter().map(|g| (g.group_id.as_str(), g.state, g.protocol_type.as_str(), g.group_type)).collect();
-    assert_eq!(listed, vec![(GROUP, GroupState::Stable, "consumer", "classic"), ("solo", GroupState::Empty, "", "classic")]);
+    let listed: Vec<_> =
+        all.iter().map(|g| (g.group_id.as_str(), g.state, g.protocol_type.as_str(), g.group_type)).collect();
+    assert_eq!(
+        listed,
+        vec![(GROUP, GroupState::Stable, "consumer", "classic"), ("solo", GroupState::Empty, "", "classic")]
+    );
     let stable = h.c.list_groups(&["STABLE".to_owned()], &[]);
     assert_eq!(stable.len(), 1);
     assert!(h.c.list_groups(&["Dead".to_owned()], &[]).is_empty());

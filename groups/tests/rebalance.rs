@@ -128,7 +128,9 @@ fn run_clients(h: &mut Harness, start_ms: &[i64], steps: usize) -> Vec<(String, 
                     if (h.now - start) % 1000 == 0 {
                         match h.heartbeat(id, generation) {
                             None => {}
-                            Some(GroupError::RebalanceInProgress | GroupError::IllegalGeneration) => *state = Client::Idle,
+                            Some(GroupError::RebalanceInProgress | GroupError::IllegalGeneration) => {
+                                *state = Client::Idle
+                            }
                             Some(e) => panic!("client {id} heartbeat answered {e:?}"),
                         }
                     }
@@ -439,7 +441,12 @@ fn static_member_rejoins_without_rebalance() {
     let (ts, rs) = h.sync_with(&new_b, 2, vec![]);
     assert_eq!(&h.sync_reply(ts, rs).assignment[..], b"B");
     let fenced = h.c.heartbeat(
-        HeartbeatRequest { group_id: GROUP.into(), generation_id: 2, member_id: b.clone(), group_instance_id: Some("i-b".into()) },
+        HeartbeatRequest {
+            group_id: GROUP.into(),
+            generation_id: 2,
+            member_id: b.clone(),
+            group_instance_id: Some("i-b".into()),
+        },
         h.now,
     );
     assert_eq!(fenced.reply.error, Some(GroupError::FencedInstanceId));

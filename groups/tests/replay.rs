@@ -34,7 +34,12 @@ fn replay_restores_groups_members_and_offsets() {
     // The members carry on with their generation; one that never comes back expires.
     let beat = |c: &mut Coordinator, member: &str, now| {
         c.heartbeat(
-            HeartbeatRequest { group_id: GROUP.into(), generation_id: generation, member_id: member.into(), group_instance_id: None },
+            HeartbeatRequest {
+                group_id: GROUP.into(),
+                generation_id: generation,
+                member_id: member.into(),
+                group_instance_id: None,
+            },
             now,
         )
         .reply

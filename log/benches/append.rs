@@ -142,7 +142,11 @@ fn summary() {
     let all = batches(volume_mib * 1024 * 1024 / batch_bytes);
     let bytes: u64 = all.iter().map(|b| b.len() as u64).sum();
     let runtime = runtime();
-    println!("strata-log append bench: {} batches of {batch_bytes} B ({RECORDS_PER_BATCH} x {VALUE_BYTES} B records), {:.1} MiB", all.len(), bytes as f64 / 1048576.0);
+    println!(
+        "strata-log append bench: {} batches of {batch_bytes} B ({RECORDS_PER_BATCH} x {VALUE_BYTES} B records), {:.1} MiB",
+        all.len(),
+        bytes as f64 / 1048576.0
+    );
 
     let raw = mib_per_s(bytes, best_of_three(|dir| raw_write_loop(dir, &all)));
     println!("  raw buffered write loop        {raw:8.1} MiB/s   (1.00)");

@@ -35,8 +35,11 @@ const TARGETS: usize = 4096;
 /// Appends `BATCHES` batches one by one and waits until all are written.
 fn fill(dir: &Path) -> (LogManager, Arc<Partition>) {
     let manager = LogManager::open(dir, LogOptions::default()).unwrap();
-    let config =
-        LogConfig { segment_bytes: SEGMENT_BYTES, timestamp_type: TimestampType::LogAppendTime, ..LogConfig::default() };
+    let config = LogConfig {
+        segment_bytes: SEGMENT_BYTES,
+        timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    };
     let partition = manager.open_partition("bench", 0, config, BASE_TIMESTAMP_MS).unwrap();
     let pending: Vec<PendingAppend> = (0..BATCHES)
         .map(|i| {
@@ -72,8 +75,7 @@ fn lookups(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (manager, partition) = fill(dir.path());
     let offsets: Vec<i64> = random_below((BATCHES * RECORDS_PER_BATCH) as u64).into_iter().map(|o| o as i64).collect();
-    let timestamps: Vec<i64> =
-        random_below(BATCHES as u64).into_iter().map(|i| BASE_TIMESTAMP_MS + i as i64).collect();
+    let timestamps: Vec<i64> = random_below(BATCHES as u64).into_iter().map(|i| BASE_TIMESTAMP_MS + i as i64).collect();
 
     // The lookups must find what was appended, or the timings below measure the wrong thing.
     for (&offset, &ts) in offsets.iter().zip(&timestamps).take(100) {

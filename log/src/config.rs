@@ -74,8 +74,7 @@ impl LogConfig {
     pub fn clamped(mut self) -> LogConfig {
         self.segment_bytes = self.segment_bytes.clamp(SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
         self.segment_ms = self.segment_ms.max(1);
-        self.segment_index_bytes =
-            self.segment_index_bytes.clamp(SEGMENT_INDEX_BYTES_MIN, SEGMENT_INDEX_BYTES_MAX);
+        self.segment_index_bytes = self.segment_index_bytes.clamp(SEGMENT_INDEX_BYTES_MIN, SEGMENT_INDEX_BYTES_MAX);
         self.flush_messages = self.flush_messages.max(1);
         self.max_message_bytes = self.max_message_bytes.min(MESSAGE_BYTES_MAX);
         self

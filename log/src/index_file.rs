@@ -63,9 +63,7 @@ impl IndexFile {
             return Ok(());
         }
         self.map = None; // never resize a mapped file (see mmap.rs)
-        self.file
-            .set_len(bytes as u64)
-            .map_err(|e| LogError::io("resize index", &self.path, e))?;
+        self.file.set_len(bytes as u64).map_err(|e| LogError::io("resize index", &self.path, e))?;
         self.remap(bytes)
     }
 

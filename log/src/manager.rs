@@ -92,7 +92,13 @@ impl LogManager {
     /// shut down cleanly. Opening an open partition returns the same `Arc` (the config is applied).
     /// Blocks on file I/O (call it from a blocking context); different partitions may be opened
     /// from several threads at once.
-    pub fn open_partition(&self, topic: &str, partition: i32, config: LogConfig, now_ms: i64) -> Result<Arc<Partition>, LogError> {
+    pub fn open_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<Arc<Partition>, LogError> {
         check_topic(topic)?;
         if partition < 0 {
             return Err(LogError::InvalidTopic(format!("{topic}-{partition}")));
@@ -105,7 +111,15 @@ impl LogManager {
             return Ok(Arc::clone(p));
         }
         let dir = self.partition_dir(topic, partition);
-        let p = Arc::new(Partition::open(&dir, topic, partition, config, self.writer.clone(), Arc::clone(&self.files), now_ms)?);
+        let p = Arc::new(Partition::open(
+            &dir,
+            topic,
+            partition,
+            config,
+            self.writer.clone(),
+            Arc::clone(&self.files),
+            now_ms,
+        )?);
         self.partitions().insert(key, Arc::clone(&p));
         Ok(p)
     }
@@ -157,7 +171,9 @@ impl LogManager {
         let errors: Vec<LogError> = std::thread::scope(|scope| {
             let handles: Vec<_> = partitions
                 .chunks(chunk)
-                .map(|group| scope.spawn(move || group.iter().filter_map(|p| close_logged(p).err()).collect::<Vec<_>>()))
+                .map(|group| {
+                    scope.spawn(move || group.iter().filter_map(|p| close_logged(p).err()).collect::<Vec<_>>())
+                })
                 .collect();
             handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
         });
@@ -193,7 +209,8 @@ mod tests {
     #[test]
     fn partitions_on_disk_lists_partition_dirs_only() {
         let dir = tempfile::tempdir().unwrap();
-        let manager = LogManager::open(dir.path(), LogOptions { force_fallback_io: true, ..LogOptions::default() }).unwrap();
+        let manager =
+            LogManager::open(dir.path(), LogOptions { force_fallback_io: true, ..LogOptions::default() }).unwrap();
         manager.open_partition("my-topic", 3, LogConfig::default(), 0).unwrap();
         manager.open_partition("b", 0, LogConfig::default(), 0).unwrap();
         std::fs::create_dir(dir.path().join("meta")).unwrap();

@@ -52,17 +52,13 @@ impl OffsetIndex {
     /// The largest entry with relative offset <= `rel`, or the segment start.
     pub(crate) fn lookup(&self, rel: RelativeOffset) -> (RelativeOffset, FilePosition) {
         let n = self.file.partition_point(|e| decode(e).0 <= rel);
-        n.checked_sub(1)
-            .and_then(|i| self.file.entry(i))
-            .map_or((RelativeOffset(0), FilePosition(0)), decode)
+        n.checked_sub(1).and_then(|i| self.file.entry(i)).map_or((RelativeOffset(0), FilePosition(0)), decode)
     }
 
     /// The largest entry with position <= `pos`, or the segment start.
     pub(crate) fn lookup_position(&self, pos: FilePosition) -> (RelativeOffset, FilePosition) {
         let n = self.file.partition_point(|e| decode(e).1 <= pos);
-        n.checked_sub(1)
-            .and_then(|i| self.file.entry(i))
-            .map_or((RelativeOffset(0), FilePosition(0)), decode)
+        n.checked_sub(1).and_then(|i| self.file.entry(i)).map_or((RelativeOffset(0), FilePosition(0)), decode)
     }
 
     /// Cheap check for a sealed index trusted without a scan: the last entry points into the log.

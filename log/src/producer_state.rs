@@ -83,7 +83,11 @@ impl ProducerState {
         }
         if header.producer_epoch != entry.epoch {
             if header.base_sequence != 0 && entry.epoch != NO_EPOCH {
-                return Err(AppendError::OutOfOrderSequence { producer_id: pid, expected: 0, got: header.base_sequence });
+                return Err(AppendError::OutOfOrderSequence {
+                    producer_id: pid,
+                    expected: 0,
+                    got: header.base_sequence,
+                });
             }
             return Ok(Verdict::Append);
         }

@@ -34,7 +34,10 @@ pub(crate) enum BadBatch {
     /// A batch larger than any the log accepts.
     TooLarge,
     /// The batch does not carry the offset that follows the previous one.
-    OffsetGap { expected: i64, found: i64 },
+    OffsetGap {
+        expected: i64,
+        found: i64,
+    },
 }
 
 pub(crate) struct Scanner<'a> {
@@ -173,12 +176,16 @@ pub(crate) mod tests {
             ([good.clone(), good[..30].to_vec()].concat(), |r| *r == BadBatch::Torn),
             ([good.clone(), good[..good.len() - 1].to_vec()].concat(), |r| *r == BadBatch::Torn),
             ([good.clone(), vec![0u8; 500]].concat(), |r| matches!(r, BadBatch::Invalid(_))),
-            ([good.clone(), { let mut b = test_batch(2, 2, 10); b[70] ^= 1; b }].concat(), |r| {
-                matches!(r, BadBatch::Invalid(BatchError::CrcMismatch { .. }))
-            }),
-            ([good.clone(), test_batch(7, 1, 10)].concat(), |r| {
-                *r == BadBatch::OffsetGap { expected: 2, found: 7 }
-            }),
+            (
+                [good.clone(), {
+                    let mut b = test_batch(2, 2, 10);
+                    b[70] ^= 1;
+                    b
+                }]
+                .concat(),
+                |r| matches!(r, BadBatch::Invalid(BatchError::CrcMismatch { .. })),
+            ),
+            ([good.clone(), test_batch(7, 1, 10)].concat(), |r| *r == BadBatch::OffsetGap { expected: 2, found: 7 }),
         ];
         for (i, (bytes, check)) in cases.into_iter().enumerate() {
             let (f, end) = file_with(&bytes);

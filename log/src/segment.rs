@@ -47,11 +47,7 @@ pub(crate) struct Recovered {
 
 pub(crate) fn segment_paths(dir: &Path, base: Offset) -> [PathBuf; 3] {
     let stem = segment_stem(base);
-    [
-        dir.join(format!("{stem}.log")),
-        dir.join(format!("{stem}.index")),
-        dir.join(format!("{stem}.timeindex")),
-    ]
+    [dir.join(format!("{stem}.log")), dir.join(format!("{stem}.index")), dir.join(format!("{stem}.timeindex"))]
 }
 
 impl Segment {
@@ -235,7 +231,12 @@ impl Segment {
     }
 
     /// Removes every batch from the one containing `offset` on; returns the new next offset.
-    pub(crate) fn truncate_to(&mut self, offset: Offset, index_interval_bytes: u32, index_bytes: u32) -> Result<(), LogError> {
+    pub(crate) fn truncate_to(
+        &mut self,
+        offset: Offset,
+        index_interval_bytes: u32,
+        index_bytes: u32,
+    ) -> Result<(), LogError> {
         // Find the first batch with last offset >= offset, starting from the index hint.
         let (_, start) = self.index.lookup(self.rel(offset));
         let mut scanner = Scanner::new(&self.log, start.as_u64(), u64::from(self.size), false, None);
@@ -302,14 +303,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut seg = Segment::create(dir.path(), Offset(100), 4096).unwrap();
         let written = fill(&mut seg, 20, 300);
-        let (index_len, time_len, size, next) = (seg.index.file.len(), seg.time_index.file.len(), seg.size, seg.next_offset);
+        let (index_len, time_len, size, next) =
+            (seg.index.file.len(), seg.time_index.file.len(), seg.size, seg.next_offset);
         assert!(index_len > 3);
         assert_eq!(next, Offset(140));
         assert_eq!(seg.max_timestamp, 1019);
         let lookups: Vec<_> = (100..140).map(|o| seg.index.lookup(seg.rel(Offset(o)))).collect();
         let got = seg.rebuild(true, 300, 4096, |_| {}).unwrap();
         assert_eq!(got, Recovered { cut_bytes: 0, reason: None });
-        assert_eq!((seg.index.file.len(), seg.time_index.file.len(), seg.size, seg.next_offset), (index_len, time_len, size, next));
+        assert_eq!(
+            (seg.index.file.len(), seg.time_index.file.len(), seg.size, seg.next_offset),
+            (index_len, time_len, size, next)
+        );
         let again: Vec<_> = (100..140).map(|o| seg.index.lookup(seg.rel(Offset(o)))).collect();
         assert_eq!(lookups, again);
         // Every lookup lands on a batch start at or before the target.

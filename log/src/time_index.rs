@@ -66,7 +66,6 @@ impl TimeIndex {
         let n = self.file.partition_point(|e| decode(e).0 < target);
         n.checked_sub(1).and_then(|i| self.file.entry(i)).map_or(RelativeOffset(0), |e| decode(e).1)
     }
-
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use proptest::prelude::*;
 use strata_log::{LogConfig, LogManager, LogOptions, Partition, ReadError, TryAppendError};
 
@@ -92,8 +94,12 @@ fn encode(ids: &[u64], timestamp: i64) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     buf.freeze()
 }
 
@@ -266,12 +272,18 @@ fn run(ops: Vec<Op>, segment_bytes: u32) -> Result<(), TestCaseError> {
                 let target = fraction(0, model.end + 2, at);
                 h.p().truncate_to(target).unwrap();
                 if target < model.end {
-                    if target < model.start || model.batches.first().is_none_or(|b| target <= b.base && target <= model.start) {
+                    if target < model.start
+                        || model.batches.first().is_none_or(|b| target <= b.base && target <= model.start)
+                    {
                         model.batches.clear();
                         model.start = target;
                         model.end = target;
                     } else {
-                        let cut = model.batches.iter().position(|b| b.base + b.ids.len() as i64 > target).unwrap_or(model.batches.len());
+                        let cut = model
+                            .batches
+                            .iter()
+                            .position(|b| b.base + b.ids.len() as i64 > target)
+                            .unwrap_or(model.batches.len());
                         model.end = model.batches.get(cut).map_or(model.end, |b| b.base);
                         model.batches.truncate(cut);
                         model.start = model.start.min(model.end);

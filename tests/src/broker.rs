@@ -65,10 +65,7 @@ pub fn strata_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("current_exe");
     // target/<profile>/deps/<test-binary>  →  target/<profile>/strata
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable is not under target/<profile>/deps");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("test executable is not under target/<profile>/deps");
     profile_dir.join("strata")
 }
 
@@ -83,15 +80,8 @@ impl Broker {
         let temp = tempfile::Builder::new().prefix("strata-e2e-").tempdir().expect("tempdir");
         let data_dir = options.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
         let stderr_path = temp.path().join("broker.stderr.log");
-        let mut broker = Broker {
-            options,
-            _temp: temp,
-            data_dir,
-            stderr_path,
-            child: None,
-            bootstrap: String::new(),
-            starts: 0,
-        };
+        let mut broker =
+            Broker { options, _temp: temp, data_dir, stderr_path, child: None, bootstrap: String::new(), starts: 0 };
         broker.spawn();
         broker
     }
@@ -104,11 +94,7 @@ impl Broker {
             bin.display()
         );
         self.starts += 1;
-        let stderr = File::options()
-            .create(true)
-            .append(true)
-            .open(&self.stderr_path)
-            .expect("open stderr log");
+        let stderr = File::options().create(true).append(true).open(&self.stderr_path).expect("open stderr log");
         let mut command = Command::new(&bin);
         command
             .arg("--listen")
@@ -128,9 +114,7 @@ impl Broker {
         }
         // Plain text in the captured log, and a backtrace if the broker panics.
         command.env("NO_COLOR", "1").env("RUST_BACKTRACE", "1");
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let stdout = child.stdout.take().expect("child stdout");
         let (tx, rx) = mpsc::channel::<String>();
         // Reads stdout for the whole life of the child so the pipe never fills up.
@@ -191,10 +175,7 @@ impl Broker {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "broker did not exit within {STOP_TIMEOUT:?} of SIGTERM\n{}",
-                    self.stderr_tail()
-                );
+                panic!("broker did not exit within {STOP_TIMEOUT:?} of SIGTERM\n{}", self.stderr_tail());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

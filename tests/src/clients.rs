@@ -24,10 +24,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A client config pointing at `bootstrap`, IPv4 only, quiet unless `STRATA_TEST_CLIENT_DEBUG` is set.
 pub fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4")
-        .set("socket.timeout.ms", "20000");
+    config.set("bootstrap.servers", bootstrap).set("broker.address.family", "v4").set("socket.timeout.ms", "20000");
     if let Ok(debug) = std::env::var("STRATA_TEST_CLIENT_DEBUG") {
         config.set("debug", debug);
     }
@@ -36,11 +33,7 @@ pub fn client_config(bootstrap: &str) -> ClientConfig {
 
 /// Runs a future (the AdminClient's) to completion on a small runtime.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(future)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(future)
 }
 
 /// Creates a topic with the AdminClient and asserts success.
@@ -50,8 +43,7 @@ pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
 
 /// Creates a topic with topic-level configs (Kafka names) and asserts success.
 pub fn create_topic_with(bootstrap: &str, name: &str, partitions: i32, configs: &[(&str, &str)]) {
-    let admin: AdminClient<DefaultClientContext> =
-        client_config(bootstrap).create().expect("create AdminClient");
+    let admin: AdminClient<DefaultClientContext> = client_config(bootstrap).create().expect("create AdminClient");
     let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     for (key, value) in configs {
         topic = topic.set(key, value);
@@ -115,10 +107,7 @@ pub type TestProducer = ThreadedProducer<DeliveryLog>;
 /// A producer with the given extra settings (e.g. `compression.type`, `acks`).
 pub fn producer(bootstrap: &str, settings: &[(&str, &str)]) -> TestProducer {
     let mut config = client_config(bootstrap);
-    config
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000")
-        .set("queue.buffering.max.messages", "200000");
+    config.set("linger.ms", "5").set("message.timeout.ms", "60000").set("queue.buffering.max.messages", "200000");
     for (key, value) in settings {
         config.set(*key, *value);
     }
@@ -157,7 +146,12 @@ pub fn send(producer: &TestProducer, topic: &str, message: &TestMessage) {
 
 /// Produces all messages, flushes, and returns `(partition, offset)` per message index; panics on
 /// any failed delivery.
-pub fn produce_all(bootstrap: &str, topic: &str, messages: &[TestMessage], settings: &[(&str, &str)]) -> Vec<(i32, i64)> {
+pub fn produce_all(
+    bootstrap: &str,
+    topic: &str,
+    messages: &[TestMessage],
+    settings: &[(&str, &str)],
+) -> Vec<(i32, i64)> {
     let producer = producer(bootstrap, settings);
     for message in messages {
         send(&producer, topic, message);
@@ -193,9 +187,7 @@ pub fn consumer(bootstrap: &str, settings: &[(&str, &str)]) -> BaseConsumer {
 pub fn to_consumed<M: Message>(message: &M) -> Consumed {
     let headers = message
         .headers()
-        .map(|headers| {
-            headers.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect()
-        })
+        .map(|headers| headers.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect())
         .unwrap_or_default();
     Consumed {
         partition: message.partition(),

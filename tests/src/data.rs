@@ -126,11 +126,8 @@ pub fn assert_subset_in_order(expected: &[TestMessage], consumed: &[Consumed]) {
 /// A compact picture of a partition's contents for failure messages: the message indexes read in
 /// offset order, as runs `first..=last` of consecutive messages (`step` apart).
 pub fn index_runs(consumed: &[Consumed], partition: i32, step: usize) -> String {
-    let mut indexes: Vec<(i64, usize)> = consumed
-        .iter()
-        .filter(|c| c.partition == partition)
-        .filter_map(|c| Some((c.offset, index_of(c)?)))
-        .collect();
+    let mut indexes: Vec<(i64, usize)> =
+        consumed.iter().filter(|c| c.partition == partition).filter_map(|c| Some((c.offset, index_of(c)?))).collect();
     indexes.sort_unstable();
     let mut runs: Vec<String> = Vec::new();
     let mut run: Option<(i64, usize, usize)> = None; // (first offset, first index, last index)

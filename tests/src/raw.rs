@@ -107,12 +107,8 @@ impl RawConn {
             .with_client_id(Some(StrBytes::from_static_str("strata-tests")));
         let api_key = ApiKey::try_from(R::KEY).expect("known api key");
         let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, api_key.request_header_version(version))
-            .expect("encode request header");
-        request
-            .encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("encode {api_key:?} v{version}: {e}"));
+        header.encode(&mut buf, api_key.request_header_version(version)).expect("encode request header");
+        request.encode(&mut buf, version).unwrap_or_else(|e| panic!("encode {api_key:?} v{version}: {e}"));
         (correlation_id, buf)
     }
 
@@ -128,10 +124,7 @@ impl RawConn {
         };
         let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))
             .unwrap_or_else(|e| panic!("decode {api_key:?} v{version} response header: {e}"));
-        assert_eq!(
-            header.correlation_id, correlation_id,
-            "{api_key:?} v{version}: correlation id of the response"
-        );
+        assert_eq!(header.correlation_id, correlation_id, "{api_key:?} v{version}: correlation id of the response");
         frame
     }
 

@@ -15,8 +15,8 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{
-    BrokerId, CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
-    ProduceRequest, TopicName,
+    BrokerId, CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse, ProduceRequest,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
@@ -80,7 +80,13 @@ pub fn records(count: usize, base_ts: i64) -> Vec<Record> {
 }
 
 /// Like [`records`], but stamped with a producer id, epoch and base sequence.
-pub fn idempotent_records(count: usize, base_ts: i64, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Vec<Record> {
+pub fn idempotent_records(
+    count: usize,
+    base_ts: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Vec<Record> {
     (0..count)
         .map(|i| {
             let delta = i64::try_from(i).expect("small");
@@ -110,12 +116,11 @@ pub fn decode_batches(bytes: &Bytes) -> Vec<RecordSet> {
 }
 
 pub fn produce_request(topic: &str, partition: i32, record_set: Bytes, acks: i16) -> ProduceRequest {
-    ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![TopicProduceData::default().with_name(topic_name(topic)).with_partition_data(
-            vec![PartitionProduceData::default().with_index(partition).with_records(Some(record_set))],
-        )])
+    ProduceRequest::default().with_acks(acks).with_timeout_ms(10_000).with_topic_data(vec![
+        TopicProduceData::default().with_name(topic_name(topic)).with_partition_data(vec![
+            PartitionProduceData::default().with_index(partition).with_records(Some(record_set)),
+        ]),
+    ])
 }
 
 /// Produces one record set with acks=all and returns the single partition answer.
@@ -133,8 +138,8 @@ pub fn produce_acks(
     let response = conn.request(PRODUCE_VERSION, &produce_request(topic, partition, record_set, acks));
     let [topic_response] = <[_; 1]>::try_from(response.responses).expect("one topic in the produce response");
     assert_eq!(topic_response.name.0.as_str(), topic, "topic name in the produce response");
-    let [partition_response] = <[_; 1]>::try_from(topic_response.partition_responses)
-        .expect("one partition in the produce response");
+    let [partition_response] =
+        <[_; 1]>::try_from(topic_response.partition_responses).expect("one partition in the produce response");
     assert_eq!(partition_response.index, partition, "partition index in the produce response");
     partition_response
 }

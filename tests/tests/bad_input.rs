@@ -310,7 +310,8 @@ fn nothing_pipelined_after_a_request_that_closes_the_connection_is_executed() {
     let unsupported = header_v1(3, 99, 1);
     pipelined.put_i32(unsupported.len() as i32);
     pipelined.put_slice(&unsupported);
-    let (_, produce) = conn.encode_request(requests::PRODUCE_VERSION, &requests::produce_request("piped", 0, records.clone(), 1));
+    let (_, produce) =
+        conn.encode_request(requests::PRODUCE_VERSION, &requests::produce_request("piped", 0, records.clone(), 1));
     pipelined.put_i32(produce.len() as i32);
     pipelined.put_slice(&produce);
     conn.send_bytes(&pipelined);
@@ -320,7 +321,8 @@ fn nothing_pipelined_after_a_request_that_closes_the_connection_is_executed() {
     let mut conn = RawConn::connect(broker.bootstrap());
     let mut pipelined = BytesMut::new();
     for (topic, acks) in [("no-such-topic", 0), ("piped", 0), ("piped", 1)] {
-        let (_, produce) = conn.encode_request(requests::PRODUCE_VERSION, &requests::produce_request(topic, 0, records.clone(), acks));
+        let (_, produce) =
+            conn.encode_request(requests::PRODUCE_VERSION, &requests::produce_request(topic, 0, records.clone(), acks));
         pipelined.put_i32(produce.len() as i32);
         pipelined.put_slice(&produce);
     }

@@ -41,7 +41,9 @@ fn a_keyless_record_in_a_compacted_topic_refuses_the_batch_and_names_the_record(
     create(&mut conn, "both", "compact,delete");
     create(&mut conn, "deleted", "delete");
 
-    for (topic, compression) in [("compacted", Compression::None), ("compacted", Compression::Gzip), ("both", Compression::Zstd)] {
+    for (topic, compression) in
+        [("compacted", Compression::None), ("compacted", Compression::Gzip), ("both", Compression::Zstd)]
+    {
         let answer = requests::produce(&mut conn, topic, 0, batch(&[1, 3], compression));
         assert_eq!(answer.error_code, INVALID_RECORD, "{topic} {compression:?}");
         let errors: Vec<(i32, String)> = answer
@@ -57,7 +59,11 @@ fn a_keyless_record_in_a_compacted_topic_refuses_the_batch_and_names_the_record(
                 "One or more records have been rejected due to 2 record errors in total, and only showing the first three errors at most: [RecordError(batchIndex=1, message='{message}'), RecordError(batchIndex=3, message='{message}')]"
             ))
         );
-        assert_eq!(requests::list_offset(&mut conn, topic, 0, LATEST_TIMESTAMP).offset, 0, "nothing written to {topic}");
+        assert_eq!(
+            requests::list_offset(&mut conn, topic, 0, LATEST_TIMESTAMP).offset,
+            0,
+            "nothing written to {topic}"
+        );
     }
 
     // Keys on every record: accepted. A delete-only topic takes keyless records.
@@ -66,12 +72,15 @@ fn a_keyless_record_in_a_compacted_topic_refuses_the_batch_and_names_the_record(
 
     // Switching a topic to compact applies to the next produce.
     let alter = IncrementalAlterConfigsRequest::default().with_resources(vec![
-        AlterConfigsResource::default().with_resource_type(2).with_resource_name("deleted".to_string().into()).with_configs(vec![
-            AlterableConfig::default()
-                .with_name("cleanup.policy".to_string().into())
-                .with_config_operation(0)
-                .with_value(Some("compact".to_string().into())),
-        ]),
+        AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name("deleted".to_string().into())
+            .with_configs(vec![
+                AlterableConfig::default()
+                    .with_name("cleanup.policy".to_string().into())
+                    .with_config_operation(0)
+                    .with_value(Some("compact".to_string().into())),
+            ]),
     ]);
     let response = conn.request(1, &alter);
     assert_eq!(response.responses[0].error_code, NONE);

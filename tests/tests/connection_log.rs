@@ -38,7 +38,8 @@ fn client_software_and_api_versions_are_logged_once_per_connection() {
     assert!(!metadata_lines.is_empty(), "the Metadata version is logged:\n{log}");
     // Three metadata calls, each logged only the first time on its connection: librdkafka may
     // open a bootstrap and a broker connection, so at most one line per connection.
-    let connections = log.lines().filter(|l| l.contains("client uses this API version") && l.contains("api=ApiVersions")).count();
+    let connections =
+        log.lines().filter(|l| l.contains("client uses this API version") && l.contains("api=ApiVersions")).count();
     assert!(
         metadata_lines.len() <= connections,
         "{} Metadata lines for {connections} connections: {metadata_lines:?}",

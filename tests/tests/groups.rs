@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use strata_tests::Broker;
 use strata_tests::clients;
 use strata_tests::data;
-use strata_tests::Broker;
 
 const TOPIC: &str = "shared";
 const PARTITIONS: i32 = 4;
@@ -284,7 +284,8 @@ fn committed_offsets_survive_a_broker_restart() {
     }
     // Consumption resumes there.
     let consumed = pump(&[&b], "resume at the committed offsets", || assignment(&b) == all_partitions());
-    let consumed = [consumed, pump(&[&b], "one message per partition", || false_after(Duration::from_secs(3)))].concat();
+    let consumed =
+        [consumed, pump(&[&b], "one message per partition", || false_after(Duration::from_secs(3)))].concat();
     let mut first: HashMap<i32, i64> = HashMap::new();
     for (_, p, o) in consumed {
         first.entry(p).or_insert(o);
@@ -319,9 +320,11 @@ fn static_member_rejoins_without_a_rebalance() {
     let b = member(broker.bootstrap(), "static", &[("group.instance.id", "static-b"), ("session.timeout.ms", "30000")]);
     pump(&[&a, &b], "two static members split 2/2", || assignment(&a).len() == 2 && assignment(&b).len() == 2);
     let (a_before, b_before) = (assignment(&a), assignment(&b));
-    let a_rebalances = a.context().assigned.lock().expect("lock").len() + a.context().revoked.lock().expect("lock").len();
+    let a_rebalances =
+        a.context().assigned.lock().expect("lock").len() + a.context().revoked.lock().expect("lock").len();
     drop(b); // a static member's close sends no LeaveGroup
-    let b2 = member(broker.bootstrap(), "static", &[("group.instance.id", "static-b"), ("session.timeout.ms", "30000")]);
+    let b2 =
+        member(broker.bootstrap(), "static", &[("group.instance.id", "static-b"), ("session.timeout.ms", "30000")]);
     pump(&[&a, &b2], "static member back with its partitions", || assignment(&b2) == b_before);
     pump(&[&a, &b2], "quiet period", || false_after(Duration::from_secs(3)));
     assert_eq!(assignment(&a), a_before, "the other member's assignment did not change");

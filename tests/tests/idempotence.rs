@@ -35,7 +35,8 @@ fn retried_batch_gets_its_original_offset_and_gaps_are_out_of_order() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "seq", 1);
-    let init = conn.request(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000));
+    let init = conn
+        .request(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000));
     assert_eq!(init.error_code, NONE, "InitProducerId");
     let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
     assert!(pid >= 0);
@@ -70,7 +71,8 @@ fn producer_state_survives_a_restart() {
     let mut broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "seq-restart", 1);
-    let init = conn.request(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000));
+    let init = conn
+        .request(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000));
     assert_eq!(init.error_code, NONE);
     let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
     let batch = requests::batch(&requests::idempotent_records(5, 10, pid, epoch, 0), Compression::None);

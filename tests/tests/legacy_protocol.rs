@@ -34,7 +34,15 @@ fn get_str(r: &mut Bytes) -> String {
 }
 
 /// One legacy message entry: offset, size, crc, magic, attributes, [timestamp], key, value.
-fn message(out: &mut BytesMut, offset: i64, magic: i8, attributes: i8, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>) {
+fn message(
+    out: &mut BytesMut,
+    offset: i64,
+    magic: i8,
+    attributes: i8,
+    timestamp: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) {
     let mut body = BytesMut::new();
     body.put_i8(magic);
     body.put_i8(attributes);
@@ -110,7 +118,8 @@ fn produce_answers(version: i16, topic: &str, mut r: Bytes) -> Vec<(i32, i16, i6
     assert_eq!(&r[..len], topic.as_bytes());
     r.advance(len);
     let n = r.get_i32();
-    let answers = (0..n).map(|_| (r.get_i32(), r.get_i16(), r.get_i64(), (version >= 2).then(|| r.get_i64()))).collect();
+    let answers =
+        (0..n).map(|_| (r.get_i32(), r.get_i16(), r.get_i64(), (version >= 2).then(|| r.get_i64()))).collect();
     if version >= 1 {
         assert_eq!(r.get_i32(), 0, "throttle time");
     }
@@ -149,7 +158,15 @@ fn produce_v0_to_v2_plain_and_gzip_is_stored_and_read_back_with_todays_fetch() {
     // A gzip wrapper (magic 1) whose inner messages have relative offsets, as Java 0.10+ writes.
     let mut inner = BytesMut::new();
     for i in 0..3i64 {
-        message(&mut inner, i, 1, 0, 2000 + i, Some(format!("k{}", 4 + i).as_bytes()), Some(format!("v{}", 4 + i).as_bytes()));
+        message(
+            &mut inner,
+            i,
+            1,
+            0,
+            2000 + i,
+            Some(format!("k{}", 4 + i).as_bytes()),
+            Some(format!("v{}", 4 + i).as_bytes()),
+        );
     }
     let mut wrapped = BytesMut::new();
     message(&mut wrapped, 2, 1, Compression::Gzip as i8, 2002, None, Some(&gzip(&inner)));
@@ -168,8 +185,14 @@ fn produce_v0_to_v2_plain_and_gzip_is_stored_and_read_back_with_todays_fetch() {
     assert_eq!(fetched.high_watermark, 9);
     let batches = requests::decode_batches(&fetched.records.expect("records"));
     let codecs: Vec<_> = batches.iter().map(|b| b.compression).collect();
-    assert_eq!(codecs, [Compression::None, Compression::None, Compression::Gzip, Compression::Gzip], "stored as produced");
-    let got: Vec<(i64, i64, Option<Vec<u8>>, Option<Vec<u8>>)> = batches
+    assert_eq!(
+        codecs,
+        [Compression::None, Compression::None, Compression::Gzip, Compression::Gzip],
+        "stored as produced"
+    );
+    /// Offset, timestamp, key and value of one stored record.
+    type Stored = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+    let got: Vec<Stored> = batches
         .iter()
         .flat_map(|b| &b.records)
         .map(|r| (r.offset, r.timestamp, r.key.as_ref().map(|k| k.to_vec()), r.value.as_ref().map(|v| v.to_vec())))
@@ -335,8 +358,14 @@ fn fetch_v0_to_v3_down_converts_what_todays_producers_stored() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "down", 1);
-    assert_eq!(requests::produce(&mut conn, "down", 0, stored_batch(500, &["a", "b"], Compression::None)).base_offset, 0);
-    assert_eq!(requests::produce(&mut conn, "down", 0, stored_batch(600, &["c", "d"], Compression::Gzip)).base_offset, 2);
+    assert_eq!(
+        requests::produce(&mut conn, "down", 0, stored_batch(500, &["a", "b"], Compression::None)).base_offset,
+        0
+    );
+    assert_eq!(
+        requests::produce(&mut conn, "down", 0, stored_batch(600, &["c", "d"], Compression::Gzip)).base_offset,
+        2
+    );
     let k = |s: &str| Some(s.as_bytes().to_vec());
     let v = |s: &str| Some(format!("value-{s}").into_bytes());
 
@@ -526,7 +555,9 @@ fn offset_commit_v0_and_v1_and_offset_fetch_v0_go_through_the_group_coordinator(
     assert_eq!(offset_fetch_v0(&mut conn, "old-group", "oc"), (23, "v1".into(), NONE));
     // Today's OffsetFetch sees the same commit.
     let request = kafka_protocol::messages::OffsetFetchRequest::default()
-        .with_group_id(kafka_protocol::messages::GroupId(kafka_protocol::protocol::StrBytes::from_static_str("old-group")))
+        .with_group_id(kafka_protocol::messages::GroupId(kafka_protocol::protocol::StrBytes::from_static_str(
+            "old-group",
+        )))
         .with_topics(Some(vec![
             kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic::default()
                 .with_name(requests::topic_name("oc"))
@@ -672,15 +703,23 @@ fn a_v0_consumer_group_joins_syncs_commits_with_offset_commit_v1_and_leaves() {
         .with_generation_id(generation)
         .with_member_id(s(&member))
         .with_assignments(vec![
-            SyncGroupRequestAssignment::default().with_member_id(s(&member)).with_assignment(Bytes::from_static(b"all")),
+            SyncGroupRequestAssignment::default()
+                .with_member_id(s(&member))
+                .with_assignment(Bytes::from_static(b"all")),
         ]);
     let synced = conn.request(0, &sync);
     assert_eq!((synced.error_code, &synced.assignment[..]), (NONE, &b"all"[..]));
-    let beat =
-        HeartbeatRequest::default().with_group_id(GroupId(s("old"))).with_generation_id(generation).with_member_id(s(&member));
+    let beat = HeartbeatRequest::default()
+        .with_group_id(GroupId(s("old")))
+        .with_generation_id(generation)
+        .with_member_id(s(&member));
     assert_eq!(conn.request(0, &beat).error_code, NONE);
     assert_eq!(offset_commit_as(&mut conn, 1, "old", (generation, &member), "grouped", 5, "m"), NONE);
-    assert_eq!(offset_commit_as(&mut conn, 1, "old", (generation + 1, &member), "grouped", 6, "m"), 22, "ILLEGAL_GENERATION");
+    assert_eq!(
+        offset_commit_as(&mut conn, 1, "old", (generation + 1, &member), "grouped", 6, "m"),
+        22,
+        "ILLEGAL_GENERATION"
+    );
     assert_eq!(offset_fetch_v0(&mut conn, "old", "grouped"), (5, "m".into(), NONE));
     let leave = LeaveGroupRequest::default().with_group_id(GroupId(s("old"))).with_member_id(s(&member));
     assert_eq!(conn.request(0, &leave).error_code, NONE);

@@ -26,8 +26,12 @@ fn offsets_for_times_through_librdkafka() {
         m.timestamp_ms = Some(base_ts + STEP_MS * i64::try_from(m.index).expect("fits"));
     }
     // Many small batches (and so many time-index lookups across batches and requests).
-    let offsets =
-        clients::produce_all(broker.bootstrap(), "times", &messages, &[("acks", "all"), ("batch.num.messages", "40"), ("max.in.flight.requests.per.connection", "1")]);
+    let offsets = clients::produce_all(
+        broker.bootstrap(),
+        "times",
+        &messages,
+        &[("acks", "all"), ("batch.num.messages", "40"), ("max.in.flight.requests.per.connection", "1")],
+    );
     assert_eq!(offsets[COUNT - 1], (0, i64::try_from(COUNT - 1).expect("fits")));
 
     let consumer = clients::consumer(broker.bootstrap(), &[]);
@@ -45,8 +49,7 @@ fn offsets_for_times_through_librdkafka() {
     .chain((0..COUNT).step_by(97).map(|i| {
         let i = i64::try_from(i).expect("fits");
         (base_ts + STEP_MS * i, Offset::Offset(i))
-    }))
-    {
+    })) {
         let mut query = TopicPartitionList::new();
         query.add_partition_offset("times", 0, Offset::Offset(target)).expect("tpl");
         let answer = consumer.offsets_for_times(query, CLIENT_TIMEOUT).expect("offsets_for_times");

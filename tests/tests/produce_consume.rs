@@ -52,12 +52,8 @@ fn run(codec: &str, acks: &str) {
     let messages: Vec<TestMessage> = data::generate(&topic, count, PARTITIONS);
 
     let started = Instant::now();
-    let offsets = clients::produce_all(
-        broker.bootstrap(),
-        &topic,
-        &messages,
-        &[("compression.type", codec), ("acks", acks)],
-    );
+    let offsets =
+        clients::produce_all(broker.bootstrap(), &topic, &messages, &[("compression.type", codec), ("acks", acks)]);
     let produced_in = started.elapsed();
 
     if acks == "0" {

@@ -14,7 +14,12 @@ fn graceful_restart_serves_the_same_records_at_the_same_offsets() {
     let mut broker = Broker::start_default();
     clients::create_topic(broker.bootstrap(), "durable", 3);
     let messages = data::generate("durable", 30_000, 3);
-    let offsets = clients::produce_all(broker.bootstrap(), "durable", &messages, &[("acks", "all"), ("compression.type", "snappy")]);
+    let offsets = clients::produce_all(
+        broker.bootstrap(),
+        "durable",
+        &messages,
+        &[("acks", "all"), ("compression.type", "snappy")],
+    );
     let before = clients::consume_all(broker.bootstrap(), "durable", 3);
     data::assert_same(&messages, &before, Some(&offsets));
 
@@ -32,7 +37,8 @@ fn graceful_restart_serves_the_same_records_at_the_same_offsets() {
     let more = data::generate("durable-more", 3_000, 3);
     let more_offsets = clients::produce_all(broker.bootstrap(), "durable", &more, &[("acks", "all")]);
     for (index, (partition, offset)) in more_offsets.iter().enumerate() {
-        let in_partition_before = i64::try_from(messages.iter().filter(|m| m.partition == *partition).count()).expect("fits");
+        let in_partition_before =
+            i64::try_from(messages.iter().filter(|m| m.partition == *partition).count()).expect("fits");
         assert!(*offset >= in_partition_before, "message {index} got offset {offset} inside the old log");
     }
     let all = clients::consume_all(broker.bootstrap(), "durable", 3);
@@ -73,7 +79,10 @@ fn sigkill_loses_no_acknowledged_message_with_flush_every_message() {
     let consumed = clients::consume_all(broker.bootstrap(), "crash", 3);
     // Whatever is there is correct, unduplicated and in order (unacked messages may or may not be).
     for partition in 0..3 {
-        eprintln!("partition {partition} after SIGKILL (offset:first..=last message): {}", data::index_runs(&consumed, partition, 3));
+        eprintln!(
+            "partition {partition} after SIGKILL (offset:first..=last message): {}",
+            data::index_runs(&consumed, partition, 3)
+        );
     }
     data::assert_subset_in_order(&messages, &consumed);
     let by_position: std::collections::HashMap<(i32, i64), &data::Consumed> =

@@ -36,17 +36,20 @@ fn dependencies(manifest: &str) -> Vec<String> {
 fn crates_depend_only_on_what_the_design_allows() {
     // DESIGN.md: wire has no I/O; log and groups know nothing of sockets or the broker.
     let allowed: &[(&str, &[&str])] = &[
-        ("wire", &["kafka-protocol", "bytes", "crc32c", "thiserror", "anyhow", "uuid", "flate2", "snap", "lz4", "zstd"]),
         (
-            "log",
-            &["strata-wire", "bytes", "crc32c", "io-uring", "memmap2", "libc", "thiserror", "tracing", "tokio"],
+            "wire",
+            &["kafka-protocol", "bytes", "crc32c", "thiserror", "anyhow", "uuid", "flate2", "snap", "lz4", "zstd"],
         ),
+        ("log", &["strata-wire", "bytes", "crc32c", "io-uring", "memmap2", "libc", "thiserror", "tracing", "tokio"]),
         ("groups", &["strata-wire", "kafka-protocol", "bytes", "thiserror"]),
     ];
     for (dir, allowed) in allowed {
         let manifest = read(&workspace().join(dir).join("Cargo.toml"));
         for dep in dependencies(&manifest) {
-            assert!(allowed.contains(&dep.as_str()), "{dir}/Cargo.toml depends on {dep}, which DESIGN.md does not allow");
+            assert!(
+                allowed.contains(&dep.as_str()),
+                "{dir}/Cargo.toml depends on {dep}, which DESIGN.md does not allow"
+            );
         }
     }
     let log = read(&workspace().join("log").join("Cargo.toml"));
@@ -79,11 +82,8 @@ fn every_rust_file_opens_with_a_role_comment() {
         rust_files(&workspace().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());
-    let missing: Vec<_> = files
-        .iter()
-        .filter(|f| !read(f).trim_start().starts_with("//!"))
-        .map(|f| f.display().to_string())
-        .collect();
+    let missing: Vec<_> =
+        files.iter().filter(|f| !read(f).trim_start().starts_with("//!")).map(|f| f.display().to_string()).collect();
     assert!(missing.is_empty(), "files without a leading //! comment: {missing:#?}");
 }
 

@@ -83,8 +83,9 @@ fn every_kafka_topic_setting_is_accepted_stored_and_described() {
 
 fn create_with(conn: &mut RawConn, topic: &str, name: &str, value: &str) -> (i16, String) {
     let mut request = requests::create_topics_request(topic, 1);
-    request.topics[0].configs =
-        vec![CreatableTopicConfig::default().with_name(name.to_string().into()).with_value(Some(value.to_string().into()))];
+    request.topics[0].configs = vec![
+        CreatableTopicConfig::default().with_name(name.to_string().into()).with_value(Some(value.to_string().into())),
+    ];
     let response = conn.request(7, &request);
     let result = &response.topics[0];
     assert!(result.error_code != NONE || result.error_message.is_none(), "{name}={value}: a success has no message");
@@ -98,14 +99,42 @@ fn values_kafka_refuses_get_invalid_config_with_kafkas_message() {
     let cases = [
         ("segment.bytes", "1000", "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576"),
         ("segment.bytes", "big", "Invalid value big for configuration segment.bytes: Not a number of type INT"),
-        ("compression.lz4.level", "18", "Invalid value 18 for configuration compression.lz4.level: Value must be no more than 17"),
-        ("min.cleanable.dirty.ratio", "1.5", "Invalid value 1.5 for configuration min.cleanable.dirty.ratio: Value must be no more than 1"),
-        ("delete.retention.ms", "-1", "Invalid value -1 for configuration delete.retention.ms: Value must be at least 0"),
-        ("preallocate", "maybe", "Invalid value maybe for configuration preallocate: Expected value to be either true or false"),
+        (
+            "compression.lz4.level",
+            "18",
+            "Invalid value 18 for configuration compression.lz4.level: Value must be no more than 17",
+        ),
+        (
+            "min.cleanable.dirty.ratio",
+            "1.5",
+            "Invalid value 1.5 for configuration min.cleanable.dirty.ratio: Value must be no more than 1",
+        ),
+        (
+            "delete.retention.ms",
+            "-1",
+            "Invalid value -1 for configuration delete.retention.ms: Value must be at least 0",
+        ),
+        (
+            "preallocate",
+            "maybe",
+            "Invalid value maybe for configuration preallocate: Expected value to be either true or false",
+        ),
         ("no.such.setting", "1", "Unknown topic config name: no.such.setting"),
-        ("cleanup.policy", "delete,forever", "Invalid value forever for configuration cleanup.policy: String must be one of: compact, delete"),
-        ("compression.type", "brotli", "Invalid value brotli for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
-        ("compression.gzip.level", "0", "Invalid value 0 for configuration compression.gzip.level: Value must be between 1 and 9 or equal to -1"),
+        (
+            "cleanup.policy",
+            "delete,forever",
+            "Invalid value forever for configuration cleanup.policy: String must be one of: compact, delete",
+        ),
+        (
+            "compression.type",
+            "brotli",
+            "Invalid value brotli for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer",
+        ),
+        (
+            "compression.gzip.level",
+            "0",
+            "Invalid value 0 for configuration compression.gzip.level: Value must be between 1 and 9 or equal to -1",
+        ),
         (
             "leader.replication.throttled.replicas",
             "0-1",
@@ -122,7 +151,13 @@ fn values_kafka_refuses_get_invalid_config_with_kafkas_message() {
     assert!(metadata.topics.iter().all(|t| !t.name.as_ref().is_some_and(|n| n.starts_with("refused-"))));
     // What Kafka 4.1 accepts: retention.bytes has no lower bound (any negative value means no
     // limit), an empty cleanup.policy, booleans in any case. A success carries no error message.
-    for (i, (name, value)) in [("retention.bytes", "-5"), ("cleanup.policy", ""), ("preallocate", "TRUE")].iter().enumerate() {
-        assert_eq!(create_with(&mut conn, &format!("accepted-{i}"), name, value), (NONE, String::new()), "{name}={value}");
+    for (i, (name, value)) in
+        [("retention.bytes", "-5"), ("cleanup.policy", ""), ("preallocate", "TRUE")].iter().enumerate()
+    {
+        assert_eq!(
+            create_with(&mut conn, &format!("accepted-{i}"), name, value),
+            (NONE, String::new()),
+            "{name}={value}"
+        );
     }
 }

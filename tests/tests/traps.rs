@@ -112,9 +112,11 @@ fn fetch_offset_inside_a_batch_returns_the_whole_batch() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "inside", 1);
-    let first = requests::produce(&mut conn, "inside", 0, requests::batch(&requests::records(10, 100), Compression::None));
+    let first =
+        requests::produce(&mut conn, "inside", 0, requests::batch(&requests::records(10, 100), Compression::None));
     assert_eq!((first.error_code, first.base_offset), (NONE, 0));
-    let second = requests::produce(&mut conn, "inside", 0, requests::batch(&requests::records(5, 200), Compression::Lz4));
+    let second =
+        requests::produce(&mut conn, "inside", 0, requests::batch(&requests::records(5, 200), Compression::Lz4));
     assert_eq!((second.error_code, second.base_offset), (NONE, 10));
 
     for (fetch_offset, batch_base, batch_len) in [(5, 0, 10), (9, 0, 10), (10, 10, 5), (12, 10, 5), (14, 10, 5)] {
@@ -136,7 +138,8 @@ fn fetch_watermarks_agree_with_list_offsets() {
     requests::create_topic_ok(&mut conn, "marks", 2);
     // Partition 1 stays empty; partition 0 gets three batches.
     for count in [3, 1, 7] {
-        let answer = requests::produce(&mut conn, "marks", 0, requests::batch(&requests::records(count, 5), Compression::None));
+        let answer =
+            requests::produce(&mut conn, "marks", 0, requests::batch(&requests::records(count, 5), Compression::None));
         assert_eq!(answer.error_code, NONE);
         assert_eq!(answer.log_start_offset, 0, "log_start_offset in the produce answer");
     }
@@ -155,9 +158,8 @@ fn fetch_watermarks_agree_with_list_offsets() {
 
 #[test]
 fn auto_created_topics_get_num_partitions() {
-    let broker = Broker::start(
-        BrokerOptions::default().with("num.partitions", "5").with("auto.create.topics.enable", "true"),
-    );
+    let broker =
+        Broker::start(BrokerOptions::default().with("num.partitions", "5").with("auto.create.topics.enable", "true"));
     let mut conn = RawConn::connect(broker.bootstrap());
     let refused = requests::metadata(&mut conn, Some(&["not-asked"]), false);
     assert_eq!(refused.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION, "no auto-create when the client says no");
@@ -249,9 +251,8 @@ fn every_advertised_version_works() {
     // Metadata for a known topic, with its id from v10.
     for v in versions(3, (MetadataRequest::VERSIONS.min, MetadataRequest::VERSIONS.max)) {
         attempt(bootstrap, &mut failures, format!("Metadata v{v}"), |conn| {
-            let request = MetadataRequest::default().with_topics(Some(vec![
-                MetadataRequestTopic::default().with_name(Some(requests::topic_name(topic))),
-            ]));
+            let request = MetadataRequest::default()
+                .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(requests::topic_name(topic)))]));
             let response = conn.request(v, &request);
             assert_eq!(response.brokers.len(), 1, "brokers");
             assert_eq!(response.topics.len(), 1, "topics");
@@ -263,9 +264,11 @@ fn every_advertised_version_works() {
             }
         });
     }
-    let metadata = conn.request(12, &MetadataRequest::default().with_topics(Some(vec![
-        MetadataRequestTopic::default().with_name(Some(requests::topic_name(topic))),
-    ])));
+    let metadata = conn.request(
+        12,
+        &MetadataRequest::default()
+            .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(requests::topic_name(topic)))])),
+    );
     let topic_id = metadata.topics[0].topic_id;
 
     // Produce: one record per version; each success moves the end by one.
@@ -277,8 +280,13 @@ fn every_advertised_version_works() {
                     .with_index(0)
                     .with_records(Some(requests::batch(&requests::records(1, 1_000 + next_offset), Compression::None))),
             ]);
-            topic_data = if v >= 13 { topic_data.with_topic_id(topic_id) } else { topic_data.with_name(requests::topic_name(topic)) };
-            let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![topic_data]);
+            topic_data = if v >= 13 {
+                topic_data.with_topic_id(topic_id)
+            } else {
+                topic_data.with_name(requests::topic_name(topic))
+            };
+            let request =
+                ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![topic_data]);
             let response = conn.request(v, &request);
             let partition = &response.responses[0].partition_responses[0];
             assert_eq!(partition.error_code, NONE, "error code");
@@ -293,8 +301,15 @@ fn every_advertised_version_works() {
             let mut fetch_topic = FetchTopic::default().with_partitions(vec![
                 FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20),
             ]);
-            fetch_topic = if v >= 13 { fetch_topic.with_topic_id(topic_id) } else { fetch_topic.with_topic(requests::topic_name(topic)) };
-            let request = FetchRequest::default().with_replica_id(BrokerId(-1)).with_max_bytes(1 << 20).with_topics(vec![fetch_topic]);
+            fetch_topic = if v >= 13 {
+                fetch_topic.with_topic_id(topic_id)
+            } else {
+                fetch_topic.with_topic(requests::topic_name(topic))
+            };
+            let request = FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_max_bytes(1 << 20)
+                .with_topics(vec![fetch_topic]);
             let response = conn.request(v, &request);
             assert_eq!(response.error_code, NONE, "error code");
             let partition = &response.responses[0].partitions[0];

@@ -30,10 +30,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, BrokerId, FetchResponse, ProduceRequest, RequestHeader, ResponseKind, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchResponse, ProduceRequest, RequestHeader, ResponseKind, TopicName,
+};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{Compression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
 use strata_wire::batch::{
@@ -86,9 +90,8 @@ fn produce_frame(partitions: i32, records: &Bytes) -> Bytes {
     let data = (0..partitions)
         .map(|index| PartitionProduceData::default().with_index(index).with_records(Some(records.clone())))
         .collect();
-    let topic = TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_static_str("bench")))
-        .with_partition_data(data);
+    let topic =
+        TopicProduceData::default().with_name(TopicName(StrBytes::from_static_str("bench"))).with_partition_data(data);
     let request = ProduceRequest::default().with_acks(1).with_timeout_ms(30_000).with_topic_data(vec![topic]);
     let mut frame = BytesMut::new();
     RequestHeader::default()

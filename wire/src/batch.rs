@@ -269,8 +269,7 @@ mod tests {
     use super::*;
     use bytes::{Bytes, BytesMut};
     use kafka_protocol::records::{
-        Compression as KCompression, Record, RecordBatchDecoder, RecordBatchEncoder,
-        RecordEncodeOptions, TimestampType,
+        Compression as KCompression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
 
     fn record(offset: i64, timestamp: i64, producer_id: i64, sequence: i32) -> Record {
@@ -429,10 +428,7 @@ mod tests {
         let bad = with_field(&good, 57, &0i32.to_be_bytes());
         assert_eq!(validate_batch(&bad), Err(BatchError::RecordCount { at: 0, record_count: 0 }));
         let bad = with_field(&good, 23, &5i32.to_be_bytes());
-        assert_eq!(
-            validate_batch(&bad),
-            Err(BatchError::OffsetDelta { at: 0, last_offset_delta: 5, record_count: 2 })
-        );
+        assert_eq!(validate_batch(&bad), Err(BatchError::OffsetDelta { at: 0, last_offset_delta: 5, record_count: 2 }));
         let bad = with_field(&good, ATTRIBUTES_AT, &7i16.to_be_bytes());
         assert_eq!(validate_batch(&bad), Err(BatchError::Compression { at: 0, codec: 7 }));
     }

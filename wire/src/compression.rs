@@ -55,10 +55,7 @@ pub fn decompress(codec: Compression, data: &[u8], output_bytes_max: usize) -> R
 fn read_bounded(reader: impl Read, limit: usize, codec: Compression) -> Result<Vec<u8>, DecompressError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    reader
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| DecompressError::Corrupt { codec, reason: e.to_string() })?;
+    reader.take(cap).read_to_end(&mut out).map_err(|e| DecompressError::Corrupt { codec, reason: e.to_string() })?;
     if out.len() > limit {
         return Err(DecompressError::TooLarge { limit });
     }
@@ -88,7 +85,8 @@ fn snappy(data: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
     let mut rest = data.get(XERIAL_HEADER_BYTES..).ok_or_else(|| corrupt("short xerial header".into()))?;
     while !rest.is_empty() {
         let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(|| corrupt("short xerial block length".into()))?;
-        let len = usize::try_from(i32::from_be_bytes(*len)).map_err(|_| corrupt("negative xerial block length".into()))?;
+        let len =
+            usize::try_from(i32::from_be_bytes(*len)).map_err(|_| corrupt("negative xerial block length".into()))?;
         let raw = tail.get(..len).ok_or_else(|| corrupt("xerial block past the end".into()))?;
         block(raw, &mut out)?;
         rest = &tail[len..];
@@ -167,7 +165,12 @@ mod tests {
     #[test]
     fn garbage_is_refused_or_empty_never_a_panic() {
         for codec in [Compression::Gzip, Compression::Lz4, Compression::Zstd, Compression::Snappy] {
-            for garbage in [&b""[..], b"\x00", b"\xff\xff\xff\xff\xff\xff", b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x7f\xff\xff\xff"] {
+            for garbage in [
+                &b""[..],
+                b"\x00",
+                b"\xff\xff\xff\xff\xff\xff",
+                b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x7f\xff\xff\xff",
+            ] {
                 match decompress(codec, garbage, 1 << 20) {
                     Ok(out) => assert!(out.is_empty(), "{codec:?} {garbage:?} gave {out:?}"),
                     Err(DecompressError::Corrupt { .. }) => {}

@@ -59,7 +59,13 @@ pub struct FramedResponse<R> {
 
 impl<R> Default for FramedResponse<R> {
     fn default() -> Self {
-        FramedResponse { throttle_time_ms: 0, error_code: 0, session_id: 0, topics: Vec::new(), node_endpoints: Vec::new() }
+        FramedResponse {
+            throttle_time_ms: 0,
+            error_code: 0,
+            session_id: 0,
+            topics: Vec::new(),
+            node_endpoints: Vec::new(),
+        }
     }
 }
 
@@ -443,13 +449,9 @@ mod tests {
     fn byte_identical_to_kafka_protocol_for_every_version() {
         for version in FETCH_VERSION_MIN..=FETCH_VERSION_MAX {
             for (case, framed) in cases(version).into_iter().enumerate() {
-                let expected = encode_response_frame(
-                    ApiKey::Fetch,
-                    version,
-                    99,
-                    &ResponseKind::Fetch(as_crate_response(&framed)),
-                )
-                .unwrap();
+                let expected =
+                    encode_response_frame(ApiKey::Fetch, version, 99, &ResponseKind::Fetch(as_crate_response(&framed)))
+                        .unwrap();
                 let pieces = encode_fetch_response(version, 99, framed).unwrap();
                 assert_eq!(joined(pieces), expected.to_vec(), "Fetch v{version}, case {case}");
             }
@@ -509,7 +511,9 @@ mod tests {
 
     #[test]
     fn varints_match_kafka_encoding() {
-        for (value, expected) in [(0u32, vec![0u8]), (1, vec![1]), (127, vec![0x7f]), (128, vec![0x80, 1]), (300, vec![0xac, 2])] {
+        for (value, expected) in
+            [(0u32, vec![0u8]), (1, vec![1]), (127, vec![0x7f]), (128, vec![0x80, 1]), (300, vec![0xac, 2])]
+        {
             let mut buf = BytesMut::new();
             write_varint(&mut buf, value);
             assert_eq!(buf.to_vec(), expected, "{value}");

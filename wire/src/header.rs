@@ -189,10 +189,8 @@ mod tests {
     #[test]
     fn librdkafka_2_16_metadata_v13_with_stray_bytes_decodes_as_kafka_reads_it() {
         let captured = "0003000d00000003000772646b61666b610000000000010000";
-        let bytes: Vec<u8> = (0..captured.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&captured[i..i + 2], 16).expect("hex"))
-            .collect();
+        let bytes: Vec<u8> =
+            (0..captured.len()).step_by(2).map(|i| u8::from_str_radix(&captured[i..i + 2], 16).expect("hex")).collect();
         let frame = decode_request_frame(Bytes::from(bytes)).expect("header decodes");
         assert_eq!((frame.api_version(), frame.correlation_id()), (13, 3));
         let body = decode_request_body(frame.api_key, 13, frame.body).expect("body decodes");

@@ -3,11 +3,11 @@
 //! crate; this crate adds what a broker needs around them. It performs no I/O: everything decodes
 //! from byte slices and encodes into `BytesMut`.
 
-pub mod frame;
-pub mod header;
 pub mod batch;
 pub mod compression;
 pub mod fetch_framing;
+pub mod frame;
+pub mod header;
+pub mod legacy;
 pub mod pool;
 pub mod records;
-pub mod legacy;

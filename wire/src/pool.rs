@@ -48,7 +48,9 @@ impl BufferPool {
         }
         let mut free = self.lock();
         // The smallest free buffer that fits, so a small request does not take a large one.
-        let fit = (0..free.buffers.len()).filter(|&at| free.buffers[at].capacity() >= len).min_by_key(|&at| free.buffers[at].capacity());
+        let fit = (0..free.buffers.len())
+            .filter(|&at| free.buffers[at].capacity() >= len)
+            .min_by_key(|&at| free.buffers[at].capacity());
         let reused = fit.map(|at| free.buffers.remove(at));
         free.bytes -= reused.as_ref().map_or(0, Vec::capacity);
         drop(free);

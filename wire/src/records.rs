@@ -65,7 +65,8 @@ fn walk(header: &BatchHeader, body: &[u8]) -> Result<Vec<RecordInfo>, RecordsErr
         let record = &body[..next];
         let mut field = at + 1; // attributes (unused)
         let timestamp_delta = read_varlong(record, &mut field).ok_or_else(malformed)?;
-        let offset_delta = i32::try_from(read_varlong(record, &mut field).ok_or_else(malformed)?).map_err(|_| malformed())?;
+        let offset_delta =
+            i32::try_from(read_varlong(record, &mut field).ok_or_else(malformed)?).map_err(|_| malformed())?;
         let key_length = read_varlong(record, &mut field).ok_or_else(malformed)?;
         out.push(RecordInfo {
             offset_delta,
@@ -142,7 +143,9 @@ mod tests {
             .iter()
             .map(|&(offset_delta, timestamp, has_key)| RecordInfo { offset_delta, timestamp, has_key })
             .collect();
-        for codec in [KCompression::None, KCompression::Gzip, KCompression::Snappy, KCompression::Lz4, KCompression::Zstd] {
+        for codec in
+            [KCompression::None, KCompression::Gzip, KCompression::Snappy, KCompression::Lz4, KCompression::Zstd]
+        {
             assert_eq!(records(&encode(&sample(), codec), 1 << 20).unwrap(), expected, "{codec:?}");
         }
     }
@@ -163,7 +166,10 @@ mod tests {
     fn a_compressed_body_larger_than_the_bound_is_refused() {
         let big: Vec<Record> = (0..1000).map(|i| record(i, 0, Some(b"k"))).collect();
         let buf = encode(&big, KCompression::Zstd);
-        assert!(matches!(records(&buf, 4096), Err(RecordsError::Decompress(DecompressError::TooLarge { limit: 4096 }))));
+        assert!(matches!(
+            records(&buf, 4096),
+            Err(RecordsError::Decompress(DecompressError::TooLarge { limit: 4096 }))
+        ));
     }
 
     mod prop {

@@ -107,7 +107,10 @@ fn run(args: &Args) -> Result<bool, BenchError> {
         Some(path) => path.clone(),
         None => build_broker()?,
     };
-    let temp = tempfile::Builder::new().prefix("strata-bench-").tempdir().map_err(BenchError::io("creating a work directory"))?;
+    let temp = tempfile::Builder::new()
+        .prefix("strata-bench-")
+        .tempdir()
+        .map_err(BenchError::io("creating a work directory"))?;
     let work_dir = args.work_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&work_dir).map_err(BenchError::io("creating the work directory"))?;
     let out_dir = match (&args.out, scale.name) {
@@ -132,7 +135,12 @@ fn run(args: &Args) -> Result<bool, BenchError> {
         Some(ceilings::measure(&work_dir, &spec)?)
     };
 
-    let ctx = RunContext { broker_binary, work_dir: work_dir.clone(), broker_cpu: placement.broker_cpu, duration: scale.duration };
+    let ctx = RunContext {
+        broker_binary,
+        work_dir: work_dir.clone(),
+        broker_cpu: placement.broker_cpu,
+        duration: scale.duration,
+    };
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut failures = Vec::new();
     for workload in workloads::standard(&scale, &fetch_paths) {
@@ -146,7 +154,13 @@ fn run(args: &Args) -> Result<bool, BenchError> {
                     if let Some(f) = &row.failure {
                         failures.push(format!("{}: {f}", row.id));
                     }
-                    eprintln!("bench:   {} {:.0} msg/s {:.1} MB/s {}", row.id, row.msgs_per_sec(), row.mb_per_sec(), row.failure.as_deref().unwrap_or("ok"));
+                    eprintln!(
+                        "bench:   {} {:.0} msg/s {:.1} MB/s {}",
+                        row.id,
+                        row.msgs_per_sec(),
+                        row.mb_per_sec(),
+                        row.failure.as_deref().unwrap_or("ok")
+                    );
                     outcomes.push(row);
                 }
             }
@@ -221,7 +235,10 @@ fn scale(args: &Args) -> Scale {
 
 /// `NAME:KEY=VALUE[,KEY=VALUE]`.
 fn parse_fetch_path(text: &str) -> Result<FetchPath, BenchError> {
-    let bad = || BenchError::Workload { workload: "W5".into(), reason: format!("--fetch-path '{text}' is not NAME:KEY=VALUE[,KEY=VALUE]") };
+    let bad = || BenchError::Workload {
+        workload: "W5".into(),
+        reason: format!("--fetch-path '{text}' is not NAME:KEY=VALUE[,KEY=VALUE]"),
+    };
     let (name, rest) = text.split_once(':').ok_or_else(bad)?;
     let overrides = rest
         .split(',')

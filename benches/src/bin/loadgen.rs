@@ -94,7 +94,12 @@ fn run(args: &Args) -> Result<bool, BenchError> {
     );
     println!("produce ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}", p.p50_ms, p.p99_ms, p.p999_ms, p.max_ms);
     if spec.consume {
-        println!("consumed {} at {:.0} msg/s, {:.1} MB/s", r.consumed, r.consumed_msgs_per_sec(), r.consumed_mb_per_sec());
+        println!(
+            "consumed {} at {:.0} msg/s, {:.1} MB/s",
+            r.consumed,
+            r.consumed_msgs_per_sec(),
+            r.consumed_mb_per_sec()
+        );
         println!("end-to-end ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}", e.p50_ms, e.p99_ms, e.p999_ms, e.max_ms);
     }
     if let Some(err) = &r.first_error {

@@ -62,7 +62,13 @@ pub(super) fn count(inner: &mut Inner, record_partitions: impl IntoIterator<Item
 /// Snapshots those of `candidates` that are due. Called under the coordinator's lock, after the
 /// records of the current call were queued (`appended`: partition and end offset of each of
 /// those appends), so every earlier record lies below the snapshot.
-pub(super) fn compact_due(inner: &mut Inner, log: &OffsetsLog, appended: &[(i32, i64)], candidates: &[i32], now_ms: i64) {
+pub(super) fn compact_due(
+    inner: &mut Inner,
+    log: &OffsetsLog,
+    appended: &[(i32, i64)],
+    candidates: &[i32],
+    now_ms: i64,
+) {
     for &p in candidates {
         let Ok(index) = usize::try_from(p) else { continue };
         if !inner.compaction.due(index) {
@@ -74,7 +80,8 @@ pub(super) fn compact_due(inner: &mut Inner, log: &OffsetsLog, appended: &[(i32,
         // The log start moves to the snapshot's first offset, or (nothing live in the partition)
         // past the end of what was queued so far.
         let (before, written_at) = if records.is_empty() {
-            let end = appended.iter().find(|(q, _)| *q == p).map_or_else(|| partition.high_watermark(), |(_, end)| *end);
+            let end =
+                appended.iter().find(|(q, _)| *q == p).map_or_else(|| partition.high_watermark(), |(_, end)| *end);
             (end, end)
         } else {
             match log.append(&records, now_ms) {

@@ -117,7 +117,8 @@ impl Groups {
         let (records, skipped) = replayer.counts();
         let coordinator = replayer.finish(now_ms());
         tracing::info!(records, skipped, took_ms = started.elapsed().as_millis(), "replayed {OFFSETS_TOPIC}");
-        let inner = Inner { coordinator, next_token: 1, waiters: HashMap::new(), compaction: compact::Counters::new(counts) };
+        let inner =
+            Inner { coordinator, next_token: 1, waiters: HashMap::new(), compaction: compact::Counters::new(counts) };
         let groups = Groups { inner: Mutex::new(inner), log: offsets, wake: Notify::new() };
         groups.compact_all();
         Ok(groups)
@@ -239,7 +240,11 @@ impl Groups {
 
     /// Queues `effects.records` and takes the senders of the completed requests; the caller
     /// waits for the appends, then delivers.
-    fn carry_out_locked(&self, inner: &mut Inner, effects: Effects) -> (Result<Vec<PendingAppend>, StoreError>, Vec<Delivery>) {
+    fn carry_out_locked(
+        &self,
+        inner: &mut Inner,
+        effects: Effects,
+    ) -> (Result<Vec<PendingAppend>, StoreError>, Vec<Delivery>) {
         let Effects { completed, records } = effects;
         let pending = if records.is_empty() {
             Ok(Vec::new())
@@ -300,7 +305,9 @@ async fn finish(pending: Result<Vec<PendingAppend>, StoreError>, completions: Ve
     for Delivery { sender, completed } in completions {
         let completed = match (&persisted, completed) {
             (Ok(()), completed) => completed,
-            (Err(_), Completed::Join { token, reply }) => Completed::Join { token, reply: join_error(&reply.member_id) },
+            (Err(_), Completed::Join { token, reply }) => {
+                Completed::Join { token, reply: join_error(&reply.member_id) }
+            }
             (Err(_), Completed::Sync { token, .. }) => Completed::Sync { token, reply: sync_error() },
         };
         // The handler may be gone (its connection closed): nothing to answer then.

@@ -75,8 +75,9 @@ impl OffsetsLog {
         for (index, records) in by_partition {
             let partition = self.partition(index)?;
             let record_set = encode(&records, now_ms)?;
-            let append =
-                partition.append(record_set, LEADER_EPOCH, now_ms).map_err(|source| StoreError::Append { partition: index, source })?;
+            let append = partition
+                .append(record_set, LEADER_EPOCH, now_ms)
+                .map_err(|source| StoreError::Append { partition: index, source })?;
             pending.push((index, append));
         }
         Ok(pending)
@@ -168,7 +169,11 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
             let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
             for record in set.records.into_iter().filter(|r| r.offset >= start) {
                 let Some(key) = record.key else {
-                    tracing::warn!(partition = index, offset = record.offset, "__consumer_offsets record without a key; skipped");
+                    tracing::warn!(
+                        partition = index,
+                        offset = record.offset,
+                        "__consumer_offsets record without a key; skipped"
+                    );
                     continue;
                 };
                 count += 1;

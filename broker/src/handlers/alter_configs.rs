@@ -19,22 +19,24 @@ use crate::state::Broker;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: AlterConfigsRequest) -> Outcome {
     let validate_only = req.validate_only;
-    let responses = alter_each(req.resources, |r| (r.resource_type, r.resource_name.clone()), |r| alter(broker, r, validate_only))
-        .into_iter()
-        .map(|(kind, name, code, message)| {
-            AlterConfigsResourceResponse::default()
-                .with_resource_type(kind)
-                .with_resource_name(name)
-                .with_error_code(code)
-                .with_error_message(message)
-        })
-        .collect();
+    let responses =
+        alter_each(req.resources, |r| (r.resource_type, r.resource_name.clone()), |r| alter(broker, r, validate_only))
+            .into_iter()
+            .map(|(kind, name, code, message)| {
+                AlterConfigsResourceResponse::default()
+                    .with_resource_type(kind)
+                    .with_resource_name(name)
+                    .with_error_code(code)
+                    .with_error_message(message)
+            })
+            .collect();
     ctx.respond(ResponseKind::AlterConfigs(AlterConfigsResponse::default().with_responses(responses)))
 }
 
 fn alter(broker: &Broker, resource: &AlterConfigsResource, validate_only: bool) -> Result<(), Refusal> {
     check_keys_unique(resource.configs.iter().map(|c| c.name.as_str()))?;
-    let null_values: Vec<&str> = resource.configs.iter().filter(|c| c.value.is_none()).map(|c| c.name.as_str()).collect();
+    let null_values: Vec<&str> =
+        resource.configs.iter().filter(|c| c.value.is_none()).map(|c| c.name.as_str()).collect();
     check_no_nulls(&null_values)?;
     let name = resource.resource_name.as_str();
     match resource.resource_type {

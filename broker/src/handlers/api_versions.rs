@@ -2,16 +2,21 @@
 //! header is always v0 so that a client can read it before it knows anything else. With
 //! `strata.legacy.protocol.enable` the ranges start at the legacy versions the broker serves.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
-use kafka_protocol::ResponseError;
 
 use crate::dispatch::APIS;
 use crate::reply::{Outcome, RequestContext};
 
 fn api_keys(legacy: bool) -> Vec<ApiVersion> {
     APIS.iter()
-        .map(|s| ApiVersion::default().with_api_key(s.key as i16).with_min_version(s.min_version(legacy)).with_max_version(s.max))
+        .map(|s| {
+            ApiVersion::default()
+                .with_api_key(s.key as i16)
+                .with_min_version(s.min_version(legacy))
+                .with_max_version(s.max)
+        })
         .collect()
 }
 

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 use kafka_protocol::messages::{BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
@@ -37,11 +37,16 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateParti
 }
 
 /// Checks one topic's request and, unless `validate_only`, adds the partitions.
-fn grow(broker: &Arc<Broker>, request: &CreatePartitionsTopic, validate_only: bool) -> Result<(), (ResponseError, String)> {
+fn grow(
+    broker: &Arc<Broker>,
+    request: &CreatePartitionsTopic,
+    validate_only: bool,
+) -> Result<(), (ResponseError, String)> {
     let name = request.name.0.as_str();
-    let topic = broker.topics.get(name).ok_or_else(|| {
-        (ResponseError::UnknownTopicOrPartition, format!("Topic '{name}' does not exist."))
-    })?;
+    let topic = broker
+        .topics
+        .get(name)
+        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition, format!("Topic '{name}' does not exist.")))?;
     let current = topic.partition_count();
     let count = request.count;
     let invalid_partitions = |message: String| (ResponseError::InvalidPartitions, message);
@@ -54,12 +59,16 @@ fn grow(broker: &Arc<Broker>, request: &CreatePartitionsTopic, validate_only: bo
         )));
     }
     if count > PARTITIONS_MAX {
-        return Err(invalid_partitions(format!("A topic may have at most {PARTITIONS_MAX} partitions; {count} were requested.")));
+        return Err(invalid_partitions(format!(
+            "A topic may have at most {PARTITIONS_MAX} partitions; {count} were requested."
+        )));
     }
     if topic.internal {
         return Err((
             ResponseError::InvalidRequest,
-            format!("Topic '{name}' is internal: its partition count decides where groups are stored and cannot change."),
+            format!(
+                "Topic '{name}' is internal: its partition count decides where groups are stored and cannot change."
+            ),
         ));
     }
     if let Some(assignments) = &request.assignments {
@@ -68,10 +77,9 @@ fn grow(broker: &Arc<Broker>, request: &CreatePartitionsTopic, validate_only: bo
     if validate_only {
         return Ok(());
     }
-    broker
-        .topics
-        .add_partitions(&broker.log, &broker.config, name, count, now_ms())
-        .map_err(|e| (ResponseError::try_from_code(e.code()).unwrap_or(ResponseError::UnknownServerError), e.to_string()))
+    broker.topics.add_partitions(&broker.log, &broker.config, name, count, now_ms()).map_err(|e| {
+        (ResponseError::try_from_code(e.code()).unwrap_or(ResponseError::UnknownServerError), e.to_string())
+    })
 }
 
 /// Manual assignments must give one replica list per new partition, each exactly this node
@@ -107,7 +115,9 @@ pub fn check_replicas(node: i32, replicas: &[BrokerId]) -> Result<(), String> {
     let mut previous = None;
     for broker in sorted {
         if broker != node {
-            return Err(format!("The manual partition assignment includes broker {broker}, but no such broker is registered."));
+            return Err(format!(
+                "The manual partition assignment includes broker {broker}, but no such broker is registered."
+            ));
         }
         if previous == Some(broker) {
             return Err(format!("The manual partition assignment includes the broker {broker} more than once."));

@@ -51,11 +51,8 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
         let message = format!("Null value not supported for topic configs: {}", nulls.join(","));
         return failure(topic, ResponseError::InvalidConfig.code(), message);
     }
-    let overrides: BTreeMap<String, String> = topic
-        .configs
-        .iter()
-        .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
-        .collect();
+    let overrides: BTreeMap<String, String> =
+        topic.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
     if let Err(e) = validate_overrides(&overrides) {
         return failure(topic, e.code(), e.to_string());
     }
@@ -67,7 +64,8 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
         broker.topics.check_new(&name, partitions, replication_factor, &overrides).map(|()| None)
     } else {
         tokio::task::block_in_place(|| {
-            let new = NewTopic { name: &name, partitions, replication_factor, overrides: overrides.clone(), internal: false };
+            let new =
+                NewTopic { name: &name, partitions, replication_factor, overrides: overrides.clone(), internal: false };
             broker.topics.create(&broker.log, &broker.config, new, now_ms())
         })
         .map(Some)
@@ -107,10 +105,14 @@ fn shape(broker: &Arc<Broker>, topic: &CreatableTopic) -> Result<(i32, i32), (i1
     if !topic.assignments.is_empty() {
         let invalid_request = |message: &str| (ResponseError::InvalidRequest.code(), message.to_string());
         if topic.replication_factor != -1 {
-            return Err(invalid_request("A manual partition assignment was specified, but replication factor was not set to -1."));
+            return Err(invalid_request(
+                "A manual partition assignment was specified, but replication factor was not set to -1.",
+            ));
         }
         if topic.num_partitions != -1 {
-            return Err(invalid_request("A manual partition assignment was specified, but numPartitions was not set to -1."));
+            return Err(invalid_request(
+                "A manual partition assignment was specified, but numPartitions was not set to -1.",
+            ));
         }
         let invalid_assignment = |message: String| (ResponseError::InvalidReplicaAssignment.code(), message);
         let node = broker.node_id();

@@ -61,7 +61,12 @@ fn delete(broker: &Arc<Broker>, requested: Vec<Named>) -> Vec<DeletableTopicResu
                 responses.push(result(None, Uuid::nil(), invalid, Some("Neither topic name nor id were specified.")));
             }
             Some(name) if !entry.id.is_nil() => {
-                responses.push(result(Some(&name), entry.id, invalid, Some("You may not specify both topic name and topic id.")));
+                responses.push(result(
+                    Some(&name),
+                    entry.id,
+                    invalid,
+                    Some("You may not specify both topic name and topic id."),
+                ));
             }
             Some(name) => names.push(name),
             None => ids.push(entry.id),
@@ -99,14 +104,17 @@ fn delete(broker: &Arc<Broker>, requested: Vec<Named>) -> Vec<DeletableTopicResu
                 ));
             }
             Some(topic) => to_delete.push((name, topic.id)),
-            None => responses.push(result(Some(&name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code(), None)),
+            None => {
+                responses.push(result(Some(&name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code(), None))
+            }
         }
     }
 
     for (name, id) in to_delete {
         let internal = broker.topics.get(&name).is_some_and(|t| t.internal);
         if internal {
-            let message = format!("Topic '{name}' is internal (it holds the group coordinator's state) and cannot be deleted.");
+            let message =
+                format!("Topic '{name}' is internal (it holds the group coordinator's state) and cannot be deleted.");
             responses.push(result(Some(&name), id, invalid, Some(&message)));
             continue;
         }

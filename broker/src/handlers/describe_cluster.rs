@@ -20,7 +20,8 @@ const ENDPOINT_CONTROLLER: i8 = 2;
 /// The cluster operations a client may perform, as the bit field Kafka reports without an
 /// authorizer: CREATE(5), ALTER(7), DESCRIBE(8), CLUSTER_ACTION(9), DESCRIBE_CONFIGS(10),
 /// ALTER_CONFIGS(11), IDEMPOTENT_WRITE(12).
-pub const CLUSTER_AUTHORIZED_OPERATIONS: i32 = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+pub const CLUSTER_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 /// The schema default of `cluster_authorized_operations`: not requested.
 const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
@@ -30,7 +31,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClu
         ENDPOINT_BROKER => None,
         ENDPOINT_CONTROLLER => Some((
             ResponseError::MismatchedEndpointType,
-            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER".to_string(),
+            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"
+                .to_string(),
         )),
         other => Some((ResponseError::UnsupportedEndpointType, format!("Unsupported endpoint type {other}"))),
     };
@@ -38,7 +40,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClu
         Some((error, message)) => {
             // v0 cannot carry the endpoint errors (and cannot ask for another type either).
             let code = if ctx.api_version == 0 { ResponseError::InvalidRequest.code() } else { error.code() };
-            DescribeClusterResponse::default().with_error_code(code).with_error_message(Some(StrBytes::from_string(message)))
+            DescribeClusterResponse::default()
+                .with_error_code(code)
+                .with_error_message(Some(StrBytes::from_string(message)))
         }
         None => {
             let node = BrokerId(broker.node_id());

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
@@ -47,8 +49,12 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeCon
     let results = match req.resources.iter().find(|r| !known.contains(&r.resource_type)) {
         // Kafka fails the whole request when one resource has a type it does not know.
         Some(unknown) => {
-            let message = format!("Unexpected resource type {} for resource {}", unknown.resource_type, unknown.resource_name);
-            req.resources.into_iter().map(|r| failure(r, ResponseError::InvalidRequest.code(), Some(message.clone()))).collect()
+            let message =
+                format!("Unexpected resource type {} for resource {}", unknown.resource_type, unknown.resource_name);
+            req.resources
+                .into_iter()
+                .map(|r| failure(r, ResponseError::InvalidRequest.code(), Some(message.clone())))
+                .collect()
         }
         None => req.resources.into_iter().map(|r| describe(broker, r, detail)).collect(),
     };
@@ -67,10 +73,7 @@ fn describe(broker: &Broker, resource: DescribeConfigsResource, detail: Detail) 
     match entries {
         Ok(entries) => {
             let wanted = resource.configuration_keys.as_ref().filter(|keys| !keys.is_empty());
-            let configs = entries
-                .into_iter()
-                .filter(|e| wanted.is_none_or(|keys| keys.contains(&e.name)))
-                .collect();
+            let configs = entries.into_iter().filter(|e| wanted.is_none_or(|keys| keys.contains(&e.name))).collect();
             DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name)

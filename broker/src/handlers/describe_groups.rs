@@ -40,7 +40,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGro
                 })
                 .collect();
             // v6+ only: earlier versions carry no message (and never an error from here).
-            let error_message = described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|e| wire(e.to_string()));
+            let error_message =
+                described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|e| wire(e.to_string()));
             DescribedGroup::default()
                 .with_error_code(error_code(described.error))
                 .with_error_message(error_message)

@@ -35,7 +35,9 @@ use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, TopicName};
 use strata_log::{FileRange, Partition, ReadError};
-use strata_wire::fetch_framing::{FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response};
+use strata_wire::fetch_framing::{
+    FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response,
+};
 use strata_wire::frame::{finish_frame, start_frame};
 use strata_wire::legacy;
 use strata_wire::legacy::fetch::{LegacyFetchPartition, LegacyFetchTopic, down_convert, magic_for};
@@ -93,7 +95,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
     let version = ctx.api_version;
     if version >= SESSION_VERSION_MIN && req.session_epoch != 0 && req.session_epoch != -1 {
         // An incremental fetch in a session this broker never created.
-        let response = FramedResponse { error_code: ResponseError::FetchSessionIdNotFound.code(), ..FramedResponse::default() };
+        let response =
+            FramedResponse { error_code: ResponseError::FetchSessionIdNotFound.code(), ..FramedResponse::default() };
         return encode(ctx, response);
     }
     let wanted: Vec<WantedTopic> = req.topics.iter().map(|t| resolve(broker, version, t)).collect();
@@ -102,8 +105,11 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
     // Subscribe before the first read, so an append between the read and the wait still wakes us.
-    let mut watches: Vec<watch::Receiver<i64>> =
-        wanted.iter().flat_map(|t| &t.partitions).filter_map(|p| p.log.as_ref().ok().map(|log| log.subscribe())).collect();
+    let mut watches: Vec<watch::Receiver<i64>> = wanted
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .filter_map(|p| p.log.as_ref().ok().map(|log| log.subscribe()))
+        .collect();
     loop {
         let (topics, bytes, any_error) = read_all(&wanted, max_bytes, read_committed);
         let enough = bytes >= min_bytes || any_error || watches.is_empty();
@@ -142,7 +148,12 @@ fn resolve(broker: &Broker, version: i16, topic: &FetchTopic) -> WantedTopic {
 
 /// A partition's log, or the error code that answers for it. `unknown_topic` is the code for a
 /// topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
-pub fn locate(topic: Option<&Topic>, index: i32, current_leader_epoch: i32, unknown_topic: i16) -> Result<Arc<Partition>, i16> {
+pub fn locate(
+    topic: Option<&Topic>,
+    index: i32,
+    current_leader_epoch: i32,
+    unknown_topic: i16,
+) -> Result<Arc<Partition>, i16> {
     let topic = topic.ok_or(unknown_topic)?;
     let log = topic.partition(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
     if current_leader_epoch > LEADER_EPOCH {
@@ -162,7 +173,11 @@ pub fn read_error_code(error: &ReadError) -> i16 {
 
 /// Reads every partition within the byte limits; returns the topics, the record bytes found and
 /// whether any partition has an error (which ends a long poll at once, as in Kafka).
-fn read_all(wanted: &[WantedTopic], max_bytes: u32, read_committed: bool) -> (Vec<FramedTopic<FileRecords>>, usize, bool) {
+fn read_all(
+    wanted: &[WantedTopic],
+    max_bytes: u32,
+    read_committed: bool,
+) -> (Vec<FramedTopic<FileRecords>>, usize, bool) {
     let mut left = max_bytes;
     let mut first_data = true;
     let mut bytes = 0usize;
@@ -257,7 +272,6 @@ fn encode(ctx: &RequestContext, response: FramedResponse<FileRecords>) -> Outcom
         }
     }
 }
-
 
 /// Answers a Fetch v0-3: the record data read into memory and down-converted to the message format
 /// of the version (`strata_wire::legacy::fetch`).

@@ -77,17 +77,20 @@ impl Op {
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -> Outcome {
     let validate_only = req.validate_only;
-    let responses = alter_each(req.resources, |r| (r.resource_type, r.resource_name.clone()), |r| alter(broker, r, validate_only))
-        .into_iter()
-        .map(|(kind, name, code, message)| {
-            AlterConfigsResourceResponse::default()
-                .with_resource_type(kind)
-                .with_resource_name(name)
-                .with_error_code(code)
-                .with_error_message(message)
-        })
-        .collect();
-    ctx.respond(ResponseKind::IncrementalAlterConfigs(IncrementalAlterConfigsResponse::default().with_responses(responses)))
+    let responses =
+        alter_each(req.resources, |r| (r.resource_type, r.resource_name.clone()), |r| alter(broker, r, validate_only))
+            .into_iter()
+            .map(|(kind, name, code, message)| {
+                AlterConfigsResourceResponse::default()
+                    .with_resource_type(kind)
+                    .with_resource_name(name)
+                    .with_error_code(code)
+                    .with_error_message(message)
+            })
+            .collect();
+    ctx.respond(ResponseKind::IncrementalAlterConfigs(
+        IncrementalAlterConfigsResponse::default().with_responses(responses),
+    ))
 }
 
 /// Runs `alter` (off the async workers: it may write and fsync) on every resource named once;
@@ -141,15 +144,20 @@ fn alter(broker: &Broker, resource: &AlterConfigsResource, validate_only: bool) 
             let ops = parse_ops(resource)?;
             for (key, op) in &ops {
                 if matches!(op, Op::Append(_) | Op::Subtract(_)) {
-                    let setting = broker_setting(key).ok_or_else(|| Refusal::invalid_config(format!("Unknown config name: {key}")))?;
+                    let setting = broker_setting(key)
+                        .ok_or_else(|| Refusal::invalid_config(format!("Unknown config name: {key}")))?;
                     if !setting.kind.is_list() {
                         let verb = if matches!(op, Op::Append(_)) { "append" } else { "subtract" };
-                        return Err(Refusal::invalid_config(format!("Config value {verb} is not allowed for config key: {key}")));
+                        return Err(Refusal::invalid_config(format!(
+                            "Config value {verb} is not allowed for config key: {key}"
+                        )));
                     }
                 }
             }
             // DELETE of a setting that was never set dynamically changes nothing, as in Kafka.
-            refuse_static_broker_keys(ops.iter().filter(|(_, op)| !matches!(op, Op::Delete)).map(|(key, _)| key.as_str()))
+            refuse_static_broker_keys(
+                ops.iter().filter(|(_, op)| !matches!(op, Op::Delete)).map(|(key, _)| key.as_str()),
+            )
         }
         other => Err(Refusal::invalid_request(format!("Unknown resource type {other}"))),
     }
@@ -243,9 +251,8 @@ pub fn refuse_static_broker_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Res
 
 /// A broker resource must name this node (or be "" for the cluster default).
 pub fn check_broker_id(broker: &Broker, name: &str) -> Result<(), Refusal> {
-    let id: i32 = name
-        .parse()
-        .map_err(|_| Refusal::invalid_request(format!("Node id must be an integer, but it is: {name}")))?;
+    let id: i32 =
+        name.parse().map_err(|_| Refusal::invalid_request(format!("Node id must be an integer, but it is: {name}")))?;
     if id != broker.node_id() {
         return Err(Refusal::invalid_request(format!(
             "Unexpected broker id, expected {}, but received {name}",
@@ -283,12 +290,18 @@ mod tests {
     #[test]
     fn append_and_subtract_work_on_lists_from_the_default() {
         let ops = vec![("cleanup.policy".to_string(), Op::Append("compact".into()))];
-        assert_eq!(apply_ops(&BTreeMap::new(), &ops).expect("list").get("cleanup.policy").map(String::as_str), Some("delete,compact"));
+        assert_eq!(
+            apply_ops(&BTreeMap::new(), &ops).expect("list").get("cleanup.policy").map(String::as_str),
+            Some("delete,compact")
+        );
         let ops = vec![("cleanup.policy".to_string(), Op::Subtract("delete".into()))];
         let current = map(&[("cleanup.policy", "delete,compact")]);
         assert_eq!(apply_ops(&current, &ops).expect("list").get("cleanup.policy").map(String::as_str), Some("compact"));
         let ops = vec![("cleanup.policy".to_string(), Op::Append("delete".into()))];
-        assert_eq!(apply_ops(&BTreeMap::new(), &ops).expect("list").get("cleanup.policy").map(String::as_str), Some("delete"));
+        assert_eq!(
+            apply_ops(&BTreeMap::new(), &ops).expect("list").get("cleanup.policy").map(String::as_str),
+            Some("delete")
+        );
     }
 
     #[test]
@@ -301,10 +314,7 @@ mod tests {
 
     #[test]
     fn set_then_delete_in_order() {
-        let ops = vec![
-            ("retention.ms".to_string(), Op::Set("1000".into())),
-            ("segment.ms".to_string(), Op::Delete),
-        ];
+        let ops = vec![("retention.ms".to_string(), Op::Set("1000".into())), ("segment.ms".to_string(), Op::Delete)];
         let next = apply_ops(&map(&[("segment.ms", "5")]), &ops).expect("ok");
         assert_eq!(next, map(&[("retention.ms", "1000")]));
     }

@@ -27,11 +27,16 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRe
         // v0 has no rebalance timeout: Kafka uses the session timeout.
         rebalance_timeout_ms: if ctx.api_version == 0 { req.session_timeout_ms } else { req.rebalance_timeout_ms },
         protocol_type: text(&req.protocol_type),
-        protocols: req.protocols.iter().map(|p| Protocol { name: text(&p.name), metadata: p.metadata.clone() }).collect(),
+        protocols: req
+            .protocols
+            .iter()
+            .map(|p| Protocol { name: text(&p.name), metadata: p.metadata.clone() })
+            .collect(),
     };
     let reply = broker.groups.join_group(request).await;
     let nullable = ctx.api_version >= NULLABLE_PROTOCOL_VERSION;
-    let protocol_name = if nullable { opt_wire(reply.protocol_name) } else { Some(wire(reply.protocol_name.unwrap_or_default())) };
+    let protocol_name =
+        if nullable { opt_wire(reply.protocol_name) } else { Some(wire(reply.protocol_name.unwrap_or_default())) };
     let members = reply
         .members
         .into_iter()

@@ -18,7 +18,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupR
     let members = if ctx.api_version >= BATCHED_VERSION {
         req.members
             .iter()
-            .map(|m| LeavingMember { member_id: text(&m.member_id), group_instance_id: opt_text(m.group_instance_id.as_ref()) })
+            .map(|m| LeavingMember {
+                member_id: text(&m.member_id),
+                group_instance_id: opt_text(m.group_instance_id.as_ref()),
+            })
             .collect()
     } else {
         vec![LeavingMember { member_id: text(&req.member_id), group_instance_id: None }]
@@ -30,7 +33,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupR
     } else {
         let batched = ctx.api_version >= BATCHED_VERSION;
         // v0-2 carry one member: its error is the top-level one.
-        let top = if batched { reply.error } else { reply.error.or_else(|| reply.members.first().and_then(|m| m.error)) };
+        let top =
+            if batched { reply.error } else { reply.error.or_else(|| reply.members.first().and_then(|m| m.error)) };
         let members = if batched {
             reply
                 .members

@@ -51,17 +51,26 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsets
                 .partitions
                 .iter()
                 .map(|p| {
-                    let answer = locate(found.as_deref(), p.partition_index, p.current_leader_epoch, ResponseError::UnknownTopicOrPartition.code())
-                        .and_then(|log| match lookup(&log, p) {
-                            Ok((-1, _)) if ctx.api_version == 0 && p.timestamp >= 0 => Ok((log.high_watermark(), -1)),
-                            other => other,
-                        });
+                    let answer = locate(
+                        found.as_deref(),
+                        p.partition_index,
+                        p.current_leader_epoch,
+                        ResponseError::UnknownTopicOrPartition.code(),
+                    )
+                    .and_then(|log| match lookup(&log, p) {
+                        Ok((-1, _)) if ctx.api_version == 0 && p.timestamp >= 0 => Ok((log.high_watermark(), -1)),
+                        other => other,
+                    });
                     match answer {
                         Ok((offset, timestamp)) => ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index)
                             .with_offset(offset)
                             .with_timestamp(timestamp)
-                            .with_leader_epoch(if offset >= 0 && ctx.api_version >= LEADER_EPOCH_VERSION_MIN { LEADER_EPOCH } else { -1 }),
+                            .with_leader_epoch(if offset >= 0 && ctx.api_version >= LEADER_EPOCH_VERSION_MIN {
+                                LEADER_EPOCH
+                            } else {
+                                -1
+                            }),
                         Err(code) => ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index)
                             .with_error_code(code),
@@ -80,7 +89,9 @@ fn lookup(log: &Partition, p: &ListOffsetsPartition) -> Result<(i64, i64), i16> 
         LATEST => Ok((log.high_watermark(), -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((log.log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),
-        MAX_TIMESTAMP => Ok(log.max_timestamp().map_or((-1, -1), |(timestamp, offset)| record_in_batch(log, offset, timestamp, timestamp))),
+        MAX_TIMESTAMP => Ok(log
+            .max_timestamp()
+            .map_or((-1, -1), |(timestamp, offset)| record_in_batch(log, offset, timestamp, timestamp))),
         target => match log.offset_for_timestamp(target) {
             Ok(Some((offset, timestamp))) => Ok(record_in_batch(log, offset, timestamp, target)),
             Ok(None) => Ok((-1, -1)),

@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::handlers::describe_cluster::CLUSTER_AUTHORIZED_OPERATIONS;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
-use crate::handlers::describe_cluster::CLUSTER_AUTHORIZED_OPERATIONS;
 use crate::topics::{NewTopic, Topic, TopicError, is_internal_name, validate_name};
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Outcome {
@@ -69,7 +71,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
 
 /// The topic operations bit field Kafka reports without an authorizer: READ(3), WRITE(4),
 /// CREATE(5), DELETE(6), ALTER(7), DESCRIBE(8), DESCRIBE_CONFIGS(10), ALTER_CONFIGS(11).
-const TOPIC_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+const TOPIC_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: BrokerId) -> MetadataResponseTopic {
     let text = name.0.as_str();
@@ -112,7 +115,9 @@ fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: Brok
 fn by_id(broker: &Arc<Broker>, id: Uuid, node: BrokerId) -> MetadataResponseTopic {
     match broker.topics.by_id(id) {
         Some(topic) => describe(&topic, node),
-        None => MetadataResponseTopic::default().with_topic_id(id).with_error_code(ResponseError::UnknownTopicId.code()),
+        None => {
+            MetadataResponseTopic::default().with_topic_id(id).with_error_code(ResponseError::UnknownTopicId.code())
+        }
     }
 }
 

@@ -61,7 +61,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetCommi
                 .map(|p| {
                     let tp = TopicPartition::new(text(&topic.name), p.partition_index);
                     let code = codes.get(&tp).copied().unwrap_or_else(|| ResponseError::UnknownServerError.code());
-                    OffsetCommitResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code)
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
                 })
                 .collect();
             OffsetCommitResponseTopic::default().with_name(topic.name.clone()).with_partitions(partitions)

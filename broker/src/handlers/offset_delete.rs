@@ -50,7 +50,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetDelet
                             .get(&TopicPartition::new(text(&topic.name), p.partition_index))
                             .copied()
                             .unwrap_or_else(|| ResponseError::UnknownServerError.code());
-                        OffsetDeleteResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code)
+                        OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
                     })
                     .collect();
                 OffsetDeleteResponseTopic::default().with_name(topic.name.clone()).with_partitions(partitions)

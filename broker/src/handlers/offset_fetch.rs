@@ -27,7 +27,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
             .iter()
             .map(|g| {
                 let wanted: Option<Vec<TopicPartition>> = g.topics.as_ref().map(|topics| {
-                    topics.iter().flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p))).collect()
+                    topics
+                        .iter()
+                        .flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p)))
+                        .collect()
                 });
                 let reply = broker.groups.read(|c| c.offset_fetch(&g.group_id, wanted.as_deref()));
                 OffsetFetchResponseGroup::default()
@@ -39,7 +42,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
         OffsetFetchResponse::default().with_groups(groups)
     } else {
         let wanted: Option<Vec<TopicPartition>> = req.topics.as_ref().map(|topics| {
-            topics.iter().flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p))).collect()
+            topics
+                .iter()
+                .flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p)))
+                .collect()
         });
         let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref()));
         OffsetFetchResponse::default().with_error_code(error_code(reply.error)).with_topics(single_topics(reply))

@@ -121,7 +121,8 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
             let code = ResponseError::InvalidRequiredAcks.code();
             (p.index, Step::Failed { code, message: format!("acks must be 0, 1 or -1, not {acks}") })
         };
-        let topics = req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
+        let topics =
+            req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
         drop(req);
         return Pending::later(async move { respond(&ctx, topics).await });
     }
@@ -141,7 +142,9 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
                 .map(|(partition_at, p)| {
                     let refusal = refused.iter().find(|r| r.topic == topic_at && r.partition == partition_at);
                     let step = match refusal {
-                        Some(r) => Step::Failed { code: message_set_error(&r.error).code(), message: r.error.to_string() },
+                        Some(r) => {
+                            Step::Failed { code: message_set_error(&r.error).code(), message: r.error.to_string() }
+                        }
                         None => append_one(ctx.api_version, found.as_deref(), compacted, p, now),
                     };
                     (p.index, step)
@@ -241,10 +244,16 @@ fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError,
         return Err((ResponseError::InvalidRecord, "the record set holds no complete record batch".into()));
     }
     if total < records.len() {
-        return Err((ResponseError::InvalidRecord, "a produce request may hold only one record batch per partition".into()));
+        return Err((
+            ResponseError::InvalidRecord,
+            "a produce request may hold only one record batch per partition".into(),
+        ));
     }
     if version < ZSTD_VERSION_MIN && header.compression() == Compression::Zstd {
-        return Err((ResponseError::UnsupportedCompressionType, format!("zstd needs Produce v7 or later, not v{version}")));
+        return Err((
+            ResponseError::UnsupportedCompressionType,
+            format!("zstd needs Produce v7 or later, not v{version}"),
+        ));
     }
     if header.is_control() {
         return Err((ResponseError::InvalidRecord, "clients may not write control batches".into()));
@@ -269,7 +278,8 @@ fn check_keys(topic: &str, partition: i32, records: &Bytes) -> Option<Step> {
         .enumerate()
         .filter(|(_, r)| !r.has_key)
         .map(|(i, _)| {
-            let message = format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}");
+            let message =
+                format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}");
             (i32::try_from(i).unwrap_or(i32::MAX), message)
         })
         .collect();
@@ -425,4 +435,3 @@ fn failed(index: i32, code: i16, message: String) -> PartitionProduceResponse {
         .with_log_start_offset(-1)
         .with_error_message(Some(StrBytes::from_string(message)))
 }
-

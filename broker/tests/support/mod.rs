@@ -35,7 +35,13 @@ pub struct Node {
 impl Node {
     /// Starts a broker on `dir` with `overrides` (`key=value`, as `--override` takes them).
     pub async fn start(dir: &Path, overrides: &[&str]) -> Node {
-        let mut args = vec!["strata".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), dir.display().to_string()];
+        let mut args = vec![
+            "strata".to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+        ];
         for item in overrides {
             args.extend(["--override".to_string(), (*item).to_string()]);
         }
@@ -113,7 +119,8 @@ impl Client {
     /// nothing is left over.
     pub fn decode<R: Request>(version: i16, correlation_id: i32, mut frame: Bytes) -> R::Response {
         let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version)).expect("response header");
+        let header =
+            ResponseHeader::decode(&mut frame, api_key.response_header_version(version)).expect("response header");
         assert_eq!(header.correlation_id, correlation_id);
         let response = R::Response::decode(&mut frame, version).expect("response decodes");
         assert_eq!(frame.remaining(), 0, "{api_key:?} v{version}: bytes left after the response");

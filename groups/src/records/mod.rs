@@ -271,12 +271,9 @@ pub fn decode_record(key: &[u8], value: Option<&[u8]>) -> Result<DecodedRecord, 
         return Ok(DecodedRecord::Unknown { key_version: r.i16()? });
     };
     Ok(match decoded_key {
-        RecordKey::OffsetCommit { group, topic, partition } => DecodedRecord::Offset {
-            group,
-            topic,
-            partition,
-            value: value.map(OffsetCommitValue::decode).transpose()?,
-        },
+        RecordKey::OffsetCommit { group, topic, partition } => {
+            DecodedRecord::Offset { group, topic, partition, value: value.map(OffsetCommitValue::decode).transpose()? }
+        }
         RecordKey::GroupMetadata { group } => {
             DecodedRecord::Group { group, value: value.map(GroupMetadataValue::decode).transpose()? }
         }

@@ -78,10 +78,7 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(matches!(RecordKey::decode(&[0, 2, 0, 5, b'a']), Err(RecordError::Truncated { .. })));
     assert!(matches!(RecordKey::decode(&[0, 2, 0xFF, 0xFE]), Err(RecordError::Malformed(_))));
     assert!(matches!(RecordKey::decode(&[0, 2, 0, 1, b'a', 9]), Err(RecordError::TrailingBytes(1))));
-    assert!(matches!(
-        OffsetCommitValue::decode(&[0, 9]),
-        Err(RecordError::UnsupportedVersion { version: 9, .. })
-    ));
+    assert!(matches!(OffsetCommitValue::decode(&[0, 9]), Err(RecordError::UnsupportedVersion { version: 9, .. })));
     // A member count far beyond the bytes present must not allocate for it.
     let mut huge = vec![0, 3, 0, 0, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF];
     huge.extend_from_slice(&(-1i64).to_be_bytes());

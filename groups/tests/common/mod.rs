@@ -131,7 +131,12 @@ impl Harness {
         }
     }
 
-    pub fn sync_with(&mut self, member_id: &str, generation: i32, assignments: Vec<MemberAssignment>) -> (RequestToken, Option<SyncGroupReply>) {
+    pub fn sync_with(
+        &mut self,
+        member_id: &str,
+        generation: i32,
+        assignments: Vec<MemberAssignment>,
+    ) -> (RequestToken, Option<SyncGroupReply>) {
         let token = self.token();
         let request = SyncGroupRequest {
             group_id: GROUP.into(),
@@ -181,7 +186,14 @@ impl Harness {
         outcome.reply
     }
 
-    pub fn commit(&mut self, member_id: &str, generation: i32, topic: &str, partition: i32, offset: i64) -> Option<GroupError> {
+    pub fn commit(
+        &mut self,
+        member_id: &str,
+        generation: i32,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Option<GroupError> {
         let request = OffsetCommitRequest {
             group_id: GROUP.into(),
             generation_id: generation,

@@ -40,7 +40,14 @@ fn open(path: &Path) -> Arc<File> {
 }
 
 /// A job whose completion reports `(tag, result)` on `tx`.
-fn job(file: &Arc<File>, position: u64, data: &[u8], sync: bool, tag: usize, tx: &Sender<(usize, std::io::Result<()>)>) -> WriteJob {
+fn job(
+    file: &Arc<File>,
+    position: u64,
+    data: &[u8],
+    sync: bool,
+    tag: usize,
+    tx: &Sender<(usize, std::io::Result<()>)>,
+) -> WriteJob {
     let tx = tx.clone();
     WriteJob {
         file: Arc::clone(file),
@@ -212,7 +219,9 @@ fn stop_completes_every_queued_job_then_refuses_work() {
             .map(|p| {
                 let (writer, file, tx) = (writer.clone(), Arc::clone(&file), tx.clone());
                 std::thread::spawn(move || {
-                    (0..50).filter(|i| writer.submit(job(&file, (p * 50 + i) as u64, b"y", true, 0, &tx)).is_ok()).count()
+                    (0..50)
+                        .filter(|i| writer.submit(job(&file, (p * 50 + i) as u64, b"y", true, 0, &tx)).is_ok())
+                        .count()
                 })
             })
             .collect();
@@ -339,7 +348,13 @@ fn callbacks_may_submit_and_may_panic() {
         let chain = Arc::new(Mutex::new(Vec::new()));
         // Each completion submits the next job from the writer thread itself: with a queue of one
         // this would deadlock if such submits went through the bounded queue.
-        fn chained(writer: Writer, file: Arc<File>, n: u64, log: Arc<Mutex<Vec<u64>>>, tx: Sender<(usize, std::io::Result<()>)>) -> WriteJob {
+        fn chained(
+            writer: Writer,
+            file: Arc<File>,
+            n: u64,
+            log: Arc<Mutex<Vec<u64>>>,
+            tx: Sender<(usize, std::io::Result<()>)>,
+        ) -> WriteJob {
             WriteJob {
                 file: Arc::clone(&file),
                 position: n,
@@ -359,7 +374,13 @@ fn callbacks_may_submit_and_may_panic() {
         assert_eq!(results(&rx, 1)[0].0, 50);
         assert_eq!(*chain.lock().unwrap(), (0..=50).collect::<Vec<_>>());
         writer
-            .submit(WriteJob { file: Arc::clone(&file), position: 0, data: Bytes::new(), sync: false, done: Box::new(|_| panic!("boom")) })
+            .submit(WriteJob {
+                file: Arc::clone(&file),
+                position: 0,
+                data: Bytes::new(),
+                sync: false,
+                done: Box::new(|_| panic!("boom")),
+            })
             .unwrap();
         writer.submit(job(&file, 60, b"after", true, 7, &tx)).unwrap();
         assert_eq!(results(&rx, 1)[0].0, 7, "{kind:?}: the writer survived a panicking callback");

@@ -43,14 +43,16 @@ impl UringBackend {
         let mut ring = IoUring::new(entries)?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe)?;
-        for (code, name) in [(opcode::Write::CODE, "WRITE"), (opcode::Fsync::CODE, "FSYNC"), (opcode::Nop::CODE, "NOP")] {
+        for (code, name) in [(opcode::Write::CODE, "WRITE"), (opcode::Fsync::CODE, "FSYNC"), (opcode::Nop::CODE, "NOP")]
+        {
             if !probe.is_supported(code) {
                 return Err(io::Error::new(io::ErrorKind::Unsupported, format!("io_uring lacks IORING_OP_{name}")));
             }
         }
         let nop = opcode::Nop::new().build().user_data(0);
         // SAFETY: a NOP carries no buffer or fd; nothing has to outlive the push.
-        unsafe { ring.submission().push(&nop) }.map_err(|_| io::Error::other("fresh io_uring submission queue is full"))?;
+        unsafe { ring.submission().push(&nop) }
+            .map_err(|_| io::Error::other("fresh io_uring submission queue is full"))?;
         ring.submit_and_wait(1)?;
         let result = ring.completion().next().map(|cqe| cqe.result());
         match result {
@@ -142,9 +144,7 @@ impl RingOps for Writes<'_, '_> {
         let start = self.written[index];
         let len = (op.data.len() - start).min(self.chunk_bytes_max).min(WRITE_BYTES_MAX);
         let buf = op.data[start..].as_ptr();
-        opcode::Write::new(types::Fd(op.file.as_raw_fd()), buf, len as u32)
-            .offset(op.position + start as u64)
-            .build()
+        opcode::Write::new(types::Fd(op.file.as_raw_fd()), buf, len as u32).offset(op.position + start as u64).build()
     }
 
     fn complete(&mut self, index: usize, result: i32) -> bool {

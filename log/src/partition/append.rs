@@ -10,7 +10,9 @@
 use std::sync::{Arc, TryLockError};
 
 use bytes::Bytes;
-use strata_wire::batch::{BatchHeader, set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_record_set};
+use strata_wire::batch::{
+    BatchHeader, set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_record_set,
+};
 use tokio::sync::oneshot;
 
 use super::{AppendInfo, Inner, Partition, PendingAppend, State};
@@ -54,7 +56,12 @@ impl Partition {
     /// another operation on this partition holds it) it returns [`TryAppendError::WouldBlock`]
     /// with the record set, having changed nothing, and the caller retries with `append` where it
     /// may block. For a tokio worker thread.
-    pub fn try_append(&self, record_set: Bytes, leader_epoch: i32, now_ms: i64) -> Result<PendingAppend, TryAppendError> {
+    pub fn try_append(
+        &self,
+        record_set: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<PendingAppend, TryAppendError> {
         self.append_with(record_set, leader_epoch, now_ms, Blocking::Refused)
     }
 
@@ -95,7 +102,12 @@ impl Partition {
             match view.check(header)? {
                 Verdict::Append => {}
                 Verdict::Duplicate { base_offset, last_offset } => {
-                    return Err(AppendError::DuplicateSequence { producer_id: header.producer_id, base_offset, last_offset }.into());
+                    return Err(AppendError::DuplicateSequence {
+                        producer_id: header.producer_id,
+                        base_offset,
+                        last_offset,
+                    }
+                    .into());
                 }
             }
             if headers.len() > 1 {

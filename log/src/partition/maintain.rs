@@ -8,7 +8,9 @@ use std::sync::Arc;
 use super::append::remove_clean_marker;
 use super::open::load_producers;
 use super::{FILES_PER_SEGMENT, Inner, Partition, State};
-use crate::checkpoint::{CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, write_atomic, write_offset};
+use crate::checkpoint::{
+    CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, write_atomic, write_offset,
+};
 use crate::error::LogError;
 use crate::io::WriteJob;
 use crate::offset::Offset;

@@ -181,8 +181,7 @@ fn load_segments(
         let (mut seg, plausible) = Segment::open(dir, Offset(base), next)?;
         let scan = !plausible || (!clean && (is_last || base >= recovery_point.0));
         if scan {
-            let recovered =
-                seg.rebuild(true, config.index_interval_bytes, config.segment_index_bytes, |_| {})?;
+            let recovered = seg.rebuild(true, config.index_interval_bytes, config.segment_index_bytes, |_| {})?;
             if let Some(reason) = recovered.reason {
                 tracing::warn!(segment = %seg.log_path.display(), cut_bytes = recovered.cut_bytes, %reason, "recovery cut the log");
             }

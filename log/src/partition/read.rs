@@ -112,7 +112,13 @@ impl Partition {
                         target = next;
                         continue;
                     }
-                    _ => return Err(LogError::Corrupt { path: view.path.clone(), reason: "offset missing from its segment" }.into()),
+                    _ => {
+                        return Err(LogError::Corrupt {
+                            path: view.path.clone(),
+                            reason: "offset missing from its segment",
+                        }
+                        .into());
+                    }
                 }
             };
             let limit = (start + u64::from(max_bytes)).min(u64::from(view.size));

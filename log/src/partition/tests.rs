@@ -302,7 +302,10 @@ fn idempotent_producer_duplicates_gaps_and_restarts() {
     // Clean restart: from the snapshot.
     let m = manager(dir.path());
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
-    assert!(matches!(p.append(batch_with(2, 0, 42, 0, 3), 0, 0), Err(AppendError::DuplicateSequence { base_offset: 4, .. })));
+    assert!(matches!(
+        p.append(batch_with(2, 0, 42, 0, 3), 0, 0),
+        Err(AppendError::DuplicateSequence { base_offset: 4, .. })
+    ));
     append(&p, batch_with(1, 0, 42, 0, 5), 0);
     drop(p);
     drop(m); // no shutdown: unclean
@@ -310,12 +313,21 @@ fn idempotent_producer_duplicates_gaps_and_restarts() {
     // Unclean restart: rebuilt from the batch headers.
     let m = manager(dir.path());
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
-    assert!(matches!(p.append(batch_with(1, 0, 42, 0, 5), 0, 0), Err(AppendError::DuplicateSequence { base_offset: 6, .. })));
-    assert!(matches!(p.append(batch_with(1, 0, 42, 0, 7), 0, 0), Err(AppendError::OutOfOrderSequence { expected: 6, .. })));
+    assert!(matches!(
+        p.append(batch_with(1, 0, 42, 0, 5), 0, 0),
+        Err(AppendError::DuplicateSequence { base_offset: 6, .. })
+    ));
+    assert!(matches!(
+        p.append(batch_with(1, 0, 42, 0, 7), 0, 0),
+        Err(AppendError::OutOfOrderSequence { expected: 6, .. })
+    ));
     // Truncation forgets the removed batches: sequence 5 (offset 6) may come again.
     p.truncate_to(6).unwrap();
     assert_eq!(append(&p, batch_with(1, 0, 42, 0, 5), 0).base_offset, 6);
-    assert!(matches!(p.append(batch_with(2, 0, 42, 0, 3), 0, 0), Err(AppendError::DuplicateSequence { base_offset: 4, .. })));
+    assert!(matches!(
+        p.append(batch_with(2, 0, 42, 0, 3), 0, 0),
+        Err(AppendError::DuplicateSequence { base_offset: 4, .. })
+    ));
     m.shutdown().unwrap();
 }
 
@@ -392,7 +404,11 @@ fn recovery_after_a_torn_write_from_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     {
-        let writer = Writer::start_with_faults(WriterOptions { force_fallback: true, ..WriterOptions::default() }, Arc::clone(&faults)).unwrap();
+        let writer = Writer::start_with_faults(
+            WriterOptions { force_fallback: true, ..WriterOptions::default() },
+            Arc::clone(&faults),
+        )
+        .unwrap();
         let m = LogManager::with_writer(dir.path(), options(), writer).unwrap();
         let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
         for i in 0..3 {
@@ -419,7 +435,11 @@ fn recovery_after_a_torn_write_from_the_writer() {
 fn a_duplicate_of_a_batch_in_flight_waits_for_the_original_write() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
-    let writer = Writer::start_with_faults(WriterOptions { force_fallback: true, ..WriterOptions::default() }, Arc::clone(&faults)).unwrap();
+    let writer = Writer::start_with_faults(
+        WriterOptions { force_fallback: true, ..WriterOptions::default() },
+        Arc::clone(&faults),
+    )
+    .unwrap();
     let m = LogManager::with_writer(dir.path(), options(), writer).unwrap();
     let config = LogConfig { flush_messages: 1, ..LogConfig::default() };
     let p = m.open_partition("t", 0, config, 0).unwrap();
@@ -431,12 +451,16 @@ fn a_duplicate_of_a_batch_in_flight_waits_for_the_original_write() {
     while faults.write_jobs_seen() == seen {
         std::thread::yield_now();
     }
-    let Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) = p.append(batch_with(3, 0, 7, 0, 2), 0, 0) else {
+    let Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) =
+        p.append(batch_with(3, 0, 7, 0, 2), 0, 0)
+    else {
         panic!("the retry is a duplicate");
     };
     assert_eq!((base_offset, last_offset), (2, 4));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let early = runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(200), p.wait_written(last_offset + 1)).await });
+    let early = runtime.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_millis(200), p.wait_written(last_offset + 1)).await
+    });
     assert!(early.is_err(), "not written while the original is held");
     faults.hold_writes(false);
     runtime.block_on(p.wait_written(last_offset + 1)).unwrap();
@@ -478,7 +502,8 @@ fn clean_shutdown_reopens_without_a_scan() {
     // there, a trusting clean open does not look.
     {
         use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new().write(true).open(segment_file(dir.path(), "00000000000000000000.log")).unwrap();
+        let f =
+            std::fs::OpenOptions::new().write(true).open(segment_file(dir.path(), "00000000000000000000.log")).unwrap();
         f.write_all_at(&[0xee], 80).unwrap();
     }
     let m = manager(dir.path());

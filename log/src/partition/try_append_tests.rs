@@ -121,7 +121,8 @@ fn try_append_refuses_while_the_clean_marker_is_on_disk() {
 #[test]
 fn try_append_refuses_when_the_write_queue_is_full() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = Writer::start(WriterOptions { queue_depth_max: 2, force_fallback: true, ..WriterOptions::default() }).unwrap();
+    let writer =
+        Writer::start(WriterOptions { queue_depth_max: 2, force_fallback: true, ..WriterOptions::default() }).unwrap();
     let m = LogManager::with_writer(&dir.path().join("data"), options(), writer.clone()).unwrap();
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
     let q = m.open_partition("u", 0, LogConfig::default(), 0).unwrap();

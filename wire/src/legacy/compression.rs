@@ -66,10 +66,16 @@ const PRIME5: u32 = 374_761_393;
 /// XXH32, the hash of the lz4 frame header checksum.
 pub fn xxh32(data: &[u8], seed: u32) -> u32 {
     let word = |at: usize| u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
-    let round = |acc: u32, input: u32| acc.wrapping_add(input.wrapping_mul(PRIME2)).rotate_left(13).wrapping_mul(PRIME1);
+    let round =
+        |acc: u32, input: u32| acc.wrapping_add(input.wrapping_mul(PRIME2)).rotate_left(13).wrapping_mul(PRIME1);
     let mut at = 0;
     let mut h = if data.len() >= 16 {
-        let mut v = [seed.wrapping_add(PRIME1).wrapping_add(PRIME2), seed.wrapping_add(PRIME2), seed, seed.wrapping_sub(PRIME1)];
+        let mut v = [
+            seed.wrapping_add(PRIME1).wrapping_add(PRIME2),
+            seed.wrapping_add(PRIME2),
+            seed,
+            seed.wrapping_sub(PRIME1),
+        ];
         while at + 16 <= data.len() {
             for (i, lane) in v.iter_mut().enumerate() {
                 *lane = round(*lane, word(at + 4 * i));
@@ -122,8 +128,14 @@ mod tests {
         broken[checksum_at] = (xxh32(&good[..checksum_at], 0) >> 8) as u8;
         assert_ne!(broken[checksum_at], good[checksum_at], "the two checksums differ for this frame");
         let broken = Bytes::from(broken);
-        assert_eq!(decompress(Compression::Lz4, MAGIC_V0, &broken).expect("magic 0 accepts it"), Bytes::from(data.clone()));
-        assert_eq!(decompress(Compression::Lz4, MAGIC_V0, &good).expect("and the right one"), Bytes::from(data.clone()));
+        assert_eq!(
+            decompress(Compression::Lz4, MAGIC_V0, &broken).expect("magic 0 accepts it"),
+            Bytes::from(data.clone())
+        );
+        assert_eq!(
+            decompress(Compression::Lz4, MAGIC_V0, &good).expect("and the right one"),
+            Bytes::from(data.clone())
+        );
         assert!(
             matches!(decompress(Compression::Lz4, MAGIC_V1, &broken), Err(MessageSetError::Decompress { .. })),
             "magic 1 does not"
@@ -143,6 +155,9 @@ mod tests {
             );
         }
         let raw = snap::raw::Encoder::new().compress_vec(&zeros).expect("raw snappy");
-        assert!(matches!(decompress(Compression::Snappy, MAGIC_V0, &Bytes::from(raw)), Err(MessageSetError::TooLarge { .. })));
+        assert!(matches!(
+            decompress(Compression::Snappy, MAGIC_V0, &Bytes::from(raw)),
+            Err(MessageSetError::TooLarge { .. })
+        ));
     }
 }

@@ -71,7 +71,9 @@ mod tests {
                 .with_name(TopicName(StrBytes::from_static_str("t")))
                 .with_error_code(36)
                 .with_error_message(Some(StrBytes::from_static_str("x"))),
-            CreatableTopicResult::default().with_name(TopicName(StrBytes::from_static_str("u"))).with_error_message(None),
+            CreatableTopicResult::default()
+                .with_name(TopicName(StrBytes::from_static_str("u")))
+                .with_error_message(None),
         ]);
         let mut out = BytesMut::new();
         encode_response(0, &response, &mut out);

@@ -42,7 +42,9 @@ mod tests {
         let names: Vec<_> = request.topic_names.iter().map(|n| n.0.as_str()).collect();
         assert_eq!((names, request.timeout_ms), (vec!["t", "u"], 5000));
         let response = DeleteTopicsResponse::default().with_responses(vec![
-            DeletableTopicResult::default().with_name(Some(TopicName(StrBytes::from_static_str("t")))).with_error_code(3),
+            DeletableTopicResult::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("t"))))
+                .with_error_code(3),
         ]);
         let mut out = BytesMut::new();
         encode_response(&response, &mut out);

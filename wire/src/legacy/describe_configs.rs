@@ -69,13 +69,20 @@ mod tests {
         assert!(!request.include_synonyms);
 
         let response = DescribeConfigsResponse::default().with_results(vec![
-            DescribeConfigsResult::default().with_error_message(None).with_resource_type(2).with_resource_name(StrBytes::from_static_str("t")).with_configs(vec![
-                DescribeConfigsResourceResult::default()
-                    .with_name(StrBytes::from_static_str("a"))
-                    .with_value(Some(StrBytes::from_static_str("1")))
-                    .with_config_source(5),
-                DescribeConfigsResourceResult::default().with_name(StrBytes::from_static_str("b")).with_value(None).with_config_source(1),
-            ]),
+            DescribeConfigsResult::default()
+                .with_error_message(None)
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str("t"))
+                .with_configs(vec![
+                    DescribeConfigsResourceResult::default()
+                        .with_name(StrBytes::from_static_str("a"))
+                        .with_value(Some(StrBytes::from_static_str("1")))
+                        .with_config_source(5),
+                    DescribeConfigsResourceResult::default()
+                        .with_name(StrBytes::from_static_str("b"))
+                        .with_value(None)
+                        .with_config_source(1),
+                ]),
         ]);
         let mut out = BytesMut::new();
         encode_response(&response, &mut out);

@@ -138,10 +138,19 @@ pub fn down_convert(batches: &Bytes, magic: i8, fetch_offset: i64) -> Result<Byt
         let attributes = |r: &kafka_protocol::records::Record| {
             if magic == MAGIC_V1 && r.timestamp_type == TimestampType::LogAppend { LOG_APPEND_TIME_FLAG } else { 0 }
         };
-        let timestamp = |r: &kafka_protocol::records::Record| if magic == MAGIC_V1 { r.timestamp } else { NO_TIMESTAMP };
+        let timestamp =
+            |r: &kafka_protocol::records::Record| if magic == MAGIC_V1 { r.timestamp } else { NO_TIMESTAMP };
         if codec == Compression::None {
             for r in &records {
-                write_message(&mut out, r.offset, magic, attributes(r), timestamp(r), r.key.as_deref(), r.value.as_deref());
+                write_message(
+                    &mut out,
+                    r.offset,
+                    magic,
+                    attributes(r),
+                    timestamp(r),
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                );
             }
             continue;
         }
@@ -154,7 +163,15 @@ pub fn down_convert(batches: &Bytes, magic: i8, fetch_offset: i64) -> Result<Byt
         let compressed = compress(codec, &inner)?;
         let max_timestamp = records.iter().map(|r| r.timestamp).max().unwrap_or(NO_TIMESTAMP);
         let wrapper_timestamp = if magic == MAGIC_V1 { max_timestamp } else { NO_TIMESTAMP };
-        write_message(&mut out, last.offset, magic, codec as i8 | attributes(last), wrapper_timestamp, None, Some(&compressed));
+        write_message(
+            &mut out,
+            last.offset,
+            magic,
+            codec as i8 | attributes(last),
+            wrapper_timestamp,
+            None,
+            Some(&compressed),
+        );
     }
     Ok(out.freeze())
 }

@@ -33,7 +33,8 @@ pub fn decode_request(body: Bytes) -> Result<ListOffsetsRequest, LegacyError> {
             let partition_index = r.i32()?;
             let timestamp = r.i64()?;
             let _max_num_offsets = r.i32()?;
-            partitions.push(ListOffsetsPartition::default().with_partition_index(partition_index).with_timestamp(timestamp));
+            partitions
+                .push(ListOffsetsPartition::default().with_partition_index(partition_index).with_timestamp(timestamp));
         }
         topics.push(ListOffsetsTopic::default().with_name(TopicName(name)).with_partitions(partitions));
     }
@@ -71,8 +72,9 @@ mod tests {
     #[test]
     fn decodes_a_v0_request() {
         // replica -1, topic "t": partition 0 latest (-1), max 1; partition 1 earliest (-2), max 5.
-        let body =
-            hex("ffffffff 00000001 0001 74 00000002 00000000 ffffffffffffffff 00000001 00000001 fffffffffffffffe 00000005");
+        let body = hex(
+            "ffffffff 00000001 0001 74 00000002 00000000 ffffffffffffffff 00000001 00000001 fffffffffffffffe 00000005",
+        );
         let request = decode_request(body.clone()).expect("decodes");
         assert_eq!(request.replica_id.0, -1);
         let got: Vec<_> = request.topics[0].partitions.iter().map(|p| (p.partition_index, p.timestamp)).collect();
@@ -87,10 +89,15 @@ mod tests {
             ListOffsetsPartitionResponse::default().with_partition_index(1).with_error_code(3).with_offset(-1),
         ];
         let response = ListOffsetsResponse::default().with_topics(vec![
-            ListOffsetsTopicResponse::default().with_name(TopicName(StrBytes::from_static_str("t"))).with_partitions(partitions),
+            ListOffsetsTopicResponse::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(partitions),
         ]);
         let mut out = BytesMut::new();
         encode_response(&response, &mut out);
-        assert_eq!(out.freeze(), hex("00000001 0001 74 00000002 00000000 0000 00000001 000000000000002a 00000001 0003 00000000"));
+        assert_eq!(
+            out.freeze(),
+            hex("00000001 0001 74 00000002 00000000 0000 00000001 000000000000002a 00000001 0003 00000000")
+        );
     }
 }

@@ -26,8 +26,8 @@ use super::compression::decompress;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy};
 use kafka_protocol::records::{
-    Compression, IEEE, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_TIMESTAMP, Record, RecordBatchEncoder,
-    RecordEncodeOptions, TimestampType,
+    Compression, IEEE, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_TIMESTAMP, Record,
+    RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 pub const MAGIC_V0: i8 = 0;
@@ -161,7 +161,9 @@ fn codec(attributes: i8) -> Result<Compression, MessageSetError> {
 
 /// The messages of `set` without looking into wrappers. The iterator checks each message's size,
 /// CRC and fields before returning it.
-fn shallow_messages(set: &Bytes) -> Result<impl Iterator<Item = Result<ShallowMessage, MessageSetError>> + '_, MessageSetError> {
+fn shallow_messages(
+    set: &Bytes,
+) -> Result<impl Iterator<Item = Result<ShallowMessage, MessageSetError>> + '_, MessageSetError> {
     if set.is_empty() {
         return Err(MessageSetError::Empty);
     }
@@ -192,7 +194,8 @@ fn shallow_message(set: &Bytes, position: usize) -> Result<(ShallowMessage, usiz
         return Err(MessageSetError::Size { position, size, min: MESSAGE_HEADER_V0_BYTES });
     }
     let start = position + LOG_OVERHEAD;
-    let end = start.checked_add(size_bytes).filter(|&end| end <= set.len()).ok_or(MessageSetError::Truncated { position })?;
+    let end =
+        start.checked_add(size_bytes).filter(|&end| end <= set.len()).ok_or(MessageSetError::Truncated { position })?;
     let message = &set[start..end];
     let stored = u32::from_be_bytes(bytes4(&message[0..4]));
     let magic = message[4] as i8;
@@ -218,7 +221,13 @@ fn shallow_message(set: &Bytes, position: usize) -> Result<(ShallowMessage, usiz
 }
 
 /// A key or value at `*at` in `message` (which starts at `start` in `set`), as a slice of `set`.
-fn field(set: &Bytes, start: usize, message: &[u8], at: &mut usize, position: usize) -> Result<Option<Bytes>, MessageSetError> {
+fn field(
+    set: &Bytes,
+    start: usize,
+    message: &[u8],
+    at: &mut usize,
+    position: usize,
+) -> Result<Option<Bytes>, MessageSetError> {
     let len_bytes = message.get(*at..*at + 4).ok_or(MessageSetError::Truncated { position })?;
     let len = i32::from_be_bytes(bytes4(len_bytes));
     *at += 4;
@@ -326,7 +335,8 @@ pub fn to_record_batch(set: &MessageSet) -> Result<Bytes, MessageSetError> {
         .collect();
     let mut out = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression: set.compression };
-    RecordBatchEncoder::encode(&mut out, records.iter(), &options).map_err(|e| MessageSetError::Encode(format!("{e:#}")))?;
+    RecordBatchEncoder::encode(&mut out, records.iter(), &options)
+        .map_err(|e| MessageSetError::Encode(format!("{e:#}")))?;
     Ok(out.freeze())
 }
 

@@ -93,16 +93,24 @@ pub fn encode_response_frame(
     let start = start_frame(&mut out);
     out.put_i32(correlation_id);
     match body {
-        ResponseKind::Produce(response) if api == ApiKey::Produce => produce::encode_response(version, response, &mut out)?,
-        ResponseKind::ListOffsets(response) if api == ApiKey::ListOffsets => list_offsets::encode_response(response, &mut out),
+        ResponseKind::Produce(response) if api == ApiKey::Produce => {
+            produce::encode_response(version, response, &mut out)?
+        }
+        ResponseKind::ListOffsets(response) if api == ApiKey::ListOffsets => {
+            list_offsets::encode_response(response, &mut out)
+        }
         ResponseKind::OffsetCommit(response) if api == ApiKey::OffsetCommit => {
             offset_commit::encode_response(response, &mut out)?
         }
-        ResponseKind::OffsetFetch(response) if api == ApiKey::OffsetFetch => offset_fetch::encode_response(response, &mut out)?,
+        ResponseKind::OffsetFetch(response) if api == ApiKey::OffsetFetch => {
+            offset_fetch::encode_response(response, &mut out)?
+        }
         ResponseKind::CreateTopics(response) if api == ApiKey::CreateTopics => {
             create_topics::encode_response(version, response, &mut out)
         }
-        ResponseKind::DeleteTopics(response) if api == ApiKey::DeleteTopics => delete_topics::encode_response(response, &mut out),
+        ResponseKind::DeleteTopics(response) if api == ApiKey::DeleteTopics => {
+            delete_topics::encode_response(response, &mut out)
+        }
         ResponseKind::DescribeConfigs(response) if api == ApiKey::DescribeConfigs => {
             describe_configs::encode_response(response, &mut out)
         }
@@ -133,7 +141,9 @@ fn with_suffix(body: &Bytes, suffix: &[u8]) -> Bytes {
 #[cfg(test)]
 fn hex(s: &str) -> Bytes {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>(),
+    )
 }
 
 /// Writes a non-null string (INT16 length).

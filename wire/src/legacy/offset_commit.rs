@@ -81,7 +81,8 @@ mod tests {
         let p = &request.topics[0].partitions[0];
         assert_eq!((p.partition_index, p.committed_offset, p.committed_metadata.as_deref()), (3, 9, Some("m")));
         // v1: generation 5, member "c", commit timestamp 1000, null metadata.
-        let v1 = hex("0001 67 00000005 0001 63 00000001 0001 74 00000001 00000003 0000000000000009 00000000000003e8 ffff");
+        let v1 =
+            hex("0001 67 00000005 0001 63 00000001 0001 74 00000001 00000003 0000000000000009 00000000000003e8 ffff");
         let request = decode_request(1, v1.clone()).expect("v1");
         assert_eq!((request.generation_id_or_member_epoch, request.member_id.as_str()), (5, "c"));
         assert_eq!(request.topics[0].partitions[0].committed_metadata, None);

@@ -39,7 +39,12 @@ fn batch(records: usize) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     buf.freeze()
 }
 
@@ -64,12 +69,14 @@ fn context() -> RequestContext {
 async fn the_frame_is_released_once_appended_and_a_roll_takes_the_blocking_path() {
     let dir = tempfile::tempdir().unwrap();
     let advertised = Advertised { host: "127.0.0.1".into(), port: 9092 };
-    let broker = Arc::new(tokio::task::block_in_place(|| Broker::open(BrokerConfig::defaults(dir.path()), advertised)).unwrap());
+    let broker =
+        Arc::new(tokio::task::block_in_place(|| Broker::open(BrokerConfig::defaults(dir.path()), advertised)).unwrap());
     let set = batch(3);
     // One batch per segment: every produce after the first must roll, which only `append` does.
     let overrides = BTreeMap::from([("internal.segment.bytes".to_string(), set.len().to_string())]);
     let new = NewTopic { name: "t", partitions: 2, replication_factor: 1, overrides, internal: false };
-    let topic = tokio::task::block_in_place(|| broker.topics.create(&broker.log, &broker.config, new, now_ms())).unwrap();
+    let topic =
+        tokio::task::block_in_place(|| broker.topics.create(&broker.log, &broker.config, new, now_ms())).unwrap();
 
     for round in 0..3_i64 {
         let mut frame = BytesMut::from(&b"t"[..]);
@@ -81,7 +88,11 @@ async fn the_frame_is_released_once_appended_and_a_roll_takes_the_blocking_path(
         assert!(frame.is_unique(), "round {round}: the produce still holds its request frame");
         let Outcome::Reply(_) = pending.await else { panic!("round {round}: acks=1 must answer") };
         for index in 0..2 {
-            assert_eq!(topic.partition(index).unwrap().high_watermark(), 3 * (round + 1), "round {round} partition {index}");
+            assert_eq!(
+                topic.partition(index).unwrap().high_watermark(),
+                3 * (round + 1),
+                "round {round} partition {index}"
+            );
         }
     }
 

@@ -6,7 +6,9 @@ use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions};
 
 fn hex(s: &str) -> Bytes {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>(),
+    )
 }
 
 #[test]
@@ -14,9 +16,15 @@ fn decodes_v0_and_v3_requests() {
     // replica -1, max wait 500, min bytes 1, topic "t": partition 2 at offset 7, 1 MiB.
     let v0 = hex("ffffffff 000001f4 00000001 00000001 0001 74 00000001 00000002 0000000000000007 00100000");
     let request = decode_request(0, v0).expect("v0");
-    assert_eq!((request.replica_id.0, request.max_wait_ms, request.min_bytes, request.max_bytes), (-1, 500, 1, i32::MAX));
+    assert_eq!(
+        (request.replica_id.0, request.max_wait_ms, request.min_bytes, request.max_bytes),
+        (-1, 500, 1, i32::MAX)
+    );
     let p = &request.topics[0].partitions[0];
-    assert_eq!((request.topics[0].topic.0.as_str(), p.partition, p.fetch_offset, p.partition_max_bytes), ("t", 2, 7, 1 << 20));
+    assert_eq!(
+        (request.topics[0].topic.0.as_str(), p.partition, p.fetch_offset, p.partition_max_bytes),
+        ("t", 2, 7, 1 << 20)
+    );
     let v3 = hex("ffffffff 000001f4 00000001 00000400 00000001 0001 74 00000001 00000002 0000000000000007 00100000");
     assert_eq!(decode_request(3, v3.clone()).expect("v3").max_bytes, 1024);
     assert!(matches!(
@@ -30,7 +38,12 @@ fn decodes_v0_and_v3_requests() {
 fn encodes_v0_and_v1_responses() {
     let topics = [LegacyFetchTopic {
         name: "t".into(),
-        partitions: vec![LegacyFetchPartition { index: 2, error_code: 0, high_watermark: 9, records: Bytes::from_static(b"xy") }],
+        partitions: vec![LegacyFetchPartition {
+            index: 2,
+            error_code: 0,
+            high_watermark: 9,
+            records: Bytes::from_static(b"xy"),
+        }],
     }];
     let body = "00000001 0001 74 00000001 00000002 0000 0000000000000009 00000002 7879";
     let mut out = BytesMut::new();
@@ -60,7 +73,8 @@ fn stored(compression: Compression, base_offset: i64) -> Bytes {
         })
         .collect();
     let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(&mut out, records.iter(), &RecordEncodeOptions { version: 2, compression }).expect("encode");
+    RecordBatchEncoder::encode(&mut out, records.iter(), &RecordEncodeOptions { version: 2, compression })
+        .expect("encode");
     out.freeze()
 }
 
@@ -111,12 +125,19 @@ fn compressed_batches_become_one_wrapper_of_the_same_codec() {
         let set = read_message_set(&v1).expect("valid");
         assert_eq!(set.compression, codec);
         // Inner offsets are relative in magic 1.
-        assert_eq!(set.messages.iter().map(|m| (m.offset, m.timestamp)).collect::<Vec<_>>(), [(0, 1000), (1, 1001), (2, 1002)]);
+        assert_eq!(
+            set.messages.iter().map(|m| (m.offset, m.timestamp)).collect::<Vec<_>>(),
+            [(0, 1000), (1, 1001), (2, 1002)]
+        );
     }
     let v0 = down_convert(&stored(Compression::Gzip, 20), MAGIC_V0, 21).expect("converts");
     let set = read_message_set(&v0).expect("valid");
     assert_eq!(set.compression, Compression::Gzip);
-    assert_eq!(set.messages.iter().map(|m| m.offset).collect::<Vec<_>>(), [21, 22], "absolute inner offsets in magic 0");
+    assert_eq!(
+        set.messages.iter().map(|m| m.offset).collect::<Vec<_>>(),
+        [21, 22],
+        "absolute inner offsets in magic 0"
+    );
     let lz4_v0 = down_convert(&stored(Compression::Lz4, 20), MAGIC_V0, 0).expect("converts");
     assert_eq!(read_message_set(&lz4_v0).expect("valid").compression, Compression::None, "lz4 goes plain for magic 0");
 }

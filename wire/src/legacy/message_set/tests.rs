@@ -10,7 +10,9 @@ const V0_NULL_KEY_A: &str = "00000000000000000000000f51df3a320000ffffffff0000000
 const V1_K_V: &str = "00000000000000070000001839268c3301000000018bcfe56800000000016b0000000176";
 
 fn hex(s: &str) -> Bytes {
-    Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>(),
+    )
 }
 
 /// (offset, magic, timestamp, key, value)
@@ -50,7 +52,13 @@ fn reads_plain_messages_of_both_magics() {
     assert_eq!(
         set.messages,
         vec![
-            LegacyMessage { offset: 0, magic: 0, timestamp: NO_TIMESTAMP, key: None, value: Some(Bytes::from_static(b"a")) },
+            LegacyMessage {
+                offset: 0,
+                magic: 0,
+                timestamp: NO_TIMESTAMP,
+                key: None,
+                value: Some(Bytes::from_static(b"a"))
+            },
             LegacyMessage {
                 offset: 7,
                 magic: 1,
@@ -73,7 +81,10 @@ fn a_flipped_bit_is_a_crc_mismatch() {
 #[test]
 fn cut_short_bad_magic_and_empty_sets_are_refused() {
     let whole = hex(V1_K_V);
-    assert!(matches!(read_message_set(&whole.slice(..whole.len() - 1)), Err(MessageSetError::Truncated { position: 0 })));
+    assert!(matches!(
+        read_message_set(&whole.slice(..whole.len() - 1)),
+        Err(MessageSetError::Truncated { position: 0 })
+    ));
     assert!(matches!(read_message_set(&whole.slice(..5)), Err(MessageSetError::Truncated { position: 0 })));
     assert_eq!(read_message_set(&Bytes::new()), Err(MessageSetError::Empty));
     let mut magic2 = whole.to_vec();
@@ -88,9 +99,11 @@ fn cut_short_bad_magic_and_empty_sets_are_refused() {
 fn compressed_wrappers_of_every_codec_give_their_inner_messages() {
     let inner = set_of(&[(0, MAGIC_V1, 100, Some(b"k0"), Some(b"v0")), (1, MAGIC_V1, 101, None, Some(b"v1"))]);
     for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4] {
-        let set = read_message_set(&wrapper(MAGIC_V1, codec, 0, 999, &inner)).unwrap_or_else(|e| panic!("{codec:?}: {e}"));
+        let set =
+            read_message_set(&wrapper(MAGIC_V1, codec, 0, 999, &inner)).unwrap_or_else(|e| panic!("{codec:?}: {e}"));
         assert_eq!(set.compression, codec);
-        let got: Vec<_> = set.messages.iter().map(|m| (m.offset, m.timestamp, m.key.clone(), m.value.clone())).collect();
+        let got: Vec<_> =
+            set.messages.iter().map(|m| (m.offset, m.timestamp, m.key.clone(), m.value.clone())).collect();
         assert_eq!(
             got,
             vec![
@@ -116,7 +129,8 @@ fn raw_snappy_is_read_as_well_as_xerial_framed() {
 #[test]
 fn log_append_time_wrappers_stamp_their_inner_messages() {
     let inner = set_of(&[(0, MAGIC_V1, 100, None, Some(b"a")), (1, MAGIC_V1, 101, None, Some(b"b"))]);
-    let set = read_message_set(&wrapper(MAGIC_V1, Compression::Gzip, LOG_APPEND_TIME_FLAG, 5555, &inner)).expect("valid");
+    let set =
+        read_message_set(&wrapper(MAGIC_V1, Compression::Gzip, LOG_APPEND_TIME_FLAG, 5555, &inner)).expect("valid");
     assert!(set.messages.iter().all(|m| m.timestamp == 5555));
 }
 
@@ -124,7 +138,10 @@ fn log_append_time_wrappers_stamp_their_inner_messages() {
 fn nested_compression_and_broken_inner_messages_are_refused() {
     let innermost = set_of(&[(0, MAGIC_V0, 0, None, Some(b"x"))]);
     let nested = wrapper(MAGIC_V0, Compression::Gzip, 0, 0, &innermost);
-    assert_eq!(read_message_set(&wrapper(MAGIC_V0, Compression::Gzip, 0, 0, &nested)), Err(MessageSetError::NestedCompression));
+    assert_eq!(
+        read_message_set(&wrapper(MAGIC_V0, Compression::Gzip, 0, 0, &nested)),
+        Err(MessageSetError::NestedCompression)
+    );
     let mut bad_inner = innermost.to_vec();
     let last = bad_inner.len() - 1;
     bad_inner[last] ^= 0xff;
@@ -134,7 +151,10 @@ fn nested_compression_and_broken_inner_messages_are_refused() {
     ));
     let mut garbage = BytesMut::new();
     write_message(&mut garbage, 0, MAGIC_V0, Compression::Gzip as i8, 0, None, Some(b"not gzip"));
-    assert!(matches!(read_message_set(&garbage.freeze()), Err(MessageSetError::Decompress { codec: Compression::Gzip, .. })));
+    assert!(matches!(
+        read_message_set(&garbage.freeze()),
+        Err(MessageSetError::Decompress { codec: Compression::Gzip, .. })
+    ));
     let mut zstd = BytesMut::new();
     write_message(&mut zstd, 0, MAGIC_V1, 4, 0, None, Some(b"x"));
     assert_eq!(read_message_set(&zstd.freeze()), Err(MessageSetError::Codec { codec: 4 }));
@@ -143,7 +163,8 @@ fn nested_compression_and_broken_inner_messages_are_refused() {
 #[test]
 fn converts_to_one_valid_v2_batch_keeping_keys_values_and_timestamps() {
     for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4] {
-        let messages = [(0, MAGIC_V0, 0, Some(&b"k"[..]), Some(&b"old"[..])), (1, MAGIC_V1, 1_700_000_000_123, None, None)];
+        let messages =
+            [(0, MAGIC_V0, 0, Some(&b"k"[..]), Some(&b"old"[..])), (1, MAGIC_V1, 1_700_000_000_123, None, None)];
         let set = if codec == Compression::None {
             read_message_set(&set_of(&messages).freeze())
         } else {

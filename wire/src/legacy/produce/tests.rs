@@ -16,7 +16,9 @@ fn hex(s: &str) -> Vec<u8> {
 fn request() -> Bytes {
     let good = "00000000000000000000000f51df3a320000ffffffff0000000161";
     let bad = "00000000000000000000000f51df3a320000ffffffff0000000160";
-    Bytes::from(hex(&format!("0001000003e8000000010001740000000200000000_0000001b{good}000000010000001b{bad}").replace('_', "")))
+    Bytes::from(hex(
+        &format!("0001000003e8000000010001740000000200000000_0000001b{good}000000010000001b{bad}").replace('_', "")
+    ))
 }
 
 #[test]
@@ -56,8 +58,11 @@ fn truncated_and_oversized_requests_are_errors() {
 }
 
 fn response() -> ProduceResponse {
-    let partition =
-        PartitionProduceResponse::default().with_index(3).with_error_code(0).with_base_offset(42).with_log_append_time_ms(-1);
+    let partition = PartitionProduceResponse::default()
+        .with_index(3)
+        .with_error_code(0)
+        .with_base_offset(42)
+        .with_log_append_time_ms(-1);
     let topic = TopicProduceResponse::default()
         .with_name(TopicName(StrBytes::from_static_str("t")))
         .with_partition_responses(vec![partition]);
@@ -67,7 +72,8 @@ fn response() -> ProduceResponse {
 #[test]
 fn encodes_each_response_layout() {
     let topic = "0000000100017400000001000000030000000000000000002a";
-    let cases = [(0, topic.to_string()), (1, format!("{topic}00000000")), (2, format!("{topic}ffffffffffffffff00000000"))];
+    let cases =
+        [(0, topic.to_string()), (1, format!("{topic}00000000")), (2, format!("{topic}ffffffffffffffff00000000"))];
     for (version, expected) in cases {
         let mut out = BytesMut::new();
         encode_response(version, &response(), &mut out).expect("encodes");
