@@ -2,6 +2,7 @@
 //! command line and calls [`start`]; tests may start a broker in-process the same way.
 
 pub mod alloc;
+pub mod blocking;
 pub mod config;
 pub mod config_defs;
 pub mod connection;
@@ -68,7 +69,7 @@ pub async fn serve(started: Started, shutdown: impl std::future::Future<Output =
     let group_ticker = tokio::spawn(groups::ticker::run(Arc::clone(&broker)));
     server::run(listener, Arc::clone(&broker), shutdown).await;
     group_ticker.abort();
-    broker.groups.shutdown();
+    broker.groups.shutdown().await;
     tokio::task::block_in_place(|| broker.log.shutdown()).map_err(RunError::Shutdown)?;
     tracing::info!("log closed cleanly");
     Ok(())

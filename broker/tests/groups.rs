@@ -644,7 +644,7 @@ async fn many_concurrent_joins_converge_to_one_generation() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), members, "distinct member ids");
-    let summary = node.broker.groups.read(|c| c.group_summary("crowd")).expect("group exists");
+    let summary = node.broker.groups.read(|c| c.group_summary("crowd")).await.expect("group exists");
     assert_eq!((summary.members.len(), summary.generation), (members, generation));
     drop(results);
     node.stop().await;
@@ -675,7 +675,7 @@ async fn a_silent_member_expires_after_its_session_timeout() {
     // No heartbeat for longer than the session: the ticker removes the member.
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(c.heartbeat("quiet", 1, &member_id).await, UNKNOWN_MEMBER_ID);
-    let summary = node.broker.groups.read(|g| g.group_summary("quiet")).expect("group kept");
+    let summary = node.broker.groups.read(|g| g.group_summary("quiet")).await.expect("group kept");
     assert!(summary.members.is_empty());
     assert_eq!(summary.state, strata_groups::GroupState::Empty);
     drop(c);

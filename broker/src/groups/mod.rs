@@ -1,9 +1,14 @@
 //! The group coordinator driver: the one [`strata_groups::Coordinator`] of this broker, the
 //! `__consumer_offsets` topic it persists to, and the plumbing that carries out its effects.
 //!
-//! - The coordinator sits behind a `std::sync::Mutex`, held for a few microseconds per call and
-//!   never across an `.await`. Records are queued to the log *under* that lock (appends return at
-//!   once), so the log's order is the coordinator's order; the wait for the write happens after.
+//! - The coordinator sits behind an async mutex, held for a few microseconds per call. Records are
+//!   queued to the log *under* that lock, so the log's order is the coordinator's order; the wait
+//!   for the write happens after. An append that must wait for room hands its runtime worker over
+//!   (`crate::blocking`), and other group requests wait for the lock without holding a thread.
+//! - A failed write leaves no trace in memory: the coordinator already applied the change, so the
+//!   driver lets the partitions' queued writes settle and rebuilds the coordinator by replaying
+//!   `__consumer_offsets` (what the log holds), as Kafka's coordinator reverts to its last
+//!   committed state. Parked requests are answered COORDINATOR_NOT_AVAILABLE; clients retry.
 //! - JoinGroup and SyncGroup may park: the handler gets a token and a oneshot receiver, and the
 //!   coordinator answers the token in the `completed` effects of some later call or tick.
 //! - Records before replies: every reply of an `Outcome` (its own and the `completed` ones) is
@@ -19,14 +24,13 @@ mod store;
 pub mod ticker;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 
 use strata_groups::{
     Completed, Coordinator, CoordinatorConfig, Effects, JoinGroupReply, JoinGroupRequest, MemberIdSource, Outcome,
     RequestToken, SyncGroupReply, SyncGroupRequest,
 };
 use strata_log::{LogManager, PendingAppend};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
 use crate::config::BrokerConfig;
 use crate::state::now_ms;
@@ -63,12 +67,17 @@ struct Inner {
     /// Parked JoinGroup/SyncGroup requests, by token.
     waiters: HashMap<RequestToken, oneshot::Sender<Completed>>,
     compaction: compact::Counters,
+    /// Per offsets partition, the end of the last append queued: a rebuild waits for it.
+    queued_end: Vec<i64>,
+    /// How many times the coordinator was rebuilt after a failed write.
+    rebuilds: u64,
 }
 
 /// The broker's group coordinator.
 pub struct Groups {
     inner: Mutex<Inner>,
     log: OffsetsLog,
+    config: CoordinatorConfig,
     /// Woken when a call may have moved the next deadline earlier.
     pub(crate) wake: Notify,
 }
@@ -110,43 +119,48 @@ impl Groups {
             }
         };
         let offsets = OffsetsLog::new(topic.partitions.clone());
-        let coordinator_config = coordinator_config(config, topic.partition_count());
-        let mut replayer = Coordinator::replayer(coordinator_config, Box::new(UuidMemberIds));
-        let started = std::time::Instant::now();
-        let counts = offsets.replay(&mut replayer)?;
-        let (records, skipped) = replayer.counts();
-        let coordinator = replayer.finish(now_ms());
-        tracing::info!(records, skipped, took_ms = started.elapsed().as_millis(), "replayed {OFFSETS_TOPIC}");
-        let inner =
-            Inner { coordinator, next_token: 1, waiters: HashMap::new(), compaction: compact::Counters::new(counts) };
-        let groups = Groups { inner: Mutex::new(inner), log: offsets, wake: Notify::new() };
-        groups.compact_all();
+        Groups::over(offsets, coordinator_config(config, topic.partition_count()))
+    }
+
+    /// The coordinator of `offsets`, replayed from it.
+    pub fn over(offsets: OffsetsLog, config: CoordinatorConfig) -> Result<Groups, GroupsStartError> {
+        let (coordinator, counts) = replay(&offsets, &config)?;
+        let queued_end = vec![0; offsets.partition_count()];
+        let inner = Inner {
+            coordinator,
+            next_token: 1,
+            waiters: HashMap::new(),
+            compaction: compact::Counters::new(counts),
+            queued_end,
+            rebuilds: 0,
+        };
+        let mut groups = Groups { inner: Mutex::new(inner), log: offsets, config, wake: Notify::new() };
+        let partitions: Vec<i32> = (0..i32::try_from(groups.log.partition_count()).unwrap_or(0)).collect();
+        compact::compact_due(groups.inner.get_mut(), &groups.log, &[], &partitions, now_ms());
         Ok(groups)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves a coordinator whose invariants were asserted
-        // before every return; carrying on is better than failing every group request.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    async fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().await
     }
 
     /// Runs one coordinator call, carries out its effects, and returns its reply once its
     /// records are written (`Err` if they could not be: the reply must then not be trusted).
     pub async fn call<R>(&self, f: impl FnOnce(&mut Coordinator, i64) -> Outcome<R>) -> (R, Result<(), StoreError>) {
-        let (reply, pending, completions) = {
-            let mut inner = self.lock();
+        let (reply, pending, completions, rebuilds) = {
+            let mut inner = self.lock().await;
             let outcome = f(&mut inner.coordinator, now_ms());
             let (pending, completions) = self.carry_out_locked(&mut inner, outcome.effects);
-            (outcome.reply, pending, completions)
+            (outcome.reply, pending, completions, inner.rebuilds)
         };
         self.wake.notify_one();
-        let persisted = finish(pending, completions).await;
+        let persisted = self.finish(pending, completions, rebuilds).await;
         (reply, persisted)
     }
 
     /// Reads the coordinator (no effects).
-    pub fn read<R>(&self, f: impl FnOnce(&Coordinator) -> R) -> R {
-        f(&self.lock().coordinator)
+    pub async fn read<R>(&self, f: impl FnOnce(&Coordinator) -> R) -> R {
+        f(&self.lock().await.coordinator)
     }
 
     /// JoinGroup: answered now, or parked until the rebalance completes.
@@ -154,7 +168,7 @@ impl Groups {
         let member_id = request.member_id.clone();
         // The coordinator answers a parked join within the rebalance timeout (a new member's
         // within its join timeout); past that plus a margin, stop waiting.
-        let new_member_ms = self.read(|c| c.config().new_member_join_timeout_ms);
+        let new_member_ms = self.config.new_member_join_timeout_ms;
         let wait_ms_max = i64::from(request.rebalance_timeout_ms).max(new_member_ms) + PARKED_MARGIN_MS;
         match self.parked(wait_ms_max, |c, token, now| c.join_group(token, request, now)).await {
             Some(Completed::Join { reply, .. }) => reply,
@@ -166,7 +180,7 @@ impl Groups {
     pub async fn sync_group(&self, request: SyncGroupRequest) -> SyncGroupReply {
         // A parked sync is answered by the group's sync deadline, its rebalance timeout, which
         // members set no higher than the largest session timeout allowed.
-        let wait_ms_max = i64::from(self.read(|c| c.config().session_timeout_ms_max)) + PARKED_MARGIN_MS;
+        let wait_ms_max = i64::from(self.config.session_timeout_ms_max) + PARKED_MARGIN_MS;
         match self.parked(wait_ms_max, |c, token, now| c.sync_group(token, request, now)).await {
             Some(Completed::Sync { reply, .. }) => reply,
             Some(Completed::Join { .. }) | None => sync_error(),
@@ -186,8 +200,8 @@ impl Groups {
         R: Into<ReplyOf>,
     {
         let (tx, rx) = oneshot::channel();
-        let (own, token, pending, completions) = {
-            let mut inner = self.lock();
+        let (own, token, pending, completions, rebuilds) = {
+            let mut inner = self.lock().await;
             let token = inner.next_token;
             inner.next_token += 1;
             inner.waiters.insert(token, tx);
@@ -196,10 +210,10 @@ impl Groups {
                 inner.waiters.remove(&token);
             }
             let (pending, completions) = self.carry_out_locked(&mut inner, outcome.effects);
-            (outcome.reply, token, pending, completions)
+            (outcome.reply, token, pending, completions, inner.rebuilds)
         };
         self.wake.notify_one();
-        let persisted = finish(pending, completions).await;
+        let persisted = self.finish(pending, completions, rebuilds).await;
         match own {
             Some(reply) => persisted.is_ok().then(|| reply.into().completed(token)),
             None => {
@@ -207,7 +221,7 @@ impl Groups {
                 match tokio::time::timeout(wait, rx).await {
                     Ok(answer) => answer.ok(),
                     Err(_) => {
-                        self.lock().waiters.remove(&token);
+                        self.lock().await.waiters.remove(&token);
                         tracing::warn!(token, wait_ms_max, "parked group request not answered in time; giving up");
                         None
                     }
@@ -218,24 +232,30 @@ impl Groups {
 
     /// Advances time (the ticker calls this).
     pub async fn tick(&self) {
-        let (pending, completions) = {
-            let mut inner = self.lock();
+        let (pending, completions, rebuilds) = {
+            let mut inner = self.lock().await;
             let effects = inner.coordinator.tick(now_ms());
-            self.carry_out_locked(&mut inner, effects)
+            let (pending, completions) = self.carry_out_locked(&mut inner, effects);
+            (pending, completions, inner.rebuilds)
         };
-        if let Err(error) = finish(pending, completions).await {
+        if let Err(error) = self.finish(pending, completions, rebuilds).await {
             tracing::warn!(%error, "group coordinator tick: records not written");
         }
     }
 
     /// When the ticker should next call [`Groups::tick`].
-    pub fn next_deadline_ms(&self) -> Option<i64> {
-        self.lock().coordinator.next_deadline_ms()
+    pub async fn next_deadline_ms(&self) -> Option<i64> {
+        self.lock().await.coordinator.next_deadline_ms()
     }
 
     /// Stops answering parked requests (shutdown): their handlers answer with an error.
-    pub fn shutdown(&self) {
-        self.lock().waiters.clear();
+    pub async fn shutdown(&self) {
+        self.lock().await.waiters.clear();
+    }
+
+    /// How many times the coordinator was rebuilt from the log after a failed write.
+    pub async fn rebuilds(&self) -> u64 {
+        self.lock().await.rebuilds
     }
 
     /// Queues `effects.records` and takes the senders of the completed requests; the caller
@@ -253,6 +273,11 @@ impl Groups {
             self.log.append(&records, now).map(|pending| {
                 compact::count(inner, records.iter().map(|r| r.partition));
                 let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.info.last_offset + 1)).collect();
+                for &(p, end) in &appended {
+                    if let Some(queued) = usize::try_from(p).ok().and_then(|i| inner.queued_end.get_mut(i)) {
+                        *queued = end;
+                    }
+                }
                 let candidates: Vec<i32> = appended.iter().map(|(p, _)| *p).collect();
                 compact::compact_due(inner, &self.log, &appended, &candidates, now);
                 pending.into_iter().map(|(_, append)| append).collect()
@@ -271,12 +296,64 @@ impl Groups {
         (pending, completions)
     }
 
-    /// Snapshots every partition that is past the compaction threshold.
-    fn compact_all(&self) {
-        let mut inner = self.lock();
-        let partitions: Vec<i32> = (0..i32::try_from(self.log.partition_count()).unwrap_or(0)).collect();
-        compact::compact_due(&mut inner, &self.log, &[], &partitions, now_ms());
+    /// Waits for the appends, then releases the completions (as errors if the records are
+    /// lost). After a failed write the coordinator is rebuilt from the log (unless a rebuild
+    /// already happened since the call, `rebuilds` being the count it saw).
+    async fn finish(
+        &self,
+        pending: Result<Vec<PendingAppend>, StoreError>,
+        completions: Vec<Delivery>,
+        rebuilds: u64,
+    ) -> Result<(), StoreError> {
+        let persisted = deliver(pending, completions).await;
+        if persisted.is_err() {
+            self.rebuild(rebuilds).await;
+        }
+        persisted
     }
+
+    /// Replaces the coordinator with one replayed from the log, once every append queued so far
+    /// has been written or has failed, so the new state is exactly what the log holds.
+    async fn rebuild(&self, rebuilds_seen: u64) {
+        let mut inner = self.lock().await;
+        if inner.rebuilds != rebuilds_seen {
+            return;
+        }
+        for (index, &end) in inner.queued_end.iter().enumerate() {
+            let Ok(partition) = self.log.partition(i32::try_from(index).unwrap_or(i32::MAX)) else { continue };
+            // An error means the partition failed: what it holds below its high watermark stays.
+            let _ = partition.wait_written(end).await;
+        }
+        let replayed = crate::blocking::run(|| replay(&self.log, &self.config));
+        match replayed {
+            Ok((coordinator, counts)) => {
+                inner.coordinator = coordinator;
+                inner.compaction = compact::Counters::new(counts);
+                // Their state is gone with the old coordinator: their handlers answer
+                // COORDINATOR_NOT_AVAILABLE and the clients join again.
+                inner.waiters.clear();
+                inner.rebuilds += 1;
+                tracing::warn!(
+                    rebuilds = inner.rebuilds,
+                    "group coordinator rebuilt from {OFFSETS_TOPIC} after a failed write"
+                );
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot rebuild the group coordinator from {OFFSETS_TOPIC}; keeping its state");
+            }
+        }
+    }
+}
+
+/// A coordinator replayed from `offsets`, and the records each partition held.
+fn replay(offsets: &OffsetsLog, config: &CoordinatorConfig) -> Result<(Coordinator, Vec<u64>), StoreError> {
+    let mut replayer = Coordinator::replayer(config.clone(), Box::new(UuidMemberIds));
+    let started = std::time::Instant::now();
+    let counts = offsets.replay(&mut replayer)?;
+    let (records, skipped) = replayer.counts();
+    let coordinator = replayer.finish(now_ms());
+    tracing::info!(records, skipped, took_ms = started.elapsed().as_millis(), "replayed {OFFSETS_TOPIC}");
+    Ok((coordinator, counts))
 }
 
 /// A parked request's answer, waiting for the records of the same effects.
@@ -286,7 +363,10 @@ struct Delivery {
 }
 
 /// Waits for the appends, then releases the completions (as errors if the records are lost).
-async fn finish(pending: Result<Vec<PendingAppend>, StoreError>, completions: Vec<Delivery>) -> Result<(), StoreError> {
+async fn deliver(
+    pending: Result<Vec<PendingAppend>, StoreError>,
+    completions: Vec<Delivery>,
+) -> Result<(), StoreError> {
     let persisted = match pending {
         Ok(pending) => {
             let mut result = Ok(());

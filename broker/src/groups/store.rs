@@ -64,8 +64,9 @@ impl OffsetsLog {
     }
 
     /// Queues `records` (in order within each partition) and returns the appends to wait for.
-    /// Appends return at once (the writer completes them), so the caller may hold the
-    /// coordinator's lock: that keeps the log's order equal to the coordinator's order.
+    /// The caller holds the coordinator's lock, which keeps the log's order equal to the
+    /// coordinator's order; an append that must wait (a full write queue, a roll) hands the
+    /// runtime worker over while it does (`crate::blocking`), so it stalls no other task.
     pub fn append(&self, records: &[Record], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
         let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
         for record in records {
@@ -75,8 +76,7 @@ impl OffsetsLog {
         for (index, records) in by_partition {
             let partition = self.partition(index)?;
             let record_set = encode(&records, now_ms)?;
-            let append = partition
-                .append(record_set, LEADER_EPOCH, now_ms)
+            let append = crate::blocking::append(partition, record_set, LEADER_EPOCH, now_ms)
                 .map_err(|source| StoreError::Append { partition: index, source })?;
             pending.push((index, append));
         }

@@ -19,8 +19,10 @@ pub async fn run(broker: Arc<Broker>) {
     let groups = &broker.groups;
     loop {
         let now = now_ms();
-        let sleep_ms =
-            groups.next_deadline_ms().map_or(TICK_MS_MAX, |d| d.saturating_sub(now).clamp(TICK_MS_MIN, TICK_MS_MAX));
+        let sleep_ms = groups
+            .next_deadline_ms()
+            .await
+            .map_or(TICK_MS_MAX, |d| d.saturating_sub(now).clamp(TICK_MS_MIN, TICK_MS_MAX));
         {
             let sleep = tokio::time::sleep(Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0)));
             tokio::select! {

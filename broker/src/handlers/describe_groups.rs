@@ -21,11 +21,15 @@ const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGroupsRequest) -> Outcome {
     let version = ctx.api_version;
+    let described_all = broker
+        .groups
+        .read(|c| req.groups.iter().map(|group_id| c.describe_group(group_id, version)).collect::<Vec<_>>())
+        .await;
     let groups = req
         .groups
         .iter()
-        .map(|group_id| {
-            let described = broker.groups.read(|c| c.describe_group(group_id, version));
+        .zip(described_all)
+        .map(|(group_id, described)| {
             let members = described
                 .members
                 .into_iter()

@@ -13,7 +13,7 @@ use crate::state::Broker;
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsRequest) -> Outcome {
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
-    let listed = broker.groups.read(|c| c.list_groups(&states, &types));
+    let listed = broker.groups.read(|c| c.list_groups(&states, &types)).await;
     let groups = listed
         .into_iter()
         .map(|g| {

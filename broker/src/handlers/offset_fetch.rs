@@ -22,17 +22,30 @@ const BATCHED_VERSION: i16 = 8;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetchRequest) -> Outcome {
     let response = if ctx.api_version >= BATCHED_VERSION {
+        let replies = broker
+            .groups
+            .read(|c| {
+                req.groups
+                    .iter()
+                    .map(|g| {
+                        let wanted: Option<Vec<TopicPartition>> = g.topics.as_ref().map(|topics| {
+                            topics
+                                .iter()
+                                .flat_map(|t| {
+                                    t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p))
+                                })
+                                .collect()
+                        });
+                        c.offset_fetch(&g.group_id, wanted.as_deref())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
         let groups = req
             .groups
             .iter()
-            .map(|g| {
-                let wanted: Option<Vec<TopicPartition>> = g.topics.as_ref().map(|topics| {
-                    topics
-                        .iter()
-                        .flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p)))
-                        .collect()
-                });
-                let reply = broker.groups.read(|c| c.offset_fetch(&g.group_id, wanted.as_deref()));
+            .zip(replies)
+            .map(|(g, reply)| {
                 OffsetFetchResponseGroup::default()
                     .with_group_id(g.group_id.clone())
                     .with_error_code(error_code(reply.error))
@@ -47,7 +60,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
                 .flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p)))
                 .collect()
         });
-        let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref()));
+        let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref())).await;
         OffsetFetchResponse::default().with_error_code(error_code(reply.error)).with_topics(single_topics(reply))
     };
     ctx.respond(ResponseKind::OffsetFetch(response))

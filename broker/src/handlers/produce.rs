@@ -35,7 +35,7 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend, TryAppendError};
+use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend};
 use strata_wire::batch::{BatchError, BatchHeader, Compression};
 use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 use strata_wire::legacy::message_set::MessageSetError;
@@ -209,7 +209,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if compacted && let Some(step) = check_keys(&topic.name, data.index, &records) {
         return step;
     }
-    match append(partition, records, now) {
+    match crate::blocking::append(partition, records, LEADER_EPOCH, now) {
         Ok(pending) => Step::Pending(pending),
         Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) => {
             Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset }
@@ -217,18 +217,6 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
         Err(error) => {
             tracing::debug!(topic = %topic.name, partition = data.index, %error, "append refused");
             Step::Failed { code: append_error_code(&error), message: error.to_string() }
-        }
-    }
-}
-
-/// Appends on the runtime thread when that cannot block; otherwise hands the worker over
-/// (`block_in_place`) for the blocking append, which waits for room, a roll or the partition.
-fn append(partition: &Partition, records: Bytes, now: i64) -> Result<PendingAppend, AppendError> {
-    match partition.try_append(records, LEADER_EPOCH, now) {
-        Ok(pending) => Ok(pending),
-        Err(TryAppendError::Refused(error)) => Err(error),
-        Err(TryAppendError::WouldBlock(records)) => {
-            tokio::task::block_in_place(|| partition.append(records, LEADER_EPOCH, now))
         }
     }
 }

@@ -1,0 +1,32 @@
+//! Blocking work from a tokio worker without stalling the runtime: the worker is handed over
+//! (`block_in_place`) so its other tasks move to another thread meanwhile. Appends try the
+//! non-blocking `try_append` first and block only when the append must wait (a full write queue,
+//! a segment roll, another append holding the partition).
+
+use bytes::Bytes;
+use strata_log::{AppendError, Partition, PendingAppend, TryAppendError};
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+/// Appends `records` to `partition`; see the module docs.
+pub fn append(
+    partition: &Partition,
+    records: Bytes,
+    leader_epoch: i32,
+    now_ms: i64,
+) -> Result<PendingAppend, AppendError> {
+    match partition.try_append(records, leader_epoch, now_ms) {
+        Ok(pending) => Ok(pending),
+        Err(TryAppendError::Refused(error)) => Err(error),
+        Err(TryAppendError::WouldBlock(records)) => run(|| partition.append(records, leader_epoch, now_ms)),
+    }
+}
+
+/// Runs blocking `work`, handing the worker over while it does.
+pub fn run<R>(work: impl FnOnce() -> R) -> R {
+    // `block_in_place` needs a multi-threaded runtime (the broker's); elsewhere (a
+    // single-threaded test runtime, or no runtime at all) the work simply blocks.
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
