@@ -28,7 +28,7 @@ clients="franz-go $(module_version github.com/twmb/franz-go) (kadm $(module_vers
 
 # franz-go + kadm: the admin tour, then 10,000 records under each codec.
 start_broker
-echo "go: $clients against $BOOTSTRAP"
+echo "go clients: $clients against $BOOTSTRAP"
 check "go franz-go kadm admin" run 150 franz-admin -timeout 120s
 check "go franz-go produce/consume 10,000 x 5 codecs (idempotent, acks=all)" run 330 franz-produce -timeout 300s
 stop_broker

@@ -43,6 +43,7 @@ if needs_build; then
   touch "$JAR"
 fi
 JAVA_CP="$JAR:$(cat "$CLASSPATH_FILE")"
+KAFKA_CLIENTS_VERSION="$(sed -n 's|.*/kafka-clients-\([0-9][^/]*\)\.jar.*|\1|p' <<< "${JAVA_CP//:/$'\n'}" | head -n 1)"
 
 run_java() { # class args...
   local class="$1"; shift
@@ -51,6 +52,7 @@ run_java() { # class args...
 
 # Reference Kafka here runs with group.initial.rebalance.delay.ms=0; so does strata, for the same timing.
 start_broker group.initial.rebalance.delay.ms=0
+echo "java clients: kafka-clients ${KAFKA_CLIENTS_VERSION:-?} (Java $(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)) against $BOOTSTRAP"
 for codec in none gzip snappy lz4 zstd; do
   check "java produce/consume codec=$codec" run_java ProduceConsume "$BOOTSTRAP" "$codec"
 done

@@ -10,7 +10,7 @@ command -v java > /dev/null || { echo "java is not installed (Kafka's tools need
 KAFKA_LIB="$(bash "$COMPAT_DIR/reference-kafka.sh" lib)"
 start_broker num.partitions=1
 TOOLS_VERSION="$(basename "$(ls "$KAFKA_LIB"/kafka-tools-[0-9]*.jar)" .jar)"
-echo "kafka-tools: Apache Kafka ${TOOLS_VERSION#kafka-tools-} command-line tools against $BOOTSTRAP"
+echo "kafka-tools clients: Apache Kafka ${TOOLS_VERSION#kafka-tools-} command-line tools against $BOOTSTRAP"
 
 kt() { # CLASS ARGS... — one tool run, at most 2 minutes
   timeout 120 bash "$COMPAT_DIR/reference-kafka.sh" tool "$@"

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 command -v kcat > /dev/null || { echo "kcat is not installed (apt-get install kcat)"; exit 1; }
 start_broker num.partitions=1 auto.create.topics.enable=true
-echo "kcat: $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\) .*librdkafka \([^ ]*\) .*/kcat \1, librdkafka \2/p' | head -n 1 || true) against $BOOTSTRAP"
+echo "kcat clients: $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\) .*librdkafka \([^ ]*\) .*/kcat \1, librdkafka \2/p' | head -n 1 || true) against $BOOTSTRAP"
 
 LINES="$WORK_DIR/lines.txt"
 seq -f "line %06g: the quick brown fox jumps over the lazy dog" 1 10000 > "$LINES"

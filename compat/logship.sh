@@ -106,8 +106,8 @@ syslog_ng() { LD_LIBRARY_PATH="$SYSLOG_NG_LIBS" "$SYSLOG_NG" "$@"; }
 # --- the broker and the input -----------------------------------------------------------------------
 # Three partitions so that "in order" is checked per partition, as Kafka promises it.
 start_broker num.partitions=3 auto.create.topics.enable=true
-# One line naming the clients, "logship: <clients> against <bootstrap>", which run.sh puts in RESULTS.md.
-echo "logship: rsyslog $("$RSYSLOGD" -v | head -n 1 | awk '{print $2}') (omkafka)," \
+# One line naming the clients, "logship clients: <clients> against <bootstrap>", which run.sh puts in RESULTS.md.
+echo "logship clients: rsyslog $("$RSYSLOGD" -v | head -n 1 | awk '{print $2}') (omkafka)," \
   "syslog-ng $(syslog_ng --version | sed -n 's/^syslog-ng [0-9]* (\(.*\))$/\1/p' | head -n 1) (kafka-c)," \
   "librdkafka $(dpkg-query -W -f='${Version}' librdkafka1 2> /dev/null | cut -d- -f1) against $BOOTSTRAP"
 

@@ -15,7 +15,7 @@ if ! cmp -s "$REQUIREMENTS" "$VENV/.installed-requirements"; then
   cp "$REQUIREMENTS" "$VENV/.installed-requirements"
 fi
 
-echo "python: $("$VENV/bin/python" -c 'import importlib.metadata as m, confluent_kafka as c; print("confluent-kafka %s (librdkafka %s), kafka-python %s" % (m.version("confluent-kafka"), c.libversion()[0], m.version("kafka-python")))')"
+echo "python clients: $("$VENV/bin/python" -c 'import importlib.metadata as m, confluent_kafka as c; print("confluent-kafka %s (librdkafka %s), kafka-python %s" % (m.version("confluent-kafka"), c.libversion()[0], m.version("kafka-python")))')"
 
 # Group scenarios need the group coordinator (JoinGroup = API key 11): until the broker
 # advertises it they are reported as skipped, loudly, rather than failed.

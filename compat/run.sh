@@ -51,9 +51,10 @@ for scenario in "${SCENARIOS[@]}"; do
       p=0; f=1
       echo "   compat/$scenario.sh stopped before its summary"
     fi
-    # A scenario names its clients on a line "<name>: <clients> against <bootstrap>".
-    clients="$(grep -E "^$scenario: " "$log" | grep -vE "^$scenario: [0-9]+ passed, [0-9]+ failed$" | head -n 1 \
-      | sed -E "s/^$scenario: //; s/ against [0-9.:]+$//; s/\|/\\\\|/g" || true)"
+    # A scenario names its clients on a line "<name> clients: <clients> against <bootstrap>"
+    # (a marker no tool's own output starts with, as "go: downloading ..." does).
+    clients="$(grep -E "^$scenario clients: " "$log" | head -n 1 \
+      | sed -E "s/^$scenario clients: //; s/ against [0-9.:]+$//; s/\|/\\\\|/g" || true)"
     echo "   compat/$scenario.sh against $broker: $p passed, $f failed in ${seconds} s"
     rows+=("| \`$scenario.sh\` | $broker | $p | $f | ${seconds} s | $clients |")
     passed=$((passed + p))
