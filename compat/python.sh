@@ -17,19 +17,10 @@ fi
 
 echo "python clients: $("$VENV/bin/python" -c 'import importlib.metadata as m, confluent_kafka as c; print("confluent-kafka %s (librdkafka %s), kafka-python %s" % (m.version("confluent-kafka"), c.libversion()[0], m.version("kafka-python")))')"
 
-# Group scenarios need the group coordinator (JoinGroup = API key 11): until the broker
-# advertises it they are reported as skipped, loudly, rather than failed.
 for scenario in "$COMPAT_DIR"/python/*_produce_consume.py "$COMPAT_DIR"/python/groups_*.py; do
   name="$(basename "$scenario" .py)"
   start_broker num.partitions=1
-  # Read the whole key list first: `grep -q` on a pipe would stop reading early and, under
-  # pipefail, turn a broken pipe in the probe into a false "not advertised".
-  api_keys="$("$VENV/bin/python" "$COMPAT_DIR/python/api_keys.py" "$BOOTSTRAP")"
-  if [[ "$name" == groups_* ]] && ! grep -qx 11 <<< "$api_keys"; then
-    echo "  SKIPPED python $name (the broker does not advertise JoinGroup yet)"
-  else
-    check "python $name" timeout 300 "$VENV/bin/python" "$scenario" "$BOOTSTRAP"
-  fi
+  check "python $name" timeout 300 "$VENV/bin/python" "$scenario" "$BOOTSTRAP"
   stop_broker
 done
 

@@ -1,0 +1,229 @@
+//! The catalogue of standard workloads W1-W6 of the benchmark issue and their scales: what each
+//! workload offers the broker (sizes, rates, partitions, flush policy) and which raw ceiling it is
+//! compared with. Nothing here runs anything; [`super::runner`] does.
+
+use std::time::Duration;
+
+const KIB: u32 = 1024;
+const MIB: u32 = 1024 * 1024;
+/// The ack-after-fsync setting of W4.
+const FLUSH_EVERY_MESSAGE: (&str, &str) = ("log.flush.interval.messages", "1");
+
+/// How big a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleName {
+    /// The issue's sizes: 30 s per workload, a 4 GiB backlog, 1,000 partitions.
+    Full,
+    /// 10 s per workload and a 512 MiB backlog; otherwise as full.
+    Quick,
+    /// A few seconds in all: every path once, tiny sizes. For CI.
+    Smoke,
+}
+
+/// The sizes a scale stands for; every field can be overridden from the command line.
+#[derive(Debug, Clone)]
+pub struct Scale {
+    pub name: ScaleName,
+    pub duration: Duration,
+    pub w3_rate_msgs_per_sec: f64,
+    pub w5_backlog_bytes: u64,
+    pub w6_partitions: i32,
+    pub w6_rate_bytes_per_sec: f64,
+    pub ceiling_bytes: u64,
+    pub warm_bytes: usize,
+    /// Requests W2R's raw-protocol producer keeps outstanding.
+    pub raw_in_flight: usize,
+}
+
+impl Scale {
+    pub fn new(name: ScaleName) -> Scale {
+        match name {
+            ScaleName::Full => Scale {
+                name,
+                duration: Duration::from_secs(30),
+                w3_rate_msgs_per_sec: 50_000.0,
+                w5_backlog_bytes: 4 << 30,
+                w6_partitions: 1000,
+                w6_rate_bytes_per_sec: 10e6,
+                // More than the kernel lets be dirty at once (vm.dirty_ratio 20 % of 23.5 GiB
+                // here), as a 30 s workload at full rate writes: a 2 GiB buffered write stayed in
+                // the page cache and measured 4.2 GB/s, while the raw producer of W2R fell from
+                // ~1 GB/s to writeback speed once a few GB were dirty.
+                ceiling_bytes: 8 << 30,
+                warm_bytes: 8 << 30,
+                raw_in_flight: 8,
+            },
+            ScaleName::Quick => Scale {
+                name,
+                duration: Duration::from_secs(10),
+                w5_backlog_bytes: 512 << 20,
+                ceiling_bytes: 512 << 20,
+                warm_bytes: 2 << 30,
+                ..Scale::new(ScaleName::Full)
+            },
+            ScaleName::Smoke => Scale {
+                name,
+                duration: Duration::from_secs(1),
+                w3_rate_msgs_per_sec: 2_000.0,
+                w5_backlog_bytes: 4 << 20,
+                w6_partitions: 20,
+                w6_rate_bytes_per_sec: 1e6,
+                ceiling_bytes: 8 << 20,
+                warm_bytes: 64 << 20,
+                raw_in_flight: 8,
+            },
+        }
+    }
+}
+
+/// What a workload does after its topic exists.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// Produce (and consume beside it) for the scale's duration.
+    Produce,
+    /// Produce a backlog, then read it from the beginning once per fetch path.
+    CatchUp { backlog_bytes: u64, paths: Vec<FetchPath> },
+    /// Send one prebuilt ProduceRequest of `batch_bytes` over and over from the raw-protocol
+    /// producer, `in_flight` at a time, for the scale's duration; no consumer.
+    RawProduce { in_flight: usize },
+}
+
+/// One way the broker can be told to serve fetches (a name and the overrides that select it).
+#[derive(Debug, Clone)]
+pub struct FetchPath {
+    pub name: String,
+    pub overrides: Vec<(String, String)>,
+}
+
+/// What the broker's figures are compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CeilingRef {
+    /// Raw buffered file write in chunks of this many bytes.
+    BufferedWrite(usize),
+    /// Raw write + fdatasync in chunks of this many bytes.
+    Fdatasync(usize),
+    /// The offered load of an open-loop workload (messages/s).
+    OfferedRate(f64),
+    /// The faster of raw sendfile and raw read+write of a cached file to a socket.
+    FileToSocket,
+}
+
+/// One workload.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub id: &'static str,
+    pub title: String,
+    pub partitions: i32,
+    pub record_bytes: usize,
+    pub acks: &'static str,
+    pub linger_ms: u32,
+    pub batch_bytes: u32,
+    pub rate_msgs_per_sec: Option<f64>,
+    pub overrides: Vec<(String, String)>,
+    pub kind: Kind,
+    pub ceiling: CeilingRef,
+}
+
+/// W1-W6 at `scale`. `fetch_paths` are the W5 variants (an empty list reads once with the default).
+pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
+    let w2 = Workload {
+        id: "W2",
+        title: "16 partitions, 1 KiB, acks=all, linger 1 ms, batch 1 MiB, max rate".into(),
+        partitions: 16,
+        record_bytes: 1024,
+        acks: "all",
+        linger_ms: 1,
+        batch_bytes: MIB,
+        rate_msgs_per_sec: None,
+        overrides: Vec::new(),
+        kind: Kind::Produce,
+        ceiling: CeilingRef::BufferedWrite(MIB as usize),
+    };
+    let w3_rate = scale.w3_rate_msgs_per_sec;
+    let raw_in_flight = scale.raw_in_flight;
+    let w3 = Workload {
+        id: "W3",
+        title: format!("W2 at a fixed {w3_rate:.0} msg/s, batch 128 KiB"),
+        batch_bytes: 128 * KIB,
+        rate_msgs_per_sec: Some(w3_rate),
+        ceiling: CeilingRef::OfferedRate(w3_rate),
+        ..w2.clone()
+    };
+    let flush = || vec![(FLUSH_EVERY_MESSAGE.0.to_string(), FLUSH_EVERY_MESSAGE.1.to_string())];
+    let w6_rate = scale.w6_rate_bytes_per_sec / 1024.0;
+    let mut paths: Vec<FetchPath> = fetch_paths.to_vec();
+    if paths.is_empty() {
+        paths.push(FetchPath { name: "default".into(), overrides: Vec::new() });
+    }
+    vec![
+        Workload {
+            id: "W1",
+            title: "6 partitions, 100 B, acks=1, linger 5 ms, max rate".into(),
+            partitions: 6,
+            record_bytes: 100,
+            acks: "1",
+            linger_ms: 5,
+            batch_bytes: MIB,
+            rate_msgs_per_sec: None,
+            overrides: Vec::new(),
+            kind: Kind::Produce,
+            ceiling: CeilingRef::BufferedWrite(MIB as usize),
+        },
+        w2.clone(),
+        // Not one of the issue's workloads: librdkafka on one core stops at 250-300 MB/s of 1 KiB
+        // messages with the broker still idle part of the time, so W2 cannot show what the broker
+        // itself ingests. The same bytes from a client that costs almost nothing per byte can.
+        Workload {
+            id: "W2R",
+            title: format!(
+                "W2's bytes from a raw-protocol producer (prebuilt 1 MiB requests, {raw_in_flight} in flight, no consumer): what the broker alone ingests"
+            ),
+            kind: Kind::RawProduce { in_flight: raw_in_flight },
+            ..w2.clone()
+        },
+        w3.clone(),
+        // Not one of the issue's workloads: with linger 1 ms the client holds every message up to
+        // 1 ms before sending it, so W3's produce latency cannot show what the broker adds alone.
+        Workload {
+            id: "W3L0",
+            title: "W3 with linger 0 ms (the client sends at once: what the broker adds)".into(),
+            linger_ms: 0,
+            ..w3.clone()
+        },
+        Workload {
+            id: "W4a",
+            title: "W2 with log.flush.interval.messages=1".into(),
+            overrides: flush(),
+            ceiling: CeilingRef::Fdatasync(MIB as usize),
+            ..w2.clone()
+        },
+        Workload {
+            id: "W4b",
+            title: "W3 with log.flush.interval.messages=1".into(),
+            overrides: flush(),
+            ceiling: CeilingRef::Fdatasync(128 * KIB as usize),
+            ..w3
+        },
+        Workload {
+            id: "W5",
+            title: format!("catch-up read of a {} MiB backlog from the beginning", scale.w5_backlog_bytes >> 20),
+            acks: "1",
+            kind: Kind::CatchUp { backlog_bytes: scale.w5_backlog_bytes, paths },
+            ceiling: CeilingRef::FileToSocket,
+            ..w2.clone()
+        },
+        Workload {
+            id: "W6",
+            title: format!(
+                "{} partitions at {:.0} MB/s (1 KiB, acks=all, linger 1 ms)",
+                scale.w6_partitions,
+                scale.w6_rate_bytes_per_sec / 1e6
+            ),
+            partitions: scale.w6_partitions,
+            batch_bytes: 128 * KIB,
+            rate_msgs_per_sec: Some(w6_rate),
+            ceiling: CeilingRef::OfferedRate(w6_rate),
+            ..w2
+        },
+    ]
+}
