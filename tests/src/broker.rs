@@ -93,12 +93,18 @@ impl Broker {
             "strata binary not found at {}: run `cargo build -p strata-broker` first (or set STRATA_BIN)",
             bin.display()
         );
+        self.spawn_on("127.0.0.1:0");
+    }
+
+    /// Starts the process listening on `listen`, and waits for its address.
+    fn spawn_on(&mut self, listen: &str) {
+        let bin = strata_bin();
         self.starts += 1;
         let stderr = File::options().create(true).append(true).open(&self.stderr_path).expect("open stderr log");
         let mut command = Command::new(&bin);
         command
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .stdin(Stdio::null())
@@ -201,6 +207,16 @@ impl Broker {
             self.stop_ok();
         }
         self.spawn();
+    }
+
+    /// Starts the broker again on the same data dir and the same address (after `stop` or `kill`),
+    /// so clients bootstrapped before find it again, as with a real broker's restart.
+    pub fn restart_on_same_port(&mut self) {
+        if self.child.is_some() {
+            self.stop_ok();
+        }
+        let listen = self.bootstrap.clone();
+        self.spawn_on(&listen);
     }
 
     /// Everything the broker has logged so far (all its starts).
