@@ -2,6 +2,7 @@
 //! command line and calls [`start`]; tests may start a broker in-process the same way.
 
 pub mod alloc;
+pub mod api;
 pub mod config;
 pub mod config_defs;
 pub mod connection;

@@ -1,4 +1,4 @@
-//! CreatePartitions (key 37, v0-3): grows topics to a larger partition count, with Kafka's answers:
+//! CreatePartitions: grows topics to a larger partition count, with Kafka's answers:
 //! INVALID_PARTITIONS for a count that is not an increase, INVALID_REPLICA_ASSIGNMENT for manual
 //! assignments that do not match the new partitions or name a broker other than this node,
 //! UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST for a topic listed twice, and `validate_only`.
@@ -11,13 +11,19 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::{BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
 use crate::handlers::delete_topics::drop_duplicates;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::topics::PARTITIONS_MAX;
+
+/// The key and versions of CreatePartitions, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::CreatePartitions, 0, 3);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreatePartitionsRequest) -> Outcome {
     let mut results = Vec::new();

@@ -1,4 +1,4 @@
-//! DeleteTopics (key 20, v1-6): topics by name (v1-5 `topic_names`, v6 `topics`) or by topic id
+//! DeleteTopics: topics by name (v1-5 `topic_names`, v6 `topics`) or by topic id
 //! (v6), with Kafka's per-topic answers: UNKNOWN_TOPIC_OR_PARTITION or UNKNOWN_TOPIC_ID for topics
 //! that do not exist, INVALID_REQUEST for a name or id listed twice or for an entry naming both or
 //! neither, and, with `delete.topic.enable=false`, TOPIC_DELETION_DISABLED for every topic
@@ -11,12 +11,16 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::api::ApiSpec;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DeleteTopics, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteTopics, 1, 6).with_legacy_min(0);
 
 /// The first version that answers TOPIC_DELETION_DISABLED instead of INVALID_REQUEST.
 const DELETION_DISABLED_VERSION_MIN: i16 = 3;

@@ -1,4 +1,4 @@
-//! DescribeCluster (key 60, v0-2): the cluster id, this node as the only broker and as the
+//! DescribeCluster: the cluster id, this node as the only broker and as the
 //! controller, and (v1+) the endpoint type. Strata serves only the broker endpoint type (1): asking
 //! for controllers (2) is MISMATCHED_ENDPOINT_TYPE and any other type UNSUPPORTED_ENDPOINT_TYPE,
 //! as a Kafka broker answers.
@@ -7,11 +7,15 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, BrokerId, DescribeClusterRequest, DescribeClusterResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DescribeCluster, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeCluster, 0, 2);
 
 /// Kafka's `EndpointType` ids.
 const ENDPOINT_BROKER: i8 = 1;

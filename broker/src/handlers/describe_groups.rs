@@ -1,16 +1,20 @@
-//! DescribeGroups (key 15, v0-6): state, protocol and members of each group; members' metadata
+//! DescribeGroups: state, protocol and members of each group; members' metadata
 //! and assignments only when the group is Stable. An unknown group is `Dead` (v6+:
 //! GROUP_ID_NOT_FOUND), as Kafka answers.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
-use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
 use strata_groups::error_code;
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{opt_wire, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DescribeGroups, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeGroups, 0, 6);
 
 /// Group operations without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
 const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);

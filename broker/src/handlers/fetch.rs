@@ -1,4 +1,4 @@
-//! Fetch (key 1), v4-18: record data leaves as file ranges (`sendfile`, or the copying path when
+//! Fetch: record data leaves as file ranges (`sendfile`, or the copying path when
 //! `strata.fetch.transfer=copy`) framed by [`strata_wire::fetch_framing`], so it never passes
 //! through this handler.
 //!
@@ -33,7 +33,7 @@ use std::time::Duration;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
 use strata_log::{FileRange, Partition, ReadError};
 use strata_wire::fetch_framing::{
     FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response,
@@ -45,11 +45,15 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::api::ApiSpec;
 use crate::config::BrokerConfig;
 use crate::handlers::produce::log_error_code;
 use crate::reply::{Chunk, Outcome, RequestContext};
 use crate::state::Broker;
 use crate::topics::Topic;
+
+/// The key and versions of Fetch, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Fetch, 4, 18).with_legacy_min(0);
 
 /// The broker setting that picks how record data is written to the socket.
 pub const TRANSFER_SETTING: &str = "strata.fetch.transfer";

@@ -1,14 +1,18 @@
-//! Heartbeat (key 12, v0-4): keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to
+//! Heartbeat: keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to
 //! rejoin.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, HeartbeatRequest, HeartbeatResponse, ResponseKind};
 use strata_groups::error_code;
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{opt_text, store_failed_code, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of Heartbeat, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Heartbeat, 0, 4);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: HeartbeatRequest) -> Outcome {
     let request = strata_groups::HeartbeatRequest {

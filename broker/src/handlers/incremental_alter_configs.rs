@@ -1,4 +1,4 @@
-//! IncrementalAlterConfigs (key 44, v0-1): SET, DELETE, APPEND and SUBTRACT on topic settings,
+//! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on topic settings,
 //! checked the way Kafka's broker and controller check them, then persisted with the topic and
 //! applied to its partition logs; `validate_only` checks without changing anything.
 //! Strata's broker settings are static (read from the file and command line at start-up), so a
@@ -12,14 +12,18 @@ use std::sync::Arc;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
 use crate::config_defs::{broker_setting, topic_setting};
 use crate::handlers::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 use crate::topics::{TopicError, validate_name, validate_overrides};
+
+/// The key and versions of IncrementalAlterConfigs, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::IncrementalAlterConfigs, 0, 1);
 
 /// Why a resource's change is refused: a Kafka error code and the message Kafka would give.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! InitProducerId (key 22), v0-5: producer ids for idempotent producers. Ids come from blocks of
+//! InitProducerId: producer ids for idempotent producers. Ids come from blocks of
 //! [`PRODUCER_ID_BLOCK`] reserved in `<data_dir>/meta/producer_id_block` (the end of the last
 //! reserved block, written and fsynced before any id of the block is handed out), so an id is
 //! never handed out twice, even across restarts or a crash; ids left in a block at shutdown are
@@ -17,10 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId, ResponseKind};
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProducerId, ResponseKind};
 
+use crate::api::ApiSpec;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of InitProducerId, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::InitProducerId, 0, 5);
 
 /// Producer ids reserved at a time.
 pub const PRODUCER_ID_BLOCK: i64 = 1000;

@@ -1,16 +1,20 @@
-//! JoinGroup (key 11, v0-9): hands the request to the coordinator, which answers at once (new
+//! JoinGroup: hands the request to the coordinator, which answers at once (new
 //! member id with MEMBER_ID_REQUIRED, errors, a lone member's completed join) or parks it until
 //! the rebalance completes. `client_host` is the connection's peer address, as Kafka reports it.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
-use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse, ResponseKind};
 use strata_groups::{Protocol, error_code};
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{client_host, opt_text, opt_wire, text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of JoinGroup, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::JoinGroup, 0, 9);
 
 /// The first version whose protocol type and name may be null in the response.
 const NULLABLE_PROTOCOL_VERSION: i16 = 7;

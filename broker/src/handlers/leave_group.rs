@@ -1,15 +1,19 @@
-//! LeaveGroup (key 13, v0-5): v0-2 name one member (`member_id`); v3+ a batch of members, by
+//! LeaveGroup: v0-2 name one member (`member_id`); v3+ a batch of members, by
 //! member id or `group.instance.id`, each answered on its own.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::leave_group_response::MemberResponse;
-use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, LeaveGroupRequest, LeaveGroupResponse, ResponseKind};
 use strata_groups::{LeavingMember, error_code};
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{opt_text, opt_wire, store_failed_code, text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of LeaveGroup, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::LeaveGroup, 0, 5);
 
 /// The first version with batched members.
 const BATCHED_VERSION: i16 = 3;

@@ -1,4 +1,4 @@
-//! Metadata (key 3): this node as the only broker, the controller and the leader of every
+//! Metadata: this node as the only broker, the controller and the leader of every
 //! partition; topics by name or (v10+) by topic id; auto-creation of unknown topics when
 //! `auto.create.topics.enable` is on and the client allows it.
 
@@ -8,14 +8,18 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::api::ApiSpec;
 use crate::handlers::describe_cluster::CLUSTER_AUTHORIZED_OPERATIONS;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, Topic, TopicError, is_internal_name, validate_name};
+
+/// The key and versions of Metadata, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Metadata, 0, 13);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Outcome {
     let node = BrokerId(broker.node_id());

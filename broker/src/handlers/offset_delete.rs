@@ -1,4 +1,4 @@
-//! OffsetDelete (key 47, v0): deletes committed offsets of a group, except (for a group with
+//! OffsetDelete: deletes committed offsets of a group, except (for a group with
 //! members) those of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC). Partitions of unknown
 //! topics answer UNKNOWN_TOPIC_OR_PARTITION, as Kafka does.
 
@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
-use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, OffsetDeleteRequest, OffsetDeleteResponse, ResponseKind};
 use strata_groups::{TopicPartition, error_code};
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{store_failed_code, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of OffsetDelete, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetDelete, 0, 0);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetDeleteRequest) -> Outcome {
     let mut codes: HashMap<TopicPartition, i16> = HashMap::new();

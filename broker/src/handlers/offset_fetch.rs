@@ -1,4 +1,4 @@
-//! OffsetFetch (key 9, v1-9; kafka-protocol 0.18 decodes no v10): v1-7 ask for one group, v8+
+//! OffsetFetch (kafka-protocol 0.18 decodes no v10): v1-7 ask for one group, v8+
 //! for a batch of groups, each with a list of partitions or (`topics: null`, v2+) everything the
 //! group committed. A partition without a commit answers offset -1, leader epoch -1, metadata "".
 //! `require_stable` (v7+) needs no wait here: Strata has no transactional offset commits, so no
@@ -10,12 +10,16 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
 };
-use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{ApiKey, OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName};
 use strata_groups::{FetchedOffset, OffsetFetchReply, TopicPartition, error_code};
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of OffsetFetch, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetFetch, 1, 9).with_legacy_min(0);
 
 /// The first version with batched groups.
 const BATCHED_VERSION: i16 = 8;

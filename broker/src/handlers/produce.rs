@@ -1,4 +1,4 @@
-//! Produce (key 0), v3-13. Each partition's record set is checked the way Kafka's
+//! Produce: each partition's record set is checked the way Kafka's
 //! `ProduceRequest.validateRecords` does (exactly one v2 batch; zstd only from v7) by reading the
 //! batch header alone, then handed to its log; the log validates the CRC and counts, enforces
 //! `max.message.bytes`, checks idempotent-producer sequences and assigns offsets. Every partition
@@ -41,6 +41,7 @@ use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 use strata_wire::legacy::message_set::MessageSetError;
 use strata_wire::legacy::produce::{LegacyProduce, Refusal};
 
+use crate::api::ApiSpec;
 use crate::reply::{Outcome, Pending, RequestContext};
 
 #[cfg(test)]
@@ -48,8 +49,9 @@ mod tests;
 use crate::state::{Broker, now_ms};
 use crate::topics::Topic;
 
-/// Oldest Produce version served without `strata.legacy.protocol.enable`; 0-2 are advertised only.
-pub const PRODUCE_VERSION_MIN: i16 = 3;
+/// The key and versions of Produce, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Produce, 0, 13);
+
 /// First Produce version that may carry zstd batches (KIP-110).
 const ZSTD_VERSION_MIN: i16 = 7;
 /// First Produce version that names topics by id instead of by name.
@@ -59,13 +61,10 @@ const LEADER_EPOCH: i32 = 0;
 
 /// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: it closes the
 /// connection (reference Kafka 4.1.2 logs "Received request for api with key 0 (Produce) and
-/// unsupported version 2" and disconnects). `None` for every other request.
-pub fn refuse_removed_version(ctx: &RequestContext, legacy: bool) -> Option<Outcome> {
-    if legacy || ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
-        return None;
-    }
+/// unsupported version 2" and disconnects).
+pub fn refuse_removed_version(ctx: &RequestContext) -> Outcome {
     tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported");
-    Some(Outcome::Close(format!("unsupported Produce version {}", ctx.api_version)))
+    Outcome::Close(format!("unsupported Produce version {}", ctx.api_version))
 }
 
 /// Where one partition of the request stands before the writes are awaited.

@@ -1,14 +1,18 @@
-//! SyncGroup (key 14, v0-5): the leader's assignments in, each member's assignment out (parked
+//! SyncGroup: the leader's assignments in, each member's assignment out (parked
 //! until the leader's arrives). An empty assignment is still encoded, as empty bytes.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{ResponseKind, SyncGroupRequest, SyncGroupResponse};
+use kafka_protocol::messages::{ApiKey, ResponseKind, SyncGroupRequest, SyncGroupResponse};
 use strata_groups::{MemberAssignment, error_code};
 
+use crate::api::ApiSpec;
 use crate::groups::convert::{opt_text, opt_wire, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of SyncGroup, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::SyncGroup, 0, 5);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequest) -> Outcome {
     let request = strata_groups::SyncGroupRequest {
