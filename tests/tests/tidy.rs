@@ -139,6 +139,44 @@ fn every_handler_declares_its_api_and_is_routed() {
     assert!(!dispatch.contains("other =>"), "dispatch.rs routes by the table alone, without a fallback arm");
 }
 
+/// The code of a Rust file without its comments (`//` to the end of a line), so that a doc link
+/// does not count as a use.
+fn code_lines(source: &str) -> Vec<&str> {
+    source.lines().map(|l| l.split("//").next().unwrap_or_default()).collect()
+}
+
+#[test]
+fn no_handler_uses_another_handler_and_connection_uses_none() {
+    // Code two handlers share lives in a module named after what it holds (errors, locate,
+    // config_changes...), not in one of the handlers.
+    let modules = handler_modules();
+    let mut files = Vec::new();
+    rust_files(&workspace().join("broker/src/handlers"), &mut files);
+    assert!(files.len() > modules.len(), "found only {} handler files", files.len());
+    let mut offences = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(workspace().join("broker/src/handlers")).unwrap_or(file);
+        let own =
+            relative.components().next().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string());
+        for line in code_lines(&read(file)) {
+            let names_other = modules.iter().any(|m| {
+                Some(m) != own.as_ref()
+                    && (line.contains(&format!("super::{m}")) || line.contains(&format!("handlers::{m}")))
+            });
+            if names_other || line.contains("super::super") {
+                offences.push(format!("{}: {}", relative.display(), line.trim()));
+            }
+        }
+    }
+    let connection = read(&workspace().join("broker/src/connection.rs"));
+    for line in code_lines(&connection) {
+        if line.contains("handlers") {
+            offences.push(format!("connection.rs: {}", line.trim()));
+        }
+    }
+    assert!(offences.is_empty(), "handlers reach into other handlers, or connection.rs into a handler: {offences:#?}");
+}
+
 #[test]
 fn readme_documents_every_api_and_setting() {
     let readme = read(&workspace().join("README.md"));

@@ -13,7 +13,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::ApiSpec;
 use crate::config_defs::TOPIC_SETTINGS;
-use crate::handlers::create_partitions::check_replicas;
+use crate::errors::ErrorCode;
+use crate::replica_assignment::check_replicas;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, topic_value, validate_overrides};

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, GroupId, ResponseKind};
-use strata_groups::error_code;
 
 use crate::api::ApiSpec;
-use crate::groups::convert::{store_failed_code, text, wire};
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -21,7 +21,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroup
     let results = results
         .into_iter()
         .map(|r| {
-            let code = if persisted.is_ok() { error_code(r.error) } else { store_failed_code() };
+            let code = if persisted.is_ok() { code_or_none(r.error) } else { GROUP_STORE_FAILED.code() };
             DeletableGroupResult::default().with_group_id(GroupId(wire(r.group_id))).with_error_code(code)
         })
         .collect();

@@ -11,8 +11,8 @@ use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionRe
 use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
 use crate::api::ApiSpec;
-use crate::handlers::fetch::locate;
-use crate::handlers::produce::log_error_code;
+use crate::errors::ErrorCode;
+use crate::locate::locate;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -40,7 +40,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteRecor
                         let deleted = deleted.and_then(|log| {
                                 log.delete_records(p.offset).map_err(|error| {
                                     tracing::debug!(topic = %topic.name.0, partition = p.partition_index, %error, "delete records refused");
-                                    log_error_code(&error)
+                                    error.code()
                                 })
                             });
                         match deleted {

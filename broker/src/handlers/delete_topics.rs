@@ -6,7 +6,7 @@
 //! coordinator's state, so Strata refuses to delete them with INVALID_REQUEST; Kafka itself would
 //! delete them and lose every committed offset.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
@@ -16,6 +16,8 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use crate::api::ApiSpec;
+use crate::duplicates::drop_duplicates;
+use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -131,27 +133,6 @@ fn delete(broker: &Arc<Broker>, requested: Vec<Named>) -> Vec<DeletableTopicResu
         }
     }
     responses
-}
-
-/// Keeps the first occurrence of each value that appears exactly once; calls `duplicate` once
-/// for each value that appears more than once (all its occurrences are dropped).
-pub fn drop_duplicates<T: Eq + std::hash::Hash + Clone>(values: Vec<T>, mut duplicate: impl FnMut(&T)) -> Vec<T> {
-    let mut counts: HashMap<T, usize> = HashMap::new();
-    for value in &values {
-        *counts.entry(value.clone()).or_default() += 1;
-    }
-    let mut reported = HashSet::new();
-    let mut unique = Vec::new();
-    for value in values {
-        if counts.get(&value).copied().unwrap_or(0) > 1 {
-            if reported.insert(value.clone()) {
-                duplicate(&value);
-            }
-        } else {
-            unique.push(value);
-        }
-    }
-    unique
 }
 
 fn result(name: Option<&str>, id: Uuid, error_code: i16, message: Option<&str>) -> DeletableTopicResult {

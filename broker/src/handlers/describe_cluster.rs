@@ -11,6 +11,7 @@ use kafka_protocol::messages::{ApiKey, BrokerId, DescribeClusterRequest, Describ
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::ApiSpec;
+use crate::authorized_operations::{AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -20,15 +21,6 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeCluster, 0, 2);
 /// Kafka's `EndpointType` ids.
 const ENDPOINT_BROKER: i8 = 1;
 const ENDPOINT_CONTROLLER: i8 = 2;
-
-/// The cluster operations a client may perform, as the bit field Kafka reports without an
-/// authorizer: CREATE(5), ALTER(7), DESCRIBE(8), CLUSTER_ACTION(9), DESCRIBE_CONFIGS(10),
-/// ALTER_CONFIGS(11), IDEMPOTENT_WRITE(12).
-pub const CLUSTER_AUTHORIZED_OPERATIONS: i32 =
-    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
-
-/// The schema default of `cluster_authorized_operations`: not requested.
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClusterRequest) -> Outcome {
     let refusal = match req.endpoint_type {

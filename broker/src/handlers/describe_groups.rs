@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
-use strata_groups::error_code;
 
 use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{opt_wire, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
@@ -47,7 +47,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGro
             let error_message =
                 described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|e| wire(e.to_string()));
             DescribedGroup::default()
-                .with_error_code(error_code(described.error))
+                .with_error_code(code_or_none(described.error))
                 .with_error_message(error_message)
                 .with_group_id(group_id.clone())
                 .with_group_state(wire(described.state.as_str()))

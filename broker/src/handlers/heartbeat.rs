@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, HeartbeatRequest, HeartbeatResponse, ResponseKind};
-use strata_groups::error_code;
 
 use crate::api::ApiSpec;
-use crate::groups::convert::{opt_text, store_failed_code, text};
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::{opt_text, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -22,6 +22,6 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: HeartbeatRe
         group_instance_id: opt_text(req.group_instance_id.as_ref()),
     };
     let (reply, persisted) = broker.groups.call(|c, now| c.heartbeat(request, now)).await;
-    let code = if persisted.is_ok() { error_code(reply.error) } else { store_failed_code() };
+    let code = if persisted.is_ok() { code_or_none(reply.error) } else { GROUP_STORE_FAILED.code() };
     ctx.respond(ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(code)))
 }

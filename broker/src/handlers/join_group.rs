@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse, ResponseKind};
-use strata_groups::{Protocol, error_code};
+use strata_groups::Protocol;
 
 use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{client_host, opt_text, opt_wire, text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
@@ -52,7 +53,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRe
         })
         .collect();
     let response = JoinGroupResponse::default()
-        .with_error_code(error_code(reply.error))
+        .with_error_code(code_or_none(reply.error))
         .with_generation_id(reply.generation_id)
         .with_protocol_type(opt_wire(reply.protocol_type))
         .with_protocol_name(protocol_name)

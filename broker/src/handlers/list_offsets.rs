@@ -28,7 +28,8 @@ use strata_wire::batch::BatchHeader;
 use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 
 use crate::api::ApiSpec;
-use crate::handlers::fetch::{locate, read_error_code};
+use crate::errors::ErrorCode;
+use crate::locate::locate;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -99,7 +100,7 @@ fn lookup(log: &Partition, p: &ListOffsetsPartition) -> Result<(i64, i64), i16> 
         target => match log.offset_for_timestamp(target) {
             Ok(Some((offset, timestamp))) => Ok(record_in_batch(log, offset, timestamp, target)),
             Ok(None) => Ok((-1, -1)),
-            Err(error) => Err(read_error_code(&error)),
+            Err(error) => Err(error.code()),
         },
     }
 }

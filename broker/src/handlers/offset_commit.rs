@@ -10,10 +10,11 @@ use std::sync::Arc;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{ApiKey, OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
-use strata_groups::{OffsetCommitEntry, TopicPartition, error_code};
+use strata_groups::{OffsetCommitEntry, TopicPartition};
 
 use crate::api::ApiSpec;
-use crate::groups::convert::{opt_text, store_failed_code, text};
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::{opt_text, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -50,7 +51,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetCommi
         };
         let (reply, persisted) = broker.groups.call(|c, now| c.offset_commit(request, now)).await;
         for result in reply.partitions {
-            let code = if persisted.is_ok() { error_code(result.error) } else { store_failed_code() };
+            let code = if persisted.is_ok() { code_or_none(result.error) } else { GROUP_STORE_FAILED.code() };
             codes.insert(result.partition, code);
         }
     }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
 use kafka_protocol::messages::{ApiKey, OffsetDeleteRequest, OffsetDeleteResponse, ResponseKind};
-use strata_groups::{TopicPartition, error_code};
+use strata_groups::TopicPartition;
 
 use crate::api::ApiSpec;
-use crate::groups::convert::{store_failed_code, text};
+use crate::errors::{ErrorCode, GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::text;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -37,10 +38,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetDelet
     let response = if let Some(error) = reply.error {
         OffsetDeleteResponse::default().with_error_code(error.code())
     } else if persisted.is_err() {
-        OffsetDeleteResponse::default().with_error_code(store_failed_code())
+        OffsetDeleteResponse::default().with_error_code(GROUP_STORE_FAILED.code())
     } else {
         for result in reply.partitions {
-            codes.insert(result.partition, error_code(result.error));
+            codes.insert(result.partition, code_or_none(result.error));
         }
         let topics = req
             .topics

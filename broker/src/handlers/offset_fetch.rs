@@ -11,9 +11,10 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{ApiKey, OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName};
-use strata_groups::{FetchedOffset, OffsetFetchReply, TopicPartition, error_code};
+use strata_groups::{FetchedOffset, OffsetFetchReply, TopicPartition};
 
 use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
@@ -39,7 +40,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
                 let reply = broker.groups.read(|c| c.offset_fetch(&g.group_id, wanted.as_deref()));
                 OffsetFetchResponseGroup::default()
                     .with_group_id(g.group_id.clone())
-                    .with_error_code(error_code(reply.error))
+                    .with_error_code(code_or_none(reply.error))
                     .with_topics(batched_topics(reply))
             })
             .collect();
@@ -52,7 +53,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
                 .collect()
         });
         let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref()));
-        OffsetFetchResponse::default().with_error_code(error_code(reply.error)).with_topics(single_topics(reply))
+        OffsetFetchResponse::default().with_error_code(code_or_none(reply.error)).with_topics(single_topics(reply))
     };
     ctx.respond(ResponseKind::OffsetFetch(response))
 }
