@@ -127,8 +127,13 @@ pub fn specs() -> impl Iterator<Item = &'static ApiSpec> {
 }
 
 /// The row of `key`, if the broker serves it at all.
-pub fn route(key: ApiKey) -> Option<&'static Route> {
+fn route(key: ApiKey) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.spec.key == key)
+}
+
+/// What the broker serves of `key`, if anything.
+pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
+    route(key).map(|r| &r.spec)
 }
 
 /// Checks a request's version against the table and starts its handler. This runs on the
