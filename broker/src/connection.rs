@@ -28,6 +28,7 @@ use strata_wire::frame::{FRAME_PREFIX_BYTES, check_frame_size};
 use strata_wire::header::decode_request_frame;
 use strata_wire::pool::BufferPool;
 
+use crate::config::BrokerConfig;
 use crate::dispatch;
 use crate::reply::{Chunk, Outcome, Pending};
 use crate::state::Broker;
@@ -60,6 +61,14 @@ static FRAMES: BufferPool = BufferPool::new(POOLED_FRAME_BYTES_MIN, POOLED_FRAME
 /// least as large as its buffer).
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
+/// The broker setting that picks how record data is written to the socket.
+const TRANSFER_SETTING: &str = "strata.fetch.transfer";
+
+/// Whether record data is read into memory and written (`copy`) instead of sent with `sendfile`.
+fn copies_record_data(config: &BrokerConfig) -> bool {
+    config.value(TRANSFER_SETTING).is_some_and(|(v, _)| v.trim() == "copy")
+}
+
 /// A started request and the share of the byte budget its frame holds until it is answered.
 type InFlight = (Pending, OwnedSemaphorePermit);
 
@@ -72,7 +81,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
     }
     let (reader, writer) = stream.into_split();
     let (in_flight, pending) = mpsc::channel(broker.config.requests_in_flight_max());
-    let copy = crate::handlers::fetch::copies_record_data(&broker.config);
+    let copy = copies_record_data(&broker.config);
     let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone(), copy));
     if let Err(reason) = read_requests(reader, &broker, in_flight, peer_addr).await {
         tracing::info!(%peer, %reason, "closing connection");

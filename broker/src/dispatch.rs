@@ -1,90 +1,145 @@
-//! The API table and the one place a request is routed to its handler. ApiVersions is built from
-//! [`APIS`], and every request's version is checked against it here, so what the broker advertises
-//! cannot drift from what it serves. With `strata.legacy.protocol.enable` the table's `legacy_min`
-//! versions (those Kafka 3.9 still served and Kafka 4 removed) are advertised and served as well;
-//! without it the broker accepts exactly Kafka 4.1's ranges.
+//! The API table and the one place a request is routed to its handler. Each handler declares its
+//! key and versions once (its `API` constant, an [`ApiSpec`]); [`ROUTES`] pairs every such
+//! declaration with the code that decodes the request and starts that handler, so an API is
+//! advertised (ApiVersions is built from this table), version-checked and routed by the same entry
+//! and cannot be one without the others. Each entry is checked against its request type when the
+//! broker compiles: the key is the type's key, every version served is one the `kafka-protocol`
+//! crate decodes or one `strata_wire::legacy` decodes. With `strata.legacy.protocol.enable` the
+//! entries' `legacy_min` versions (those Kafka 3.9 still served and Kafka 4 removed) are
+//! advertised and served as well; without it the broker accepts exactly Kafka 4.1's ranges.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{ApiKey, RequestKind};
-use strata_wire::header::{DecodedBody, RequestFrame, decode_request_body};
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
+    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
+    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest,
+};
+use kafka_protocol::protocol::{Message, Request};
+use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
+use strata_wire::legacy::{self, LegacyError};
 
+use crate::api::ApiSpec;
 use crate::handlers;
 use crate::reply::{Outcome, Pending, RequestContext};
 use crate::state::Broker;
 
-/// An API the broker serves and the versions it accepts.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiSpec {
-    pub key: ApiKey,
-    /// Kafka 4.1's oldest version.
-    pub min: i16,
-    pub max: i16,
-    /// The oldest version served with `strata.legacy.protocol.enable` (Kafka 3.9's oldest).
-    pub legacy_min: i16,
+/// Decodes a request's body and starts its handler. It runs on the connection's reader, in
+/// request order (see [`begin`]).
+type Start = fn(&Arc<Broker>, RequestContext, Bytes) -> Pending;
+
+/// One row of the API table: what the broker serves of an API, and how a request of it starts.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub spec: ApiSpec,
+    start: Start,
 }
 
-impl ApiSpec {
-    /// The oldest version accepted, with or without the legacy versions.
-    pub fn min_version(&self, legacy: bool) -> i16 {
-        if legacy { self.legacy_min } else { self.min }
-    }
+/// Decodes the versions of `R` that `strata_wire::legacy` knows (those older than the crate's).
+type LegacyDecode<R> = fn(i16, Bytes) -> Result<R, LegacyError>;
 
-    /// Whether `version` is accepted.
-    pub fn accepts(&self, version: i16, legacy: bool) -> bool {
-        (self.min_version(legacy)..=self.max).contains(&version)
-    }
+/// Whether `spec` may be routed to a handler of request type `R`: the key is `R`'s, and every
+/// version accepted is decoded by the `kafka-protocol` crate, or (with `legacy_codec`, a decoder
+/// in `strata_wire::legacy`) exactly the versions older than the crate's oldest are decoded there.
+const fn routable<R: Request>(spec: ApiSpec, legacy_codec: bool) -> bool {
+    let key = spec.key as i16 == R::KEY;
+    let current = spec.min >= R::VERSIONS.min && spec.max <= R::VERSIONS.max;
+    let legacy = if legacy_codec {
+        spec.min == R::VERSIONS.min && spec.legacy_min < spec.min
+    } else {
+        spec.legacy_min == spec.min
+    };
+    key && current && legacy
 }
 
-const fn api(key: ApiKey, min: i16, max: i16) -> ApiSpec {
-    ApiSpec { key, min, max, legacy_min: min }
+/// A row of [`ROUTES`] for the handler module `$module`, whose
+/// `async fn handle(&Arc<Broker>, &RequestContext, $request) -> Outcome` answers every version of
+/// its `API`; with `legacy`, the versions older than the crate's are decoded by the given
+/// `strata_wire::legacy` decoder.
+macro_rules! route {
+    ($module:ident: $request:ty) => {
+        route!(@row $module, $request, false, decode::<$request>)
+    };
+    ($module:ident: $request:ty, legacy $legacy:expr) => {
+        route!(@row $module, $request, true, |ctx: &RequestContext, body| {
+            decode_or_legacy::<$request>(ctx, body, $legacy)
+        })
+    };
+    (@row $module:ident, $request:ty, $legacy_codec:expr, $decode:expr) => {{
+        const _: () = assert!(routable::<$request>(handlers::$module::API, $legacy_codec), stringify!($module));
+        Route {
+            spec: handlers::$module::API,
+            start: |broker, ctx, body| match ($decode)(&ctx, body) {
+                Ok(request) => {
+                    let broker = Arc::clone(broker);
+                    Pending::later(async move { handlers::$module::handle(&broker, &ctx, request).await })
+                }
+                Err(refused) => refused,
+            },
+        }
+    }};
 }
 
-/// An API whose versions `legacy_min..min` Kafka 4 removed and Strata serves when
-/// `strata.legacy.protocol.enable` is on (decoded and encoded by `strata_wire::legacy`).
-const fn legacy_api(key: ApiKey, legacy_min: i16, min: i16, max: i16) -> ApiSpec {
-    ApiSpec { key, min, max, legacy_min }
-}
+// Produce starts on the reader (offsets are assigned in request order), so its row is written out.
+// Its versions 0-2 are advertised with or without the legacy setting (Kafka 4 does, KAFKA-18659).
+const _: () = assert!(
+    handlers::produce::API.key as i16 == ProduceRequest::KEY
+        && handlers::produce::API.legacy_min == handlers::produce::API.min
+        && handlers::produce::API.max <= ProduceRequest::VERSIONS.max,
+    "produce"
+);
 
-/// Every API served, with Kafka 4.1's version ranges (and Kafka 3.9's oldest versions where
-/// Strata serves them again).
-pub const APIS: &[ApiSpec] = &[
-    api(ApiKey::Metadata, 0, 13),
-    api(ApiKey::ApiVersions, 0, 4),
-    legacy_api(ApiKey::CreateTopics, 0, 2, 7),
-    legacy_api(ApiKey::DeleteTopics, 0, 1, 6),
-    api(ApiKey::CreatePartitions, 0, 3),
-    legacy_api(ApiKey::DescribeConfigs, 0, 1, 4),
-    api(ApiKey::AlterConfigs, 0, 2),
-    api(ApiKey::IncrementalAlterConfigs, 0, 1),
-    api(ApiKey::DescribeCluster, 0, 2),
-    api(ApiKey::Produce, 0, 13),
-    legacy_api(ApiKey::Fetch, 0, 4, 18),
-    legacy_api(ApiKey::ListOffsets, 0, 1, 10),
-    api(ApiKey::DeleteRecords, 0, 2),
-    api(ApiKey::InitProducerId, 0, 5),
-    api(ApiKey::FindCoordinator, 0, 6),
-    api(ApiKey::JoinGroup, 0, 9),
-    api(ApiKey::SyncGroup, 0, 5),
-    api(ApiKey::Heartbeat, 0, 4),
-    api(ApiKey::LeaveGroup, 0, 5),
-    legacy_api(ApiKey::OffsetCommit, 0, 2, 9),
-    legacy_api(ApiKey::OffsetFetch, 0, 1, 9),
-    api(ApiKey::DescribeGroups, 0, 6),
-    api(ApiKey::ListGroups, 0, 5),
-    api(ApiKey::DeleteGroups, 0, 2),
-    api(ApiKey::OffsetDelete, 0, 0),
+/// Every API served: the table ApiVersions advertises and requests are checked and routed by.
+pub const ROUTES: &[Route] = &[
+    route!(metadata: MetadataRequest),
+    route!(api_versions: ApiVersionsRequest),
+    route!(create_topics: CreateTopicsRequest, legacy legacy::create_topics::decode_request),
+    route!(delete_topics: DeleteTopicsRequest, legacy |_, body| legacy::delete_topics::decode_request(body)),
+    route!(create_partitions: CreatePartitionsRequest),
+    route!(describe_configs: DescribeConfigsRequest, legacy |_, body| legacy::describe_configs::decode_request(body)),
+    route!(alter_configs: AlterConfigsRequest),
+    route!(incremental_alter_configs: IncrementalAlterConfigsRequest),
+    route!(describe_cluster: DescribeClusterRequest),
+    Route { spec: handlers::produce::API, start: start_produce },
+    route!(fetch: FetchRequest, legacy legacy::fetch::decode_request),
+    route!(list_offsets: ListOffsetsRequest, legacy |_, body| legacy::list_offsets::decode_request(body)),
+    route!(delete_records: DeleteRecordsRequest),
+    route!(init_producer_id: InitProducerIdRequest),
+    route!(find_coordinator: FindCoordinatorRequest),
+    route!(join_group: JoinGroupRequest),
+    route!(sync_group: SyncGroupRequest),
+    route!(heartbeat: HeartbeatRequest),
+    route!(leave_group: LeaveGroupRequest),
+    route!(offset_commit: OffsetCommitRequest, legacy legacy::offset_commit::decode_request),
+    route!(offset_fetch: OffsetFetchRequest, legacy |_, body| legacy::offset_fetch::decode_request(body)),
+    route!(describe_groups: DescribeGroupsRequest),
+    route!(list_groups: ListGroupsRequest),
+    route!(delete_groups: DeleteGroupsRequest),
+    route!(offset_delete: OffsetDeleteRequest),
 ];
 
-/// The versions of `key` the broker accepts, if it serves it at all.
-pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
-    APIS.iter().find(|s| s.key == key)
+/// What the broker serves of every API, in table order.
+pub fn specs() -> impl Iterator<Item = &'static ApiSpec> {
+    ROUTES.iter().map(|r| &r.spec)
 }
 
-/// Decodes a request and starts its handler. This runs on the connection's reader, in request
-/// order, so whatever a handler does before returning its future (Produce assigns offsets there)
-/// happens in the order the client sent the requests; the rest runs concurrently and is answered
-/// in order by the writer.
+/// The row of `key`, if the broker serves it at all.
+fn route(key: ApiKey) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.spec.key == key)
+}
+
+/// What the broker serves of `key`, if anything.
+pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
+    route(key).map(|r| &r.spec)
+}
+
+/// Checks a request's version against the table and starts its handler. This runs on the
+/// connection's reader, in request order, so whatever a handler does before returning its future
+/// (Produce assigns offsets there) happens in the order the client sent the requests; the rest
+/// runs concurrently and is answered in order by the writer.
 pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::SocketAddr>) -> Pending {
     let ctx = RequestContext {
         api_key: frame.api_key,
@@ -93,104 +148,82 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         client_id: frame.header.client_id.as_deref().unwrap_or_default().to_string(),
         peer,
     };
-    let done = Pending::ready;
     let legacy = broker.config.legacy_protocol();
-    let supported = spec(ctx.api_key).is_some_and(|s| s.accepts(ctx.api_version, legacy));
-    if ctx.api_key == ApiKey::ApiVersions && !supported {
+    match route(ctx.api_key).filter(|r| r.spec.accepts(ctx.api_version, legacy)) {
+        Some(route) => (route.start)(&broker, ctx, frame.body),
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
-        return done(handlers::api_versions::unsupported_version(&ctx, legacy));
+        None if ctx.api_key == ApiKey::ApiVersions => {
+            Pending::ready(handlers::api_versions::unsupported_version(&ctx, legacy))
+        }
+        None => {
+            // Kafka cannot parse a request of a version it does not know, and closes the connection.
+            tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
+            Pending::ready(Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version)))
+        }
     }
-    if !supported {
-        // Kafka cannot parse a request of a version it does not know, and closes the connection.
-        tracing::info!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "unsupported request version");
-        return done(Outcome::Close(format!("unsupported {:?} version {}", ctx.api_key, ctx.api_version)));
-    }
-    if let Some(refused) = handlers::produce::refuse_removed_version(&ctx, legacy) {
-        return done(refused);
-    }
-    if strata_wire::legacy::is_legacy(ctx.api_key, ctx.api_version) {
-        return begin_legacy(&broker, ctx, frame.body);
-    }
-    let request = match decode_request_body(ctx.api_key, ctx.api_version, frame.body) {
-        Ok(DecodedBody { request, trailing_bytes: 0 }) => request,
+}
+
+/// Decodes a request of a version the `kafka-protocol` crate knows. A malformed body closes the
+/// connection, as Kafka closes it; bytes after the body are ignored, as Kafka ignores them.
+fn decode<R: Request>(ctx: &RequestContext, body: Bytes) -> Result<R, Pending> {
+    match decode_message::<R>(ctx.api_key, ctx.api_version, body) {
+        Ok(DecodedBody { request, trailing_bytes: 0 }) => Ok(request),
         Ok(DecodedBody { request, trailing_bytes }) => {
             tracing::debug!(api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, trailing_bytes, "ignoring bytes after the request body, as Kafka does");
-            request
+            Ok(request)
         }
         Err(error) => {
             tracing::info!(%error, client = %ctx.client_id, "malformed request");
-            return done(Outcome::Close(error.to_string()));
+            Err(Pending::ready(Outcome::Close(error.to_string())))
         }
-    };
-    match request {
-        // Offsets are assigned now, in request order; only the wait for the writes is deferred.
-        RequestKind::Produce(req) => handlers::produce::start(&broker, ctx, req),
-        other => Pending::later(async move { route(&broker, &ctx, other).await }),
     }
 }
 
-/// Starts a request of a version only `strata_wire::legacy` decodes (the version check above
-/// admitted it, so `strata.legacy.protocol.enable` is on). Its response is encoded in the old
-/// layout by [`RequestContext::respond`].
-fn begin_legacy(broker: &Arc<Broker>, ctx: RequestContext, body: bytes::Bytes) -> Pending {
-    let malformed = |ctx: &RequestContext, error: strata_wire::legacy::LegacyError| -> Pending {
-        tracing::info!(%error, api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "malformed legacy request");
-        Pending::ready(Outcome::Close(error.to_string()))
-    };
-    match ctx.api_key {
-        ApiKey::Produce => match strata_wire::legacy::produce::decode_request(body) {
-            Ok(request) => handlers::produce::start_legacy(broker, ctx, request),
-            Err(error) => malformed(&ctx, error),
-        },
-        ApiKey::Fetch => match strata_wire::legacy::fetch::decode_request(ctx.api_version, body) {
-            Ok(request) => {
-                let broker = Arc::clone(broker);
-                Pending::later(async move { handlers::fetch::handle(&broker, &ctx, request).await })
-            }
-            Err(error) => malformed(&ctx, error),
-        },
-        api => match strata_wire::legacy::decode_request(api, ctx.api_version, body) {
-            Ok(request) => {
-                let broker = Arc::clone(broker);
-                Pending::later(async move { route(&broker, &ctx, request).await })
-            }
-            Err(error) => malformed(&ctx, error),
-        },
+/// Decodes a request whose older versions only `strata_wire::legacy` knows (the version check
+/// admitted those only with `strata.legacy.protocol.enable` on). Their responses are encoded in the
+/// old layout by [`RequestContext::respond`].
+fn decode_or_legacy<R: Request>(ctx: &RequestContext, body: Bytes, legacy: LegacyDecode<R>) -> Result<R, Pending> {
+    if ctx.api_version >= R::VERSIONS.min {
+        return decode(ctx, body);
+    }
+    legacy(ctx.api_version, body).map_err(|error| malformed_legacy(ctx, error))
+}
+
+fn malformed_legacy(ctx: &RequestContext, error: LegacyError) -> Pending {
+    tracing::info!(%error, api = ?ctx.api_key, version = ctx.api_version, client = %ctx.client_id, "malformed legacy request");
+    Pending::ready(Outcome::Close(error.to_string()))
+}
+
+/// Produce: decoded and started at once (offsets are assigned now, in request order; only the wait
+/// for the writes is deferred). Versions 0-2 are Kafka 4's removed ones: served through
+/// `strata_wire::legacy::produce` with `strata.legacy.protocol.enable`, else the connection closes.
+fn start_produce(broker: &Arc<Broker>, ctx: RequestContext, body: Bytes) -> Pending {
+    if ctx.api_version >= ProduceRequest::VERSIONS.min {
+        return match decode::<ProduceRequest>(&ctx, body) {
+            Ok(request) => handlers::produce::start(broker, ctx, request),
+            Err(refused) => refused,
+        };
+    }
+    if !broker.config.legacy_protocol() {
+        return Pending::ready(handlers::produce::refuse_removed_version(&ctx));
+    }
+    match legacy::produce::decode_request(body) {
+        Ok(request) => handlers::produce::start_legacy(broker, ctx, request),
+        Err(error) => malformed_legacy(&ctx, error),
     }
 }
 
-async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind) -> Outcome {
-    match request {
-        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req, broker.config.legacy_protocol()),
-        RequestKind::Metadata(req) => handlers::metadata::handle(broker, ctx, req).await,
-        RequestKind::CreateTopics(req) => handlers::create_topics::handle(broker, ctx, req).await,
-        RequestKind::DeleteTopics(req) => handlers::delete_topics::handle(broker, ctx, req).await,
-        RequestKind::CreatePartitions(req) => handlers::create_partitions::handle(broker, ctx, req).await,
-        RequestKind::DescribeConfigs(req) => handlers::describe_configs::handle(broker, ctx, req).await,
-        RequestKind::AlterConfigs(req) => handlers::alter_configs::handle(broker, ctx, req).await,
-        RequestKind::IncrementalAlterConfigs(req) => {
-            handlers::incremental_alter_configs::handle(broker, ctx, req).await
-        }
-        RequestKind::DescribeCluster(req) => handlers::describe_cluster::handle(broker, ctx, req).await,
-        RequestKind::Fetch(req) => handlers::fetch::handle(broker, ctx, req).await,
-        RequestKind::ListOffsets(req) => handlers::list_offsets::handle(broker, ctx, req).await,
-        RequestKind::DeleteRecords(req) => handlers::delete_records::handle(broker, ctx, req).await,
-        RequestKind::InitProducerId(req) => handlers::init_producer_id::handle(broker, ctx, req).await,
-        RequestKind::FindCoordinator(req) => handlers::find_coordinator::handle(broker, ctx, req).await,
-        RequestKind::JoinGroup(req) => handlers::join_group::handle(broker, ctx, req).await,
-        RequestKind::SyncGroup(req) => handlers::sync_group::handle(broker, ctx, req).await,
-        RequestKind::Heartbeat(req) => handlers::heartbeat::handle(broker, ctx, req).await,
-        RequestKind::LeaveGroup(req) => handlers::leave_group::handle(broker, ctx, req).await,
-        RequestKind::OffsetCommit(req) => handlers::offset_commit::handle(broker, ctx, req).await,
-        RequestKind::OffsetFetch(req) => handlers::offset_fetch::handle(broker, ctx, req).await,
-        RequestKind::DescribeGroups(req) => handlers::describe_groups::handle(broker, ctx, req).await,
-        RequestKind::ListGroups(req) => handlers::list_groups::handle(broker, ctx, req).await,
-        RequestKind::DeleteGroups(req) => handlers::delete_groups::handle(broker, ctx, req).await,
-        RequestKind::OffsetDelete(req) => handlers::offset_delete::handle(broker, ctx, req).await,
-        other => {
-            // Unreachable while APIS and this match agree; a test checks that they do.
-            tracing::error!(api = ?ctx.api_key, "no handler for a request in the API table");
-            Outcome::Close(format!("no handler for {:?}", std::mem::discriminant(&other)))
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_has_one_row() {
+        let mut keys: Vec<i16> = specs().map(|s| s.key as i16).collect();
+        let rows = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), rows, "an API key appears twice in ROUTES");
+        assert!(route(ApiKey::ApiVersions).is_some() && route(ApiKey::EndTxn).is_none());
     }
 }

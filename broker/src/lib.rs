@@ -2,15 +2,24 @@
 //! command line and calls [`start`]; tests may start a broker in-process the same way.
 
 pub mod alloc;
+pub mod api;
+pub mod authorized_operations;
 pub mod blocking;
 pub mod config;
+pub mod config_changes;
 pub mod config_defs;
+pub mod config_resources;
 pub mod connection;
 pub mod data_dir_lock;
 pub mod dispatch;
+pub mod duplicates;
+pub mod errors;
 pub mod groups;
 pub mod handlers;
 pub mod listeners;
+pub mod locate;
+pub mod producer_ids;
+pub mod replica_assignment;
 pub mod reply;
 pub mod server;
 pub mod state;

@@ -39,7 +39,7 @@ pub struct Broker {
     pub log: LogManager,
     pub topics: Topics,
     /// Idempotent producer ids (InitProducerId).
-    pub producer_ids: crate::handlers::init_producer_id::ProducerIds,
+    pub producer_ids: crate::producer_ids::ProducerIds,
     pub groups: crate::groups::Groups,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
@@ -57,7 +57,7 @@ impl Broker {
         tracing::info!(io = ?log.io_kind(), "log opened");
         let topics = Topics::load(&log, &config, now_ms())?;
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;
-        let producer_ids = crate::handlers::init_producer_id::ProducerIds::new(&config.data_dir);
+        let producer_ids = crate::producer_ids::ProducerIds::new(&config.data_dir);
         Ok(Broker { config, advertised, cluster_id, log, topics, producer_ids, groups, _data_dir_lock: data_dir_lock })
     }
 

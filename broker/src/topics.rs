@@ -43,23 +43,6 @@ pub enum TopicError {
     Storage(String),
 }
 
-impl TopicError {
-    /// The Kafka error code a real broker answers with.
-    pub fn code(&self) -> i16 {
-        use kafka_protocol::ResponseError as E;
-        match self {
-            TopicError::AlreadyExists(_) => E::TopicAlreadyExists.code(),
-            TopicError::Unknown(_) => E::UnknownTopicOrPartition.code(),
-            TopicError::InvalidName { .. } | TopicError::Collides { .. } => E::InvalidTopicException.code(),
-            TopicError::InvalidPartitions { .. } => E::InvalidPartitions.code(),
-            TopicError::InvalidReplicationFactor(_) => E::InvalidReplicationFactor.code(),
-            TopicError::InvalidConfig { .. } | TopicError::UnknownConfig(_) => E::InvalidConfig.code(),
-            TopicError::DeletionDisabled => E::TopicDeletionDisabled.code(),
-            TopicError::Storage(_) => E::KafkaStorageError.code(),
-        }
-    }
-}
-
 /// One topic as it is served now. Immutable: a change builds a new `Topic` and swaps it in.
 #[derive(Debug)]
 pub struct Topic {
@@ -490,6 +473,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::ErrorCode;
 
     #[test]
     fn topic_names_follow_kafka_rules() {

@@ -1,11 +1,10 @@
-//! The coordinator's operating errors, and their Kafka error codes (mapped here and nowhere else).
+//! The coordinator's operating errors. The broker maps them to Kafka error codes (in its `errors`
+//! module, with every other error it answers).
 //!
 //! Every error a client can cause (an unknown member, a stale generation, a bad session timeout...)
 //! is a value of [`GroupError`] carried inside a reply; nothing in this crate panics on input.
 
-use kafka_protocol::ResponseError;
-
-/// An error answered to a group or offset request. [`GroupError::code`] gives the Kafka error code.
+/// An error answered to a group or offset request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum GroupError {
     /// The member id is not (or no longer) a member of the group; the client resets it and rejoins.
@@ -50,52 +49,4 @@ pub enum GroupError {
     /// OffsetDelete of a topic the (non-empty) group is subscribed to.
     #[error("group subscribed to topic")]
     GroupSubscribedToTopic,
-}
-
-impl GroupError {
-    /// The Kafka error code, the one mapping of this crate's errors to the wire.
-    pub fn code(self) -> i16 {
-        self.response_error().code()
-    }
-
-    /// The same error as `kafka-protocol`'s enum, for handlers that build responses with it.
-    pub fn response_error(self) -> ResponseError {
-        match self {
-            GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
-            GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
-            GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
-            GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
-            GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
-            GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
-            GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
-            GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
-            GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
-            GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
-            GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
-            GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
-            GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
-            GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
-        }
-    }
-}
-
-/// The code of an optional error: 0 (NONE) when there is none.
-pub fn error_code(error: Option<GroupError>) -> i16 {
-    error.map_or(0, GroupError::code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_match_kafka() {
-        assert_eq!(GroupError::UnknownMemberId.code(), 25);
-        assert_eq!(GroupError::IllegalGeneration.code(), 22);
-        assert_eq!(GroupError::RebalanceInProgress.code(), 27);
-        assert_eq!(GroupError::MemberIdRequired.code(), 79);
-        assert_eq!(GroupError::FencedInstanceId.code(), 82);
-        assert_eq!(GroupError::CoordinatorNotAvailable.code(), 15);
-        assert_eq!(error_code(None), 0);
-    }
 }

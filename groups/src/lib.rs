@@ -74,7 +74,7 @@ mod tick;
 pub use admin::CLASSIC_GROUP_TYPE;
 pub use config::CoordinatorConfig;
 pub use coordinator::{Coordinator, GroupSummary};
-pub use error::{GroupError, error_code};
+pub use error::GroupError;
 pub use ids::{MemberIdSource, SeededMemberIds};
 pub use partition::{java_string_hash, offsets_partition_for};
 pub use records::Record;

@@ -5,7 +5,9 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Decompressor, Gzip};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::records::{Compression, IEEE};
+use strata_broker::dispatch::spec;
 use strata_tests::codes::*;
 use strata_tests::requests;
 use strata_tests::{Broker, BrokerOptions, RawConn};
@@ -430,24 +432,13 @@ fn without_the_setting_fetch_v0_to_v3_closes_the_connection_and_is_not_advertise
     let broker = Broker::start(BrokerOptions::default().with("strata.legacy.protocol.enable", "false"));
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "k4", 1);
-    let versions = conn.request(3, &requests::api_versions_request());
-    let fetch = versions.api_keys.iter().find(|k| k.api_key == FETCH).expect("Fetch advertised");
-    assert_eq!(fetch.min_version, 4);
-    for version in 0..=3 {
+    let fetch = spec(ApiKey::Fetch).expect("Fetch is served");
+    assert!(fetch.legacy_min < fetch.min, "Fetch has legacy versions");
+    for version in fetch.legacy_min..fetch.min {
         let mut conn = RawConn::connect(broker.bootstrap());
         send(&mut conn, FETCH, version, 1, &fetch_body(version, "k4", 0, 0, 0));
         conn.expect_closed(&format!("Fetch v{version}"));
     }
-}
-
-#[test]
-fn api_versions_advertises_the_legacy_versions() {
-    let broker = Broker::start_default();
-    let mut conn = RawConn::connect(broker.bootstrap());
-    let versions = conn.request(3, &requests::api_versions_request());
-    let min = |key: i16| versions.api_keys.iter().find(|k| k.api_key == key).map(|k| k.min_version);
-    assert_eq!(min(PRODUCE), Some(0));
-    assert_eq!(min(FETCH), Some(0));
 }
 
 /// ListOffsets v0 of partition 0 at `timestamp`: (error, offsets).
@@ -640,32 +631,30 @@ fn metadata_v0_with_an_empty_topic_list_means_every_topic() {
 #[test]
 fn without_the_setting_the_other_legacy_versions_close_the_connection() {
     let broker = Broker::start(BrokerOptions::default().with("strata.legacy.protocol.enable", "false"));
-    let versions = RawConn::connect(broker.bootstrap()).request(3, &requests::api_versions_request());
-    let min = |key: i16| versions.api_keys.iter().find(|k| k.api_key == key).map(|k| k.min_version);
-    let cases: [(i16, i16, i16, Vec<u8>); 6] = [
-        (LIST_OFFSETS, 0, 1, hex_body(&[&(-1i32).to_be_bytes(), &0i32.to_be_bytes()])),
-        (OFFSET_COMMIT, 0, 2, hex_body(&[&1i16.to_be_bytes(), b"g", &0i32.to_be_bytes()])),
+    let cases: [(i16, i16, Vec<u8>); 6] = [
+        (LIST_OFFSETS, 0, hex_body(&[&(-1i32).to_be_bytes(), &0i32.to_be_bytes()])),
+        (OFFSET_COMMIT, 0, hex_body(&[&1i16.to_be_bytes(), b"g", &0i32.to_be_bytes()])),
         (
             OFFSET_COMMIT,
             1,
-            2,
             hex_body(&[&1i16.to_be_bytes(), b"g", &(-1i32).to_be_bytes(), &0i16.to_be_bytes(), &0i32.to_be_bytes()]),
         ),
-        (OFFSET_FETCH, 0, 1, hex_body(&[&1i16.to_be_bytes(), b"g", &0i32.to_be_bytes()])),
-        (CREATE_TOPICS, 0, 2, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
-        (DELETE_TOPICS, 0, 1, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
+        (OFFSET_FETCH, 0, hex_body(&[&1i16.to_be_bytes(), b"g", &0i32.to_be_bytes()])),
+        (CREATE_TOPICS, 0, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
+        (DELETE_TOPICS, 0, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
     ];
-    for (key, version, kafka4_min, body) in cases {
-        assert_eq!(min(key), Some(kafka4_min), "api key {key}: Kafka 4.1's oldest version");
+    for (key, version, body) in cases {
+        let served = ApiKey::try_from(key).ok().and_then(spec).expect("a served API");
+        assert!(version < served.min, "api key {key} v{version} is a legacy version in the API table");
         let mut conn = RawConn::connect(broker.bootstrap());
         send(&mut conn, key, version, 1, &body);
         conn.expect_closed(&format!("api key {key} v{version}"));
     }
     // The same requests are answered with the setting on.
     let legacy = Broker::start_default();
-    for (key, version, _, body) in [
-        (LIST_OFFSETS, 0, 1, hex_body(&[&(-1i32).to_be_bytes(), &0i32.to_be_bytes()])),
-        (DELETE_TOPICS, 0, 1, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
+    for (key, version, body) in [
+        (LIST_OFFSETS, 0, hex_body(&[&(-1i32).to_be_bytes(), &0i32.to_be_bytes()])),
+        (DELETE_TOPICS, 0, hex_body(&[&0i32.to_be_bytes(), &5000i32.to_be_bytes()])),
     ] {
         let mut conn = RawConn::connect(legacy.bootstrap());
         let reply = call(&mut conn, key, version, &body);

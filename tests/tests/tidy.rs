@@ -1,6 +1,7 @@
 //! A tidy test for what clippy cannot see: which crate may depend on which (DESIGN.md's table),
-//! that every Rust file opens with a `//!` comment saying its role, and that README.md documents
-//! every API the broker serves and every setting it accepts.
+//! that every Rust file opens with a `//!` comment saying its role, that every handler declares
+//! its API and is routed by the API table, and that README.md documents every API the broker
+//! serves and every setting it accepts.
 
 use std::path::{Path, PathBuf};
 
@@ -87,26 +88,106 @@ fn every_rust_file_opens_with_a_role_comment() {
     assert!(missing.is_empty(), "files without a leading //! comment: {missing:#?}");
 }
 
+/// One API's row of the table, as its handler declares it: `(module, API name, min, max)`.
+type ApiRow = (String, String, String, String);
+
+/// Every handler's `pub const API: ApiSpec = ApiSpec::new(ApiKey::X, min, max)` (the Kafka 4.1
+/// range; a `.with_legacy_min(..)` after it adds the legacy versions).
+fn declared_apis() -> Vec<ApiRow> {
+    let mut rows = Vec::new();
+    for module in handler_modules() {
+        let source = read(&workspace().join(format!("broker/src/handlers/{module}.rs")));
+        let declared: Vec<&str> = source.lines().filter(|l| l.starts_with("pub const API: ApiSpec =")).collect();
+        assert!(declared.len() <= 1, "handlers/{module}.rs declares more than one API");
+        let Some(line) = declared.first() else { continue };
+        let args = line
+            .split_once("ApiSpec::new(ApiKey::")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(args, _)| args)
+            .unwrap_or_else(|| panic!("handlers/{module}.rs: odd API line {line}"));
+        let parts: Vec<&str> = args.split(',').map(str::trim).collect();
+        assert_eq!(parts.len(), 3, "handlers/{module}.rs: odd API line {line}");
+        rows.push((module, parts[0].to_string(), parts[1].to_string(), parts[2].to_string()));
+    }
+    rows
+}
+
+/// The modules `broker/src/handlers/mod.rs` declares.
+fn handler_modules() -> Vec<String> {
+    read(&workspace().join("broker/src/handlers/mod.rs"))
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod ").and_then(|m| m.strip_suffix(';')))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_handler_declares_its_api_and_is_routed() {
+    let dispatch = read(&workspace().join("broker/src/dispatch.rs"));
+    let apis = declared_apis();
+    assert!(apis.len() >= 20, "found only {} APIs declared in broker/src/handlers", apis.len());
+    for module in handler_modules() {
+        let row = apis.iter().find(|(m, ..)| *m == module);
+        assert!(
+            row.is_some(),
+            "handlers/{module}.rs is a handler without an `API` declaration: shared code belongs in a module named after what it holds"
+        );
+        let routed = dispatch.contains(&format!("route!({module}: "))
+            || dispatch.contains(&format!("spec: handlers::{module}::API,"));
+        assert!(routed, "handlers/{module}.rs declares an API that broker/src/dispatch.rs's ROUTES does not route");
+    }
+    assert!(!dispatch.contains("other =>"), "dispatch.rs routes by the table alone, without a fallback arm");
+}
+
+/// The code of a Rust file without its comments (`//` to the end of a line), so that a doc link
+/// does not count as a use.
+fn code_lines(source: &str) -> Vec<&str> {
+    source.lines().map(|l| l.split("//").next().unwrap_or_default()).collect()
+}
+
+#[test]
+fn no_handler_uses_another_handler_and_connection_uses_none() {
+    // Code two handlers share lives in a module named after what it holds (errors, locate,
+    // config_changes...), not in one of the handlers.
+    let modules = handler_modules();
+    let mut files = Vec::new();
+    rust_files(&workspace().join("broker/src/handlers"), &mut files);
+    assert!(files.len() > modules.len(), "found only {} handler files", files.len());
+    let mut offences = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(workspace().join("broker/src/handlers")).unwrap_or(file);
+        let own =
+            relative.components().next().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string());
+        for line in code_lines(&read(file)) {
+            let names_other = modules.iter().any(|m| {
+                Some(m) != own.as_ref()
+                    && (line.contains(&format!("super::{m}")) || line.contains(&format!("handlers::{m}")))
+            });
+            if names_other || line.contains("super::super") {
+                offences.push(format!("{}: {}", relative.display(), line.trim()));
+            }
+        }
+    }
+    let connection = read(&workspace().join("broker/src/connection.rs"));
+    for line in code_lines(&connection) {
+        if line.contains("handlers") {
+            offences.push(format!("connection.rs: {}", line.trim()));
+        }
+    }
+    assert!(offences.is_empty(), "handlers reach into other handlers, or connection.rs into a handler: {offences:#?}");
+}
+
 #[test]
 fn readme_documents_every_api_and_setting() {
     let readme = read(&workspace().join("README.md"));
-    let dispatch = read(&workspace().join("broker/src/dispatch.rs"));
-    let mut apis = 0;
-    for line in dispatch.lines() {
-        let line = line.trim();
-        // `legacy_api(ApiKey::X, legacy_min, min, max)` lists Kafka 4.1's range after the legacy minimum.
-        let (rest, skip) = match (line.strip_prefix("api(ApiKey::"), line.strip_prefix("legacy_api(ApiKey::")) {
-            (Some(rest), _) => (rest, 0),
-            (None, Some(rest)) => (rest, 1),
-            (None, None) => continue,
-        };
-        let (name, range) = rest.split_once(',').unwrap_or_else(|| panic!("odd API line {line}"));
-        let numbers: Vec<&str> = range.trim_end_matches("),").split(',').map(str::trim).skip(skip).collect();
-        let row = format!("| {name} | {} | {} |", numbers[0], numbers[1]);
+    let apis = declared_apis();
+    for (_, name, min, max) in &apis {
+        let row = format!("| {name} | {min} | {max} |");
         assert!(readme.contains(&row), "README.md's API table lacks the row `{row}`");
-        apis += 1;
     }
-    assert!(apis >= 6, "found only {apis} APIs in dispatch.rs");
+    let section = readme.split("## Supported APIs").nth(1).and_then(|s| s.split("\n## ").next()).unwrap_or_default();
+    let table_rows = section.lines().skip_while(|l| !l.starts_with("|---")).skip(1).take_while(|l| l.starts_with('|'));
+    assert_eq!(table_rows.count(), apis.len(), "README.md's API table has rows for APIs the broker does not serve");
     let defs = read(&workspace().join("broker/src/config_defs.rs"));
     for line in defs.lines() {
         if let Some(rest) = line.trim().split_once("name: \"") {

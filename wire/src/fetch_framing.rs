@@ -1,4 +1,4 @@
-//! Zero-copy Fetch response framing (Fetch v4-18).
+//! Zero-copy Fetch response framing (every Fetch version `kafka-protocol` encodes).
 //!
 //! A Fetch response is mostly record data that already sits, byte for byte, in the log's segment
 //! files. This module encodes everything *around* that data — the size prefix, the response
@@ -18,17 +18,16 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::{NodeEndpoint, PartitionData};
-use kafka_protocol::messages::{ApiKey, TopicName};
-use kafka_protocol::protocol::Encodable;
+use kafka_protocol::messages::{ApiKey, FetchResponse, TopicName};
+use kafka_protocol::protocol::{Encodable, Message, VersionRange};
 use uuid::Uuid;
 
 use crate::frame::{FRAME_PREFIX_BYTES, start_frame};
 use crate::header::encode_response_header;
 
-/// Oldest Fetch version this framing writes (Kafka 4 accepts 4 and later).
-pub const FETCH_VERSION_MIN: i16 = 4;
-/// Newest Fetch version this framing writes.
-pub const FETCH_VERSION_MAX: i16 = 18;
+/// The Fetch versions this framing writes: those `kafka-protocol` encodes, against which the
+/// tests check it byte for byte. Which of them the broker serves is its API table's business.
+const FRAMED: VersionRange = FetchResponse::VERSIONS;
 /// First flexible (compact, tagged-field) Fetch version.
 const FLEXIBLE_FROM: i16 = 12;
 
@@ -98,7 +97,7 @@ pub enum Piece<R> {
 /// version cannot carry) or an impossible size, never bad input.
 #[derive(Debug, thiserror::Error)]
 pub enum FramingError {
-    #[error("Fetch v{0} is outside the framed range {FETCH_VERSION_MIN}-{FETCH_VERSION_MAX}")]
+    #[error("Fetch v{0} is outside the framed range {min}-{max}", min = FRAMED.min, max = FRAMED.max)]
     Version(i16),
     #[error("Fetch v{version} cannot carry field {field}")]
     FieldNotInVersion { version: i16, field: &'static str },
@@ -115,7 +114,7 @@ pub fn encode_fetch_response<R: RecordData>(
     correlation_id: i32,
     response: FramedResponse<R>,
 ) -> Result<Vec<Piece<R>>, FramingError> {
-    if !(FETCH_VERSION_MIN..=FETCH_VERSION_MAX).contains(&version) {
+    if !(FRAMED.min..=FRAMED.max).contains(&version) {
         return Err(FramingError::Version(version));
     }
     let encode_err = |e: anyhow::Error| FramingError::Encode { version, reason: e.to_string() };
@@ -447,7 +446,7 @@ mod tests {
 
     #[test]
     fn byte_identical_to_kafka_protocol_for_every_version() {
-        for version in FETCH_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in FRAMED.min..=FRAMED.max {
             for (case, framed) in cases(version).into_iter().enumerate() {
                 let expected =
                     encode_response_frame(ApiKey::Fetch, version, 99, &ResponseKind::Fetch(as_crate_response(&framed)))

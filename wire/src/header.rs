@@ -73,10 +73,10 @@ pub fn decode_request_frame(mut frame: Bytes) -> Result<RequestFrame, HeaderErro
     Ok(RequestFrame { api_key, header, body: frame })
 }
 
-/// A request body decoded by [`decode_request_body`].
+/// A request body decoded by [`decode_request_body`] (any API) or [`decode_message`] (one type).
 #[derive(Debug)]
-pub struct DecodedBody {
-    pub request: RequestKind,
+pub struct DecodedBody<R = RequestKind> {
+    pub request: R,
     /// Bytes the frame held after the body's last field. Kafka reads a request's fields and never
     /// looks at what follows them, so these are ignored, not refused: librdkafka 2.15 and 2.16
     /// send a Metadata v13 request for all topics with three stray bytes after a null topic
@@ -94,9 +94,18 @@ pub fn decode_request_body(api_key: ApiKey, api_version: i16, mut body: Bytes) -
     Ok(DecodedBody { request, trailing_bytes: body.remaining() })
 }
 
-/// Decodes one request message type directly (for handlers and tests that know the type).
-pub fn decode_message<M: Decodable>(api_key: ApiKey, api_version: i16, mut body: Bytes) -> Result<M, BodyError> {
-    M::decode(&mut body, api_version).map_err(|e| BodyError::Malformed { api_key, api_version, reason: e.to_string() })
+/// Decodes a request body of one message type, of a version already checked against the API table.
+pub fn decode_message<M: Decodable>(
+    api_key: ApiKey,
+    api_version: i16,
+    mut body: Bytes,
+) -> Result<DecodedBody<M>, BodyError> {
+    let request = M::decode(&mut body, api_version).map_err(|e| BodyError::Malformed {
+        api_key,
+        api_version,
+        reason: e.to_string(),
+    })?;
+    Ok(DecodedBody { request, trailing_bytes: body.remaining() })
 }
 
 /// Encodes a complete size-prefixed response frame: header (v0, or v1 with tagged fields for

@@ -1,8 +1,6 @@
 //! Small conversions shared by the group handlers: `kafka-protocol` strings to and from the
-//! coordinator's `String`s, the client host as Kafka shows it, and the one error code answered
-//! when the coordinator's records could not be written.
+//! coordinator's `String`s, and the client host as Kafka shows it.
 
-use kafka_protocol::ResponseError;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::reply::RequestContext;
@@ -30,10 +28,4 @@ pub fn opt_wire(s: Option<String>) -> Option<StrBytes> {
 /// JoinGroup's `client_host`: `/<ip>`, as Kafka's `InetAddress.toString()` prints it.
 pub fn client_host(ctx: &RequestContext) -> String {
     ctx.peer.map(|p| format!("/{}", p.ip())).unwrap_or_else(|| "/unknown".to_owned())
-}
-
-/// The error a request gets when its records could not be written to `__consumer_offsets`
-/// (Kafka maps such storage failures to COORDINATOR_NOT_AVAILABLE, and clients retry).
-pub fn store_failed_code() -> i16 {
-    ResponseError::CoordinatorNotAvailable.code()
 }

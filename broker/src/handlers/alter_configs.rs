@@ -1,21 +1,25 @@
-//! AlterConfigs (key 33, v0-2), the legacy form of IncrementalAlterConfigs: the settings given
+//! AlterConfigs, the legacy form of IncrementalAlterConfigs: the settings given
 //! replace all of a topic's overrides (any not listed return to their defaults). Broker settings
 //! are static in Strata and refused as Kafka refuses non-dynamic ones. Checks and error codes are
-//! those of [`super::incremental_alter_configs`].
+//! those of [`crate::config_changes`], shared with IncrementalAlterConfigs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ResponseKind};
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey, ResponseKind};
 
-use crate::handlers::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
-use crate::handlers::incremental_alter_configs::{
+use crate::api::ApiSpec;
+use crate::config_changes::{
     Refusal, alter_each, alter_topic, check_broker_id, check_keys_unique, check_no_nulls, refuse_static_broker_keys,
 };
+use crate::config_resources::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of AlterConfigs, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::AlterConfigs, 0, 2);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: AlterConfigsRequest) -> Outcome {
     let validate_only = req.validate_only;

@@ -1,16 +1,21 @@
-//! ApiVersions (key 18): the APIs and version ranges of [`crate::dispatch::APIS`]. The response
+//! ApiVersions: the APIs and version ranges of the API table, [`crate::dispatch::ROUTES`]. The response
 //! header is always v0 so that a client can read it before it knows anything else. With
 //! `strata.legacy.protocol.enable` the ranges start at the legacy versions the broker serves.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
 
-use crate::dispatch::APIS;
+use crate::api::ApiSpec;
+use crate::dispatch;
 use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+/// The key and versions of ApiVersions, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::ApiVersions, 0, 4);
 
 fn api_keys(legacy: bool) -> Vec<ApiVersion> {
-    APIS.iter()
+    dispatch::specs()
         .map(|s| {
             ApiVersion::default()
                 .with_api_key(s.key as i16)
@@ -20,7 +25,8 @@ fn api_keys(legacy: bool) -> Vec<ApiVersion> {
         .collect()
 }
 
-pub fn handle(ctx: &RequestContext, req: ApiVersionsRequest, legacy: bool) -> Outcome {
+pub async fn handle(broker: &Broker, ctx: &RequestContext, req: ApiVersionsRequest) -> Outcome {
+    let legacy = broker.config.legacy_protocol();
     if ctx.api_version >= 3 {
         tracing::debug!(
             peer = ?ctx.peer,

@@ -1,4 +1,4 @@
-//! CreatePartitions (key 37, v0-3): grows topics to a larger partition count, with Kafka's answers:
+//! CreatePartitions: grows topics to a larger partition count, with Kafka's answers:
 //! INVALID_PARTITIONS for a count that is not an increase, INVALID_REPLICA_ASSIGNMENT for manual
 //! assignments that do not match the new partitions or name a broker other than this node,
 //! UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST for a topic listed twice, and `validate_only`.
@@ -11,13 +11,19 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::{BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{ApiKey, CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::handlers::delete_topics::drop_duplicates;
+use crate::api::ApiSpec;
+use crate::duplicates::drop_duplicates;
+use crate::errors::ErrorCode;
+use crate::replica_assignment::check_replicas;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::topics::PARTITIONS_MAX;
+
+/// The key and versions of CreatePartitions, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::CreatePartitions, 0, 3);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreatePartitionsRequest) -> Outcome {
     let mut results = Vec::new();
@@ -77,9 +83,10 @@ fn grow(
     if validate_only {
         return Ok(());
     }
-    broker.topics.add_partitions(&broker.log, &broker.config, name, count, now_ms()).map_err(|e| {
-        (ResponseError::try_from_code(e.code()).unwrap_or(ResponseError::UnknownServerError), e.to_string())
-    })
+    broker
+        .topics
+        .add_partitions(&broker.log, &broker.config, name, count, now_ms())
+        .map_err(|e| (e.kafka_error(), e.to_string()))
 }
 
 /// Manual assignments must give one replica list per new partition, each exactly this node
@@ -100,29 +107,6 @@ fn check_assignments(
     }
     for assignment in assignments {
         check_replicas(node, &assignment.broker_ids).map_err(invalid)?;
-    }
-    Ok(())
-}
-
-/// Checks one manual replica list the way Kafka's controller does (sorted, each broker must be
-/// registered and listed once), on a cluster whose only broker is `node`. Returns Kafka's message.
-pub fn check_replicas(node: i32, replicas: &[BrokerId]) -> Result<(), String> {
-    if replicas.is_empty() {
-        return Err("The manual partition assignment includes an empty replica list.".into());
-    }
-    let mut sorted: Vec<i32> = replicas.iter().map(|b| b.0).collect();
-    sorted.sort_unstable();
-    let mut previous = None;
-    for broker in sorted {
-        if broker != node {
-            return Err(format!(
-                "The manual partition assignment includes broker {broker}, but no such broker is registered."
-            ));
-        }
-        if previous == Some(broker) {
-            return Err(format!("The manual partition assignment includes the broker {broker} more than once."));
-        }
-        previous = Some(broker);
     }
     Ok(())
 }

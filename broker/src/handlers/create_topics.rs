@@ -1,4 +1,4 @@
-//! CreateTopics (key 19): partitions (-1 for `num.partitions`), replication factor (-1 for
+//! CreateTopics: partitions (-1 for `num.partitions`), replication factor (-1 for
 //! `default.replication.factor`; only 1 is possible on one node), manual assignments to this node,
 //! topic configs checked against the settings table, and `validate_only`.
 
@@ -8,14 +8,19 @@ use std::sync::Arc;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
-use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
 use crate::config_defs::TOPIC_SETTINGS;
-use crate::handlers::create_partitions::check_replicas;
+use crate::errors::ErrorCode;
+use crate::replica_assignment::check_replicas;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, topic_value, validate_overrides};
+
+/// The key and versions of CreateTopics, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::CreateTopics, 2, 7).with_legacy_min(0);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopicsRequest) -> Outcome {
     let mut counts: HashMap<String, usize> = HashMap::new();

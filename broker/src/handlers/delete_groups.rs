@@ -1,15 +1,19 @@
-//! DeleteGroups (key 42, v0-2): removes empty groups with their offsets (tombstones written
+//! DeleteGroups: removes empty groups with their offsets (tombstones written
 //! before the answer); a group with members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
-use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse, GroupId, ResponseKind};
-use strata_groups::error_code;
+use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, GroupId, ResponseKind};
 
-use crate::groups::convert::{store_failed_code, text, wire};
+use crate::api::ApiSpec;
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DeleteGroups, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteGroups, 0, 2);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroupsRequest) -> Outcome {
     let names: Vec<String> = req.groups_names.iter().map(|g| text(g)).collect();
@@ -17,7 +21,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroup
     let results = results
         .into_iter()
         .map(|r| {
-            let code = if persisted.is_ok() { error_code(r.error) } else { store_failed_code() };
+            let code = if persisted.is_ok() { code_or_none(r.error) } else { GROUP_STORE_FAILED.code() };
             DeletableGroupResult::default().with_group_id(GroupId(wire(r.group_id))).with_error_code(code)
         })
         .collect();

@@ -1,4 +1,4 @@
-//! DeleteRecords (key 21), v0-2: advances a partition's log start offset to the requested offset
+//! DeleteRecords: advances a partition's log start offset to the requested offset
 //! (-1 for the high watermark), deleting segments that lie wholly below it; answers the new log
 //! start as `low_watermark`. An offset past the high watermark is OFFSET_OUT_OF_RANGE. Records of
 //! an internal topic are never deleted (INVALID_TOPIC_EXCEPTION, as Kafka refuses them): moving
@@ -8,12 +8,16 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
-use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
-use crate::handlers::fetch::locate;
-use crate::handlers::produce::log_error_code;
+use crate::api::ApiSpec;
+use crate::errors::ErrorCode;
+use crate::locate::locate;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DeleteRecords, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteRecords, 0, 2);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteRecordsRequest) -> Outcome {
     // Deleting segments unlinks files: keep it off the runtime's other tasks.
@@ -36,7 +40,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteRecor
                         let deleted = deleted.and_then(|log| {
                                 log.delete_records(p.offset).map_err(|error| {
                                     tracing::debug!(topic = %topic.name.0, partition = p.partition_index, %error, "delete records refused");
-                                    log_error_code(&error)
+                                    error.code()
                                 })
                             });
                         match deleted {

@@ -1,4 +1,4 @@
-//! DeleteTopics (key 20, v1-6): topics by name (v1-5 `topic_names`, v6 `topics`) or by topic id
+//! DeleteTopics: topics by name (v1-5 `topic_names`, v6 `topics`) or by topic id
 //! (v6), with Kafka's per-topic answers: UNKNOWN_TOPIC_OR_PARTITION or UNKNOWN_TOPIC_ID for topics
 //! that do not exist, INVALID_REQUEST for a name or id listed twice or for an entry naming both or
 //! neither, and, with `delete.topic.enable=false`, TOPIC_DELETION_DISABLED for every topic
@@ -6,17 +6,23 @@
 //! coordinator's state, so Strata refuses to delete them with INVALID_REQUEST; Kafka itself would
 //! delete them and lose every committed offset.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::api::ApiSpec;
+use crate::duplicates::drop_duplicates;
+use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DeleteTopics, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteTopics, 1, 6).with_legacy_min(0);
 
 /// The first version that answers TOPIC_DELETION_DISABLED instead of INVALID_REQUEST.
 const DELETION_DISABLED_VERSION_MIN: i16 = 3;
@@ -127,27 +133,6 @@ fn delete(broker: &Arc<Broker>, requested: Vec<Named>) -> Vec<DeletableTopicResu
         }
     }
     responses
-}
-
-/// Keeps the first occurrence of each value that appears exactly once; calls `duplicate` once
-/// for each value that appears more than once (all its occurrences are dropped).
-pub fn drop_duplicates<T: Eq + std::hash::Hash + Clone>(values: Vec<T>, mut duplicate: impl FnMut(&T)) -> Vec<T> {
-    let mut counts: HashMap<T, usize> = HashMap::new();
-    for value in &values {
-        *counts.entry(value.clone()).or_default() += 1;
-    }
-    let mut reported = HashSet::new();
-    let mut unique = Vec::new();
-    for value in values {
-        if counts.get(&value).copied().unwrap_or(0) > 1 {
-            if reported.insert(value.clone()) {
-                duplicate(&value);
-            }
-        } else {
-            unique.push(value);
-        }
-    }
-    unique
 }
 
 fn result(name: Option<&str>, id: Uuid, error_code: i16, message: Option<&str>) -> DeletableTopicResult {

@@ -1,4 +1,4 @@
-//! DescribeCluster (key 60, v0-2): the cluster id, this node as the only broker and as the
+//! DescribeCluster: the cluster id, this node as the only broker and as the
 //! controller, and (v1+) the endpoint type. Strata serves only the broker endpoint type (1): asking
 //! for controllers (2) is MISMATCHED_ENDPOINT_TYPE and any other type UNSUPPORTED_ENDPOINT_TYPE,
 //! as a Kafka broker answers.
@@ -7,24 +7,20 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, BrokerId, DescribeClusterRequest, DescribeClusterResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
+use crate::authorized_operations::{AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DescribeCluster, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeCluster, 0, 2);
 
 /// Kafka's `EndpointType` ids.
 const ENDPOINT_BROKER: i8 = 1;
 const ENDPOINT_CONTROLLER: i8 = 2;
-
-/// The cluster operations a client may perform, as the bit field Kafka reports without an
-/// authorizer: CREATE(5), ALTER(7), DESCRIBE(8), CLUSTER_ACTION(9), DESCRIBE_CONFIGS(10),
-/// ALTER_CONFIGS(11), IDEMPOTENT_WRITE(12).
-pub const CLUSTER_AUTHORIZED_OPERATIONS: i32 =
-    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
-
-/// The schema default of `cluster_authorized_operations`: not requested.
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClusterRequest) -> Outcome {
     let refusal = match req.endpoint_type {

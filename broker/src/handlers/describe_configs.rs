@@ -1,4 +1,4 @@
-//! DescribeConfigs (key 32, v1-4): topic settings (resource type 2) and broker settings (type 4)
+//! DescribeConfigs: topic settings (resource type 2) and broker settings (type 4)
 //! with their real values and where each comes from, as Kafka's `ConfigHelper` reports them:
 //! DYNAMIC_TOPIC_CONFIG (1) for a topic override, STATIC_BROKER_CONFIG (4) for a value from
 //! `server.properties` or `--override`, DEFAULT_CONFIG (5) otherwise; synonyms in precedence
@@ -15,21 +15,22 @@ use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
-use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
 use crate::config::Source;
 use crate::config_defs::{BROKER_SETTINGS, TOPIC_SETTINGS, ValueKind, broker_default_for_topic};
+use crate::config_resources::{
+    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_CLIENT_METRICS, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
+use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 use crate::topics::validate_name;
 
-/// Kafka's `ConfigResource.Type` ids.
-pub const RESOURCE_TOPIC: i8 = 2;
-pub const RESOURCE_BROKER: i8 = 4;
-pub const RESOURCE_BROKER_LOGGER: i8 = 8;
-pub const RESOURCE_CLIENT_METRICS: i8 = 16;
-pub const RESOURCE_GROUP: i8 = 32;
+/// The key and versions of DescribeConfigs, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeConfigs, 1, 4).with_legacy_min(0);
 
 /// Kafka's `DescribeConfigsResponse.ConfigSource` ids used here.
 const SOURCE_TOPIC: i8 = 1;

@@ -1,16 +1,20 @@
-//! DescribeGroups (key 15, v0-6): state, protocol and members of each group; members' metadata
+//! DescribeGroups: state, protocol and members of each group; members' metadata
 //! and assignments only when the group is Stable. An unknown group is `Dead` (v6+:
 //! GROUP_ID_NOT_FOUND), as Kafka answers.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
-use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
-use strata_groups::error_code;
+use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
 
+use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{opt_wire, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of DescribeGroups, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeGroups, 0, 6);
 
 /// Group operations without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
 const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
@@ -47,7 +51,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGro
             let error_message =
                 described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|e| wire(e.to_string()));
             DescribedGroup::default()
-                .with_error_code(error_code(described.error))
+                .with_error_code(code_or_none(described.error))
                 .with_error_message(error_message)
                 .with_group_id(group_id.clone())
                 .with_group_state(wire(described.state.as_str()))

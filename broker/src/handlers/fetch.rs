@@ -1,4 +1,4 @@
-//! Fetch (key 1), v4-18: record data leaves as file ranges (`sendfile`, or the copying path when
+//! Fetch: record data leaves as file ranges (`sendfile`, or the copying path when
 //! `strata.fetch.transfer=copy`) framed by [`strata_wire::fetch_framing`], so it never passes
 //! through this handler.
 //!
@@ -33,7 +33,7 @@ use std::time::Duration;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
 use strata_log::{FileRange, Partition, ReadError};
 use strata_wire::fetch_framing::{
     FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response,
@@ -45,27 +45,21 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::config::BrokerConfig;
-use crate::handlers::produce::log_error_code;
+use crate::api::ApiSpec;
+use crate::errors::{self, ErrorCode};
+use crate::locate::locate;
 use crate::reply::{Chunk, Outcome, RequestContext};
 use crate::state::Broker;
-use crate::topics::Topic;
 
-/// The broker setting that picks how record data is written to the socket.
-pub const TRANSFER_SETTING: &str = "strata.fetch.transfer";
+/// The key and versions of Fetch, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Fetch, 4, 18).with_legacy_min(0);
+
 /// First Fetch version that names topics by id.
 const TOPIC_ID_VERSION_MIN: i16 = 13;
 /// First Fetch version with fetch sessions.
 const SESSION_VERSION_MIN: i16 = 7;
-/// The leader epoch of every partition on this single node (Metadata reports it too).
-const LEADER_EPOCH: i32 = 0;
 /// Kafka's `isolation_level` for READ_COMMITTED.
 const READ_COMMITTED: i8 = 1;
-
-/// Whether record data is read into memory and written (`copy`) instead of sent with `sendfile`.
-pub fn copies_record_data(config: &BrokerConfig) -> bool {
-    config.value(TRANSFER_SETTING).is_some_and(|(v, _)| v.trim() == "copy")
-}
 
 /// Record data as file ranges, described to the framing by its length.
 #[derive(Debug)]
@@ -128,11 +122,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
 }
 
 fn resolve(broker: &Broker, version: i16, topic: &FetchTopic) -> WantedTopic {
-    let (found, unknown) = if version >= TOPIC_ID_VERSION_MIN {
-        (broker.topics.by_id(topic.topic_id), ResponseError::UnknownTopicId.code())
-    } else {
-        (broker.topics.get(topic.topic.0.as_str()), ResponseError::UnknownTopicOrPartition.code())
-    };
+    let by_id = version >= TOPIC_ID_VERSION_MIN;
+    let found = if by_id { broker.topics.by_id(topic.topic_id) } else { broker.topics.get(topic.topic.0.as_str()) };
+    let unknown = errors::unknown_topic(by_id).code();
     let partitions = topic
         .partitions
         .iter()
@@ -144,31 +136,6 @@ fn resolve(broker: &Broker, version: i16, topic: &FetchTopic) -> WantedTopic {
         })
         .collect();
     WantedTopic { name: topic.topic.clone(), id: topic.topic_id, partitions }
-}
-
-/// A partition's log, or the error code that answers for it. `unknown_topic` is the code for a
-/// topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
-pub fn locate(
-    topic: Option<&Topic>,
-    index: i32,
-    current_leader_epoch: i32,
-    unknown_topic: i16,
-) -> Result<Arc<Partition>, i16> {
-    let topic = topic.ok_or(unknown_topic)?;
-    let log = topic.partition(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
-    if current_leader_epoch > LEADER_EPOCH {
-        // The client has seen a newer leader epoch than this node has: it knows more than we do.
-        return Err(ResponseError::UnknownLeaderEpoch.code());
-    }
-    Ok(Arc::clone(log))
-}
-
-/// The Kafka error code for a failed read.
-pub fn read_error_code(error: &ReadError) -> i16 {
-    match error {
-        ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
-        ReadError::Storage(e) => log_error_code(e),
-    }
 }
 
 /// Reads every partition within the byte limits; returns the topics, the record bytes found and
@@ -195,7 +162,7 @@ fn read_all(
                             if !matches!(e, ReadError::OffsetOutOfRange { .. }) {
                                 tracing::warn!(partition = p.index, error = %e, "fetch read failed");
                             }
-                            read_error_code(&e)
+                            e.code()
                         })
                     });
                     match read {

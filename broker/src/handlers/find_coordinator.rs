@@ -1,4 +1,4 @@
-//! FindCoordinator (key 10, v0-6): this node coordinates every group. v0-3 ask for one key
+//! FindCoordinator: this node coordinates every group. v0-3 ask for one key
 //! (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on its own.
 //! Key type 0 (group) is answered with this node; 1 (transaction) with COORDINATOR_NOT_AVAILABLE,
 //! since Strata has no transaction coordinator (clients then fail or retry their transactional
@@ -9,12 +9,16 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
-use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of FindCoordinator, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::FindCoordinator, 0, 6);
 
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;

@@ -1,48 +1,30 @@
-//! IncrementalAlterConfigs (key 44, v0-1): SET, DELETE, APPEND and SUBTRACT on topic settings,
+//! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on topic settings,
 //! checked the way Kafka's broker and controller check them, then persisted with the topic and
 //! applied to its partition logs; `validate_only` checks without changing anything.
 //! Strata's broker settings are static (read from the file and command line at start-up), so a
 //! change to one is answered as Kafka answers a change to a non-dynamic broker config:
-//! INVALID_REQUEST "Cannot update these configs dynamically". The resource checks shared with
-//! the legacy AlterConfigs live here too.
+//! INVALID_REQUEST "Cannot update these configs dynamically". The resource checks it shares with
+//! the legacy AlterConfigs are in [`crate::config_changes`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::api::ApiSpec;
+use crate::config_changes::{
+    Refusal, alter_each, alter_topic, check_broker_id, check_keys_unique, check_no_nulls, refuse_static_broker_keys,
+};
 use crate::config_defs::{broker_setting, topic_setting};
-use crate::handlers::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::config_resources::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
-use crate::topics::{TopicError, validate_name, validate_overrides};
 
-/// Why a resource's change is refused: a Kafka error code and the message Kafka would give.
-#[derive(Debug)]
-pub struct Refusal {
-    pub code: i16,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn invalid_request(message: impl Into<String>) -> Refusal {
-        Refusal { code: ResponseError::InvalidRequest.code(), message: message.into() }
-    }
-
-    pub fn invalid_config(message: impl Into<String>) -> Refusal {
-        Refusal { code: ResponseError::InvalidConfig.code(), message: message.into() }
-    }
-}
-
-impl From<TopicError> for Refusal {
-    fn from(error: TopicError) -> Refusal {
-        Refusal { code: error.code(), message: error.to_string() }
-    }
-}
+/// The key and versions of IncrementalAlterConfigs, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::IncrementalAlterConfigs, 0, 1);
 
 /// One IncrementalAlterConfigs operation (Kafka's `AlterConfigOp.OpType` ids 0-3).
 #[derive(Debug, Clone)]
@@ -91,35 +73,6 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: Incremental
     ctx.respond(ResponseKind::IncrementalAlterConfigs(
         IncrementalAlterConfigsResponse::default().with_responses(responses),
     ))
-}
-
-/// Runs `alter` (off the async workers: it may write and fsync) on every resource named once;
-/// every occurrence of a resource named more than once is refused, as Kafka refuses them.
-/// Answers each resource, in request order, as (type, name, error code, error message).
-pub fn alter_each<R>(
-    resources: Vec<R>,
-    id: impl Fn(&R) -> (i8, StrBytes),
-    alter: impl Fn(&R) -> Result<(), Refusal>,
-) -> Vec<(i8, StrBytes, i16, Option<StrBytes>)> {
-    let mut counts: HashMap<(i8, StrBytes), usize> = HashMap::new();
-    for resource in &resources {
-        *counts.entry(id(resource)).or_default() += 1;
-    }
-    resources
-        .iter()
-        .map(|resource| {
-            let (kind, name) = id(resource);
-            let outcome = if counts.get(&(kind, name.clone())).copied().unwrap_or(0) > 1 {
-                Err(Refusal::invalid_request("Each resource must appear at most once."))
-            } else {
-                tokio::task::block_in_place(|| alter(resource))
-            };
-            match outcome {
-                Ok(()) => (kind, name, 0, None),
-                Err(refusal) => (kind, name, refusal.code, Some(StrBytes::from_string(refusal.message))),
-            }
-        })
-        .collect()
 }
 
 fn alter(broker: &Broker, resource: &AlterConfigsResource, validate_only: bool) -> Result<(), Refusal> {
@@ -206,79 +159,6 @@ fn apply_ops(current: &BTreeMap<String, String>, ops: &[(String, Op)]) -> Result
     Ok(next)
 }
 
-/// Checks and (unless `validate_only`) applies a change to a topic's overrides. `change` maps the
-/// current overrides to the new ones; it runs once on a snapshot to validate (before the topic's
-/// existence is checked, as Kafka's controller does) and again under the registry's change lock.
-pub fn alter_topic(
-    broker: &Broker,
-    name: &str,
-    validate_only: bool,
-    change: impl Fn(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Refusal>,
-) -> Result<(), Refusal> {
-    if name.is_empty() {
-        return Err(Refusal::invalid_request("Default topic resources are not allowed."));
-    }
-    validate_name(name)?;
-    let topic = broker.topics.get(name);
-    let current = topic.as_ref().map(|t| t.overrides.clone()).unwrap_or_default();
-    validate_overrides(&change(&current)?)?;
-    if topic.is_none() {
-        return Err(Refusal {
-            code: ResponseError::UnknownTopicOrPartition.code(),
-            message: format!("Topic '{name}' does not exist."),
-        });
-    }
-    if validate_only {
-        return Ok(());
-    }
-    let updated = broker.topics.update_overrides(&broker.config, name, change)?;
-    tracing::info!(topic = name, overrides = ?updated.overrides, "altered topic configs");
-    Ok(())
-}
-
-/// Broker settings are static: a change to a known one is refused as Kafka refuses a change to
-/// a non-dynamic broker config; an unknown one is not a setting at all.
-pub fn refuse_static_broker_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), Refusal> {
-    let keys: Vec<&str> = keys.collect();
-    if let Some(unknown) = keys.iter().find(|k| broker_setting(k).is_none()) {
-        return Err(Refusal::invalid_config(format!("Unknown config name: {unknown}")));
-    }
-    if keys.is_empty() {
-        return Ok(());
-    }
-    Err(Refusal::invalid_request(format!("Cannot update these configs dynamically: Set({})", keys.join(", "))))
-}
-
-/// A broker resource must name this node (or be "" for the cluster default).
-pub fn check_broker_id(broker: &Broker, name: &str) -> Result<(), Refusal> {
-    let id: i32 =
-        name.parse().map_err(|_| Refusal::invalid_request(format!("Node id must be an integer, but it is: {name}")))?;
-    if id != broker.node_id() {
-        return Err(Refusal::invalid_request(format!(
-            "Unexpected broker id, expected {}, but received {name}",
-            broker.node_id()
-        )));
-    }
-    Ok(())
-}
-
-pub fn check_keys_unique<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), Refusal> {
-    let mut seen = HashSet::new();
-    if keys.into_iter().all(|k| seen.insert(k)) {
-        Ok(())
-    } else {
-        Err(Refusal::invalid_request("Error due to duplicate config keys"))
-    }
-}
-
-pub fn check_no_nulls(null_values: &[&str]) -> Result<(), Refusal> {
-    if null_values.is_empty() {
-        Ok(())
-    } else {
-        Err(Refusal::invalid_request(format!("Null value not supported for : {}", null_values.join(", "))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,12 +197,5 @@ mod tests {
         let ops = vec![("retention.ms".to_string(), Op::Set("1000".into())), ("segment.ms".to_string(), Op::Delete)];
         let next = apply_ops(&map(&[("segment.ms", "5")]), &ops).expect("ok");
         assert_eq!(next, map(&[("retention.ms", "1000")]));
-    }
-
-    #[test]
-    fn static_broker_keys_are_refused_and_unknown_ones_are_invalid() {
-        assert!(refuse_static_broker_keys(std::iter::empty()).is_ok());
-        assert_eq!(refuse_static_broker_keys(["num.partitions"].into_iter()).map_err(|r| r.code).err(), Some(42));
-        assert_eq!(refuse_static_broker_keys(["no.such"].into_iter()).map_err(|r| r.code).err(), Some(40));
     }
 }

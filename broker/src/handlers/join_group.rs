@@ -1,16 +1,21 @@
-//! JoinGroup (key 11, v0-9): hands the request to the coordinator, which answers at once (new
+//! JoinGroup: hands the request to the coordinator, which answers at once (new
 //! member id with MEMBER_ID_REQUIRED, errors, a lone member's completed join) or parks it until
 //! the rebalance completes. `client_host` is the connection's peer address, as Kafka reports it.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
-use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse, ResponseKind};
-use strata_groups::{Protocol, error_code};
+use kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse, ResponseKind};
+use strata_groups::Protocol;
 
+use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{client_host, opt_text, opt_wire, text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of JoinGroup, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::JoinGroup, 0, 9);
 
 /// The first version whose protocol type and name may be null in the response.
 const NULLABLE_PROTOCOL_VERSION: i16 = 7;
@@ -48,7 +53,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRe
         })
         .collect();
     let response = JoinGroupResponse::default()
-        .with_error_code(error_code(reply.error))
+        .with_error_code(code_or_none(reply.error))
         .with_generation_id(reply.generation_id)
         .with_protocol_type(opt_wire(reply.protocol_type))
         .with_protocol_name(protocol_name)

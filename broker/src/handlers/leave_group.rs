@@ -1,15 +1,20 @@
-//! LeaveGroup (key 13, v0-5): v0-2 name one member (`member_id`); v3+ a batch of members, by
+//! LeaveGroup: v0-2 name one member (`member_id`); v3+ a batch of members, by
 //! member id or `group.instance.id`, each answered on its own.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::leave_group_response::MemberResponse;
-use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse, ResponseKind};
-use strata_groups::{LeavingMember, error_code};
+use kafka_protocol::messages::{ApiKey, LeaveGroupRequest, LeaveGroupResponse, ResponseKind};
+use strata_groups::LeavingMember;
 
-use crate::groups::convert::{opt_text, opt_wire, store_failed_code, text, wire};
+use crate::api::ApiSpec;
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::{opt_text, opt_wire, text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of LeaveGroup, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::LeaveGroup, 0, 5);
 
 /// The first version with batched members.
 const BATCHED_VERSION: i16 = 3;
@@ -29,7 +34,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupR
     let request = strata_groups::LeaveGroupRequest { group_id: text(&req.group_id), members };
     let (reply, persisted) = broker.groups.call(|c, now| c.leave_group(request, now)).await;
     let response = if persisted.is_err() {
-        LeaveGroupResponse::default().with_error_code(store_failed_code())
+        LeaveGroupResponse::default().with_error_code(GROUP_STORE_FAILED.code())
     } else {
         let batched = ctx.api_version >= BATCHED_VERSION;
         // v0-2 carry one member: its error is the top-level one.
@@ -43,13 +48,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupR
                     MemberResponse::default()
                         .with_member_id(wire(m.member_id))
                         .with_group_instance_id(opt_wire(m.group_instance_id))
-                        .with_error_code(error_code(m.error))
+                        .with_error_code(code_or_none(m.error))
                 })
                 .collect()
         } else {
             Vec::new()
         };
-        LeaveGroupResponse::default().with_error_code(error_code(top)).with_members(members)
+        LeaveGroupResponse::default().with_error_code(code_or_none(top)).with_members(members)
     };
     ctx.respond(ResponseKind::LeaveGroup(response))
 }

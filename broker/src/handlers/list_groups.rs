@@ -1,14 +1,18 @@
-//! ListGroups (key 16, v0-5): every group, filtered by state (v4+) and type (v5+). All groups
+//! ListGroups: every group, filtered by state (v4+) and type (v5+). All groups
 //! here are "classic".
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
-use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, GroupId, ListGroupsRequest, ListGroupsResponse, ResponseKind};
 
+use crate::api::ApiSpec;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of ListGroups, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::ListGroups, 0, 5);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsRequest) -> Outcome {
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();

@@ -1,4 +1,4 @@
-//! ListOffsets (key 2), v1-10: earliest (-2), latest (-1), max timestamp (-3), earliest local
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), earliest local
 //! (-4: the log start, as there is no tiered storage), latest tiered (-5: none, so -1) and lookup
 //! by timestamp (the first batch whose max timestamp is at least the target; none after the last
 //! record, answered with offset -1 and timestamp -1, as Kafka does).
@@ -22,14 +22,19 @@ use std::sync::Arc;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
 use strata_log::Partition;
 use strata_wire::batch::BatchHeader;
 use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 
-use crate::handlers::fetch::{locate, read_error_code};
+use crate::api::ApiSpec;
+use crate::errors::ErrorCode;
+use crate::locate::locate;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of ListOffsets, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::ListOffsets, 1, 10).with_legacy_min(0);
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -95,7 +100,7 @@ fn lookup(log: &Partition, p: &ListOffsetsPartition) -> Result<(i64, i64), i16> 
         target => match log.offset_for_timestamp(target) {
             Ok(Some((offset, timestamp))) => Ok(record_in_batch(log, offset, timestamp, target)),
             Ok(None) => Ok((-1, -1)),
-            Err(error) => Err(read_error_code(&error)),
+            Err(error) => Err(error.code()),
         },
     }
 }

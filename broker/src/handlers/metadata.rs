@@ -1,4 +1,4 @@
-//! Metadata (key 3): this node as the only broker, the controller and the leader of every
+//! Metadata: this node as the only broker, the controller and the leader of every
 //! partition; topics by name or (v10+) by topic id; auto-creation of unknown topics when
 //! `auto.create.topics.enable` is on and the client allows it.
 
@@ -8,14 +8,21 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, MetadataRequest, MetadataResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::handlers::describe_cluster::CLUSTER_AUTHORIZED_OPERATIONS;
+use crate::api::ApiSpec;
+use crate::authorized_operations::{
+    AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS, TOPIC_AUTHORIZED_OPERATIONS,
+};
+use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, Topic, TopicError, is_internal_name, validate_name};
+
+/// The key and versions of Metadata, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Metadata, 0, 13);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Outcome {
     let node = BrokerId(broker.node_id());
@@ -57,7 +64,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
     let cluster_operations = if req.include_cluster_authorized_operations && ctx.api_version <= 10 {
         CLUSTER_AUTHORIZED_OPERATIONS
     } else {
-        i32::MIN
+        AUTHORIZED_OPERATIONS_OMITTED
     };
     ctx.respond(ResponseKind::Metadata(
         MetadataResponse::default()
@@ -68,11 +75,6 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             .with_cluster_authorized_operations(cluster_operations),
     ))
 }
-
-/// The topic operations bit field Kafka reports without an authorizer: READ(3), WRITE(4),
-/// CREATE(5), DELETE(6), ALTER(7), DESCRIBE(8), DESCRIBE_CONFIGS(10), ALTER_CONFIGS(11).
-const TOPIC_AUTHORIZED_OPERATIONS: i32 =
-    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: BrokerId) -> MetadataResponseTopic {
     let text = name.0.as_str();

@@ -1,4 +1,4 @@
-//! OffsetCommit (key 8, v2-9; kafka-protocol 0.18 decodes no v10): partitions of topics or
+//! OffsetCommit (kafka-protocol 0.18 decodes no v10): partitions of topics or
 //! partitions that do not exist answer UNKNOWN_TOPIC_OR_PARTITION, as Kafka does; the rest go to
 //! the coordinator (generation and member checks, metadata size) and are answered once their
 //! records are written. `retention_time_ms` (v2-4) is ignored: offsets expire by
@@ -9,12 +9,17 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
-use strata_groups::{OffsetCommitEntry, TopicPartition, error_code};
+use kafka_protocol::messages::{ApiKey, OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
+use strata_groups::{OffsetCommitEntry, TopicPartition};
 
-use crate::groups::convert::{opt_text, store_failed_code, text};
+use crate::api::ApiSpec;
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::{opt_text, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of OffsetCommit, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetCommit, 2, 9).with_legacy_min(0);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetCommitRequest) -> Outcome {
     let mut codes: HashMap<TopicPartition, i16> = HashMap::new();
@@ -46,7 +51,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetCommi
         };
         let (reply, persisted) = broker.groups.call(|c, now| c.offset_commit(request, now)).await;
         for result in reply.partitions {
-            let code = if persisted.is_ok() { error_code(result.error) } else { store_failed_code() };
+            let code = if persisted.is_ok() { code_or_none(result.error) } else { GROUP_STORE_FAILED.code() };
             codes.insert(result.partition, code);
         }
     }

@@ -1,4 +1,4 @@
-//! OffsetDelete (key 47, v0): deletes committed offsets of a group, except (for a group with
+//! OffsetDelete: deletes committed offsets of a group, except (for a group with
 //! members) those of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC). Partitions of unknown
 //! topics answer UNKNOWN_TOPIC_OR_PARTITION, as Kafka does.
 
@@ -7,12 +7,17 @@ use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
-use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse, ResponseKind};
-use strata_groups::{TopicPartition, error_code};
+use kafka_protocol::messages::{ApiKey, OffsetDeleteRequest, OffsetDeleteResponse, ResponseKind};
+use strata_groups::TopicPartition;
 
-use crate::groups::convert::{store_failed_code, text};
+use crate::api::ApiSpec;
+use crate::errors::{ErrorCode, GROUP_STORE_FAILED, code_or_none};
+use crate::groups::convert::text;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of OffsetDelete, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetDelete, 0, 0);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetDeleteRequest) -> Outcome {
     let mut codes: HashMap<TopicPartition, i16> = HashMap::new();
@@ -33,10 +38,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetDelet
     let response = if let Some(error) = reply.error {
         OffsetDeleteResponse::default().with_error_code(error.code())
     } else if persisted.is_err() {
-        OffsetDeleteResponse::default().with_error_code(store_failed_code())
+        OffsetDeleteResponse::default().with_error_code(GROUP_STORE_FAILED.code())
     } else {
         for result in reply.partitions {
-            codes.insert(result.partition, error_code(result.error));
+            codes.insert(result.partition, code_or_none(result.error));
         }
         let topics = req
             .topics

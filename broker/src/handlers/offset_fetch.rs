@@ -1,4 +1,4 @@
-//! OffsetFetch (key 9, v1-9; kafka-protocol 0.18 decodes no v10): v1-7 ask for one group, v8+
+//! OffsetFetch (kafka-protocol 0.18 decodes no v10): v1-7 ask for one group, v8+
 //! for a batch of groups, each with a list of partitions or (`topics: null`, v2+) everything the
 //! group committed. A partition without a commit answers offset -1, leader epoch -1, metadata "".
 //! `require_stable` (v7+) needs no wait here: Strata has no transactional offset commits, so no
@@ -10,12 +10,17 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
 };
-use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName};
-use strata_groups::{FetchedOffset, OffsetFetchReply, TopicPartition, error_code};
+use kafka_protocol::messages::{ApiKey, OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName};
+use strata_groups::{FetchedOffset, OffsetFetchReply, TopicPartition};
 
+use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of OffsetFetch, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetFetch, 1, 9).with_legacy_min(0);
 
 /// The first version with batched groups.
 const BATCHED_VERSION: i16 = 8;
@@ -48,7 +53,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
             .map(|(g, reply)| {
                 OffsetFetchResponseGroup::default()
                     .with_group_id(g.group_id.clone())
-                    .with_error_code(error_code(reply.error))
+                    .with_error_code(code_or_none(reply.error))
                     .with_topics(batched_topics(reply))
             })
             .collect();
@@ -61,7 +66,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
                 .collect()
         });
         let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref())).await;
-        OffsetFetchResponse::default().with_error_code(error_code(reply.error)).with_topics(single_topics(reply))
+        OffsetFetchResponse::default().with_error_code(code_or_none(reply.error)).with_topics(single_topics(reply))
     };
     ctx.respond(ResponseKind::OffsetFetch(response))
 }

@@ -1,4 +1,4 @@
-//! Produce (key 0), v3-13. Each partition's record set is checked the way Kafka's
+//! Produce: each partition's record set is checked the way Kafka's
 //! `ProduceRequest.validateRecords` does (exactly one v2 batch; zstd only from v7) by reading the
 //! batch header alone, then handed to its log; the log validates the CRC and counts, enforces
 //! `max.message.bytes`, checks idempotent-producer sequences and assigns offsets. Every partition
@@ -23,7 +23,7 @@
 //! v2 batches, KAFKA-18659). With `strata.legacy.protocol.enable` they are served: their v0/v1
 //! message sets are converted to v2 batches by `strata_wire::legacy::produce` and appended like
 //! any other (a partition whose message set does not read is refused alone, see
-//! [`message_set_error`]). Without it the connection is closed, as reference Kafka 4.1.2 closes it.
+//! `crate::errors`). Without it the connection is closed, as reference Kafka 4.1.2 closes it.
 
 use std::sync::Arc;
 
@@ -35,12 +35,13 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use strata_log::{AppendError, AppendInfo, LogError, Partition, PendingAppend};
-use strata_wire::batch::{BatchError, BatchHeader, Compression};
+use strata_log::{AppendError, AppendInfo, Partition, PendingAppend};
+use strata_wire::batch::{BatchHeader, Compression};
 use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
-use strata_wire::legacy::message_set::MessageSetError;
 use strata_wire::legacy::produce::{LegacyProduce, Refusal};
 
+use crate::api::ApiSpec;
+use crate::errors::{self, ErrorCode};
 use crate::reply::{Outcome, Pending, RequestContext};
 
 #[cfg(test)]
@@ -48,8 +49,9 @@ mod tests;
 use crate::state::{Broker, now_ms};
 use crate::topics::Topic;
 
-/// Oldest Produce version served without `strata.legacy.protocol.enable`; 0-2 are advertised only.
-pub const PRODUCE_VERSION_MIN: i16 = 3;
+/// The key and versions of Produce, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::Produce, 0, 13);
+
 /// First Produce version that may carry zstd batches (KIP-110).
 const ZSTD_VERSION_MIN: i16 = 7;
 /// First Produce version that names topics by id instead of by name.
@@ -59,13 +61,10 @@ const LEADER_EPOCH: i32 = 0;
 
 /// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: it closes the
 /// connection (reference Kafka 4.1.2 logs "Received request for api with key 0 (Produce) and
-/// unsupported version 2" and disconnects). `None` for every other request.
-pub fn refuse_removed_version(ctx: &RequestContext, legacy: bool) -> Option<Outcome> {
-    if legacy || ctx.api_key != ApiKey::Produce || ctx.api_version >= PRODUCE_VERSION_MIN {
-        return None;
-    }
+/// unsupported version 2" and disconnects).
+pub fn refuse_removed_version(ctx: &RequestContext) -> Outcome {
     tracing::info!(version = ctx.api_version, client = %ctx.client_id, "Produce v0-2 is no longer supported");
-    Some(Outcome::Close(format!("unsupported Produce version {}", ctx.api_version)))
+    Outcome::Close(format!("unsupported Produce version {}", ctx.api_version))
 }
 
 /// Where one partition of the request stands before the writes are awaited.
@@ -142,9 +141,7 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
                 .map(|(partition_at, p)| {
                     let refusal = refused.iter().find(|r| r.topic == topic_at && r.partition == partition_at);
                     let step = match refusal {
-                        Some(r) => {
-                            Step::Failed { code: message_set_error(&r.error).code(), message: r.error.to_string() }
-                        }
+                        Some(r) => Step::Failed { code: r.error.code(), message: r.error.to_string() },
                         None => append_one(ctx.api_version, found.as_deref(), compacted, p, now),
                     };
                     (p.index, step)
@@ -177,14 +174,6 @@ fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option
     }
 }
 
-fn unknown_topic_code(version: i16) -> i16 {
-    if version >= TOPIC_ID_VERSION_MIN {
-        ResponseError::UnknownTopicId.code()
-    } else {
-        ResponseError::UnknownTopicOrPartition.code()
-    }
-}
-
 /// Whether the topic's `cleanup.policy` includes `compact`, so that every record needs a key.
 fn is_compacted(broker: &Broker, topic: &Topic) -> bool {
     crate::topics::topic_value(&broker.config, &topic.overrides, "cleanup.policy")
@@ -194,7 +183,8 @@ fn is_compacted(broker: &Broker, topic: &Topic) -> bool {
 fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &PartitionProduceData, now: i64) -> Step {
     let fail = |error: ResponseError, message: String| Step::Failed { code: error.code(), message };
     let Some(topic) = topic else {
-        return Step::Failed { code: unknown_topic_code(version), message: "unknown topic".into() };
+        let code = errors::unknown_topic(version >= TOPIC_ID_VERSION_MIN).code();
+        return Step::Failed { code, message: "unknown topic".into() };
     };
     if topic.internal {
         return fail(ResponseError::InvalidTopicException, format!("cannot produce to internal topic {}", topic.name));
@@ -216,7 +206,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
         }
         Err(error) => {
             tracing::debug!(topic = %topic.name, partition = data.index, %error, "append refused");
-            Step::Failed { code: append_error_code(&error), message: error.to_string() }
+            Step::Failed { code: error.code(), message: error.to_string() }
         }
     }
 }
@@ -225,7 +215,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
 /// exactly one v2 batch, zstd needs v7+, and clients may not write control or transactional
 /// batches (Strata has no transaction coordinator, so no transaction can be open).
 fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError, String)> {
-    let header = BatchHeader::parse(records).map_err(|e| (batch_error(&e), e.to_string()))?;
+    let header = BatchHeader::parse(records).map_err(|e| (e.kafka_error(), e.to_string()))?;
     let total = header.total_bytes();
     if total > records.len() {
         // Kafka's batch iterator finds no complete batch.
@@ -287,75 +277,6 @@ fn check_keys(topic: &str, partition: i32, records: &Bytes) -> Option<Step> {
     Some(Step::InvalidRecords { message, record_errors })
 }
 
-/// The Kafka error for a record batch that failed validation: a broken checksum or impossible
-/// length is CORRUPT_MESSAGE, anything else Kafka's validator calls INVALID_RECORD. A record set
-/// too short to hold a whole batch is INVALID_RECORD too: Kafka's batch iterator sees no batch.
-pub fn batch_error(error: &BatchError) -> ResponseError {
-    match error {
-        BatchError::CrcMismatch { .. } | BatchError::BatchLength { .. } => ResponseError::CorruptMessage,
-        BatchError::Empty
-        | BatchError::TooShort { .. }
-        | BatchError::Truncated { .. }
-        | BatchError::Magic { .. }
-        | BatchError::Compression { .. }
-        | BatchError::RecordCount { .. }
-        | BatchError::OffsetDelta { .. } => ResponseError::InvalidRecord,
-    }
-}
-
-/// The Kafka error for a legacy (v0/v1) message set that could not be read or converted, as
-/// Kafka's `LogValidator` answers: a broken CRC, length or magic, or a compressed payload that does
-/// not decompress, is CORRUPT_MESSAGE; zstd (which needs magic 2) is UNSUPPORTED_COMPRESSION_TYPE;
-/// nested compression, a wrapper without a value and an empty set are INVALID_RECORD.
-pub fn message_set_error(error: &MessageSetError) -> ResponseError {
-    match error {
-        MessageSetError::Truncated { .. }
-        | MessageSetError::Size { .. }
-        | MessageSetError::Magic { .. }
-        | MessageSetError::Crc { .. }
-        | MessageSetError::Field { .. }
-        | MessageSetError::Decompress { .. } => ResponseError::CorruptMessage,
-        // Kafka has no such limit; a message set this large would exceed message.max.bytes.
-        MessageSetError::TooLarge { .. } => ResponseError::MessageTooLarge,
-        MessageSetError::Codec { codec: 4 } => ResponseError::UnsupportedCompressionType,
-        MessageSetError::Codec { .. } => ResponseError::CorruptMessage,
-        MessageSetError::Empty
-        | MessageSetError::NestedCompression
-        | MessageSetError::WrapperWithoutValue
-        | MessageSetError::Encode(_) => ResponseError::InvalidRecord,
-    }
-}
-
-/// The Kafka error code for an append the log refused.
-pub fn append_error_code(error: &AppendError) -> i16 {
-    match error {
-        AppendError::Corrupt(e) => batch_error(e).code(),
-        AppendError::MessageTooLarge { .. } => ResponseError::MessageTooLarge.code(),
-        AppendError::RecordSetTooLarge { .. } => ResponseError::RecordListTooLarge.code(),
-        AppendError::Storage(e) => log_error_code(e),
-        // Answered as a success by the caller; listed for completeness.
-        AppendError::DuplicateSequence { .. } => ResponseError::DuplicateSequenceNumber.code(),
-        AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber.code(),
-        AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
-    }
-}
-
-/// The Kafka error code for a storage or lifecycle failure of the log: the one place
-/// [`LogError`] becomes a Kafka error (fetch, list offsets and delete records use it too).
-pub fn log_error_code(error: &LogError) -> i16 {
-    match error {
-        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
-        // The partition was deleted or the broker is stopping: the client looks for the leader again.
-        LogError::Closed => ResponseError::NotLeaderOrFollower.code(),
-        LogError::InvalidTopic(_) => ResponseError::InvalidTopicException.code(),
-        LogError::Io { .. }
-        | LogError::WriteFailed { .. }
-        | LogError::Writer(_)
-        | LogError::TooManyOpenFiles { .. }
-        | LogError::Corrupt { .. } => ResponseError::KafkaStorageError.code(),
-    }
-}
-
 /// Awaits every queued write and builds the response, in request order.
 async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
     let mut responses = Vec::with_capacity(topics.len());
@@ -381,14 +302,14 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
                             .with_index(index)
                             .with_base_offset(base_offset)
                             .with_log_start_offset(partition.log_start_offset()),
-                        Err(error) => failed(index, log_error_code(&error), error.to_string()),
+                        Err(error) => failed(index, error.code(), error.to_string()),
                     }
                 }
                 Step::Pending(pending) => match pending.wait().await {
                     Ok(info) => appended(index, info),
                     Err(error) => {
                         tracing::warn!(topic = %topic.name.0, partition = index, %error, "append failed");
-                        failed(index, log_error_code(&error), error.to_string())
+                        failed(index, error.code(), error.to_string())
                     }
                 },
             };

@@ -1,14 +1,19 @@
-//! SyncGroup (key 14, v0-5): the leader's assignments in, each member's assignment out (parked
+//! SyncGroup: the leader's assignments in, each member's assignment out (parked
 //! until the leader's arrives). An empty assignment is still encoded, as empty bytes.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{ResponseKind, SyncGroupRequest, SyncGroupResponse};
-use strata_groups::{MemberAssignment, error_code};
+use kafka_protocol::messages::{ApiKey, ResponseKind, SyncGroupRequest, SyncGroupResponse};
+use strata_groups::MemberAssignment;
 
+use crate::api::ApiSpec;
+use crate::errors::code_or_none;
 use crate::groups::convert::{opt_text, opt_wire, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+
+/// The key and versions of SyncGroup, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::SyncGroup, 0, 5);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequest) -> Outcome {
     let request = strata_groups::SyncGroupRequest {
@@ -26,7 +31,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRe
     };
     let reply = broker.groups.sync_group(request).await;
     let response = SyncGroupResponse::default()
-        .with_error_code(error_code(reply.error))
+        .with_error_code(code_or_none(reply.error))
         .with_protocol_type(opt_wire(reply.protocol_type))
         .with_protocol_name(opt_wire(reply.protocol_name))
         .with_assignment(reply.assignment);

@@ -12,11 +12,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::protocol::Message;
 
 use super::{LegacyError, decode_whole, put_count, put_string, with_suffix};
 
 /// The oldest CreateTopics version `kafka-protocol` decodes; v1 requests have its layout.
-pub const CRATE_MIN_VERSION: i16 = 2;
+pub const CRATE_MIN_VERSION: i16 = CreateTopicsRequest::VERSIONS.min;
 
 /// Decodes a CreateTopics v0 or v1 body.
 pub fn decode_request(version: i16, body: Bytes) -> Result<CreateTopicsRequest, LegacyError> {

@@ -8,11 +8,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+use kafka_protocol::protocol::Message;
 
 use super::{LegacyError, decode_whole, put_count, put_string};
 
 /// The oldest DeleteTopics version `kafka-protocol` decodes; v0 requests have its layout.
-pub const CRATE_MIN_VERSION: i16 = 1;
+pub const CRATE_MIN_VERSION: i16 = DeleteTopicsRequest::VERSIONS.min;
 
 /// Decodes a DeleteTopics v0 body (v1's layout).
 pub fn decode_request(body: Bytes) -> Result<DeleteTopicsRequest, LegacyError> {

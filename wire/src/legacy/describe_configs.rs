@@ -11,11 +11,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+use kafka_protocol::protocol::Message;
 
 use super::{LegacyError, decode_whole, put_count, put_string, with_suffix};
 
 /// The oldest DescribeConfigs version `kafka-protocol` decodes.
-pub const CRATE_MIN_VERSION: i16 = 1;
+pub const CRATE_MIN_VERSION: i16 = DescribeConfigsRequest::VERSIONS.min;
 
 /// Kafka's DEFAULT_CONFIG `config_source`, which v0 reports as `is_default`.
 const DEFAULT_CONFIG_SOURCE: i8 = 5;

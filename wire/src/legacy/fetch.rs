@@ -22,13 +22,14 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
+use kafka_protocol::protocol::Message;
 use kafka_protocol::records::{Compression, NO_TIMESTAMP, RecordBatchDecoder, TimestampType};
 
 use super::message_set::{LOG_APPEND_TIME_FLAG, MAGIC_V0, MAGIC_V1, MessageSetError, compress, write_message};
 use super::{LegacyError, Reader, put_count, put_string};
 
 /// The oldest Fetch version `kafka-protocol` decodes.
-pub const CRATE_MIN_VERSION: i16 = 4;
+pub const CRATE_MIN_VERSION: i16 = FetchRequest::VERSIONS.min;
 /// First version with `max_bytes`.
 const MAX_BYTES_VERSION_MIN: i16 = 3;
 /// First version whose clients read magic 1.

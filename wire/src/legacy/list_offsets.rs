@@ -11,11 +11,12 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, ListOffsetsResponse, TopicName};
+use kafka_protocol::protocol::Message;
 
 use super::{LegacyError, Reader, put_count, put_string};
 
 /// The oldest ListOffsets version `kafka-protocol` decodes.
-pub const CRATE_MIN_VERSION: i16 = 1;
+pub const CRATE_MIN_VERSION: i16 = ListOffsetsRequest::VERSIONS.min;
 const TOPIC_BYTES_MIN: usize = 2 + 4;
 const PARTITION_BYTES_MIN: usize = 4 + 8 + 4;
 

@@ -8,7 +8,7 @@
 //! them to v2 record batches before the log sees them.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, ResponseKind};
 use kafka_protocol::protocol::Decodable;
 
 use crate::frame::{finish_frame, start_frame};
@@ -66,20 +66,6 @@ pub fn crate_min_version(api: ApiKey) -> i16 {
 /// Whether a request of `api` at `version` is decoded and answered by this module.
 pub fn is_legacy(api: ApiKey, version: i16) -> bool {
     version >= 0 && version < crate_min_version(api)
-}
-
-/// Decodes a legacy request of an API whose handler answers through `ResponseKind` (every one but
-/// Produce and Fetch, which have their own entry points for their record data).
-pub fn decode_request(api: ApiKey, version: i16, body: Bytes) -> Result<RequestKind, LegacyError> {
-    Ok(match api {
-        ApiKey::ListOffsets => RequestKind::ListOffsets(list_offsets::decode_request(body)?),
-        ApiKey::OffsetCommit => RequestKind::OffsetCommit(offset_commit::decode_request(version, body)?),
-        ApiKey::OffsetFetch => RequestKind::OffsetFetch(offset_fetch::decode_request(body)?),
-        ApiKey::CreateTopics => RequestKind::CreateTopics(create_topics::decode_request(version, body)?),
-        ApiKey::DeleteTopics => RequestKind::DeleteTopics(delete_topics::decode_request(body)?),
-        ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(describe_configs::decode_request(body)?),
-        _ => return Err(LegacyError::Unsupported { api, version }),
-    })
 }
 
 /// Encodes `body` as the response frame (v0 header: the correlation id) of a legacy request.

@@ -14,12 +14,12 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::{GroupId, OffsetCommitRequest, OffsetCommitResponse, TopicName};
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::{Encodable, Message, StrBytes};
 
 use super::{LegacyError, Reader};
 
 /// The oldest OffsetCommit version `kafka-protocol` decodes; its response layout is v0-1's.
-pub const CRATE_MIN_VERSION: i16 = 2;
+pub const CRATE_MIN_VERSION: i16 = OffsetCommitRequest::VERSIONS.min;
 const TOPIC_BYTES_MIN: usize = 2 + 4;
 const PARTITION_BYTES_MIN: usize = 4 + 8 + 2;
 

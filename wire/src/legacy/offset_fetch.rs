@@ -9,12 +9,12 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
-use kafka_protocol::protocol::Encodable;
+use kafka_protocol::protocol::{Encodable, Message};
 
 use super::{LegacyError, decode_whole};
 
 /// The oldest OffsetFetch version `kafka-protocol` decodes; v0 has its layout.
-pub const CRATE_MIN_VERSION: i16 = 1;
+pub const CRATE_MIN_VERSION: i16 = OffsetFetchRequest::VERSIONS.min;
 
 /// Decodes an OffsetFetch v0 body (v1's layout).
 pub fn decode_request(body: Bytes) -> Result<OffsetFetchRequest, LegacyError> {

@@ -15,12 +15,13 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::protocol::Message;
 
 use super::message_set::{MessageSetError, read_message_set, to_record_batch};
 use super::{LegacyError, Reader, put_count, put_string};
 
 /// The oldest Produce version `kafka-protocol` decodes.
-pub const CRATE_MIN_VERSION: i16 = 3;
+pub const CRATE_MIN_VERSION: i16 = ProduceRequest::VERSIONS.min;
 /// The smallest encoded topic: name length and partition count.
 const TOPIC_BYTES_MIN: usize = 2 + 4;
 /// The smallest encoded partition: index and message set size.

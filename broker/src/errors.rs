@@ -1,0 +1,190 @@
+//! The one place an error becomes a Kafka error code: the log's ([`LogError`], [`ReadError`],
+//! [`AppendError`]), the topic registry's ([`TopicError`]), the group coordinator's
+//! ([`GroupError`]) and those of request data ([`BatchError`], [`MessageSetError`]). Handlers
+//! answer with [`ErrorCode::code`] and never match on another crate's error to pick a code; the
+//! codes are Kafka's, as a real broker answers the same failure.
+
+use kafka_protocol::ResponseError;
+use strata_groups::GroupError;
+use strata_log::{AppendError, LogError, ReadError};
+use strata_wire::batch::BatchError;
+use strata_wire::legacy::message_set::MessageSetError;
+
+use crate::topics::TopicError;
+
+/// An error that answers a request (or one partition, topic or group of it) with a Kafka error.
+pub trait ErrorCode {
+    /// The error as Kafka names it.
+    fn kafka_error(&self) -> ResponseError;
+
+    /// Its Kafka error code.
+    fn code(&self) -> i16 {
+        self.kafka_error().code()
+    }
+}
+
+/// The code of an optional error: 0 (NONE) when there is none.
+pub fn code_or_none<E: ErrorCode>(error: Option<E>) -> i16 {
+    error.map_or(0, |e| e.code())
+}
+
+/// The error for a topic that does not exist: UNKNOWN_TOPIC_ID when the request names topics by
+/// id (Produce v13+, Fetch v13+), UNKNOWN_TOPIC_OR_PARTITION when it names them by name.
+pub fn unknown_topic(by_id: bool) -> ResponseError {
+    if by_id { ResponseError::UnknownTopicId } else { ResponseError::UnknownTopicOrPartition }
+}
+
+/// The error a group or offset request gets when the coordinator's records could not be written
+/// to `__consumer_offsets` (Kafka maps such storage failures to COORDINATOR_NOT_AVAILABLE, and
+/// clients retry).
+pub const GROUP_STORE_FAILED: ResponseError = ResponseError::CoordinatorNotAvailable;
+
+impl ErrorCode for LogError {
+    /// A storage or lifecycle failure of the log.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            // The partition was deleted or the broker is stopping: the client looks for the leader again.
+            LogError::Closed => ResponseError::NotLeaderOrFollower,
+            LogError::InvalidTopic(_) => ResponseError::InvalidTopicException,
+            LogError::Io { .. }
+            | LogError::WriteFailed { .. }
+            | LogError::Writer(_)
+            | LogError::TooManyOpenFiles { .. }
+            | LogError::Corrupt { .. } => ResponseError::KafkaStorageError,
+        }
+    }
+}
+
+impl ErrorCode for ReadError {
+    /// A failed read (Fetch, ListOffsets).
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            ReadError::Storage(e) => e.kafka_error(),
+        }
+    }
+}
+
+impl ErrorCode for AppendError {
+    /// An append the log refused.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            AppendError::Corrupt(e) => e.kafka_error(),
+            AppendError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+            AppendError::RecordSetTooLarge { .. } => ResponseError::RecordListTooLarge,
+            AppendError::Storage(e) => e.kafka_error(),
+            // Answered as a success by Produce; listed for completeness.
+            AppendError::DuplicateSequence { .. } => ResponseError::DuplicateSequenceNumber,
+            AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+            AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        }
+    }
+}
+
+impl ErrorCode for BatchError {
+    /// A record batch that failed validation: a broken checksum or impossible length is
+    /// CORRUPT_MESSAGE, anything else Kafka's validator calls INVALID_RECORD. A record set too
+    /// short to hold a whole batch is INVALID_RECORD too: Kafka's batch iterator sees no batch.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            BatchError::CrcMismatch { .. } | BatchError::BatchLength { .. } => ResponseError::CorruptMessage,
+            BatchError::Empty
+            | BatchError::TooShort { .. }
+            | BatchError::Truncated { .. }
+            | BatchError::Magic { .. }
+            | BatchError::Compression { .. }
+            | BatchError::RecordCount { .. }
+            | BatchError::OffsetDelta { .. } => ResponseError::InvalidRecord,
+        }
+    }
+}
+
+impl ErrorCode for MessageSetError {
+    /// A legacy (v0/v1) message set that could not be read or converted, as Kafka's `LogValidator`
+    /// answers: a broken CRC, length or magic, or a compressed payload that does not decompress, is
+    /// CORRUPT_MESSAGE; zstd (which needs magic 2) is UNSUPPORTED_COMPRESSION_TYPE; nested
+    /// compression, a wrapper without a value and an empty set are INVALID_RECORD.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            MessageSetError::Truncated { .. }
+            | MessageSetError::Size { .. }
+            | MessageSetError::Magic { .. }
+            | MessageSetError::Crc { .. }
+            | MessageSetError::Field { .. }
+            | MessageSetError::Decompress { .. } => ResponseError::CorruptMessage,
+            // Kafka has no such limit; a message set this large would exceed message.max.bytes.
+            MessageSetError::TooLarge { .. } => ResponseError::MessageTooLarge,
+            MessageSetError::Codec { codec: 4 } => ResponseError::UnsupportedCompressionType,
+            MessageSetError::Codec { .. } => ResponseError::CorruptMessage,
+            MessageSetError::Empty
+            | MessageSetError::NestedCompression
+            | MessageSetError::WrapperWithoutValue
+            | MessageSetError::Encode(_) => ResponseError::InvalidRecord,
+        }
+    }
+}
+
+impl ErrorCode for TopicError {
+    /// A topic registry refusal, as a real broker answers it.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
+            TopicError::InvalidName { .. } | TopicError::Collides { .. } => ResponseError::InvalidTopicException,
+            TopicError::InvalidPartitions { .. } => ResponseError::InvalidPartitions,
+            TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            TopicError::InvalidConfig { .. } | TopicError::UnknownConfig(_) => ResponseError::InvalidConfig,
+            TopicError::DeletionDisabled => ResponseError::TopicDeletionDisabled,
+            TopicError::Storage(_) => ResponseError::KafkaStorageError,
+        }
+    }
+}
+
+impl ErrorCode for GroupError {
+    /// A group coordinator error, carried in its reply.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
+            GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
+            GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
+            GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
+            GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+            GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
+            GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
+            GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
+            GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
+            GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
+            GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+            GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+            GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
+            GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers are Kafka's `Errors` enum, written out so that a wrong mapping cannot pass.
+    #[test]
+    fn codes_are_kafkas() {
+        assert_eq!(GroupError::UnknownMemberId.code(), 25);
+        assert_eq!(GroupError::IllegalGeneration.code(), 22);
+        assert_eq!(GroupError::RebalanceInProgress.code(), 27);
+        assert_eq!(GroupError::MemberIdRequired.code(), 79);
+        assert_eq!(GroupError::FencedInstanceId.code(), 82);
+        assert_eq!(GroupError::CoordinatorNotAvailable.code(), 15);
+        assert_eq!(code_or_none::<GroupError>(None), 0);
+        assert_eq!(LogError::Closed.code(), 6);
+        assert_eq!(ReadError::Storage(LogError::Closed).code(), 6);
+        assert_eq!(TopicError::AlreadyExists("t".into()).code(), 36);
+        assert_eq!(TopicError::DeletionDisabled.code(), 73);
+        assert_eq!(BatchError::Empty.code(), 87);
+        assert_eq!(MessageSetError::Codec { codec: 4 }.code(), 76);
+        assert_eq!(MessageSetError::NestedCompression.code(), 87);
+        assert_eq!((unknown_topic(true).code(), unknown_topic(false).code()), (100, 3));
+        assert_eq!(GROUP_STORE_FAILED.code(), 15);
+    }
+}

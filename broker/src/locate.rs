@@ -1,0 +1,29 @@
+//! Finding a requested partition's log, or the error code that answers for it, for the requests
+//! that name partitions of topics (Fetch, ListOffsets, DeleteRecords).
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use strata_log::Partition;
+
+use crate::topics::Topic;
+
+/// The leader epoch of every partition on this single node (Metadata reports it too).
+const LEADER_EPOCH: i32 = 0;
+
+/// A partition's log, or the error code that answers for it. `unknown_topic` is the code for a
+/// topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
+pub fn locate(
+    topic: Option<&Topic>,
+    index: i32,
+    current_leader_epoch: i32,
+    unknown_topic: i16,
+) -> Result<Arc<Partition>, i16> {
+    let topic = topic.ok_or(unknown_topic)?;
+    let log = topic.partition(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+    if current_leader_epoch > LEADER_EPOCH {
+        // The client has seen a newer leader epoch than this node has: it knows more than we do.
+        return Err(ResponseError::UnknownLeaderEpoch.code());
+    }
+    Ok(Arc::clone(log))
+}
