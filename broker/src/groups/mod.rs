@@ -19,7 +19,7 @@ mod store;
 pub mod ticker;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use strata_groups::{
     Completed, Coordinator, CoordinatorConfig, Effects, JoinGroupReply, JoinGroupRequest, MemberIdSource, Outcome,
@@ -109,7 +109,7 @@ impl Groups {
                 topics.create(log, config, new, now)?
             }
         };
-        let offsets = OffsetsLog::new(topic.partitions.clone());
+        let offsets = OffsetsLog::new(Arc::clone(&topic));
         let coordinator_config = coordinator_config(config, topic.partition_count());
         let mut replayer = Coordinator::replayer(coordinator_config, Box::new(UuidMemberIds));
         let started = std::time::Instant::now();

@@ -57,8 +57,6 @@ pub const TRANSFER_SETTING: &str = "strata.fetch.transfer";
 const TOPIC_ID_VERSION_MIN: i16 = 13;
 /// First Fetch version with fetch sessions.
 const SESSION_VERSION_MIN: i16 = 7;
-/// The leader epoch of every partition on this single node (Metadata reports it too).
-const LEADER_EPOCH: i32 = 0;
 /// Kafka's `isolation_level` for READ_COMMITTED.
 const READ_COMMITTED: i8 = 1;
 
@@ -155,8 +153,9 @@ pub fn locate(
     unknown_topic: i16,
 ) -> Result<Arc<Partition>, i16> {
     let topic = topic.ok_or(unknown_topic)?;
-    let log = topic.partition(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
-    if current_leader_epoch > LEADER_EPOCH {
+    let unknown_partition = ResponseError::UnknownTopicOrPartition.code();
+    let (log, leadership) = topic.partition(index).zip(topic.leadership(index)).ok_or(unknown_partition)?;
+    if current_leader_epoch > leadership.leader_epoch {
         // The client has seen a newer leader epoch than this node has: it knows more than we do.
         return Err(ResponseError::UnknownLeaderEpoch.code());
     }

@@ -54,8 +54,6 @@ pub const PRODUCE_VERSION_MIN: i16 = 3;
 const ZSTD_VERSION_MIN: i16 = 7;
 /// First Produce version that names topics by id instead of by name.
 const TOPIC_ID_VERSION_MIN: i16 = 13;
-/// The leader epoch this single node writes into batches (Metadata reports 0 too).
-const LEADER_EPOCH: i32 = 0;
 
 /// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: it closes the
 /// connection (reference Kafka 4.1.2 logs "Received request for api with key 0 (Produce) and
@@ -199,7 +197,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if topic.internal {
         return fail(ResponseError::InvalidTopicException, format!("cannot produce to internal topic {}", topic.name));
     }
-    let Some(partition) = topic.partition(data.index) else {
+    let Some((partition, leadership)) = topic.partition(data.index).zip(topic.leadership(data.index)) else {
         return fail(ResponseError::UnknownTopicOrPartition, format!("{} has no partition {}", topic.name, data.index));
     };
     let records = data.records.clone().unwrap_or_default();
@@ -209,7 +207,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if compacted && let Some(step) = check_keys(&topic.name, data.index, &records) {
         return step;
     }
-    match append(partition, records, now) {
+    match append(partition, records, leadership.leader_epoch, now) {
         Ok(pending) => Step::Pending(pending),
         Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) => {
             Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset }
@@ -223,12 +221,12 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
 
 /// Appends on the runtime thread when that cannot block; otherwise hands the worker over
 /// (`block_in_place`) for the blocking append, which waits for room, a roll or the partition.
-fn append(partition: &Partition, records: Bytes, now: i64) -> Result<PendingAppend, AppendError> {
-    match partition.try_append(records, LEADER_EPOCH, now) {
+fn append(partition: &Partition, records: Bytes, leader_epoch: i32, now: i64) -> Result<PendingAppend, AppendError> {
+    match partition.try_append(records, leader_epoch, now) {
         Ok(pending) => Ok(pending),
         Err(TryAppendError::Refused(error)) => Err(error),
         Err(TryAppendError::WouldBlock(records)) => {
-            tokio::task::block_in_place(|| partition.append(records, LEADER_EPOCH, now))
+            tokio::task::block_in_place(|| partition.append(records, leader_epoch, now))
         }
     }
 }
