@@ -63,7 +63,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
         MetadataResponse::default()
             .with_brokers(brokers)
             .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
-            .with_controller_id(node)
+            .with_controller_id(BrokerId(broker.controller_id()))
             .with_topics(topics)
             .with_cluster_authorized_operations(cluster_operations),
     ))

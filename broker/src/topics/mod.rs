@@ -341,19 +341,19 @@ fn migrate_legacy(meta_dir: &Path, node: i32, metadata: &mut Metadata) -> Result
 /// since it was written), this node takes the partition over in the next leader epoch, as a
 /// recorded change.
 fn lead_everything(node: i32, metadata: &mut Metadata) -> Result<(), TopicError> {
-    let taken_over: Vec<MetadataRecord> = metadata
-        .image
-        .topics()
-        .flat_map(|topic| {
-            (0..).zip(&topic.partitions).filter(|(_, l)| !l.is_led_by(node) || l.replicas != [node]).map(
-                |(partition_id, l)| MetadataRecord::Partition {
-                    topic_id: topic.id,
-                    partition_id,
-                    leadership: Leadership { leader_epoch: l.leader_epoch + 1, ..Leadership::single_node(node) },
-                },
-            )
-        })
-        .collect();
+    let mut taken_over = Vec::new();
+    for topic in metadata.image.topics() {
+        for (partition_id, leadership) in (0..).zip(&topic.partitions) {
+            if leadership.is_led_by(node) && leadership.replicas == [node] {
+                continue;
+            }
+            let leader_epoch = leadership.leader_epoch.checked_add(1).ok_or_else(|| {
+                TopicError::Storage(format!("{}-{partition_id}: leader epoch {} is the last", topic.name, i32::MAX))
+            })?;
+            let leadership = Leadership { leader_epoch, ..Leadership::single_node(node) };
+            taken_over.push(MetadataRecord::Partition { topic_id: topic.id, partition_id, leadership });
+        }
+    }
     if taken_over.is_empty() {
         return Ok(());
     }

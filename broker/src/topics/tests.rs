@@ -152,3 +152,26 @@ fn a_data_directory_with_topics_json_opens_with_the_same_topics() {
     assert!(first["__consumer_offsets"].1);
     assert_eq!(view_of(&Topics::load(&log, &config, 0).unwrap()), first);
 }
+
+#[test]
+fn a_changed_node_id_takes_over_every_partition_in_the_next_leader_epoch() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let config_as = |node: &str| {
+        let args = ["strata", "--data-dir", data_dir, "--override", &format!("node.id={node}")];
+        BrokerConfig::from_cli(crate::config::Cli::parse_from(args)).unwrap()
+    };
+    let log = LogManager::open(dir.path(), LogOptions::default()).unwrap();
+    let first = config_as("1");
+    let topics = Topics::load(&log, &first, 0).unwrap();
+    topics.create(&log, &first, new_topic("moved", 2, BTreeMap::new()), 0).unwrap();
+    drop(topics);
+    let second = config_as("7");
+    let moved = Topics::load(&log, &second, 0).unwrap().get("moved").unwrap();
+    let expected = Leadership { leader_epoch: 1, ..Leadership::single_node(7) };
+    assert_eq!(moved.leadership, vec![expected.clone(); 2]);
+    // The takeover is recorded: a restart with the same node id changes nothing more.
+    let again = Topics::load(&log, &second, 0).unwrap().get("moved").unwrap();
+    assert_eq!(again.leadership, vec![expected; 2]);
+}
