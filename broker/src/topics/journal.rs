@@ -20,8 +20,8 @@ use super::records::MetadataRecord;
 
 pub const LOG_FILE: &str = "metadata.log";
 pub const SNAPSHOT_FILE: &str = "metadata.snapshot";
-/// Size of the log past which a change also compacts it into a new snapshot.
-pub const LOG_BYTES_COMPACT: u64 = 1024 * 1024;
+/// Size of the log past which the change that crosses it also compacts it into a new snapshot.
+pub const LOG_BYTES_MAX: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::config::BrokerConfig;
 pub use error::TopicError;
 use image::{MetadataImage, TopicImage, config_changes, creation};
-use journal::{JournalError, LOG_BYTES_COMPACT, MetadataLog};
+use journal::{JournalError, LOG_BYTES_MAX, MetadataLog};
 pub use leadership::Leadership;
 pub use names::{is_internal_name, validate_name};
 use records::MetadataRecord;
@@ -118,7 +118,7 @@ impl Topics {
         let meta_dir = config.data_dir.join("meta");
         std::fs::create_dir_all(&meta_dir).map_err(|e| TopicError::Storage(format!("{}: {e}", meta_dir.display())))?;
         let node = config.node_id();
-        let (journal, image) = MetadataLog::open(&meta_dir, LOG_BYTES_COMPACT).map_err(storage)?;
+        let (journal, image) = MetadataLog::open(&meta_dir, LOG_BYTES_MAX).map_err(storage)?;
         let mut metadata = Metadata { log: journal, image };
         migrate_legacy(&meta_dir, node, &mut metadata)?;
         lead_everything(node, &mut metadata)?;

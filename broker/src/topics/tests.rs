@@ -10,7 +10,7 @@ use std::path::Path;
 use strata_log::{LogManager, LogOptions};
 use uuid::Uuid;
 
-use super::journal::{LOG_BYTES_COMPACT, LOG_FILE, MetadataLog, SNAPSHOT_FILE};
+use super::journal::{LOG_BYTES_MAX, LOG_FILE, MetadataLog, SNAPSHOT_FILE};
 use super::*;
 
 /// What the metadata says about one topic, comparable between a registry and a replayed image.
@@ -76,7 +76,7 @@ fn a_crash_at_any_byte_of_the_log_replays_to_the_state_after_some_prefix_of_the_
     for cut in 0..=bytes.len() {
         let crashed = tempfile::tempdir().unwrap();
         std::fs::write(crashed.path().join(LOG_FILE), &bytes[..cut]).unwrap();
-        let (_, image) = MetadataLog::open(crashed.path(), LOG_BYTES_COMPACT).unwrap();
+        let (_, image) = MetadataLog::open(crashed.path(), LOG_BYTES_MAX).unwrap();
         // The changes whose appends were whole by `cut`; before the log's first record, none.
         let (expected, whole) =
             after.iter().rev().find(|(_, len)| *len <= cut).map_or((&after[0].0, 0), |(v, l)| (v, *l));
