@@ -8,9 +8,6 @@ use strata_log::Partition;
 
 use crate::topics::Topic;
 
-/// The leader epoch of every partition on this single node (Metadata reports it too).
-const LEADER_EPOCH: i32 = 0;
-
 /// A partition's log, or the error code that answers for it. `unknown_topic` is the code for a
 /// topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
 pub fn locate(
@@ -20,8 +17,9 @@ pub fn locate(
     unknown_topic: i16,
 ) -> Result<Arc<Partition>, i16> {
     let topic = topic.ok_or(unknown_topic)?;
-    let log = topic.partition(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
-    if current_leader_epoch > LEADER_EPOCH {
+    let unknown_partition = ResponseError::UnknownTopicOrPartition.code();
+    let (log, leadership) = topic.partition(index).zip(topic.leadership(index)).ok_or(unknown_partition)?;
+    if current_leader_epoch > leadership.leader_epoch {
         // The client has seen a newer leader epoch than this node has: it knows more than we do.
         return Err(ResponseError::UnknownLeaderEpoch.code());
     }

@@ -64,6 +64,12 @@ impl Broker {
     pub fn node_id(&self) -> i32 {
         self.config.node_id()
     }
+
+    /// The node Metadata and DescribeCluster name as the controller: a single node is its own (in
+    /// a cluster, the active controller the metadata log names).
+    pub fn controller_id(&self) -> i32 {
+        self.node_id()
+    }
 }
 
 /// Milliseconds since the Unix epoch: the broker is the one place that reads the wall clock and

@@ -9,22 +9,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_broker::groups::{Groups, OffsetsLog};
-use strata_groups::{CoordinatorConfig, OffsetCommitEntry, OffsetCommitRequest, TopicPartition};
+use clap::Parser;
+use strata_broker::config::{BrokerConfig, Cli};
+use strata_broker::groups::Groups;
+use strata_broker::topics::Topics;
+use strata_groups::{OffsetCommitEntry, OffsetCommitRequest, TopicPartition};
 use strata_log::io::faults::{Faults, TearMode};
 use strata_log::io::{Writer, WriterOptions};
-use strata_log::{LogConfig, LogManager, LogOptions};
+use strata_log::{LogManager, LogOptions};
 
 const GROUP: &str = "g";
 
-/// A coordinator over a one-partition `__consumer_offsets` in `dir`, its writer faulted.
+/// The broker's coordinator over a one-partition `__consumer_offsets` in `dir`, its writer faulted.
 fn coordinator(dir: &std::path::Path, faults: &Arc<Faults>, queue_depth_max: usize) -> (LogManager, Groups) {
+    let args = ["strata", "--data-dir", dir.to_str().expect("utf-8"), "--override", "offsets.topic.num.partitions=1"];
+    let config = BrokerConfig::from_cli(Cli::parse_from(args)).expect("valid config");
     let options = WriterOptions { queue_depth_max, ..WriterOptions::default() };
     let writer = Writer::start_with_faults(options, Arc::clone(faults)).expect("writer");
     let log = LogManager::with_writer(dir, LogOptions::default(), writer).expect("log");
-    let partition = log.open_partition("__consumer_offsets", 0, LogConfig::default(), 0).expect("partition");
-    let config = CoordinatorConfig { offsets_topic_partitions: 1, ..CoordinatorConfig::default() };
-    let groups = Groups::over(OffsetsLog::new(vec![partition]), config).expect("coordinator");
+    let topics = Topics::load(&log, &config, 0).expect("topics");
+    let groups = Groups::open(&log, &topics, &config).expect("coordinator");
     (log, groups)
 }
 

@@ -24,6 +24,7 @@ mod store;
 pub mod ticker;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use strata_groups::{
     Completed, Coordinator, CoordinatorConfig, Effects, JoinGroupReply, JoinGroupRequest, MemberIdSource, Outcome,
@@ -118,12 +119,12 @@ impl Groups {
                 topics.create(log, config, new, now)?
             }
         };
-        let offsets = OffsetsLog::new(topic.partitions.clone());
+        let offsets = OffsetsLog::new(Arc::clone(&topic));
         Groups::over(offsets, coordinator_config(config, topic.partition_count()))
     }
 
     /// The coordinator of `offsets`, replayed from it.
-    pub fn over(offsets: OffsetsLog, config: CoordinatorConfig) -> Result<Groups, GroupsStartError> {
+    fn over(offsets: OffsetsLog, config: CoordinatorConfig) -> Result<Groups, GroupsStartError> {
         let (coordinator, counts) = replay(&offsets, &config)?;
         let queued_end = vec![0; offsets.partition_count()];
         let inner = Inner {
@@ -251,6 +252,11 @@ impl Groups {
     /// Stops answering parked requests (shutdown): their handlers answer with an error.
     pub async fn shutdown(&self) {
         self.lock().await.waiters.clear();
+    }
+
+    /// The `__consumer_offsets` partition that holds `group_id`.
+    pub fn partition_for(&self, group_id: &str) -> i32 {
+        strata_groups::offsets_partition_for(group_id, self.config.offsets_topic_partitions)
     }
 
     /// How many times the coordinator was rebuilt from the log after a failed write.

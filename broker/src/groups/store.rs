@@ -17,6 +17,8 @@ use strata_groups::{Record, Replayer};
 use strata_log::{AppendError, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
 
+use crate::topics::Topic;
+
 /// The internal topic's name, as Kafka's.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -26,9 +28,6 @@ const BATCH_BYTES_MAX: usize = 256 * 1024;
 
 /// How much one replay read asks the log for.
 const REPLAY_READ_BYTES: u32 = 4 * 1024 * 1024;
-
-/// The leader epoch the single node writes with.
-const LEADER_EPOCH: i32 = 0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,23 +43,29 @@ pub enum StoreError {
     Read { partition: i32, reason: String },
 }
 
-/// The partitions of `__consumer_offsets`, indexed by partition number.
+/// The partitions of `__consumer_offsets`, indexed by partition number, with their leadership as
+/// it was when the coordinator loaded them (a cluster reloads the coordinator when it moves).
 #[derive(Debug, Clone)]
 pub struct OffsetsLog {
-    partitions: Vec<Arc<Partition>>,
+    topic: Arc<Topic>,
 }
 
 impl OffsetsLog {
-    pub fn new(partitions: Vec<Arc<Partition>>) -> Self {
-        OffsetsLog { partitions }
+    pub fn new(topic: Arc<Topic>) -> Self {
+        OffsetsLog { topic }
     }
 
     pub fn partition_count(&self) -> usize {
-        self.partitions.len()
+        self.topic.partitions.len()
     }
 
     pub fn partition(&self, index: i32) -> Result<&Arc<Partition>, StoreError> {
-        usize::try_from(index).ok().and_then(|i| self.partitions.get(i)).ok_or(StoreError::NoPartition(index))
+        self.topic.partition(index).ok_or(StoreError::NoPartition(index))
+    }
+
+    /// The leader epoch appends to partition `index` are written with.
+    fn leader_epoch(&self, index: i32) -> Result<i32, StoreError> {
+        self.topic.leadership(index).map(|l| l.leader_epoch).ok_or(StoreError::NoPartition(index))
     }
 
     /// Queues `records` (in order within each partition) and returns the appends to wait for.
@@ -76,7 +81,7 @@ impl OffsetsLog {
         for (index, records) in by_partition {
             let partition = self.partition(index)?;
             let record_set = encode(&records, now_ms)?;
-            let append = crate::blocking::append(partition, record_set, LEADER_EPOCH, now_ms)
+            let append = crate::blocking::append(partition, record_set, self.leader_epoch(index)?, now_ms)
                 .map_err(|source| StoreError::Append { partition: index, source })?;
             pending.push((index, append));
         }
@@ -86,8 +91,8 @@ impl OffsetsLog {
     /// Feeds every record of every partition, from its log start, to `replayer`. Returns how
     /// many records each partition held (the compaction counters start there).
     pub fn replay(&self, replayer: &mut Replayer) -> Result<Vec<u64>, StoreError> {
-        let mut counts = Vec::with_capacity(self.partitions.len());
-        for (index, partition) in self.partitions.iter().enumerate() {
+        let mut counts = Vec::with_capacity(self.partition_count());
+        for (index, partition) in self.topic.partitions.iter().enumerate() {
             let index = i32::try_from(index).unwrap_or(i32::MAX);
             counts.push(replay_partition(index, partition, replayer)?);
         }

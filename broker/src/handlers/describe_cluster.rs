@@ -50,7 +50,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClu
             DescribeClusterResponse::default()
                 .with_endpoint_type(ENDPOINT_BROKER)
                 .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
-                .with_controller_id(node)
+                .with_controller_id(BrokerId(broker.controller_id()))
                 .with_brokers(vec![this_node])
                 .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
                     CLUSTER_AUTHORIZED_OPERATIONS

@@ -1,4 +1,5 @@
-//! FindCoordinator: this node coordinates every group. v0-3 ask for one key
+//! FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition,
+//! which on a single node is this node. v0-3 ask for one key
 //! (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on its own.
 //! Key type 0 (group) is answered with this node; 1 (transaction) with COORDINATOR_NOT_AVAILABLE,
 //! since Strata has no transaction coordinator (clients then fail or retry their transactional
@@ -13,6 +14,7 @@ use kafka_protocol::messages::{ApiKey, BrokerId, FindCoordinatorRequest, FindCoo
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::ApiSpec;
+use crate::groups::OFFSETS_TOPIC;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
@@ -44,7 +46,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FindCoordin
 /// The answer for one key.
 fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
     let error = match key_type {
-        KEY_TYPE_GROUP => None,
+        KEY_TYPE_GROUP if leads_group(broker, key.as_str()) => None,
+        KEY_TYPE_GROUP => Some((ResponseError::CoordinatorNotAvailable, "the group's partition has no leader here")),
         KEY_TYPE_TRANSACTION => Some((ResponseError::CoordinatorNotAvailable, "transactions are not supported")),
         _ => Some((ResponseError::InvalidRequest, "unknown coordinator key type")),
     };
@@ -61,4 +64,12 @@ fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
             .with_host(wire(""))
             .with_port(-1),
     }
+}
+
+/// Whether this node leads the `__consumer_offsets` partition that holds `group`, and so
+/// coordinates it.
+fn leads_group(broker: &Broker, group: &str) -> bool {
+    let partition = broker.groups.partition_for(group);
+    let offsets = broker.topics.get(OFFSETS_TOPIC);
+    offsets.and_then(|t| t.leadership(partition).map(|l| l.is_led_by(broker.node_id()))).unwrap_or(false)
 }

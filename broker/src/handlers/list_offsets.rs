@@ -41,8 +41,6 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
-/// The leader epoch of every partition on this single node.
-const LEADER_EPOCH: i32 = 0;
 /// First ListOffsets version whose response carries the leader epoch.
 const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 
@@ -71,11 +69,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsets
                             .with_partition_index(p.partition_index)
                             .with_offset(offset)
                             .with_timestamp(timestamp)
-                            .with_leader_epoch(if offset >= 0 && ctx.api_version >= LEADER_EPOCH_VERSION_MIN {
-                                LEADER_EPOCH
-                            } else {
-                                -1
-                            }),
+                            .with_leader_epoch(
+                                found
+                                    .as_deref()
+                                    .and_then(|t| t.leadership(p.partition_index))
+                                    .filter(|_| offset >= 0 && ctx.api_version >= LEADER_EPOCH_VERSION_MIN)
+                                    .map_or(-1, |l| l.leader_epoch),
+                            ),
                         Err(code) => ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index)
                             .with_error_code(code),

@@ -1,5 +1,6 @@
-//! Metadata: this node as the only broker, the controller and the leader of every
-//! partition; topics by name or (v10+) by topic id; auto-creation of unknown topics when
+//! Metadata: this node as the only broker and the controller; each partition's leader, leader
+//! epoch, replicas and ISR as the topic registry holds them; topics by name or (v10+) by topic id;
+//! auto-creation of unknown topics when
 //! `auto.create.topics.enable` is on and the client allows it.
 
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
         Some(list) => list.is_empty() && ctx.api_version == 0,
     };
     let topics: Vec<MetadataResponseTopic> = if all_topics {
-        broker.topics.all().iter().map(|t| describe(t, node)).collect()
+        broker.topics.all().iter().map(|t| describe(t)).collect()
     } else {
         let allow_create = broker.config.auto_create_topics() && (ctx.api_version < 4 || req.allow_auto_topic_creation);
         let mut seen = std::collections::HashSet::new();
@@ -43,8 +44,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             .filter(|requested| seen.insert((requested.name.clone(), requested.topic_id)))
             // A topic id, when given, is what Kafka looks the topic up by (the name is then ignored).
             .map(|requested| match requested.name {
-                Some(name) if requested.topic_id.is_nil() => by_name(broker, name, allow_create, node),
-                _ => by_id(broker, requested.topic_id, node),
+                Some(name) if requested.topic_id.is_nil() => by_name(broker, name, allow_create),
+                _ => by_id(broker, requested.topic_id),
             })
             .collect()
     };
@@ -70,16 +71,16 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
         MetadataResponse::default()
             .with_brokers(brokers)
             .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
-            .with_controller_id(node)
+            .with_controller_id(BrokerId(broker.controller_id()))
             .with_topics(topics)
             .with_cluster_authorized_operations(cluster_operations),
     ))
 }
 
-fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: BrokerId) -> MetadataResponseTopic {
+fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool) -> MetadataResponseTopic {
     let text = name.0.as_str();
     if let Some(topic) = broker.topics.get(text) {
-        return describe(&topic, node);
+        return describe(&topic);
     }
     let error = |code: i16| MetadataResponseTopic::default().with_name(Some(name.clone())).with_error_code(code);
     if let Err(e) = validate_name(text) {
@@ -101,10 +102,10 @@ fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: Brok
         broker.topics.create(&broker.log, &broker.config, new, now_ms())
     });
     match created {
-        Ok(topic) => describe(&topic, node),
+        Ok(topic) => describe(&topic),
         // Another request created it first.
         Err(TopicError::AlreadyExists(_)) => match broker.topics.get(text) {
-            Some(topic) => describe(&topic, node),
+            Some(topic) => describe(&topic),
             None => error(ResponseError::UnknownTopicOrPartition.code()),
         },
         Err(e) => {
@@ -114,25 +115,28 @@ fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool, node: Brok
     }
 }
 
-fn by_id(broker: &Arc<Broker>, id: Uuid, node: BrokerId) -> MetadataResponseTopic {
+fn by_id(broker: &Arc<Broker>, id: Uuid) -> MetadataResponseTopic {
     match broker.topics.by_id(id) {
-        Some(topic) => describe(&topic, node),
+        Some(topic) => describe(&topic),
         None => {
             MetadataResponseTopic::default().with_topic_id(id).with_error_code(ResponseError::UnknownTopicId.code())
         }
     }
 }
 
-/// A topic as Metadata reports it: every partition led by this node, which is its only replica.
-pub fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
+/// A topic as Metadata reports it: each partition's leadership as the registry holds it.
+pub fn describe(topic: &Topic) -> MetadataResponseTopic {
+    let nodes = |ids: &[i32]| ids.iter().copied().map(BrokerId).collect::<Vec<_>>();
     let partitions = (0..topic.partition_count())
-        .map(|index| {
+        .filter_map(|index| topic.leadership(index).map(|l| (index, l)))
+        .map(|(index, leadership)| {
             MetadataResponsePartition::default()
                 .with_partition_index(index)
-                .with_leader_id(node)
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                .with_leader_id(BrokerId(leadership.leader))
+                .with_leader_epoch(leadership.leader_epoch)
+                .with_replica_nodes(nodes(&leadership.replicas))
+                .with_isr_nodes(nodes(&leadership.isr))
+                .with_offline_replicas(nodes(&leadership.offline_replicas))
         })
         .collect();
     MetadataResponseTopic::default()

@@ -56,8 +56,6 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::Produce, 0, 13);
 const ZSTD_VERSION_MIN: i16 = 7;
 /// First Produce version that names topics by id instead of by name.
 const TOPIC_ID_VERSION_MIN: i16 = 13;
-/// The leader epoch this single node writes into batches (Metadata reports 0 too).
-const LEADER_EPOCH: i32 = 0;
 
 /// Kafka 4's answer to Produce v0-2, which it advertises but no longer serves: it closes the
 /// connection (reference Kafka 4.1.2 logs "Received request for api with key 0 (Produce) and
@@ -189,7 +187,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if topic.internal {
         return fail(ResponseError::InvalidTopicException, format!("cannot produce to internal topic {}", topic.name));
     }
-    let Some(partition) = topic.partition(data.index) else {
+    let Some((partition, leadership)) = topic.partition(data.index).zip(topic.leadership(data.index)) else {
         return fail(ResponseError::UnknownTopicOrPartition, format!("{} has no partition {}", topic.name, data.index));
     };
     let records = data.records.clone().unwrap_or_default();
@@ -199,7 +197,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if compacted && let Some(step) = check_keys(&topic.name, data.index, &records) {
         return step;
     }
-    match crate::blocking::append(partition, records, LEADER_EPOCH, now) {
+    match crate::blocking::append(partition, records, leadership.leader_epoch, now) {
         Ok(pending) => Step::Pending(pending),
         Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) => {
             Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset }

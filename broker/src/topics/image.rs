@@ -1,0 +1,189 @@
+//! The metadata image: the topic metadata that replaying the metadata records yields (names,
+//! ids, partitions with their leadership, setting overrides), without partition logs. It is what
+//! a snapshot holds, and what the registry builds its served topics from.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::Leadership;
+use super::records::{ConfigResource, MetadataRecord};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicImage {
+    pub name: String,
+    pub id: Uuid,
+    pub internal: bool,
+    /// Indexed by partition id.
+    pub partitions: Vec<Leadership>,
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// A record that does not fit the state it is applied to: the log is not one this broker wrote.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    #[error("topic '{name}' ({id}) is created twice")]
+    DuplicateTopic { name: String, id: Uuid },
+    #[error("record for unknown topic id {0}")]
+    UnknownTopic(Uuid),
+    #[error("partition {partition} of topic {id} skips a partition id")]
+    PartitionGap { id: Uuid, partition: i32 },
+    #[error("log start record in the middle of the metadata")]
+    MisplacedLogStart,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataImage {
+    topics: BTreeMap<Uuid, TopicImage>,
+}
+
+impl MetadataImage {
+    pub fn topics(&self) -> impl Iterator<Item = &TopicImage> {
+        self.topics.values()
+    }
+
+    pub fn topic(&self, id: Uuid) -> Option<&TopicImage> {
+        self.topics.get(&id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    /// Applies one batch. On error the image is left part-changed: replay then fails, and a live
+    /// change applies its batch to a copy (see `Topics`), so no caller keeps such an image.
+    pub fn apply_batch(&mut self, batch: &[MetadataRecord]) -> Result<(), ApplyError> {
+        batch.iter().try_for_each(|record| self.apply(record))
+    }
+
+    fn apply(&mut self, record: &MetadataRecord) -> Result<(), ApplyError> {
+        match record {
+            MetadataRecord::LogStart { .. } => return Err(ApplyError::MisplacedLogStart),
+            MetadataRecord::Topic { name, topic_id, internal } => {
+                if self.topics.contains_key(topic_id) || self.topics.values().any(|t| &t.name == name) {
+                    return Err(ApplyError::DuplicateTopic { name: name.clone(), id: *topic_id });
+                }
+                let topic = TopicImage {
+                    name: name.clone(),
+                    id: *topic_id,
+                    internal: *internal,
+                    partitions: Vec::new(),
+                    overrides: BTreeMap::new(),
+                };
+                self.topics.insert(*topic_id, topic);
+            }
+            MetadataRecord::Partition { topic_id, partition_id, leadership } => {
+                let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
+                let gap = ApplyError::PartitionGap { id: *topic_id, partition: *partition_id };
+                let index = usize::try_from(*partition_id).map_err(|_| gap.clone())?;
+                match index.cmp(&topic.partitions.len()) {
+                    std::cmp::Ordering::Less => topic.partitions[index] = leadership.clone(),
+                    std::cmp::Ordering::Equal => topic.partitions.push(leadership.clone()),
+                    std::cmp::Ordering::Greater => return Err(gap),
+                }
+            }
+            MetadataRecord::Config { resource: ConfigResource::Topic { topic_id }, name, value } => {
+                let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
+                match value {
+                    Some(value) => topic.overrides.insert(name.clone(), value.clone()),
+                    None => topic.overrides.remove(name),
+                };
+            }
+            MetadataRecord::RemoveTopic { topic_id } => {
+                self.topics.remove(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The records that rebuild this image: one batch per topic.
+    pub fn snapshot(&self) -> Vec<Vec<MetadataRecord>> {
+        self.topics.values().map(creation).collect()
+    }
+}
+
+/// The records that create `topic` as it is now.
+pub fn creation(topic: &TopicImage) -> Vec<MetadataRecord> {
+    let head = MetadataRecord::Topic { name: topic.name.clone(), topic_id: topic.id, internal: topic.internal };
+    let partitions = (0..).zip(&topic.partitions).map(|(partition_id, leadership)| MetadataRecord::Partition {
+        topic_id: topic.id,
+        partition_id,
+        leadership: leadership.clone(),
+    });
+    let configs = config_changes(topic.id, &BTreeMap::new(), &topic.overrides);
+    std::iter::once(head).chain(partitions).chain(configs).collect()
+}
+
+/// The `Config` records that turn `old` overrides into `new` ones.
+pub fn config_changes(
+    topic_id: Uuid,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
+    let record = |name: &String, value: Option<&String>| MetadataRecord::Config {
+        resource: ConfigResource::Topic { topic_id },
+        name: name.clone(),
+        value: value.cloned(),
+    };
+    let removed = old.keys().filter(|k| !new.contains_key(*k)).map(|k| record(k, None));
+    let set = new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| record(k, Some(v)));
+    removed.chain(set).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str, id: u128, partitions: usize) -> TopicImage {
+        TopicImage {
+            name: name.to_string(),
+            id: Uuid::from_u128(id),
+            internal: false,
+            partitions: vec![Leadership::single_node(1); partitions],
+            overrides: BTreeMap::from([("retention.ms".to_string(), "5".to_string())]),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_replays_to_the_same_image() {
+        let mut image = MetadataImage::default();
+        image.apply_batch(&creation(&topic("a", 1, 3))).expect("a");
+        image.apply_batch(&creation(&topic("b", 2, 1))).expect("b");
+        let mut replayed = MetadataImage::default();
+        for batch in image.snapshot() {
+            replayed.apply_batch(&batch).expect("replay");
+        }
+        assert_eq!(replayed, image);
+        assert_eq!(image.topic(Uuid::from_u128(1)).map(|t| t.partitions.len()), Some(3));
+    }
+
+    #[test]
+    fn records_that_do_not_fit_are_refused() {
+        let mut image = MetadataImage::default();
+        image.apply_batch(&creation(&topic("a", 1, 1))).expect("a");
+        let remove = [MetadataRecord::RemoveTopic { topic_id: Uuid::from_u128(9) }];
+        assert_eq!(image.apply_batch(&remove), Err(ApplyError::UnknownTopic(Uuid::from_u128(9))));
+        let gap = [MetadataRecord::Partition {
+            topic_id: Uuid::from_u128(1),
+            partition_id: 2,
+            leadership: Leadership::single_node(1),
+        }];
+        assert!(matches!(image.apply_batch(&gap), Err(ApplyError::PartitionGap { partition: 2, .. })));
+        assert!(matches!(image.apply_batch(&creation(&topic("a", 4, 1))), Err(ApplyError::DuplicateTopic { .. })));
+    }
+
+    #[test]
+    fn config_changes_set_and_remove_only_what_differs() {
+        let id = Uuid::from_u128(1);
+        let old = BTreeMap::from([("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())]);
+        let new = BTreeMap::from([("b".to_string(), "2".to_string()), ("c".to_string(), "3".to_string())]);
+        let names: Vec<_> = config_changes(id, &old, &new)
+            .into_iter()
+            .map(|r| match r {
+                MetadataRecord::Config { name, value, .. } => (name, value),
+                other => panic!("not a config record: {other:?}"),
+            })
+            .collect();
+        assert_eq!(names, vec![("a".to_string(), None), ("c".to_string(), Some("3".to_string()))]);
+    }
+}
