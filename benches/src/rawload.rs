@@ -17,27 +17,23 @@
 use crate::error::BenchError;
 use crate::histogram::Latency;
 use crate::loadgen::{LoadResult, TICK};
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
+use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{
-    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record, RecordBatchEncoder,
-    RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseHeader, TopicName};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use strata_testkit::batches::Batch;
+use strata_testkit::frame;
 
 /// Produce v9: the first flexible version, and what the broker's own tests speak.
 pub const PRODUCE_VERSION: i16 = 9;
 /// Every request is the same frame, so every request carries this correlation id.
 const CORRELATION_ID: i32 = 1;
-const CLIENT_ID: &str = "strata-rawload";
 /// acks=all, as W2.
 const ACKS_ALL: i16 = -1;
 /// How long the broker may take to make a request durable (as configured) before answering.
@@ -86,36 +82,12 @@ pub fn build_frame(
     record_bytes: usize,
     request_bytes: usize,
     now_ms: i64,
-) -> Result<ProduceFrame, BenchError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| BenchError::Workload {
-        workload: topic.to_string(),
-        reason: format!("encoding the raw produce request ({what}): {e}"),
-    };
+) -> ProduceFrame {
     let partition_count = usize::try_from(partitions.max(1)).unwrap_or(1);
     let records_per_partition = (request_bytes / partition_count / record_bytes.max(1)).max(1);
-    let value: Bytes = (0..record_bytes).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
-    let records: Vec<Record> = (0..records_per_partition)
-        .map(|index| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
-            timestamp_type: TimestampType::Creation,
-            offset: index as i64,
-            // The encoder keeps records in one batch only while `offset - sequence` is constant.
-            sequence: NO_SEQUENCE + index as i32,
-            timestamp: now_ms,
-            key: None,
-            value: Some(value.clone()),
-            headers: IndexMap::new(),
-        })
-        .collect();
-    let mut batch = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut batch, &records, &options).map_err(|e| fail("record batch", &e))?;
-    let batch = batch.freeze();
+    let value: Vec<u8> = (0..record_bytes).map(|i| (i % 251) as u8).collect();
+    let batch =
+        (0..records_per_partition).fold(Batch::new(), |batch, _| batch.record(None, Some(&value), now_ms)).encode();
     let partition_data = (0..partitions)
         .map(|index| PartitionProduceData::default().with_index(index).with_records(Some(batch.clone())))
         .collect();
@@ -126,23 +98,8 @@ pub fn build_frame(
         .with_acks(ACKS_ALL)
         .with_timeout_ms(PRODUCE_TIMEOUT_MS)
         .with_topic_data(vec![topic_data]);
-    let header = RequestHeader::default()
-        .with_request_api_key(ApiKey::Produce as i16)
-        .with_request_api_version(PRODUCE_VERSION)
-        .with_correlation_id(CORRELATION_ID)
-        .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
-    // Room for the size prefix, filled in once the body's length is known.
-    let mut frame = BytesMut::from(&[0u8; 4][..]);
-    header
-        .encode(&mut frame, ApiKey::Produce.request_header_version(PRODUCE_VERSION))
-        .map_err(|e| fail("header", &e))?;
-    request.encode(&mut frame, PRODUCE_VERSION).map_err(|e| fail("body", &e))?;
-    let size = i32::try_from(frame.len() - 4).map_err(|_| BenchError::Workload {
-        workload: topic.to_string(),
-        reason: format!("a {}-byte produce request does not fit a frame", frame.len()),
-    })?;
-    frame[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(ProduceFrame { frame: frame.freeze(), partitions, records_per_partition: records_per_partition as u64 })
+    let frame = frame::framed(&frame::encode_request(CORRELATION_ID, PRODUCE_VERSION, &request));
+    ProduceFrame { frame: Bytes::from(frame), partitions, records_per_partition: records_per_partition as u64 }
 }
 
 /// How many requests are outstanding, and whether either side gave up.
@@ -212,7 +169,7 @@ impl Acks {
 /// duration ends, then wait for every outstanding answer.
 pub fn run(spec: &RawSpec) -> Result<LoadResult, BenchError> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let request = build_frame(&spec.topic, spec.partitions, spec.record_bytes, spec.request_bytes, now_ms)?;
+    let request = build_frame(&spec.topic, spec.partitions, spec.record_bytes, spec.request_bytes, now_ms);
     let mut stream =
         TcpStream::connect(&spec.bootstrap).map_err(BenchError::io(format!("connecting to {}", spec.bootstrap)))?;
     stream.set_nodelay(true).map_err(BenchError::io("setting TCP_NODELAY"))?;
@@ -360,13 +317,15 @@ pub fn check_response(body: &[u8], partitions: i32) -> Result<u64, (u64, String)
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use bytes::Buf;
+    use bytes::{Buf, BytesMut};
+    use kafka_protocol::messages::RequestHeader;
     use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+    use kafka_protocol::protocol::Encodable;
     use kafka_protocol::records::RecordBatchDecoder;
 
     #[test]
     fn the_frame_decodes_back_to_w2s_request() {
-        let built = build_frame("bench-w2r", 16, 1024, 1 << 20, 1_700_000_000_000).unwrap();
+        let built = build_frame("bench-w2r", 16, 1024, 1 << 20, 1_700_000_000_000);
         assert_eq!(built.records_per_partition, 64);
         assert_eq!(built.records(), 1024);
         let mut frame = built.frame.clone();

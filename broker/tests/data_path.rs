@@ -9,7 +9,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -24,23 +23,18 @@ use kafka_protocol::messages::{
     TransactionalId,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::Compression;
 use strata_wire::batch::{set_base_offset, set_partition_leader_epoch};
 use uuid::Uuid;
 
+use strata_testkit::batches::Batch;
+use strata_testkit::codes::{
+    CORRUPT_MESSAGE, FETCH_SESSION_ID_NOT_FOUND, INVALID_RECORD, INVALID_REQUIRED_ACKS, MESSAGE_TOO_LARGE, NONE,
+    OFFSET_OUT_OF_RANGE, OUT_OF_ORDER_SEQUENCE_NUMBER, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, UNKNOWN_TOPIC_ID,
+    UNKNOWN_TOPIC_OR_PARTITION,
+};
+use strata_testkit::requests::epoch_ms;
 use support::{Client, Node};
-
-const NONE: i16 = 0;
-const OFFSET_OUT_OF_RANGE: i16 = 1;
-const CORRUPT_MESSAGE: i16 = 2;
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const MESSAGE_TOO_LARGE: i16 = 10;
-const INVALID_REQUIRED_ACKS: i16 = 21;
-const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
-const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
-const INVALID_RECORD: i16 = 87;
-const UNKNOWN_TOPIC_ID: i16 = 100;
 
 impl Client {
     /// Fetch, also checking that the frame is exactly `kafka-protocol`'s encoding of what it says.
@@ -181,16 +175,6 @@ fn fetch_request(
         .with_topics(vec![fetch_topic])
 }
 
-/// The time all record timestamps count from: an hour ago, so that no test's records are old
-/// enough for retention (7 days by default) to delete them while the test runs.
-fn epoch_ms() -> i64 {
-    static EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(|| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
-        i64::try_from(now.as_millis()).expect("fits") - 3_600_000
-    })
-}
-
 /// One v2 batch of `count` records (values of `value_bytes` bytes) with timestamps
 /// `epoch_ms() + first_timestamp + i`, optionally from an idempotent producer `(id, epoch, first sequence)`.
 fn batch(count: i32, value_bytes: usize, first_timestamp: i64, producer: Option<(i64, i16, i32)>) -> Bytes {
@@ -206,30 +190,13 @@ fn compressed_batch(
     producer: Option<(i64, i16, i32)>,
     compression: Compression,
 ) -> Bytes {
-    let (producer_id, producer_epoch, sequence) = producer.unwrap_or((-1, -1, -1));
-    let records: Vec<Record> = (0..count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i64::from(i),
-            // Without a producer the base sequence stays -1; the encoder splits batches where
-            // offset - sequence changes, so the sequence advances with the offset either way.
-            sequence: sequence + i,
-            timestamp: epoch_ms() + first_timestamp + i64::from(i),
-            key: Some(Bytes::from(format!("key-{i}"))),
-            value: Some(Bytes::from(vec![b'a' + (i % 26) as u8; value_bytes])),
-            headers: IndexMap::new(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression })
-        .expect("batch encodes");
-    buf.freeze()
+    let count = usize::try_from(count).expect("a positive count");
+    let mut batch =
+        Batch::new().numbered(count, Some(value_bytes), epoch_ms() + first_timestamp).compression(compression);
+    if let Some((id, epoch, sequence)) = producer {
+        batch = batch.producer(id, epoch, sequence);
+    }
+    batch.encode()
 }
 
 /// The batch as the log stores it: base offset assigned, leader epoch 0.

@@ -24,22 +24,13 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-// Kafka error codes checked below.
+use strata_testkit::codes::{
+    COORDINATOR_NOT_AVAILABLE, GROUP_ID_NOT_FOUND, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, INVALID_GROUP_ID,
+    INVALID_REQUEST, INVALID_SESSION_TIMEOUT, MEMBER_ID_REQUIRED, NON_EMPTY_GROUP, NONE, REBALANCE_IN_PROGRESS,
+    UNKNOWN_MEMBER_ID, UNKNOWN_TOPIC_OR_PARTITION,
+};
+use strata_testkit::frame::CLIENT_ID;
 use support::{Client, IO_TIMEOUT, Node};
-
-const NONE: i16 = 0;
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const ILLEGAL_GENERATION: i16 = 22;
-const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
-const INVALID_GROUP_ID: i16 = 24;
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const INVALID_SESSION_TIMEOUT: i16 = 26;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-const INVALID_REQUEST: i16 = 42;
-const NON_EMPTY_GROUP: i16 = 68;
-const GROUP_ID_NOT_FOUND: i16 = 69;
-const MEMBER_ID_REQUIRED: i16 = 79;
 
 const TOPIC: &str = "orders";
 
@@ -80,7 +71,7 @@ impl Client {
     async fn join_new(&mut self, group: &str) -> JoinGroupResponse {
         let first = self.join(group, "", None).await;
         assert_eq!(first.error_code, MEMBER_ID_REQUIRED);
-        assert!(first.member_id.starts_with("strata-test-"), "member id {:?}", first.member_id);
+        assert!(first.member_id.starts_with(&format!("{CLIENT_ID}-")), "member id {:?}", first.member_id);
         let member_id = first.member_id.to_string();
         self.join(group, &member_id, None).await
     }

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use strata_broker::dispatch;
-use strata_tests::requests;
-use strata_tests::{Broker, BrokerOptions, RawConn};
+use strata_testkit::RawConn;
+use strata_testkit::requests;
+use strata_tests::{Broker, BrokerOptions};
 
 /// `(api key, min, max)` as the broker advertises them.
 fn advertised(broker: &Broker) -> BTreeSet<(i16, i16, i16)> {

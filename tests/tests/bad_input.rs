@@ -5,10 +5,11 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, MetadataRequest};
 use kafka_protocol::protocol::Decodable;
-use kafka_protocol::records::Compression;
-use strata_tests::codes::*;
-use strata_tests::requests::{self, LATEST_TIMESTAMP};
-use strata_tests::{Broker, BrokerOptions, RawConn, Reply};
+use strata_testkit::batches::Batch;
+use strata_testkit::codes::*;
+use strata_testkit::requests::{self, LATEST_TIMESTAMP};
+use strata_testkit::{RawConn, Reply};
+use strata_tests::{Broker, BrokerOptions};
 
 /// A request header v1 (api key, version, correlation id, client id "t"), as raw bytes.
 fn header_v1(api_key: i16, version: i16, correlation_id: i32) -> BytesMut {
@@ -84,7 +85,7 @@ fn garbage_after_a_valid_header_closes_the_connection() {
     conn.expect_closed("Metadata v12 with a garbage body");
 
     // Produce v9 cut off in the middle of its body.
-    let request = requests::produce_request("t", 0, requests::batch(&requests::records(3, 0), Compression::None), 1);
+    let request = requests::produce_request("t", 0, requests::records(3, 0).encode(), 1);
     let mut conn = RawConn::connect(broker.bootstrap());
     let (_, bytes) = conn.encode_request(9, &request);
     conn.send_frame(&bytes[..bytes.len() - 20]);
@@ -158,7 +159,7 @@ fn corrupt_crc_in_produce_is_corrupt_message() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "crc", 1);
-    let good = requests::batch(&requests::records(5, 1_000), Compression::None);
+    let good = requests::records(5, 1_000).encode();
     let mut bad = BytesMut::from(&good[..]);
     let last = bad.len() - 1;
     bad[last] ^= 0x5a; // inside the CRC-covered record data
@@ -185,7 +186,7 @@ fn produce_v2_closes_the_connection_without_the_legacy_protocol() {
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "old", 1);
     // kafka-protocol only encodes Produce v3+; v2 is v3 without the leading transactional_id.
-    let request = requests::produce_request("old", 0, requests::batch(&requests::records(2, 0), Compression::None), 1);
+    let request = requests::produce_request("old", 0, requests::records(2, 0).encode(), 1);
     let (_, v3) = conn.encode_request(3, &request);
     let header_len = 2 + 2 + 4 + 2 + "strata-tests".len();
     let mut v2 = BytesMut::new();
@@ -204,14 +205,14 @@ fn produce_v2_closes_the_connection_without_the_legacy_protocol() {
 fn produce_to_unknown_topic_without_auto_create_is_unknown_topic() {
     let broker = Broker::start(BrokerOptions::default().with("auto.create.topics.enable", "false"));
     let mut conn = RawConn::connect(broker.bootstrap());
-    let answer = requests::produce(&mut conn, "nope", 0, requests::batch(&requests::records(1, 0), Compression::None));
+    let answer = requests::produce(&mut conn, "nope", 0, requests::records(1, 0).encode());
     assert_eq!(answer.error_code, UNKNOWN_TOPIC_OR_PARTITION);
     let metadata = requests::metadata(&mut conn, Some(&["nope"]), true);
     assert_eq!(metadata.topics.len(), 1);
     assert_eq!(metadata.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION, "metadata of an unknown topic");
     // A partition past the end of an existing topic is unknown too.
     requests::create_topic_ok(&mut conn, "two", 2);
-    let answer = requests::produce(&mut conn, "two", 2, requests::batch(&requests::records(1, 0), Compression::None));
+    let answer = requests::produce(&mut conn, "two", 2, requests::records(1, 0).encode());
     assert_eq!(answer.error_code, UNKNOWN_TOPIC_OR_PARTITION, "produce to partition 2 of a 2-partition topic");
     requests::assert_serves(broker.bootstrap());
 }
@@ -245,7 +246,7 @@ fn fetch_out_of_range_is_offset_out_of_range() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "range", 1);
-    let answer = requests::produce(&mut conn, "range", 0, requests::batch(&requests::records(5, 0), Compression::None));
+    let answer = requests::produce(&mut conn, "range", 0, requests::records(5, 0).encode());
     assert_eq!(answer.error_code, NONE);
     let past = requests::fetch(&mut conn, "range", 0, 100);
     assert_eq!(past.error_code, OFFSET_OUT_OF_RANGE, "fetch at offset 100 of 5");
@@ -263,7 +264,7 @@ fn acks_2_is_invalid_required_acks() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "acks", 1);
-    let batch = requests::batch(&requests::records(1, 0), Compression::None);
+    let batch = requests::records(1, 0).encode();
     let answer = requests::produce_acks(&mut conn, "acks", 0, batch.clone(), 2);
     assert_eq!(answer.error_code, INVALID_REQUIRED_ACKS, "acks=2");
     let answer = requests::produce_acks(&mut conn, "acks", 0, batch, -2);
@@ -286,7 +287,7 @@ fn batch_over_max_message_bytes_is_message_too_large() {
             state as u8
         })
         .collect();
-    let batch = requests::batch(&[requests::record(b"k", &value, requests::epoch_ms())], Compression::None);
+    let batch = Batch::new().record(Some(b"k"), Some(&value), requests::epoch_ms()).encode();
     let answer = requests::produce(&mut conn, "big", 0, batch);
     assert_eq!(answer.error_code, MESSAGE_TOO_LARGE);
     let latest = requests::list_offset(&mut conn, "big", 0, LATEST_TIMESTAMP);
@@ -302,7 +303,7 @@ fn nothing_pipelined_after_a_request_that_closes_the_connection_is_executed() {
     let broker = Broker::start_default();
     let mut setup = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut setup, "piped", 1);
-    let records = requests::batch(&requests::records(5, 0), Compression::None);
+    let records = requests::records(5, 0).encode();
 
     // An unsupported version, then a valid acks=1 produce, in one write.
     let mut conn = RawConn::connect(broker.bootstrap());

@@ -7,9 +7,11 @@ use kafka_protocol::messages::IncrementalAlterConfigsRequest;
 use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::records::Compression;
-use strata_tests::codes::*;
-use strata_tests::requests::{self, LATEST_TIMESTAMP};
-use strata_tests::{Broker, RawConn};
+use strata_testkit::RawConn;
+use strata_testkit::batches::Batch;
+use strata_testkit::codes::*;
+use strata_testkit::requests::{self, LATEST_TIMESTAMP};
+use strata_tests::Broker;
 
 const INVALID_RECORD: i16 = 87;
 
@@ -26,11 +28,12 @@ fn create(conn: &mut RawConn, name: &str, policy: &str) {
 
 /// Five records; those at `keyless` have a null key.
 fn batch(keyless: &[usize], compression: Compression) -> bytes::Bytes {
-    let mut records = requests::records(5, 0);
-    for &i in keyless {
-        records[i].key = None;
-    }
-    requests::batch(&records, compression)
+    let batch = (0..5usize).fold(Batch::new(), |batch, i| {
+        let key = format!("key-{i}");
+        let key = (!keyless.contains(&i)).then_some(key.as_bytes());
+        batch.record(key, Some(format!("value-{i}").as_bytes()), requests::epoch_ms() + i as i64)
+    });
+    batch.compression(compression).encode()
 }
 
 #[test]

@@ -5,13 +5,14 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use strata_testkit::requests;
+use strata_tests::Broker;
 use strata_tests::broker::strata_bin;
-use strata_tests::{Broker, requests};
 
 #[test]
 fn a_second_broker_on_a_data_directory_in_use_refuses_to_start() {
     let mut broker = Broker::start_default();
-    let mut conn = strata_tests::RawConn::connect(broker.bootstrap());
+    let mut conn = strata_testkit::RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "kept", 1);
 
     let mut second = Command::new(strata_bin())
@@ -53,7 +54,7 @@ fn a_second_broker_on_a_data_directory_in_use_refuses_to_start() {
     // SIGKILL releases the lock with the process: the broker starts again on the same directory.
     broker.kill();
     broker.restart();
-    let mut conn = strata_tests::RawConn::connect(broker.bootstrap());
+    let mut conn = strata_testkit::RawConn::connect(broker.bootstrap());
     let metadata = requests::metadata(&mut conn, Some(&["kept"]), false);
     assert_eq!(metadata.topics[0].error_code, 0, "the topic survives");
 }

@@ -4,11 +4,12 @@
 
 use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use kafka_protocol::records::Compression;
+use strata_testkit::RawConn;
+use strata_testkit::codes::*;
+use strata_testkit::requests::{self, LATEST_TIMESTAMP};
+use strata_tests::Broker;
 use strata_tests::clients;
-use strata_tests::codes::*;
 use strata_tests::data;
-use strata_tests::requests::{self, LATEST_TIMESTAMP};
-use strata_tests::{Broker, RawConn};
 
 #[test]
 fn idempotent_librdkafka_producer_writes_each_message_once() {
@@ -26,7 +27,7 @@ fn idempotent_librdkafka_producer_writes_each_message_once() {
     // Batches carry the producer id the broker handed out.
     let mut conn = RawConn::connect(broker.bootstrap());
     let fetched = requests::fetch(&mut conn, "idem", 0, 0);
-    let batches = requests::decode_batches(&fetched.records.expect("records"));
+    let batches = strata_testkit::batches::decode(&fetched.records.expect("records"));
     assert!(batches[0].records[0].producer_id >= 0, "idempotent batches carry a producer id");
 }
 
@@ -42,10 +43,10 @@ fn retried_batch_gets_its_original_offset_and_gaps_are_out_of_order() {
     assert!(pid >= 0);
 
     // Something from another (non-idempotent) producer first, so offsets and sequences differ.
-    let plain = requests::produce(&mut conn, "seq", 0, requests::batch(&requests::records(3, 0), Compression::None));
+    let plain = requests::produce(&mut conn, "seq", 0, requests::records(3, 0).encode());
     assert_eq!((plain.error_code, plain.base_offset), (NONE, 0));
 
-    let first = requests::batch(&requests::idempotent_records(4, 10, pid, epoch, 0), Compression::None);
+    let first = requests::records(4, 10).producer(pid, epoch, 0).encode();
     let answer = requests::produce(&mut conn, "seq", 0, first.clone());
     assert_eq!((answer.error_code, answer.base_offset), (NONE, 3), "first idempotent batch");
 
@@ -55,12 +56,12 @@ fn retried_batch_gets_its_original_offset_and_gaps_are_out_of_order() {
     assert_eq!(requests::list_offset(&mut conn, "seq", 0, LATEST_TIMESTAMP).offset, 7, "duplicate not appended");
 
     // The next sequence (4) is accepted.
-    let next = requests::batch(&requests::idempotent_records(2, 20, pid, epoch, 4), Compression::Zstd);
+    let next = requests::records(2, 20).producer(pid, epoch, 4).compression(Compression::Zstd).encode();
     let answer = requests::produce(&mut conn, "seq", 0, next);
     assert_eq!((answer.error_code, answer.base_offset), (NONE, 7), "next sequence");
 
     // A gap (sequence 10 where 6 is due) is refused.
-    let gap = requests::batch(&requests::idempotent_records(1, 30, pid, epoch, 10), Compression::None);
+    let gap = requests::records(1, 30).producer(pid, epoch, 10).encode();
     let answer = requests::produce(&mut conn, "seq", 0, gap);
     assert_eq!(answer.error_code, OUT_OF_ORDER_SEQUENCE_NUMBER, "sequence gap");
     assert_eq!(requests::list_offset(&mut conn, "seq", 0, LATEST_TIMESTAMP).offset, 9, "gap not appended");
@@ -75,7 +76,7 @@ fn producer_state_survives_a_restart() {
         .request(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000));
     assert_eq!(init.error_code, NONE);
     let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
-    let batch = requests::batch(&requests::idempotent_records(5, 10, pid, epoch, 0), Compression::None);
+    let batch = requests::records(5, 10).producer(pid, epoch, 0).encode();
     let answer = requests::produce(&mut conn, "seq-restart", 0, batch.clone());
     assert_eq!((answer.error_code, answer.base_offset), (NONE, 0));
     drop(conn);

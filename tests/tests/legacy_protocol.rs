@@ -8,9 +8,11 @@ use kafka_protocol::compression::{Compressor, Decompressor, Gzip};
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::records::{Compression, IEEE};
 use strata_broker::dispatch::spec;
-use strata_tests::codes::*;
-use strata_tests::requests;
-use strata_tests::{Broker, BrokerOptions, RawConn};
+use strata_testkit::RawConn;
+use strata_testkit::batches::Batch;
+use strata_testkit::codes::*;
+use strata_testkit::requests;
+use strata_tests::{Broker, BrokerOptions};
 
 const PRODUCE: i16 = 0;
 const FETCH: i16 = 1;
@@ -185,7 +187,7 @@ fn produce_v0_to_v2_plain_and_gzip_is_stored_and_read_back_with_todays_fetch() {
     let fetched = requests::fetch(&mut conn, "legacy", 0, 0);
     assert_eq!(fetched.error_code, NONE);
     assert_eq!(fetched.high_watermark, 9);
-    let batches = requests::decode_batches(&fetched.records.expect("records"));
+    let batches = strata_testkit::batches::decode(&fetched.records.expect("records"));
     let codecs: Vec<_> = batches.iter().map(|b| b.compression).collect();
     assert_eq!(
         codecs,
@@ -342,17 +344,12 @@ fn legacy_fetch(conn: &mut RawConn, version: i16, topic: &str, offset: i64) -> (
 }
 
 fn stored_batch(first_ts: i64, keys: &[&str], compression: Compression) -> Bytes {
-    let records: Vec<_> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let mut r = requests::record(k.as_bytes(), format!("value-{k}").as_bytes(), first_ts + i as i64);
-            r.offset = i as i64;
-            r.sequence = i as i32 - 1;
-            r
-        })
-        .collect();
-    requests::batch(&records, compression)
+    let batch = keys.iter().enumerate().fold(Batch::new(), |batch, (i, k)| {
+        batch
+            .record(Some(k.as_bytes()), Some(format!("value-{k}").as_bytes()), first_ts + i as i64)
+            .header("h", Some(b"v"))
+    });
+    batch.compression(compression).encode()
 }
 
 #[test]

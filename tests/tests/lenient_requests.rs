@@ -8,9 +8,10 @@ use kafka_protocol::messages::{
     ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use strata_tests::codes::*;
-use strata_tests::requests;
-use strata_tests::{Broker, RawConn};
+use strata_testkit::RawConn;
+use strata_testkit::codes::*;
+use strata_testkit::requests;
+use strata_tests::Broker;
 
 fn hex(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()

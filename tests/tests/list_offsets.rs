@@ -7,11 +7,13 @@ use std::time::Duration;
 use kafka_protocol::records::Compression;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
+use strata_testkit::RawConn;
+use strata_testkit::batches::Batch;
+use strata_testkit::codes::NONE;
+use strata_testkit::requests::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
+use strata_tests::Broker;
 use strata_tests::clients::{self, CLIENT_TIMEOUT};
-use strata_tests::codes::NONE;
 use strata_tests::data;
-use strata_tests::requests::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
-use strata_tests::{Broker, RawConn};
 
 const STEP_MS: i64 = 10;
 const COUNT: usize = 3_000;
@@ -86,10 +88,14 @@ fn list_offsets_special_and_future_timestamps_on_raw_sockets() {
     assert_eq!((none.error_code, none.offset, none.timestamp), (NONE, -1, -1), "timestamp on an empty partition");
 
     // Two batches, timestamps base_ts+0..9 and base_ts+100..104, the max in the middle of the second.
-    let first = requests::batch(&requests::records(10, 0), Compression::None);
-    let mut second_records = requests::records(5, 100);
-    second_records[2].timestamp = base_ts + 500;
-    let second = requests::batch(&second_records, Compression::Gzip);
+    let first = requests::records(10, 0).encode();
+    let second_timestamps = [100, 101, 500, 103, 104].map(|t| base_ts + t);
+    let second = second_timestamps
+        .iter()
+        .enumerate()
+        .fold(Batch::new(), |batch, (i, &ts)| batch.record(Some(format!("key-{i}").as_bytes()), Some(b"v"), ts))
+        .compression(Compression::Gzip)
+        .encode();
     assert_eq!(requests::produce(&mut conn, "specials", 0, first).error_code, NONE);
     assert_eq!(requests::produce(&mut conn, "specials", 0, second).error_code, NONE);
 

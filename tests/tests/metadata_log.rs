@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
+use strata_testkit::{RawConn, requests};
+use strata_tests::Broker;
 use strata_tests::clients::{self, CLIENT_TIMEOUT};
-use strata_tests::{Broker, RawConn, requests};
 
 fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
     clients::client_config(bootstrap).create().expect("AdminClient")

@@ -6,10 +6,11 @@
 use std::time::{Duration, Instant};
 
 use kafka_protocol::records::Compression;
+use strata_testkit::RawConn;
+use strata_testkit::requests::{self, LATEST_TIMESTAMP};
 use strata_tests::clients::{self, CLIENT_TIMEOUT};
 use strata_tests::data::{self, TestMessage};
-use strata_tests::requests::{self, LATEST_TIMESTAMP};
-use strata_tests::{Broker, RawConn, bulk_message_count};
+use strata_tests::{Broker, bulk_message_count};
 
 const PARTITIONS: i32 = 3;
 
@@ -83,7 +84,7 @@ fn run(codec: &str, acks: &str) {
     let fetched = requests::fetch(&mut conn, &topic, 0, 0);
     assert_eq!(fetched.error_code, 0, "raw fetch of {topic}/0");
     let records = fetched.records.expect("records in the raw fetch");
-    let batches = requests::decode_batches(&records);
+    let batches = strata_testkit::batches::decode(&records);
     assert!(!batches.is_empty(), "raw fetch returned no batch");
     assert_eq!(batches[0].compression, expected_compression(codec), "codec of the first stored batch");
     eprintln!("{topic}: produced {count} messages in {produced_in:?}, total {:?}", started.elapsed());

@@ -5,10 +5,11 @@
 use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, ConfigSource, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
+use strata_testkit::RawConn;
+use strata_testkit::codes::*;
+use strata_testkit::requests;
+use strata_tests::Broker;
 use strata_tests::clients::{self, CLIENT_TIMEOUT};
-use strata_tests::codes::*;
-use strata_tests::requests;
-use strata_tests::{Broker, RawConn};
 
 /// Each setting Strata stores without acting on it yet, with a valid value other than its default.
 const STORED_SETTINGS: &[(&str, &str)] = &[

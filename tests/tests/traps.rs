@@ -18,9 +18,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Message, StrBytes};
 use kafka_protocol::records::Compression;
-use strata_tests::codes::*;
-use strata_tests::requests::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
-use strata_tests::{Broker, BrokerOptions, RawConn};
+use strata_testkit::RawConn;
+use strata_testkit::codes::*;
+use strata_testkit::requests::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use strata_tests::{Broker, BrokerOptions};
 
 fn read_uvarint(bytes: &[u8], at: &mut usize) -> u64 {
     let mut value = 0u64;
@@ -112,18 +113,17 @@ fn fetch_offset_inside_a_batch_returns_the_whole_batch() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "inside", 1);
-    let first =
-        requests::produce(&mut conn, "inside", 0, requests::batch(&requests::records(10, 100), Compression::None));
+    let first = requests::produce(&mut conn, "inside", 0, requests::records(10, 100).encode());
     assert_eq!((first.error_code, first.base_offset), (NONE, 0));
     let second =
-        requests::produce(&mut conn, "inside", 0, requests::batch(&requests::records(5, 200), Compression::Lz4));
+        requests::produce(&mut conn, "inside", 0, requests::records(5, 200).compression(Compression::Lz4).encode());
     assert_eq!((second.error_code, second.base_offset), (NONE, 10));
 
     for (fetch_offset, batch_base, batch_len) in [(5, 0, 10), (9, 0, 10), (10, 10, 5), (12, 10, 5), (14, 10, 5)] {
         let data = requests::fetch(&mut conn, "inside", 0, fetch_offset);
         assert_eq!(data.error_code, NONE, "fetch at {fetch_offset}");
         let records = data.records.expect("records");
-        let batches = requests::decode_batches(&records);
+        let batches = strata_testkit::batches::decode(&records);
         let first_batch = batches.first().unwrap_or_else(|| panic!("no batch at {fetch_offset}"));
         let offsets: Vec<i64> = first_batch.records.iter().map(|r| r.offset).collect();
         let expected: Vec<i64> = (batch_base..batch_base + batch_len).collect();
@@ -138,8 +138,7 @@ fn fetch_watermarks_agree_with_list_offsets() {
     requests::create_topic_ok(&mut conn, "marks", 2);
     // Partition 1 stays empty; partition 0 gets three batches.
     for count in [3, 1, 7] {
-        let answer =
-            requests::produce(&mut conn, "marks", 0, requests::batch(&requests::records(count, 5), Compression::None));
+        let answer = requests::produce(&mut conn, "marks", 0, requests::records(count, 5).encode());
         assert_eq!(answer.error_code, NONE);
         assert_eq!(answer.log_start_offset, 0, "log_start_offset in the produce answer");
     }
@@ -278,7 +277,7 @@ fn every_advertised_version_works() {
             let mut topic_data = TopicProduceData::default().with_partition_data(vec![
                 PartitionProduceData::default()
                     .with_index(0)
-                    .with_records(Some(requests::batch(&requests::records(1, 1_000 + next_offset), Compression::None))),
+                    .with_records(Some(requests::records(1, 1_000 + next_offset).encode())),
             ]);
             topic_data = if v >= 13 {
                 topic_data.with_topic_id(topic_id)
@@ -316,7 +315,7 @@ fn every_advertised_version_works() {
             assert_eq!(partition.error_code, NONE, "partition error code");
             assert_eq!(partition.high_watermark, next_offset, "high watermark");
             let records = partition.records.clone().unwrap_or_default();
-            let count: usize = requests::decode_batches(&records).iter().map(|b| b.records.len()).sum();
+            let count: usize = strata_testkit::batches::decode(&records).iter().map(|b| b.records.len()).sum();
             assert_eq!(i64::try_from(count).expect("fits"), next_offset, "records");
         });
     }

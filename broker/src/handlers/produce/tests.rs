@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use strata_testkit::batches::Batch;
 
 use super::start;
 use crate::config::BrokerConfig;
@@ -20,32 +20,7 @@ use crate::state::{Advertised, Broker, now_ms};
 use crate::topics::NewTopic;
 
 fn batch(records: usize) -> Bytes {
-    let records: Vec<Record> = (0..records)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // offset - sequence must be constant or the encoder starts a new batch.
-            sequence: -1 + i as i32,
-            timestamp: 1,
-            key: None,
-            value: Some(Bytes::from(vec![b'v'; 50])),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions { version: 2, compression: Compression::None },
-    )
-    .unwrap();
-    buf.freeze()
+    (0..records).fold(Batch::new(), |batch, _| batch.record(None, Some(&[b'v'; 50]), 1)).encode()
 }
 
 /// A request whose topic name and record sets are slices of `frame`, as the decoder makes them.

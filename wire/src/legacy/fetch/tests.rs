@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::legacy::message_set::read_message_set;
-use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions};
+use strata_testkit::batches::Batch;
 
 fn hex(s: &str) -> Bytes {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -55,27 +55,11 @@ fn encodes_v0_and_v1_responses() {
 }
 
 fn stored(compression: Compression, base_offset: i64) -> Bytes {
-    let records: Vec<Record> = (0..3)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: base_offset + i,
-            sequence: i as i32 - 1,
-            timestamp: 1000 + i,
-            key: (i != 1).then(|| Bytes::from(format!("k{i}"))),
-            value: Some(Bytes::from(format!("v{i}"))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(&mut out, records.iter(), &RecordEncodeOptions { version: 2, compression })
-        .expect("encode");
-    out.freeze()
+    let batch = (0..3i64).fold(Batch::new(), |batch, i| {
+        let key = format!("k{i}");
+        batch.record((i != 1).then_some(key.as_bytes()), Some(format!("v{i}").as_bytes()), 1000 + i)
+    });
+    batch.base_offset(base_offset).leader_epoch(0).compression(compression).encode()
 }
 
 /// (offset, magic, timestamp, key, value)

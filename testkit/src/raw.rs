@@ -1,19 +1,18 @@
-//! A raw Kafka connection: length-prefixed frames over a blocking `TcpStream`, with request and
-//! response encoding done by the `kafka-protocol` crate. Used where a test needs exact bytes or
-//! exact error codes, or wants to send something no well-behaved client would.
+//! A raw Kafka connection: length-prefixed frames over a blocking `TcpStream`, encoded by
+//! [`crate::frame`]. For tests that need exact bytes or exact error codes, or want to send what no
+//! well-behaved client would.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::protocol::Request;
+
+use crate::frame;
 
 /// Read and write timeout on every raw socket: a broker that hangs fails the test instead of it.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Frames larger than this from the broker are treated as a test failure (it would be a bug).
-pub const RESPONSE_BYTES_MAX: usize = 256 * 1024 * 1024;
 
 /// What came back when a test expected a frame.
 #[derive(Debug)]
@@ -49,11 +48,7 @@ impl RawConn {
 
     /// Writes one frame: 4-byte big-endian size, then `body`.
     pub fn send_frame(&mut self, body: &[u8]) {
-        let size = i32::try_from(body.len()).expect("frame fits i32");
-        let mut framed = Vec::with_capacity(4 + body.len());
-        framed.extend_from_slice(&size.to_be_bytes());
-        framed.extend_from_slice(body);
-        self.send_bytes(&framed);
+        self.send_bytes(&frame::framed(body));
     }
 
     /// Reads one frame body, or `Closed` if the broker closed the connection.
@@ -65,9 +60,7 @@ impl RawConn {
             Ok(false) => return Reply::Closed,
             Err(e) => panic!("reading a frame size from the broker: {e} (no answer and no close)"),
         }
-        let size = i32::from_be_bytes(size);
-        let size = usize::try_from(size).unwrap_or_else(|_| panic!("broker sent a negative frame size {size}"));
-        assert!(size <= RESPONSE_BYTES_MAX, "broker sent a {size}-byte frame");
+        let size = frame::response_size(size);
         let mut body = vec![0u8; size];
         match read_exact_or_closed(&mut self.stream, &mut body) {
             Ok(true) => Reply::Frame(Bytes::from(body)),
@@ -96,20 +89,11 @@ impl RawConn {
         }
     }
 
-    /// Encodes the request header (header version chosen from the API key and version) and body.
+    /// Encodes the request header and body with the next correlation id; returns both.
     pub fn encode_request<R: Request>(&mut self, version: i16, request: &R) -> (i32, BytesMut) {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("strata-tests")));
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, api_key.request_header_version(version)).expect("encode request header");
-        request.encode(&mut buf, version).unwrap_or_else(|e| panic!("encode {api_key:?} v{version}: {e}"));
-        (correlation_id, buf)
+        (correlation_id, frame::encode_request(correlation_id, version, request))
     }
 
     /// Sends a request and returns the response body bytes (after the response header), checking
@@ -117,29 +101,23 @@ impl RawConn {
     pub fn request_bytes<R: Request>(&mut self, version: i16, request: &R) -> Bytes {
         let (correlation_id, buf) = self.encode_request(version, request);
         self.send_frame(&buf);
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        let mut frame = match self.read_reply() {
+        let api_key = frame::api_key::<R>();
+        let frame = match self.read_reply() {
             Reply::Frame(frame) => frame,
             Reply::Closed => panic!("{api_key:?} v{version}: the broker closed the connection instead of answering"),
         };
-        let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))
-            .unwrap_or_else(|e| panic!("decode {api_key:?} v{version} response header: {e}"));
-        assert_eq!(header.correlation_id, correlation_id, "{api_key:?} v{version}: correlation id of the response");
-        frame
+        frame::response_body::<R>(version, correlation_id, frame)
     }
 
     /// Sends a request and decodes its response at the same version.
     pub fn request<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
-        let mut body = self.request_bytes(version, request);
-        let api_key = ApiKey::try_from(R::KEY).expect("known api key");
-        let response = R::Response::decode(&mut body, version)
-            .unwrap_or_else(|e| panic!("decode {api_key:?} v{version} response: {e}"));
-        assert!(
-            !body.has_remaining(),
-            "{api_key:?} v{version}: {} bytes left over after decoding the response",
-            body.remaining()
-        );
-        response
+        let (correlation_id, buf) = self.encode_request(version, request);
+        self.send_frame(&buf);
+        let api_key = frame::api_key::<R>();
+        match self.read_reply() {
+            Reply::Frame(frame) => frame::decode_response::<R>(version, correlation_id, frame),
+            Reply::Closed => panic!("{api_key:?} v{version}: the broker closed the connection instead of answering"),
+        }
     }
 }
 

@@ -3,8 +3,7 @@
 //!
 //! Versions are pinned to ones every Kafka 4.x broker accepts and that still name topics (not ids).
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
+use bytes::Bytes;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -19,10 +18,8 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, RecordSet, TimestampType,
-};
 
+use crate::batches::Batch;
 use crate::raw::RawConn;
 
 pub const PRODUCE_VERSION: i16 = 9;
@@ -50,69 +47,15 @@ pub fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_owned()))
 }
 
-/// A plain (non-idempotent) record with a key, a value, one header and the given timestamp.
-pub fn record(key: &[u8], value: &[u8], timestamp_ms: i64) -> Record {
-    let mut headers = IndexMap::new();
-    headers.insert(StrBytes::from_static_str("h"), Some(Bytes::from_static(b"v")));
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: timestamp_ms,
-        key: Some(Bytes::copy_from_slice(key)),
-        value: Some(Bytes::copy_from_slice(value)),
-        headers,
-    }
-}
-
-/// `count` records `key-<i>` / `value-<i>` with timestamps `epoch_ms() + base_ts + i`, for one batch.
-///
-/// The encoder groups records into one batch while `offset - sequence` stays constant, so a
-/// non-idempotent batch (base sequence -1) numbers its records' sequences `i - 1`.
-pub fn records(count: usize, base_ts: i64) -> Vec<Record> {
-    idempotent_records(count, base_ts, -1, -1, -1)
-}
-
-/// Like [`records`], but stamped with a producer id, epoch and base sequence.
-pub fn idempotent_records(
-    count: usize,
-    base_ts: i64,
-    producer_id: i64,
-    producer_epoch: i16,
-    base_sequence: i32,
-) -> Vec<Record> {
-    (0..count)
-        .map(|i| {
-            let delta = i64::try_from(i).expect("small");
-            let ts = epoch_ms() + base_ts + delta;
-            let mut r = record(format!("key-{i}").as_bytes(), format!("value-{i}").as_bytes(), ts);
-            r.offset = delta;
-            r.sequence = base_sequence.wrapping_add(i32::try_from(i).expect("small"));
-            r.producer_id = producer_id;
-            r.producer_epoch = producer_epoch;
-            r
-        })
-        .collect()
-}
-
-/// One v2 record batch (offsets 0..n relative) holding `records`.
-pub fn batch(records: &[Record], compression: Compression) -> Bytes {
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression };
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).expect("encode record batch");
-    buf.freeze()
-}
-
-/// Decodes every record batch in a fetch response's record bytes.
-pub fn decode_batches(bytes: &Bytes) -> Vec<RecordSet> {
-    let mut buf = bytes.clone();
-    RecordBatchDecoder::decode_all(&mut buf).expect("decode fetched record batches")
+/// `count` records `key-<i>` / `value-<i>`, each with the header `h: v`, timestamps
+/// `epoch_ms() + base_ts + i`: one batch to encode (add `.producer(..)` or `.compression(..)`).
+pub fn records(count: usize, base_ts: i64) -> Batch {
+    (0..count).fold(Batch::new(), |batch, i| {
+        let timestamp = epoch_ms() + base_ts + i64::try_from(i).expect("small");
+        batch
+            .record(Some(format!("key-{i}").as_bytes()), Some(format!("value-{i}").as_bytes()), timestamp)
+            .header("h", Some(b"v"))
+    })
 }
 
 pub fn produce_request(topic: &str, partition: i32, record_set: Bytes, acks: i16) -> ProduceRequest {
