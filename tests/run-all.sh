@@ -5,8 +5,8 @@
 #    a C toolchain, make, perl, pkg-config and zlib headers for librdkafka (built from source
 #    by rdkafka-sys), python3-venv for the Python compat clients. Nothing is installed twice.
 # 2. Builds the broker (`cargo build -p strata-broker`; the e2e tests run target/debug/strata).
-# 3. Checks formatting (`cargo fmt --check`, rustfmt.toml) and lints (`cargo clippy --workspace
-#    --all-targets -- -D warnings`); either failing fails the run.
+# 3. Checks formatting (`cargo fmt --check`, rustfmt.toml), lints (`cargo clippy --workspace
+#    --all-targets -- -D warnings`) and the tidy test (`strata-tidy`); any failing fails the run.
 # 4. Runs `cargo test --workspace` (unit, property and end-to-end tests; no benchmarks).
 # 5. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
 # 6. Runs the benchmark harness in its smoke mode (seconds, tiny sizes).
@@ -49,9 +49,10 @@ echo "== cargo build -p strata-broker"
 cargo build -p strata-broker || status_build=$?
 
 if [[ $status_build -eq 0 ]]; then
-  echo "== cargo fmt --check, cargo clippy -D warnings"
+  echo "== cargo fmt --check, cargo clippy -D warnings, tidy"
   cargo fmt --all --check || status_lint=$?
   [[ $status_lint -ne 0 ]] || cargo clippy --workspace --all-targets -q -- -D warnings || status_lint=$?
+  [[ $status_lint -ne 0 ]] || cargo test -q -p strata-tidy || status_lint=$?
   echo "== cargo test --workspace"
   cargo test --workspace --no-fail-fast || status_cargo=$?
   echo "== compat/run.sh"
@@ -68,7 +69,7 @@ echo
 echo "== summary ($((SECONDS - started)) s)"
 echo "   build:            $(verdict $status_build)"
 if [[ $status_build -eq 0 ]]; then
-  echo "   fmt and clippy:   $(verdict $status_lint)"
+  echo "   fmt, clippy, tidy: $(verdict $status_lint)"
   echo "   cargo test:       $(verdict $status_cargo)"
   echo "   compat scenarios: $(verdict $status_compat)"
   echo "   benchmark smoke:  $(verdict $status_bench)"

@@ -1,7 +1,8 @@
-//! A tidy test for what clippy cannot see: which crate may depend on which (DESIGN.md's table),
-//! that every Rust file opens with a `//!` comment saying its role, that every handler declares
-//! its API and is routed by the API table, and that README.md documents every API the broker
-//! serves and every setting it accepts.
+//! A tidy test for what clippy cannot see: which crate may depend on which (DESIGN.md's table) and
+//! what each may use only in its tests, which files may hold `unsafe` code, that wire, log and
+//! groups read no clock and open no socket, that every Rust file opens with a `//!` comment saying
+//! its role, that every handler declares its API and is routed by the API table, and that
+//! README.md documents every API the broker serves and every setting it accepts.
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +16,17 @@ fn read(path: &Path) -> String {
 
 /// The names under `[dependencies]` of a manifest (not dev-dependencies).
 fn dependencies(manifest: &str) -> Vec<String> {
+    section_names(manifest, "[dependencies]")
+}
+
+/// The names under the manifest section headed `header`.
+fn section_names(manifest: &str, header: &str) -> Vec<String> {
     let mut in_deps = false;
     let mut names = Vec::new();
     for line in manifest.lines() {
         let line = line.trim();
         if line.starts_with('[') {
-            in_deps = line == "[dependencies]";
+            in_deps = line == header;
             continue;
         }
         if in_deps
@@ -60,6 +66,89 @@ fn crates_depend_only_on_what_the_design_allows() {
     );
 }
 
+/// Crates that exist only to test or measure (test kit, end-to-end tests, benchmarks, this crate).
+const TEST_ONLY_CRATES: &[&str] = &["testkit", "tests", "benches", "tidy"];
+
+#[test]
+fn test_support_is_only_a_dev_dependency_of_the_product() {
+    // What each product crate may use in its tests and benchmarks only.
+    let allowed: &[(&str, &[&str])] = &[
+        ("wire", &["strata-testkit", "proptest", "criterion"]),
+        ("log", &["strata-testkit", "kafka-protocol", "proptest", "tempfile", "criterion", "tokio"]),
+        ("groups", &["strata-testkit", "proptest"]),
+        ("broker", &["strata-testkit", "tempfile"]),
+    ];
+    for (dir, allowed) in allowed {
+        let manifest = read(&workspace().join(dir).join("Cargo.toml"));
+        for dep in section_names(&manifest, "[dev-dependencies]") {
+            assert!(allowed.contains(&dep.as_str()), "{dir}/Cargo.toml has the dev-dependency {dep}, not on the list");
+        }
+        let shipped = dependencies(&manifest);
+        for test_only in ["strata-testkit", "rdkafka", "proptest", "criterion", "tempfile"] {
+            assert!(
+                !shipped.contains(&test_only.to_string()),
+                "{dir} ships with {test_only}: make it a dev-dependency"
+            );
+        }
+    }
+    let members = read(&workspace().join("Cargo.toml"));
+    for dir in TEST_ONLY_CRATES {
+        assert!(members.contains(&format!("\"{dir}\"")), "{dir} is a workspace member");
+    }
+}
+
+/// The files allowed `unsafe` code (the workspace denies it everywhere else), each for a reason
+/// its own comments give.
+const UNSAFE_ALLOWED: &[&str] = &[
+    "log/src/mmap.rs",     // memory-mapped index files (memmap2)
+    "log/src/io/uring.rs", // io_uring submissions that borrow buffers until completion
+    "broker/src/alloc.rs", // the global allocator
+];
+
+#[test]
+fn unsafe_code_only_where_listed() {
+    let mut files = Vec::new();
+    for dir in ["wire", "log", "groups", "broker", "testkit", "tests", "benches", "tidy"] {
+        rust_files(&workspace().join(dir), &mut files);
+    }
+    let root = workspace();
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| code_lines(&read(f)).iter().any(|l| l.contains(concat!("allow(", "unsafe_code)"))))
+        .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
+        .filter(|f| !UNSAFE_ALLOWED.contains(&f.as_str()))
+        .collect();
+    assert!(offenders.is_empty(), "unsafe code outside the list: {offenders:#?}");
+    for listed in UNSAFE_ALLOWED {
+        assert!(root.join(listed).exists(), "{listed} is listed for unsafe code but does not exist");
+    }
+}
+
+#[test]
+fn wire_log_and_groups_read_no_clock_and_open_no_socket() {
+    // Time comes in as `now_ms` from the broker; sockets are the broker's. Tests may do either.
+    let forbidden =
+        ["SystemTime::now", "Instant::now", "std::net", "tokio::net", "TcpStream", "TcpListener", "UdpSocket"];
+    let mut files = Vec::new();
+    for dir in ["wire/src", "log/src", "groups/src"] {
+        rust_files(&workspace().join(dir), &mut files);
+    }
+    let offences: Vec<String> = files
+        .iter()
+        .filter(|f| !f.file_name().is_some_and(|n| n.to_string_lossy().contains("tests")))
+        .flat_map(|f| {
+            let source = read(f);
+            let code = source.split("#[cfg(test)]").next().unwrap_or_default().to_string();
+            forbidden
+                .iter()
+                .filter(|word| code_lines(&code).iter().any(|l| l.contains(*word)))
+                .map(|word| format!("{}: {word}", f.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offences.is_empty(), "clock or socket use in a state-machine crate: {offences:#?}");
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
@@ -79,7 +168,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_rust_file_opens_with_a_role_comment() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "broker", "tests", "benches"] {
+    for dir in ["wire", "log", "groups", "broker", "testkit", "tests", "benches", "tidy"] {
         rust_files(&workspace().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());
