@@ -1,0 +1,145 @@
+//! EndTxn (commit or abort) and the completion that follows once the markers are written.
+//!
+//! EndTxn moves an ongoing transaction to PrepareCommit/PrepareAbort (persisted; then the reply)
+//! and asks the broker to write the markers; [`Coordinator::markers_written`] moves it to
+//! CompleteCommit/CompleteAbort. Under transaction version 2 (EndTxn v5+) every EndTxn bumps the
+//! epoch and the reply carries the epoch (and, when the old one was exhausted, the new producer
+//! id) to continue with. Retries are recognised as Kafka's `endTransaction` does: a TV2 retry
+//! carries the epoch before the bump.
+
+use crate::coordinator::{Coordinator, markers_for};
+use crate::error::TxnError;
+use crate::metadata::{TxnMetadata, TxnVersion};
+use crate::replies::{Effects, EndTxnReply, Outcome};
+use crate::requests::EndTxnRequest;
+use crate::state::TxnState;
+
+/// EndTxn v2 is the first version that knows PRODUCER_FENCED.
+const FENCED_MIN_VERSION: i16 = 2;
+/// EndTxn v5 is transaction version 2.
+const TV2_MIN_VERSION: i16 = 5;
+
+impl Coordinator {
+    pub fn end_txn(&mut self, request: EndTxnRequest, now_ms: i64) -> Outcome<EndTxnReply> {
+        let version = request.version;
+        let outcome = match self.end(request, now_ms) {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome {
+                reply: EndTxnReply::error(error.for_version(version, FENCED_MIN_VERSION)),
+                effects: Effects::default(),
+            },
+        };
+        self.check_invariants();
+        outcome
+    }
+
+    /// The broker wrote every marker of `transactional_id`'s preparing transaction (the one
+    /// with this producer id and epoch, as [`crate::WriteMarkers`] named them): the transaction
+    /// completes. Markers that no longer match a preparing transaction (a second report, or a
+    /// log rebuilt since) answer INVALID_TXN_STATE and change nothing.
+    pub fn markers_written(
+        &mut self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        now_ms: i64,
+    ) -> Result<Effects, TxnError> {
+        let meta = self.txns.get(transactional_id).ok_or(TxnError::InvalidTxnState)?;
+        if !meta.state.is_preparing() || meta.producer_id != producer_id || meta.producer_epoch != producer_epoch {
+            return Err(TxnError::InvalidTxnState);
+        }
+        let mut meta = meta.clone();
+        meta.state =
+            if meta.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+        if meta.next_producer_id != -1 {
+            // TV2 exhausted the epoch at this EndTxn: the producer continues under the new id.
+            meta.previous_producer_id = meta.producer_id;
+            meta.producer_id = meta.next_producer_id;
+            meta.next_producer_id = -1;
+            meta.last_producer_epoch = meta.producer_epoch;
+            meta.producer_epoch = 0;
+        }
+        meta.partitions.clear();
+        meta.last_update_ms = now_ms;
+        let record = self.persist(meta);
+        self.check_invariants();
+        Ok(Effects { records: vec![record], markers: vec![] })
+    }
+
+    fn end(&mut self, request: EndTxnRequest, now_ms: i64) -> Result<Outcome<EndTxnReply>, TxnError> {
+        if request.transactional_id.is_empty() {
+            return Err(TxnError::InvalidRequest);
+        }
+        let client_version = if request.version >= TV2_MIN_VERSION { TxnVersion::V2 } else { TxnVersion::V1 };
+        let meta = self.txns.get(&request.transactional_id).ok_or(TxnError::InvalidProducerIdMapping)?;
+        let (id, epoch) = (request.producer_id, request.producer_epoch);
+        let tv2 = meta.client_version.bumps_epoch();
+        // A TV2 retry of an EndTxn that succeeded: the stored epoch is the request's + 1, or the
+        // producer id rotated (the old epoch was i16::MAX - 1, the new one is 0).
+        let retry_on_bump = tv2 && i32::from(meta.producer_epoch) == i32::from(epoch) + 1;
+        let retry_on_rotation =
+            tv2 && meta.previous_producer_id == id && epoch == i16::MAX - 1 && meta.producer_epoch == 0;
+        let valid_epoch = if tv2 {
+            match meta.state {
+                TxnState::PrepareCommit | TxnState::PrepareAbort => retry_on_bump,
+                TxnState::CompleteCommit | TxnState::CompleteAbort => retry_on_bump || retry_on_rotation,
+                _ => epoch == meta.producer_epoch,
+            }
+        } else {
+            epoch == meta.producer_epoch
+        };
+        if meta.producer_id != id && !retry_on_rotation {
+            return Err(TxnError::InvalidProducerIdMapping);
+        }
+        if !valid_epoch {
+            return Err(TxnError::ProducerFenced);
+        }
+        let done = |meta: &TxnMetadata| EndTxnReply {
+            error: None,
+            producer_id: meta.producer_id,
+            producer_epoch: meta.producer_epoch,
+        };
+        match (meta.state, request.commit) {
+            (TxnState::Ongoing, commit) => {
+                let meta = meta.clone();
+                self.prepare_end(meta, commit, client_version, now_ms)
+            }
+            // A retry of an EndTxn that completed: answered as it was.
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
+                Ok(Outcome { reply: done(meta), effects: Effects::default() })
+            }
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(TxnError::ConcurrentTransactions),
+            _ => Err(TxnError::InvalidTxnState),
+        }
+    }
+
+    fn prepare_end(
+        &mut self,
+        mut meta: TxnMetadata,
+        commit: bool,
+        client_version: TxnVersion,
+        now_ms: i64,
+    ) -> Result<Outcome<EndTxnReply>, TxnError> {
+        if client_version.bumps_epoch() {
+            if meta.epoch_exhausted() {
+                meta.next_producer_id = self.ids.next_producer_id()?;
+            }
+            meta.last_producer_epoch = meta.producer_epoch;
+            // Only a client that reached i16::MAX through a fence holds it; it was given a new
+            // producer id above, so saturating leaves nobody unfenced.
+            meta.producer_epoch = meta.producer_epoch.saturating_add(1);
+        }
+        meta.client_version = client_version;
+        meta.state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+        meta.last_update_ms = now_ms;
+        // The producer continues with what the completed transaction will hold.
+        let reply = if meta.next_producer_id != -1 {
+            EndTxnReply { error: None, producer_id: meta.next_producer_id, producer_epoch: 0 }
+        } else {
+            EndTxnReply { error: None, producer_id: meta.producer_id, producer_epoch: meta.producer_epoch }
+        };
+        let markers = markers_for(&meta);
+        let record = self.persist(meta);
+        Ok(Outcome { reply, effects: Effects { records: vec![record], markers: vec![markers] } })
+    }
+}
