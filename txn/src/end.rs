@@ -4,12 +4,21 @@
 //! and asks the broker to write the markers; [`Coordinator::markers_written`] moves it to
 //! CompleteCommit/CompleteAbort. Under transaction version 2 (EndTxn v5+) every EndTxn bumps the
 //! epoch and the reply carries the epoch (and, when the old one was exhausted, the new producer
-//! id) to continue with. Retries are recognised as Kafka's `endTransaction` does: a TV2 retry
-//! carries the epoch before the bump.
+//! id) to continue with. A TV2 transaction's retry carries the epoch from before the bump; an
+//! abort with the current epoch when no transaction is open (KIP-890's "empty abort") bumps
+//! the epoch and completes at once, there being no partition to mark. Kafka's table for an
+//! idle TV2 transaction ("retry" = the epoch before the bump, "current" = the stored one):
+//!
+//! | state | abort, retry | abort, current | commit, retry | commit, current |
+//! |---|---|---|---|---|
+//! | Empty | PRODUCER_FENCED | bump | INVALID_TXN_STATE | INVALID_TXN_STATE |
+//! | CompleteAbort | NONE | bump | INVALID_TXN_STATE | INVALID_TXN_STATE |
+//! | CompleteCommit | INVALID_TXN_STATE | bump | NONE | INVALID_TXN_STATE |
 
 use crate::coordinator::{Coordinator, markers_for};
 use crate::error::TxnError;
 use crate::metadata::{TxnMetadata, TxnVersion};
+use crate::records::TxnRecord;
 use crate::replies::{Effects, EndTxnReply, Outcome};
 use crate::requests::EndTxnRequest;
 use crate::state::TxnState;
@@ -48,7 +57,13 @@ impl Coordinator {
         if !meta.state.is_preparing() || meta.producer_id != producer_id || meta.producer_epoch != producer_epoch {
             return Err(TxnError::InvalidTxnState);
         }
-        let mut meta = meta.clone();
+        let record = self.complete(meta.clone(), now_ms);
+        self.check_invariants();
+        Ok(Effects { records: vec![record], markers: vec![] })
+    }
+
+    /// PrepareCommit/PrepareAbort → CompleteCommit/CompleteAbort.
+    fn complete(&mut self, mut meta: TxnMetadata, now_ms: i64) -> TxnRecord {
         meta.state =
             if meta.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         if meta.next_producer_id != -1 {
@@ -61,9 +76,7 @@ impl Coordinator {
         }
         meta.partitions.clear();
         meta.last_update_ms = now_ms;
-        let record = self.persist(meta);
-        self.check_invariants();
-        Ok(Effects { records: vec![record], markers: vec![] })
+        self.persist(meta)
     }
 
     fn end(&mut self, request: EndTxnRequest, now_ms: i64) -> Result<Outcome<EndTxnReply>, TxnError> {
@@ -79,14 +92,12 @@ impl Coordinator {
         let retry_on_bump = tv2 && i32::from(meta.producer_epoch) == i32::from(epoch) + 1;
         let retry_on_rotation =
             tv2 && meta.previous_producer_id == id && epoch == i16::MAX - 1 && meta.producer_epoch == 0;
-        let valid_epoch = if tv2 {
-            match meta.state {
-                TxnState::PrepareCommit | TxnState::PrepareAbort => retry_on_bump,
-                TxnState::CompleteCommit | TxnState::CompleteAbort => retry_on_bump || retry_on_rotation,
-                _ => epoch == meta.producer_epoch,
-            }
-        } else {
-            epoch == meta.producer_epoch
+        let retry = retry_on_bump || retry_on_rotation;
+        let current = epoch == meta.producer_epoch;
+        let valid_epoch = match meta.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort if tv2 => retry_on_bump,
+            TxnState::CompleteCommit | TxnState::CompleteAbort if tv2 => retry || current,
+            _ => current,
         };
         if meta.producer_id != id && !retry_on_rotation {
             return Err(TxnError::InvalidProducerIdMapping);
@@ -94,25 +105,29 @@ impl Coordinator {
         if !valid_epoch {
             return Err(TxnError::ProducerFenced);
         }
-        let done = |meta: &TxnMetadata| EndTxnReply {
-            error: None,
-            producer_id: meta.producer_id,
-            producer_epoch: meta.producer_epoch,
-        };
+        let as_before = EndTxnReply { error: None, producer_id: meta.producer_id, producer_epoch: meta.producer_epoch };
+        // With TV1 a retry carries the current epoch; with TV2 the one before the bump.
+        let repeated = if tv2 { retry } else { current };
+        let empty_abort = !request.commit && client_version.bumps_epoch() && !retry;
         match (meta.state, request.commit) {
             (TxnState::Ongoing, commit) => {
                 let meta = meta.clone();
                 self.prepare_end(meta, commit, client_version, now_ms)
             }
-            // A retry of an EndTxn that completed: answered as it was.
-            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
-                Ok(Outcome { reply: done(meta), effects: Effects::default() })
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if repeated => {
+                Ok(Outcome { reply: as_before, effects: Effects::default() })
+            }
+            (TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort, false) if empty_abort => {
+                let meta = meta.clone();
+                self.prepare_end(meta, false, client_version, now_ms)
             }
             (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(TxnError::ConcurrentTransactions),
             _ => Err(TxnError::InvalidTxnState),
         }
     }
 
+    /// Ongoing (or, for an empty abort, idle) → PrepareCommit/PrepareAbort, bumping the epoch
+    /// under TV2. With no partition to mark, the transaction completes at once.
     fn prepare_end(
         &mut self,
         mut meta: TxnMetadata,
@@ -138,8 +153,14 @@ impl Coordinator {
         } else {
             EndTxnReply { error: None, producer_id: meta.producer_id, producer_epoch: meta.producer_epoch }
         };
-        let markers = markers_for(&meta);
-        let record = self.persist(meta);
-        Ok(Outcome { reply, effects: Effects { records: vec![record], markers: vec![markers] } })
+        let mut effects = Effects::default();
+        if meta.partitions.is_empty() {
+            effects.records.push(self.persist(meta.clone()));
+            effects.records.push(self.complete(meta, now_ms));
+        } else {
+            effects.markers.push(markers_for(&meta));
+            effects.records.push(self.persist(meta));
+        }
+        Ok(Outcome { reply, effects })
     }
 }

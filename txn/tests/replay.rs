@@ -241,10 +241,13 @@ impl Run {
                 let outcome = c.end_txn(request, now);
                 if outcome.reply.error.is_none() {
                     let after = c.describe_transaction(IDS[txn]).state;
+                    // An ongoing transaction prepares; otherwise a retry or an empty abort,
+                    // which completes at once.
                     let expected = match (before, commit) {
                         (Some(TxnState::Ongoing), true) => TxnState::PrepareCommit,
                         (Some(TxnState::Ongoing), false) => TxnState::PrepareAbort,
-                        (Some(state), _) => state,
+                        (Some(_), true) => TxnState::CompleteCommit,
+                        (Some(_), false) => TxnState::CompleteAbort,
                         (None, _) => panic!("EndTxn succeeded for an unknown id"),
                     };
                     assert_eq!(after, Some(expected));

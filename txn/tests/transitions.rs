@@ -213,9 +213,10 @@ fn end_txn_errors() {
     let mut h = Harness::new();
     assert_eq!(h.end_with(4, FIRST_PID, 0, true).error, Some(TxnError::InvalidProducerIdMapping));
     let (pid, epoch) = h.init();
-    // No transaction open.
+    // No transaction open (an abort without one is TV2's "empty abort", tested below).
     assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::InvalidTxnState));
-    assert_eq!(h.end_with(5, pid, epoch, false).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(4, pid, epoch, false).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(5, pid, epoch, true).error, Some(TxnError::InvalidTxnState));
     h.add(pid, epoch, &[tp("a", 0)]);
     assert_eq!(h.end_with(4, pid + 1, epoch, true).error, Some(TxnError::InvalidProducerIdMapping));
     assert_eq!(h.end_with(4, pid, epoch + 3, true).error, Some(TxnError::ProducerFenced));
@@ -394,4 +395,46 @@ fn describe_and_list() {
     let long = ListTransactionsFilter { states: vec!["Ongoing".into()], duration_ms: 1_000, ..all.clone() };
     assert!(h.c.list_transactions(&long, start + 1_000).transactions.is_empty());
     assert_eq!(ids(h.c.list_transactions(&long, start + 1_001)), [TXN]);
+}
+
+#[test]
+fn end_txn_v2_empty_abort_bumps_and_completes_at_once() {
+    let mut h = Harness::new();
+    let (pid, epoch) = h.init();
+    let records = h.log.len();
+    let end = h.end_with(5, pid, epoch, false);
+    assert_eq!((end.error, end.producer_id, end.producer_epoch), (None, pid, epoch + 1));
+    // PrepareAbort and CompleteAbort, no markers: there is no partition to mark.
+    let states: Vec<_> =
+        h.log[records..].iter().map(|r| TxnLogValue::decode(r.value.as_deref().unwrap()).unwrap().state).collect();
+    assert_eq!(states, [TxnState::PrepareAbort, TxnState::CompleteAbort]);
+    assert!(h.markers.is_empty());
+    assert_eq!(h.state(), Some(TxnState::CompleteAbort));
+    // Its retry answers as before; a second empty abort with the new epoch bumps again.
+    let retry = h.end_with(5, pid, epoch, false);
+    assert_eq!((retry.error, retry.producer_epoch), (None, epoch + 1));
+    assert_eq!(h.end_with(5, pid, epoch + 1, false).producer_epoch, epoch + 2);
+}
+
+#[test]
+fn end_txn_v2_on_a_completed_transaction_follows_kafkas_table() {
+    let mut h = Harness::new();
+    let (pid, e0) = h.init();
+    h.add_with(5, pid, e0, &[tp("a", 0)], TxnVersion::V2);
+    h.end_with(5, pid, e0, true);
+    h.write_markers();
+    let e1 = e0 + 1;
+    // CompleteCommit: commit retry NONE, commit current INVALID_TXN_STATE, abort retry
+    // INVALID_TXN_STATE, abort current an empty abort.
+    assert_eq!(h.end_with(5, pid, e0, true).error, None);
+    assert_eq!(h.end_with(5, pid, e1, true).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(5, pid, e0, false).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(5, pid, e1, false).producer_epoch, e1 + 1);
+    // CompleteAbort: abort retry NONE, commit retry and commit current INVALID_TXN_STATE.
+    assert_eq!(h.end_with(5, pid, e1, false).error, None);
+    assert_eq!(h.end_with(5, pid, e1, true).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(5, pid, e1 + 1, true).error, Some(TxnError::InvalidTxnState));
+    // Empty: an abort retry is fenced.
+    let (pid, e) = h.init();
+    assert_eq!(h.end_with(5, pid, e - 1, false).error, Some(TxnError::ProducerFenced));
 }
