@@ -95,12 +95,17 @@ impl Coordinator {
         let retry = retry_on_bump || retry_on_rotation;
         let current = epoch == meta.producer_epoch;
         let valid_epoch = match meta.state {
-            TxnState::PrepareCommit | TxnState::PrepareAbort if tv2 => retry_on_bump,
             TxnState::CompleteCommit | TxnState::CompleteAbort if tv2 => retry || current,
             _ => current,
         };
         if meta.producer_id != id && !retry_on_rotation {
             return Err(TxnError::InvalidProducerIdMapping);
+        }
+        // While markers are written Kafka holds a pending completion and answers every EndTxn
+        // with CONCURRENT_TRANSACTIONS before looking at the epoch (KAFKA-18464: a TV2 producer
+        // that already holds the bumped epoch must not be fenced by its next EndTxn).
+        if meta.state.is_preparing() {
+            return Err(TxnError::ConcurrentTransactions);
         }
         if !valid_epoch {
             return Err(TxnError::ProducerFenced);
@@ -121,7 +126,6 @@ impl Coordinator {
                 let meta = meta.clone();
                 self.prepare_end(meta, false, client_version, now_ms)
             }
-            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(TxnError::ConcurrentTransactions),
             _ => Err(TxnError::InvalidTxnState),
         }
     }

@@ -51,6 +51,11 @@ impl Coordinator {
                 TxnMetadata::new(request.transactional_id.clone(), producer_id, request.transaction_timeout_ms, now_ms)
             }
         };
+        // Kafka checks its pending completion first: a preparing transaction answers
+        // CONCURRENT_TRANSACTIONS whoever asks.
+        if meta.state.is_preparing() {
+            return Err(TxnError::ConcurrentTransactions);
+        }
         if let Some((id, epoch)) = expected {
             // The caller may continue if it holds the current producer id, if the id was just
             // created, or if it retries after a rotation it never heard about.
@@ -62,7 +67,6 @@ impl Coordinator {
             }
         }
         match meta.state {
-            TxnState::PrepareCommit | TxnState::PrepareAbort => Err(TxnError::ConcurrentTransactions),
             TxnState::Ongoing => Ok(self.fence_and_abort(meta, now_ms)),
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
                 let expected_epoch = expected.map(|(_, epoch)| epoch);
@@ -90,8 +94,8 @@ impl Coordinator {
                 let record = self.persist(meta);
                 Ok(Outcome { reply, effects: Effects { records: vec![record], markers: vec![] } })
             }
-            TxnState::Dead | TxnState::PrepareEpochFence => {
-                unreachable!("{}: {:?} is never stored", meta.id, meta.state)
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::Dead | TxnState::PrepareEpochFence => {
+                unreachable!("{}: {:?} was answered above or is never stored", meta.id, meta.state)
             }
         }
     }

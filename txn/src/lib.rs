@@ -24,10 +24,12 @@
 //! States are Kafka's [`TxnState`]: Empty → Ongoing (partitions or offsets added) →
 //! PrepareCommit/PrepareAbort (EndTxn, a timeout, or a fencing InitProducerId) →
 //! CompleteCommit/CompleteAbort (markers written) → Ongoing again with the next AddPartitions.
-//! While a transaction is preparing, requests that would start the next one answer
-//! CONCURRENT_TRANSACTIONS. Kafka holds transitions "pending" until their append completes and
-//! answers CONCURRENT_TRANSACTIONS meanwhile; here a transition takes effect at once and the
-//! broker's lock plus records-before-replies gives the same order, so that case does not arise.
+//! Kafka marks a transition "pending" while its append is in flight, and a preparing
+//! transaction stays pending (its completion) until the markers are written; requests that meet
+//! a pending transition answer CONCURRENT_TRANSACTIONS. Here a transition takes effect at once
+//! (the broker's lock and records-before-replies give the same order), so "pending" is exactly
+//! "PrepareCommit/PrepareAbort": InitProducerId and EndTxn then answer CONCURRENT_TRANSACTIONS
+//! before checking the epoch, AddPartitionsToTxn and verification after it, as in Kafka.
 //! Group offsets join a transaction as their `__consumer_offsets` partition ([`OFFSETS_TOPIC`]),
 //! exactly as Kafka's AddOffsetsToTxn does, so the commit marker reaches the group coordinator.
 //!

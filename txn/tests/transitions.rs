@@ -176,9 +176,11 @@ fn end_txn_v1_commit_then_markers_complete_it() {
     let markers = h.markers.last().unwrap().clone();
     assert_eq!(markers.partitions, vec![tp("a", 0), tp("a", 1)]);
     assert_eq!((markers.producer_id, markers.producer_epoch, markers.commit), (pid, epoch, true));
-    // A retried commit waits; an abort of a committing transaction is a wrong state.
+    // While the markers are written every EndTxn waits (Kafka holds a pending completion),
+    // even an abort of the committing transaction.
     assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::ConcurrentTransactions));
-    assert_eq!(h.end_with(4, pid, epoch, false).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(4, pid, epoch, false).error, Some(TxnError::ConcurrentTransactions));
+    assert_eq!(h.end_with(4, pid + 1, epoch, false).error, Some(TxnError::InvalidProducerIdMapping));
     h.write_markers();
     assert_eq!(h.state(), Some(TxnState::CompleteCommit));
     let value = last_value(&h);
@@ -200,7 +202,7 @@ fn end_txn_v1_abort() {
     assert_eq!(h.end_with(3, pid, epoch, false).error, None);
     assert_eq!(h.state(), Some(TxnState::PrepareAbort));
     assert_eq!(h.end_with(3, pid, epoch, false).error, Some(TxnError::ConcurrentTransactions));
-    assert_eq!(h.end_with(3, pid, epoch, true).error, Some(TxnError::InvalidTxnState));
+    assert_eq!(h.end_with(3, pid, epoch, true).error, Some(TxnError::ConcurrentTransactions));
     let markers = h.write_markers();
     assert!(!markers.commit);
     assert_eq!(h.state(), Some(TxnState::CompleteAbort));
@@ -247,8 +249,10 @@ fn end_txn_v2_bumps_the_epoch_every_transaction() {
     assert_eq!((end.error, end.producer_id, end.producer_epoch), (None, pid, epoch + 1));
     let markers = h.markers.last().unwrap().clone();
     assert_eq!((markers.producer_epoch, markers.transaction_version), (epoch + 1, TxnVersion::V2));
-    // A retry carries the old epoch: recognised while preparing and after completion.
+    // A retry carries the old epoch: it waits while preparing, and is answered after completion.
+    // The producer's next EndTxn, with the bumped epoch, waits too rather than being fenced.
     assert_eq!(h.end_with(5, pid, epoch, true).error, Some(TxnError::ConcurrentTransactions));
+    assert_eq!(h.end_with(5, pid, epoch + 1, false).error, Some(TxnError::ConcurrentTransactions));
     h.write_markers();
     let retry = h.end_with(5, pid, epoch, true);
     assert_eq!((retry.error, retry.producer_id, retry.producer_epoch), (None, pid, epoch + 1));
@@ -301,13 +305,14 @@ fn init_during_a_transaction_fences_and_aborts_it() {
         (markers.producer_epoch, markers.commit, markers.partitions.clone()),
         (epoch + 1, false, vec![tp("a", 0)])
     );
-    // The zombie can neither add nor commit.
+    // The zombie cannot add; its commit waits for the abort, then is fenced.
     assert_eq!(h.add(pid, epoch, &[tp("b", 0)]), Some(TxnError::ProducerFenced));
-    assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::ProducerFenced));
+    assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::ConcurrentTransactions));
     // The new producer retries until the abort completes, then gets the next epoch.
     assert_eq!(h.init_with(5, TXN, TIMEOUT_MS, -1, -1).error, Some(TxnError::ConcurrentTransactions));
     h.write_markers();
     assert_eq!(h.state(), Some(TxnState::CompleteAbort));
+    assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::ProducerFenced));
     assert_eq!(h.init(), (pid, epoch + 2));
 }
 
@@ -327,9 +332,9 @@ fn timed_out_transactions_are_aborted_by_tick() {
     assert_eq!(last_value(&h).producer_epoch, epoch + 1);
     let markers = h.markers.last().unwrap().clone();
     assert!(!markers.commit);
-    assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::ProducerFenced));
     h.write_markers();
     assert_eq!(h.state(), Some(TxnState::CompleteAbort));
+    assert_eq!(h.end_with(4, pid, epoch, true).error, Some(TxnError::ProducerFenced));
 }
 
 #[test]
