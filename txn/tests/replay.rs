@@ -123,13 +123,43 @@ fn bad_records_are_refused_and_change_nothing() {
 /// older one, as a zombie would).
 #[derive(Debug, Clone)]
 enum Op {
-    Init { txn: usize, kip360: bool },
-    Add { txn: usize, stale: bool, partition: i32, tv2: bool },
-    AddOffsets { txn: usize, partition: i32 },
-    Verify { txn: usize, partition: i32 },
-    End { txn: usize, stale: bool, commit: bool, v5: bool },
-    Markers { pick: usize, stale: bool },
-    Tick { advance_ms: i64 },
+    Init {
+        txn: usize,
+        kip360: bool,
+    },
+    Add {
+        txn: usize,
+        stale: bool,
+        partition: i32,
+        tv2: bool,
+    },
+    AddOffsets {
+        txn: usize,
+        partition: i32,
+    },
+    Verify {
+        txn: usize,
+        partition: i32,
+    },
+    End {
+        txn: usize,
+        stale: bool,
+        commit: bool,
+        v5: bool,
+    },
+    Markers {
+        pick: usize,
+        stale: bool,
+    },
+    Tick {
+        advance_ms: i64,
+    },
+    /// A producer that another InitProducerId replaced tries to carry on.
+    Zombie {
+        txn: usize,
+        pick: usize,
+        partition: i32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -144,6 +174,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(txn, stale, commit, v5)| Op::End { txn, stale, commit, v5 }),
         3 => (any::<usize>(), prop::bool::weighted(0.1)).prop_map(|(pick, stale)| Op::Markers { pick, stale }),
         1 => (0..40_000i64).prop_map(|advance_ms| Op::Tick { advance_ms }),
+        1 => (txn.clone(), any::<usize>(), 0..4i32).prop_map(|(txn, pick, partition)| Op::Zombie { txn, pick, partition }),
     ]
 }
 
@@ -153,6 +184,8 @@ struct Run {
     h: Harness,
     /// What each producer was last told: (producer id, epoch).
     producers: [(i64, i16); 3],
+    /// The ids and epochs of producers that a later InitProducerId replaced: fenced for good.
+    zombies: [Vec<(i64, i16)>; 3],
 }
 
 /// The producer id and epoch a producer sends: its own, or (a zombie) the epoch before.
@@ -177,6 +210,9 @@ impl Run {
                 let outcome = c.init_producer_id(request, now);
                 if outcome.reply.error.is_none() {
                     assert_eq!(c.describe_transaction(IDS[txn]).state, Some(TxnState::Empty));
+                    if self.producers[txn].0 >= 0 {
+                        self.zombies[txn].push(self.producers[txn]);
+                    }
                     self.producers[txn] = (outcome.reply.producer_id, outcome.reply.producer_epoch);
                 }
                 self.h.take(outcome.effects);
@@ -281,6 +317,28 @@ impl Run {
                     }
                 }
             }
+            Op::Zombie { txn, pick, partition } => {
+                let Some(&(pid, epoch)) = self.zombies[txn].get(pick % self.zombies[txn].len().max(1)) else {
+                    return;
+                };
+                let request = AddPartitionsRequest {
+                    version: 5,
+                    transactional_id: IDS[txn].into(),
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    partitions: vec![tp("z", partition)],
+                    transaction_version: TxnVersion::V2,
+                };
+                let outcome = c.add_partitions(request, now);
+                assert!(outcome.reply.is_some() && outcome.effects.is_empty(), "a zombie added partitions");
+                let verify = VerifyPartitionsRequest {
+                    transactional_id: IDS[txn].into(),
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    partitions: vec![tp("p", partition)],
+                };
+                assert!(c.verify_partitions(&verify)[0].1.is_some(), "a zombie's append was verified");
+            }
             Op::Tick { advance_ms } => {
                 let at = self.h.now + advance_ms;
                 self.h.tick(at);
@@ -294,7 +352,7 @@ proptest! {
 
     #[test]
     fn random_operations_keep_invariants_and_replay_to_the_same_state(ops in prop::collection::vec(op(), 1..80)) {
-        let mut run = Run { h: Harness::new(), producers: [(-1, -1); 3] };
+        let mut run = Run { h: Harness::new(), producers: [(-1, -1); 3], zombies: Default::default() };
         for (i, op) in ops.into_iter().enumerate() {
             run.apply(op);
             // Every prefix of the log replays to the state it produced.
