@@ -52,8 +52,7 @@ pub struct AddOffsetsRequest {
     pub transactional_id: String,
     pub producer_id: i64,
     pub producer_epoch: i16,
-    pub group_id: String,
-    /// `strata_groups::Coordinator::partition_for(group_id)`, which the broker knows.
+    /// `strata_groups::Coordinator::partition_for(group_id)` of the request's group.
     pub offsets_partition: i32,
 }
 

@@ -242,7 +242,6 @@ impl Run {
                     transactional_id: IDS[txn].into(),
                     producer_id: pid,
                     producer_epoch: epoch,
-                    group_id: "g".into(),
                     offsets_partition: partition,
                 };
                 let outcome = c.add_offsets(request, now);

@@ -102,7 +102,6 @@ impl Harness {
             transactional_id: TXN.into(),
             producer_id: pid,
             producer_epoch: epoch,
-            group_id: "g".into(),
             offsets_partition,
         };
         let outcome = self.c.add_offsets(request, now);
