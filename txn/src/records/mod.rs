@@ -6,10 +6,14 @@
 //! | `TransactionLogKey` (version 0) | int16 version, transactionalId string |
 //! | `TransactionLogValue` (writes 1; reads 0-1) | int16 version, producerId int64, producerEpoch int16, transactionTimeoutMs int32, transactionStatus int8, transactionPartitions nullable [topic string, partitionIds [int32]], transactionLastUpdateTimestampMs int64, transactionStartTimestampMs int64 |
 //!
-//! Version 1 is flexible (compact strings and arrays, tagged fields) and carries three tagged
-//! fields, each written only when it differs from its default: 0 PreviousProducerId int64 (-1),
-//! 1 NextProducerId int64 (-1), 2 ClientTransactionVersion int16 (0). Kafka writes version 1
-//! once `transaction.version` is at least 1, which Strata always advertises. `Empty` has null
+//! Version 1 is flexible (compact strings and arrays, tagged fields) and has four tagged fields:
+//! 0 PreviousProducerId int64 (default -1), 1 NextProducerId int64 (-1), 2
+//! ClientTransactionVersion int16 (0) and 3 NextProducerEpoch int16 (-1, KIP-939's; read and
+//! ignored here). Kafka writes version 1 once `transaction.version` is at least 1, which Strata
+//! always advertises. Kafka 4.1.2 writes only ClientTransactionVersion among the tagged fields,
+//! though it reads the producer ids; Strata also writes PreviousProducerId and NextProducerId
+//! (each only when set, as tagged fields are), so that a producer id rotated by a TV2 EndTxn
+//! survives a restart — Kafka reads such a log the same way. `Empty` has null
 //! partitions. A transactional id that expires is a tombstone: the key with a null value.
 
 mod codec;

@@ -112,3 +112,15 @@ fn corrupt_values_are_errors() {
     trailing.push(0);
     assert_eq!(TxnLogValue::decode(&trailing), Err(RecordError::TrailingBytes(1)));
 }
+
+#[test]
+fn unknown_and_ignored_tags_are_skipped() {
+    // ONGOING_V1 with a NextProducerEpoch (tag 3 = 7) and an unknown tag 9 (3 bytes) added.
+    let mut bytes = ONGOING_V1[..ONGOING_V1.len() - 5].to_vec();
+    bytes.extend_from_slice(&[3, 2, 2, 0, 2, 3, 2, 0, 7, 9, 3, 1, 2, 3]);
+    assert_eq!(TxnLogValue::decode(&bytes).unwrap(), ongoing());
+    // A tag whose size runs past the record is an error, not a panic.
+    let mut bad = ONGOING_V1[..ONGOING_V1.len() - 5].to_vec();
+    bad.extend_from_slice(&[1, 9, 200, 1]);
+    assert!(matches!(TxnLogValue::decode(&bad), Err(RecordError::Truncated { .. })));
+}
