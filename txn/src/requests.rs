@@ -69,11 +69,18 @@ pub struct EndTxnRequest {
     pub commit: bool,
 }
 
-/// ListTransactions' filters; empty means no filter, a negative duration likewise.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// ListTransactions' filters; empty means no filter, a negative duration likewise (the default,
+/// as in the request).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListTransactionsFilter {
     pub states: Vec<String>,
     pub producer_ids: Vec<i64>,
     /// v1+ (KIP-994): only transactions running longer than this.
     pub duration_ms: i64,
+}
+
+impl Default for ListTransactionsFilter {
+    fn default() -> Self {
+        ListTransactionsFilter { states: vec![], producer_ids: vec![], duration_ms: -1 }
+    }
 }

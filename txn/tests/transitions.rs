@@ -385,7 +385,7 @@ fn describe_and_list() {
     );
 
     let ids = |l: ListedTxns| l.transactions.into_iter().map(|t| t.transactional_id).collect::<Vec<_>>();
-    let all = ListTransactionsFilter { duration_ms: -1, ..Default::default() };
+    let all = ListTransactionsFilter::default();
     assert_eq!(ids(h.c.list_transactions(&all, h.now)), ["idle", TXN]);
     let ongoing = ListTransactionsFilter { states: vec!["Ongoing".into(), "Bogus".into()], ..all.clone() };
     let listed = h.c.list_transactions(&ongoing, h.now);
