@@ -55,7 +55,9 @@ impl Coordinator {
     }
 
     /// The markers still to be written: those of every transaction in PrepareCommit or
-    /// PrepareAbort. After a replay the broker sends these (Kafka does the same on load).
+    /// PrepareAbort. After a replay the broker sends these (Kafka does the same on load). One
+    /// with no partitions (an empty abort cut short by a crash) has nothing to write: the broker
+    /// reports it written at once.
     pub fn pending_markers(&self) -> Vec<WriteMarkers> {
         self.txns.values().filter(|t| t.state.is_preparing()).map(markers_for).collect()
     }

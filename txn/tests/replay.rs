@@ -365,3 +365,19 @@ proptest! {
         assert_same(&run.h.c, &compacted, &IDS);
     }
 }
+
+#[test]
+fn an_empty_abort_cut_short_by_a_crash_completes_after_replay() {
+    let mut h = Harness::new();
+    let (pid, epoch) = h.init();
+    assert_eq!(h.end_with(5, pid, epoch, false).error, None);
+    // The crash came between PrepareAbort and CompleteAbort.
+    let cut = &h.log[..h.log.len() - 1];
+    let mut replayed = Harness::replay(cut);
+    assert_eq!(replayed.describe_transaction(TXN).state, Some(TxnState::PrepareAbort));
+    let pending = replayed.pending_markers();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].partitions.is_empty(), "nothing to write; the broker reports it done at once");
+    replayed.markers_written(TXN, pid, epoch + 1, h.now + 1).unwrap();
+    assert_eq!(replayed.describe_transaction(TXN).state, Some(TxnState::CompleteAbort));
+}
