@@ -1,6 +1,6 @@
 //! A tidy test for what clippy cannot see: which crate may depend on which (DESIGN.md's table) and
 //! what each may use only in its tests, which files may hold `unsafe` code, that wire, log and
-//! groups read no clock and open no socket, that every Rust file opens with a `//!` comment saying
+//! groups (and txn) read no clock and open no socket, that every Rust file opens with a `//!` comment saying
 //! its role, that every handler declares its API and is routed by the API table, and that
 //! README.md documents every API the broker serves and every setting it accepts.
 
@@ -49,6 +49,7 @@ fn crates_depend_only_on_what_the_design_allows() {
         ),
         ("log", &["strata-wire", "bytes", "crc32c", "io-uring", "memmap2", "libc", "thiserror", "tracing", "tokio"]),
         ("groups", &["strata-wire", "kafka-protocol", "bytes", "thiserror"]),
+        ("txn", &["strata-groups", "kafka-protocol", "bytes", "thiserror"]),
     ];
     for (dir, allowed) in allowed {
         let manifest = read(&workspace().join(dir).join("Cargo.toml"));
@@ -76,6 +77,7 @@ fn test_support_is_only_a_dev_dependency_of_the_product() {
         ("wire", &["strata-testkit", "proptest", "criterion"]),
         ("log", &["strata-testkit", "kafka-protocol", "proptest", "tempfile", "criterion", "tokio"]),
         ("groups", &["strata-testkit", "proptest"]),
+        ("txn", &["proptest"]),
         ("broker", &["strata-testkit", "tempfile"]),
     ];
     for (dir, allowed) in allowed {
@@ -108,7 +110,7 @@ const UNSAFE_ALLOWED: &[&str] = &[
 #[test]
 fn unsafe_code_only_where_listed() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "broker", "testkit", "tests", "benches", "tidy"] {
+    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy"] {
         rust_files(&workspace().join(dir), &mut files);
     }
     let root = workspace();
@@ -125,12 +127,12 @@ fn unsafe_code_only_where_listed() {
 }
 
 #[test]
-fn wire_log_and_groups_read_no_clock_and_open_no_socket() {
+fn the_state_machine_crates_read_no_clock_and_open_no_socket() {
     // Time comes in as `now_ms` from the broker; sockets are the broker's. Tests may do either.
     let forbidden =
         ["SystemTime::now", "Instant::now", "std::net", "tokio::net", "TcpStream", "TcpListener", "UdpSocket"];
     let mut files = Vec::new();
-    for dir in ["wire/src", "log/src", "groups/src"] {
+    for dir in ["wire/src", "log/src", "groups/src", "txn/src"] {
         rust_files(&workspace().join(dir), &mut files);
     }
     let offences: Vec<String> = files
@@ -168,7 +170,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_rust_file_opens_with_a_role_comment() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "broker", "testkit", "tests", "benches", "tidy"] {
+    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy"] {
         rust_files(&workspace().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());
