@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::LogError;
+use crate::io::power_cut;
 use crate::offset::Offset;
 
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
@@ -30,8 +31,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<(), 
     file.write_all(bytes).map_err(|e| LogError::io("write", &tmp, e))?;
     if sync {
         file.sync_all().map_err(|e| LogError::io("fsync", &tmp, e))?;
+        power_cut::path_synced(&tmp);
+    } else {
+        power_cut::created(&tmp);
     }
     std::fs::rename(&tmp, path).map_err(|e| LogError::io("rename", path, e))?;
+    power_cut::renamed(&tmp, path);
     if sync && let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
@@ -42,7 +47,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<(), 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     #[cfg(test)]
     synced_dirs::record(dir);
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LogError::io("fsync directory", dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LogError::io("fsync directory", dir, e))?;
+    power_cut::dir_synced(dir);
+    Ok(())
+}
+
+/// fdatasyncs a file the writer does not own (a clean close).
+pub(crate) fn sync_file(file: &File, path: &Path) -> Result<(), LogError> {
+    file.sync_data().map_err(|e| LogError::io("fsync", path, e))?;
+    power_cut::file_synced(file);
+    Ok(())
 }
 
 /// Which directories were fsynced, for tests that check a new file's entry is made durable.

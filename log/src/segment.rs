@@ -101,6 +101,9 @@ impl Segment {
             }
         }
         let (mut segment, _) = Segment::open(dir, base, base)?;
+        for path in segment_paths(dir, base) {
+            crate::io::power_cut::created(&path);
+        }
         segment.activate(index_bytes)?;
         // The new files' directory entries must be durable before anything written to them can
         // be: an fsync of a file does not persist its name, and after a power cut a segment whose

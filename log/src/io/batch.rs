@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use bytes::Bytes;
 
 use super::faults::Faults;
+use super::power_cut;
 use super::{IoKind, StatCounters, WriteJob};
 
 /// One positioned write of a whole buffer. `file` outlives the call (the batch's jobs hold it).
@@ -64,6 +65,11 @@ pub(crate) fn execute(
     }
 
     let write_results = if ops.is_empty() { Vec::new() } else { backend.write_all(&ops, chunk_bytes_max, stats) };
+    for (op, result) in ops.iter().zip(&write_results) {
+        if result.is_ok() {
+            power_cut::wrote(op.file, op.position, &op.data);
+        }
+    }
 
     if process_died {
         // Nothing of this batch is acknowledged and nothing is synced: the process is "gone".
@@ -121,6 +127,9 @@ fn sync_files(
     if !to_sync.is_empty() {
         let synced = backend.datasync(&to_sync, stats);
         for (file, result) in to_sync.iter().zip(synced) {
+            if result.is_ok() {
+                power_cut::file_synced(file);
+            }
             results.insert(file.as_raw_fd(), result);
         }
     }

@@ -28,10 +28,12 @@
 //! go to the next batch without touching the bounded queue, so it cannot deadlock), and it may
 //! panic without killing the writer (the panic is caught and logged).
 //!
-//! [`faults`] wraps the same engine with injected torn writes, short writes and failing fsyncs.
+//! [`faults`] wraps the same engine with injected torn writes, short writes and failing fsyncs;
+//! [`power_cut`] records what reached the disk durably and simulates a power cut.
 
 mod batch;
 pub mod faults;
+pub mod power_cut;
 mod pwrite;
 mod slots;
 #[cfg(test)]

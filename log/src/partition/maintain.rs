@@ -9,7 +9,8 @@ use super::append::remove_clean_marker;
 use super::open::load_producers;
 use super::{FILES_PER_SEGMENT, Inner, Partition, State};
 use crate::checkpoint::{
-    CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, write_atomic, write_offset,
+    CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, sync_file, write_atomic,
+    write_offset,
 };
 use crate::error::LogError;
 use crate::io::WriteJob;
@@ -98,14 +99,18 @@ impl Inner {
     }
 
     /// Deletes the oldest segment (never the active one) and advances the log start past it.
+    ///
+    /// The new log start is made durable before the files are unlinked: unlinks that a power cut
+    /// undoes can bring back any subset of the deleted segments, and recovery tells such leftovers
+    /// from the log by the persisted log start (see `open`).
     fn delete_oldest(&self, state: &mut State) -> Result<(), LogError> {
-        if state.segments.len() < 2 {
-            return Ok(());
+        let Some(first) = state.segments.keys().nth(1).copied() else { return Ok(()) };
+        if Offset(first) > state.log_start {
+            write_offset(&self.dir.join(LOG_START_FILE), Offset(first), true)?;
         }
         let Some((_, segment)) = state.segments.pop_first() else { return Ok(()) };
         segment.delete_files(&self.dir)?;
         self.files.release(FILES_PER_SEGMENT);
-        let first = state.segments.keys().next().copied().unwrap_or(segment.next_offset.0);
         state.log_start = state.log_start.max(Offset(first));
         state.producers.remove_before(state.log_start.0);
         Ok(())
@@ -304,9 +309,9 @@ impl Partition {
             active.seal()?;
         }
         for seg in state.segments.range(recovery_point.0..).map(|(_, s)| s) {
-            seg.log.sync_data().map_err(|e| LogError::io("fsync", &seg.log_path, e))?;
+            sync_file(&seg.log, &seg.log_path)?;
             for file in seg.index_files() {
-                file.sync_data().map_err(|e| LogError::io("fsync index", &seg.log_path, e))?;
+                sync_file(&file, &seg.log_path)?;
             }
         }
         // The snapshot's rename is made durable by the marker's directory fsync right after.
