@@ -20,6 +20,14 @@ pub enum LogError {
     /// (`KAFKA_STORAGE_ERROR`).
     #[error("a write to the partition's log failed: {source}")]
     WriteFailed { source: Arc<std::io::Error> },
+    /// The log directory went offline for writes after a failed fsync or write; reads go on, writes
+    /// need a restart (`KAFKA_STORAGE_ERROR`, as Kafka answers for an offline log directory).
+    #[error("the log directory {dir} is offline: {source}")]
+    StorageOffline { dir: PathBuf, source: Arc<std::io::Error> },
+    /// A write found the disk full; the append failed and nothing of it stays. Appends resume when
+    /// space comes back (`KAFKA_STORAGE_ERROR`).
+    #[error("the disk is full: {source}")]
+    DiskFull { source: Arc<std::io::Error> },
     /// The writer thread has stopped (`KAFKA_STORAGE_ERROR`).
     #[error("the log writer: {0}")]
     Writer(Arc<IoError>),

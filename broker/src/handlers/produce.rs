@@ -362,6 +362,8 @@ pub fn log_error_code(error: &LogError) -> i16 {
         LogError::InvalidTopic(_) => ResponseError::InvalidTopicException.code(),
         LogError::Io { .. }
         | LogError::WriteFailed { .. }
+        | LogError::StorageOffline { .. }
+        | LogError::DiskFull { .. }
         | LogError::Writer(_)
         | LogError::TooManyOpenFiles { .. }
         | LogError::Corrupt { .. } => ResponseError::KafkaStorageError.code(),

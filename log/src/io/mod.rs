@@ -19,7 +19,8 @@
 //! Because `done` runs in submission order, a caller that submits a partition's batches in offset
 //! order also publishes them in offset order.
 //!
-//! Failure semantics: a job whose write or requested fsync fails gets the error in `done`; a failed
+//! Failure semantics: a job whose write or requested fsync fails gets the error in `done` (an
+//! fsync's error wrapped in [`FsyncFailed`], so the owner can tell it from a write's); a failed
 //! write also fails every later job of the same batch on the same file (so nothing after a hole is
 //! acknowledged). The owner of a file must treat any error as fatal for that file: the bytes of
 //! later batches may still reach it.
@@ -51,6 +52,7 @@ use std::thread::{JoinHandle, ThreadId};
 use bytes::Bytes;
 
 use self::batch::Backend;
+pub use self::batch::FsyncFailed;
 use self::faults::Faults;
 use self::slots::Slots;
 

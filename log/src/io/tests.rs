@@ -303,7 +303,7 @@ fn failing_fsync_fails_the_sync_jobs_of_that_file_only() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (open(&dir.path().join("a")), open(&dir.path().join("b")));
         let faults = Faults::new();
-        faults.fail_fsync(0);
+        faults.fail_fsync(0, libc::EIO);
         let writer = start(kind, options(kind), Some(Arc::clone(&faults)));
         let (tx, rx) = channel();
         let release = gate(&writer, &b);
@@ -315,7 +315,8 @@ fn failing_fsync_fails_the_sync_jobs_of_that_file_only() {
         let got = results(&rx, 4);
         let ok: Vec<bool> = got.iter().map(|(_, result)| result.is_ok()).collect();
         assert_eq!(ok, [false, true, true, false], "{kind:?}");
-        assert_eq!(got[0].1.as_ref().unwrap_err().raw_os_error(), Some(libc::EIO));
+        let fsync_error = super::FsyncFailed::of(got[0].1.as_ref().unwrap_err()).unwrap();
+        assert_eq!(fsync_error.raw_os_error(), Some(libc::EIO));
         assert_eq!(faults.counts().failed_fsyncs, 1);
         assert_eq!(writer.stats().fsyncs, 1, "{kind:?}: the failed fsync was never issued, b's was");
         writer.stop();

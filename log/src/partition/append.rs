@@ -19,7 +19,8 @@ use super::{AppendInfo, Inner, Partition, PendingAppend, State};
 use crate::checkpoint::{CLEAN_SHUTDOWN_FILE, remove, sync_dir};
 use crate::config::{RECORD_SET_BYTES_MAX, TimestampType};
 use crate::error::{AppendError, LogError, TryAppendError};
-use crate::io::{Reservation, WriteJob};
+use crate::io::{FsyncFailed, Reservation, WriteJob};
+use crate::log_dir::is_disk_full;
 use crate::offset::Offset;
 use crate::producer_state::Verdict;
 use crate::record_buf::RecordBuf;
@@ -90,7 +91,16 @@ impl Partition {
         };
         // Whoever holds `state` without `order` does only memory work (completions, reads, config).
         let mut state = inner.lock_state();
-        check_writable(&state)?;
+        check_writable(inner, &state)?;
+        if state.disk_full.is_some() {
+            // Writes failed on a full disk: start again from the last completed write.
+            if blocking == Blocking::Refused {
+                return Err(TryAppendError::WouldBlock(record_set));
+            }
+            state = inner.quiesce(state);
+            check_writable(inner, &state)?;
+            inner.rewind(&mut state)?;
+        }
         let max = state.config.max_message_bytes as usize;
         if let Some(big) = headers.iter().find(|h| h.total_bytes() > max) {
             return Err(AppendError::MessageTooLarge { bytes: big.total_bytes(), max }.into());
@@ -132,12 +142,26 @@ impl Partition {
                 remove_clean_marker(inner, &mut state)?;
                 if roll {
                     state = inner.quiesce(state);
-                    check_writable(&state)?;
-                    jobs = inner.roll(&mut state)?;
+                    check_writable(inner, &state)?;
+                    // Writes completing meanwhile may have found the disk full: the roll must
+                    // start the new segment at the completed end.
+                    if state.disk_full.is_some() {
+                        inner.rewind(&mut state)?;
+                    }
+                    if needs_roll(&state, record_set.len(), headers.len(), records, now_ms) {
+                        jobs = inner.roll(&mut state)?;
+                    }
                 }
                 None
             }
         };
+
+        // The segment the write goes to, found before anything changes: a refusal after this point
+        // would leave offsets handed out and a pending write counted that never happens.
+        let Some(active) = state.active() else {
+            return Err(AppendError::from(LogError::Closed).into());
+        };
+        let (file, segment_base) = (Arc::clone(&active.log), active.base.0);
 
         // Assign offsets and rewrite the headers.
         // A copy: the broker's record sets are slices of a shared request frame (see record_buf).
@@ -174,7 +198,6 @@ impl Partition {
         state.dirty_size = position;
         state.pending_jobs += 1;
         state.pending_batches += placed.len();
-        let segment_base = state.active().map_or(0, |s| s.base.0);
         if let Some(active) = state.active_mut()
             && active.roll_base_ms.is_none()
         {
@@ -186,9 +209,6 @@ impl Partition {
             state.unflushed_messages = 0;
             state.last_flush_ms = now_ms;
         }
-        let Some(file) = state.active().map(|s| Arc::clone(&s.log)) else {
-            return Err(AppendError::from(LogError::Closed).into());
-        };
         drop(state);
 
         let (tx, rx) = oneshot::channel();
@@ -212,10 +232,11 @@ impl Partition {
     }
 }
 
-fn check_writable(state: &State) -> Result<(), LogError> {
+fn check_writable(inner: &Inner, state: &State) -> Result<(), LogError> {
     if state.closed {
         return Err(LogError::Closed);
     }
+    inner.health.check()?;
     if let Some(source) = &state.failed {
         return Err(LogError::WriteFailed { source: Arc::clone(source) });
     }
@@ -260,12 +281,13 @@ fn complete(
     state.pending_jobs = state.pending_jobs.saturating_sub(1);
     state.pending_batches = state.pending_batches.saturating_sub(placed.len());
     if let Err(e) = result {
-        tracing::error!(dir = %inner.dir.display(), error = %e, "log write failed; the partition refuses appends until reopened");
-        state.failed.get_or_insert_with(|| Arc::new(e));
+        inner.write_failed(&mut state, e);
     }
-    let outcome = match &state.failed {
-        Some(source) => Err(LogError::WriteFailed { source: Arc::clone(source) }),
-        None => {
+    let outcome = match (inner.health.check(), &state.failed, &state.disk_full) {
+        (Err(offline), _, _) => Err(offline),
+        (_, Some(source), _) => Err(LogError::WriteFailed { source: Arc::clone(source) }),
+        (_, _, Some(source)) => Err(LogError::DiskFull { source: Arc::clone(source) }),
+        (Ok(()), None, None) => {
             let interval = state.config.index_interval_bytes;
             match state.active_mut() {
                 Some(active) if active.base.0 == segment_base => {
@@ -292,6 +314,20 @@ fn complete(
 }
 
 impl Inner {
+    /// A write job of this partition failed. A failed fsync, or a failed write other than a full
+    /// disk, takes the whole log directory offline (see `log_dir`); a full disk fails this append
+    /// and every later one already queued, until the next append rewinds.
+    fn write_failed(&self, state: &mut State, error: std::io::Error) {
+        if FsyncFailed::of(&error).is_none() && (state.disk_full.is_some() || is_disk_full(&error)) {
+            if state.disk_full.is_none() {
+                tracing::warn!(dir = %self.dir.display(), %error, "the disk is full; appends fail until space comes back");
+                state.disk_full = Some(Arc::new(error));
+            }
+            return;
+        }
+        self.health.take_offline(error, "a write or fsync of a log segment");
+    }
+
     /// Submits jobs in order; on a refused submit the partition is failed (offsets may have been
     /// handed out for bytes that will never be written). `last_is_pending`: the last job is an
     /// append counted in `pending_jobs`, which a refused submit must uncount.

@@ -56,28 +56,54 @@ impl Inner {
         self.snapshot_producers(state, new_base, false)?;
         self.persist_recovery_point(state, false)?;
         let inner = Arc::clone(self);
-        let on_synced = move |result: std::io::Result<()>| {
-            let mut state = inner.lock_state();
-            match result {
-                Ok(()) => state.recovery_point = state.recovery_point.max(new_base),
-                Err(e) => {
-                    tracing::error!(dir = %inner.dir.display(), error = %e, "fsync of a sealed segment failed");
-                    state.failed.get_or_insert_with(|| Arc::new(e));
-                }
+        let on_synced = move |result: std::io::Result<()>| match result {
+            Ok(()) => {
+                let mut state = inner.lock_state();
+                state.recovery_point = state.recovery_point.max(new_base);
             }
-        };
-        let fail_on_error = |inner: Arc<Inner>| {
-            Box::new(move |result: std::io::Result<()>| {
-                if let Err(e) = result {
-                    inner.lock_state().failed.get_or_insert_with(|| Arc::new(e));
-                }
-            }) as Box<dyn FnOnce(std::io::Result<()>) + Send>
+            Err(e) => inner.health.take_offline(e, "the fsync of a sealed segment"),
         };
         Ok(vec![
-            sync_job(index, fail_on_error(Arc::clone(self))),
-            sync_job(time_index, fail_on_error(Arc::clone(self))),
+            sync_job(index, self.offline_on_error("the fsync of a sealed offset index")),
+            sync_job(time_index, self.offline_on_error("the fsync of a sealed time index")),
             sync_job(log, Box::new(on_synced)),
         ])
+    }
+
+    /// A completion for a pure fsync job: a failure takes the log directory offline.
+    fn offline_on_error(self: &Arc<Self>, during: &'static str) -> Box<dyn FnOnce(std::io::Result<()>) + Send> {
+        let inner = Arc::clone(self);
+        Box::new(move |result| {
+            if let Err(e) = result {
+                inner.health.take_offline(e, during);
+            }
+        })
+    }
+
+    /// After writes found the disk full: cuts what they left in the active segment (a prefix of the
+    /// one that failed, and later ones that may have been written before it was known) and starts
+    /// again from the last completed write. Needs `order` held and no write in flight. The cut is
+    /// fsynced before anything new is written over it, so a power cut cannot bring the failed
+    /// batches back behind new ones. Takes no new disk space.
+    pub(crate) fn rewind(&self, state: &mut State) -> Result<(), LogError> {
+        assert_eq!(state.pending_jobs, 0, "rewind with writes in flight");
+        let Some(active) = state.active() else { return Err(LogError::Closed) };
+        let (end, size) = (active.next_offset, active.size);
+        active.log.set_len(u64::from(size)).map_err(|e| LogError::io("truncate segment", &active.log_path, e))?;
+        if let Err(e) = active.log.sync_data() {
+            self.health.take_offline(e, "the fsync after a full disk");
+            return self.health.check();
+        }
+        crate::io::power_cut::file_synced(&active.log);
+        let mut snapshots = std::mem::take(&mut state.snapshots);
+        state.producers = load_producers(&self.dir, &state.segments, &mut snapshots, end, state.log_start)?;
+        state.snapshots = snapshots;
+        state.dirty_end = end;
+        state.dirty_size = size;
+        state.pending_batches = 0;
+        state.disk_full = None;
+        tracing::info!(dir = %self.dir.display(), next_offset = end.0, "appends resume after a full disk");
+        Ok(())
     }
 
     fn snapshot_producers(&self, state: &mut State, at: Offset, sync: bool) -> Result<(), LogError> {
@@ -139,10 +165,17 @@ impl Partition {
             0
         };
         let all_expired = expired == state.segments.len() && state.dirty_size > 0;
-        if (aged || all_expired) && state.failed.is_none() {
+        if (aged || all_expired) && state.failed.is_none() && inner.health.check().is_ok() {
             remove_clean_marker(inner, &mut state)?;
             state = inner.quiesce(state);
-            jobs = inner.roll(&mut state)?;
+            // A roll starts the new segment at `dirty_end`, which writes that found the disk full
+            // left beyond the completed end: rewind first.
+            if state.disk_full.is_some() {
+                inner.rewind(&mut state)?;
+            }
+            if state.dirty_size > 0 {
+                jobs = inner.roll(&mut state)?;
+            }
         }
         let mut deleted = false;
         for _ in 0..expired.min(state.segments.len().saturating_sub(1)) {
@@ -171,14 +204,7 @@ impl Partition {
             && now_ms.saturating_sub(state.last_flush_ms) >= i64::try_from(config.flush_ms).unwrap_or(i64::MAX);
         if flush_due && let Some(active) = state.active() {
             let inner_done = Arc::clone(inner);
-            jobs.push(sync_job(
-                Arc::clone(&active.log),
-                Box::new(move |result| {
-                    if let Err(e) = result {
-                        inner_done.lock_state().failed.get_or_insert_with(|| Arc::new(e));
-                    }
-                }),
-            ));
+            jobs.push(sync_job(Arc::clone(&active.log), inner_done.offline_on_error("a flush.ms fsync")));
             state.unflushed_messages = 0;
             state.last_flush_ms = now_ms;
         }
@@ -299,7 +325,7 @@ impl Partition {
         if !clean || state.clean_marker_present {
             return Ok(()); // unchanged since a clean open: the marker still tells the truth
         }
-        if state.failed.is_some() {
+        if state.failed.is_some() || state.disk_full.is_some() || inner.health.check().is_err() {
             tracing::warn!(dir = %inner.dir.display(), "partition had a write failure; no clean-shutdown marker");
             return Ok(());
         }

@@ -32,6 +32,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::io::Writer;
+use crate::log_dir::LogDirHealth;
 use crate::offset::Offset;
 use crate::producer_state::ProducerState;
 use crate::segment::Segment;
@@ -43,6 +44,13 @@ pub use read::{FileRange, ReadResult};
 pub(crate) struct OpenFiles {
     pub(crate) open: AtomicUsize,
     pub(crate) max: usize,
+}
+
+/// What every partition of one data directory shares with the others.
+#[derive(Debug)]
+pub(crate) struct DirShared {
+    pub(crate) files: Arc<OpenFiles>,
+    pub(crate) health: Arc<LogDirHealth>,
 }
 
 /// Descriptors one segment holds (log, index, time index).
@@ -98,7 +106,11 @@ pub(crate) struct State {
     pub(crate) dirty_size: u32,
     pub(crate) pending_jobs: usize,
     pub(crate) pending_batches: usize,
+    /// The writer refused a job (it stopped): this partition refuses appends until reopened.
     pub(crate) failed: Option<Arc<std::io::Error>>,
+    /// A write found the disk full: it and every write after it failed, and the next append first
+    /// rewinds to the last completed write (`rewind`).
+    pub(crate) disk_full: Option<Arc<std::io::Error>>,
     pub(crate) closed: bool,
     pub(crate) producers: ProducerState,
     pub(crate) unflushed_messages: u64,
@@ -133,6 +145,7 @@ pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
     pub(crate) writer: Writer,
     pub(crate) files: Arc<OpenFiles>,
+    pub(crate) health: Arc<LogDirHealth>,
     pub(crate) order: Mutex<()>,
     pub(crate) state: Mutex<State>,
     pub(crate) drained: Condvar,
@@ -231,8 +244,12 @@ impl Partition {
             }
             {
                 let state = self.inner.lock_state();
+                self.inner.health.check()?;
                 if let Some(source) = &state.failed {
                     return Err(LogError::WriteFailed { source: Arc::clone(source) });
+                }
+                if let Some(source) = &state.disk_full {
+                    return Err(LogError::DiskFull { source: Arc::clone(source) });
                 }
                 if state.closed {
                     return Err(LogError::Closed);
@@ -242,6 +259,11 @@ impl Partition {
                 return Err(LogError::Closed);
             }
         }
+    }
+
+    /// Why the partition's log directory is offline for writes, if it is (see `log_dir`).
+    pub fn storage_offline(&self) -> Option<Arc<std::io::Error>> {
+        self.inner.health.offline_cause().cloned()
     }
 
     pub fn size_bytes(&self) -> u64 {

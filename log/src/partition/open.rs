@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
 
-use super::{FILES_PER_SEGMENT, Inner, OpenFiles, Partition, State};
+use super::{DirShared, FILES_PER_SEGMENT, Inner, Partition, State};
 use crate::checkpoint::{
     CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, SNAPSHOT_SUFFIX, is_tmp, read_offset, remove,
     snapshot_path,
@@ -67,9 +67,10 @@ impl Partition {
         partition: i32,
         config: LogConfig,
         writer: Writer,
-        files: Arc<OpenFiles>,
+        shared: &DirShared,
         now_ms: i64,
     ) -> Result<Partition, LogError> {
+        let files = Arc::clone(&shared.files);
         let config = config.clamped();
         let is_new = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| LogError::io("create partition directory", dir, e))?;
@@ -133,6 +134,7 @@ impl Partition {
             pending_jobs: 0,
             pending_batches: 0,
             failed: None,
+            disk_full: None,
             closed: false,
             producers,
             unflushed_messages: 0,
@@ -147,6 +149,7 @@ impl Partition {
             dir: dir.to_path_buf(),
             writer,
             files,
+            health: Arc::clone(&shared.health),
             order: Mutex::new(()),
             state: Mutex::new(state),
             drained: Condvar::new(),
