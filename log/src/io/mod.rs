@@ -456,11 +456,12 @@ impl WriterThread {
         for (job, result) in jobs.drain(..).zip(results) {
             let done = job.done;
             let file = job.file; // the fd stays open until the callback has run
+            // Counted before the callback, so whoever the callback wakes sees it counted.
+            self.stats.jobs.fetch_add(1, Ordering::Relaxed);
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(result))).is_err() {
                 tracing::error!("a log writer completion callback panicked");
             }
             drop(file);
-            self.stats.jobs.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -182,9 +182,14 @@ impl Partition {
             header.base_offset = next;
             header.partition_leader_epoch = leader_epoch;
             state.producers.record(&header);
-            next = header.last_offset().saturating_add(1);
+            next = Offset(header.last_offset()).next().0;
             placed.push(Placed { position, header });
-            position = position.saturating_add(total as u32);
+            // A segment rolls before `segment.bytes` (at most `SEGMENT_BYTES_MAX`, below 2 GiB), and
+            // a record set is at most `RECORD_SET_BYTES_MAX`: a position beyond `u32` is a bug.
+            position = u32::try_from(total)
+                .ok()
+                .and_then(|total| position.checked_add(total))
+                .unwrap_or_else(|| panic!("segment position {position} + batch of {total} bytes overflows u32"));
             at += total;
         }
         let info = AppendInfo {
@@ -198,6 +203,7 @@ impl Partition {
         state.dirty_size = position;
         state.pending_jobs += 1;
         state.pending_batches += placed.len();
+        let batches = placed.len();
         if let Some(active) = state.active_mut()
             && active.roll_base_ms.is_none()
         {
@@ -209,6 +215,7 @@ impl Partition {
             state.unflushed_messages = 0;
             state.last_flush_ms = now_ms;
         }
+        state.assert_invariants();
         drop(state);
 
         let (tx, rx) = oneshot::channel();
@@ -221,10 +228,10 @@ impl Partition {
             done: Box::new(move |result| complete(&done_inner, segment_base, placed, info, result, tx)),
         };
         match reservation {
-            Some(reservation) => inner.submit_reserved(reservation, job),
+            Some(reservation) => inner.submit_reserved(reservation, job, batches),
             None => {
                 jobs.push(job);
-                inner.submit_all(jobs, true)
+                inner.submit_all(jobs, Some(batches))
             }
         }
         .map_err(AppendError::from)?;
@@ -278,8 +285,7 @@ fn complete(
     reply: oneshot::Sender<Result<AppendInfo, LogError>>,
 ) {
     let mut state = inner.lock_state();
-    state.pending_jobs = state.pending_jobs.saturating_sub(1);
-    state.pending_batches = state.pending_batches.saturating_sub(placed.len());
+    state.uncount_pending(placed.len());
     if let Err(e) = result {
         inner.write_failed(&mut state, e);
     }
@@ -306,6 +312,7 @@ fn complete(
     } else {
         inner.wake_waiters();
     }
+    state.assert_invariants();
     if state.pending_jobs == 0 {
         inner.drained.notify_all();
     }
@@ -329,33 +336,33 @@ impl Inner {
     }
 
     /// Submits jobs in order; on a refused submit the partition is failed (offsets may have been
-    /// handed out for bytes that will never be written). `last_is_pending`: the last job is an
-    /// append counted in `pending_jobs`, which a refused submit must uncount.
-    pub(crate) fn submit_all(&self, jobs: Vec<WriteJob>, last_is_pending: bool) -> Result<(), LogError> {
+    /// handed out for bytes that will never be written). `last_pending_batches`: the last job is an
+    /// append of that many batches counted as pending, which a refused submit must uncount.
+    pub(crate) fn submit_all(&self, jobs: Vec<WriteJob>, last_pending_batches: Option<usize>) -> Result<(), LogError> {
         let mut jobs = jobs.into_iter();
         while let Some(job) = jobs.next() {
             if let Err(e) = self.writer.submit(job) {
                 drop(jobs);
-                return Err(self.refused_submit(e.into(), last_is_pending));
+                return Err(self.refused_submit(e.into(), last_pending_batches));
             }
         }
         Ok(())
     }
 
-    /// Submits an append (counted in `pending_jobs`) into a place reserved in the writer's queue:
-    /// never blocks. A refusal fails the partition as in `submit_all`.
-    fn submit_reserved(&self, reservation: Reservation<'_>, job: WriteJob) -> Result<(), LogError> {
-        reservation.submit(job).map_err(|e| self.refused_submit(e.into(), true))
+    /// Submits an append of `batches` batches (counted as pending) into a place reserved in the
+    /// writer's queue: never blocks. A refusal fails the partition as in `submit_all`.
+    fn submit_reserved(&self, reservation: Reservation<'_>, job: WriteJob, batches: usize) -> Result<(), LogError> {
+        reservation.submit(job).map_err(|e| self.refused_submit(e.into(), Some(batches)))
     }
 
     /// After the writer refused a job: fails the partition and returns the error.
-    fn refused_submit(&self, error: LogError, last_is_pending: bool) -> LogError {
+    fn refused_submit(&self, error: LogError, last_pending_batches: Option<usize>) -> LogError {
         let mut state = self.lock_state();
         state.failed.get_or_insert_with(|| Arc::new(std::io::Error::other(error.to_string())));
-        if last_is_pending {
-            state.pending_jobs = state.pending_jobs.saturating_sub(1);
-            state.pending_batches = 0;
+        if let Some(batches) = last_pending_batches {
+            state.uncount_pending(batches);
         }
+        state.assert_invariants();
         if state.pending_jobs == 0 {
             self.drained.notify_all();
         }

@@ -102,6 +102,7 @@ impl Inner {
         state.dirty_size = size;
         state.pending_batches = 0;
         state.disk_full = None;
+        state.assert_invariants();
         tracing::info!(dir = %self.dir.display(), next_offset = end.0, "appends resume after a full disk");
         Ok(())
     }
@@ -209,8 +210,9 @@ impl Partition {
             state.last_flush_ms = now_ms;
         }
         inner.persist_recovery_point(&mut state, false)?;
+        state.assert_invariants();
         drop(state);
-        inner.submit_all(jobs, false)
+        inner.submit_all(jobs, None)
     }
 
     /// Advances the log start offset to `before_offset` (-1: the high watermark), deleting

@@ -139,6 +139,57 @@ impl State {
     pub(crate) fn size_bytes(&self) -> u64 {
         self.segments.values().map(|s| u64::from(s.size)).sum()
     }
+
+    /// An append of `batches` batches is no longer in flight.
+    pub(crate) fn uncount_pending(&mut self, batches: usize) {
+        assert!(
+            self.pending_jobs > 0 && self.pending_batches >= batches,
+            "uncounting an append of {batches} batches from {} pending batches in {} appends",
+            self.pending_batches,
+            self.pending_jobs
+        );
+        self.pending_jobs -= 1;
+        self.pending_batches -= batches;
+    }
+
+    /// The partition's invariants, asserted after every change of the state: a failure is a bug in
+    /// this crate, never an input or an I/O error.
+    pub(crate) fn assert_invariants(&self) {
+        let high_watermark = self.high_watermark();
+        assert!(
+            self.log_start <= high_watermark && high_watermark <= self.dirty_end,
+            "log start {} <= high watermark {} <= dirty end {}",
+            self.log_start.0,
+            high_watermark.0,
+            self.dirty_end.0
+        );
+        // Every pending append holds at least one batch.
+        assert!(
+            self.pending_batches >= self.pending_jobs && (self.pending_jobs > 0 || self.pending_batches == 0),
+            "{} pending batches in {} pending appends",
+            self.pending_batches,
+            self.pending_jobs
+        );
+        let Some(active) = self.active() else { panic!("a partition without a segment") };
+        assert!(
+            self.dirty_size >= active.size,
+            "dirty size {} below the written size {}",
+            self.dirty_size,
+            active.size
+        );
+        for (base, segment) in &self.segments {
+            assert!(*base == segment.base.0 && segment.base <= segment.next_offset, "segment {base} is inconsistent");
+        }
+        for (older, newer) in self.segments.values().zip(self.segments.values().skip(1)) {
+            assert!(
+                older.base < newer.base && older.next_offset <= newer.base,
+                "segment {} (up to {}) overlaps segment {}",
+                older.base.0,
+                older.next_offset.0,
+                newer.base.0
+            );
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -179,6 +230,7 @@ impl Inner {
 
     /// Publishes the high watermark and log start after they changed.
     pub(crate) fn publish(&self, state: &State) {
+        state.assert_invariants();
         let hw = state.high_watermark().0;
         self.log_start.store(state.log_start.0, Ordering::Release);
         self.high_watermark.store(hw, Ordering::Release);

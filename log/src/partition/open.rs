@@ -144,6 +144,7 @@ impl Partition {
             recovery_point_persisted: recovery_point,
             snapshots,
         };
+        state.assert_invariants();
         let (hw_tx, _) = watch::channel(end.0);
         let inner = Inner {
             dir: dir.to_path_buf(),
