@@ -63,7 +63,8 @@ impl From<IoError> for LogError {
 /// Why `append` refused a record set. Nothing was written when this is returned.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
-    /// A batch failed validation (`CORRUPT_MESSAGE`, or `INVALID_RECORD` for count/delta errors).
+    /// A batch failed validation (`CORRUPT_MESSAGE` for a bad CRC or batch length, `INVALID_RECORD`
+    /// for the rest; see the broker's `batch_error`).
     #[error("corrupt record batch: {0}")]
     Corrupt(#[from] BatchError),
     /// One batch is larger than `max.message.bytes` (`MESSAGE_TOO_LARGE`).
