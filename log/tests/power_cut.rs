@@ -10,7 +10,8 @@
 //! - every other batch on disk is one that was sent, at the offset it was given,
 //! - the log start is not below what `delete_records` acknowledged.
 //!
-//! Between cuts, producers append to three data partitions, an `offsets` partition takes small
+//! Between cuts, producers append to three data partitions (now and then a write finds the disk
+//! full, failing its append and the ones queued behind it until the partition rewinds), an `offsets` partition takes small
 //! commit records and a `lazy` partition (no flush per message) takes batches whose acknowledgement
 //! promises nothing durable; segments are small so rolls happen all the time, retention by size and
 //! `delete_records` move the log start, reads check what they return. Some cuts land while appends
@@ -91,6 +92,9 @@ struct Track {
     durable: BTreeMap<i64, Vec<u8>>,
     /// Batches that may be there: appends not (or not durably) acknowledged.
     maybe: BTreeMap<i64, Vec<u8>>,
+    /// Appends to the `lazy` partition acknowledged since the last cut (in `maybe` too): a clean
+    /// shutdown makes them durable.
+    acknowledged_lazy: BTreeMap<i64, Vec<u8>>,
     /// The log start `delete_records` acknowledged (it persists it before answering).
     log_start_min: i64,
 }
@@ -172,6 +176,7 @@ impl Run {
             }
             track.durable = found;
             track.maybe.clear();
+            track.acknowledged_lazy.clear();
         }
     }
 
@@ -224,9 +229,12 @@ impl Run {
             let base_offset = append.info.base_offset;
             if self.runtime.block_on(append.wait()).is_ok() {
                 acknowledged += 1;
-                if PARTITIONS[which].2 != Use::Lazy {
-                    self.tracks[which].maybe.remove(&base_offset);
-                    self.tracks[which].durable.insert(base_offset, stored);
+                let track = &mut self.tracks[which];
+                if PARTITIONS[which].2 == Use::Lazy {
+                    track.acknowledged_lazy.insert(base_offset, stored);
+                } else {
+                    track.maybe.remove(&base_offset);
+                    track.durable.insert(base_offset, stored);
                 }
             }
         }
@@ -269,6 +277,12 @@ impl Run {
     fn live(&mut self, life: &Life) -> (u64, bool) {
         let mut acknowledged = 0;
         for _ in 0..1 + self.rng.below(5) {
+            if self.rng.below(6) == 0 {
+                // The disk fills up in the middle of a write: that append and the ones behind it on
+                // the same partition fail, and the next append rewinds the partition.
+                let job = life.faults.write_jobs_seen() + self.rng.below(4);
+                life.faults.tear_write_job(job, self.rng.below(300) as usize, TearMode::Errno(libc::ENOSPC));
+            }
             let appends = 1 + self.rng.below(12);
             acknowledged += self.append_round(life, appends);
             match self.rng.below(3) {
@@ -295,8 +309,8 @@ impl Run {
             5 => {
                 life.manager.shutdown().unwrap();
                 for track in &mut self.tracks {
-                    let maybe = std::mem::take(&mut track.maybe);
-                    track.durable.extend(maybe);
+                    let acknowledged = std::mem::take(&mut track.acknowledged_lazy);
+                    track.durable.extend(acknowledged);
                 }
                 return (acknowledged, true);
             }

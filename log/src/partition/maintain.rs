@@ -327,7 +327,11 @@ impl Partition {
         if !clean || state.clean_marker_present {
             return Ok(()); // unchanged since a clean open: the marker still tells the truth
         }
-        if state.failed.is_some() || state.disk_full.is_some() || inner.health.check().is_err() {
+        if state.disk_full.is_some() {
+            // What the full disk left behind goes; what was acknowledged is then made durable.
+            inner.rewind(&mut state)?;
+        }
+        if state.failed.is_some() || inner.health.check().is_err() {
             tracing::warn!(dir = %inner.dir.display(), "partition had a write failure; no clean-shutdown marker");
             return Ok(());
         }
