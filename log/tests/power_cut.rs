@@ -241,6 +241,20 @@ impl Run {
         acknowledged
     }
 
+    /// A round queued behind a held writer, so that it runs as one batch (the same seed, the same
+    /// run), with one of its writes torn: `mode` says what follows the tear.
+    fn held_round(&mut self, life: &Life, appends: u64, mode: TearMode) -> u64 {
+        let release = hold_writer(life);
+        let pending = self.submit_round(life, appends, true);
+        // Armed while the writer is held, so the torn job is one of this round's (one job each).
+        if !pending.is_empty() {
+            let job = life.faults.write_jobs_seen() + self.rng.below(pending.len() as u64);
+            life.faults.tear_write_job(job, self.rng.below(600) as usize, mode);
+        }
+        release.send(()).unwrap();
+        self.wait_round(pending)
+    }
+
     /// Reads a random acknowledged batch back and compares it.
     fn read_back(&mut self, life: &Life) {
         let which = self.rng.below(PARTITIONS.len() as u64) as usize;
@@ -277,14 +291,14 @@ impl Run {
     fn live(&mut self, life: &Life) -> (u64, bool) {
         let mut acknowledged = 0;
         for _ in 0..1 + self.rng.below(5) {
+            let appends = 1 + self.rng.below(12);
             if self.rng.below(6) == 0 {
                 // The disk fills up in the middle of a write: that append and the ones behind it on
                 // the same partition fail, and the next append rewinds the partition.
-                let job = life.faults.write_jobs_seen() + self.rng.below(4);
-                life.faults.tear_write_job(job, self.rng.below(300) as usize, TearMode::Errno(libc::ENOSPC));
+                acknowledged += self.held_round(life, appends, TearMode::Errno(libc::ENOSPC));
+            } else {
+                acknowledged += self.append_round(life, appends);
             }
-            let appends = 1 + self.rng.below(12);
-            acknowledged += self.append_round(life, appends);
             match self.rng.below(3) {
                 0 => self.read_back(life),
                 1 => self.maintain(life),
@@ -292,17 +306,11 @@ impl Run {
             }
         }
         match self.rng.below(8) {
-            // The process dies in the middle of a write: a prefix of it reaches the page cache.
-            // The round is queued behind a held writer, so it runs as one batch (its writes all
-            // made, none fsynced, when the torn one kills the process): the same seed, the same run.
+            // The process dies in the middle of a write: a prefix of it reaches the page cache, and
+            // the writes of the batch before it were made but not fsynced.
             0..=4 => {
-                let release = hold_writer(life);
-                let job = life.faults.write_jobs_seen() + self.rng.below(8);
-                life.faults.tear_write_job(job, self.rng.below(600) as usize, TearMode::ProcessDies);
                 let appends = 1 + self.rng.below(16);
-                let pending = self.submit_round(life, appends, true);
-                release.send(()).unwrap();
-                acknowledged += self.wait_round(pending);
+                acknowledged += self.held_round(life, appends, TearMode::ProcessDies);
                 life.faults.die();
             }
             // A clean shutdown, then the power goes.
