@@ -51,7 +51,9 @@ impl ErrorCode for LogError {
             | LogError::WriteFailed { .. }
             | LogError::Writer(_)
             | LogError::TooManyOpenFiles { .. }
-            | LogError::Corrupt { .. } => ResponseError::KafkaStorageError,
+            | LogError::Corrupt { .. }
+            | LogError::StorageOffline { .. }
+            | LogError::DiskFull { .. } => ResponseError::KafkaStorageError,
         }
     }
 }

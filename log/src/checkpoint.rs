@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::LogError;
+use crate::io::power_cut;
 use crate::offset::Offset;
 
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
@@ -27,11 +28,18 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<(), 
     tmp.push(TMP_SUFFIX);
     let tmp = PathBuf::from(tmp);
     let mut file = File::create(&tmp).map_err(|e| LogError::io("create", &tmp, e))?;
-    file.write_all(bytes).map_err(|e| LogError::io("write", &tmp, e))?;
+    if let Err(e) = file.write_all(bytes) {
+        let _ = std::fs::remove_file(&tmp); // a full disk: give back what was written
+        return Err(LogError::io("write", &tmp, e));
+    }
     if sync {
         file.sync_all().map_err(|e| LogError::io("fsync", &tmp, e))?;
+        power_cut::path_synced(&tmp);
+    } else {
+        power_cut::created(&tmp);
     }
     std::fs::rename(&tmp, path).map_err(|e| LogError::io("rename", path, e))?;
+    power_cut::renamed(&tmp, path);
     if sync && let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
@@ -42,7 +50,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<(), 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     #[cfg(test)]
     synced_dirs::record(dir);
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LogError::io("fsync directory", dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LogError::io("fsync directory", dir, e))?;
+    power_cut::dir_synced(dir);
+    Ok(())
+}
+
+/// fdatasyncs a file the writer does not own (a clean close).
+pub(crate) fn sync_file(file: &File, path: &Path) -> Result<(), LogError> {
+    file.sync_data().map_err(|e| LogError::io("fsync", path, e))?;
+    power_cut::file_synced(file);
+    Ok(())
 }
 
 /// Which directories were fsynced, for tests that check a new file's entry is made durable.
@@ -72,11 +89,31 @@ pub(crate) fn remove(path: &Path) -> Result<(), LogError> {
 }
 
 /// An offset file: 8 bytes big-endian + CRC32C.
+///
+/// On a full disk (no room for the temporary file) an existing file is overwritten in place
+/// instead: its 12 bytes lie in one block the file already owns, so this needs no space, and
+/// retention or `delete_records` (which persist the log start before unlinking) can still free
+/// space. A write torn by a crash there fails the CRC and reads as `None`, as a missing file does.
 pub(crate) fn write_offset(path: &Path, offset: Offset, sync: bool) -> Result<(), LogError> {
     let mut bytes = offset.0.to_be_bytes().to_vec();
     let crc = crc32c::crc32c(&bytes);
     bytes.extend_from_slice(&crc.to_be_bytes());
-    write_atomic(path, &bytes, sync)
+    match write_atomic(path, &bytes, sync) {
+        Err(LogError::Io { source, .. }) if crate::log_dir::is_disk_full(&source) && path.exists() => {
+            overwrite(path, &bytes, sync)
+        }
+        result => result,
+    }
+}
+
+fn overwrite(path: &Path, bytes: &[u8], sync: bool) -> Result<(), LogError> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| LogError::io("open", path, e))?;
+    file.write_all_at(bytes, 0).map_err(|e| LogError::io("write", path, e))?;
+    if sync {
+        sync_file(&file, path)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn read_offset(path: &Path) -> Option<Offset> {
@@ -110,5 +147,37 @@ mod tests {
         assert_eq!(read_offset(&path), None);
         remove(&path).unwrap();
         remove(&path).unwrap();
+    }
+
+    /// On a really full filesystem (a 64 KiB tmpfs, mounted where the test may mount: root, as on
+    /// CI) an existing offset file is still updated, in place; a new one cannot be.
+    #[test]
+    fn offsets_are_written_on_a_full_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "strata-full-disk-test"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            eprintln!("offsets_are_written_on_a_full_disk: cannot mount a tmpfs here (not root); not run");
+            return;
+        }
+        let path = dir.path().join(LOG_START_FILE);
+        write_offset(&path, Offset(1), true).unwrap();
+        let filler = dir.path().join("filler");
+        let full = std::fs::write(&filler, vec![7u8; 1 << 20]).unwrap_err();
+        let result = write_offset(&path, Offset(2), true);
+        let fresh = write_offset(&dir.path().join(RECOVERY_POINT_FILE), Offset(3), true);
+        let read_back = read_offset(&path);
+        let tmp_left =
+            std::fs::read_dir(dir.path()).unwrap().any(|e| is_tmp(&e.unwrap().file_name().to_string_lossy()));
+        std::process::Command::new("umount").arg(dir.path()).status().unwrap();
+        assert_eq!(full.raw_os_error(), Some(libc::ENOSPC));
+        result.unwrap();
+        assert_eq!(read_back, Some(Offset(2)));
+        assert!(fresh.is_err(), "a new file cannot be made on a full disk");
+        assert!(!tmp_left, "a failed temporary file is removed");
     }
 }

@@ -20,6 +20,14 @@ pub enum LogError {
     /// (`KAFKA_STORAGE_ERROR`).
     #[error("a write to the partition's log failed: {source}")]
     WriteFailed { source: Arc<std::io::Error> },
+    /// The log directory went offline for writes after a failed fsync or write; reads go on, writes
+    /// need a restart (`KAFKA_STORAGE_ERROR`, as Kafka answers for an offline log directory).
+    #[error("the log directory {dir} is offline: {source}")]
+    StorageOffline { dir: PathBuf, source: Arc<std::io::Error> },
+    /// A write found the disk full; the append failed and nothing of it stays. Appends resume when
+    /// space comes back (`KAFKA_STORAGE_ERROR`).
+    #[error("the disk is full: {source}")]
+    DiskFull { source: Arc<std::io::Error> },
     /// The writer thread has stopped (`KAFKA_STORAGE_ERROR`).
     #[error("the log writer: {0}")]
     Writer(Arc<IoError>),
@@ -55,7 +63,8 @@ impl From<IoError> for LogError {
 /// Why `append` refused a record set. Nothing was written when this is returned.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
-    /// A batch failed validation (`CORRUPT_MESSAGE`, or `INVALID_RECORD` for count/delta errors).
+    /// A batch failed validation (`CORRUPT_MESSAGE` for a bad CRC or batch length, `INVALID_RECORD`
+    /// for the rest; see the broker's `batch_error`).
     #[error("corrupt record batch: {0}")]
     Corrupt(#[from] BatchError),
     /// One batch is larger than `max.message.bytes` (`MESSAGE_TOO_LARGE`).

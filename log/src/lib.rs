@@ -6,7 +6,8 @@
 //!
 //! Module map: `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
 //! only `unsafe`), `index_file`, `offset_index`, `time_index`, `scan`, `segment`, `checkpoint`,
-//! `producer_state`; `record_buf` (reused copies of record sets); `partition` (append, read,
+//! `producer_state`, `log_dir` (the directory's health: offline after an I/O error);
+//! `record_buf` (reused copies of record sets); `partition` (append, read,
 //! maintain, open/recovery); `manager`; `io` (the writer, owned separately).
 
 mod checkpoint;
@@ -14,6 +15,7 @@ mod config;
 mod error;
 mod index_file;
 pub mod io;
+mod log_dir;
 mod manager;
 mod mmap;
 mod offset;

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::config::{LogConfig, LogOptions};
 use crate::error::LogError;
 use crate::io::{IoKind, Writer, WriterOptions};
-use crate::partition::{OpenFiles, Partition};
+use crate::log_dir::LogDirHealth;
+use crate::partition::{DirShared, OpenFiles, Partition};
 
 /// Longest topic name Kafka allows.
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
@@ -22,7 +23,7 @@ type PartitionKey = (String, i32);
 pub struct LogManager {
     data_dir: PathBuf,
     writer: Writer,
-    files: Arc<OpenFiles>,
+    shared: DirShared,
     partitions: Mutex<HashMap<PartitionKey, Arc<Partition>>>,
     /// One lock per partition name, held while it is opened or deleted, so different partitions
     /// open in parallel but one partition is never opened twice at once.
@@ -61,7 +62,10 @@ impl LogManager {
         Ok(LogManager {
             data_dir: data_dir.to_path_buf(),
             writer,
-            files: Arc::new(OpenFiles { open: AtomicUsize::new(0), max: options.open_files_max }),
+            shared: DirShared {
+                files: Arc::new(OpenFiles { open: AtomicUsize::new(0), max: options.open_files_max }),
+                health: Arc::new(LogDirHealth::new(data_dir)),
+            },
             partitions: Mutex::new(HashMap::new()),
             name_locks: Mutex::new(HashMap::new()),
         })
@@ -78,6 +82,12 @@ impl LogManager {
 
     pub fn io_kind(&self) -> IoKind {
         self.writer.kind()
+    }
+
+    /// Why the data directory is offline for writes (a failed fsync or write took it offline; see
+    /// `log_dir`), if it is. Reads go on; writes need a restart.
+    pub fn storage_offline(&self) -> Option<Arc<std::io::Error>> {
+        self.shared.health.offline_cause().cloned()
     }
 
     pub fn writer(&self) -> &Writer {
@@ -111,15 +121,7 @@ impl LogManager {
             return Ok(Arc::clone(p));
         }
         let dir = self.partition_dir(topic, partition);
-        let p = Arc::new(Partition::open(
-            &dir,
-            topic,
-            partition,
-            config,
-            self.writer.clone(),
-            Arc::clone(&self.files),
-            now_ms,
-        )?);
+        let p = Arc::new(Partition::open(&dir, topic, partition, config, self.writer.clone(), &self.shared, now_ms)?);
         self.partitions().insert(key, Arc::clone(&p));
         Ok(p)
     }

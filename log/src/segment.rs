@@ -101,6 +101,9 @@ impl Segment {
             }
         }
         let (mut segment, _) = Segment::open(dir, base, base)?;
+        for path in segment_paths(dir, base) {
+            crate::io::power_cut::created(&path);
+        }
         segment.activate(index_bytes)?;
         // The new files' directory entries must be durable before anything written to them can
         // be: an fsync of a file does not persist its name, and after a power cut a segment whose
@@ -159,7 +162,11 @@ impl Segment {
         }
         let total = u32::try_from(header.total_bytes()).unwrap_or(u32::MAX);
         self.bytes_since_index = self.bytes_since_index.saturating_add(total);
-        self.size = position.saturating_add(total);
+        // Callers pass batches that fit the segment (appends roll first, recovery stops at a
+        // segment's u32 length): a size beyond u32 is a bug.
+        self.size = position
+            .checked_add(total)
+            .unwrap_or_else(|| panic!("segment {} size overflows at position {position} + {total}", self.base.0));
         self.next_offset = Offset(header.last_offset()).next();
     }
 

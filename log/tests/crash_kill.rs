@@ -13,6 +13,7 @@
 //! recovers from its predecessor's crash (the open-after-crash path of the broker itself).
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
 
+mod common;
 #[path = "../benches/support/mod.rs"]
 mod support;
 
@@ -25,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
-use strata_log::{LogConfig, LogManager, LogOptions, Partition};
+use common::{Rng, read_all};
+use strata_log::{LogConfig, LogManager, LogOptions};
 use strata_wire::batch::{BatchHeader, set_base_offset, set_partition_leader_epoch};
 
 const CHILD_DIR_ENV: &str = "STRATA_CRASH_CHILD_DIR";
@@ -134,29 +136,6 @@ fn run_child(dir: &Path, run: u64, delay_ms: u64) -> Acks {
     acks
 }
 
-/// Every batch from the log start to the high watermark, as (base offset, bytes).
-fn read_all(partition: &Partition) -> Vec<(i64, Vec<u8>)> {
-    let mut batches = Vec::new();
-    let mut offset = partition.log_start_offset();
-    while offset < partition.high_watermark() {
-        let result = partition.read(offset, 256 * 1024).unwrap();
-        assert!(!result.ranges.is_empty(), "no range at offset {offset} below the high watermark");
-        for range in &result.ranges {
-            let mut bytes = Vec::new();
-            range.read_into(&mut bytes).unwrap();
-            let mut at = 0;
-            while at < bytes.len() {
-                let header = BatchHeader::parse(&bytes[at..]).unwrap();
-                let end = at + header.total_bytes();
-                batches.push((header.base_offset, bytes[at..end].to_vec()));
-                offset = header.last_offset() + 1;
-                at = end;
-            }
-        }
-    }
-    batches
-}
-
 /// The batch the child sent with `id`, as it must be stored at `base_offset`.
 fn expected_batch(id: u64, base_offset: i64) -> Vec<u8> {
     let mut batch = support::record_batch(id, RECORDS_PER_BATCH, VALUE_BYTES).to_vec();
@@ -188,19 +167,6 @@ fn verify(dir: &Path, acked: &Acks, runs: u64) {
         assert!(*last_offset < partition.high_watermark());
     }
     manager.shutdown().unwrap();
-}
-
-/// SplitMix64: a seeded PRNG is all the test needs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 #[test]

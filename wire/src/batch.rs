@@ -59,7 +59,8 @@ impl Compression {
 }
 
 /// Why a record set or batch was refused. The broker maps these to `CORRUPT_MESSAGE`
-/// (`CrcMismatch`, `Truncated`, `TooShort`, `BatchLength`) or `INVALID_RECORD` (the rest).
+/// (`CrcMismatch`, `BatchLength`) or `INVALID_RECORD` (the rest, `Truncated` and `TooShort`
+/// included: Kafka's batch iterator sees no whole batch there), as Kafka does.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BatchError {
     #[error("record set is empty")]

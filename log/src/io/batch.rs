@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use bytes::Bytes;
 
 use super::faults::Faults;
+use super::power_cut;
 use super::{IoKind, StatCounters, WriteJob};
 
 /// One positioned write of a whole buffer. `file` outlives the call (the batch's jobs hold it).
@@ -64,6 +65,11 @@ pub(crate) fn execute(
     }
 
     let write_results = if ops.is_empty() { Vec::new() } else { backend.write_all(&ops, chunk_bytes_max, stats) };
+    for (op, result) in ops.iter().zip(&write_results) {
+        if result.is_ok() {
+            power_cut::wrote(op.file, op.position, &op.data);
+        }
+    }
 
     if process_died {
         // Nothing of this batch is acknowledged and nothing is synced: the process is "gone".
@@ -87,7 +93,7 @@ pub(crate) fn execute(
             Err(io::Error::other("an earlier write to this file in the same batch failed"))
         } else if job.sync {
             match sync_results.get(&fd) {
-                Some(Err(error)) => Err(duplicate_error(error)),
+                Some(Err(error)) => Err(FsyncFailed::wrap(error)),
                 _ => Ok(()),
             }
         } else {
@@ -112,8 +118,8 @@ fn sync_files(
         if results.contains_key(&fd) || to_sync.iter().any(|file| file.as_raw_fd() == fd) {
             continue;
         }
-        if faults.is_some_and(Faults::on_fsync) {
-            results.insert(fd, Err(Faults::fsync_error()));
+        if let Some(errno) = faults.and_then(Faults::on_fsync) {
+            results.insert(fd, Err(io::Error::from_raw_os_error(errno)));
         } else {
             to_sync.push(&job.file);
         }
@@ -121,10 +127,34 @@ fn sync_files(
     if !to_sync.is_empty() {
         let synced = backend.datasync(&to_sync, stats);
         for (file, result) in to_sync.iter().zip(synced) {
+            if result.is_ok() {
+                power_cut::file_synced(file);
+            }
             results.insert(file.as_raw_fd(), result);
         }
     }
     results
+}
+
+/// A job's error that came from its fdatasync, not its write: the owner of the file must not
+/// retry (after a failed fsync the kernel may have dropped the dirty pages and marked them clean,
+/// so a second fsync can succeed without the data: PostgreSQL's "fsyncgate"). Found in a job's
+/// error with [`FsyncFailed::of`].
+#[derive(Debug, thiserror::Error)]
+#[error("fdatasync failed: {source}")]
+pub struct FsyncFailed {
+    pub source: io::Error,
+}
+
+impl FsyncFailed {
+    fn wrap(error: &io::Error) -> io::Error {
+        io::Error::new(error.kind(), FsyncFailed { source: duplicate_error(error) })
+    }
+
+    /// The fdatasync error inside a job's error, if its fsync (not its write) failed.
+    pub fn of(error: &io::Error) -> Option<&io::Error> {
+        error.get_ref().and_then(|inner| inner.downcast_ref::<FsyncFailed>()).map(|failed| &failed.source)
+    }
 }
 
 /// `io::Error` is not `Clone`; one failed fsync answers many jobs.

@@ -7,12 +7,16 @@
 //! - **short writes**: [`Faults::short_writes`] caps every write call/SQE at `n` bytes, so the
 //!   backends' real resubmit-the-rest paths run;
 //! - **torn writes**: [`Faults::tear_write_job`] lets only the first `keep_bytes` of one job's data
-//!   reach the file; then either that job fails with `EIO` ([`TearMode::FailJob`]) or the "process
-//!   dies" ([`TearMode::ProcessDies`]): from then on nothing reaches the disk, no fsync runs and
-//!   every job (including the rest of that batch) fails, just as if the broker was killed mid-write
-//!   with the page cache intact;
+//!   reach the file; then either that job fails ([`TearMode::FailJob`], or [`TearMode::Errno`] with
+//!   a given OS error such as `ENOSPC` for a disk filling up mid-write) or the "process dies"
+//!   ([`TearMode::ProcessDies`]): from then on nothing reaches the disk, no fsync runs and every job
+//!   (including the rest of that batch) fails, just as if the broker was killed mid-write with the
+//!   page cache intact;
+//! - **failing writes**: [`Faults::fail_writes`] makes every write fail with an OS error (`EIO`, or
+//!   `ENOSPC`: a full disk) without writing anything, until it is cleared (space came back);
 //! - **failing fsyncs**: [`Faults::fail_fsync`] / [`Faults::fail_all_fsyncs`] make an fdatasync
-//!   report `EIO` without running it; every sync job on that file in that batch gets the error;
+//!   report an OS error (`EIO`, `ENOSPC`) without running it; every sync job on that file in that
+//!   batch gets the error;
 //! - [`Faults::die`]: the process "dies" now;
 //! - **held writes**: [`Faults::hold_writes`] stops the writer before the next write job until
 //!   released, so a test can act while a write is in flight.
@@ -34,6 +38,9 @@ pub enum TearMode {
     FailJob,
     /// The process "dies" right after the prefix reached the file.
     ProcessDies,
+    /// The torn job fails with this OS error (`ENOSPC`: the disk filled up mid-write); the writer
+    /// goes on.
+    Errno(i32),
 }
 
 /// How many faults were actually injected so far.
@@ -41,6 +48,7 @@ pub enum TearMode {
 pub struct FaultCounts {
     pub torn_writes: u64,
     pub failed_fsyncs: u64,
+    pub failed_writes: u64,
 }
 
 /// The shared fault plan. See the module docs.
@@ -54,8 +62,10 @@ pub struct Faults {
 struct State {
     chunk_bytes_max: Option<usize>,
     tears: Vec<(u64, usize, TearMode)>,
-    fsync_failures: Vec<u64>,
-    all_fsyncs_fail: bool,
+    /// (fsync index, errno).
+    fsync_failures: Vec<(u64, i32)>,
+    all_fsyncs_fail: Option<i32>,
+    all_writes_fail: Option<i32>,
     dead: bool,
     held: bool,
     write_jobs_seen: u64,
@@ -94,14 +104,20 @@ impl Faults {
         self.state().tears.push((job_index, keep_bytes, mode));
     }
 
-    /// fdatasync number `fsync_index` (counted from 0) fails with `EIO` without running.
-    pub fn fail_fsync(&self, fsync_index: u64) {
-        self.state().fsync_failures.push(fsync_index);
+    /// fdatasync number `fsync_index` (counted from 0) fails with OS error `errno` without running.
+    pub fn fail_fsync(&self, fsync_index: u64, errno: i32) {
+        self.state().fsync_failures.push((fsync_index, errno));
     }
 
-    /// Every fdatasync from now on fails (or, with `false`, works again).
-    pub fn fail_all_fsyncs(&self, fail: bool) {
-        self.state().all_fsyncs_fail = fail;
+    /// Every fdatasync from now on fails with OS error `errno` (or, with `None`, works again).
+    pub fn fail_all_fsyncs(&self, errno: Option<i32>) {
+        self.state().all_fsyncs_fail = errno;
+    }
+
+    /// Every write job from now on fails with OS error `errno` and writes nothing (`ENOSPC`: the disk
+    /// is full); `None`: writes work again (space came back).
+    pub fn fail_writes(&self, errno: Option<i32>) {
+        self.state().all_writes_fail = errno;
     }
 
     /// The process "dies" now: no later job reaches the disk and each fails.
@@ -149,6 +165,14 @@ impl Faults {
         if state.dead {
             return WriteDecision { write_len: 0, error: Some(Self::dead_error()), process_dies: true };
         }
+        if let Some(errno) = state.all_writes_fail {
+            state.counts.failed_writes += 1;
+            return WriteDecision {
+                write_len: 0,
+                error: Some(io::Error::from_raw_os_error(errno)),
+                process_dies: false,
+            };
+        }
         let Some(position) = state.tears.iter().position(|(at, _, _)| *at == index) else {
             return WriteDecision { write_len: data_len, error: None, process_dies: false };
         };
@@ -156,31 +180,27 @@ impl Faults {
         state.counts.torn_writes += 1;
         let process_dies = mode == TearMode::ProcessDies;
         state.dead |= process_dies;
-        WriteDecision {
-            write_len: keep_bytes.min(data_len),
-            error: Some(io::Error::other("injected torn write")),
-            process_dies,
-        }
+        let error = match mode {
+            TearMode::Errno(errno) => io::Error::from_raw_os_error(errno),
+            TearMode::FailJob | TearMode::ProcessDies => io::Error::other("injected torn write"),
+        };
+        WriteDecision { write_len: keep_bytes.min(data_len), error: Some(error), process_dies }
     }
 
-    /// Called once per fdatasync the batch wants; true = report failure and skip it.
-    pub(crate) fn on_fsync(&self) -> bool {
+    /// Called once per fdatasync the batch wants; `Some(errno)` = report that failure and skip it.
+    pub(crate) fn on_fsync(&self) -> Option<i32> {
         let mut state = self.state();
         let index = state.fsyncs_seen;
         state.fsyncs_seen += 1;
-        let fail = state.all_fsyncs_fail || state.fsync_failures.contains(&index);
-        if fail {
-            state.fsync_failures.retain(|at| *at != index);
+        let planned = state.fsync_failures.iter().position(|(at, _)| *at == index);
+        let errno = planned.map(|at| state.fsync_failures.swap_remove(at).1).or(state.all_fsyncs_fail);
+        if errno.is_some() {
             state.counts.failed_fsyncs += 1;
         }
-        fail
+        errno
     }
 
     pub(crate) fn dead_error() -> io::Error {
         io::Error::other("injected: the process died (fault injection)")
-    }
-
-    pub(crate) fn fsync_error() -> io::Error {
-        io::Error::from_raw_os_error(libc::EIO)
     }
 }

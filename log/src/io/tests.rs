@@ -303,7 +303,7 @@ fn failing_fsync_fails_the_sync_jobs_of_that_file_only() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (open(&dir.path().join("a")), open(&dir.path().join("b")));
         let faults = Faults::new();
-        faults.fail_fsync(0);
+        faults.fail_fsync(0, libc::EIO);
         let writer = start(kind, options(kind), Some(Arc::clone(&faults)));
         let (tx, rx) = channel();
         let release = gate(&writer, &b);
@@ -315,7 +315,8 @@ fn failing_fsync_fails_the_sync_jobs_of_that_file_only() {
         let got = results(&rx, 4);
         let ok: Vec<bool> = got.iter().map(|(_, result)| result.is_ok()).collect();
         assert_eq!(ok, [false, true, true, false], "{kind:?}");
-        assert_eq!(got[0].1.as_ref().unwrap_err().raw_os_error(), Some(libc::EIO));
+        let fsync_error = super::FsyncFailed::of(got[0].1.as_ref().unwrap_err()).unwrap();
+        assert_eq!(fsync_error.raw_os_error(), Some(libc::EIO));
         assert_eq!(faults.counts().failed_fsyncs, 1);
         assert_eq!(writer.stats().fsyncs, 1, "{kind:?}: the failed fsync was never issued, b's was");
         writer.stop();
@@ -400,7 +401,7 @@ fn try_reserve_takes_a_queue_place_without_blocking() {
         writer.submit(job(&file, 0, b"a", false, 0, &tx)).unwrap();
         // Reserved places count against the bound like queued jobs.
         assert!(writer.try_reserve().is_none(), "{kind:?}: the queue is full");
-        assert_eq!(writer.inner.slots.used(), 2);
+        assert_eq!(writer.slots_used(), 2);
         let blocked = {
             let (writer, file, tx) = (writer.clone(), Arc::clone(&file), tx.clone());
             std::thread::spawn(move || writer.submit(job(&file, 1, b"b", false, 1, &tx)))
@@ -425,12 +426,12 @@ fn try_reserve_takes_a_queue_place_without_blocking() {
         let mut buf = [0u8; 4];
         file.read_exact_at(&mut buf, 0).unwrap();
         assert_eq!(&buf, b"abcd", "{kind:?}");
-        assert_eq!(writer.inner.slots.used(), 0, "{kind:?}: every place came back");
+        assert_eq!(writer.slots_used(), 0, "{kind:?}: every place came back");
         // After stop, a reservation's submit fails like submit and its place is not leaked.
         let late = writer.try_reserve().unwrap();
         writer.stop();
         assert!(matches!(late.submit(job(&file, 4, b"e", false, 4, &tx)), Err(IoError::Stopped)), "{kind:?}");
-        assert_eq!(writer.inner.slots.used(), 0, "{kind:?}");
+        assert_eq!(writer.slots_used(), 0, "{kind:?}");
     }
 }
 
@@ -468,7 +469,7 @@ fn a_callback_may_reserve_even_when_the_queue_is_full() {
         // exactly as a callback's `submit` does.
         let order: Vec<usize> = results(&rx, 2).iter().map(|(tag, _)| *tag).collect();
         assert_eq!(order, vec![1, 0], "{kind:?}");
-        assert_eq!(writer.inner.slots.used(), 0, "{kind:?}");
+        assert_eq!(writer.slots_used(), 0, "{kind:?}");
         writer.stop();
     }
 }

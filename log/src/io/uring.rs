@@ -107,7 +107,8 @@ impl UringBackend {
                 }
             }
             for cqe in self.ring.completion() {
-                in_flight = in_flight.saturating_sub(1);
+                assert!(in_flight > 0, "an io_uring completion without an SQE in flight");
+                in_flight -= 1;
                 let Ok(index) = usize::try_from(cqe.user_data()) else { continue };
                 if ops.complete(index, cqe.result()) {
                     todo.push_back(index);

@@ -19,7 +19,8 @@ use super::{AppendInfo, Inner, Partition, PendingAppend, State};
 use crate::checkpoint::{CLEAN_SHUTDOWN_FILE, remove, sync_dir};
 use crate::config::{RECORD_SET_BYTES_MAX, TimestampType};
 use crate::error::{AppendError, LogError, TryAppendError};
-use crate::io::{Reservation, WriteJob};
+use crate::io::{FsyncFailed, Reservation, WriteJob};
+use crate::log_dir::is_disk_full;
 use crate::offset::Offset;
 use crate::producer_state::Verdict;
 use crate::record_buf::RecordBuf;
@@ -90,7 +91,16 @@ impl Partition {
         };
         // Whoever holds `state` without `order` does only memory work (completions, reads, config).
         let mut state = inner.lock_state();
-        check_writable(&state)?;
+        check_writable(inner, &state)?;
+        if state.disk_full.is_some() {
+            // Writes failed on a full disk: start again from the last completed write.
+            if blocking == Blocking::Refused {
+                return Err(TryAppendError::WouldBlock(record_set));
+            }
+            state = inner.quiesce(state);
+            check_writable(inner, &state)?;
+            inner.rewind(&mut state)?;
+        }
         let max = state.config.max_message_bytes as usize;
         if let Some(big) = headers.iter().find(|h| h.total_bytes() > max) {
             return Err(AppendError::MessageTooLarge { bytes: big.total_bytes(), max }.into());
@@ -132,12 +142,26 @@ impl Partition {
                 remove_clean_marker(inner, &mut state)?;
                 if roll {
                     state = inner.quiesce(state);
-                    check_writable(&state)?;
-                    jobs = inner.roll(&mut state)?;
+                    check_writable(inner, &state)?;
+                    // Writes completing meanwhile may have found the disk full: the roll must
+                    // start the new segment at the completed end.
+                    if state.disk_full.is_some() {
+                        inner.rewind(&mut state)?;
+                    }
+                    if needs_roll(&state, record_set.len(), headers.len(), records, now_ms) {
+                        jobs = inner.roll(&mut state)?;
+                    }
                 }
                 None
             }
         };
+
+        // The segment the write goes to, found before anything changes: a refusal after this point
+        // would leave offsets handed out and a pending write counted that never happens.
+        let Some(active) = state.active() else {
+            return Err(AppendError::from(LogError::Closed).into());
+        };
+        let (file, segment_base) = (Arc::clone(&active.log), active.base.0);
 
         // Assign offsets and rewrite the headers.
         // A copy: the broker's record sets are slices of a shared request frame (see record_buf).
@@ -158,9 +182,14 @@ impl Partition {
             header.base_offset = next;
             header.partition_leader_epoch = leader_epoch;
             state.producers.record(&header);
-            next = header.last_offset().saturating_add(1);
+            next = Offset(header.last_offset()).next().0;
             placed.push(Placed { position, header });
-            position = position.saturating_add(total as u32);
+            // A segment rolls before `segment.bytes` (at most `SEGMENT_BYTES_MAX`, below 2 GiB), and
+            // a record set is at most `RECORD_SET_BYTES_MAX`: a position beyond `u32` is a bug.
+            position = u32::try_from(total)
+                .ok()
+                .and_then(|total| position.checked_add(total))
+                .unwrap_or_else(|| panic!("segment position {position} + batch of {total} bytes overflows u32"));
             at += total;
         }
         let info = AppendInfo {
@@ -174,7 +203,7 @@ impl Partition {
         state.dirty_size = position;
         state.pending_jobs += 1;
         state.pending_batches += placed.len();
-        let segment_base = state.active().map_or(0, |s| s.base.0);
+        let batches = placed.len();
         if let Some(active) = state.active_mut()
             && active.roll_base_ms.is_none()
         {
@@ -186,9 +215,7 @@ impl Partition {
             state.unflushed_messages = 0;
             state.last_flush_ms = now_ms;
         }
-        let Some(file) = state.active().map(|s| Arc::clone(&s.log)) else {
-            return Err(AppendError::from(LogError::Closed).into());
-        };
+        state.assert_invariants();
         drop(state);
 
         let (tx, rx) = oneshot::channel();
@@ -201,10 +228,10 @@ impl Partition {
             done: Box::new(move |result| complete(&done_inner, segment_base, placed, info, result, tx)),
         };
         match reservation {
-            Some(reservation) => inner.submit_reserved(reservation, job),
+            Some(reservation) => inner.submit_reserved(reservation, job, batches),
             None => {
                 jobs.push(job);
-                inner.submit_all(jobs, true)
+                inner.submit_all(jobs, Some(batches))
             }
         }
         .map_err(AppendError::from)?;
@@ -212,10 +239,11 @@ impl Partition {
     }
 }
 
-fn check_writable(state: &State) -> Result<(), LogError> {
+fn check_writable(inner: &Inner, state: &State) -> Result<(), LogError> {
     if state.closed {
         return Err(LogError::Closed);
     }
+    inner.health.check()?;
     if let Some(source) = &state.failed {
         return Err(LogError::WriteFailed { source: Arc::clone(source) });
     }
@@ -257,15 +285,15 @@ fn complete(
     reply: oneshot::Sender<Result<AppendInfo, LogError>>,
 ) {
     let mut state = inner.lock_state();
-    state.pending_jobs = state.pending_jobs.saturating_sub(1);
-    state.pending_batches = state.pending_batches.saturating_sub(placed.len());
+    state.uncount_pending(placed.len());
     if let Err(e) = result {
-        tracing::error!(dir = %inner.dir.display(), error = %e, "log write failed; the partition refuses appends until reopened");
-        state.failed.get_or_insert_with(|| Arc::new(e));
+        inner.write_failed(&mut state, e);
     }
-    let outcome = match &state.failed {
-        Some(source) => Err(LogError::WriteFailed { source: Arc::clone(source) }),
-        None => {
+    let outcome = match (inner.health.check(), &state.failed, &state.disk_full) {
+        (Err(offline), _, _) => Err(offline),
+        (_, Some(source), _) => Err(LogError::WriteFailed { source: Arc::clone(source) }),
+        (_, _, Some(source)) => Err(LogError::DiskFull { source: Arc::clone(source) }),
+        (Ok(()), None, None) => {
             let interval = state.config.index_interval_bytes;
             match state.active_mut() {
                 Some(active) if active.base.0 == segment_base => {
@@ -284,6 +312,7 @@ fn complete(
     } else {
         inner.wake_waiters();
     }
+    state.assert_invariants();
     if state.pending_jobs == 0 {
         inner.drained.notify_all();
     }
@@ -292,34 +321,48 @@ fn complete(
 }
 
 impl Inner {
+    /// A write job of this partition failed. A failed fsync, or a failed write other than a full
+    /// disk, takes the whole log directory offline (see `log_dir`); a full disk fails this append
+    /// and every later one already queued, until the next append rewinds.
+    fn write_failed(&self, state: &mut State, error: std::io::Error) {
+        if FsyncFailed::of(&error).is_none() && (state.disk_full.is_some() || is_disk_full(&error)) {
+            if state.disk_full.is_none() {
+                tracing::warn!(dir = %self.dir.display(), %error, "the disk is full; appends fail until space comes back");
+                state.disk_full = Some(Arc::new(error));
+            }
+            return;
+        }
+        self.health.take_offline(error, "a write or fsync of a log segment");
+    }
+
     /// Submits jobs in order; on a refused submit the partition is failed (offsets may have been
-    /// handed out for bytes that will never be written). `last_is_pending`: the last job is an
-    /// append counted in `pending_jobs`, which a refused submit must uncount.
-    pub(crate) fn submit_all(&self, jobs: Vec<WriteJob>, last_is_pending: bool) -> Result<(), LogError> {
+    /// handed out for bytes that will never be written). `last_pending_batches`: the last job is an
+    /// append of that many batches counted as pending, which a refused submit must uncount.
+    pub(crate) fn submit_all(&self, jobs: Vec<WriteJob>, last_pending_batches: Option<usize>) -> Result<(), LogError> {
         let mut jobs = jobs.into_iter();
         while let Some(job) = jobs.next() {
             if let Err(e) = self.writer.submit(job) {
                 drop(jobs);
-                return Err(self.refused_submit(e.into(), last_is_pending));
+                return Err(self.refused_submit(e.into(), last_pending_batches));
             }
         }
         Ok(())
     }
 
-    /// Submits an append (counted in `pending_jobs`) into a place reserved in the writer's queue:
-    /// never blocks. A refusal fails the partition as in `submit_all`.
-    fn submit_reserved(&self, reservation: Reservation<'_>, job: WriteJob) -> Result<(), LogError> {
-        reservation.submit(job).map_err(|e| self.refused_submit(e.into(), true))
+    /// Submits an append of `batches` batches (counted as pending) into a place reserved in the
+    /// writer's queue: never blocks. A refusal fails the partition as in `submit_all`.
+    fn submit_reserved(&self, reservation: Reservation<'_>, job: WriteJob, batches: usize) -> Result<(), LogError> {
+        reservation.submit(job).map_err(|e| self.refused_submit(e.into(), Some(batches)))
     }
 
     /// After the writer refused a job: fails the partition and returns the error.
-    fn refused_submit(&self, error: LogError, last_is_pending: bool) -> LogError {
+    fn refused_submit(&self, error: LogError, last_pending_batches: Option<usize>) -> LogError {
         let mut state = self.lock_state();
         state.failed.get_or_insert_with(|| Arc::new(std::io::Error::other(error.to_string())));
-        if last_is_pending {
-            state.pending_jobs = state.pending_jobs.saturating_sub(1);
-            state.pending_batches = 0;
+        if let Some(batches) = last_pending_batches {
+            state.uncount_pending(batches);
         }
+        state.assert_invariants();
         if state.pending_jobs == 0 {
             self.drained.notify_all();
         }

@@ -9,7 +9,8 @@ use super::append::remove_clean_marker;
 use super::open::load_producers;
 use super::{FILES_PER_SEGMENT, Inner, Partition, State};
 use crate::checkpoint::{
-    CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, write_atomic, write_offset,
+    CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, remove, snapshot_path, sync_file, write_atomic,
+    write_offset,
 };
 use crate::error::LogError;
 use crate::io::WriteJob;
@@ -55,28 +56,55 @@ impl Inner {
         self.snapshot_producers(state, new_base, false)?;
         self.persist_recovery_point(state, false)?;
         let inner = Arc::clone(self);
-        let on_synced = move |result: std::io::Result<()>| {
-            let mut state = inner.lock_state();
-            match result {
-                Ok(()) => state.recovery_point = state.recovery_point.max(new_base),
-                Err(e) => {
-                    tracing::error!(dir = %inner.dir.display(), error = %e, "fsync of a sealed segment failed");
-                    state.failed.get_or_insert_with(|| Arc::new(e));
-                }
+        let on_synced = move |result: std::io::Result<()>| match result {
+            Ok(()) => {
+                let mut state = inner.lock_state();
+                state.recovery_point = state.recovery_point.max(new_base);
             }
-        };
-        let fail_on_error = |inner: Arc<Inner>| {
-            Box::new(move |result: std::io::Result<()>| {
-                if let Err(e) = result {
-                    inner.lock_state().failed.get_or_insert_with(|| Arc::new(e));
-                }
-            }) as Box<dyn FnOnce(std::io::Result<()>) + Send>
+            Err(e) => inner.health.take_offline(e, "the fsync of a sealed segment"),
         };
         Ok(vec![
-            sync_job(index, fail_on_error(Arc::clone(self))),
-            sync_job(time_index, fail_on_error(Arc::clone(self))),
+            sync_job(index, self.offline_on_error("the fsync of a sealed offset index")),
+            sync_job(time_index, self.offline_on_error("the fsync of a sealed time index")),
             sync_job(log, Box::new(on_synced)),
         ])
+    }
+
+    /// A completion for a pure fsync job: a failure takes the log directory offline.
+    fn offline_on_error(self: &Arc<Self>, during: &'static str) -> Box<dyn FnOnce(std::io::Result<()>) + Send> {
+        let inner = Arc::clone(self);
+        Box::new(move |result| {
+            if let Err(e) = result {
+                inner.health.take_offline(e, during);
+            }
+        })
+    }
+
+    /// After writes found the disk full: cuts what they left in the active segment (a prefix of the
+    /// one that failed, and later ones that may have been written before it was known) and starts
+    /// again from the last completed write. Needs `order` held and no write in flight. The cut is
+    /// fsynced before anything new is written over it, so a power cut cannot bring the failed
+    /// batches back behind new ones. Takes no new disk space.
+    pub(crate) fn rewind(&self, state: &mut State) -> Result<(), LogError> {
+        assert_eq!(state.pending_jobs, 0, "rewind with writes in flight");
+        let Some(active) = state.active() else { return Err(LogError::Closed) };
+        let (end, size) = (active.next_offset, active.size);
+        active.log.set_len(u64::from(size)).map_err(|e| LogError::io("truncate segment", &active.log_path, e))?;
+        if let Err(e) = active.log.sync_data() {
+            self.health.take_offline(e, "the fsync after a full disk");
+            return self.health.check();
+        }
+        crate::io::power_cut::file_synced(&active.log);
+        let mut snapshots = std::mem::take(&mut state.snapshots);
+        state.producers = load_producers(&self.dir, &state.segments, &mut snapshots, end, state.log_start)?;
+        state.snapshots = snapshots;
+        state.dirty_end = end;
+        state.dirty_size = size;
+        state.pending_batches = 0;
+        state.disk_full = None;
+        state.assert_invariants();
+        tracing::info!(dir = %self.dir.display(), next_offset = end.0, "appends resume after a full disk");
+        Ok(())
     }
 
     fn snapshot_producers(&self, state: &mut State, at: Offset, sync: bool) -> Result<(), LogError> {
@@ -98,14 +126,18 @@ impl Inner {
     }
 
     /// Deletes the oldest segment (never the active one) and advances the log start past it.
+    ///
+    /// The new log start is made durable before the files are unlinked: unlinks that a power cut
+    /// undoes can bring back any subset of the deleted segments, and recovery tells such leftovers
+    /// from the log by the persisted log start (see `open`).
     fn delete_oldest(&self, state: &mut State) -> Result<(), LogError> {
-        if state.segments.len() < 2 {
-            return Ok(());
+        let Some(first) = state.segments.keys().nth(1).copied() else { return Ok(()) };
+        if Offset(first) > state.log_start {
+            write_offset(&self.dir.join(LOG_START_FILE), Offset(first), true)?;
         }
         let Some((_, segment)) = state.segments.pop_first() else { return Ok(()) };
         segment.delete_files(&self.dir)?;
         self.files.release(FILES_PER_SEGMENT);
-        let first = state.segments.keys().next().copied().unwrap_or(segment.next_offset.0);
         state.log_start = state.log_start.max(Offset(first));
         state.producers.remove_before(state.log_start.0);
         Ok(())
@@ -134,10 +166,17 @@ impl Partition {
             0
         };
         let all_expired = expired == state.segments.len() && state.dirty_size > 0;
-        if (aged || all_expired) && state.failed.is_none() {
+        if (aged || all_expired) && state.failed.is_none() && inner.health.check().is_ok() {
             remove_clean_marker(inner, &mut state)?;
             state = inner.quiesce(state);
-            jobs = inner.roll(&mut state)?;
+            // A roll starts the new segment at `dirty_end`, which writes that found the disk full
+            // left beyond the completed end: rewind first.
+            if state.disk_full.is_some() {
+                inner.rewind(&mut state)?;
+            }
+            if state.dirty_size > 0 {
+                jobs = inner.roll(&mut state)?;
+            }
         }
         let mut deleted = false;
         for _ in 0..expired.min(state.segments.len().saturating_sub(1)) {
@@ -166,20 +205,14 @@ impl Partition {
             && now_ms.saturating_sub(state.last_flush_ms) >= i64::try_from(config.flush_ms).unwrap_or(i64::MAX);
         if flush_due && let Some(active) = state.active() {
             let inner_done = Arc::clone(inner);
-            jobs.push(sync_job(
-                Arc::clone(&active.log),
-                Box::new(move |result| {
-                    if let Err(e) = result {
-                        inner_done.lock_state().failed.get_or_insert_with(|| Arc::new(e));
-                    }
-                }),
-            ));
+            jobs.push(sync_job(Arc::clone(&active.log), inner_done.offline_on_error("a flush.ms fsync")));
             state.unflushed_messages = 0;
             state.last_flush_ms = now_ms;
         }
         inner.persist_recovery_point(&mut state, false)?;
+        state.assert_invariants();
         drop(state);
-        inner.submit_all(jobs, false)
+        inner.submit_all(jobs, None)
     }
 
     /// Advances the log start offset to `before_offset` (-1: the high watermark), deleting
@@ -294,7 +327,11 @@ impl Partition {
         if !clean || state.clean_marker_present {
             return Ok(()); // unchanged since a clean open: the marker still tells the truth
         }
-        if state.failed.is_some() {
+        if state.disk_full.is_some() {
+            // What the full disk left behind goes; what was acknowledged is then made durable.
+            inner.rewind(&mut state)?;
+        }
+        if state.failed.is_some() || inner.health.check().is_err() {
             tracing::warn!(dir = %inner.dir.display(), "partition had a write failure; no clean-shutdown marker");
             return Ok(());
         }
@@ -304,9 +341,9 @@ impl Partition {
             active.seal()?;
         }
         for seg in state.segments.range(recovery_point.0..).map(|(_, s)| s) {
-            seg.log.sync_data().map_err(|e| LogError::io("fsync", &seg.log_path, e))?;
+            sync_file(&seg.log, &seg.log_path)?;
             for file in seg.index_files() {
-                file.sync_data().map_err(|e| LogError::io("fsync index", &seg.log_path, e))?;
+                sync_file(&file, &seg.log_path)?;
             }
         }
         // The snapshot's rename is made durable by the marker's directory fsync right after.

@@ -32,6 +32,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::io::Writer;
+use crate::log_dir::LogDirHealth;
 use crate::offset::Offset;
 use crate::producer_state::ProducerState;
 use crate::segment::Segment;
@@ -43,6 +44,13 @@ pub use read::{FileRange, ReadResult};
 pub(crate) struct OpenFiles {
     pub(crate) open: AtomicUsize,
     pub(crate) max: usize,
+}
+
+/// What every partition of one data directory shares with the others.
+#[derive(Debug)]
+pub(crate) struct DirShared {
+    pub(crate) files: Arc<OpenFiles>,
+    pub(crate) health: Arc<LogDirHealth>,
 }
 
 /// Descriptors one segment holds (log, index, time index).
@@ -98,7 +106,11 @@ pub(crate) struct State {
     pub(crate) dirty_size: u32,
     pub(crate) pending_jobs: usize,
     pub(crate) pending_batches: usize,
+    /// The writer refused a job (it stopped): this partition refuses appends until reopened.
     pub(crate) failed: Option<Arc<std::io::Error>>,
+    /// A write found the disk full: it and every write after it failed, and the next append first
+    /// rewinds to the last completed write (`rewind`).
+    pub(crate) disk_full: Option<Arc<std::io::Error>>,
     pub(crate) closed: bool,
     pub(crate) producers: ProducerState,
     pub(crate) unflushed_messages: u64,
@@ -127,12 +139,64 @@ impl State {
     pub(crate) fn size_bytes(&self) -> u64 {
         self.segments.values().map(|s| u64::from(s.size)).sum()
     }
+
+    /// An append of `batches` batches is no longer in flight.
+    pub(crate) fn uncount_pending(&mut self, batches: usize) {
+        assert!(
+            self.pending_jobs > 0 && self.pending_batches >= batches,
+            "uncounting an append of {batches} batches from {} pending batches in {} appends",
+            self.pending_batches,
+            self.pending_jobs
+        );
+        self.pending_jobs -= 1;
+        self.pending_batches -= batches;
+    }
+
+    /// The partition's invariants, asserted after every change of the state: a failure is a bug in
+    /// this crate, never an input or an I/O error.
+    pub(crate) fn assert_invariants(&self) {
+        let high_watermark = self.high_watermark();
+        assert!(
+            self.log_start <= high_watermark && high_watermark <= self.dirty_end,
+            "log start {} <= high watermark {} <= dirty end {}",
+            self.log_start.0,
+            high_watermark.0,
+            self.dirty_end.0
+        );
+        // Every pending append holds at least one batch.
+        assert!(
+            self.pending_batches >= self.pending_jobs && (self.pending_jobs > 0 || self.pending_batches == 0),
+            "{} pending batches in {} pending appends",
+            self.pending_batches,
+            self.pending_jobs
+        );
+        let Some(active) = self.active() else { panic!("a partition without a segment") };
+        assert!(
+            self.dirty_size >= active.size,
+            "dirty size {} below the written size {}",
+            self.dirty_size,
+            active.size
+        );
+        for (base, segment) in &self.segments {
+            assert!(*base == segment.base.0 && segment.base <= segment.next_offset, "segment {base} is inconsistent");
+        }
+        for (older, newer) in self.segments.values().zip(self.segments.values().skip(1)) {
+            assert!(
+                older.base < newer.base && older.next_offset <= newer.base,
+                "segment {} (up to {}) overlaps segment {}",
+                older.base.0,
+                older.next_offset.0,
+                newer.base.0
+            );
+        }
+    }
 }
 
 pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
     pub(crate) writer: Writer,
     pub(crate) files: Arc<OpenFiles>,
+    pub(crate) health: Arc<LogDirHealth>,
     pub(crate) order: Mutex<()>,
     pub(crate) state: Mutex<State>,
     pub(crate) drained: Condvar,
@@ -166,6 +230,7 @@ impl Inner {
 
     /// Publishes the high watermark and log start after they changed.
     pub(crate) fn publish(&self, state: &State) {
+        state.assert_invariants();
         let hw = state.high_watermark().0;
         self.log_start.store(state.log_start.0, Ordering::Release);
         self.high_watermark.store(hw, Ordering::Release);
@@ -231,8 +296,12 @@ impl Partition {
             }
             {
                 let state = self.inner.lock_state();
+                self.inner.health.check()?;
                 if let Some(source) = &state.failed {
                     return Err(LogError::WriteFailed { source: Arc::clone(source) });
+                }
+                if let Some(source) = &state.disk_full {
+                    return Err(LogError::DiskFull { source: Arc::clone(source) });
                 }
                 if state.closed {
                     return Err(LogError::Closed);
@@ -242,6 +311,11 @@ impl Partition {
                 return Err(LogError::Closed);
             }
         }
+    }
+
+    /// Why the partition's log directory is offline for writes, if it is (see `log_dir`).
+    pub fn storage_offline(&self) -> Option<Arc<std::io::Error>> {
+        self.inner.health.offline_cause().cloned()
     }
 
     pub fn size_bytes(&self) -> u64 {

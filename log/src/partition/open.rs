@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
 
-use super::{FILES_PER_SEGMENT, Inner, OpenFiles, Partition, State};
+use super::{DirShared, FILES_PER_SEGMENT, Inner, Partition, State};
 use crate::checkpoint::{
     CLEAN_SHUTDOWN_FILE, LOG_START_FILE, RECOVERY_POINT_FILE, SNAPSHOT_SUFFIX, is_tmp, read_offset, remove,
     snapshot_path,
@@ -67,9 +67,10 @@ impl Partition {
         partition: i32,
         config: LogConfig,
         writer: Writer,
-        files: Arc<OpenFiles>,
+        shared: &DirShared,
         now_ms: i64,
     ) -> Result<Partition, LogError> {
+        let files = Arc::clone(&shared.files);
         let config = config.clamped();
         let is_new = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| LogError::io("create partition directory", dir, e))?;
@@ -86,7 +87,10 @@ impl Partition {
         let clean_end = read_offset(&dir.join(CLEAN_SHUTDOWN_FILE));
         let persisted_start = read_offset(&dir.join(LOG_START_FILE));
         let recovery_point = read_offset(&dir.join(RECOVERY_POINT_FILE)).unwrap_or(Offset(0));
-        let bases: Vec<i64> = listing.logs.iter().copied().collect();
+        let mut bases: Vec<i64> = listing.logs.iter().copied().collect();
+        if let Some(start) = persisted_start {
+            remove_below_log_start(dir, &mut bases, start)?;
+        }
         let clean = clean_end.is_some_and(|end| bases.last().is_none_or(|last| end.0 >= *last));
         // A partition with no segment yet is new: there is nothing to recover.
         if !clean && !bases.is_empty() {
@@ -130,6 +134,7 @@ impl Partition {
             pending_jobs: 0,
             pending_batches: 0,
             failed: None,
+            disk_full: None,
             closed: false,
             producers,
             unflushed_messages: 0,
@@ -139,11 +144,13 @@ impl Partition {
             recovery_point_persisted: recovery_point,
             snapshots,
         };
+        state.assert_invariants();
         let (hw_tx, _) = watch::channel(end.0);
         let inner = Inner {
             dir: dir.to_path_buf(),
             writer,
             files,
+            health: Arc::clone(&shared.health),
             order: Mutex::new(()),
             state: Mutex::new(state),
             drained: Condvar::new(),
@@ -153,6 +160,22 @@ impl Partition {
         };
         Ok(Partition { inner: Arc::new(inner), topic: topic.to_string(), partition })
     }
+}
+
+/// Removes the segments wholly below the persisted log start: leftovers of deletions (retention,
+/// `delete_records`) that a power cut undid, in any subset, so they may not even be contiguous.
+fn remove_below_log_start(dir: &Path, bases: &mut Vec<i64>, log_start: Offset) -> Result<(), LogError> {
+    let stale = bases.windows(2).take_while(|pair| pair[1] <= log_start.0).count();
+    if stale == 0 {
+        return Ok(());
+    }
+    for base in bases.drain(..stale) {
+        tracing::info!(dir = %dir.display(), base, log_start = log_start.0, "removing a segment below the log start");
+        for path in segment_paths(dir, Offset(base)) {
+            remove(&path)?;
+        }
+    }
+    crate::checkpoint::sync_dir(dir)
 }
 
 fn load_segments(
@@ -165,6 +188,7 @@ fn load_segments(
     segments: &mut BTreeMap<i64, Segment>,
 ) -> Result<(), LogError> {
     let mut cut_after = false;
+    let mut changed = false;
     for (i, &base) in bases.iter().enumerate() {
         let is_last = i + 1 == bases.len();
         if cut_after {
@@ -186,14 +210,25 @@ fn load_segments(
                 tracing::warn!(segment = %seg.log_path.display(), cut_bytes = recovered.cut_bytes, %reason, "recovery cut the log");
             }
             let contiguous = bases.get(i + 1).is_none_or(|n| seg.next_offset.0 == *n);
+            if !contiguous {
+                tracing::warn!(segment = %seg.log_path.display(), next_offset = seg.next_offset.0, next_base = ?bases.get(i + 1), "segment does not end where the next one starts; recovery drops the later segments");
+            }
             if recovered.cut_bytes > 0 || !contiguous {
                 cut_after = true;
+                changed = true;
+                // The cut must be durable before new appends reuse the offsets it removed: a
+                // truncation a power cut undoes could bring old batches back behind new ones.
+                crate::checkpoint::sync_file(&seg.log, &seg.log_path)?;
             }
             if !is_last && !cut_after {
                 seg.seal()?;
             }
         }
         segments.insert(base, seg);
+    }
+    if changed {
+        // So are the removals of the segments after the cut.
+        crate::checkpoint::sync_dir(dir)?;
     }
     Ok(())
 }

@@ -418,7 +418,7 @@ fn recovery_after_a_torn_write_from_the_writer() {
         let pending = p.append(batch(2, 9), 0, 0).unwrap();
         assert!(block(pending.wait()).is_err());
         assert_eq!(p.high_watermark(), 6, "a failed write is never published");
-        assert!(matches!(p.append(batch(1, 0), 0, 0), Err(AppendError::Storage(LogError::WriteFailed { .. }))));
+        assert!(matches!(p.append(batch(1, 0), 0, 0), Err(AppendError::Storage(LogError::StorageOffline { .. }))));
         m.writer().stop();
     }
     let m = manager(dir.path());
@@ -480,7 +480,7 @@ fn a_duplicate_of_a_batch_in_flight_waits_for_the_original_write() {
     faults.die();
     faults.hold_writes(false);
     assert!(block(failing.wait()).is_err());
-    assert!(matches!(waiter.join().unwrap(), Err(LogError::WriteFailed { .. })));
+    assert!(matches!(waiter.join().unwrap(), Err(LogError::StorageOffline { .. })));
     m.writer().stop();
 }
 
