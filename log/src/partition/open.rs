@@ -121,6 +121,11 @@ impl Partition {
             None => (Offset(first_base), 0),
         };
         let log_start = Offset(persisted_start.map_or(first_base, |s| s.0.max(first_base)).min(end.0));
+        if persisted_start.is_none() {
+            // Written now, while there is room, so that on a full disk DeleteRecords and retention
+            // can still move the log start (the checkpoint is then overwritten in place).
+            crate::checkpoint::write_offset(&dir.join(LOG_START_FILE), log_start, true)?;
+        }
 
         let mut snapshots = listing.snapshots;
         let producers = load_producers(dir, &segments, &mut snapshots, end, log_start)?;
