@@ -8,9 +8,11 @@
 # 3. Checks formatting (`cargo fmt --check`, rustfmt.toml), lints (`cargo clippy --workspace
 #    --all-targets -- -D warnings`) and the tidy test (`strata-tidy`); any failing fails the run.
 # 4. Runs `cargo test --workspace` (unit, property and end-to-end tests; no benchmarks).
-# 5. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
-# 6. Runs the benchmark harness in its smoke mode (seconds, tiny sizes).
-# 7. Prints a summary; exits non-zero if any step failed.
+# 5. Runs fuzz/run.sh: every fuzz target under libFuzzer for FUZZ_SECONDS (20) each; the
+#    committed corpus was already replayed on stable by `cargo test --workspace`.
+# 6. Runs compat/run.sh (kcat, confluent-kafka, kafka-python against a real broker).
+# 7. Runs the benchmark harness in its smoke mode (seconds, tiny sizes).
+# 8. Prints a summary; exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -20,6 +22,7 @@ missing=()
 command -v kcat > /dev/null || missing+=(kcat)
 command -v cc > /dev/null || missing+=(gcc libc6-dev)
 command -v make > /dev/null || missing+=(make)
+command -v g++ > /dev/null || missing+=(g++)
 command -v perl > /dev/null || missing+=(perl)
 command -v pkg-config > /dev/null || missing+=(pkg-config)
 [[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
@@ -43,6 +46,7 @@ status_build=0
 status_lint=0
 status_cargo=0
 status_compat=0
+status_fuzz=0
 status_bench=0
 
 echo "== cargo build -p strata-broker"
@@ -55,6 +59,8 @@ if [[ $status_build -eq 0 ]]; then
   [[ $status_lint -ne 0 ]] || cargo test -q -p strata-tidy || status_lint=$?
   echo "== cargo test --workspace"
   cargo test --workspace --no-fail-fast || status_cargo=$?
+  echo "== fuzz/run.sh (each fuzz target for ${FUZZ_SECONDS:-20} s)"
+  bash fuzz/run.sh || status_fuzz=$?
   echo "== compat/run.sh"
   bash compat/run.sh || status_compat=$?
   # A few seconds of every benchmark workload at tiny sizes, so the harness cannot rot; the
@@ -71,7 +77,8 @@ echo "   build:            $(verdict $status_build)"
 if [[ $status_build -eq 0 ]]; then
   echo "   fmt, clippy, tidy: $(verdict $status_lint)"
   echo "   cargo test:       $(verdict $status_cargo)"
+  echo "   fuzzing:          $(verdict $status_fuzz)"
   echo "   compat scenarios: $(verdict $status_compat)"
   echo "   benchmark smoke:  $(verdict $status_bench)"
 fi
-[[ $status_build -eq 0 && $status_lint -eq 0 && $status_cargo -eq 0 && $status_compat -eq 0 && $status_bench -eq 0 ]]
+[[ $status_build -eq 0 && $status_lint -eq 0 && $status_cargo -eq 0 && $status_fuzz -eq 0 && $status_compat -eq 0 && $status_bench -eq 0 ]]

@@ -68,7 +68,7 @@ fn crates_depend_only_on_what_the_design_allows() {
 }
 
 /// Crates that exist only to test or measure (test kit, end-to-end tests, benchmarks, this crate).
-const TEST_ONLY_CRATES: &[&str] = &["testkit", "tests", "benches", "tidy"];
+const TEST_ONLY_CRATES: &[&str] = &["testkit", "tests", "benches", "tidy", "fuzz-targets"];
 
 #[test]
 fn test_support_is_only_a_dev_dependency_of_the_product() {
@@ -102,15 +102,17 @@ fn test_support_is_only_a_dev_dependency_of_the_product() {
 /// The files allowed `unsafe` code (the workspace denies it everywhere else), each for a reason
 /// its own comments give.
 const UNSAFE_ALLOWED: &[&str] = &[
-    "log/src/mmap.rs",     // memory-mapped index files (memmap2)
-    "log/src/io/uring.rs", // io_uring submissions that borrow buffers until completion
-    "broker/src/alloc.rs", // the global allocator
+    "log/src/mmap.rs",              // memory-mapped index files (memmap2)
+    "log/src/io/uring.rs",          // io_uring submissions that borrow buffers until completion
+    "broker/src/alloc.rs",          // the global allocator
+    "fuzz-targets/tests/corpus.rs", // the counting allocator of the corpus replay
 ];
 
 #[test]
 fn unsafe_code_only_where_listed() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy"] {
+    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy", "fuzz-targets", "fuzz"]
+    {
         rust_files(&workspace().join(dir), &mut files);
     }
     let root = workspace();
@@ -170,7 +172,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_rust_file_opens_with_a_role_comment() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy"] {
+    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy", "fuzz-targets", "fuzz"]
+    {
         rust_files(&workspace().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());
