@@ -11,12 +11,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
 use proptest::prelude::*;
 use strata_log::{LogConfig, LogManager, LogOptions, Partition, ReadError, TryAppendError};
+use strata_testkit::batches::Batch;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -74,33 +73,10 @@ impl Model {
 }
 
 fn encode(ids: &[u64], timestamp: i64) -> Bytes {
-    let records: Vec<Record> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1 + i as i32,
-            timestamp,
-            key: None,
-            value: Some(Bytes::from(id.to_string())),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions { version: 2, compression: Compression::None },
-    )
-    .unwrap();
-    buf.freeze()
+    ids.iter()
+        .fold(Batch::new(), |batch, id| batch.record(None, Some(id.to_string().as_bytes()), timestamp))
+        .leader_epoch(0)
+        .encode()
 }
 
 /// `(offset, id)` of every record in the read result.
