@@ -71,7 +71,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
         tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
     let (reader, writer) = stream.into_split();
-    let (in_flight, pending) = mpsc::channel(broker.config.requests_in_flight_max());
+    let (in_flight, pending) = mpsc::channel(broker.config.settings.queued_max_requests);
     let copy = crate::handlers::fetch::copies_record_data(&broker.config);
     let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone(), copy));
     if let Err(reason) = read_requests(reader, &broker, in_flight, peer_addr).await {
@@ -91,7 +91,7 @@ async fn read_requests(
     in_flight: mpsc::Sender<InFlight>,
     peer: Option<std::net::SocketAddr>,
 ) -> Result<(), String> {
-    let frame_bytes_max = broker.config.frame_bytes_max();
+    let frame_bytes_max = broker.config.settings.socket_request_max_bytes;
     let budget = Arc::new(Semaphore::new(IN_FLIGHT_BYTES_MAX));
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     // (api key, version) pairs this connection has used, each logged once at debug level. Only

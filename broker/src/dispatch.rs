@@ -94,7 +94,7 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         peer,
     };
     let done = Pending::ready;
-    let legacy = broker.config.legacy_protocol();
+    let legacy = broker.config.settings.legacy_protocol_enable;
     let supported = spec(ctx.api_key).is_some_and(|s| s.accepts(ctx.api_version, legacy));
     if ctx.api_key == ApiKey::ApiVersions && !supported {
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
@@ -161,7 +161,9 @@ fn begin_legacy(broker: &Arc<Broker>, ctx: RequestContext, body: bytes::Bytes) -
 
 async fn route(broker: &Arc<Broker>, ctx: &RequestContext, request: RequestKind) -> Outcome {
     match request {
-        RequestKind::ApiVersions(req) => handlers::api_versions::handle(ctx, req, broker.config.legacy_protocol()),
+        RequestKind::ApiVersions(req) => {
+            handlers::api_versions::handle(ctx, req, broker.config.settings.legacy_protocol_enable)
+        }
         RequestKind::Metadata(req) => handlers::metadata::handle(broker, ctx, req).await,
         RequestKind::CreateTopics(req) => handlers::create_topics::handle(broker, ctx, req).await,
         RequestKind::DeleteTopics(req) => handlers::delete_topics::handle(broker, ctx, req).await,

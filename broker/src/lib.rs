@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod listeners;
 pub mod reply;
 pub mod server;
+pub mod settings;
 pub mod state;
 pub mod topics;
 

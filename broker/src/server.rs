@@ -12,7 +12,7 @@ use crate::state::{Broker, now_ms};
 
 /// Accepts connections until `shutdown` completes.
 pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future<Output = ()>) {
-    let slots = Arc::new(Semaphore::new(broker.config.connections_max()));
+    let slots = Arc::new(Semaphore::new(broker.config.settings.max_connections));
     let maintenance = tokio::spawn(maintain(Arc::clone(&broker)));
     tokio::pin!(shutdown);
     loop {
@@ -50,7 +50,7 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std:
 async fn maintain(broker: Arc<Broker>) {
     // flush.ms needs a finer tick than the retention check; one second is Kafka's scheduler default
     // resolution for both in practice.
-    let interval_ms = broker.config.maintenance_interval_ms().min(1000);
+    let interval_ms = broker.config.settings.log_retention_check_interval_ms.min(1000);
     let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -62,7 +62,7 @@ impl Broker {
     }
 
     pub fn node_id(&self) -> i32 {
-        self.config.node_id()
+        self.config.settings.node_id
     }
 }
 

@@ -48,11 +48,11 @@ use uuid::Uuid;
 use crate::config::BrokerConfig;
 use crate::handlers::produce::log_error_code;
 use crate::reply::{Chunk, Outcome, RequestContext};
+use crate::settings::FetchTransfer;
 use crate::state::Broker;
 use crate::topics::Topic;
 
 /// The broker setting that picks how record data is written to the socket.
-pub const TRANSFER_SETTING: &str = "strata.fetch.transfer";
 /// First Fetch version that names topics by id.
 const TOPIC_ID_VERSION_MIN: i16 = 13;
 /// First Fetch version with fetch sessions.
@@ -64,7 +64,7 @@ const READ_COMMITTED: i8 = 1;
 
 /// Whether record data is read into memory and written (`copy`) instead of sent with `sendfile`.
 pub fn copies_record_data(config: &BrokerConfig) -> bool {
-    config.value(TRANSFER_SETTING).is_some_and(|(v, _)| v.trim() == "copy")
+    config.settings.fetch_transfer == FetchTransfer::Copy
 }
 
 /// Record data as file ranges, described to the framing by its length.
