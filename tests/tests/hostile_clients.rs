@@ -404,6 +404,38 @@ fn clients_that_never_read_their_responses_are_held_back_and_then_closed() {
     broker.stop_ok();
 }
 
+/// `queued.max.request.bytes` bounds request bytes read and not yet handled across all
+/// connections: while one client holds the whole budget with a frame it is still sending, the
+/// broker reads no request from anyone else; once that frame times out, reading resumes.
+#[test]
+fn queued_max_request_bytes_stops_reading_until_memory_frees() {
+    let _serial = one_at_a_time();
+    let read_timeout = Duration::from_secs(2);
+    let mut broker = Broker::start(
+        BrokerOptions::default()
+            .with("socket.request.max.bytes", "1048576")
+            .with("queued.max.request.bytes", "1048576")
+            .with("strata.request.read.timeout.ms", &read_timeout.as_millis().to_string()),
+    );
+    let mut other = RawConn::connect(broker.bootstrap());
+    assert_eq!(other.request(3, &api_versions_request()).error_code, 0, "served before");
+    // A frame of the whole budget, of which half arrives.
+    let mut hog = RawConn::connect(broker.bootstrap());
+    let mut start = 1_048_576i32.to_be_bytes().to_vec();
+    start.extend_from_slice(&vec![0u8; 512 * 1024]);
+    hog.send_bytes(&start);
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_eq!(other.request(3, &api_versions_request()).error_code, 0, "served after the hog's frame timed out");
+    let waited = started.elapsed();
+    eprintln!("queued.max.request.bytes: another client waited {waited:?} while one frame held the budget");
+    assert!(waited >= read_timeout - Duration::from_millis(400), "not read while the budget was taken: {waited:?}");
+    hog.expect_closed("the frame that held the budget timed out");
+    let mut fresh = RawConn::connect(broker.bootstrap());
+    assert_eq!(fresh.request(3, &api_versions_request()).error_code, 0, "served after");
+    broker.stop_ok();
+}
+
 /// 10,000 requests written back to back on one connection are all answered, in order.
 #[test]
 fn a_pipeline_of_ten_thousand_requests_is_answered_in_order() {
