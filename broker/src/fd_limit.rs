@@ -4,6 +4,16 @@
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
+use crate::settings::Settings;
+
+/// Descriptors kept for the broker's own files (segments, indexes, metadata) beside connections.
+const FILES_BESIDES_CONNECTIONS: u64 = 1024;
+
+/// The open-file limit `max.connections` connections need, with the broker's own files.
+pub fn needed_for(settings: &Settings) -> u64 {
+    u64::try_from(settings.max_connections).unwrap_or(u64::MAX).saturating_add(FILES_BESIDES_CONNECTIONS)
+}
+
 /// Raises the soft open-file limit to the hard one and returns the limit now in force.
 pub fn raise_to_hard_limit() -> nix::Result<u64> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
