@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use crate::config_defs::{BROKER_SETTINGS, IGNORED_BROKER_SETTINGS, broker_setting};
+use crate::settings::Settings;
 
 /// Command-line flags of `strata`.
 #[derive(Debug, Parser)]
@@ -75,6 +76,8 @@ pub struct BrokerConfig {
     pub listen: String,
     pub advertise: Option<String>,
     pub data_dir: PathBuf,
+    /// Every setting the broker acts on, typed.
+    pub settings: Settings,
     /// Settings given explicitly (file, then overrides), by Kafka name; all validated.
     explicit: BTreeMap<String, String>,
 }
@@ -135,34 +138,50 @@ impl BrokerConfig {
                 explicit.insert(target.to_string(), ms.to_string());
             }
         }
-        let mut config = BrokerConfig { listen: String::new(), advertise: None, data_dir: PathBuf::new(), explicit };
-        let text = |name: &str| config.value(name).map(|(v, _)| v.trim().to_string()).unwrap_or_default();
+        let value = |name: &'static str| match explicit.get(name) {
+            Some(v) => v.as_str(),
+            None => broker_setting(name).map_or("", |s| s.default),
+        };
+        let settings = Settings::parse(value).map_err(|(key, reason)| ConfigError::BadValue {
+            origin: "configuration".into(),
+            key: key.into(),
+            reason,
+        })?;
+        let frame_bytes_max = i64::try_from(settings.socket_request_max_bytes).unwrap_or(i64::MAX);
+        if (0..frame_bytes_max).contains(&settings.queued_max_request_bytes) {
+            return Err(ConfigError::BadValue {
+                origin: "configuration".into(),
+                key: "queued.max.request.bytes".into(),
+                reason: "must be -1 or at least socket.request.max.bytes, as Kafka requires".into(),
+            });
+        }
         let listener = crate::listeners::client_listener(
-            &text("listeners"),
-            &text("advertised.listeners"),
-            &text("listener.security.protocol.map"),
-            &text("controller.listener.names"),
+            &settings.listeners,
+            &settings.advertised_listeners,
+            &settings.listener_security_protocol_map,
+            &settings.controller_listener_names,
         )?;
-        let log_dirs: Vec<String> =
-            text("log.dirs").split(',').map(str::trim).filter(|d| !d.is_empty()).map(String::from).collect();
+        let log_dirs: Vec<&str> = settings.log_dirs.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
         let data_dir = match (cli.data_dir, log_dirs.as_slice()) {
             (Some(dir), _) => dir,
-            (None, []) => PathBuf::from(text("log.dir")),
+            (None, []) => PathBuf::from(&settings.log_dir),
             (None, [dir]) => PathBuf::from(dir),
             (None, dirs) => return Err(ConfigError::SeveralLogDirs(dirs.len())),
         };
-        config.listen = cli.listen.unwrap_or_else(|| listener.bind.bind_address());
-        config.advertise = cli.advertise.or_else(|| listener.advertised.map(|e| format!("{}:{}", e.host, e.port)));
-        config.data_dir = data_dir;
-        Ok(config)
+        let listen = cli.listen.unwrap_or_else(|| listener.bind.bind_address());
+        let advertise = cli.advertise.or_else(|| listener.advertised.map(|e| format!("{}:{}", e.host, e.port)));
+        Ok(BrokerConfig { listen, advertise, data_dir, settings, explicit })
     }
 
     /// A configuration with every default, for tests.
     pub fn defaults(data_dir: &Path) -> BrokerConfig {
+        let settings = Settings::parse(|name| broker_setting(name).map_or("", |s| s.default));
         BrokerConfig {
             listen: "127.0.0.1:0".into(),
             advertise: None,
             data_dir: data_dir.to_path_buf(),
+            // A unit test parses every default.
+            settings: settings.unwrap_or_else(|(name, reason)| panic!("default of {name}: {reason}")),
             explicit: BTreeMap::new(),
         }
     }
@@ -180,66 +199,6 @@ impl BrokerConfig {
     pub fn all_values(&self) -> impl Iterator<Item = (&'static str, &str, Source)> + '_ {
         BROKER_SETTINGS.iter().filter_map(|s| self.value(s.name).map(|(v, src)| (s.name, v, src)))
     }
-
-    fn number(&self, name: &str) -> i64 {
-        // Every value was checked against its kind when loaded, and every default by a unit test.
-        self.value(name).and_then(|(v, _)| v.trim().parse().ok()).unwrap_or(0)
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.value(name).is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("true"))
-    }
-
-    pub fn node_id(&self) -> i32 {
-        clamp_i32(self.number("node.id"))
-    }
-    pub fn num_partitions(&self) -> i32 {
-        clamp_i32(self.number("num.partitions"))
-    }
-    pub fn default_replication_factor(&self) -> i16 {
-        i16::try_from(self.number("default.replication.factor")).unwrap_or(i16::MAX)
-    }
-    pub fn auto_create_topics(&self) -> bool {
-        self.flag("auto.create.topics.enable")
-    }
-    pub fn delete_topic_enable(&self) -> bool {
-        self.flag("delete.topic.enable")
-    }
-    pub fn frame_bytes_max(&self) -> usize {
-        usize::try_from(self.number("socket.request.max.bytes")).unwrap_or(usize::MAX)
-    }
-    pub fn connections_max(&self) -> usize {
-        usize::try_from(self.number("max.connections")).unwrap_or(1)
-    }
-    pub fn requests_in_flight_max(&self) -> usize {
-        usize::try_from(self.number("queued.max.requests")).unwrap_or(1)
-    }
-    pub fn maintenance_interval_ms(&self) -> u64 {
-        u64::try_from(self.number("log.retention.check.interval.ms")).unwrap_or(300_000)
-    }
-    pub fn offsets_topic_num_partitions(&self) -> i32 {
-        clamp_i32(self.number("offsets.topic.num.partitions"))
-    }
-    pub fn offsets_retention_ms(&self) -> i64 {
-        self.number("offsets.retention.minutes").saturating_mul(60_000)
-    }
-    pub fn group_min_session_timeout_ms(&self) -> i32 {
-        clamp_i32(self.number("group.min.session.timeout.ms"))
-    }
-    pub fn group_max_session_timeout_ms(&self) -> i32 {
-        clamp_i32(self.number("group.max.session.timeout.ms"))
-    }
-    pub fn group_initial_rebalance_delay_ms(&self) -> i32 {
-        clamp_i32(self.number("group.initial.rebalance.delay.ms"))
-    }
-    /// Whether the request versions Kafka 4 removed are served (`strata.legacy.protocol.enable`).
-    pub fn legacy_protocol(&self) -> bool {
-        self.flag("strata.legacy.protocol.enable")
-    }
-}
-
-fn clamp_i32(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
 }
 
 fn check_address(flag: &'static str, address: &str) -> Result<(), ConfigError> {
@@ -296,13 +255,13 @@ mod tests {
         let config = BrokerConfig::from_cli(cli(&[])).expect("valid");
         assert_eq!(config.listen, "127.0.0.1:9092");
         assert_eq!(config.data_dir, PathBuf::from("./data"));
-        assert_eq!(config.num_partitions(), 1);
-        assert!(config.auto_create_topics());
+        assert_eq!(config.settings.num_partitions, 1);
+        assert!(config.settings.auto_create_topics_enable);
         assert_eq!(config.value("log.segment.bytes"), Some(("1073741824", Source::Default)));
-        assert!(config.legacy_protocol());
+        assert!(config.settings.legacy_protocol_enable);
         let kafka4 =
             BrokerConfig::from_cli(cli(&["--override", "strata.legacy.protocol.enable=false"])).expect("valid");
-        assert!(!kafka4.legacy_protocol());
+        assert!(!kafka4.settings.legacy_protocol_enable);
     }
 
     #[test]
@@ -317,8 +276,8 @@ mod tests {
         let config =
             BrokerConfig::from_cli(cli(&["--config", path.to_str().expect("utf8"), "--override", "num.partitions=5"]))
                 .expect("valid");
-        assert_eq!(config.num_partitions(), 5);
-        assert!(!config.auto_create_topics());
+        assert_eq!(config.settings.num_partitions, 5);
+        assert!(!config.settings.auto_create_topics_enable);
         assert_eq!(config.value("log.segment.bytes"), Some(("1048576", Source::Static)));
         assert_eq!(config.value("log.retention.ms"), Some(("1000", Source::Static)));
     }
@@ -353,6 +312,13 @@ mod tests {
         assert!(err.to_string().contains("num.partitions"), "{err}");
         let err = BrokerConfig::from_cli(cli(&["--override", "num.partitions"])).expect_err("syntax");
         assert!(matches!(err, ConfigError::Syntax { .. }));
+        let err = BrokerConfig::from_cli(cli(&["--override", "queued.max.request.bytes=1000"])).expect_err("small");
+        assert!(err.to_string().contains("at least socket.request.max.bytes"), "{err}");
+        let config = BrokerConfig::from_cli(cli(&["--override", "queued.max.request.bytes=-1"])).expect("no limit");
+        assert_eq!(config.settings.queued_max_request_bytes, -1);
+        let err = BrokerConfig::from_cli(cli(&["--override", "max.connections.per.ip.overrides=host:1"]))
+            .expect_err("host name");
+        assert!(err.to_string().contains("max.connections.per.ip.overrides"), "{err}");
         let err = BrokerConfig::from_cli(cli(&["--listen", "nowhere"])).expect_err("address");
         assert!(matches!(err, ConfigError::BadAddress { .. }));
     }

@@ -256,7 +256,35 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         kind: ValueKind::Int { min: 1 },
         default: "10000",
         topic_setting: None,
-        doc: "Connections accepted at once; more wait in the listen backlog.",
+        doc: "Connections served at once; as in Kafka, the next is not accepted until one closes (it waits in the listen backlog). Kafka's default is 2147483647; Strata's bounds the broker's memory and file descriptors (it raises its soft RLIMIT_NOFILE to the hard limit at start-up).",
+    },
+    BrokerSetting {
+        name: "max.connections.per.ip",
+        kind: ValueKind::Int { min: 0 },
+        default: "2147483647",
+        topic_setting: None,
+        doc: "Connections from one client address; as in Kafka, one more is closed right after it is accepted.",
+    },
+    BrokerSetting {
+        name: "max.connections.per.ip.overrides",
+        kind: ValueKind::Text,
+        default: "",
+        topic_setting: None,
+        doc: "ADDRESS:LIMIT,... limits that win over max.connections.per.ip for those addresses (IP addresses only; Kafka also resolves host names).",
+    },
+    BrokerSetting {
+        name: "connections.max.idle.ms",
+        kind: ValueKind::Long { min: 1 },
+        default: "600000",
+        topic_setting: None,
+        doc: "A connection with no request in flight that sends nothing for this long is closed, as in Kafka.",
+    },
+    BrokerSetting {
+        name: "strata.request.read.timeout.ms",
+        kind: ValueKind::Long { min: 1 },
+        default: "30000",
+        topic_setting: None,
+        doc: "A request frame must arrive whole within this of its first byte, else the connection is closed (a slowloris sender holds no memory past it). Kafka has no such limit; 30 s is its clients' request.timeout.ms. Strata-specific.",
     },
     BrokerSetting {
         name: "queued.max.requests",
@@ -264,6 +292,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         default: "500",
         topic_setting: None,
         doc: "Requests in flight per connection before reading pauses.",
+    },
+    BrokerSetting {
+        name: "queued.max.request.bytes",
+        kind: ValueKind::Long { min: -1 },
+        default: "268435456",
+        topic_setting: None,
+        doc: "Bytes of request frames read and not yet handled, all connections together; beyond it the broker reads no more requests until some are handled (a larger frame still goes through, alone). -1 for no limit (Kafka's default); when set, at least socket.request.max.bytes, as Kafka requires.",
     },
     BrokerSetting {
         name: "log.segment.bytes",
@@ -588,6 +623,34 @@ pub const TOPIC_SETTINGS: &[TopicSetting] = &[
     TopicSetting { name: "remote.log.copy.disable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
     TopicSetting { name: "remote.log.delete.on.disable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
 ];
+
+/// Whether `name` is a broker setting; `const` so that [`crate::settings`] checks its names at
+/// compile time.
+pub const fn is_broker_setting(name: &str) -> bool {
+    let mut i = 0;
+    while i < BROKER_SETTINGS.len() {
+        if const_str_eq(BROKER_SETTINGS[i].name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 pub fn broker_setting(name: &str) -> Option<&'static BrokerSetting> {
     BROKER_SETTINGS.iter().find(|s| s.name == name)

@@ -7,8 +7,16 @@
 //! Kafka also works on one request per connection at a time, and a task per request cost a spawn,
 //! a wake-up and a context switch each (benches/RESULTS.md). A panic in a handler closes the
 //! connection, as before, not the broker. At most `queued.max.requests` requests and
-//! [`IN_FLIGHT_BYTES_MAX`] bytes of them are in flight; beyond that the reader waits
-//! (back-pressure), it never queues without bound.
+//! [`IN_FLIGHT_BYTES_MAX`] bytes of them are in flight, and all connections together read at most
+//! `queued.max.request.bytes` of frames not yet handled; beyond that the reader waits
+//! (back-pressure), it never queues without bound. A client that never reads its responses
+//! therefore stops being read from once its unanswered requests reach those bounds.
+//!
+//! Hostile clients: a connection with nothing in flight that sends nothing for
+//! `connections.max.idle.ms` is closed (Kafka's idle timeout); a frame that has not arrived whole
+//! `strata.request.read.timeout.ms` after its first byte closes the connection (a slowloris sender;
+//! time spent waiting for the byte budgets does not count); a response that cannot be written
+//! within `connections.max.idle.ms` closes the connection (a client that stopped reading).
 
 use std::any::Any;
 use std::future::Future;
@@ -18,19 +26,24 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::{Instant, timeout, timeout_at};
 
 use strata_wire::frame::{FRAME_PREFIX_BYTES, check_frame_size};
 use strata_wire::header::decode_request_frame;
-use strata_wire::pool::BufferPool;
+use strata_wire::pool::{BufferPool, PoolBuf};
 
 use crate::config::BrokerConfig;
+use crate::connection_limits::RequestBytes;
 use crate::dispatch;
+use crate::frame_reader::{FrameReader, QUIET_BEFORE_RELEASE};
 use crate::reply::{Chunk, Outcome, Pending};
+use crate::settings::FetchTransfer;
 use crate::state::Broker;
 
 /// Request bytes a connection may have read and not yet answered. With the request count alone,
@@ -54,40 +67,48 @@ const POOLED_FRAMES_BYTES_MAX: usize = 32 << 20;
 
 static FRAMES: BufferPool = BufferPool::new(POOLED_FRAME_BYTES_MIN, POOLED_FRAMES_BYTES_MAX);
 
-/// Bytes a connection reads from its socket at a time while it has no large frame to read. One
-/// `read` brings in a frame's size prefix and its first bytes, or several small frames whole,
-/// instead of one read for every prefix and another for every body; the body of a large frame
-/// bypasses it and goes straight into the frame's buffer (`BufReader` does that for reads at
-/// least as large as its buffer).
-const READ_BUFFER_BYTES: usize = 64 * 1024;
-
-/// The broker setting that picks how record data is written to the socket.
-const TRANSFER_SETTING: &str = "strata.fetch.transfer";
-
 /// Whether record data is read into memory and written (`copy`) instead of sent with `sendfile`.
 fn copies_record_data(config: &BrokerConfig) -> bool {
-    config.value(TRANSFER_SETTING).is_some_and(|(v, _)| v.trim() == "copy")
+    config.settings.fetch_transfer == FetchTransfer::Copy
 }
 
-/// A started request and the share of the byte budget its frame holds until it is answered.
-type InFlight = (Pending, OwnedSemaphorePermit);
+/// A started request and the shares of the byte budgets its frame holds.
+struct InFlight {
+    request: Pending,
+    /// This connection's share, given back once the response is written.
+    connection_share: OwnedSemaphorePermit,
+    /// The share of `queued.max.request.bytes`, given back once the request is handled (its
+    /// response built), so that a client not reading its responses does not keep it.
+    broker_share: Option<OwnedSemaphorePermit>,
+}
 
 /// Serves one connection until the client closes it, a frame is refused, or the broker stops.
-pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
+pub async fn serve(stream: TcpStream, broker: Arc<Broker>, request_bytes: RequestBytes) {
     let peer_addr = stream.peer_addr().ok();
     let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
     let (reader, writer) = stream.into_split();
-    let (in_flight, pending) = mpsc::channel(broker.config.requests_in_flight_max());
+    let (in_flight, pending) = mpsc::channel(broker.config.settings.queued_max_requests);
     let copy = copies_record_data(&broker.config);
-    let writer_task = tokio::spawn(write_responses(writer, pending, peer.clone(), copy));
-    if let Err(reason) = read_requests(reader, &broker, in_flight, peer_addr).await {
-        tracing::info!(%peer, %reason, "closing connection");
-    }
-    // The reader has dropped its sender: the writer finishes the responses already started.
-    if let Err(error) = writer_task.await {
+    let write_timeout = Duration::from_millis(broker.config.settings.connections_max_idle_ms);
+    let mut writer_task = tokio::spawn(write_responses(writer, pending, peer.clone(), copy, write_timeout));
+    let reading = read_requests(reader, &broker, in_flight, peer_addr, request_bytes);
+    tokio::pin!(reading);
+    let written = tokio::select! {
+        read = &mut reading => {
+            if let Err(reason) = read {
+                tracing::info!(%peer, %reason, "closing connection");
+            }
+            // The reader has dropped its sender: the writer finishes the responses already started.
+            writer_task.await
+        }
+        // The writer stopped (a write failed or timed out, or a request closes the connection):
+        // nothing more is read, also not the rest of a frame the client is still sending.
+        written = &mut writer_task => written,
+    };
+    if let Err(error) = written {
         tracing::error!(%peer, %error, "connection writer failed");
     }
 }
@@ -99,34 +120,35 @@ async fn read_requests(
     broker: &Arc<Broker>,
     in_flight: mpsc::Sender<InFlight>,
     peer: Option<std::net::SocketAddr>,
+    request_bytes: RequestBytes,
 ) -> Result<(), String> {
-    let frame_bytes_max = broker.config.frame_bytes_max();
+    let settings = &broker.config.settings;
+    let frame_bytes_max = settings.socket_request_max_bytes;
+    let idle = Duration::from_millis(settings.connections_max_idle_ms);
+    let read_timeout = Duration::from_millis(settings.request_read_timeout_ms);
     let budget = Arc::new(Semaphore::new(IN_FLIGHT_BYTES_MAX));
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
+    let mut reader = FrameReader::new(reader);
     // (api key, version) pairs this connection has used, each logged once at debug level. Only
     // versions the broker serves stay on the connection, so the set stays small.
     let mut versions_used = std::collections::HashSet::new();
     loop {
+        if !next_frame_starts(&mut reader, idle, &budget).await? {
+            return Ok(());
+        }
+        let mut deadline = Instant::now() + read_timeout;
+        let slow = || format!("frame not whole {read_timeout:?} after its first byte (strata.request.read.timeout.ms)");
         let mut prefix = [0u8; FRAME_PREFIX_BYTES];
-        match reader.read_exact(&mut prefix).await {
+        match timeout_at(deadline, reader.read_exact(&mut prefix)).await.map_err(|_| slow())? {
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(format!("read failed: {e}")),
+            Err(e) => return Err(format!("frame size cut short: {e}")),
         }
         let len = check_frame_size(prefix, frame_bytes_max).map_err(|e| e.to_string())?;
+        let waiting_since = Instant::now();
         let share = u32::try_from(len.clamp(1, IN_FLIGHT_BYTES_MAX)).unwrap_or(u32::MAX);
-        let permit = Arc::clone(&budget).acquire_many_owned(share).await.map_err(|e| e.to_string())?;
-        // Read into the buffer's spare capacity: zero-filling a 1 MiB frame first cost a memset
-        // each. `take` stops at the frame's end (a pooled buffer may have room for more).
-        let mut frame = FRAMES.take(len);
-        while frame.len() < len {
-            let left = (len - frame.len()) as u64;
-            match (&mut reader).take(left).read_buf(&mut *frame).await {
-                Ok(0) => return Err("frame cut short: early eof".into()),
-                Ok(_) => {}
-                Err(e) => return Err(format!("frame cut short: {e}")),
-            }
-        }
+        let connection_share = Arc::clone(&budget).acquire_many_owned(share).await.map_err(|e| e.to_string())?;
+        let broker_share = request_bytes.acquire(len).await.map_err(|e| e.to_string())?;
+        deadline += waiting_since.elapsed();
+        let frame = timeout_at(deadline, read_frame_body(&mut reader, len)).await.map_err(|_| slow())??;
         let frame = decode_request_frame(frame.freeze()).map_err(|e| e.to_string())?;
         if versions_used.insert((frame.api_key, frame.api_version())) {
             tracing::debug!(
@@ -140,7 +162,7 @@ async fn read_requests(
         let (api_key, version) = (frame.api_key, frame.api_version());
         let request = dispatch::begin(Arc::clone(broker), frame, peer);
         let closes = request.closes();
-        if in_flight.send((request, permit)).await.is_err() {
+        if in_flight.send(InFlight { request, connection_share, broker_share }).await.is_err() {
             return Err("response writer stopped".into());
         }
         if closes {
@@ -149,13 +171,50 @@ async fn read_requests(
     }
 }
 
-/// Finishes each request and writes its response, in request order.
-async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver<InFlight>, peer: String, copy: bool) {
+/// Waits for the first byte of the next frame. `Ok(false)` when the client closed the connection
+/// between frames; `Err` when nothing arrived for `idle` while no request was in flight (all of
+/// `budget` free). A quiet connection gives its read buffer back meanwhile.
+async fn next_frame_starts(reader: &mut FrameReader, idle: Duration, budget: &Semaphore) -> Result<bool, String> {
+    let mut quiet_since = Instant::now();
+    while reader.buffered() == 0 {
+        let quiet = quiet_since.elapsed();
+        let (release_in, idle_in) = (QUIET_BEFORE_RELEASE.saturating_sub(quiet), idle.saturating_sub(quiet));
+        let wait = if release_in.is_zero() { idle_in } else { release_in.min(idle_in) };
+        match tokio::time::timeout(wait, reader.fill()).await {
+            Ok(Ok(0)) => return Ok(false),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(format!("read failed: {e}")),
+            Err(_) if quiet_since.elapsed() < idle => reader.release_buffer(),
+            // Requests in flight (a long-polling fetch, a response being taken): not idle.
+            Err(_) if budget.available_permits() < IN_FLIGHT_BYTES_MAX => quiet_since = Instant::now(),
+            Err(_) => return Err(format!("idle for {idle:?} (connections.max.idle.ms)")),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads a frame body of `len` bytes into a buffer. Read into the buffer's spare capacity:
+/// zero-filling a 1 MiB frame first cost a memset each.
+async fn read_frame_body(reader: &mut FrameReader, len: usize) -> Result<PoolBuf, String> {
+    let mut frame = FRAMES.take(len);
+    reader.read_into(&mut frame, len).await.map_err(|e| format!("frame cut short: {e}"))?;
+    Ok(frame)
+}
+
+/// Finishes each request and writes its response, in request order. A response not written
+/// within `write_timeout` closes the connection.
+async fn write_responses(
+    mut writer: OwnedWriteHalf,
+    mut pending: mpsc::Receiver<InFlight>,
+    peer: String,
+    copy: bool,
+    write_timeout: Duration,
+) {
     // Encoded bytes (and on the copying path record data) gathered for one write, reused by every
     // response of the connection.
     let mut buf = Vec::new();
-    // The permit is released when the loop body ends: after the response is written.
-    while let Some((request, _permit)) = pending.recv().await {
+    // The connection's share is released when the loop body ends: after the response is written.
+    while let Some(InFlight { request, connection_share: _connection_share, broker_share }) = pending.recv().await {
         let outcome = match CatchPanic(request).await {
             Ok(outcome) => outcome,
             Err(panic) => {
@@ -164,12 +223,20 @@ async fn write_responses(mut writer: OwnedWriteHalf, mut pending: mpsc::Receiver
                 Outcome::Close(format!("request handler panicked: {message}"))
             }
         };
+        drop(broker_share);
         match outcome {
             Outcome::Silent => {}
             Outcome::Reply(chunks) => {
-                if let Err(error) = write_chunks(&mut writer, chunks, &mut buf, copy).await {
-                    tracing::debug!(%peer, %error, "write failed; closing connection");
-                    break;
+                match timeout(write_timeout, write_chunks(&mut writer, chunks, &mut buf, copy)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "write failed; closing connection");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::info!(%peer, ?write_timeout, "response not taken by the client within connections.max.idle.ms; closing connection");
+                        break;
+                    }
                 }
             }
             Outcome::Close(reason) => {

@@ -148,7 +148,7 @@ pub fn begin(broker: Arc<Broker>, frame: RequestFrame, peer: Option<std::net::So
         client_id: frame.header.client_id.as_deref().unwrap_or_default().to_string(),
         peer,
     };
-    let legacy = broker.config.legacy_protocol();
+    let legacy = broker.config.settings.legacy_protocol_enable;
     match route(ctx.api_key).filter(|r| r.spec.accepts(ctx.api_version, legacy)) {
         Some(route) => (route.start)(&broker, ctx, frame.body),
         // KIP-511: a client newer than the broker gets a v0 answer listing what is supported.
@@ -204,7 +204,7 @@ fn start_produce(broker: &Arc<Broker>, ctx: RequestContext, body: Bytes) -> Pend
             Err(refused) => refused,
         };
     }
-    if !broker.config.legacy_protocol() {
+    if !broker.config.settings.legacy_protocol_enable {
         return Pending::ready(handlers::produce::refuse_removed_version(&ctx));
     }
     match legacy::produce::decode_request(body) {

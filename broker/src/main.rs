@@ -23,6 +23,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match strata_broker::fd_limit::raise_to_hard_limit() {
+        Ok(limit) if limit < strata_broker::fd_limit::needed_for(&config.settings) => tracing::warn!(
+            limit,
+            max_connections = config.settings.max_connections,
+            "the open file limit is below max.connections and the broker's own files; accepting fails past it"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

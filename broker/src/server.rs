@@ -1,5 +1,7 @@
-//! The listener: accepts connections up to `max.connections`, runs periodic log maintenance, and
-//! on shutdown stops accepting, lets connections go, and closes the log cleanly.
+//! The listener: accepts connections up to `max.connections` (as in Kafka, the next waits in the
+//! listen backlog until one closes), closes one over `max.connections.per.ip` right after
+//! accepting it (as Kafka does), runs periodic log maintenance, and on shutdown stops accepting,
+//! lets connections go, and closes the log cleanly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,11 +10,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::connection;
+use crate::connection_limits::{PerIpCounts, RequestBytes};
 use crate::state::{Broker, now_ms};
 
 /// Accepts connections until `shutdown` completes.
 pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future<Output = ()>) {
-    let slots = Arc::new(Semaphore::new(broker.config.connections_max()));
+    let settings = &broker.config.settings;
+    let slots = Arc::new(Semaphore::new(settings.max_connections.min(Semaphore::MAX_PERMITS)));
+    let per_ip = Arc::new(PerIpCounts::default());
+    let request_bytes = RequestBytes::new(settings);
     let maintenance = tokio::spawn(maintain(Arc::clone(&broker)));
     tokio::pin!(shutdown);
     loop {
@@ -29,11 +35,19 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std:
         };
         match accepted {
             Ok((stream, peer)) => {
+                let address = peer.ip().to_canonical();
+                let limit = broker.config.settings.max_connections_for(address);
+                let Some(ip_slot) = per_ip.admit(address, limit) else {
+                    // Kafka's words, at Kafka's level.
+                    tracing::info!(%peer, limit, "rejected connection: the address already has the configured maximum of connections (max.connections.per.ip)");
+                    continue;
+                };
                 tracing::debug!(%peer, "accepted connection");
                 let broker = Arc::clone(&broker);
+                let request_bytes = request_bytes.clone();
                 tokio::spawn(async move {
-                    connection::serve(stream, broker).await;
-                    drop(permit);
+                    connection::serve(stream, broker, request_bytes).await;
+                    drop((ip_slot, permit));
                 });
             }
             Err(error) => {
@@ -50,7 +64,7 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std:
 async fn maintain(broker: Arc<Broker>) {
     // flush.ms needs a finer tick than the retention check; one second is Kafka's scheduler default
     // resolution for both in practice.
-    let interval_ms = broker.config.maintenance_interval_ms().min(1000);
+    let interval_ms = broker.config.settings.log_retention_check_interval_ms.min(1000);
     let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

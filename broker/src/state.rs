@@ -62,7 +62,7 @@ impl Broker {
     }
 
     pub fn node_id(&self) -> i32 {
-        self.config.node_id()
+        self.config.settings.node_id
     }
 
     /// The node Metadata and DescribeCluster name as the controller: a single node is its own (in

@@ -30,10 +30,20 @@ pub struct RawConn {
 impl RawConn {
     pub fn connect(bootstrap: &str) -> RawConn {
         let stream = TcpStream::connect(bootstrap).unwrap_or_else(|e| panic!("connect {bootstrap}: {e}"));
+        RawConn::from_stream(stream)
+    }
+
+    /// A raw connection on a stream the test connected itself (from a chosen source address, say).
+    pub fn from_stream(stream: TcpStream) -> RawConn {
         stream.set_read_timeout(Some(IO_TIMEOUT)).expect("set_read_timeout");
         stream.set_write_timeout(Some(IO_TIMEOUT)).expect("set_write_timeout");
         stream.set_nodelay(true).expect("set_nodelay");
         RawConn { stream, next_correlation_id: 1 }
+    }
+
+    /// The underlying socket, for tests that need its options or a half-written frame.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
     }
 
     /// Writes raw bytes (no size prefix added). A write error because the broker already closed

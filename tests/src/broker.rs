@@ -160,6 +160,17 @@ impl Broker {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The broker's resident set size in KiB (`VmRSS` of /proc/<pid>/status).
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib_of(self.pid().expect("broker is running"))
+    }
+
+    /// How many file descriptors the broker holds open (entries of /proc/<pid>/fd).
+    pub fn open_fds(&self) -> usize {
+        let pid = self.pid().expect("broker is running");
+        std::fs::read_dir(format!("/proc/{pid}/fd")).expect("read /proc/<pid>/fd").count()
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -251,6 +262,13 @@ impl Broker {
             &text[start..]
         )
     }
+}
+
+/// The resident set size in KiB of process `pid` (`VmRSS` of /proc/<pid>/status).
+pub fn rss_kib_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/<pid>/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS in kB")
 }
 
 impl Drop for Broker {

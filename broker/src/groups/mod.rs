@@ -92,10 +92,10 @@ impl std::fmt::Debug for Groups {
 /// The coordinator settings from the broker's (Kafka-named) settings.
 pub fn coordinator_config(config: &BrokerConfig, offsets_partitions: i32) -> CoordinatorConfig {
     CoordinatorConfig {
-        session_timeout_ms_min: config.group_min_session_timeout_ms(),
-        session_timeout_ms_max: config.group_max_session_timeout_ms(),
-        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms(),
-        offsets_retention_ms: config.offsets_retention_ms(),
+        session_timeout_ms_min: config.settings.group_min_session_timeout_ms,
+        session_timeout_ms_max: config.settings.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms: config.settings.group_initial_rebalance_delay_ms,
+        offsets_retention_ms: config.settings.offsets_retention_ms(),
         offsets_topic_partitions: offsets_partitions,
         ..CoordinatorConfig::default()
     }
@@ -111,7 +111,7 @@ impl Groups {
             None => {
                 let new = NewTopic {
                     name: OFFSETS_TOPIC,
-                    partitions: config.offsets_topic_num_partitions(),
+                    partitions: config.settings.offsets_topic_num_partitions,
                     replication_factor: 1,
                     overrides: compact::topic_overrides(),
                     internal: true,

@@ -26,7 +26,7 @@ fn api_keys(legacy: bool) -> Vec<ApiVersion> {
 }
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext, req: ApiVersionsRequest) -> Outcome {
-    let legacy = broker.config.legacy_protocol();
+    let legacy = broker.config.settings.legacy_protocol_enable;
     if ctx.api_version >= 3 {
         tracing::debug!(
             peer = ?ctx.peer,

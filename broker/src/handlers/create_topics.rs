@@ -133,7 +133,7 @@ fn shape(broker: &Arc<Broker>, topic: &CreatableTopic) -> Result<(i32, i32), (i1
         return Ok((count, 1));
     }
     let partitions = match topic.num_partitions {
-        -1 => broker.config.num_partitions(),
+        -1 => broker.config.settings.num_partitions,
         n if n <= 0 => {
             let message = "Number of partitions was set to an invalid non-positive value.".to_string();
             return Err((ResponseError::InvalidPartitions.code(), message));
@@ -141,7 +141,7 @@ fn shape(broker: &Arc<Broker>, topic: &CreatableTopic) -> Result<(i32, i32), (i1
         n => n,
     };
     let replication_factor = match topic.replication_factor {
-        -1 => i32::from(broker.config.default_replication_factor()),
+        -1 => broker.config.settings.default_replication_factor,
         n if n <= 0 => {
             let message = "Replication factor must be larger than 0, or -1 to use the default value.".to_string();
             return Err((ResponseError::InvalidReplicationFactor.code(), message));

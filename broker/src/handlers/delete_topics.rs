@@ -39,7 +39,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteTopic
     } else {
         req.topic_names.into_iter().map(|n| Named { name: Some(n.0.to_string()), id: Uuid::nil() }).collect()
     };
-    let responses = if broker.config.delete_topic_enable() {
+    let responses = if broker.config.settings.delete_topic_enable {
         tokio::task::block_in_place(|| delete(broker, requested))
     } else {
         let error = if ctx.api_version < DELETION_DISABLED_VERSION_MIN {

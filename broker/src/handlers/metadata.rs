@@ -35,7 +35,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
     let topics: Vec<MetadataResponseTopic> = if all_topics {
         broker.topics.all().iter().map(|t| describe(t)).collect()
     } else {
-        let allow_create = broker.config.auto_create_topics() && (ctx.api_version < 4 || req.allow_auto_topic_creation);
+        let allow_create =
+            broker.config.settings.auto_create_topics_enable && (ctx.api_version < 4 || req.allow_auto_topic_creation);
         let mut seen = std::collections::HashSet::new();
         req.topics
             .unwrap_or_default()
@@ -94,8 +95,8 @@ fn by_name(broker: &Arc<Broker>, name: TopicName, allow_create: bool) -> Metadat
     let created = tokio::task::block_in_place(|| {
         let new = NewTopic {
             name: text,
-            partitions: broker.config.num_partitions(),
-            replication_factor: i32::from(broker.config.default_replication_factor()),
+            partitions: broker.config.settings.num_partitions,
+            replication_factor: broker.config.settings.default_replication_factor,
             overrides: Default::default(),
             internal: false,
         };

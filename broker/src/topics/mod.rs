@@ -117,7 +117,7 @@ impl Topics {
     pub fn load(log: &LogManager, config: &BrokerConfig, now_ms: i64) -> Result<Topics, TopicError> {
         let meta_dir = config.data_dir.join("meta");
         std::fs::create_dir_all(&meta_dir).map_err(|e| TopicError::Storage(format!("{}: {e}", meta_dir.display())))?;
-        let node = config.node_id();
+        let node = config.settings.node_id;
         let (journal, image) = MetadataLog::open(&meta_dir, LOG_BYTES_MAX).map_err(storage)?;
         let mut metadata = Metadata { log: journal, image };
         migrate_legacy(&meta_dir, node, &mut metadata)?;

@@ -147,7 +147,7 @@ fn a_data_directory_with_topics_json_opens_with_the_same_topics() {
     let orders = &first["orders"];
     assert_eq!(
         orders,
-        &(id, false, vec![Leadership::single_node(config.node_id()); 3], settings(&[("retention.ms", "1000")]))
+        &(id, false, vec![Leadership::single_node(config.settings.node_id); 3], settings(&[("retention.ms", "1000")]))
     );
     assert!(first["__consumer_offsets"].1);
     assert_eq!(view_of(&Topics::load(&log, &config, 0).unwrap()), first);
