@@ -12,10 +12,10 @@ use kafka_protocol::records::{
 
 /// An idempotent producer's id, epoch and the batch's first sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Producer {
-    pub id: i64,
-    pub epoch: i16,
-    pub base_sequence: i32,
+struct Producer {
+    id: i64,
+    epoch: i16,
+    base_sequence: i32,
 }
 
 /// A record batch under construction; [`Batch::encode`] makes its bytes.
@@ -106,15 +106,6 @@ impl Batch {
     pub fn leader_epoch(mut self, leader_epoch: i32) -> Batch {
         self.leader_epoch = leader_epoch;
         self
-    }
-
-    /// How many records were added.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
     }
 
     /// The batch's bytes: one v2 batch holding every record, at offsets `base_offset + i`.
