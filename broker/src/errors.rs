@@ -114,7 +114,8 @@ impl ErrorCode for MessageSetError {
             | MessageSetError::Magic { .. }
             | MessageSetError::Crc { .. }
             | MessageSetError::Field { .. }
-            | MessageSetError::Decompress { .. } => ResponseError::CorruptMessage,
+            | MessageSetError::Decompress { .. }
+            | MessageSetError::StoredBatch(_) => ResponseError::CorruptMessage,
             // Kafka has no such limit; a message set this large would exceed message.max.bytes.
             MessageSetError::TooLarge { .. } => ResponseError::MessageTooLarge,
             MessageSetError::Codec { codec: 4 } => ResponseError::UnsupportedCompressionType,

@@ -1,7 +1,6 @@
 //! The Strata broker: a Kafka-compatible server on the Strata segment log. `main.rs` parses the
 //! command line and calls [`start`]; tests may start a broker in-process the same way.
 
-pub mod alloc;
 pub mod api;
 pub mod authorized_operations;
 pub mod blocking;

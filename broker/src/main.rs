@@ -7,10 +7,6 @@ use clap::Parser;
 use strata_broker::config::{BrokerConfig, Cli};
 use tracing_subscriber::EnvFilter;
 
-/// Hostile array lengths in requests must not abort the broker: see `strata_broker::alloc`.
-#[global_allocator]
-static ALLOCATOR: strata_broker::alloc::LazyHugeBlocks = strata_broker::alloc::LazyHugeBlocks;
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))

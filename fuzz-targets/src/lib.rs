@@ -6,11 +6,13 @@
 //! - [`record_batches`]: a Produce record set through the batch validator and, for each valid
 //!   batch, the bounded record walker (decompression included);
 //! - [`log_recovery`]: arbitrary segment, offset-index and time-index files recovered by the log;
-//! - [`offsets_replay`]: arbitrary `__consumer_offsets` records replayed by the group coordinator.
-//!
-//! Not yet a target: request bodies through the real dispatch. The `kafka-protocol` crate (0.18,
-//! the newest) sizes arrays from the wire before decoding them, so a few bytes can ask for
-//! gigabytes (kafka-protocol-rs PRs #152, #161 and #200 fix it upstream and are open).
+//! - [`offsets_replay`]: arbitrary `__consumer_offsets` records replayed by the group coordinator;
+//! - [`request_dispatch`]: a request frame through the broker's real dispatch and handlers, on a
+//!   broker opened once in a temporary directory and kept for every input.
+
+mod dispatch;
+
+pub use dispatch::request_dispatch;
 
 use bytes::Bytes;
 

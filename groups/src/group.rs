@@ -318,6 +318,8 @@ impl Group {
             // Newer subscription versions only add fields at the end, so read them as the newest
             // version this crate knows (Kafka's ConsumerProtocol does the same).
             let version = version.clamp(0, ConsumerProtocolSubscription::VERSIONS.max);
+            // Client bytes: checked against Kafka's layout before the decoder sizes arrays from them.
+            strata_wire::schema::check_embedded("ConsumerProtocolSubscription", version, metadata).ok()?;
             let subscription = ConsumerProtocolSubscription::decode(metadata, version).ok()?;
             topics.extend(subscription.topics.iter().map(|t| t.as_str().to_owned()));
         }

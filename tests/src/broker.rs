@@ -30,12 +30,21 @@ pub struct BrokerOptions {
     pub data_dir: Option<PathBuf>,
     /// The broker's `RUST_LOG` filter; `$RUST_LOG`, else `info`, when unset.
     pub log_filter: Option<String>,
+    /// Runs the broker under this address-space limit in bytes (`prlimit --as`), so that any
+    /// allocation beyond it fails as it would without memory overcommit.
+    pub address_space_limit: Option<u64>,
 }
 
 impl BrokerOptions {
     /// Adds one `--override key=value`.
     pub fn with(mut self, key: &str, value: &str) -> Self {
         self.overrides.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the broker under an address-space limit (see the field).
+    pub fn with_address_space_limit(mut self, bytes: u64) -> Self {
+        self.address_space_limit = Some(bytes);
         self
     }
 
@@ -101,7 +110,15 @@ impl Broker {
         let bin = strata_bin();
         self.starts += 1;
         let stderr = File::options().create(true).append(true).open(&self.stderr_path).expect("open stderr log");
-        let mut command = Command::new(&bin);
+        let mut command = match self.options.address_space_limit {
+            // prlimit sets the limit and executes the broker in its own process.
+            Some(bytes) => {
+                let mut command = Command::new("prlimit");
+                command.arg(format!("--as={bytes}")).arg("--").arg(&bin);
+                command
+            }
+            None => Command::new(&bin),
+        };
         command
             .arg("--listen")
             .arg(listen)

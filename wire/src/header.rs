@@ -85,7 +85,10 @@ pub struct DecodedBody<R = RequestKind> {
 }
 
 /// Decodes a request body of a version already checked against the API table.
+/// The body is first checked against Kafka's layout for its version ([`crate::schema`]), so that
+/// no array count it claims can make the decoder reserve more than the body holds.
 pub fn decode_request_body(api_key: ApiKey, api_version: i16, mut body: Bytes) -> Result<DecodedBody, BodyError> {
+    check_layout(api_key, api_version, &body)?;
     let request = RequestKind::decode(api_key, &mut body, api_version).map_err(|e| BodyError::Malformed {
         api_key,
         api_version,
@@ -100,12 +103,22 @@ pub fn decode_message<M: Decodable>(
     api_version: i16,
     mut body: Bytes,
 ) -> Result<DecodedBody<M>, BodyError> {
+    check_layout(api_key, api_version, &body)?;
     let request = M::decode(&mut body, api_version).map_err(|e| BodyError::Malformed {
         api_key,
         api_version,
         reason: e.to_string(),
     })?;
     Ok(DecodedBody { request, trailing_bytes: body.remaining() })
+}
+
+/// Refuses a body whose lengths and counts do not fit in it (see [`crate::schema`]).
+fn check_layout(api_key: ApiKey, api_version: i16, body: &[u8]) -> Result<(), BodyError> {
+    crate::schema::check_request(api_key as i16, api_version, body).map_err(|e| BodyError::Malformed {
+        api_key,
+        api_version,
+        reason: e.to_string(),
+    })
 }
 
 /// Encodes a complete size-prefixed response frame: header (v0, or v1 with tagged fields for

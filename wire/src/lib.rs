@@ -11,3 +11,4 @@ pub mod header;
 pub mod legacy;
 pub mod pool;
 pub mod records;
+pub mod schema;

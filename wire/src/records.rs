@@ -29,7 +29,7 @@ pub enum RecordsError {
     Malformed { index: usize },
 }
 
-/// Every record of one batch, decompressing its body (up to `decompressed_bytes_max` bytes) when
+/// Every record of one batch, each checked to the end of its headers, decompressing its body (up to `decompressed_bytes_max` bytes) when
 /// it is compressed.
 pub fn records(batch: &[u8], decompressed_bytes_max: usize) -> Result<Vec<RecordInfo>, RecordsError> {
     let header = BatchHeader::parse(batch).map_err(|_| RecordsError::Header)?;
@@ -68,6 +68,7 @@ fn walk(header: &BatchHeader, body: &[u8]) -> Result<Vec<RecordInfo>, RecordsErr
         let offset_delta =
             i32::try_from(read_varlong(record, &mut field).ok_or_else(malformed)?).map_err(|_| malformed())?;
         let key_length = read_varlong(record, &mut field).ok_or_else(malformed)?;
+        check_rest(record, field, key_length).ok_or_else(malformed)?;
         out.push(RecordInfo {
             offset_delta,
             timestamp: header.base_timestamp.saturating_add(timestamp_delta),
@@ -76,6 +77,35 @@ fn walk(header: &BatchHeader, body: &[u8]) -> Result<Vec<RecordInfo>, RecordsErr
         at = next;
     }
     Ok(out)
+}
+
+/// Checks the rest of a record after its key length: key, value and headers each fit in the
+/// record, and the header count is no larger than the bytes left (so a decoder that reserves
+/// room for that many headers reserves no more than the record holds).
+fn check_rest(record: &[u8], mut at: usize, key_length: i64) -> Option<()> {
+    let skip = |at: &mut usize, length: i64| -> Option<()> {
+        if length >= 0 {
+            *at = at.checked_add(usize::try_from(length).ok()?).filter(|end| *end <= record.len())?;
+        }
+        Some(())
+    };
+    skip(&mut at, key_length)?;
+    let value_length = read_varlong(record, &mut at)?;
+    skip(&mut at, value_length)?;
+    let headers = read_varlong(record, &mut at)?;
+    if headers < 0 || headers as u64 > (record.len() - at) as u64 {
+        return None;
+    }
+    for _ in 0..headers {
+        let key_length = read_varlong(record, &mut at)?;
+        if key_length < 0 {
+            return None;
+        }
+        skip(&mut at, key_length)?;
+        let value_length = read_varlong(record, &mut at)?;
+        skip(&mut at, value_length)?;
+    }
+    Some(())
 }
 
 /// Reads a zigzag varint (Kafka's record fields) at `buf[*at..]`, advancing `at`; `None` if it
@@ -183,5 +213,18 @@ mod tests {
                 let _ = super::super::record_timestamps(&buf);
             }
         }
+    }
+
+    #[test]
+    fn a_header_count_beyond_the_record_is_refused() {
+        // After the key length (2): key "ab", value length 1 (zigzag 2), value "v", then headers.
+        let tail = |headers: &[u8]| [&[b'a', b'b', 2, b'v'][..], headers].concat();
+        assert_eq!(check_rest(&tail(&[0]), 0, 2), Some(()));
+        // One header: key "k" (zigzag 2), null value (zigzag 1).
+        assert_eq!(check_rest(&tail(&[2, 2, b'k', 1]), 0, 2), Some(()));
+        // A billion headers claimed by a record of a few bytes.
+        assert_eq!(check_rest(&tail(&[0x80, 0xa8, 0xd6, 0xb9, 0x07]), 0, 2), None);
+        // A key longer than the record.
+        assert_eq!(check_rest(&tail(&[0]), 0, 9), None);
     }
 }

@@ -25,6 +25,10 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
 use kafka_protocol::protocol::Message;
 use kafka_protocol::records::{Compression, NO_TIMESTAMP, RecordBatchDecoder, TimestampType};
 
+use crate::batch::BatchHeader;
+use crate::compression::BATCH_DECOMPRESSED_BYTES_MAX;
+use crate::records::records;
+
 use super::message_set::{LOG_APPEND_TIME_FLAG, MAGIC_V0, MAGIC_V1, MessageSetError, compress, write_message};
 use super::{LegacyError, Reader, put_count, put_string};
 
@@ -120,6 +124,15 @@ pub fn down_convert(batches: &Bytes, magic: i8, fetch_offset: i64) -> Result<Byt
     let mut buf = batches.clone();
     let mut first = true;
     while !buf.is_empty() {
+        // The crate's decoder sizes header maps from the record bytes and decompresses without a
+        // bound: check the batch with the bounded reader first. A cut batch at the end is left
+        // to the decoder, which stops there.
+        if let Ok(header) = BatchHeader::parse(&buf)
+            && header.total_bytes() <= buf.len()
+        {
+            records(&buf[..header.total_bytes()], BATCH_DECOMPRESSED_BYTES_MAX)
+                .map_err(|e| MessageSetError::StoredBatch(e.to_string()))?;
+        }
         let set = match RecordBatchDecoder::decode(&mut buf) {
             Ok(set) => set,
             // A cut batch at the end (the read limit) ends the set, as a cut message would.

@@ -61,6 +61,8 @@ pub enum MessageSetError {
     Codec { codec: i8 },
     #[error("a compressed message holds another compressed message")]
     NestedCompression,
+    #[error("a stored batch cannot be converted: {0}")]
+    StoredBatch(String),
     #[error("a compressed message has no value")]
     WrapperWithoutValue,
     #[error("a {codec:?} message decompresses to more than {bytes_max} bytes")]

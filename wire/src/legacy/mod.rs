@@ -9,7 +9,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use kafka_protocol::protocol::Decodable;
+use kafka_protocol::protocol::{Decodable, Request};
 
 use crate::frame::{finish_frame, start_frame};
 
@@ -107,7 +107,9 @@ pub fn encode_response_frame(
 }
 
 /// Decodes all of `body` as the crate's message `M` at `version` (the old layout is that version's).
-fn decode_whole<M: Decodable>(mut body: Bytes, version: i16) -> Result<M, LegacyError> {
+/// The body is checked against `M`'s layout first, as every request body is (see [`crate::schema`]).
+fn decode_whole<M: Decodable + Request>(mut body: Bytes, version: i16) -> Result<M, LegacyError> {
+    crate::schema::check_request(M::KEY, version, &body).map_err(|e| LegacyError::Decode(e.to_string()))?;
     let message = M::decode(&mut body, version).map_err(|e| LegacyError::Decode(format!("{e:#}")))?;
     match body.len() {
         0 => Ok(message),
