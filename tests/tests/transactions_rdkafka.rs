@@ -9,10 +9,12 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use strata_testkit::RawConn;
-use strata_testkit::batches::decode;
-use strata_testkit::requests;
 use strata_tests::Broker;
 use strata_tests::clients::{self, CLIENT_TIMEOUT};
+use strata_tests::transactions::{Stored, wait_for_layout};
+
+/// Markers are written after EndTxn's answer; they land well within this.
+const MARKERS_WITHIN: Duration = Duration::from_secs(20);
 
 /// A transactional librdkafka producer.
 fn transactional_producer(bootstrap: &str, transactional_id: &str) -> BaseProducer {
@@ -35,40 +37,6 @@ fn send(producer: &BaseProducer, topic: &str, partitions: i32, count: usize, tag
     producer.flush(CLIENT_TIMEOUT).expect("flush");
 }
 
-/// What a partition holds, batch by batch: `Some(commit)` for a marker, `None` for data (with
-/// the number of records and whether the batch is transactional).
-fn layout(conn: &mut RawConn, topic: &str, partition: i32) -> Vec<(Option<bool>, usize, bool)> {
-    let fetched = requests::fetch(conn, topic, partition, 0);
-    let sets = decode(&fetched.records.expect("records"));
-    sets.iter()
-        .map(|set| {
-            let first = &set.records[0];
-            let marker = first.control.then(|| {
-                let key = first.key.as_ref().expect("a control record has a key");
-                // Key: version i16, type i16 (0 abort, 1 commit).
-                i16::from_be_bytes([key[2], key[3]]) == 1
-            });
-            (marker, set.records.len(), first.transactional)
-        })
-        .collect()
-}
-
-/// Waits until every partition of `topic` shows `expected`: markers are written after EndTxn's
-/// answer, so they may land a moment after `commit_transaction` returns.
-fn wait_for_layout(conn: &mut RawConn, topic: &str, partitions: i32, expected: &[(Option<bool>, usize, bool)]) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    for partition in 0..partitions {
-        loop {
-            let seen = layout(conn, topic, partition);
-            if seen == expected {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{topic}-{partition}: {seen:?}, expected {expected:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 #[test]
 fn commit_and_abort_write_markers_to_every_partition() {
     let broker = Broker::start_default();
@@ -84,8 +52,8 @@ fn commit_and_abort_write_markers_to_every_partition() {
     producer.abort_transaction(CLIENT_TIMEOUT).expect("abort");
 
     let mut conn = RawConn::connect(broker.bootstrap());
-    let expected = [(None, 4, true), (Some(true), 1, true), (None, 2, true), (Some(false), 1, true)];
-    wait_for_layout(&mut conn, "orders", 3, &expected);
+    let expected = [Stored::data(4), Stored::commit(), Stored::data(2), Stored::abort()];
+    wait_for_layout(&mut conn, "orders", 3, &expected, MARKERS_WITHIN);
 }
 
 #[test]
@@ -107,6 +75,6 @@ fn a_second_producer_with_the_same_transactional_id_fences_the_first() {
     send(&successor, "zombies", 2, 1, "successor");
     successor.commit_transaction(CLIENT_TIMEOUT).expect("the successor commits");
     let mut conn = RawConn::connect(broker.bootstrap());
-    let expected = [(None, 3, true), (Some(false), 1, true), (None, 1, true), (Some(true), 1, true)];
-    wait_for_layout(&mut conn, "zombies", 2, &expected);
+    let expected = [Stored::data(3), Stored::abort(), Stored::data(1), Stored::commit()];
+    wait_for_layout(&mut conn, "zombies", 2, &expected, MARKERS_WITHIN);
 }
