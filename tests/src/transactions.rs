@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use strata_testkit::RawConn;
 use strata_testkit::batches::{Batch, decode};
 use strata_testkit::codes::{
-    COORDINATOR_LOAD_IN_PROGRESS as LOAD_IN_PROGRESS, NOT_COORDINATOR, NOT_LEADER_OR_FOLLOWER,
+    CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS as LOAD_IN_PROGRESS, NOT_COORDINATOR, NOT_LEADER_OR_FOLLOWER,
 };
 use strata_testkit::requests;
 
@@ -69,6 +69,21 @@ pub fn init_ok(conn: &mut RawConn, id: &str, timeout_ms: i32) -> (i64, i16) {
     let response = init(conn, id, timeout_ms);
     assert_eq!(response.error_code, 0, "InitProducerId {id}");
     (response.producer_id.0, response.producer_epoch)
+}
+
+/// InitProducerId that may first meet the abort it starts (an open transaction is aborted and
+/// the caller told CONCURRENT_TRANSACTIONS until its markers are written), retried as a client
+/// retries it: the producer id and epoch.
+pub fn init_when_settled(conn: &mut RawConn, id: &str, timeout_ms: i32) -> (i64, i16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = init(conn, id, timeout_ms);
+        match answer.error_code {
+            0 => return (answer.producer_id.0, answer.producer_epoch),
+            CONCURRENT_TRANSACTIONS if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("InitProducerId {id} answered {other}"),
+        }
+    }
 }
 
 /// AddPartitionsToTxn v3 (the producer's form): every partition's error code, in order.

@@ -4,8 +4,6 @@
 //! fenced epochs, EndTxn without a transaction and from a zombie, and KIP-890's verification of
 //! transactional batches per Produce version.
 
-use std::time::Duration;
-
 use strata_testkit::RawConn;
 use strata_testkit::codes::*;
 use strata_tests::Broker;
@@ -44,14 +42,7 @@ fn add_partitions_refuses_unknown_topics_producers_and_old_epochs() {
         assert_eq!(add_partitions(&mut conn, &id, producer, &topic, &[0, 1]), vec![NONE, NONE], "{bootstrap}");
         // A second InitProducerId aborts the open transaction: CONCURRENT_TRANSACTIONS until the
         // abort is complete, then the epoch is two ahead (fence, then the new producer's bump).
-        let successor = loop {
-            let answer = init(&mut conn, &id, TIMEOUT_MS);
-            match answer.error_code {
-                NONE => break (answer.producer_id.0, answer.producer_epoch),
-                CONCURRENT_TRANSACTIONS => std::thread::sleep(Duration::from_millis(50)),
-                other => panic!("{bootstrap}: InitProducerId answered {other}"),
-            }
-        };
+        let successor = init_when_settled(&mut conn, &id, TIMEOUT_MS);
         assert_eq!(successor, (producer.0, producer.1 + 2), "{bootstrap}: fenced and bumped");
         assert_eq!(add_partitions(&mut conn, &id, producer, &topic, &[0]), vec![PRODUCER_FENCED], "{bootstrap}");
     }
@@ -114,14 +105,7 @@ fn transactional_batches_are_verified_per_produce_version() {
         // A fenced producer's batch: INVALID_PRODUCER_EPOCH.
         let end = end_txn(&mut conn, END_TXN_VERSION, &id, producer, false);
         assert_eq!(end.error_code, NONE, "{bootstrap}: abort");
-        let successor = loop {
-            let answer = init(&mut conn, &id, TIMEOUT_MS);
-            match answer.error_code {
-                NONE => break (answer.producer_id.0, answer.producer_epoch),
-                CONCURRENT_TRANSACTIONS => std::thread::sleep(Duration::from_millis(50)),
-                other => panic!("{bootstrap}: InitProducerId answered {other}"),
-            }
-        };
+        let successor = init_when_settled(&mut conn, &id, TIMEOUT_MS);
         assert!(successor.1 > producer.1);
         let zombie = produce_txn(&mut conn, 12, Some(&id), &topic, 1, txn_batch(producer, 0, 1));
         assert_eq!(zombie.0, INVALID_PRODUCER_EPOCH, "{bootstrap}: a zombie's batch {zombie:?}");
