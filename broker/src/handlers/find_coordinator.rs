@@ -3,7 +3,8 @@
 //! `abs(hashCode) % partitions` for both), which on a single node is this node. v0-3 ask for
 //! one key (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on
 //! its own. Key types 0 (group) and 1 (transaction) are answered with this node (an empty
-//! transactional id with INVALID_REQUEST, as Kafka does); any other type with INVALID_REQUEST.
+//! transactional id too, as reference Kafka 4.1.2 answers it); any other type with
+//! INVALID_REQUEST.
 
 use std::sync::Arc;
 
@@ -48,7 +49,6 @@ fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
     let error = match key_type {
         KEY_TYPE_GROUP if leads(broker, OFFSETS_TOPIC, broker.groups.partition_for(key.as_str())) => None,
         KEY_TYPE_GROUP => Some((ResponseError::CoordinatorNotAvailable, "the group's partition has no leader here")),
-        KEY_TYPE_TRANSACTION if key.is_empty() => Some((ResponseError::InvalidRequest, "empty transactional id")),
         KEY_TYPE_TRANSACTION if leads(broker, TXN_STATE_TOPIC, broker.txns.partition_for(key.as_str())) => None,
         KEY_TYPE_TRANSACTION => {
             Some((ResponseError::CoordinatorNotAvailable, "the transactional id's partition has no leader here"))
