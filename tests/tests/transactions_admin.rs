@@ -129,3 +129,27 @@ fn list_transactions_filters_by_state_producer_duration_and_pattern() {
         assert_eq!(end_txn(&mut conn, END_TXN_VERSION, &open, open_producer, false).error_code, NONE);
     }
 }
+
+#[test]
+fn api_versions_reports_transaction_version_2() {
+    let broker = Broker::start_default();
+    for bootstrap in bootstraps(broker.bootstrap()) {
+        let mut conn = RawConn::connect(&bootstrap);
+        let response = conn.request(3, &strata_testkit::requests::api_versions_request());
+        // Reference Kafka 4.1.2 lists only metadata.version among its supported features, and
+        // finalizes transaction.version at 2 (clients read the finalized level).
+        let finalized = response.finalized_features.iter().find(|f| f.name.as_str() == "transaction.version");
+        let finalized = finalized.map(|f| (f.min_version_level, f.max_version_level));
+        assert_eq!(finalized, Some((2, 2)), "{bootstrap}: finalized transaction.version");
+        assert!(response.finalized_features_epoch >= 0, "{bootstrap}: clients take features of an epoch >= 0");
+        let versions =
+            |key: i16| response.api_keys.iter().find(|k| k.api_key == key).map(|k| (k.min_version, k.max_version));
+        // InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers,
+        // DescribeTransactions, ListTransactions: Kafka 4.1.2's ranges.
+        let expected =
+            [(22, (0, 5)), (24, (0, 5)), (25, (0, 4)), (26, (0, 5)), (27, (1, 1)), (65, (0, 0)), (66, (0, 2))];
+        for (key, range) in expected {
+            assert_eq!(versions(key), Some(range), "{bootstrap}: API key {key}");
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! ApiVersions: the APIs and version ranges of the API table, [`crate::dispatch::ROUTES`]. The response
 //! header is always v0 so that a client can read it before it knows anything else. With
 //! `strata.legacy.protocol.enable` the ranges start at the legacy versions the broker serves.
-//! v3+ also carries the features (KIP-584): `transaction.version` supported 0-2 and finalized at
-//! 2, as reference Kafka 4.1.2 reports it, so producers use KIP-890 part 2 (EndTxn v5, the epoch
+//! v3+ also carries the features (KIP-584): `transaction.version` finalized at 2, as reference
+//! Kafka 4.1.2 reports it (and supported 0-2, which Kafka 4.1.2 does not list: its supported
+//! features name only `metadata.version`), so producers use KIP-890 part 2 (EndTxn v5, the epoch
 //! bumped at every transaction, partitions added by Produce v12). Kafka's other features
 //! (`metadata.version`, `group.version`, ...) are not reported: Strata does not serve what their
 //! levels would promise (KIP-848 groups, for one).
