@@ -4,6 +4,8 @@
 //! fenced epochs, EndTxn without a transaction and from a zombie, and KIP-890's verification of
 //! transactional batches per Produce version.
 
+use std::time::Duration;
+
 use strata_testkit::RawConn;
 use strata_testkit::codes::*;
 use strata_tests::Broker;
@@ -109,5 +111,44 @@ fn transactional_batches_are_verified_per_produce_version() {
         assert!(successor.1 > producer.1);
         let zombie = produce_txn(&mut conn, 12, Some(&id), &topic, 1, txn_batch(producer, 0, 1));
         assert_eq!(zombie.0, INVALID_PRODUCER_EPOCH, "{bootstrap}: a zombie's batch {zombie:?}");
+    }
+}
+
+#[test]
+fn transaction_version_2_bumps_the_epoch_at_every_end_txn() {
+    let broker = Broker::start_default();
+    for bootstrap in bootstraps(broker.bootstrap()) {
+        let mut conn = RawConn::connect(&bootstrap);
+        let (topic, id) = (unique("tv2"), unique("tv2-tx"));
+        create_topic_ready(&mut conn, &topic, 2);
+        let (pid, epoch) = init_ok(&mut conn, &id, TIMEOUT_MS);
+        // Produce v12 adds each partition to the transaction itself (no AddPartitionsToTxn).
+        for partition in 0..2 {
+            let (code, message) =
+                produce_txn(&mut conn, 12, Some(&id), &topic, partition, txn_batch((pid, epoch), 0, 2));
+            assert_eq!(code, NONE, "{bootstrap}: {message:?}");
+        }
+        let commit = end_txn(&mut conn, 5, &id, (pid, epoch), true);
+        assert_eq!(
+            (commit.error_code, commit.producer_id.0, commit.producer_epoch),
+            (NONE, pid, epoch + 1),
+            "{bootstrap}"
+        );
+        wait_for_state(&mut conn, &id, "CompleteCommit", Duration::from_secs(20));
+        // The next transaction runs under the bumped epoch, its sequences from 0.
+        let next = (pid, epoch + 1);
+        let (code, message) = produce_txn(&mut conn, 12, Some(&id), &topic, 0, txn_batch(next, 0, 1));
+        assert_eq!(code, NONE, "{bootstrap}: the next transaction: {message:?}");
+        let abort = end_txn(&mut conn, 5, &id, next, false);
+        assert_eq!((abort.error_code, abort.producer_epoch), (NONE, epoch + 2), "{bootstrap}");
+        wait_for_state(&mut conn, &id, "CompleteAbort", Duration::from_secs(20));
+        // A retried abort (the epoch before the bump) is answered as before; a stale commit is fenced.
+        let retried = end_txn(&mut conn, 5, &id, next, false);
+        assert_eq!((retried.error_code, retried.producer_epoch), (NONE, epoch + 2), "{bootstrap}: retry");
+        let stale = end_txn(&mut conn, 5, &id, (pid, epoch), true);
+        assert_eq!(stale.error_code, PRODUCER_FENCED, "{bootstrap}: a stale epoch");
+        let expected = [Stored::data(2), Stored::commit(), Stored::data(1), Stored::abort()];
+        wait_for_layout(&mut conn, &topic, 1, &expected, Duration::from_secs(20));
+        assert_eq!(layout(&mut conn, &topic, 1), vec![Stored::data(2), Stored::commit()], "{bootstrap}");
     }
 }
