@@ -1,0 +1,551 @@
+package strata.compat;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * {@code TxnCheck <bootstrap> <commit-abort|fencing|offsets> [suffix]}: Kafka transactions through
+ * the Java client's transactional producer, each mode in its own JVM and on its own topics (their
+ * names, transactional ids and groups end with {@code -suffix} if one is given, to run again on the
+ * same broker).
+ *
+ * <dl>
+ * <dt>commit-abort</dt>
+ * <dd>One producer ({@code transactional.id}) on a 3-partition topic: a committed transaction of 100
+ *     records per partition, an aborted one of 50 (flushed, so that its records are in the log
+ *     before the abort), and a committed one of 100. Every record lands at the offset Kafka gives it
+ *     (each end-transaction marker takes one offset: 0..99, marker 100, 101..150, marker 151,
+ *     152..251, marker 252). While the third is open (flushed, not committed) the last stable
+ *     offset holds read_committed at 152 while read_uncommitted reaches 252. After the commit, a
+ *     read_committed consumer reads exactly the committed records, in order, at their offsets, and a
+ *     read_uncommitted consumer every data record, aborted ones included, in log order; neither sees
+ *     a marker.</dd>
+ * <dt>fencing</dt>
+ * <dd>Zombie fencing, with what Kafka 4.1.2 raises in each case. Producer 1 begins a transaction and
+ *     writes a record (flushed); producer 2, same {@code transactional.id}, calls
+ *     {@code initTransactions}, which bumps the epoch and aborts producer 1's transaction. Producer
+ *     1's next send fails with {@code InvalidProducerEpochException} (Produce answers
+ *     INVALID_PRODUCER_EPOCH, abortable for the client), so does its {@code commitTransaction},
+ *     and its {@code abortTransaction} then fails with {@code ProducerFencedException} (EndTxn's
+ *     PRODUCER_FENCED). Producer 2 writes to two partitions (flushed), producer 3 calls
+ *     {@code initTransactions}, and producer 2's {@code commitTransaction} fails with
+ *     {@code ProducerFencedException}. Producer 3 commits. Every record and marker is at the offset
+ *     Kafka gives it; read_committed shows only producer 3's records, read_uncommitted the fenced
+ *     producers' flushed records too, and nothing sent after a fence.</dd>
+ * <dt>offsets</dt>
+ * <dd>A consume-transform-produce loop: a consumer in group {@code java-txn-ctp} (read_committed,
+ *     no auto commit) reads 200 records per partition of a 3-partition input in batches of at most
+ *     50, and a transactional producer writes each batch, transformed, to the same partition of the
+ *     output and commits the batch's next offsets with
+ *     {@code sendOffsetsToTransaction(offsets, consumer.groupMetadata())}. The first attempt and the
+ *     fourth are aborted: after the first the group has no committed offset at all, after the
+ *     fourth it still has the third's; the consumer rewinds to the committed offsets (or the
+ *     beginning) and goes on. At the end the group's offsets (read with require_stable) are the
+ *     input's end offsets, the committed output holds each input record's transform exactly once,
+ *     in order, and its length per partition equals the group offset.</dd>
+ * </dl>
+ */
+public final class TxnCheck {
+    private static final int PARTITIONS = 3;
+    private static final Duration STEP_TIMEOUT = Duration.ofSeconds(60);
+
+    private final String bootstrap;
+    /** For topics, end offsets and group offsets; the JVM ends with the check, so it is never closed. */
+    private final Admin admin;
+
+    /** Appended to every topic, transactional id and group, so that a check can run again on one broker. */
+    private final String suffix;
+
+    private TxnCheck(String bootstrap, String suffix) {
+        this.bootstrap = bootstrap;
+        this.suffix = suffix;
+        this.admin = Check.admin(bootstrap, "java-txn-admin");
+    }
+
+    public static void main(String[] args) {
+        String mode = args[1];
+        TxnCheck check = new TxnCheck(args[0], args.length > 2 ? "-" + args[2] : "");
+        switch (mode) {
+            case "commit-abort" -> Check.run("transactions commit/abort", 150, check::commitAbort);
+            case "fencing" -> Check.run("transactions zombie fencing", 150, check::fencing);
+            case "offsets" -> Check.run("transactions consume-transform-produce", 170, check::offsets);
+            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing or offsets, not " + mode);
+        }
+    }
+
+    private KafkaProducer<String, String> producer(String clientId, String transactionalId) {
+        Properties props = Check.clientProps(bootstrap, clientId);
+        props.put("acks", "all");
+        props.put("enable.idempotence", "true");
+        if (transactionalId != null) {
+            props.put("transactional.id", transactionalId);
+            props.put("transaction.timeout.ms", "60000");
+        }
+        props.put("max.block.ms", "30000");
+        props.put("delivery.timeout.ms", "60000");
+        props.put("linger.ms", "5");
+        return new KafkaProducer<>(props, new StringSerializer(), new StringSerializer());
+    }
+
+    private KafkaConsumer<String, String> consumer(String clientId, String isolation, String group) {
+        Properties props = Check.clientProps(bootstrap, clientId);
+        props.put("isolation.level", isolation);
+        props.put("enable.auto.commit", "false");
+        props.put("auto.offset.reset", "earliest");
+        if (group != null) {
+            props.put("group.id", group);
+            props.put("group.protocol", "classic");
+            props.put("session.timeout.ms", "10000");
+            props.put("heartbeat.interval.ms", "1000");
+            props.put("max.poll.records", "50");
+        }
+        return new KafkaConsumer<>(props, new StringDeserializer(), new StringDeserializer());
+    }
+
+    private static List<TopicPartition> partitions(String topic) {
+        List<TopicPartition> all = new ArrayList<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+            all.add(new TopicPartition(topic, p));
+        }
+        return all;
+    }
+
+    /** Sends {@code perPartition} records to each partition, values {@code <tag>-p<partition>-<i>}, and returns their futures by partition. */
+    private static Map<Integer, List<Future<RecordMetadata>>> sendAll(KafkaProducer<String, String> producer, String topic,
+            String tag, int perPartition) {
+        Map<Integer, List<Future<RecordMetadata>>> futures = new TreeMap<>();
+        for (int i = 0; i < perPartition; i++) {
+            for (int p = 0; p < PARTITIONS; p++) {
+                futures.computeIfAbsent(p, k -> new ArrayList<>())
+                    .add(producer.send(new ProducerRecord<>(topic, p, "k" + p, value(tag, p, i))));
+            }
+        }
+        return futures;
+    }
+
+    private static String value(String tag, int partition, int i) {
+        return tag + "-p" + partition + "-" + i;
+    }
+
+    /** The futures of one partition must have completed at offsets {@code first}, {@code first + 1}, ... */
+    private static void expectOffsets(Map<Integer, List<Future<RecordMetadata>>> futures, long first, String what) throws Exception {
+        for (var e : futures.entrySet()) {
+            List<Future<RecordMetadata>> list = e.getValue();
+            for (int i = 0; i < list.size(); i++) {
+                RecordMetadata md = Check.await(list.get(i), what + " record " + i + " to partition " + e.getKey());
+                Check.expectEqual(first + i, md.offset(), "offset of %s record %d on partition %d", what, i, e.getKey());
+            }
+        }
+    }
+
+    /** A copy ordered by topic and partition, for messages that read well. */
+    private static <V> TreeMap<TopicPartition, V> sorted(Map<TopicPartition, V> map) {
+        TreeMap<TopicPartition, V> copy = new TreeMap<>(
+            Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));
+        copy.putAll(map);
+        return copy;
+    }
+
+    /** The end offsets under this isolation level (read_committed: the last stable offset), as ListOffsets answers them. */
+    private Map<TopicPartition, Long> endOffsets(String topic, String isolation) throws Exception {
+        IsolationLevel level = isolation.equals("read_committed") ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED;
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        for (TopicPartition tp : partitions(topic)) {
+            latest.put(tp, OffsetSpec.latest());
+        }
+        Map<TopicPartition, Long> ends = sorted(Map.of());
+        Check.await(admin.listOffsets(latest, new ListOffsetsOptions(level)).all(), "listOffsets " + topic + " " + isolation)
+            .forEach((tp, info) -> ends.put(tp, info.offset()));
+        return ends;
+    }
+
+    /** Waits until every partition's end offset under {@code isolation} is {@code expected}. */
+    private void awaitEndOffsets(String topic, String isolation, long expected) throws Exception {
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (true) {
+            Map<TopicPartition, Long> ends = endOffsets(topic, isolation);
+            if (ends.values().stream().allMatch(v -> v == expected)) {
+                return;
+            }
+            Check.expect(System.nanoTime() < deadline, "%s end offsets of %s are %s, not %d everywhere, after %d s",
+                isolation, topic, ends, expected, STEP_TIMEOUT.toSeconds());
+            Thread.sleep(100);
+        }
+    }
+
+    /** Reads every partition of {@code topic} from the beginning up to {@code end} under {@code isolation}. */
+    private Map<Integer, List<ConsumerRecord<String, String>>> readAll(String topic, String isolation, long end) throws Exception {
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        for (TopicPartition tp : partitions(topic)) {
+            ends.put(tp, end);
+        }
+        return readAll(topic, isolation, ends);
+    }
+
+    private Map<Integer, List<ConsumerRecord<String, String>>> readAll(String topic, String isolation,
+            Map<TopicPartition, Long> ends) throws Exception {
+        Map<Integer, List<ConsumerRecord<String, String>>> read = new TreeMap<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+            read.put(p, new ArrayList<>());
+        }
+        try (KafkaConsumer<String, String> c = consumer("java-txn-reader-" + isolation, isolation, null)) {
+            c.assign(partitions(topic));
+            c.seekToBeginning(partitions(topic));
+            long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+            while (true) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
+                    read.get(r.partition()).add(r);
+                }
+                boolean done = true;
+                for (TopicPartition tp : partitions(topic)) {
+                    done &= c.position(tp, Check.CALL_TIMEOUT) >= ends.get(tp);
+                }
+                if (done) {
+                    break;
+                }
+                Check.expect(System.nanoTime() < deadline, "a %s consumer of %s did not reach %s within %d s (read %s records by partition)",
+                    isolation, topic, ends, STEP_TIMEOUT.toSeconds(), counts(read));
+            }
+            // Nothing may follow: one more poll past the end must return nothing.
+            for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(500))) {
+                throw new AssertionError(isolation + " consumer read past the end offset: " + r);
+            }
+        }
+        return read;
+    }
+
+    private static Map<Integer, Integer> counts(Map<Integer, List<ConsumerRecord<String, String>>> read) {
+        Map<Integer, Integer> counts = new TreeMap<>();
+        read.forEach((p, list) -> counts.put(p, list.size()));
+        return counts;
+    }
+
+    /** One expected record: its offset and value. */
+    private record Expected(long offset, String value) {}
+
+    private static void expectRecords(Map<Integer, List<ConsumerRecord<String, String>>> read, int partition,
+            List<Expected> expected, String what) {
+        List<ConsumerRecord<String, String>> got = read.get(partition);
+        List<String> gotShort = new ArrayList<>();
+        for (ConsumerRecord<String, String> r : got) {
+            gotShort.add(r.offset() + ":" + r.value());
+        }
+        List<String> expectedShort = new ArrayList<>();
+        for (Expected e : expected) {
+            expectedShort.add(e.offset() + ":" + e.value());
+        }
+        if (!gotShort.equals(expectedShort)) {
+            int i = 0;
+            while (i < Math.min(gotShort.size(), expectedShort.size()) && gotShort.get(i).equals(expectedShort.get(i))) {
+                i++;
+            }
+            throw new AssertionError(String.format("%s on partition %d: %d records (offset:value), expected %d; first difference at #%d: got %s, expected %s",
+                what, partition, gotShort.size(), expectedShort.size(), i,
+                i < gotShort.size() ? gotShort.get(i) : "nothing", i < expectedShort.size() ? expectedShort.get(i) : "nothing"));
+        }
+    }
+
+    private static List<Expected> run(String tag, int partition, int count, long firstOffset) {
+        List<Expected> list = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            list.add(new Expected(firstOffset + i, value(tag, partition, i)));
+        }
+        return list;
+    }
+
+    private static <T> List<T> concat(List<T> a, List<T> b) {
+        List<T> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    private void commitAbort() throws Exception {
+        String topic = "java-txn" + suffix;
+        Check.createTopic(admin, topic, PARTITIONS, Map.of());
+        try (KafkaProducer<String, String> producer = producer("java-txn-producer", "java-txn-commit-abort" + suffix)) {
+            producer.initTransactions();
+
+            producer.beginTransaction();
+            var t1 = sendAll(producer, topic, "t1", 100);
+            producer.commitTransaction();
+            expectOffsets(t1, 0, "committed transaction 1");
+            Check.log("transaction 1: 100 records per partition at offsets 0..99, committed");
+
+            producer.beginTransaction();
+            var t2 = sendAll(producer, topic, "t2", 50);
+            producer.flush();
+            expectOffsets(t2, 101, "aborted transaction 2");
+            producer.abortTransaction();
+            Check.log("transaction 2: 50 records per partition at offsets 101..150 (after transaction 1's marker at 100), flushed, aborted");
+
+            producer.beginTransaction();
+            var t3 = sendAll(producer, topic, "t3", 100);
+            producer.flush();
+            expectOffsets(t3, 152, "committed transaction 3");
+            // While transaction 3 is open, the last stable offset stays at its first record.
+            Check.expectEqual(152L, endOffsets(topic, "read_committed").get(new TopicPartition(topic, 0)),
+                "read_committed end offset (last stable offset) of partition 0 while transaction 3 is open");
+            awaitEndOffsets(topic, "read_committed", 152);
+            awaitEndOffsets(topic, "read_uncommitted", 252);
+            Check.log("transaction 3 open at 152..251: read_committed end offsets 152, read_uncommitted 252");
+            producer.commitTransaction();
+        }
+        // The markers are written after EndTxn answers, so the last stable offset may take a moment.
+        awaitEndOffsets(topic, "read_committed", 253);
+        awaitEndOffsets(topic, "read_uncommitted", 253);
+        Check.log("transaction 3 committed: both end offsets 253 (marker at 252)");
+
+        var committed = readAll(topic, "read_committed", 253);
+        for (int p = 0; p < PARTITIONS; p++) {
+            expectRecords(committed, p, concat(run("t1", p, 100, 0), run("t3", p, 100, 152)), "read_committed");
+        }
+        Check.log("read_committed: exactly transactions 1 and 3 on every partition, in order, at their offsets");
+        var uncommitted = readAll(topic, "read_uncommitted", 253);
+        for (int p = 0; p < PARTITIONS; p++) {
+            expectRecords(uncommitted, p, concat(concat(run("t1", p, 100, 0), run("t2", p, 50, 101)), run("t3", p, 100, 152)),
+                "read_uncommitted");
+        }
+        Check.log("read_uncommitted: transactions 1, 2 (aborted) and 3 on every partition, in log order, no markers");
+    }
+
+    /** Runs {@code action}, which must throw; returns what it threw. */
+    private static Throwable expectThrows(String what, Check.Body action) {
+        try {
+            action.run();
+        } catch (Throwable t) {
+            return t instanceof ExecutionException && t.getCause() != null ? t.getCause() : t;
+        }
+        throw new AssertionError(what + " succeeded, but the producer had been fenced");
+    }
+
+    private static void expectType(Class<? extends Throwable> type, Throwable got, String what) {
+        Check.expect(type.isInstance(got), "%s failed with %s, expected %s (as Kafka 4.1.2)", what, got, type.getSimpleName());
+    }
+
+    private void fencing() throws Exception {
+        String topic = "java-txn-fence" + suffix;
+        String transactionalId = "java-txn-fence" + suffix;
+        Check.createTopic(admin, topic, PARTITIONS, Map.of());
+        // Round 1: producer 1 is fenced with a transaction open, then sends again.
+        KafkaProducer<String, String> p1 = producer("java-txn-fence-1", transactionalId);
+        p1.initTransactions();
+        p1.beginTransaction();
+        Future<RecordMetadata> first = p1.send(new ProducerRecord<>(topic, 0, "k0", "p1-0"));
+        p1.flush();
+        Check.expectEqual(0L, Check.await(first, "producer 1's first send").offset(), "offset of producer 1's record");
+        KafkaProducer<String, String> p2 = producer("java-txn-fence-2", transactionalId);
+        p2.initTransactions();
+        Check.log("producer 1 wrote partition 0 offset 0 in an open transaction; producer 2 (same transactional.id) initialized");
+
+        Throwable sendError = expectThrows("producer 1's send after the fence",
+            () -> p1.send(new ProducerRecord<>(topic, 1, "k1", "p1-1")).get(Check.CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+        // Kafka answers the zombie's Produce INVALID_PRODUCER_EPOCH, an abortable error for the client...
+        expectType(InvalidProducerEpochException.class, sendError, "producer 1's send after the fence");
+        Throwable commitError = expectThrows("producer 1's commitTransaction", p1::commitTransaction);
+        expectType(InvalidProducerEpochException.class, commitError, "producer 1's commitTransaction");
+        // ... and the abort that follows meets EndTxn's PRODUCER_FENCED.
+        Throwable abortError = expectThrows("producer 1's abortTransaction", p1::abortTransaction);
+        expectType(ProducerFencedException.class, abortError, "producer 1's abortTransaction");
+        p1.close(Duration.ZERO);
+        Check.log("producer 1: send failed with %s, commitTransaction with %s, abortTransaction with %s",
+            sendError.getClass().getSimpleName(), commitError.getClass().getSimpleName(), abortError.getClass().getSimpleName());
+
+        // Round 2: producer 2 is fenced with a flushed transaction open, and commits it.
+        p2.beginTransaction();
+        var p2Sends = List.of(
+            p2.send(new ProducerRecord<>(topic, 0, "k0", "p2-0")),
+            p2.send(new ProducerRecord<>(topic, 1, "k1", "p2-1")));
+        p2.flush();
+        // Partition 0: p1-0 at 0, the abort marker producer 2's initTransactions wrote at 1, then p2-0.
+        Check.expectEqual(2L, Check.await(p2Sends.get(0), "producer 2's send to partition 0").offset(), "offset of p2-0");
+        Check.expectEqual(0L, Check.await(p2Sends.get(1), "producer 2's send to partition 1").offset(), "offset of p2-1");
+        try (KafkaProducer<String, String> p3 = producer("java-txn-fence-3", transactionalId)) {
+            p3.initTransactions();
+            Throwable fenced = expectThrows("producer 2's commitTransaction after producer 3's initTransactions", p2::commitTransaction);
+            expectType(ProducerFencedException.class, fenced, "producer 2's commitTransaction");
+            p2.close(Duration.ZERO);
+            Check.log("producer 2 wrote partition 0 offset 2 and partition 1 offset 0; producer 3 initialized; producer 2's commitTransaction failed with %s",
+                fenced.getClass().getSimpleName());
+
+            p3.beginTransaction();
+            var p3Sends = List.of(
+                p3.send(new ProducerRecord<>(topic, 0, "k0", "p3-0")),
+                p3.send(new ProducerRecord<>(topic, 1, "k1", "p3-1")));
+            p3.commitTransaction();
+            Check.expectEqual(4L, Check.await(p3Sends.get(0), "producer 3's send to partition 0").offset(), "offset of p3-0");
+            Check.expectEqual(2L, Check.await(p3Sends.get(1), "producer 3's send to partition 1").offset(), "offset of p3-1");
+            Check.log("producer 3 committed partition 0 offset 4 and partition 1 offset 2");
+        }
+
+        // Partition 0: p1-0, abort, p2-0, abort, p3-0, commit; partition 1: p2-1, abort, p3-1, commit.
+        Map<TopicPartition, Long> ends = sorted(Map.of(
+            new TopicPartition(topic, 0), 6L,
+            new TopicPartition(topic, 1), 4L,
+            new TopicPartition(topic, 2), 0L));
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (!endOffsets(topic, "read_committed").equals(ends)) {
+            Check.expect(System.nanoTime() < deadline, "read_committed end offsets of %s are %s, expected %s, after %d s",
+                topic, endOffsets(topic, "read_committed"), ends, STEP_TIMEOUT.toSeconds());
+            Thread.sleep(100);
+        }
+        Check.expectEqual(ends, endOffsets(topic, "read_uncommitted"), "read_uncommitted end offsets");
+        var committed = readAll(topic, "read_committed", ends);
+        expectRecords(committed, 0, List.of(new Expected(4, "p3-0")), "read_committed");
+        expectRecords(committed, 1, List.of(new Expected(2, "p3-1")), "read_committed");
+        expectRecords(committed, 2, List.of(), "read_committed");
+        var uncommitted = readAll(topic, "read_uncommitted", ends);
+        expectRecords(uncommitted, 0, List.of(new Expected(0, "p1-0"), new Expected(2, "p2-0"), new Expected(4, "p3-0")), "read_uncommitted");
+        expectRecords(uncommitted, 1, List.of(new Expected(0, "p2-1"), new Expected(2, "p3-1")), "read_uncommitted");
+        expectRecords(uncommitted, 2, List.of(), "read_uncommitted");
+        Check.log("read_committed: only producer 3's records; read_uncommitted: the fenced producers' flushed records too, nothing sent after a fence");
+    }
+
+    private Map<TopicPartition, Long> groupOffsets(String group) throws Exception {
+        Map<TopicPartition, OffsetAndMetadata> offsets = Check.await(
+            admin.listConsumerGroupOffsets(group, new ListConsumerGroupOffsetsOptions().requireStable(true)).partitionsToOffsetAndMetadata(),
+            "listConsumerGroupOffsets " + group);
+        Map<TopicPartition, Long> plain = sorted(Map.of());
+        offsets.forEach((tp, om) -> {
+            if (om != null) {
+                plain.put(tp, om.offset());
+            }
+        });
+        return plain;
+    }
+
+    private static Map<TopicPartition, Long> plain(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        Map<TopicPartition, Long> plain = sorted(Map.of());
+        offsets.forEach((tp, om) -> plain.put(tp, om.offset()));
+        return plain;
+    }
+
+    private void offsets() throws Exception {
+        String in = "java-txn-ctp-in" + suffix;
+        String out = "java-txn-ctp-out" + suffix;
+        String group = "java-txn-ctp" + suffix;
+        int perPartition = 200;
+        Check.createTopic(admin, in, PARTITIONS, Map.of());
+        Check.createTopic(admin, out, PARTITIONS, Map.of());
+        try (KafkaProducer<String, String> plain = producer("java-txn-ctp-input", null)) {
+            expectOffsets(sendAll(plain, in, "in", perPartition), 0, "input");
+        }
+        Check.log("input: %d records per partition", perPartition);
+
+        Map<TopicPartition, Long> committedOffsets = sorted(Map.of());
+        Map<TopicPartition, Long> inputEnds = sorted(Map.of());
+        for (TopicPartition tp : partitions(in)) {
+            inputEnds.put(tp, (long) perPartition);
+        }
+        int aborted = 0;
+        try (KafkaConsumer<String, String> consumer = consumer("java-txn-ctp-consumer", "read_committed", group);
+                KafkaProducer<String, String> producer = producer("java-txn-ctp-producer", "java-txn-ctp" + suffix)) {
+            producer.initTransactions();
+            consumer.subscribe(List.of(in));
+            long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            for (int attempt = 0; !committedOffsets.equals(inputEnds); attempt++) {
+                ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(100));
+                Check.expect(System.nanoTime() < deadline, "after %d attempts in 120 s the group's offsets are %s, not %s",
+                    attempt, committedOffsets, inputEnds);
+                if (records.isEmpty()) {
+                    attempt--;
+                    continue;
+                }
+                producer.beginTransaction();
+                Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+                for (ConsumerRecord<String, String> r : records) {
+                    producer.send(new ProducerRecord<>(out, r.partition(), r.key(), r.value().replaceFirst("^in-", "out-")));
+                    next.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+                }
+                producer.sendOffsetsToTransaction(next, consumer.groupMetadata());
+                if (attempt == 0 || attempt == 3) {
+                    producer.flush();
+                    producer.abortTransaction();
+                    aborted += records.count();
+                    // Back to what the group has committed (the beginning where it has nothing).
+                    Map<TopicPartition, Long> now = groupOffsets(group);
+                    Check.expectEqual(committedOffsets, now, "group offsets after aborted attempt %d", attempt);
+                    for (TopicPartition tp : consumer.assignment()) {
+                        Long offset = now.get(tp);
+                        if (offset == null) {
+                            consumer.seekToBeginning(List.of(tp));
+                        } else {
+                            consumer.seek(tp, offset);
+                        }
+                    }
+                    Check.log("attempt %d: %d records transformed, offsets %s sent, aborted; group offsets still %s",
+                        attempt, records.count(), plain(next), now.isEmpty() ? "none" : now);
+                } else {
+                    producer.commitTransaction();
+                    next.forEach((tp, om) -> committedOffsets.put(tp, om.offset()));
+                    if (attempt <= 5) {
+                        Check.log("attempt %d: %d records transformed, offsets %s committed", attempt, records.count(), plain(next));
+                    }
+                }
+            }
+            Check.log("all input consumed: group offsets %s", committedOffsets);
+        }
+
+        Map<TopicPartition, Long> finalOffsets = groupOffsets(group);
+        Check.expectEqual(inputEnds, finalOffsets, "group offsets (require_stable) at the end");
+        Map<TopicPartition, Long> outEnds = new HashMap<>();
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        // Every output partition ends with a commit marker; wait for the last stable offset to pass it.
+        while (true) {
+            Map<TopicPartition, Long> committedEnds = endOffsets(out, "read_committed");
+            Map<TopicPartition, Long> uncommittedEnds = endOffsets(out, "read_uncommitted");
+            if (committedEnds.equals(uncommittedEnds)) {
+                outEnds.putAll(committedEnds);
+                break;
+            }
+            Check.expect(System.nanoTime() < deadline, "output end offsets: read_committed %s, read_uncommitted %s after %d s",
+                committedEnds, uncommittedEnds, STEP_TIMEOUT.toSeconds());
+            Thread.sleep(100);
+        }
+        var output = readAll(out, "read_committed", outEnds);
+        for (int p = 0; p < PARTITIONS; p++) {
+            List<String> values = new ArrayList<>();
+            for (ConsumerRecord<String, String> r : output.get(p)) {
+                values.add(r.value());
+            }
+            List<String> expected = new ArrayList<>();
+            for (int i = 0; i < perPartition; i++) {
+                expected.add(value("out", p, i));
+            }
+            Check.expectEqual(expected, values, "committed output of partition %d", p);
+            Check.expectEqual(finalOffsets.get(new TopicPartition(in, p)), (long) values.size(),
+                "group offset of input partition %d against the committed output's length", p);
+        }
+        var everything = readAll(out, "read_uncommitted", outEnds);
+        int total = everything.values().stream().mapToInt(List::size).sum();
+        Check.expectEqual(PARTITIONS * perPartition + aborted, total, "records in the output under read_uncommitted (committed + aborted)");
+        Check.log("committed output: each input record's transform once, in order; group offsets = output length = %d per partition; "
+            + "read_uncommitted also shows the %d aborted records", perPartition, aborted);
+    }
+}
