@@ -282,3 +282,20 @@ fn retention_never_passes_an_open_transaction() {
     assert_eq!(p.log_start_offset(), 6, "once stable, retention goes on (the active segment stays)");
     m.shutdown().unwrap();
 }
+
+#[test]
+fn delete_records_past_an_open_transaction_moves_the_last_stable_offset_and_wakes_watchers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, p) = open(dir.path(), LogConfig::default());
+    append(&p, plain(1)).unwrap(); // 0
+    append(&p, data(10, 0, 1, true)).unwrap(); // 1, open
+    append(&p, plain(1)).unwrap(); // 2
+    assert_eq!(p.last_stable_offset(), 1);
+    let mut watch = p.subscribe();
+    watch.mark_unchanged();
+    // The transaction's data is gone, and its producer with it: nothing is open any more.
+    p.delete_records(2).unwrap();
+    assert_eq!((p.last_stable_offset(), p.high_watermark()), (3, 3));
+    assert!(watch.has_changed().unwrap(), "the high watermark did not move, the last stable offset did");
+    m.shutdown().unwrap();
+}
