@@ -11,6 +11,21 @@
 #   GroupCheck <bootstrap> consumer      the same with group.protocol=consumer (KIP-848); on strata
 #                                        an expected failure (SKIPPED) until KIP-848 is built
 #   AdminCheck <bootstrap>               the Admin client's topic, config, record and group calls
+#   TxnCheck <bootstrap> commit-abort    a transactional producer (transaction version 2): commit,
+#                                        abort after flush, commit; exact offsets, the last stable
+#                                        offset while one is open, read_committed and
+#                                        read_uncommitted reads, Admin describe/list transactions
+#   TxnCheck <bootstrap> fencing         zombie fencing: the exceptions Kafka 4.1.2 raises for a
+#                                        fenced producer's send, commit and abort
+#   TxnCheck <bootstrap> offsets         consume-transform-produce with sendOffsetsToTransaction:
+#                                        aborted attempts leave the group's offsets, the committed
+#                                        output and the group offsets agree exactly
+#   StreamsEosCheck <bootstrap>          Kafka Streams word count, processing.guarantee=
+#                                        exactly_once_v2, against counts computed in the check
+# The transaction checks need the broker to serve transactions. On strata, a check whose APIs the
+# broker does not advertise in ApiVersions (ApiSupport asks) is SKIPPED with the missing API named,
+# counted neither way; once the broker advertises them, the check runs for real. On kafka they
+# always run.
 source "$(dirname "$0")/lib.sh"
 
 JAVA_DIR="$COMPAT_DIR/java"
@@ -50,6 +65,27 @@ run_java() { # class args...
   timeout -k 10 "$CHECK_TIMEOUT_S" java -cp "$JAVA_CP" "strata.compat.$class" "$@"
 }
 
+# A check of transactions: on strata it runs only if the broker advertises the APIs it needs, and
+# is otherwise SKIPPED (counted neither way) with what ApiVersions lacks.
+txn_check() { # name "ApiName..." class args...
+  local name="$1" apis="$2"; shift 2
+  if [[ "$BROKER_KIND" == strata ]]; then
+    local probe rc=0
+    # shellcheck disable=SC2086
+    probe="$(run_java ApiSupport "$BOOTSTRAP" $apis 2>&1)" || rc=$?
+    if [[ "$rc" -eq 3 ]]; then
+      echo "  SKIPPED $name: $probe (transactions not served by this broker yet)"
+      return 0
+    fi
+    if [[ "$rc" -ne 0 ]]; then
+      FAILED=$((FAILED + 1))
+      echo "  FAILED  $name: $probe"
+      return 0
+    fi
+  fi
+  check "$name" run_java "$@"
+}
+
 # Reference Kafka here runs with group.initial.rebalance.delay.ms=0; so does strata, for the same timing.
 start_broker group.initial.rebalance.delay.ms=0
 echo "java clients: kafka-clients ${KAFKA_CLIENTS_VERSION:-?} (Java $(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)) against $BOOTSTRAP"
@@ -71,6 +107,11 @@ else
   check "java consumer group (group.protocol=consumer)" run_java GroupCheck "$BOOTSTRAP" consumer
 fi
 check "java admin client" run_java AdminCheck "$BOOTSTRAP"
+txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "InitProducerId EndTxn" \
+  TxnCheck "$BOOTSTRAP" commit-abort
+txn_check "java transactions: zombie fencing" "InitProducerId EndTxn" TxnCheck "$BOOTSTRAP" fencing
+txn_check "java transactions: consume-transform-produce (sendOffsetsToTransaction)" \
+  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" offsets
 stop_broker
 
 finish java

@@ -139,6 +139,10 @@ impl ProducerState {
             }
             return Ok(Verdict::Append);
         }
+        if !header.is_transactional() && entry.txn_first_offset.is_some() {
+            // Kafka's ProducerAppendInfo: non-transactional data while a transaction is open.
+            return Err(AppendError::InvalidTxnState { producer_id: pid });
+        }
         if header.producer_epoch != entry.epoch {
             if header.base_sequence != 0 && entry.epoch != NO_EPOCH {
                 return Err(AppendError::OutOfOrderSequence {
@@ -462,6 +466,10 @@ mod tests {
         // Non-transactional batches never open one.
         s.record(&header(3, 0, 0, 1, 17), None);
         assert_eq!(s.first_open_txn(), None);
+        // ...and are refused while their producer has one open.
+        s.record(&txn(3, 0, 1, 1, 18), None);
+        assert!(matches!(s.check(&header(3, 0, 2, 1, 19), None), Err(AppendError::InvalidTxnState { producer_id: 3 })));
+        assert_eq!(s.check(&txn(3, 0, 2, 1, 19), None).unwrap(), Verdict::Append);
     }
 
     #[test]

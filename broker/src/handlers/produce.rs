@@ -112,13 +112,21 @@ pub fn start_legacy(broker: &Arc<Broker>, ctx: RequestContext, legacy: LegacyPro
 
 fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest, refused: &[Refusal]) -> Pending {
     let acks = req.acks;
-    if !(-1..=1).contains(&acks) {
+    let whole_request_error = if !(-1..=1).contains(&acks) {
         // Kafka refuses the whole request without touching the log, and answers even for acks
         // it does not know (there is no "no response" to fall back on).
-        let refused = |p: &PartitionProduceData| {
-            let code = ResponseError::InvalidRequiredAcks.code();
-            (p.index, Step::Failed { code, message: format!("acks must be 0, 1 or -1, not {acks}") })
-        };
+        Some((ResponseError::InvalidRequiredAcks, format!("acks must be 0, 1 or -1, not {acks}")))
+    } else if req.transactional_id.is_none() && has_transactional_batch(&req) {
+        // Kafka's KafkaApis.handleProduceRequest: transactional records need a transactional id
+        // the client may use.
+        let message = "transactional records need a transactional id".to_owned();
+        Some((ResponseError::TransactionalIdAuthorizationFailed, message))
+    } else {
+        None
+    };
+    if let Some((error, message)) = whole_request_error {
+        let refused =
+            |p: &PartitionProduceData| (p.index, Step::Failed { code: error.code(), message: message.clone() });
         let topics =
             req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
         drop(req);
@@ -173,6 +181,13 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
         return Pending::ready(outcome);
     }
     Pending::later(async move { respond(&ctx, topics).await })
+}
+
+/// Whether any partition's record set starts with a transactional batch (Kafka's
+/// `ProduceRequest.hasTransactionalRecords`).
+fn has_transactional_batch(req: &ProduceRequest) -> bool {
+    let partitions = req.topic_data.iter().flat_map(|t| &t.partition_data);
+    partitions.filter_map(|p| p.records.as_deref()).any(|r| BatchHeader::parse(r).is_ok_and(|h| h.is_transactional()))
 }
 
 fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option<Arc<Topic>> {
@@ -230,6 +245,8 @@ fn verify_transactional(
     topic: Option<&Topic>,
     data: &PartitionProduceData,
 ) -> Result<(), (i16, String)> {
+    // Without a transactional id the request holds no transactional batch (refused whole above).
+    let Some(transactional_id) = transactional_id else { return Ok(()) };
     let Some(topic) = topic.filter(|t| !t.internal && t.partition(data.index).is_some()) else { return Ok(()) };
     let Some(header) = data.records.as_ref().and_then(|r| BatchHeader::parse(r).ok()) else { return Ok(()) };
     let tp = strata_groups::TopicPartition { topic: topic.name.clone(), partition: data.index };
@@ -237,8 +254,9 @@ fn verify_transactional(
 }
 
 /// Kafka's `ProduceRequest.validateRecords`, from the first batch header only: there must be
-/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches.
-/// Transactional batches are verified with the coordinator by `verify.rs`.
+/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches (only the
+/// transaction coordinator writes markers). Transactional batches are verified with the
+/// coordinator (`verify.rs`), then go to the log, whose producer state opens their transaction.
 fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError, String)> {
     let header = BatchHeader::parse(records).map_err(|e| (e.kafka_error(), e.to_string()))?;
     let total = header.total_bytes();

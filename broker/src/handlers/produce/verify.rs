@@ -10,9 +10,10 @@
 //!   transaction") for v10 and older, which do not know TRANSACTION_ABORTABLE;
 //! - a fenced producer is INVALID_PRODUCER_EPOCH; errors older clients might not retry (the
 //!   coordinator loading or unavailable, and, before v12, CONCURRENT_TRANSACTIONS) become
-//!   NOT_ENOUGH_REPLICAS, which they retry without refreshing metadata;
-//! - a transactional batch in a request without a transactional id is
-//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers it.
+//!   NOT_ENOUGH_REPLICAS, which they retry without refreshing metadata.
+//!
+//! (A transactional batch in a request without a transactional id never gets here: the produce
+//! handler refuses the whole request, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka does.)
 //!
 //! Kafka skips the question when the partition's log already holds an open transaction of the
 //! producer; strata-log does not expose that yet, so every transactional batch is verified (the
@@ -42,17 +43,13 @@ const BROKER_ADD_VERSION: i16 = 5;
 pub(super) fn transactional_batch(
     broker: &Broker,
     version: i16,
-    transactional_id: Option<&str>,
+    transactional_id: &str,
     tp: TopicPartition,
     header: &BatchHeader,
 ) -> Result<(), (i16, String)> {
     if !header.is_transactional() || header.is_control() {
         return Ok(());
     }
-    let Some(transactional_id) = transactional_id else {
-        let error = ResponseError::TransactionalIdAuthorizationFailed;
-        return Err((error.code(), "a transactional batch needs the request's transactional id".into()));
-    };
     let (producer_id, producer_epoch) = (header.producer_id, header.producer_epoch);
     let add = version >= ADD_PARTITION_VERSION_MIN;
     let asked = crate::blocking::wait(async {

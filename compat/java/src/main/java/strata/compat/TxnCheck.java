@@ -2,11 +2,13 @@ package strata.compat;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -15,7 +17,11 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -46,7 +52,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     offset holds read_committed at 152 while read_uncommitted reaches 252. After the commit, a
  *     read_committed consumer reads exactly the committed records, in order, at their offsets, and a
  *     read_uncommitted consumer every data record, aborted ones included, in log order; neither sees
- *     a marker.</dd>
+ *     a marker. The Admin client describes the open transaction (Ongoing, on the 3 partitions) and
+ *     lists it among the Ongoing ones, and after the commit describes it CompleteCommit with no
+ *     partitions and the same producer id.</dd>
  * <dt>fencing</dt>
  * <dd>Zombie fencing, with what Kafka 4.1.2 raises in each case. Producer 1 begins a transaction and
  *     writes a record (flushed); producer 2, same {@code transactional.id}, calls
@@ -286,10 +294,17 @@ public final class TxnCheck {
         return all;
     }
 
+    private TransactionDescription describeTransaction(String transactionalId) throws Exception {
+        return Check.await(admin.describeTransactions(List.of(transactionalId)).description(transactionalId),
+            "describeTransactions " + transactionalId);
+    }
+
     private void commitAbort() throws Exception {
         String topic = "java-txn" + suffix;
         Check.createTopic(admin, topic, PARTITIONS, Map.of());
-        try (KafkaProducer<String, String> producer = producer("java-txn-producer", "java-txn-commit-abort" + suffix)) {
+        String transactionalId = "java-txn-commit-abort" + suffix;
+        long producerId;
+        try (KafkaProducer<String, String> producer = producer("java-txn-producer", transactionalId)) {
             producer.initTransactions();
 
             producer.beginTransaction();
@@ -315,12 +330,39 @@ public final class TxnCheck {
             awaitEndOffsets(topic, "read_committed", 152);
             awaitEndOffsets(topic, "read_uncommitted", 252);
             Check.log("transaction 3 open at 152..251: read_committed end offsets 152, read_uncommitted 252");
+            TransactionDescription open = describeTransaction(transactionalId);
+            Check.expectEqual(TransactionState.ONGOING, open.state(), "described state of the open transaction");
+            Check.expectEqual(Set.copyOf(partitions(topic)), open.topicPartitions(), "described partitions of the open transaction");
+            Check.expect(open.transactionStartTimeMs().isPresent(), "the open transaction is described without a start time");
+            producerId = open.producerId();
+            Collection<TransactionListing> ongoing = Check.await(
+                admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING))).all(),
+                "listTransactions state=Ongoing");
+            Check.expect(ongoing.stream().anyMatch(l -> l.transactionalId().equals(transactionalId)
+                    && l.producerId() == open.producerId() && l.state() == TransactionState.ONGOING),
+                "listTransactions state=Ongoing lacks %s (producer id %d): %s", transactionalId, open.producerId(), ongoing);
+            Check.log("Admin: describeTransactions says Ongoing on the 3 partitions; listTransactions(Ongoing) lists it");
             producer.commitTransaction();
         }
         // The markers are written after EndTxn answers, so the last stable offset may take a moment.
         awaitEndOffsets(topic, "read_committed", 253);
         awaitEndOffsets(topic, "read_uncommitted", 253);
         Check.log("transaction 3 committed: both end offsets 253 (marker at 252)");
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        TransactionDescription done = describeTransaction(transactionalId);
+        while (done.state() != TransactionState.COMPLETE_COMMIT) {
+            // PrepareCommit until the markers are written.
+            Check.expect(System.nanoTime() < deadline, "transaction described as %s, not CompleteCommit, %d s after its commit",
+                done.state(), STEP_TIMEOUT.toSeconds());
+            Thread.sleep(100);
+            done = describeTransaction(transactionalId);
+        }
+        Check.expectEqual(producerId, done.producerId(), "described producer id after the commit");
+        Check.expectEqual(Set.of(), done.topicPartitions(), "described partitions after the commit");
+        Collection<TransactionListing> listed = Check.await(admin.listTransactions().all(), "listTransactions");
+        Check.expect(listed.stream().anyMatch(l -> l.transactionalId().equals(transactionalId) && l.state() == TransactionState.COMPLETE_COMMIT),
+            "listTransactions lacks %s in CompleteCommit: %s", transactionalId, listed);
+        Check.log("Admin: describeTransactions says CompleteCommit with no partitions; listTransactions lists it");
 
         var committed = readAll(topic, "read_committed", 253);
         for (int p = 0; p < PARTITIONS; p++) {
