@@ -112,6 +112,8 @@ txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "
 txn_check "java transactions: zombie fencing" "InitProducerId EndTxn" TxnCheck "$BOOTSTRAP" fencing
 txn_check "java transactions: consume-transform-produce (sendOffsetsToTransaction)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" offsets
+txn_check "java streams word count (processing.guarantee=exactly_once_v2)" \
+  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP"
 stop_broker
 
 finish java
