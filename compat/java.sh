@@ -17,6 +17,8 @@
 #                                        read_uncommitted reads, Admin describe/list transactions
 #   TxnCheck <bootstrap> fencing         zombie fencing: the exceptions Kafka 4.1.2 raises for a
 #                                        fenced producer's send, commit and abort
+#   TxnCheck <bootstrap> interleaved     two transactional producers and a plain one on one
+#                                        partition, one commits while the other is open, then aborts
 #   TxnCheck <bootstrap> offsets         consume-transform-produce with sendOffsetsToTransaction:
 #                                        aborted attempts leave the group's offsets, the committed
 #                                        output and the group offsets agree exactly
@@ -110,6 +112,8 @@ check "java admin client" run_java AdminCheck "$BOOTSTRAP"
 txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "InitProducerId EndTxn" \
   TxnCheck "$BOOTSTRAP" commit-abort
 txn_check "java transactions: zombie fencing" "InitProducerId EndTxn" TxnCheck "$BOOTSTRAP" fencing
+txn_check "java transactions: two transactional producers and a plain one interleaved" "InitProducerId EndTxn" \
+  TxnCheck "$BOOTSTRAP" interleaved
 txn_check "java transactions: consume-transform-produce (sendOffsetsToTransaction)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" offsets
 txn_check "java streams word count (processing.guarantee=exactly_once_v2)" \

@@ -37,7 +37,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * {@code TxnCheck <bootstrap> <commit-abort|fencing|offsets> [suffix]}: Kafka transactions through
+ * {@code TxnCheck <bootstrap> <commit-abort|fencing|offsets|interleaved> [suffix]}: Kafka transactions through
  * the Java client's transactional producer, each mode in its own JVM and on its own topics (their
  * names, transactional ids and groups end with {@code -suffix} if one is given, to run again on the
  * same broker).
@@ -78,6 +78,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     beginning) and goes on. At the end the group's offsets (read with require_stable) are the
  *     input's end offsets, the committed output holds each input record's transform exactly once,
  *     in order, and its length per partition equals the group offset.</dd>
+ * <dt>interleaved</dt>
+ * <dd>Two transactional producers and a plain idempotent one take turns on one partition (each
+ *     record flushed, so the log interleaves them); one transaction commits and, once its marker is
+ *     in the log, the other aborts; then again with the outcomes swapped. The last stable offset
+ *     stays at the open transaction's first record even after the other commits; read_committed
+ *     reads exactly the committed and plain records, read_uncommitted all of them.</dd>
  * </dl>
  */
 public final class TxnCheck {
@@ -104,7 +110,8 @@ public final class TxnCheck {
             case "commit-abort" -> Check.run("transactions commit/abort", 150, check::commitAbort);
             case "fencing" -> Check.run("transactions zombie fencing", 150, check::fencing);
             case "offsets" -> Check.run("transactions consume-transform-produce", 170, check::offsets);
-            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing or offsets, not " + mode);
+            case "interleaved" -> Check.run("transactions interleaved", 150, check::interleaved);
+            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets or interleaved, not " + mode);
         }
     }
 
@@ -467,6 +474,88 @@ public final class TxnCheck {
         expectRecords(uncommitted, 1, List.of(new Expected(0, "p2-1"), new Expected(2, "p3-1")), "read_uncommitted");
         expectRecords(uncommitted, 2, List.of(), "read_uncommitted");
         Check.log("read_committed: only producer 3's records; read_uncommitted: the fenced producers' flushed records too, nothing sent after a fence");
+    }
+
+    /** Waits until partition 0's end offset under {@code isolation} is {@code expected}. */
+    private void awaitEndOffset0(String topic, String isolation, long expected, String when) throws Exception {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (true) {
+            long end = endOffsets(topic, isolation).get(tp);
+            if (end == expected) {
+                return;
+            }
+            Check.expect(System.nanoTime() < deadline, "%s end offset of %s is %d, expected %d %s, after %d s",
+                isolation, tp, end, expected, when, STEP_TIMEOUT.toSeconds());
+            Thread.sleep(100);
+        }
+    }
+
+    /**
+     * Two transactional producers and a plain one write to one partition in turn, 10 rounds of one
+     * record each (flushed, so the log interleaves them: a, b, n, a, b, n, ...); then one
+     * transaction commits and, once its marker is in the log, the other aborts. Then the same with
+     * the outcomes swapped. The last stable offset stays at the first record of the transaction
+     * still open, even after the other committed; read_committed drops exactly the aborted
+     * producer's records, which sit between records it must keep.
+     */
+    private void interleaved() throws Exception {
+        String topic = "java-txn-interleaved" + suffix;
+        Check.createTopic(admin, topic, PARTITIONS, Map.of());
+        int rounds = 10;
+        List<Expected> committed = new ArrayList<>();
+        List<Expected> all = new ArrayList<>();
+        try (KafkaProducer<String, String> a = producer("java-txn-interleaved-a", "java-txn-interleaved-a" + suffix);
+                KafkaProducer<String, String> b = producer("java-txn-interleaved-b", "java-txn-interleaved-b" + suffix);
+                KafkaProducer<String, String> n = producer("java-txn-interleaved-n", null)) {
+            a.initTransactions();
+            b.initTransactions();
+            long offset = 0;
+            for (int phase = 1; phase <= 2; phase++) {
+                // Phase 1: a aborts, b commits; phase 2: a commits, b aborts.
+                KafkaProducer<String, String> winner = phase == 1 ? b : a;
+                KafkaProducer<String, String> loser = phase == 1 ? a : b;
+                String winnerName = phase == 1 ? "b" : "a";
+                // Each round writes a, then b, then n: the loser's first record is a's or b's first.
+                long firstOfLoser = phase == 1 ? offset : offset + 1;
+                long first = offset;
+                a.beginTransaction();
+                b.beginTransaction();
+                for (int r = 0; r < rounds; r++) {
+                    for (String who : List.of("a", "b", "n")) {
+                        KafkaProducer<String, String> producer = who.equals("a") ? a : who.equals("b") ? b : n;
+                        String value = who + phase + "-" + r;
+                        Future<RecordMetadata> f = producer.send(new ProducerRecord<>(topic, 0, who, value));
+                        producer.flush();
+                        Check.expectEqual(offset, Check.await(f, "send of " + value).offset(), "offset of %s", value);
+                        Expected e = new Expected(offset++, value);
+                        all.add(e);
+                        if (who.equals("n") || who.equals(winnerName)) {
+                            committed.add(e);
+                        }
+                    }
+                }
+                awaitEndOffset0(topic, "read_committed", first, "while both transactions are open");
+                winner.commitTransaction();
+                long winnerMarker = offset++;
+                awaitEndOffset0(topic, "read_uncommitted", winnerMarker + 1, "once the commit marker is written");
+                awaitEndOffset0(topic, "read_committed", firstOfLoser, "after " + winnerName + "'s commit, with the other transaction open");
+                loser.abortTransaction();
+                long loserMarker = offset++;
+                awaitEndOffset0(topic, "read_committed", loserMarker + 1, "after both transactions ended");
+                Check.log("phase %d: a, b (transactional) and n (plain) interleaved at offsets %d..%d; %s committed (marker %d), "
+                    + "the last stable offset stayed at %d until the other aborted (marker %d)",
+                    phase, first, winnerMarker - 1, winnerName, winnerMarker, firstOfLoser, loserMarker);
+            }
+            Map<TopicPartition, Long> ends = sorted(Map.of(
+                new TopicPartition(topic, 0), offset,
+                new TopicPartition(topic, 1), 0L,
+                new TopicPartition(topic, 2), 0L));
+            expectRecords(readAll(topic, "read_committed", ends), 0, committed, "read_committed");
+            expectRecords(readAll(topic, "read_uncommitted", ends), 0, all, "read_uncommitted");
+            Check.log("read_committed: the committed transactions' and the plain producer's records, none of the aborted ones; "
+                + "read_uncommitted: all %d", all.size());
+        }
     }
 
     private Map<TopicPartition, Long> groupOffsets(String group) throws Exception {
