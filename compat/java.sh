@@ -22,8 +22,10 @@
 #   TxnCheck <bootstrap> offsets         consume-transform-produce with sendOffsetsToTransaction:
 #                                        aborted attempts leave the group's offsets, the committed
 #                                        output and the group offsets agree exactly
-#   StreamsEosCheck <bootstrap>          Kafka Streams word count, processing.guarantee=
-#                                        exactly_once_v2, against counts computed in the check
+#   StreamsEosCheck <bootstrap> clean    Kafka Streams word count, processing.guarantee=
+#                                        exactly_once_v2: every count once in the output
+#   StreamsEosCheck <bootstrap> crash    the same, an instance killed (SIGKILL) mid-transaction and
+#                                        a second one finishing on its state directory
 # The transaction checks need the broker to serve transactions. On strata, a check whose APIs the
 # broker does not advertise in ApiVersions (ApiSupport asks) is SKIPPED with the missing API named,
 # counted neither way; once the broker advertises them, the check runs for real. On kafka they
@@ -117,7 +119,9 @@ txn_check "java transactions: two transactional producers and a plain one interl
 txn_check "java transactions: consume-transform-produce (sendOffsetsToTransaction)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" offsets
 txn_check "java streams word count (processing.guarantee=exactly_once_v2)" \
-  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP"
+  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP" clean
+txn_check "java streams word count (exactly_once_v2), an instance killed mid-transaction and restarted" \
+  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP" crash
 stop_broker
 
 finish java

@@ -12,15 +12,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
+import java.util.Collection;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -44,8 +49,8 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 
 /**
- * {@code StreamsEosCheck <bootstrap> [suffix]}: Kafka Streams (kafka-streams 4.1) counts words
- * with {@code processing.guarantee=exactly_once_v2}.
+ * {@code StreamsEosCheck <bootstrap> <clean|crash> [suffix]}: Kafka Streams (kafka-streams 4.1)
+ * counts words with {@code processing.guarantee=exactly_once_v2}.
  *
  * <p>1,000 lines of 1 to 8 words each (from a 40-word vocabulary, seeded) are produced to a
  * 3-partition input before the application starts; the check counts the words itself. The topology
@@ -53,15 +58,28 @@ import org.apache.kafka.streams.kstream.Produced;
  * compacted changelog topic) and writes each count to a 3-partition output. Streams creates its
  * internal topics through CreateTopics with their configs, joins a classic group, and under
  * exactly_once_v2 writes output, changelog and repartition records and its input offsets in one
- * transaction per commit.
+ * transaction per commit (every 100 ms; polls of at most 50 records make many of them).
  *
- * <p>A read_committed consumer follows the output until every word's latest count is the expected
- * final count (the watchdog fails the check otherwise; so does the application's entering ERROR).
- * The store has no record cache, so every update reaches the output: each word's counts must read
- * 1, 2, 3, ... up to its final count, with no repeat and no gap, which a duplicate or a lost update
- * would break. Polls of at most 50 records spread the input over many transactions. After the application closes: the changelog topic is compacted, the
- * repartition topic exists, the group's committed input offsets (require_stable) are the input's
- * end offsets, and a full read_committed read of the output ends in the expected counts.
+ * <p>The store has no record cache, so every update reaches the output: a read_committed consumer
+ * follows it, and each word's counts must read 1, 2, 3, ... up to its final count, with no repeat
+ * and no gap, which a duplicate, a lost update or a visible aborted transaction would break. The
+ * watchdog fails the check if the final counts do not all arrive; so does the application's
+ * failing.
+ *
+ * <dl>
+ * <dt>clean</dt>
+ * <dd>One instance in this JVM runs to the final counts and closes.</dd>
+ * <dt>crash</dt>
+ * <dd>Instance a, a child JVM slowed to 4 ms a line, is killed with SIGKILL once a fifth of the
+ *     updates are committed and while the coordinator lists its transaction Ongoing. Instance b
+ *     starts on the same state directory (so the same process id and transactional id: its
+ *     initTransactions fences a and aborts the open transaction), restores the counts from the
+ *     changelog, finishes, and exits cleanly on SIGTERM.</dd>
+ * </dl>
+ *
+ * <p>After the application closes: the changelog topic is compacted, the repartition topic
+ * exists, the group's committed input offsets (require_stable) are the input's end offsets, and a
+ * full read_committed read of the output shows every count once, ending at the expected counts.
  */
 public final class StreamsEosCheck {
     private static final int PARTITIONS = 3;
@@ -75,16 +93,32 @@ public final class StreamsEosCheck {
     private final String bootstrap;
     private final String suffix;
     private final Admin admin;
+    private final String appId;
+    private final String input;
+    private final String output;
 
     private StreamsEosCheck(String bootstrap, String suffix) {
         this.bootstrap = bootstrap;
         this.suffix = suffix;
         this.admin = Check.admin(bootstrap, "java-streams-admin");
+        this.appId = "java-streams-eos" + suffix;
+        this.input = "java-streams-in" + suffix;
+        this.output = "java-streams-out" + suffix;
     }
 
     public static void main(String[] args) {
-        StreamsEosCheck check = new StreamsEosCheck(args[0], args.length > 1 ? "-" + args[1] : "");
-        Check.run("streams word count (exactly_once_v2)", 200, check::run);
+        if (args[0].equals("app")) {
+            runApp(args);
+            return;
+        }
+        String mode = args.length > 1 ? args[1] : "clean";
+        String suffix = "-" + mode + (args.length > 2 ? "-" + args[2] : "");
+        StreamsEosCheck check = new StreamsEosCheck(args[0], suffix);
+        switch (mode) {
+            case "clean" -> Check.run("streams word count (exactly_once_v2)", 200, check::clean);
+            case "crash" -> Check.run("streams word count (exactly_once_v2), killed and restarted", 220, check::crash);
+            default -> throw new IllegalArgumentException("mode must be clean or crash, not " + mode);
+        }
     }
 
     private static List<String> lines() {
@@ -114,9 +148,11 @@ public final class StreamsEosCheck {
         return counts;
     }
 
-    private KafkaStreams streams(String appId, String input, String output, Path stateDir) {
+    /** The word count; {@code slowMs} is a pause per input line, so that a kill can land mid-run. */
+    private static KafkaStreams streams(String bootstrap, String appId, String input, String output, Path stateDir, int slowMs) {
         StreamsBuilder builder = new StreamsBuilder();
         builder.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+            .peek((key, line) -> pause(slowMs))
             .flatMapValues(line -> Arrays.asList(line.split(" ")))
             .groupBy((key, word) -> word, Grouped.with("words", Serdes.String(), Serdes.String()))
             .count(Materialized.as("counts"))
@@ -139,15 +175,162 @@ public final class StreamsEosCheck {
         return new KafkaStreams(builder.build(), props);
     }
 
-    private void run() throws Exception {
-        String appId = "java-streams-eos" + suffix;
-        String input = "java-streams-in" + suffix;
-        String output = "java-streams-out" + suffix;
-        Check.createTopic(admin, input, PARTITIONS, Map.of());
-        Check.createTopic(admin, output, PARTITIONS, Map.of());
+    private static void pause(int ms) {
+        if (ms <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
 
-        List<String> lines = lines();
-        Map<String, Long> expected = count(lines);
+    /** A running word count, in this JVM or in a child JVM. */
+    private interface App {
+        /** Throws if the application has failed or stopped. */
+        void checkRunning();
+
+        /** A clean stop: Streams closes, committing its last transaction. */
+        void close() throws Exception;
+    }
+
+    /** The application in this JVM. */
+    private final class InProcessApp implements App {
+        final KafkaStreams streams;
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final List<String> transitions = new ArrayList<>();
+        final Path stateDir;
+
+        InProcessApp(Path stateDir) {
+            this.stateDir = stateDir;
+            streams = streams(bootstrap, appId, input, output, stateDir, 0);
+            streams.setUncaughtExceptionHandler(e -> {
+                failure.compareAndSet(null, e);
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            });
+            streams.setStateListener((now, before) -> {
+                synchronized (transitions) {
+                    transitions.add(before + "->" + now);
+                }
+            });
+            streams.start();
+        }
+
+        String transitions() {
+            synchronized (transitions) {
+                return transitions.toString();
+            }
+        }
+
+        @Override
+        public void checkRunning() {
+            Throwable t = failure.get();
+            if (t != null) {
+                throw new AssertionError("the Streams application failed (states " + transitions() + ")", t);
+            }
+            KafkaStreams.State state = streams.state();
+            Check.expect(state != KafkaStreams.State.ERROR && state != KafkaStreams.State.NOT_RUNNING
+                    && state != KafkaStreams.State.PENDING_ERROR,
+                "the Streams application is %s (states %s)", state, transitions());
+        }
+
+        @Override
+        public void close() throws Exception {
+            Check.expect(streams.close(Duration.ofSeconds(30)), "KafkaStreams.close did not finish within 30 s");
+            Check.expectEqual(KafkaStreams.State.NOT_RUNNING, streams.state(), "state after close (states %s)", transitions());
+            streams.cleanUp();
+        }
+
+        @Override
+        public String toString() {
+            return "states " + transitions();
+        }
+    }
+
+    /** The application in a child JVM ({@code StreamsEosCheck app ...}), which the check can kill. */
+    private final class ChildApp implements App {
+        final String name;
+        final Process process;
+        final Path log;
+
+        ChildApp(String name, Path stateDir, int slowMs) throws IOException {
+            this.name = name;
+            this.log = stateDir.resolveSibling(stateDir.getFileName() + "-" + name + ".log");
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            process = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                    StreamsEosCheck.class.getName(), "app", bootstrap, appId, input, output, stateDir.toString(), Integer.toString(slowMs))
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        }
+
+        String tail() {
+            try {
+                List<String> lines = Files.readAllLines(log);
+                return String.join("\n    ", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+            } catch (IOException e) {
+                return "(no log: " + e + ")";
+            }
+        }
+
+        @Override
+        public void checkRunning() {
+            if (!process.isAlive()) {
+                throw new AssertionError(String.format("Streams instance %s exited with %d; its last lines:%n    %s",
+                    name, process.exitValue(), tail()));
+            }
+        }
+
+        /** SIGKILL: no close, no commit; its open transaction stays open. */
+        void kill() throws Exception {
+            process.destroyForcibly();
+            Check.expect(process.waitFor(30, TimeUnit.SECONDS), "Streams instance %s did not die of SIGKILL within 30 s", name);
+        }
+
+        @Override
+        public void close() throws Exception {
+            // SIGTERM: the child's shutdown hook closes Streams.
+            process.destroy();
+            Check.expect(process.waitFor(60, TimeUnit.SECONDS), "Streams instance %s did not stop within 60 s of SIGTERM", name);
+            Check.expectEqual(0, process.exitValue(), "exit status of Streams instance %s (its last lines:%n    %s)", name, tail());
+        }
+
+        @Override
+        public String toString() {
+            return "instance " + name;
+        }
+    }
+
+    /** {@code StreamsEosCheck app <bootstrap> <appId> <input> <output> <stateDir> <slowMs>}: runs the word count until SIGTERM. */
+    private static void runApp(String[] args) {
+        KafkaStreams streams = streams(args[1], args[2], args[3], args[4], Path.of(args[5]), Integer.parseInt(args[6]));
+        streams.setUncaughtExceptionHandler(e -> {
+            System.out.println("FAILED: uncaught exception in Streams: " + e);
+            e.printStackTrace(System.out);
+            System.out.flush();
+            Runtime.getRuntime().halt(1);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.setStateListener((now, before) -> {
+            System.out.println("state " + before + " -> " + now);
+            System.out.flush();
+        });
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            boolean closed = streams.close(Duration.ofSeconds(30));
+            System.out.println("closed: " + closed + ", state " + streams.state());
+            System.out.flush();
+            // Exit 0 for a clean close (a JVM ended by SIGTERM otherwise exits 143), 1 for anything else.
+            Runtime.getRuntime().halt(closed && streams.state() == KafkaStreams.State.NOT_RUNNING ? 0 : 1);
+        }));
+        streams.start();
+        while (true) {
+            pause(1000);
+        }
+    }
+
+    /** Writes the input lines (keyed by line number) and returns the input's end offsets. */
+    private Map<TopicPartition, Long> produceInput(List<String> lines) throws Exception {
         Map<TopicPartition, Long> inputEnds = new TreeMap<>(Comparator.comparingInt(TopicPartition::partition));
         Properties props = Check.clientProps(bootstrap, "java-streams-input");
         props.put("acks", "all");
@@ -164,56 +347,50 @@ public final class StreamsEosCheck {
                 inputEnds.merge(new TopicPartition(input, md.partition()), md.offset() + 1, Math::max);
             }
         }
-        long words = expected.values().stream().mapToLong(Long::longValue).sum();
-        Check.log("input: %d lines, %d words (%d distinct), by partition up to %s", LINES, words, expected.size(), inputEnds);
+        return inputEnds;
+    }
 
-        Path stateDir = Files.createTempDirectory("strata-compat-streams");
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        List<String> transitions = new ArrayList<>();
-        KafkaStreams streams = streams(appId, input, output, stateDir);
-        streams.setUncaughtExceptionHandler(e -> {
-            failure.compareAndSet(null, e);
-            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
-        });
-        streams.setStateListener((now, before) -> {
-            synchronized (transitions) {
-                transitions.add(before + "->" + now);
-            }
-        });
-        streams.start();
+    /**
+     * A read_committed reader of the output: every record must be its word's next count (1, 2,
+     * 3, ...), never past the final count.
+     */
+    private final class OutputFollower implements AutoCloseable {
+        final Map<String, Long> expected;
+        final Map<String, Long> latest = new TreeMap<>();
+        final KafkaConsumer<String, Long> consumer;
+        int updates;
 
-        Map<String, Long> latest = new TreeMap<>();
-        int updates = 0;
-        Properties consumerProps = Check.clientProps(bootstrap, "java-streams-output");
-        consumerProps.put("isolation.level", "read_committed");
-        consumerProps.put("enable.auto.commit", "false");
-        List<TopicPartition> outputPartitions = new ArrayList<>();
-        for (int p = 0; p < PARTITIONS; p++) {
-            outputPartitions.add(new TopicPartition(output, p));
+        OutputFollower(Map<String, Long> expected) {
+            this.expected = expected;
+            Properties props = Check.clientProps(bootstrap, "java-streams-output");
+            props.put("isolation.level", "read_committed");
+            props.put("enable.auto.commit", "false");
+            consumer = new KafkaConsumer<>(props, new StringDeserializer(), new LongDeserializer());
+            List<TopicPartition> partitions = outputPartitions();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
         }
-        try (KafkaConsumer<String, Long> consumer = new KafkaConsumer<>(consumerProps, new StringDeserializer(), new LongDeserializer())) {
-            consumer.assign(outputPartitions);
-            consumer.seekToBeginning(outputPartitions);
+
+        void poll() {
+            for (ConsumerRecord<String, Long> r : consumer.poll(Duration.ofMillis(200))) {
+                updates++;
+                Long want = expected.get(r.key());
+                Check.expect(want != null, "output has a count for %s, which is no input word", r.key());
+                Check.expect(r.value() != null && r.value() <= want, "output count of %s is %s, past its final count %d",
+                    r.key(), r.value(), want);
+                Long before = latest.put(r.key(), r.value());
+                long previous = before == null ? 0 : before;
+                Check.expectEqual(previous + 1, r.value(), "output count of %s after %d (output %s offset %d)",
+                    r.key(), previous, new TopicPartition(r.topic(), r.partition()), r.offset());
+            }
+        }
+
+        /** Follows the output until {@code enough} holds; the app must keep running meanwhile. */
+        void followUntil(java.util.function.BooleanSupplier enough, App app, String what) {
             long deadline = System.nanoTime() + RUN_TIMEOUT.toNanos();
-            while (!latest.equals(expected)) {
-                for (ConsumerRecord<String, Long> r : consumer.poll(Duration.ofMillis(200))) {
-                    updates++;
-                    Long want = expected.get(r.key());
-                    Check.expect(want != null, "output has a count for %s, which is no input word", r.key());
-                    Check.expect(r.value() != null && r.value() <= want, "output count of %s is %s, past its final count %d",
-                        r.key(), r.value(), want);
-                    Long before = latest.put(r.key(), r.value());
-                    long previous = before == null ? 0 : before;
-                    Check.expectEqual(previous + 1, r.value(), "output count of %s after %d (output %s offset %d)",
-                        r.key(), previous, new TopicPartition(r.topic(), r.partition()), r.offset());
-                }
-                Throwable t = failure.get();
-                if (t != null) {
-                    throw new AssertionError("the Streams application failed (states " + transitions + ")", t);
-                }
-                KafkaStreams.State state = streams.state();
-                Check.expect(state != KafkaStreams.State.ERROR && state != KafkaStreams.State.NOT_RUNNING,
-                    "the Streams application is %s (states %s)", state, transitions);
+            while (!enough.getAsBoolean()) {
+                poll();
+                app.checkRunning();
                 if (System.nanoTime() > deadline) {
                     Map<String, String> wrong = new TreeMap<>();
                     expected.forEach((w, c) -> {
@@ -222,20 +399,111 @@ public final class StreamsEosCheck {
                         }
                     });
                     throw new AssertionError(String.format(
-                        "after %d s the output has %d of %d words at their final counts (state %s, states %s); got/expected: %s",
-                        RUN_TIMEOUT.toSeconds(), expected.size() - wrong.size(), expected.size(), state, transitions, wrong));
+                        "%s: not reached after %d s (%s); %d updates read, %d of %d words at their final counts; got/expected: %s",
+                        what, RUN_TIMEOUT.toSeconds(), app, updates, expected.size() - wrong.size(), expected.size(), wrong));
                 }
             }
         }
-        Check.log("read_committed output reached the expected counts of all %d words after %d updates (states %s)",
-            expected.size(), updates, transitions);
 
-        // A clean close commits the last transaction; it must end in NOT_RUNNING, not ERROR.
-        Check.expect(streams.close(Duration.ofSeconds(30)), "KafkaStreams.close did not finish within 30 s");
-        Check.expectEqual(KafkaStreams.State.NOT_RUNNING, streams.state(), "state after close");
-        streams.cleanUp();
+        boolean done() {
+            return latest.equals(expected);
+        }
+
+        @Override
+        public void close() {
+            consumer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    private List<TopicPartition> outputPartitions() {
+        List<TopicPartition> partitions = new ArrayList<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+            partitions.add(new TopicPartition(output, p));
+        }
+        return partitions;
+    }
+
+    /** Creates the topics, writes the input and returns the expected counts; {@code inputEnds} gets the input's end offsets. */
+    private Map<String, Long> prepare(Map<TopicPartition, Long> inputEnds) throws Exception {
+        Check.createTopic(admin, input, PARTITIONS, Map.of());
+        Check.createTopic(admin, output, PARTITIONS, Map.of());
+        List<String> lines = lines();
+        Map<String, Long> expected = count(lines);
+        inputEnds.putAll(produceInput(lines));
+        long words = expected.values().stream().mapToLong(Long::longValue).sum();
+        Check.log("input: %d lines, %d words (%d distinct), by partition up to %s", LINES, words, expected.size(), inputEnds);
+        return expected;
+    }
+
+    private void clean() throws Exception {
+        Map<TopicPartition, Long> inputEnds = new TreeMap<>(Comparator.comparingInt(TopicPartition::partition));
+        Map<String, Long> expected = prepare(inputEnds);
+        Path stateDir = Files.createTempDirectory("strata-compat-streams");
+        InProcessApp app = new InProcessApp(stateDir);
+        try (OutputFollower follower = new OutputFollower(expected)) {
+            follower.followUntil(follower::done, app, "the expected final counts in the output");
+            Check.log("read_committed output: every word's counts 1, 2, 3, ... up to the expected count, %d updates (%s)",
+                follower.updates, app);
+        }
+        app.close();
         deleteTree(stateDir);
+        afterClose(expected, inputEnds);
+    }
 
+    /**
+     * Instance A is killed with SIGKILL once a fifth of the updates are committed, with a
+     * transaction open; instance B starts on the same state directory (so the same process id and
+     * transactional id, whose initTransactions fences A and aborts its transaction), restores the
+     * counts from the changelog and finishes. Each word's counts must still read 1, 2, 3, ... in
+     * the read_committed output: nothing of A's open transaction, nothing twice.
+     */
+    private void crash() throws Exception {
+        Map<TopicPartition, Long> inputEnds = new TreeMap<>(Comparator.comparingInt(TopicPartition::partition));
+        Map<String, Long> expected = prepare(inputEnds);
+        long total = expected.values().stream().mapToLong(Long::longValue).sum();
+        Path stateDir = Files.createTempDirectory("strata-compat-streams");
+        try (OutputFollower follower = new OutputFollower(expected)) {
+            // 4 ms per line: the 1,000 lines take 4 s or more, so the kill lands mid-run.
+            ChildApp a = new ChildApp("a", stateDir, 4);
+            follower.followUntil(() -> follower.updates >= total / 5, a, "a fifth of the updates from instance a");
+            // Kill it while the coordinator has its transaction Ongoing (it is between transactions
+            // for a moment after each commit).
+            long deadline = System.nanoTime() + Check.CALL_TIMEOUT.toNanos();
+            List<String> open = ongoing();
+            while (open.isEmpty()) {
+                a.checkRunning();
+                Check.expect(System.nanoTime() < deadline, "no Ongoing transaction of %s within %d s", appId, Check.CALL_TIMEOUT.toSeconds());
+                open = ongoing();
+            }
+            a.kill();
+            Check.log("instance a killed (SIGKILL) with transaction %s Ongoing, after %d of %d updates were committed",
+                open, follower.updates, total);
+
+            ChildApp b = new ChildApp("b", stateDir, 0);
+            follower.followUntil(follower::done, b, "the expected final counts in the output after instance b took over");
+            Check.log("read_committed output: every word's counts 1, 2, 3, ... up to the expected count across the kill, %d updates",
+                follower.updates);
+            b.close();
+            Collection<TransactionListing> all = Check.await(admin.listTransactions().all(), "listTransactions");
+            Check.log("instance b closed on SIGTERM; the application's transactional ids: %s", all.stream()
+                .filter(l -> l.transactionalId().startsWith(appId)).map(l -> l.transactionalId() + " " + l.state()).toList());
+            Files.deleteIfExists(a.log);
+            Files.deleteIfExists(b.log);
+        }
+        deleteTree(stateDir);
+        afterClose(expected, inputEnds);
+    }
+
+    /** The application's transactional ids that the coordinator has Ongoing. */
+    private List<String> ongoing() throws Exception {
+        Collection<TransactionListing> listed = Check.await(
+            admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING))).all(),
+            "listTransactions state=Ongoing");
+        return listed.stream().map(TransactionListing::transactionalId).filter(id -> id.startsWith(appId)).toList();
+    }
+
+    /** What must hold once the application has closed: internal topics, group offsets, the output read again. */
+    private void afterClose(Map<String, Long> expected, Map<TopicPartition, Long> inputEnds) throws Exception {
         String changelog = appId + "-counts-changelog";
         String repartition = appId + "-words-repartition";
         Set<String> topics = Check.await(admin.listTopics().names(), "listTopics");
@@ -266,21 +534,16 @@ public final class StreamsEosCheck {
         Check.log("group %s committed the input's end offsets %s", appId, inputOffsets);
 
         // The whole output again, from the beginning, after the application is gone.
-        Map<String, Long> last = new HashMap<>();
-        try (KafkaConsumer<String, Long> consumer = new KafkaConsumer<>(consumerProps, new StringDeserializer(), new LongDeserializer())) {
-            consumer.assign(outputPartitions);
-            consumer.seekToBeginning(outputPartitions);
-            Map<TopicPartition, Long> ends = consumer.endOffsets(outputPartitions, Check.CALL_TIMEOUT);
+        try (OutputFollower again = new OutputFollower(expected)) {
+            Map<TopicPartition, Long> ends = again.consumer.endOffsets(outputPartitions(), Check.CALL_TIMEOUT);
             long deadline = System.nanoTime() + Check.CALL_TIMEOUT.toNanos();
-            while (outputPartitions.stream().anyMatch(tp -> consumer.position(tp, Check.CALL_TIMEOUT) < ends.get(tp))) {
-                for (ConsumerRecord<String, Long> r : consumer.poll(Duration.ofMillis(200))) {
-                    last.put(r.key(), r.value());
-                }
+            while (outputPartitions().stream().anyMatch(tp -> again.consumer.position(tp, Check.CALL_TIMEOUT) < ends.get(tp))) {
+                again.poll();
                 Check.expect(System.nanoTime() < deadline, "re-reading the output to %s took over %d s", ends, Check.CALL_TIMEOUT.toSeconds());
             }
+            Check.expectEqual(expected, again.latest, "final counts in the output re-read after the application closed");
         }
-        Check.expectEqual(expected, new TreeMap<>(last), "final counts in the output re-read after the application closed");
-        Check.log("re-read after close: the output's last count of every word is its expected count");
+        Check.log("re-read after close: every word's counts 1, 2, 3, ... once, ending at its expected count");
     }
 
     private static void deleteTree(Path root) throws IOException {
