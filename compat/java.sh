@@ -19,6 +19,8 @@
 #                                        fenced producer's send, commit and abort
 #   TxnCheck <bootstrap> interleaved     two transactional producers and a plain one on one
 #                                        partition, one commits while the other is open, then aborts
+#   TxnCheck <bootstrap> timeout         transaction.timeout.ms=2000 and quiet: the coordinator
+#                                        aborts, the late commit fails, a new producer commits
 #   TxnCheck <bootstrap> offsets         consume-transform-produce with sendOffsetsToTransaction:
 #                                        aborted attempts leave the group's offsets, the committed
 #                                        output and the group offsets agree exactly
@@ -116,6 +118,8 @@ txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "
 txn_check "java transactions: zombie fencing" "InitProducerId EndTxn" TxnCheck "$BOOTSTRAP" fencing
 txn_check "java transactions: two transactional producers and a plain one interleaved" "InitProducerId EndTxn" \
   TxnCheck "$BOOTSTRAP" interleaved
+txn_check "java transactions: a quiet transaction aborted by its timeout" "InitProducerId EndTxn" \
+  TxnCheck "$BOOTSTRAP" timeout
 txn_check "java transactions: consume-transform-produce (sendOffsetsToTransaction)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" offsets
 txn_check "java streams word count (processing.guarantee=exactly_once_v2)" \

@@ -32,12 +32,13 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * {@code TxnCheck <bootstrap> <commit-abort|fencing|offsets|interleaved> [suffix]}: Kafka transactions through
+ * {@code TxnCheck <bootstrap> <commit-abort|fencing|offsets|interleaved|timeout> [suffix]}: Kafka transactions through
  * the Java client's transactional producer, each mode in its own JVM and on its own topics (their
  * names, transactional ids and groups end with {@code -suffix} if one is given, to run again on the
  * same broker).
@@ -84,6 +85,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     in the log, the other aborts; then again with the outcomes swapped. The last stable offset
  *     stays at the open transaction's first record even after the other commits; read_committed
  *     reads exactly the committed and plain records, read_uncommitted all of them.</dd>
+ * <dt>timeout</dt>
+ * <dd>A producer with {@code transaction.timeout.ms=2000} writes to two partitions and goes quiet;
+ *     the coordinator aborts the transaction by itself (markers, the last stable offset moves,
+ *     described CompleteAbort), the producer's late commit fails with
+ *     {@code InvalidTxnStateException} (as Kafka 4.1.2), and a new producer with the same id
+ *     commits.</dd>
  * </dl>
  */
 public final class TxnCheck {
@@ -111,17 +118,22 @@ public final class TxnCheck {
             case "fencing" -> Check.run("transactions zombie fencing", 150, check::fencing);
             case "offsets" -> Check.run("transactions consume-transform-produce", 170, check::offsets);
             case "interleaved" -> Check.run("transactions interleaved", 150, check::interleaved);
-            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets or interleaved, not " + mode);
+            case "timeout" -> Check.run("transactions timeout", 150, check::timeout);
+            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets, interleaved or timeout, not " + mode);
         }
     }
 
     private KafkaProducer<String, String> producer(String clientId, String transactionalId) {
+        return producer(clientId, transactionalId, 60_000);
+    }
+
+    private KafkaProducer<String, String> producer(String clientId, String transactionalId, int transactionTimeoutMs) {
         Properties props = Check.clientProps(bootstrap, clientId);
         props.put("acks", "all");
         props.put("enable.idempotence", "true");
         if (transactionalId != null) {
             props.put("transactional.id", transactionalId);
-            props.put("transaction.timeout.ms", "60000");
+            props.put("transaction.timeout.ms", Integer.toString(transactionTimeoutMs));
         }
         props.put("max.block.ms", "30000");
         props.put("delivery.timeout.ms", "60000");
@@ -556,6 +568,73 @@ public final class TxnCheck {
             Check.log("read_committed: the committed transactions' and the plain producer's records, none of the aborted ones; "
                 + "read_uncommitted: all %d", all.size());
         }
+    }
+
+    /**
+     * A producer with {@code transaction.timeout.ms=2000} writes to two partitions and then goes
+     * quiet: the coordinator aborts the transaction on its own (abort markers; the last stable
+     * offset moves past them), and the producer's late commit fails with InvalidTxnStateException. A new producer with the same
+     * transactional id then commits; read_committed shows only its records.
+     */
+    private void timeout() throws Exception {
+        String topic = "java-txn-timeout" + suffix;
+        String transactionalId = "java-txn-timeout" + suffix;
+        Check.createTopic(admin, topic, PARTITIONS, Map.of());
+        try (KafkaProducer<String, String> slow = producer("java-txn-timeout-slow", transactionalId, 2000)) {
+            slow.initTransactions();
+            slow.beginTransaction();
+            var sends = List.of(
+                slow.send(new ProducerRecord<>(topic, 0, "k0", "slow-0")),
+                slow.send(new ProducerRecord<>(topic, 1, "k1", "slow-1")));
+            slow.flush();
+            Check.expectEqual(0L, Check.await(sends.get(0), "send to partition 0").offset(), "offset of slow-0");
+            Check.expectEqual(0L, Check.await(sends.get(1), "send to partition 1").offset(), "offset of slow-1");
+            long started = System.nanoTime();
+            Check.expectEqual(0L, endOffsets(topic, "read_committed").get(new TopicPartition(topic, 0)),
+                "last stable offset of partition 0 while the transaction is open");
+            // Kafka looks for timed-out transactions every 10 s (transaction.abort.timed.out.transaction.cleanup.interval.ms).
+            long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+            Map<TopicPartition, Long> aborted = sorted(Map.of(
+                new TopicPartition(topic, 0), 2L, new TopicPartition(topic, 1), 2L, new TopicPartition(topic, 2), 0L));
+            while (!endOffsets(topic, "read_committed").equals(aborted)) {
+                Check.expect(System.nanoTime() < deadline, "read_committed end offsets are %s, not %s (abort markers at 1), %d s after the transaction began with a 2 s timeout",
+                    endOffsets(topic, "read_committed"), aborted, STEP_TIMEOUT.toSeconds());
+                Thread.sleep(200);
+            }
+            Check.log("the coordinator aborted the quiet transaction %.1f s after it began: markers at offset 1 of partitions 0 and 1",
+                (System.nanoTime() - started) / 1e9);
+            TransactionDescription described = describeTransaction(transactionalId);
+            Check.expectEqual(TransactionState.COMPLETE_ABORT, described.state(), "described state after the timeout");
+            Throwable late = expectThrows("the timed-out producer's commitTransaction", slow::commitTransaction);
+            // Transaction version 2: the timeout's abort bumped the epoch, and EndTxn(commit) at the
+            // epoch before it, with the transaction CompleteAbort, answers INVALID_TXN_STATE.
+            expectType(InvalidTxnStateException.class, late, "the timed-out producer's commitTransaction");
+            Check.log("the timed-out producer's commitTransaction failed with %s", late.getClass().getSimpleName());
+            slow.close(Duration.ZERO);
+        }
+        try (KafkaProducer<String, String> next = producer("java-txn-timeout-next", transactionalId)) {
+            next.initTransactions();
+            next.beginTransaction();
+            var sends = List.of(
+                next.send(new ProducerRecord<>(topic, 0, "k0", "next-0")),
+                next.send(new ProducerRecord<>(topic, 1, "k1", "next-1")));
+            next.commitTransaction();
+            Check.expectEqual(2L, Check.await(sends.get(0), "send to partition 0").offset(), "offset of next-0");
+            Check.expectEqual(2L, Check.await(sends.get(1), "send to partition 1").offset(), "offset of next-1");
+        }
+        Map<TopicPartition, Long> ends = sorted(Map.of(
+            new TopicPartition(topic, 0), 4L, new TopicPartition(topic, 1), 4L, new TopicPartition(topic, 2), 0L));
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (!endOffsets(topic, "read_committed").equals(ends)) {
+            Check.expect(System.nanoTime() < deadline, "read_committed end offsets are %s, not %s", endOffsets(topic, "read_committed"), ends);
+            Thread.sleep(100);
+        }
+        var committed = readAll(topic, "read_committed", ends);
+        expectRecords(committed, 0, List.of(new Expected(2, "next-0")), "read_committed");
+        expectRecords(committed, 1, List.of(new Expected(2, "next-1")), "read_committed");
+        var uncommitted = readAll(topic, "read_uncommitted", ends);
+        expectRecords(uncommitted, 0, List.of(new Expected(0, "slow-0"), new Expected(2, "next-0")), "read_uncommitted");
+        Check.log("a new producer with the same id committed at offset 2; read_committed shows only its records");
     }
 
     private Map<TopicPartition, Long> groupOffsets(String group) throws Exception {
