@@ -38,7 +38,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * {@code TxnCheck <bootstrap> <commit-abort|fencing|offsets|interleaved|timeout> [suffix]}: Kafka transactions through
+ * {@code TxnCheck <bootstrap> <commit-abort|segments|fencing|offsets|interleaved|timeout> [suffix]}: Kafka transactions through
  * the Java client's transactional producer, each mode in its own JVM and on its own topics (their
  * names, transactional ids and groups end with {@code -suffix} if one is given, to run again on the
  * same broker).
@@ -56,6 +56,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     a marker. The Admin client describes the open transaction (Ongoing, on the 3 partitions) and
  *     lists it among the Ongoing ones, and after the commit describes it CompleteCommit with no
  *     partitions and the same producer id.</dd>
+ * <dt>segments</dt>
+ * <dd>commit-abort with 1,200, 1,500 and 600 records of 1 KB per partition in small batches, on a
+ *     topic with 1 MB segments (so every transaction spans segment rolls) and read by consumers
+ *     that fetch at most 16 KB at a time (so fetches begin and end inside transactions).</dd>
  * <dt>fencing</dt>
  * <dd>Zombie fencing, with what Kafka 4.1.2 raises in each case. Producer 1 begins a transaction and
  *     writes a record (flushed); producer 2, same {@code transactional.id}, calls
@@ -101,6 +105,11 @@ public final class TxnCheck {
     /** For topics, end offsets and group offsets; the JVM ends with the check, so it is never closed. */
     private final Admin admin;
 
+    /** Padding added to every value (segments mode: 1 KB values). */
+    private int padBytes = 0;
+    /** The producer's batch.size, and the consumers' max.partition.fetch.bytes and fetch.max.bytes (0: the client's default). */
+    private int batchBytes = 0;
+    private int fetchBytes = 0;
     /** Appended to every topic, transactional id and group, so that a check can run again on one broker. */
     private final String suffix;
 
@@ -119,7 +128,8 @@ public final class TxnCheck {
             case "offsets" -> Check.run("transactions consume-transform-produce", 170, check::offsets);
             case "interleaved" -> Check.run("transactions interleaved", 150, check::interleaved);
             case "timeout" -> Check.run("transactions timeout", 150, check::timeout);
-            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets, interleaved or timeout, not " + mode);
+            case "segments" -> Check.run("transactions across segments", 170, check::segments);
+            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets, interleaved, timeout or segments, not " + mode);
         }
     }
 
@@ -138,12 +148,19 @@ public final class TxnCheck {
         props.put("max.block.ms", "30000");
         props.put("delivery.timeout.ms", "60000");
         props.put("linger.ms", "5");
+        if (batchBytes > 0) {
+            props.put("batch.size", Integer.toString(batchBytes));
+        }
         return new KafkaProducer<>(props, new StringSerializer(), new StringSerializer());
     }
 
     private KafkaConsumer<String, String> consumer(String clientId, String isolation, String group) {
         Properties props = Check.clientProps(bootstrap, clientId);
         props.put("isolation.level", isolation);
+        if (fetchBytes > 0) {
+            props.put("max.partition.fetch.bytes", Integer.toString(fetchBytes));
+            props.put("fetch.max.bytes", Integer.toString(fetchBytes));
+        }
         props.put("enable.auto.commit", "false");
         props.put("auto.offset.reset", "earliest");
         if (group != null) {
@@ -165,7 +182,7 @@ public final class TxnCheck {
     }
 
     /** Sends {@code perPartition} records to each partition, values {@code <tag>-p<partition>-<i>}, and returns their futures by partition. */
-    private static Map<Integer, List<Future<RecordMetadata>>> sendAll(KafkaProducer<String, String> producer, String topic,
+    private Map<Integer, List<Future<RecordMetadata>>> sendAll(KafkaProducer<String, String> producer, String topic,
             String tag, int perPartition) {
         Map<Integer, List<Future<RecordMetadata>>> futures = new TreeMap<>();
         for (int i = 0; i < perPartition; i++) {
@@ -177,8 +194,9 @@ public final class TxnCheck {
         return futures;
     }
 
-    private static String value(String tag, int partition, int i) {
-        return tag + "-p" + partition + "-" + i;
+    private String value(String tag, int partition, int i) {
+        String value = tag + "-p" + partition + "-" + i;
+        return padBytes == 0 ? value : value + "-" + "x".repeat(padBytes);
     }
 
     /** The futures of one partition must have completed at offsets {@code first}, {@code first + 1}, ... */
@@ -274,6 +292,10 @@ public final class TxnCheck {
         return counts;
     }
 
+    private static String shorten(String s) {
+        return s.length() <= 60 ? s : s.substring(0, 60) + "...(" + s.length() + " chars)";
+    }
+
     /** One expected record: its offset and value. */
     private record Expected(long offset, String value) {}
 
@@ -295,11 +317,11 @@ public final class TxnCheck {
             }
             throw new AssertionError(String.format("%s on partition %d: %d records (offset:value), expected %d; first difference at #%d: got %s, expected %s",
                 what, partition, gotShort.size(), expectedShort.size(), i,
-                i < gotShort.size() ? gotShort.get(i) : "nothing", i < expectedShort.size() ? expectedShort.get(i) : "nothing"));
+                i < gotShort.size() ? shorten(gotShort.get(i)) : "nothing", i < expectedShort.size() ? shorten(expectedShort.get(i)) : "nothing"));
         }
     }
 
-    private static List<Expected> run(String tag, int partition, int count, long firstOffset) {
+    private List<Expected> run(String tag, int partition, int count, long firstOffset) {
         List<Expected> list = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             list.add(new Expected(firstOffset + i, value(tag, partition, i)));
@@ -319,36 +341,63 @@ public final class TxnCheck {
     }
 
     private void commitAbort() throws Exception {
-        String topic = "java-txn" + suffix;
-        Check.createTopic(admin, topic, PARTITIONS, Map.of());
-        String transactionalId = "java-txn-commit-abort" + suffix;
+        commitAbort("java-txn" + suffix, Map.of(), 100, 50, 100);
+    }
+
+    /**
+     * commit-abort with transactions of megabytes: 1 KB values, small producer batches, 1 MB
+     * segments (Kafka's least {@code segment.bytes}), so that every transaction spans segment
+     * rolls (the aborted one's entry in the transaction index of the segment it ends in), and
+     * consumers fetching at most 16 KB a partition, so that a fetch begins and ends inside
+     * transactions.
+     */
+    private void segments() throws Exception {
+        padBytes = 1000;
+        batchBytes = 4096;
+        fetchBytes = 16 * 1024;
+        commitAbort("java-txn-segments" + suffix, Map.of("segment.bytes", "1048576"), 1200, 1500, 600);
+    }
+
+    /**
+     * Transaction 1 of {@code n1} records per partition committed, 2 of {@code n2} aborted after a
+     * flush, 3 of {@code n3} committed; each marker takes one offset.
+     */
+    private void commitAbort(String topic, Map<String, String> topicConfigs, int n1, int n2, int n3) throws Exception {
+        Check.createTopic(admin, topic, PARTITIONS, topicConfigs);
+        String transactionalId = topic + "-producer";
+        long t2First = n1 + 1;
+        long t3First = t2First + n2 + 1;
+        long t3Marker = t3First + n3;
+        long end = t3Marker + 1;
         long producerId;
         try (KafkaProducer<String, String> producer = producer("java-txn-producer", transactionalId)) {
             producer.initTransactions();
 
             producer.beginTransaction();
-            var t1 = sendAll(producer, topic, "t1", 100);
+            var t1 = sendAll(producer, topic, "t1", n1);
             producer.commitTransaction();
             expectOffsets(t1, 0, "committed transaction 1");
-            Check.log("transaction 1: 100 records per partition at offsets 0..99, committed");
+            Check.log("transaction 1: %d records per partition at offsets 0..%d, committed", n1, n1 - 1);
 
             producer.beginTransaction();
-            var t2 = sendAll(producer, topic, "t2", 50);
+            var t2 = sendAll(producer, topic, "t2", n2);
             producer.flush();
-            expectOffsets(t2, 101, "aborted transaction 2");
+            expectOffsets(t2, t2First, "aborted transaction 2");
             producer.abortTransaction();
-            Check.log("transaction 2: 50 records per partition at offsets 101..150 (after transaction 1's marker at 100), flushed, aborted");
+            Check.log("transaction 2: %d records per partition at offsets %d..%d (after transaction 1's marker at %d), flushed, aborted",
+                n2, t2First, t3First - 2, n1);
 
             producer.beginTransaction();
-            var t3 = sendAll(producer, topic, "t3", 100);
+            var t3 = sendAll(producer, topic, "t3", n3);
             producer.flush();
-            expectOffsets(t3, 152, "committed transaction 3");
+            expectOffsets(t3, t3First, "committed transaction 3");
             // While transaction 3 is open, the last stable offset stays at its first record.
-            Check.expectEqual(152L, endOffsets(topic, "read_committed").get(new TopicPartition(topic, 0)),
+            Check.expectEqual(t3First, endOffsets(topic, "read_committed").get(new TopicPartition(topic, 0)),
                 "read_committed end offset (last stable offset) of partition 0 while transaction 3 is open");
-            awaitEndOffsets(topic, "read_committed", 152);
-            awaitEndOffsets(topic, "read_uncommitted", 252);
-            Check.log("transaction 3 open at 152..251: read_committed end offsets 152, read_uncommitted 252");
+            awaitEndOffsets(topic, "read_committed", t3First);
+            awaitEndOffsets(topic, "read_uncommitted", t3Marker);
+            Check.log("transaction 3 open at %d..%d: read_committed end offsets %d, read_uncommitted %d",
+                t3First, t3Marker - 1, t3First, t3Marker);
             TransactionDescription open = describeTransaction(transactionalId);
             Check.expectEqual(TransactionState.ONGOING, open.state(), "described state of the open transaction");
             Check.expectEqual(Set.copyOf(partitions(topic)), open.topicPartitions(), "described partitions of the open transaction");
@@ -364,9 +413,9 @@ public final class TxnCheck {
             producer.commitTransaction();
         }
         // The markers are written after EndTxn answers, so the last stable offset may take a moment.
-        awaitEndOffsets(topic, "read_committed", 253);
-        awaitEndOffsets(topic, "read_uncommitted", 253);
-        Check.log("transaction 3 committed: both end offsets 253 (marker at 252)");
+        awaitEndOffsets(topic, "read_committed", end);
+        awaitEndOffsets(topic, "read_uncommitted", end);
+        Check.log("transaction 3 committed: both end offsets %d (marker at %d)", end, t3Marker);
         long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
         TransactionDescription done = describeTransaction(transactionalId);
         while (done.state() != TransactionState.COMPLETE_COMMIT) {
@@ -383,14 +432,14 @@ public final class TxnCheck {
             "listTransactions lacks %s in CompleteCommit: %s", transactionalId, listed);
         Check.log("Admin: describeTransactions says CompleteCommit with no partitions; listTransactions lists it");
 
-        var committed = readAll(topic, "read_committed", 253);
+        var committed = readAll(topic, "read_committed", end);
         for (int p = 0; p < PARTITIONS; p++) {
-            expectRecords(committed, p, concat(run("t1", p, 100, 0), run("t3", p, 100, 152)), "read_committed");
+            expectRecords(committed, p, concat(run("t1", p, n1, 0), run("t3", p, n3, t3First)), "read_committed");
         }
         Check.log("read_committed: exactly transactions 1 and 3 on every partition, in order, at their offsets");
-        var uncommitted = readAll(topic, "read_uncommitted", 253);
+        var uncommitted = readAll(topic, "read_uncommitted", end);
         for (int p = 0; p < PARTITIONS; p++) {
-            expectRecords(uncommitted, p, concat(concat(run("t1", p, 100, 0), run("t2", p, 50, 101)), run("t3", p, 100, 152)),
+            expectRecords(uncommitted, p, concat(concat(run("t1", p, n1, 0), run("t2", p, n2, t2First)), run("t3", p, n3, t3First)),
                 "read_uncommitted");
         }
         Check.log("read_uncommitted: transactions 1, 2 (aborted) and 3 on every partition, in log order, no markers");
