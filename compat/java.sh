@@ -26,6 +26,9 @@
 #   TxnCheck <bootstrap> offsets         consume-transform-produce with sendOffsetsToTransaction:
 #                                        aborted attempts leave the group's offsets, the committed
 #                                        output and the group offsets agree exactly
+#   TxnCheck <bootstrap> generation      KIP-447: sendOffsetsToTransaction with the group metadata
+#                                        of a generation a rebalance ended fails, the abort leaves
+#                                        no offsets, the current metadata commits
 #   StreamsEosCheck <bootstrap> clean    Kafka Streams word count, processing.guarantee=
 #                                        exactly_once_v2: every count once in the output
 #   StreamsEosCheck <bootstrap> crash    the same, an instance killed (SIGKILL) mid-transaction and
@@ -126,6 +129,8 @@ txn_check "java transactions: a quiet transaction aborted by its timeout" "InitP
   TxnCheck "$BOOTSTRAP" timeout
 txn_check "java transactions: consume-transform-produce (sendOffsetsToTransaction)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" offsets
+txn_check "java transactions: sendOffsetsToTransaction fenced by a newer group generation (KIP-447)" \
+  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" TxnCheck "$BOOTSTRAP" generation
 txn_check "java streams word count (processing.guarantee=exactly_once_v2)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP" clean
 txn_check "java streams word count (exactly_once_v2), an instance killed mid-transaction and restarted" \

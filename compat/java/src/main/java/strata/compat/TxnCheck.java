@@ -22,6 +22,7 @@ import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -38,7 +39,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * {@code TxnCheck <bootstrap> <commit-abort|segments|fencing|offsets|interleaved|timeout> [suffix]}: Kafka transactions through
+ * {@code TxnCheck <bootstrap> <commit-abort|segments|fencing|offsets|generation|interleaved|timeout> [suffix]}: Kafka transactions through
  * the Java client's transactional producer, each mode in its own JVM and on its own topics (their
  * names, transactional ids and groups end with {@code -suffix} if one is given, to run again on the
  * same broker).
@@ -83,6 +84,11 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     beginning) and goes on. At the end the group's offsets (read with require_stable) are the
  *     input's end offsets, the committed output holds each input record's transform exactly once,
  *     in order, and its length per partition equals the group offset.</dd>
+ * <dt>generation</dt>
+ * <dd>KIP-447: a consume-transform-produce transaction whose consumer's group rebalanced (a second
+ *     member joined) after it took its group metadata: {@code sendOffsetsToTransaction} with the
+ *     old metadata fails with {@code CommitFailedException} (as Kafka 4.1.2), the abort leaves the
+ *     group without offsets, and with the current metadata the consumer's share commits.</dd>
  * <dt>interleaved</dt>
  * <dd>Two transactional producers and a plain idempotent one take turns on one partition (each
  *     record flushed, so the log interleaves them); one transaction commits and, once its marker is
@@ -129,7 +135,8 @@ public final class TxnCheck {
             case "interleaved" -> Check.run("transactions interleaved", 150, check::interleaved);
             case "timeout" -> Check.run("transactions timeout", 150, check::timeout);
             case "segments" -> Check.run("transactions across segments", 170, check::segments);
-            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets, interleaved, timeout or segments, not " + mode);
+            case "generation" -> Check.run("transactions fenced by the group generation", 170, check::generation);
+            default -> throw new IllegalArgumentException("mode must be commit-abort, fencing, offsets, generation, interleaved, timeout or segments, not " + mode);
         }
     }
 
@@ -703,6 +710,115 @@ public final class TxnCheck {
         Map<TopicPartition, Long> plain = sorted(Map.of());
         offsets.forEach((tp, om) -> plain.put(tp, om.offset()));
         return plain;
+    }
+
+    /**
+     * KIP-447's fencing of a consume-transform-produce loop by the group generation: consumer 1
+     * reads a batch and its producer begins a transaction with the transformed records; consumer 2
+     * joins the group, and once consumer 1 has rejoined at a newer generation, the transaction's
+     * {@code sendOffsetsToTransaction} with the group metadata taken before the rebalance fails
+     * with {@code CommitFailedException} (TxnOffsetCommit's ILLEGAL_GENERATION, as Kafka 4.1.2);
+     * the transaction aborts and the group has no offsets. With the current metadata, the same
+     * producer then commits consumer 1's share, and the group's offsets are exactly those.
+     */
+    private void generation() throws Exception {
+        String in = "java-txn-gen-in" + suffix;
+        String out = "java-txn-gen-out" + suffix;
+        String group = "java-txn-gen" + suffix;
+        int perPartition = 100;
+        Check.createTopic(admin, in, PARTITIONS, Map.of());
+        Check.createTopic(admin, out, PARTITIONS, Map.of());
+        try (KafkaProducer<String, String> plain = producer("java-txn-gen-input", null)) {
+            expectOffsets(sendAll(plain, in, "in", perPartition), 0, "input");
+        }
+        try (KafkaConsumer<String, String> c1 = consumer("java-txn-gen-1", "read_committed", group);
+                KafkaProducer<String, String> producer = producer("java-txn-gen-producer", "java-txn-gen" + suffix)) {
+            producer.initTransactions();
+            c1.subscribe(List.of(in));
+            long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+            ConsumerRecords<String, String> batch = ConsumerRecords.empty();
+            while (batch.isEmpty()) {
+                Check.expect(System.nanoTime() < deadline, "consumer 1 read nothing within %d s", STEP_TIMEOUT.toSeconds());
+                batch = c1.poll(Duration.ofMillis(100));
+            }
+            var before = c1.groupMetadata();
+            producer.beginTransaction();
+            Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+            for (ConsumerRecord<String, String> r : batch) {
+                producer.send(new ProducerRecord<>(out, r.partition(), r.key(), r.value().replaceFirst("^in-", "out-")));
+                next.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+            }
+            producer.flush();
+            Check.log("consumer 1 (generation %d) read %d records; the transaction holds their transforms", before.generationId(), batch.count());
+
+            // Consumer 2 joins from its own thread; consumer 1 rejoins in its polls.
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<Set<TopicPartition>> ofC2 = new java.util.concurrent.atomic.AtomicReference<>(Set.of());
+            java.util.concurrent.atomic.AtomicReference<Throwable> c2Failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread c2Thread = new Thread(() -> {
+                try (KafkaConsumer<String, String> c2 = consumer("java-txn-gen-2", "read_committed", group)) {
+                    c2.subscribe(List.of(in));
+                    while (!stop.get()) {
+                        c2.poll(Duration.ofMillis(100));
+                        ofC2.set(Set.copyOf(c2.assignment()));
+                    }
+                } catch (Throwable t) {
+                    c2Failure.set(t);
+                }
+            }, "consumer-2");
+            c2Thread.start();
+            try {
+                deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+                while (c1.groupMetadata().generationId() <= before.generationId() || ofC2.get().isEmpty()) {
+                    Check.expect(c2Failure.get() == null, "consumer 2 failed: %s", c2Failure.get());
+                    Check.expect(System.nanoTime() < deadline, "no rebalance within %d s: consumer 1 at generation %d with %s, consumer 2 with %s",
+                        STEP_TIMEOUT.toSeconds(), c1.groupMetadata().generationId(), c1.assignment(), ofC2.get());
+                    c1.poll(Duration.ofMillis(100));
+                }
+                Check.log("consumer 2 joined: consumer 1 at generation %d with %s, consumer 2 with %s",
+                    c1.groupMetadata().generationId(), c1.assignment(), ofC2.get());
+
+                Throwable stale = expectThrows("sendOffsetsToTransaction with the metadata of generation " + before.generationId(),
+                    () -> producer.sendOffsetsToTransaction(next, before));
+                expectType(CommitFailedException.class, stale, "sendOffsetsToTransaction with a stale generation");
+                producer.abortTransaction();
+                Check.expectEqual(Map.of(), groupOffsets(group), "group offsets after the stale attempt");
+                Check.log("sendOffsetsToTransaction with generation %d failed with %s; aborted; the group has no offsets",
+                    before.generationId(), stale.getClass().getSimpleName());
+
+                // Consumer 1's own share, from the beginning, with the current metadata.
+                Set<TopicPartition> mine = Set.copyOf(c1.assignment());
+                Check.expect(!mine.isEmpty(), "consumer 1 has no partitions after the rebalance");
+                c1.seekToBeginning(mine);
+                Map<TopicPartition, Long> positions = sorted(Map.of());
+                for (TopicPartition tp : mine) {
+                    positions.put(tp, 0L);
+                }
+                Map<TopicPartition, Long> ends = sorted(Map.of());
+                for (TopicPartition tp : mine) {
+                    ends.put(tp, (long) perPartition);
+                }
+                producer.beginTransaction();
+                deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+                while (!positions.equals(ends)) {
+                    Check.expect(System.nanoTime() < deadline, "consumer 1 read to %s, not %s, within %d s", positions, ends, STEP_TIMEOUT.toSeconds());
+                    for (ConsumerRecord<String, String> r : c1.poll(Duration.ofMillis(100))) {
+                        producer.send(new ProducerRecord<>(out, r.partition(), r.key(), r.value().replaceFirst("^in-", "out-")));
+                        positions.put(new TopicPartition(r.topic(), r.partition()), r.offset() + 1);
+                    }
+                }
+                Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+                positions.forEach((tp, o) -> commit.put(tp, new OffsetAndMetadata(o)));
+                producer.sendOffsetsToTransaction(commit, c1.groupMetadata());
+                producer.commitTransaction();
+                Check.expectEqual(ends, groupOffsets(group), "group offsets after consumer 1's commit");
+                Check.log("with generation %d's metadata consumer 1's partitions %s committed at %d", c1.groupMetadata().generationId(),
+                    mine, perPartition);
+            } finally {
+                stop.set(true);
+                c2Thread.join(30_000);
+            }
+        }
     }
 
     private void offsets() throws Exception {
