@@ -80,6 +80,9 @@ impl ErrorCode for AppendError {
             AppendError::DuplicateSequence { .. } => ResponseError::DuplicateSequenceNumber,
             AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
             AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+            AppendError::CoordinatorFenced { .. } => ResponseError::TransactionCoordinatorFenced,
+            AppendError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+            AppendError::InvalidMarker(_) => ResponseError::InvalidRecord,
         }
     }
 }
