@@ -12,6 +12,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest, DescribeTransactionsRequest,
+    EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
+};
+use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
     DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
     FetchRequest, FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
@@ -119,6 +123,13 @@ pub const ROUTES: &[Route] = &[
     route!(list_groups: ListGroupsRequest),
     route!(delete_groups: DeleteGroupsRequest),
     route!(offset_delete: OffsetDeleteRequest),
+    route!(add_partitions_to_txn: AddPartitionsToTxnRequest),
+    route!(add_offsets_to_txn: AddOffsetsToTxnRequest),
+    route!(end_txn: EndTxnRequest),
+    route!(write_txn_markers: WriteTxnMarkersRequest),
+    route!(describe_transactions: DescribeTransactionsRequest),
+    route!(list_transactions: ListTransactionsRequest),
+    route!(describe_producers: DescribeProducersRequest),
 ];
 
 /// What the broker serves of every API, in table order.
@@ -224,6 +235,6 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), rows, "an API key appears twice in ROUTES");
-        assert!(route(ApiKey::ApiVersions).is_some() && route(ApiKey::EndTxn).is_none());
+        assert!(route(ApiKey::ApiVersions).is_some() && route(ApiKey::EndTxn).is_some());
     }
 }

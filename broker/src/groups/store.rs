@@ -1,9 +1,10 @@
-//! `__consumer_offsets` in strata-log: the coordinator's records as Kafka v2 record batches
-//! (key and value as the coordinator encoded them, a tombstone as a null value), appended to
-//! partition `record.partition`, and read back at start-up for replay.
+//! `__consumer_offsets` (and `__transaction_state`, the same shape) in strata-log: a
+//! coordinator's records as Kafka v2 record batches (key and value as the coordinator encoded
+//! them, a tombstone as a null value), appended to partition `record.partition`, and read back at
+//! start-up for replay.
 //!
 //! Nothing here decides *what* to write: the coordinator does. This file only turns records into
-//! batches and batches back into records, so that the log reads like Kafka's own offsets topic.
+//! batches and batches back into records, so that the log reads like Kafka's own internal topics.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record as KafkaRecord,
     RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use strata_groups::{Record, Replayer};
+use strata_groups::Record;
+use strata_groups::records::RecordError;
 use strata_log::{AppendError, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
 
@@ -31,19 +33,47 @@ const REPLAY_READ_BYTES: u32 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("__consumer_offsets has no partition {0}")]
+    #[error("the coordinator's internal topic has no partition {0}")]
     NoPartition(i32),
-    #[error("cannot encode a __consumer_offsets batch: {0}")]
+    #[error("cannot encode a coordinator batch: {0}")]
     Encode(String),
-    #[error("cannot append to __consumer_offsets-{partition}: {source}")]
+    #[error("cannot append to the coordinator's partition {partition}: {source}")]
     Append { partition: i32, source: AppendError },
-    #[error("__consumer_offsets write failed: {0}")]
+    #[error("coordinator write failed: {0}")]
     Write(#[from] LogError),
-    #[error("cannot read __consumer_offsets-{partition}: {reason}")]
+    #[error("cannot read the coordinator's partition {partition}: {reason}")]
     Read { partition: i32, reason: String },
 }
 
-/// The partitions of `__consumer_offsets`, indexed by partition number, with their leadership as
+/// A coordinator record: the partition it goes to, its key and its value (`None`: a tombstone).
+pub trait KeyedRecord {
+    fn partition(&self) -> i32;
+    fn key(&self) -> &Bytes;
+    fn value(&self) -> Option<&Bytes>;
+}
+
+/// Both coordinators' records have the same three fields.
+macro_rules! keyed_record {
+    ($($ty:ty),*) => {$(
+        impl KeyedRecord for $ty {
+            fn partition(&self) -> i32 {
+                self.partition
+            }
+            fn key(&self) -> &Bytes {
+                &self.key
+            }
+            fn value(&self) -> Option<&Bytes> {
+                self.value.as_ref()
+            }
+        }
+    )*};
+}
+keyed_record!(Record, strata_txn::TxnRecord);
+
+/// What replay feeds each record to: a coordinator's replayer (`apply(key, value)`).
+pub type Apply<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), RecordError> + 'a;
+
+/// The partitions of an internal topic (`__consumer_offsets`, `__transaction_state`), indexed by partition number, with their leadership as
 /// it was when the coordinator loaded them (a cluster reloads the coordinator when it moves).
 #[derive(Debug, Clone)]
 pub struct OffsetsLog {
@@ -64,7 +94,7 @@ impl OffsetsLog {
     }
 
     /// The leader epoch appends to partition `index` are written with.
-    fn leader_epoch(&self, index: i32) -> Result<i32, StoreError> {
+    pub fn leader_epoch(&self, index: i32) -> Result<i32, StoreError> {
         self.topic.leadership(index).map(|l| l.leader_epoch).ok_or(StoreError::NoPartition(index))
     }
 
@@ -72,10 +102,10 @@ impl OffsetsLog {
     /// The caller holds the coordinator's lock, which keeps the log's order equal to the
     /// coordinator's order; an append that must wait (a full write queue, a roll) hands the
     /// runtime worker over while it does (`crate::blocking`), so it stalls no other task.
-    pub fn append(&self, records: &[Record], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
-        let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
+    pub fn append<R: KeyedRecord>(&self, records: &[R], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
+        let mut by_partition: BTreeMap<i32, Vec<&R>> = BTreeMap::new();
         for record in records {
-            by_partition.entry(record.partition).or_default().push(record);
+            by_partition.entry(record.partition()).or_default().push(record);
         }
         let mut pending = Vec::with_capacity(by_partition.len());
         for (index, records) in by_partition {
@@ -88,9 +118,19 @@ impl OffsetsLog {
         Ok(pending)
     }
 
+    /// Waits until every append queued so far (`queued_end`: per partition, the end offset of
+    /// the last one) has been written or has failed, so a replay reads exactly what the log holds.
+    pub async fn settle(&self, queued_end: &[i64]) {
+        for (index, &end) in queued_end.iter().enumerate() {
+            let Ok(partition) = self.partition(i32::try_from(index).unwrap_or(i32::MAX)) else { continue };
+            // An error means the partition failed: what it holds below its high watermark stays.
+            let _ = partition.wait_written(end).await;
+        }
+    }
+
     /// Feeds every record of every partition, from its log start, to `replayer`. Returns how
     /// many records each partition held (the compaction counters start there).
-    pub fn replay(&self, replayer: &mut Replayer) -> Result<Vec<u64>, StoreError> {
+    pub fn replay(&self, replayer: &mut Apply<'_>) -> Result<Vec<u64>, StoreError> {
         let mut counts = Vec::with_capacity(self.partition_count());
         for (index, partition) in self.topic.partitions.iter().enumerate() {
             let index = i32::try_from(index).unwrap_or(i32::MAX);
@@ -100,8 +140,19 @@ impl OffsetsLog {
     }
 }
 
+/// Waits for every append of a call; the error of the last that failed, if any.
+pub async fn wait_all(pending: Result<Vec<PendingAppend>, StoreError>) -> Result<(), StoreError> {
+    let mut result = Ok(());
+    for append in pending? {
+        if let Err(error) = append.wait().await {
+            result = Err(StoreError::Write(error));
+        }
+    }
+    result
+}
+
 /// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each.
-fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
+fn encode<R: KeyedRecord>(records: &[&R], now_ms: i64) -> Result<Bytes, StoreError> {
     let mut out = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression: Compression::None };
     let mut chunk: Vec<KafkaRecord> = Vec::new();
@@ -114,7 +165,7 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
         Ok(())
     };
     for record in records {
-        let size = record.key.len() + record.value.as_ref().map_or(0, Bytes::len) + 32;
+        let size = record.key().len() + record.value().map_or(0, Bytes::len) + 32;
         if chunk_bytes + size > BATCH_BYTES_MAX {
             flush(&mut chunk, &mut out)?;
             chunk_bytes = 0;
@@ -131,8 +182,8 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
             offset: i64::try_from(chunk.len()).unwrap_or(i64::MAX),
             sequence: NO_SEQUENCE,
             timestamp: now_ms,
-            key: Some(record.key.clone()),
-            value: record.value.clone(),
+            key: Some(record.key().clone()),
+            value: record.value().cloned(),
             headers: Default::default(),
         });
     }
@@ -141,7 +192,7 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
 }
 
 /// Reads one partition from its log start to its high watermark into `replayer`.
-fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) -> Result<u64, StoreError> {
+fn replay_partition(index: i32, partition: &Partition, replayer: &mut Apply<'_>) -> Result<u64, StoreError> {
     let read_err = |reason: String| StoreError::Read { partition: index, reason };
     let start = partition.log_start_offset();
     let end = partition.high_watermark();
@@ -177,13 +228,14 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
                     tracing::warn!(
                         partition = index,
                         offset = record.offset,
-                        "__consumer_offsets record without a key; skipped"
+                        "{} record without a key; skipped",
+                        partition.topic()
                     );
                     continue;
                 };
                 count += 1;
-                if let Err(error) = replayer.apply(&key, record.value.as_deref()) {
-                    tracing::warn!(partition = index, offset = record.offset, %error, "undecodable __consumer_offsets record; skipped");
+                if let Err(error) = replayer(&key, record.value.as_deref()) {
+                    tracing::warn!(partition = index, offset = record.offset, %error, "undecodable {} record; skipped", partition.topic());
                 }
             }
         }
