@@ -1,5 +1,8 @@
-//! Starts a `strata` broker for one workload (fresh data directory, its own overrides, pinned with
-//! `taskset` when asked), waits for its `strata listening on HOST:PORT` line, and stops it with SIGTERM.
+//! Starts the broker of one workload (fresh data directory, its own overrides, pinned with
+//! `taskset` when asked) and stops it: `strata` (ready at its `strata listening on HOST:PORT`
+//! line, stopped with SIGTERM) or reference Apache Kafka, one KRaft node started and stopped by
+//! `compat/reference-kafka.sh` with the same overrides (Kafka's names), Strata-only settings
+//! (`strata.*`) left out.
 
 use crate::error::BenchError;
 use crate::procstat;
@@ -16,10 +19,37 @@ const START_WAIT_MAX: Duration = Duration::from_secs(30);
 /// Longest wait for a clean exit after SIGTERM before the broker is killed.
 const STOP_WAIT_MAX: Duration = Duration::from_secs(30);
 
+/// Kafka's own default heap (`kafka-server-start.sh`), which the reference broker runs with.
+pub const KAFKA_HEAP_OPTS: &str = "-Xms1G -Xmx1G";
+
+/// Which broker a workload runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// The `strata` binary at this path.
+    Strata(PathBuf),
+    /// Reference Kafka, through this `compat/reference-kafka.sh`.
+    Kafka(PathBuf),
+}
+
+impl Engine {
+    /// The engine's name in reports and directory names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Strata(_) => "strata",
+            Engine::Kafka(_) => "kafka",
+        }
+    }
+
+    /// The reference Kafka script of this repository.
+    pub fn reference_kafka() -> Engine {
+        Engine::Kafka(Path::new(env!("CARGO_MANIFEST_DIR")).join("../compat/reference-kafka.sh"))
+    }
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct BrokerSpec {
-    pub binary: PathBuf,
+    pub engine: Engine,
     pub data_dir: PathBuf,
     pub overrides: Vec<(String, String)>,
     pub cpu: Option<usize>,
@@ -29,6 +59,8 @@ pub struct BrokerSpec {
 #[derive(Debug)]
 pub struct Broker {
     child: Option<Child>,
+    /// For reference Kafka: the script and the directory it was started in.
+    kafka: Option<(PathBuf, PathBuf)>,
     pub address: String,
     pub pid: u32,
     /// `Cpus_allowed_list` of the broker process, as read after it started.
@@ -36,18 +68,30 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts the broker and returns once it prints its listening line.
+    /// Starts the broker and returns once it serves.
     pub fn start(spec: &BrokerSpec) -> Result<Broker, BenchError> {
         std::fs::create_dir_all(&spec.data_dir)
             .map_err(BenchError::io(format!("creating {}", spec.data_dir.display())))?;
-        let mut command = match spec.cpu {
+        match &spec.engine {
+            Engine::Strata(binary) => Broker::start_strata(spec, binary),
+            Engine::Kafka(script) => Broker::start_kafka(spec, script),
+        }
+    }
+
+    /// `command`, under `taskset -c <cpu>` when the spec pins the broker.
+    fn pinned(spec: &BrokerSpec, program: &Path) -> Command {
+        match spec.cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
-                c.arg("-c").arg(cpu.to_string()).arg(&spec.binary);
+                c.arg("-c").arg(cpu.to_string()).arg(program);
                 c
             }
-            None => Command::new(&spec.binary),
-        };
+            None => Command::new(program),
+        }
+    }
+
+    fn start_strata(spec: &BrokerSpec, binary: &Path) -> Result<Broker, BenchError> {
+        let mut command = Broker::pinned(spec, binary);
         command.arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&spec.data_dir);
         for (key, value) in &spec.overrides {
             command.arg("--override").arg(format!("{key}={value}"));
@@ -56,8 +100,8 @@ impl Broker {
         let log =
             std::fs::File::create(&log_path).map_err(BenchError::io(format!("creating {}", log_path.display())))?;
         command.stdout(Stdio::piped()).stderr(Stdio::from(log)).stdin(Stdio::null());
-        let mut child = command.spawn().map_err(BenchError::io(format!("starting {}", spec.binary.display())))?;
-        let fail = |reason: String| BenchError::BrokerStart { path: spec.binary.clone(), reason };
+        let mut child = command.spawn().map_err(BenchError::io(format!("starting {}", binary.display())))?;
+        let fail = |reason: String| BenchError::BrokerStart { path: binary.to_path_buf(), reason };
         let stdout = child.stdout.take().ok_or_else(|| fail("no stdout pipe".into()))?;
         let address = match wait_for_ready_line(stdout) {
             Ok(address) => address,
@@ -71,7 +115,40 @@ impl Broker {
         };
         let pid = child.id();
         let cpus = procstat::cpus_allowed(pid)?;
-        Ok(Broker { child: Some(child), address, pid, cpus })
+        Ok(Broker { child: Some(child), kafka: None, address, pid, cpus })
+    }
+
+    /// Starts reference Kafka with `compat/reference-kafka.sh start` (which returns once Kafka
+    /// serves); the JVM inherits the script's CPU pinning.
+    fn start_kafka(spec: &BrokerSpec, script: &Path) -> Result<Broker, BenchError> {
+        let fail = |reason: String| BenchError::BrokerStart { path: script.to_path_buf(), reason };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(BenchError::io("finding a free port"))?
+            .port();
+        let mut command = Broker::pinned(spec, Path::new("bash"));
+        command.arg(script).arg("start").arg(port.to_string()).arg(&spec.data_dir);
+        for (key, value) in spec.overrides.iter().filter(|(key, _)| !key.starts_with("strata.")) {
+            command.arg(format!("{key}={value}"));
+        }
+        command.env("KAFKA_HEAP_OPTS", KAFKA_HEAP_OPTS).stdin(Stdio::null());
+        let output = command.output().map_err(BenchError::io(format!("running {}", script.display())))?;
+        if !output.status.success() {
+            return Err(fail(format!("{}: {}", output.status, String::from_utf8_lossy(&output.stderr).trim())));
+        }
+        let pid_file = spec.data_dir.join("kafka.pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .ok_or_else(|| fail(format!("no pid in {}", pid_file.display())))?;
+        let cpus = procstat::cpus_allowed(pid)?;
+        Ok(Broker {
+            child: None,
+            kafka: Some((script.to_path_buf(), spec.data_dir.clone())),
+            address: format!("127.0.0.1:{port}"),
+            pid,
+            cpus,
+        })
     }
 
     /// Stops the broker with SIGTERM and waits for it; reports an unclean exit.
@@ -80,6 +157,22 @@ impl Broker {
     }
 
     fn stop_inner(&mut self) -> Result<(), BenchError> {
+        if let Some((script, dir)) = self.kafka.take() {
+            // TERM, then KILL after 30 s; Kafka's clean shutdown is not what is measured.
+            let status = Command::new("bash")
+                .arg(&script)
+                .arg("stop")
+                .arg(&dir)
+                .status()
+                .map_err(BenchError::io("stopping reference Kafka"))?;
+            if !status.success() {
+                return Err(BenchError::Workload {
+                    workload: "broker shutdown".into(),
+                    reason: format!("reference-kafka.sh stop exited with {status}"),
+                });
+            }
+            return Ok(());
+        }
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
         let deadline = Instant::now() + STOP_WAIT_MAX;

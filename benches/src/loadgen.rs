@@ -32,6 +32,8 @@ pub const STAMP_BYTES: usize = 8;
 const WARMUP_STAMP: u64 = u64::MAX;
 /// Longest wait for the delivery of everything queued once the send loop stops.
 const FLUSH_WAIT_MAX: Duration = Duration::from_secs(60);
+/// How long init, commit and abort of a transaction may take.
+const TRANSACTION_WAIT_MAX: Duration = Duration::from_secs(60);
 /// Longest wait for the consumer to see the warm-up messages.
 const WARMUP_WAIT_MAX: Duration = Duration::from_secs(30);
 /// Pause before retrying a send the full client queue refused.
@@ -60,6 +62,9 @@ pub struct LoadSpec {
     pub consume: bool,
     /// After the producer is done, how long the consumer may go without progress before giving up.
     pub drain_idle_max: Duration,
+    /// `Some(interval)`: a transactional producer that commits every `interval` (and its
+    /// consumer reads committed records only); `None`: a plain producer.
+    pub commit_interval: Option<Duration>,
 }
 
 /// What a run measured.
@@ -162,18 +167,25 @@ pub fn run(spec: &LoadSpec) -> Result<LoadResult, BenchError> {
     let producer = producer(spec, base)?;
     let consumer_shared = Arc::new(ConsumerShared::default());
     let consumer_thread = if spec.consume {
-        let consumer = consumer(&spec.bootstrap, &spec.topic, spec.partitions)?;
+        let consumer = consumer(&spec.bootstrap, &spec.topic, spec.partitions, spec.commit_interval.is_some())?;
         let shared = Arc::clone(&consumer_shared);
         let idle_max = spec.drain_idle_max;
         Some(std::thread::spawn(move || consume_loop(&consumer, base, &shared, idle_max)))
     } else {
         None
     };
+    if spec.commit_interval.is_some() {
+        producer.init_transactions(TRANSACTION_WAIT_MAX).map_err(BenchError::kafka("initialising transactions"))?;
+        producer.begin_transaction().map_err(BenchError::kafka("beginning a transaction"))?;
+    }
     if spec.consume {
         warm_up(&producer, spec, &consumer_shared)?;
     }
     let loop_result = send_loop(&producer, spec, base);
-    let flushed = producer.flush(FLUSH_WAIT_MAX);
+    let flushed = match spec.commit_interval {
+        Some(_) => producer.commit_transaction(TRANSACTION_WAIT_MAX),
+        None => producer.flush(FLUSH_WAIT_MAX),
+    };
     consumer_shared.producer_done.store(true, Ordering::Release);
     let (sent, send_errors, send_error, start) = loop_result?;
 
@@ -219,7 +231,8 @@ fn rebase_ticks(per_tick: &[u64], offset: Duration) -> Vec<u64> {
 
 fn producer(spec: &LoadSpec, base: Instant) -> Result<ThreadedProducer<DeliveryContext>, BenchError> {
     let context = DeliveryContext { base, stats: Mutex::new(DeliveryStats::default()) };
-    ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &spec.bootstrap)
         .set("acks", &spec.acks)
         .set("linger.ms", spec.linger_ms.to_string())
@@ -230,9 +243,16 @@ fn producer(spec: &LoadSpec, base: Instant) -> Result<ThreadedProducer<DeliveryC
         .set("enable.idempotence", "false")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
-        .set("message.timeout.ms", "120000")
-        .create_with_context(context)
-        .map_err(BenchError::kafka("creating the producer"))
+        .set("message.timeout.ms", "120000");
+    if spec.commit_interval.is_some() {
+        // Transactions need the idempotent producer (and with it acks=all).
+        // librdkafka wants message.timeout.ms at most transaction.timeout.ms (60 s by default).
+        config
+            .set("transactional.id", format!("strata-bench-{}", spec.topic))
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", "60000");
+    }
+    config.create_with_context(context).map_err(BenchError::kafka("creating the producer"))
 }
 
 /// Sends one warm-up message per partition and waits until the consumer has seen them all, so that
@@ -251,7 +271,13 @@ fn warm_up(
             .send::<(), [u8]>(record)
             .map_err(|(e, _)| BenchError::Kafka { what: "sending warm-up".into(), source: e })?;
     }
-    producer.flush(FLUSH_WAIT_MAX).map_err(BenchError::kafka("flushing warm-up"))?;
+    match spec.commit_interval {
+        Some(_) => {
+            producer.commit_transaction(TRANSACTION_WAIT_MAX).map_err(BenchError::kafka("committing warm-up"))?;
+            producer.begin_transaction().map_err(BenchError::kafka("beginning a transaction"))?;
+        }
+        None => producer.flush(FLUSH_WAIT_MAX).map_err(BenchError::kafka("flushing warm-up"))?,
+    }
     let deadline = Instant::now() + WARMUP_WAIT_MAX;
     while shared.warmups_seen.load(Ordering::Acquire) < spec.partitions as u64 {
         if Instant::now() > deadline {
@@ -285,10 +311,20 @@ fn send_loop(
     let mut errors: u64 = 0;
     let mut first_error = None;
     let mut sent_bytes: u64 = 0;
+    let mut next_commit = spec.commit_interval.map(|interval| start + interval);
     loop {
         let now = Instant::now();
         if now >= stop_at || spec.bytes_max.is_some_and(|max| sent_bytes >= max) {
             break;
+        }
+        if let (Some(at), Some(interval)) = (next_commit, spec.commit_interval)
+            && now >= at
+        {
+            // As an application does: commit (which waits for every message sent so far to be
+            // acknowledged and the markers written), then start the next transaction.
+            producer.commit_transaction(TRANSACTION_WAIT_MAX).map_err(BenchError::kafka("committing"))?;
+            producer.begin_transaction().map_err(BenchError::kafka("beginning a transaction"))?;
+            next_commit = Some(Instant::now() + interval);
         }
         let due = match interval_ns {
             Some(interval) => start + Duration::from_nanos((sent as f64 * interval) as u64),
@@ -343,9 +379,16 @@ pub struct Consumed {
 }
 
 /// A consumer without a group, assigned every partition of `topic` from the beginning.
-pub fn consumer(bootstrap: &str, topic: &str, partitions: i32) -> Result<BaseConsumer, BenchError> {
+/// With `read_committed`, it reads only committed transactional records (Kafka's `isolation.level`).
+pub fn consumer(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    read_committed: bool,
+) -> Result<BaseConsumer, BenchError> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
+        .set("isolation.level", if read_committed { "read_committed" } else { "read_uncommitted" })
         .set("group.id", "strata-bench")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -410,15 +453,16 @@ fn consume_loop(consumer: &BaseConsumer, base: Instant, shared: &ConsumerShared,
     out
 }
 
-/// Catch-up read: consumes `expected` messages of `topic` from the beginning as fast as possible.
+/// Catch-up read (committed records only with `read_committed`): consumes `expected` messages of `topic` from the beginning as fast as possible.
 pub fn catch_up(
     bootstrap: &str,
     topic: &str,
     partitions: i32,
     expected: u64,
     time_max: Duration,
+    read_committed: bool,
 ) -> Result<Consumed, BenchError> {
-    let consumer = consumer(bootstrap, topic, partitions)?;
+    let consumer = consumer(bootstrap, topic, partitions, read_committed)?;
     let mut out = Consumed::default();
     let start = Instant::now();
     let mut first: Option<Instant> = None;

@@ -33,9 +33,9 @@ fn font_ready() -> Result<(), String> {
         .clone()
 }
 
-/// Writes `<dir>/<id>.png` for one row and returns its file name.
+/// Writes `<dir>/<id>-<broker>.png` for one row and returns its file name.
 pub fn plot_outcome(dir: &Path, outcome: &Outcome) -> Result<String, BenchError> {
-    let name = format!("{}.png", outcome.id.to_lowercase());
+    let name = format!("{}-{}.png", outcome.id.to_lowercase(), outcome.engine);
     let path = dir.join(&name);
     let fail = |reason: String| BenchError::Plot { file: path.display().to_string(), reason };
     font_ready().map_err(fail)?;
@@ -48,7 +48,7 @@ type DrawResult = Result<(), Box<dyn std::error::Error>>;
 fn draw(path: &Path, o: &Outcome) -> DrawResult {
     let root = BitMapBackend::new(path, (1400, 500)).into_drawing_area();
     root.fill(&WHITE)?;
-    let root = root.titled(&format!("{} {}", o.id, o.title), ("sans-serif", 20))?;
+    let root = root.titled(&format!("{} on {}: {}", o.id, o.engine, o.title), ("sans-serif", 20))?;
     let (left, right) = root.split_horizontally(700);
     latency_panel(&left, o)?;
     throughput_panel(&right, o)?;
@@ -159,6 +159,7 @@ mod tests {
         }
         let outcome = Outcome {
             id: "W1".into(),
+            engine: "strata",
             title: workload.title.clone(),
             workload,
             load,

@@ -25,9 +25,14 @@ pub struct Report<'a> {
 }
 
 /// The ceiling a row is compared with: its name, the ceiling value and the row's own value (same unit).
-pub fn ceiling_of(outcome: &Outcome, ceilings: Option<&Ceilings>) -> Option<(String, f64, f64)> {
+pub fn ceiling_of(outcome: &Outcome, ceilings: Option<&Ceilings>, rows: &[Outcome]) -> Option<(String, f64, f64)> {
+    if let CeilingRef::Row(id) = outcome.workload.ceiling {
+        let row = rows.iter().find(|r| r.id == id && r.engine == outcome.engine && r.failure.is_none())?;
+        return Some((format!("{id} in this run, msg/s"), row.msgs_per_sec(), outcome.msgs_per_sec()));
+    }
     let c = ceilings?;
     match outcome.workload.ceiling {
+        CeilingRef::Row(_) => None,
         CeilingRef::BufferedWrite(chunk) => c.write_at(chunk).map(|w| {
             (format!("buffered write {} KiB chunks, MB/s", chunk >> 10), w.buffered.mb_per_sec(), outcome.mb_per_sec())
         }),
@@ -44,6 +49,28 @@ pub fn ceiling_of(outcome: &Outcome, ceilings: Option<&Ceilings>) -> Option<(Str
             Some((format!("faster raw file→socket ({name}), MB/s"), best, outcome.mb_per_sec()))
         }
     }
+}
+
+/// `a / b` as a ratio ("1.25×"), or "–" when `b` is zero.
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 { format!("{:.2}×", a / b) } else { "–".into() }
+}
+
+/// p50 / p99 / p99.9 of Strata and Kafka, with the p99 ratio.
+fn latency_cell(strata: &Percentiles, kafka: &Percentiles) -> String {
+    if strata.count == 0 || kafka.count == 0 {
+        return "–".into();
+    }
+    format!(
+        "{:.2} / {:.2} / {:.2} vs {:.2} / {:.2} / {:.2} (p99 {})",
+        strata.p50_ms,
+        strata.p99_ms,
+        strata.p999_ms,
+        kafka.p50_ms,
+        kafka.p99_ms,
+        kafka.p999_ms,
+        ratio(strata.p99_ms, kafka.p99_ms)
+    )
 }
 
 fn cpu(cpu: Option<usize>) -> String {
@@ -124,11 +151,11 @@ impl Report<'_> {
         let _ = writeln!(out, "## Workloads\n");
         let _ = writeln!(
             out,
-            "| workload | msg/s | MB/s | ceiling | ratio | produce ms | end-to-end ms | broker CPU-s/GB | broker core % | client core % | broker peak RSS MiB | disk bytes/byte | broker CPUs | status |"
+            "| workload | broker | msg/s | MB/s | ceiling | ratio | produce ms | end-to-end ms | broker CPU-s/GB | broker core % | client core % | broker peak RSS MiB | disk bytes/byte | broker CPUs | status |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---|---|");
+        let _ = writeln!(out, "|---|---|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---|---|");
         for o in self.outcomes {
-            let (ceiling, ratio) = match ceiling_of(o, self.ceilings) {
+            let (ceiling, ratio) = match ceiling_of(o, self.ceilings, self.outcomes) {
                 Some((name, value, own)) if value > 0.0 => {
                     (format!("{name}: {value:.0}"), format!("{:.0}%", own / value * 100.0))
                 }
@@ -142,9 +169,10 @@ impl Report<'_> {
             let status = o.failure.as_deref().map_or_else(|| "ok".to_string(), |f| format!("FAILED: {f}"));
             let _ = writeln!(
                 out,
-                "| {} {} | {:.0} | {:.1} | {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.1} | {:.2} | {} | {} |",
+                "| {} {} | {} | {:.0} | {:.1} | {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.1} | {:.2} | {} | {} |",
                 o.id,
                 o.title,
+                o.engine,
                 o.msgs_per_sec(),
                 o.mb_per_sec(),
                 ceiling,
@@ -160,6 +188,7 @@ impl Report<'_> {
                 status
             );
         }
+        self.render_against_kafka(&mut out);
         self.render_fsync_latency(&mut out);
         self.render_ceilings(&mut out);
         if !self.failures.is_empty() {
@@ -175,6 +204,67 @@ impl Report<'_> {
             }
         }
         out
+    }
+
+    /// Strata beside reference Kafka, row by row: each figure for both and Strata's over Kafka's.
+    fn render_against_kafka(&self, out: &mut String) {
+        let pairs: Vec<(&Outcome, &Outcome)> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.engine == "strata")
+            .filter_map(|s| self.outcomes.iter().find(|k| k.engine == "kafka" && k.id == s.id).map(|k| (s, k)))
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "\n## Strata against reference Kafka\n");
+        let _ = writeln!(
+            out,
+            "Each cell: Strata / Kafka (Strata's over Kafka's). Throughput higher is better; latency, CPU, RSS and disk"
+        );
+        let _ = writeln!(out, "lower is better. \"Kafka wins\" names the figures where Kafka did better.\n");
+        let _ = writeln!(
+            out,
+            "| workload | msg/s | MB/s | produce p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 ms | broker CPU-s/GB | broker core % | peak RSS MiB | disk bytes/byte | Kafka wins |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+        for (s, k) in pairs {
+            let mib = |o: &Outcome| o.usage.rss_peak_bytes as f64 / (1024.0 * 1024.0);
+            let mut kafka_wins = Vec::new();
+            let mut cell = |name: &str, strata: f64, kafka: f64, higher_better: bool, digits: usize| {
+                if (higher_better && kafka > strata) || (!higher_better && kafka < strata) {
+                    kafka_wins.push(name.to_string());
+                }
+                format!("{strata:.digits$} / {kafka:.digits$} ({})", ratio(strata, kafka))
+            };
+            let msgs = cell("msg/s", s.msgs_per_sec(), k.msgs_per_sec(), true, 0);
+            let mb = cell("MB/s", s.mb_per_sec(), k.mb_per_sec(), true, 1);
+            let cpu = cell("CPU", s.cpu_secs_per_gb(), k.cpu_secs_per_gb(), false, 2);
+            let core = cell("core %", s.usage.broker_core_percent(), k.usage.broker_core_percent(), false, 0);
+            let rss = cell("RSS", mib(s), mib(k), false, 1);
+            let disk = cell("disk", s.disk_bytes_per_byte(), k.disk_bytes_per_byte(), false, 2);
+            let (produce, e2e) = if s.catch_up.is_some() {
+                ("–".to_string(), "–".to_string())
+            } else {
+                let p = |o: &Outcome| o.load.produce_latency.summary();
+                let e = |o: &Outcome| o.load.e2e_latency.summary();
+                let produce = latency_cell(&p(s), &p(k));
+                if p(k).p99_ms < p(s).p99_ms {
+                    kafka_wins.push("produce p99".into());
+                }
+                let e2e = latency_cell(&e(s), &e(k));
+                if e(k).count > 0 && e(k).p99_ms < e(s).p99_ms {
+                    kafka_wins.push("end-to-end p99".into());
+                }
+                (produce, e2e)
+            };
+            let wins = if kafka_wins.is_empty() { "–".to_string() } else { kafka_wins.join(", ") };
+            let _ = writeln!(
+                out,
+                "| {} | {msgs} | {mb} | {produce} | {e2e} | {cpu} | {core} | {rss} | {disk} | {wins} |",
+                s.id
+            );
+        }
     }
 
     /// For workloads acknowledged after fsync: produce p99 beside the raw fdatasync p99.

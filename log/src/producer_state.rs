@@ -111,6 +111,16 @@ impl ProducerState {
         self.open_txns.first().map(|(first, _)| *first)
     }
 
+    /// Every producer and its entry, in no particular order (DescribeProducers).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, entry)| (*id, entry))
+    }
+
+    /// The epoch and first offset of `producer_id`'s open transaction, if it has one.
+    pub(crate) fn open_txn_of(&self, producer_id: i64) -> Option<(i16, i64)> {
+        self.producers.get(&producer_id).and_then(|entry| entry.txn_first_offset.map(|first| (entry.epoch, first)))
+    }
+
     /// Checks a batch against the state (no change is made); `marker` is the parsed marker of a
     /// control batch.
     pub(crate) fn check(&self, header: &BatchHeader, marker: Option<&Marker>) -> Result<Verdict, AppendError> {

@@ -46,7 +46,6 @@ pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = E::UnsupportedEndpointType.code();
 // Transactions.
 pub const NOT_ENOUGH_REPLICAS: i16 = E::NotEnoughReplicas.code();
 pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = E::CoordinatorLoadInProgress.code();
-pub const INVALID_TXN_STATE: i16 = E::InvalidTxnState.code();
 pub const INVALID_PRODUCER_ID_MAPPING: i16 = E::InvalidProducerIdMapping.code();
 pub const INVALID_TRANSACTION_TIMEOUT: i16 = E::InvalidTransactionTimeout.code();
 pub const CONCURRENT_TRANSACTIONS: i16 = E::ConcurrentTransactions.code();

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
 use strata_testkit::RawConn;
 use strata_testkit::codes::*;
 use strata_tests::Broker;
@@ -150,5 +151,33 @@ fn transaction_version_2_bumps_the_epoch_at_every_end_txn() {
         let expected = [Stored::data(2), Stored::commit(), Stored::data(1), Stored::abort()];
         wait_for_layout(&mut conn, &topic, 1, &expected, Duration::from_secs(20));
         assert_eq!(layout(&mut conn, &topic, 1), vec![Stored::data(2), Stored::commit()], "{bootstrap}");
+    }
+}
+
+#[test]
+fn init_producer_id_with_the_current_producer_bumps_its_epoch() {
+    let broker = Broker::start_default();
+    for bootstrap in bootstraps(broker.bootstrap()) {
+        let mut conn = RawConn::connect(&bootstrap);
+        let id = unique("kip360");
+        let (pid, epoch) = init_ok(&mut conn, &id, TIMEOUT_MS);
+        let reinit = |conn: &mut RawConn, version: i16, producer: (i64, i16)| {
+            let request = InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn_id(&id)))
+                .with_transaction_timeout_ms(TIMEOUT_MS)
+                .with_producer_id(ProducerId(producer.0))
+                .with_producer_epoch(producer.1);
+            let response = conn.request(version, &request);
+            (response.error_code, response.producer_id.0, response.producer_epoch)
+        };
+        // KIP-360: the producer names its current id and epoch and gets the epoch bumped.
+        assert_eq!(reinit(&mut conn, 4, (pid, epoch)), (NONE, pid, epoch + 1), "{bootstrap}: a bump");
+        // The same request again (its answer was lost): the same answer.
+        assert_eq!(reinit(&mut conn, 4, (pid, epoch)), (NONE, pid, epoch + 1), "{bootstrap}: a retried bump");
+        // An epoch older than that is a zombie's.
+        assert_eq!(reinit(&mut conn, 4, (pid, epoch + 5)).0, PRODUCER_FENCED, "{bootstrap}: v4 fenced");
+        assert_eq!(reinit(&mut conn, 3, (pid, epoch + 5)).0, INVALID_PRODUCER_EPOCH, "{bootstrap}: v3 fenced");
+        // Another producer id of this transactional id.
+        assert_eq!(reinit(&mut conn, 4, (pid + 1_000_000, 0)).0, PRODUCER_FENCED, "{bootstrap}: another id");
     }
 }

@@ -8,7 +8,7 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use strata_benches::broker::build_broker;
+use strata_benches::broker::{Engine, build_broker};
 use strata_benches::ceilings::{self, CeilingSpec};
 use strata_benches::error::BenchError;
 use strata_benches::machine::{Machine, load_average};
@@ -29,12 +29,20 @@ struct Args {
     /// A few seconds, tiny sizes, every workload path once; non-zero exit on any failure.
     #[arg(long)]
     smoke: bool,
-    /// Only these workloads (W1,W2,W2R,W3,W3L0,W4a,W4b,W5,W6).
+    /// Only these workloads (W1,W2,W2R,W3,W3L0,W4a,W4b,W5,W6,W7,W7C).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Broker binary to use instead of building strata-broker with this harness's profile.
     #[arg(long)]
     broker: Option<PathBuf>,
+    /// Run every workload on reference Apache Kafka too, after Strata (compat/reference-kafka.sh:
+    /// one KRaft node, Kafka's default 1 GiB heap, the workload's own settings); the default for
+    /// full and quick runs.
+    #[arg(long, conflicts_with = "no_kafka")]
+    kafka: bool,
+    /// Run Strata only (the default for --smoke).
+    #[arg(long)]
+    no_kafka: bool,
     /// Directory for RESULTS.md and plots/ (default: benches/ for full and quick runs, the work
     /// directory for --smoke so a smoke run never overwrites committed results).
     #[arg(long)]
@@ -135,12 +143,12 @@ fn run(args: &Args) -> Result<bool, BenchError> {
         Some(ceilings::measure(&work_dir, &spec)?)
     };
 
-    let ctx = RunContext {
-        broker_binary,
-        work_dir: work_dir.clone(),
-        broker_cpu: placement.broker_cpu,
-        duration: scale.duration,
-    };
+    let mut engines = vec![Engine::Strata(broker_binary)];
+    if args.kafka || (!args.no_kafka && scale.name != ScaleName::Smoke) {
+        engines.push(Engine::reference_kafka());
+    }
+    let ctx =
+        RunContext { engines, work_dir: work_dir.clone(), broker_cpu: placement.broker_cpu, duration: scale.duration };
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut failures = Vec::new();
     for workload in workloads::standard(&scale, &fetch_paths) {
@@ -148,23 +156,26 @@ fn run(args: &Args) -> Result<bool, BenchError> {
             continue;
         }
         eprintln!("bench: {} {}", workload.id, workload.title);
-        match workloads::run(&workload, &ctx) {
-            Ok(rows) => {
-                for row in rows {
-                    if let Some(f) = &row.failure {
-                        failures.push(format!("{}: {f}", row.id));
+        for result in workloads::run(&workload, &ctx) {
+            match result {
+                Ok(rows) => {
+                    for row in rows {
+                        if let Some(f) = &row.failure {
+                            failures.push(format!("{} on {}: {f}", row.id, row.engine));
+                        }
+                        eprintln!(
+                            "bench:   {} on {}: {:.0} msg/s {:.1} MB/s {}",
+                            row.id,
+                            row.engine,
+                            row.msgs_per_sec(),
+                            row.mb_per_sec(),
+                            row.failure.as_deref().unwrap_or("ok")
+                        );
+                        outcomes.push(row);
                     }
-                    eprintln!(
-                        "bench:   {} {:.0} msg/s {:.1} MB/s {}",
-                        row.id,
-                        row.msgs_per_sec(),
-                        row.mb_per_sec(),
-                        row.failure.as_deref().unwrap_or("ok")
-                    );
-                    outcomes.push(row);
                 }
+                Err(e) => failures.push(format!("{}: {e}", workload.id)),
             }
-            Err(e) => failures.push(format!("{}: {e}", workload.id)),
         }
     }
 
@@ -244,7 +255,7 @@ fn parse_fetch_path(text: &str) -> Result<FetchPath, BenchError> {
         .split(',')
         .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(bad))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(FetchPath { name: name.to_string(), overrides })
+    Ok(FetchPath { name: name.to_string(), overrides, read_committed: false })
 }
 
 fn command_line() -> String {

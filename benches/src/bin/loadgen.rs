@@ -43,6 +43,10 @@ struct Args {
     /// Do not run a consumer (no end-to-end latency).
     #[arg(long)]
     no_consume: bool,
+    /// Produce in transactions, committing every this many milliseconds (the consumer then reads
+    /// committed records only).
+    #[arg(long)]
+    commit_interval_ms: Option<u64>,
     /// Pin this process (and the client library's threads) to this CPU.
     #[arg(long)]
     cpu: Option<usize>,
@@ -80,6 +84,7 @@ fn run(args: &Args) -> Result<bool, BenchError> {
         bytes_max: args.messages.map(|n| n.saturating_mul(args.record_bytes as u64)),
         consume: !args.no_consume,
         drain_idle_max: Duration::from_secs(10),
+        commit_interval: args.commit_interval_ms.map(Duration::from_millis),
     };
     let r = loadgen::run(&spec)?;
     let p = r.produce_latency.summary();

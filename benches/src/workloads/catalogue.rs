@@ -1,4 +1,4 @@
-//! The catalogue of standard workloads W1-W6 of the benchmark issue and their scales: what each
+//! The catalogue of standard workloads W1-W7 of the benchmark issue and their scales: what each
 //! workload offers the broker (sizes, rates, partitions, flush policy) and which raw ceiling it is
 //! compared with. Nothing here runs anything; [`super::runner`] does.
 
@@ -8,6 +8,8 @@ const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
 /// The ack-after-fsync setting of W4.
 const FLUSH_EVERY_MESSAGE: (&str, &str) = ("log.flush.interval.messages", "1");
+/// How often W7's transactional producer commits.
+const TRANSACTION_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How big a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -88,11 +90,13 @@ pub enum Kind {
     RawProduce { in_flight: usize },
 }
 
-/// One way the broker can be told to serve fetches (a name and the overrides that select it).
+/// One way fetches are served: a name, the broker overrides that select it, and whether the
+/// consumer reads committed records only (`isolation.level=read_committed`).
 #[derive(Debug, Clone)]
 pub struct FetchPath {
     pub name: String,
     pub overrides: Vec<(String, String)>,
+    pub read_committed: bool,
 }
 
 /// What the broker's figures are compared with.
@@ -106,6 +110,8 @@ pub enum CeilingRef {
     OfferedRate(f64),
     /// The faster of raw sendfile and raw read+write of a cached file to a socket.
     FileToSocket,
+    /// The msg/s of another row of the same run (a workload id, or `<id>-<fetch path>`).
+    Row(&'static str),
 }
 
 /// One workload.
@@ -120,6 +126,8 @@ pub struct Workload {
     pub batch_bytes: u32,
     pub rate_msgs_per_sec: Option<f64>,
     pub overrides: Vec<(String, String)>,
+    /// `Some(interval)`: the producer is transactional and commits every `interval`.
+    pub commit_interval: Option<Duration>,
     pub kind: Kind,
     pub ceiling: CeilingRef,
 }
@@ -136,6 +144,7 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
         batch_bytes: MIB,
         rate_msgs_per_sec: None,
         overrides: Vec::new(),
+        commit_interval: None,
         kind: Kind::Produce,
         ceiling: CeilingRef::BufferedWrite(MIB as usize),
     };
@@ -153,7 +162,7 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
     let w6_rate = scale.w6_rate_bytes_per_sec / 1024.0;
     let mut paths: Vec<FetchPath> = fetch_paths.to_vec();
     if paths.is_empty() {
-        paths.push(FetchPath { name: "default".into(), overrides: Vec::new() });
+        paths.push(FetchPath { name: "default".into(), overrides: Vec::new(), read_committed: false });
     }
     vec![
         Workload {
@@ -166,6 +175,7 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             batch_bytes: MIB,
             rate_msgs_per_sec: None,
             overrides: Vec::new(),
+            commit_interval: None,
             kind: Kind::Produce,
             ceiling: CeilingRef::BufferedWrite(MIB as usize),
         },
@@ -210,6 +220,34 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             acks: "1",
             kind: Kind::CatchUp { backlog_bytes: scale.w5_backlog_bytes, paths },
             ceiling: CeilingRef::FileToSocket,
+            ..w2.clone()
+        },
+        // Transactions (issue 12): W2 from a transactional producer committing every 100 ms, read
+        // by a read_committed consumer, against W2 itself; then a backlog written so, read from
+        // the beginning with each isolation level.
+        Workload {
+            id: "W7",
+            title: "W2 from a transactional producer committing every 100 ms, read_committed consumer".into(),
+            commit_interval: Some(TRANSACTION_COMMIT_INTERVAL),
+            ceiling: CeilingRef::Row("W2"),
+            ..w2.clone()
+        },
+        Workload {
+            id: "W7C",
+            title: format!("catch-up read of a {} MiB backlog written by W7's producer", scale.w5_backlog_bytes >> 20),
+            commit_interval: Some(TRANSACTION_COMMIT_INTERVAL),
+            kind: Kind::CatchUp {
+                backlog_bytes: scale.w5_backlog_bytes,
+                paths: [("read_uncommitted", false), ("read_committed", true)]
+                    .into_iter()
+                    .map(|(name, read_committed)| FetchPath {
+                        name: name.into(),
+                        overrides: Vec::new(),
+                        read_committed,
+                    })
+                    .collect(),
+            },
+            ceiling: CeilingRef::Row("W7C-read_uncommitted"),
             ..w2.clone()
         },
         Workload {

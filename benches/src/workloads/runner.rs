@@ -1,9 +1,10 @@
-//! How one workload is run: a fresh broker (own data directory and overrides, pinned), a topic,
-//! the load, and what the broker used meanwhile.
+//! How one workload is run, on each broker of the run in turn (Strata, then reference Kafka when
+//! the run includes it): a fresh broker (own data directory and overrides, pinned), a topic, the
+//! load, and what the broker used meanwhile.
 
 use super::catalogue::{FetchPath, Kind, Workload};
 use crate::admin::create_topic;
-use crate::broker::{Broker, BrokerSpec};
+use crate::broker::{Broker, BrokerSpec, Engine};
 use crate::error::BenchError;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
 use crate::procstat::{self, ProcSample};
@@ -73,6 +74,8 @@ impl Window {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub id: String,
+    /// The broker the row ran on (`strata` or `kafka`).
+    pub engine: &'static str,
     pub title: String,
     pub workload: Workload,
     pub load: LoadResult,
@@ -117,18 +120,25 @@ impl Outcome {
 /// Where and how workloads run.
 #[derive(Debug, Clone)]
 pub struct RunContext {
-    pub broker_binary: PathBuf,
+    /// The brokers every workload runs on, one after the other.
+    pub engines: Vec<Engine>,
     pub work_dir: PathBuf,
     pub broker_cpu: Option<usize>,
     pub duration: Duration,
 }
 
-/// Runs one workload on a fresh broker and data directory; returns one row (two for W5 with paths).
-pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchError> {
-    let data_dir = data_dir(&ctx.work_dir, workload.id);
+/// Runs one workload on each broker of the run, each on a fresh broker and data directory;
+/// returns its rows (per broker one, or one per fetch path for a catch-up workload). A broker the
+/// workload could not run on at all is an error in the list, beside the other broker's rows.
+pub fn run(workload: &Workload, ctx: &RunContext) -> Vec<Result<Vec<Outcome>, BenchError>> {
+    ctx.engines.iter().map(|engine| run_on(workload, ctx, engine)).collect()
+}
+
+fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<Outcome>, BenchError> {
+    let data_dir = data_dir(&ctx.work_dir, &format!("{}-{}", workload.id, engine.name()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let spec = BrokerSpec {
-        binary: ctx.broker_binary.clone(),
+        engine: engine.clone(),
         data_dir: data_dir.clone(),
         overrides: workload.overrides.clone(),
         cpu: ctx.broker_cpu,
@@ -139,7 +149,7 @@ pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchE
     let outcomes = match &workload.kind {
         Kind::Produce => {
             let load_spec = load_spec(workload, &broker.address, &topic, ctx.duration, None, true);
-            vec![measure_produce(workload, broker, true, || loadgen::run(&load_spec))?]
+            vec![measure_produce(workload, engine.name(), broker, true, || loadgen::run(&load_spec))?]
         }
         Kind::RawProduce { in_flight } => {
             let raw_spec = RawSpec {
@@ -152,7 +162,7 @@ pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchE
                 duration: ctx.duration,
             };
             // No consumer: the row must not fail for having read nothing back.
-            vec![measure_produce(workload, broker, false, || rawload::run(&raw_spec))?]
+            vec![measure_produce(workload, engine.name(), broker, false, || rawload::run(&raw_spec))?]
         }
         Kind::CatchUp { backlog_bytes, paths } => {
             // The backlog is written at the highest rate, with a generous time bound.
@@ -181,6 +191,7 @@ pub fn run(workload: &Workload, ctx: &RunContext) -> Result<Vec<Outcome>, BenchE
 /// `consumed` says whether the load read everything back (and must have).
 fn measure_produce(
     workload: &Workload,
+    engine: &'static str,
     broker: Broker,
     consumed: bool,
     load: impl FnOnce() -> Result<LoadResult, BenchError>,
@@ -192,6 +203,7 @@ fn measure_produce(
     let failure = produce_failure(&load, consumed);
     Ok(Outcome {
         id: workload.id.into(),
+        engine,
         title: workload.title.clone(),
         workload: workload.clone(),
         load,
@@ -215,7 +227,14 @@ fn read_backlog(
     let broker = Broker::start(&spec)?;
     let window = Window::open(broker.pid)?;
     let time_max = ctx.duration.max(Duration::from_secs(1)) * 20;
-    let consumed = loadgen::catch_up(&broker.address, topic, workload.partitions, backlog.delivered, time_max)?;
+    let consumed = loadgen::catch_up(
+        &broker.address,
+        topic,
+        workload.partitions,
+        backlog.delivered,
+        time_max,
+        path.read_committed,
+    )?;
     let usage = window.close(&broker.cpus)?;
     broker.stop()?;
     let failure = if consumed.count == 0 {
@@ -227,6 +246,7 @@ fn read_backlog(
     };
     Ok(Outcome {
         id: format!("{}-{}", workload.id, path.name),
+        engine: spec.engine.name(),
         title: format!("{} ({} fetch path)", workload.title, path.name),
         workload: workload.clone(),
         load: backlog.clone(),
@@ -257,6 +277,7 @@ fn load_spec(
         bytes_max,
         consume,
         drain_idle_max: Duration::from_secs(10),
+        commit_interval: w.commit_interval,
     }
 }
 

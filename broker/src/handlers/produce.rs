@@ -247,10 +247,11 @@ fn verify_transactional(
 ) -> Result<(), (i16, String)> {
     // Without a transactional id the request holds no transactional batch (refused whole above).
     let Some(transactional_id) = transactional_id else { return Ok(()) };
-    let Some(topic) = topic.filter(|t| !t.internal && t.partition(data.index).is_some()) else { return Ok(()) };
+    let Some(topic) = topic.filter(|t| !t.internal) else { return Ok(()) };
+    let Some(partition) = topic.partition(data.index) else { return Ok(()) };
     let Some(header) = data.records.as_ref().and_then(|r| BatchHeader::parse(r).ok()) else { return Ok(()) };
     let tp = strata_groups::TopicPartition { topic: topic.name.clone(), partition: data.index };
-    verify::transactional_batch(broker, version, transactional_id, tp, &header)
+    verify::transactional_batch(broker, version, transactional_id, tp, partition, &header)
 }
 
 /// Kafka's `ProduceRequest.validateRecords`, from the first batch header only: there must be

@@ -133,11 +133,6 @@ impl Transactions {
         Ok(pending)
     }
 
-    /// Whether the coordinator has been loaded.
-    pub async fn is_loaded(&self) -> bool {
-        self.lock().await.coordinator.is_some()
-    }
-
     /// Runs one coordinator call and returns its reply once its records are written, with the
     /// markers to write next.
     pub async fn call<R>(

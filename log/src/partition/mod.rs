@@ -23,6 +23,7 @@
 mod append;
 mod maintain;
 mod open;
+mod producers;
 mod read;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -42,6 +43,7 @@ use crate::offset::Offset;
 use crate::producer_state::ProducerState;
 use crate::segment::Segment;
 
+pub use producers::ActiveProducer;
 pub use read::{FileRange, Isolation, ReadResult};
 
 /// File descriptors the manager's partitions may hold, shared by them.

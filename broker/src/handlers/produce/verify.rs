@@ -15,9 +15,9 @@
 //! (A transactional batch in a request without a transactional id never gets here: the produce
 //! handler refuses the whole request, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka does.)
 //!
-//! Kafka skips the question when the partition's log already holds an open transaction of the
-//! producer; strata-log does not expose that yet, so every transactional batch is verified (the
-//! answer is the same while the transaction is ongoing).
+//! As Kafka (`UnifiedLog.hasOngoingTransaction`), the coordinator is not asked when the
+//! partition's log already holds an open transaction of the producer at the batch's epoch: the
+//! partition joined the transaction with its first batch.
 //!
 //! The produce path assigns offsets on the connection's reader, in request order, so this check
 //! runs there too: it waits for the coordinator's lock (and, for an add, its record) with the
@@ -25,6 +25,7 @@
 
 use kafka_protocol::ResponseError;
 use strata_groups::TopicPartition;
+use strata_log::Partition;
 use strata_txn::{AddPartitionsRequest, TxnVersion, VerifyPartitionsRequest};
 use strata_wire::batch::BatchHeader;
 
@@ -45,9 +46,13 @@ pub(super) fn transactional_batch(
     version: i16,
     transactional_id: &str,
     tp: TopicPartition,
+    partition: &Partition,
     header: &BatchHeader,
 ) -> Result<(), (i16, String)> {
     if !header.is_transactional() || header.is_control() {
+        return Ok(());
+    }
+    if partition.open_transaction_of(header.producer_id).is_some_and(|(epoch, _)| epoch == header.producer_epoch) {
         return Ok(());
     }
     let (producer_id, producer_epoch) = (header.producer_id, header.producer_epoch);
