@@ -145,7 +145,12 @@ public final class TxnCheck {
     }
 
     private KafkaProducer<String, String> producer(String clientId, String transactionalId, int transactionTimeoutMs) {
+        return producer(clientId, transactionalId, transactionTimeoutMs, "none");
+    }
+
+    private KafkaProducer<String, String> producer(String clientId, String transactionalId, int transactionTimeoutMs, String compression) {
         Properties props = Check.clientProps(bootstrap, clientId);
+        props.put("compression.type", compression);
         props.put("acks", "all");
         props.put("enable.idempotence", "true");
         if (transactionalId != null) {
@@ -560,8 +565,8 @@ public final class TxnCheck {
     }
 
     /**
-     * Two transactional producers and a plain one write to one partition in turn, 10 rounds of one
-     * record each (flushed, so the log interleaves them: a, b, n, a, b, n, ...); then one
+     * Two transactional producers (lz4, zstd) and a plain one (gzip) write to one partition in
+     * turn, 10 rounds of one record each (flushed, so the log interleaves them: a, b, n, a, b, n, ...); then one
      * transaction commits and, once its marker is in the log, the other aborts. Then the same with
      * the outcomes swapped. The last stable offset stays at the first record of the transaction
      * still open, even after the other committed; read_committed drops exactly the aborted
@@ -573,9 +578,10 @@ public final class TxnCheck {
         int rounds = 10;
         List<Expected> committed = new ArrayList<>();
         List<Expected> all = new ArrayList<>();
-        try (KafkaProducer<String, String> a = producer("java-txn-interleaved-a", "java-txn-interleaved-a" + suffix);
-                KafkaProducer<String, String> b = producer("java-txn-interleaved-b", "java-txn-interleaved-b" + suffix);
-                KafkaProducer<String, String> n = producer("java-txn-interleaved-n", null)) {
+        // Each producer compresses its batches differently; the markers are never compressed.
+        try (KafkaProducer<String, String> a = producer("java-txn-interleaved-a", "java-txn-interleaved-a" + suffix, 60_000, "lz4");
+                KafkaProducer<String, String> b = producer("java-txn-interleaved-b", "java-txn-interleaved-b" + suffix, 60_000, "zstd");
+                KafkaProducer<String, String> n = producer("java-txn-interleaved-n", null, 60_000, "gzip")) {
             a.initTransactions();
             b.initTransactions();
             long offset = 0;
