@@ -33,6 +33,8 @@
 #                                        exactly_once_v2: every count once in the output
 #   StreamsEosCheck <bootstrap> crash    the same, an instance killed (SIGKILL) mid-transaction and
 #                                        a second one finishing on its state directory
+#   StreamsEosCheck <bootstrap> failover two instances, one killed mid-transaction: the coordinator
+#                                        aborts it by its timeout, the other takes over its tasks
 # The transaction checks need the broker to serve transactions. On strata, a check whose APIs the
 # broker does not advertise in ApiVersions (ApiSupport asks) is SKIPPED with the missing API named,
 # counted neither way; once the broker advertises them, the check runs for real. On kafka they
@@ -135,6 +137,8 @@ txn_check "java streams word count (processing.guarantee=exactly_once_v2)" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP" clean
 txn_check "java streams word count (exactly_once_v2), an instance killed mid-transaction and restarted" \
   "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP" crash
+txn_check "java streams word count (exactly_once_v2), one of two instances killed mid-transaction" \
+  "InitProducerId EndTxn AddOffsetsToTxn TxnOffsetCommit" StreamsEosCheck "$BOOTSTRAP" failover
 stop_broker
 
 finish java

@@ -24,6 +24,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
 import org.apache.kafka.clients.admin.ListTransactionsOptions;
+import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -49,7 +50,7 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 
 /**
- * {@code StreamsEosCheck <bootstrap> <clean|crash> [suffix]}: Kafka Streams (kafka-streams 4.1)
+ * {@code StreamsEosCheck <bootstrap> <clean|crash|failover> [suffix]}: Kafka Streams (kafka-streams 4.1)
  * counts words with {@code processing.guarantee=exactly_once_v2}.
  *
  * <p>1,000 lines of 1 to 8 words each (from a 40-word vocabulary, seeded) are produced to a
@@ -75,6 +76,11 @@ import org.apache.kafka.streams.kstream.Produced;
  *     starts on the same state directory (so the same process id and transactional id: its
  *     initTransactions fences a and aborts the open transaction), restores the counts from the
  *     changelog, finishes, and exits cleanly on SIGTERM.</dd>
+ * <dt>failover</dt>
+ * <dd>Instances a and b (child JVMs, each its own state directory and so its own transactional
+ *     id) share the tasks; a is killed with SIGKILL while its transaction is Ongoing. The
+ *     coordinator aborts that transaction by its timeout (Streams' 10 s), b takes a's tasks when
+ *     a's session times out, restores them from the changelog and finishes.</dd>
  * </dl>
  *
  * <p>After the application closes: the changelog topic is compacted, the repartition topic
@@ -117,7 +123,8 @@ public final class StreamsEosCheck {
         switch (mode) {
             case "clean" -> Check.run("streams word count (exactly_once_v2)", 200, check::clean);
             case "crash" -> Check.run("streams word count (exactly_once_v2), killed and restarted", 220, check::crash);
-            default -> throw new IllegalArgumentException("mode must be clean or crash, not " + mode);
+            case "failover" -> Check.run("streams word count (exactly_once_v2), one of two instances killed", 220, check::failover);
+            default -> throw new IllegalArgumentException("mode must be clean, crash or failover, not " + mode);
         }
     }
 
@@ -282,6 +289,21 @@ public final class StreamsEosCheck {
             }
         }
 
+        /** The transactional id of its stream thread, once it has been RUNNING (else null). */
+        String transactionalId() {
+            try {
+                for (String line : Files.readAllLines(log)) {
+                    if (line.startsWith("thread ") && line.contains("-StreamThread-")) {
+                        String thread = line.substring("thread ".length());
+                        return thread.replace("-StreamThread-", "-");
+                    }
+                }
+            } catch (IOException e) {
+                return null;
+            }
+            return null;
+        }
+
         /** SIGKILL: no close, no commit; its open transaction stays open. */
         void kill() throws Exception {
             process.destroyForcibly();
@@ -314,6 +336,11 @@ public final class StreamsEosCheck {
         });
         streams.setStateListener((now, before) -> {
             System.out.println("state " + before + " -> " + now);
+            if (now == KafkaStreams.State.RUNNING) {
+                // The thread's client id is <application.id>-<process id>-StreamThread-<n>; its
+                // producer's transactional id, <application.id>-<process id>-<n>.
+                streams.metadataForLocalThreads().forEach(t -> System.out.println("thread " + t.threadName()));
+            }
             System.out.flush();
         });
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -492,6 +519,64 @@ public final class StreamsEosCheck {
         }
         deleteTree(stateDir);
         afterClose(expected, inputEnds);
+    }
+
+    /**
+     * Instances a and b (child JVMs with their own state directories, so their own transactional
+     * ids) share the tasks; a is killed with SIGKILL while its transaction is Ongoing. b takes over
+     * a's tasks once a's session times out (10 s), after the coordinator has aborted a's transaction
+     * by its timeout (Streams' transaction.timeout.ms, 10 s): the read_committed output and b's
+     * restore wait behind it. Each word's counts must still read 1, 2, 3, ...
+     */
+    private void failover() throws Exception {
+        Map<TopicPartition, Long> inputEnds = new TreeMap<>(Comparator.comparingInt(TopicPartition::partition));
+        Map<String, Long> expected = prepare(inputEnds);
+        long total = expected.values().stream().mapToLong(Long::longValue).sum();
+        Path stateA = Files.createTempDirectory("strata-compat-streams");
+        Path stateB = Files.createTempDirectory("strata-compat-streams");
+        try (OutputFollower follower = new OutputFollower(expected)) {
+            // 8 ms per line: the 1,000 lines take 8 s or more, so both share the work and the kill lands mid-run.
+            ChildApp a = new ChildApp("a", stateA, 8);
+            ChildApp b = new ChildApp("b", stateB, 8);
+            long deadline = System.nanoTime() + RUN_TIMEOUT.toNanos();
+            while (a.transactionalId() == null || b.transactionalId() == null || groupMembers() < 2) {
+                a.checkRunning();
+                b.checkRunning();
+                follower.poll();
+                Check.expect(System.nanoTime() < deadline, "instances a and b were not both RUNNING in a group of 2 within %d s",
+                    RUN_TIMEOUT.toSeconds());
+            }
+            String idOfA = a.transactionalId();
+            Check.log("instances a (%s) and b (%s) running in one group", idOfA, b.transactionalId());
+            follower.followUntil(() -> follower.updates >= total / 5, a, "a fifth of the updates");
+            deadline = System.nanoTime() + Check.CALL_TIMEOUT.toNanos();
+            while (!ongoing().contains(idOfA)) {
+                a.checkRunning();
+                Check.expect(System.nanoTime() < deadline, "instance a's transaction %s was not Ongoing within %d s (ongoing: %s)",
+                    idOfA, Check.CALL_TIMEOUT.toSeconds(), ongoing());
+            }
+            a.kill();
+            long killed = System.nanoTime();
+            Check.log("instance a killed (SIGKILL) with its transaction Ongoing, after %d of %d updates were committed", follower.updates, total);
+            follower.followUntil(follower::done, b, "the expected final counts in the output after instance b took over");
+            Check.log("read_committed output: every word's counts 1, 2, 3, ... up to the expected count across the failover, "
+                + "%d updates, %.1f s after the kill", follower.updates, (System.nanoTime() - killed) / 1e9);
+            TransactionDescription ofA = Check.await(admin.describeTransactions(List.of(idOfA)).description(idOfA), "describeTransactions " + idOfA);
+            Check.expectEqual(TransactionState.COMPLETE_ABORT, ofA.state(), "state of instance a's transaction after the failover");
+            b.close();
+            Check.log("instance a's transaction was aborted by the coordinator (CompleteAbort); instance b closed on SIGTERM");
+            Files.deleteIfExists(a.log);
+            Files.deleteIfExists(b.log);
+        }
+        deleteTree(stateA);
+        deleteTree(stateB);
+        afterClose(expected, inputEnds);
+    }
+
+    private int groupMembers() throws Exception {
+        var described = Check.await(admin.describeConsumerGroups(List.of(appId)).all(), "describeConsumerGroups " + appId);
+        var group = described.get(appId);
+        return group == null ? 0 : (int) group.members().stream().filter(m -> !m.assignment().topicPartitions().isEmpty()).count();
     }
 
     /** The application's transactional ids that the coordinator has Ongoing. */
