@@ -39,10 +39,12 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * {@code TxnCheck <bootstrap> <commit-abort|segments|fencing|offsets|generation|interleaved|timeout> [suffix]}: Kafka transactions through
- * the Java client's transactional producer, each mode in its own JVM and on its own topics (their
- * names, transactional ids and groups end with {@code -suffix} if one is given, to run again on the
- * same broker).
+ * {@code TxnCheck <bootstrap> <mode> [suffix]}: Kafka transactions through the Java client's
+ * transactional producer (kafka-clients 4.1 speaks transaction version 2 with a broker that
+ * finalizes it, as Kafka 4.1.2 and Strata do). Each mode runs in its own JVM on its own topics
+ * (their names, transactional ids and groups end with {@code -suffix} if one is given, to run
+ * again on the same broker). What a client raises is pinned to what it raises against reference
+ * Kafka 4.1.2.
  *
  * <dl>
  * <dt>commit-abort</dt>
