@@ -15,6 +15,7 @@
 #                                        abort after flush, commit; exact offsets, the last stable
 #                                        offset while one is open, read_committed and
 #                                        read_uncommitted reads, Admin describe/list transactions
+#                                        and describeProducers
 #   TxnCheck <bootstrap> segments        the same with 1 KB values, transactions of megabytes over
 #                                        1 MB segments, consumers fetching 16 KB at a time
 #   TxnCheck <bootstrap> fencing         zombie fencing: the exceptions Kafka 4.1.2 raises for a
@@ -120,9 +121,10 @@ else
   check "java consumer group (group.protocol=consumer)" run_java GroupCheck "$BOOTSTRAP" consumer
 fi
 check "java admin client" run_java AdminCheck "$BOOTSTRAP"
-txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "InitProducerId EndTxn" \
+txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "InitProducerId EndTxn DescribeProducers" \
   TxnCheck "$BOOTSTRAP" commit-abort
-txn_check "java transactions: megabyte transactions across 1 MB segments, fetched 16 KB at a time" "InitProducerId EndTxn" \
+txn_check "java transactions: megabyte transactions across 1 MB segments, fetched 16 KB at a time" \
+  "InitProducerId EndTxn DescribeProducers" \
   TxnCheck "$BOOTSTRAP" segments
 txn_check "java transactions: zombie fencing" "InitProducerId EndTxn" TxnCheck "$BOOTSTRAP" fencing
 txn_check "java transactions: two transactional producers and a plain one interleaved" "InitProducerId EndTxn" \

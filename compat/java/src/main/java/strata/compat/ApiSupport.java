@@ -30,7 +30,8 @@ public final class ApiSupport {
         "AddOffsetsToTxn", (short) 25,
         "EndTxn", (short) 26,
         "TxnOffsetCommit", (short) 28,
-        "CreateTopics", (short) 19);
+        "CreateTopics", (short) 19,
+        "DescribeProducers", (short) 61);
 
     private static final short API_VERSIONS = 18;
     private static final int RESPONSE_BYTES_MAX = 1 << 20;

@@ -7,6 +7,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
@@ -19,6 +20,7 @@ import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.ListTransactionsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
@@ -57,8 +59,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     read_committed consumer reads exactly the committed records, in order, at their offsets, and a
  *     read_uncommitted consumer every data record, aborted ones included, in log order; neither sees
  *     a marker. The Admin client describes the open transaction (Ongoing, on the 3 partitions) and
- *     lists it among the Ongoing ones, and after the commit describes it CompleteCommit with no
- *     partitions and the same producer id.</dd>
+ *     lists it among the Ongoing ones, and describeProducers shows the producer on partition 0 with
+ *     its epoch, last sequence and the open transaction's first offset; after the commit it
+ *     describes the transaction CompleteCommit with no partitions and the same producer id, and
+ *     the producer with no open transaction.</dd>
  * <dt>segments</dt>
  * <dd>commit-abort with 1,200, 1,500 and 600 records of 1 KB per partition in small batches, on a
  *     topic with 1 MB segments (so every transaction spans segment rolls) and read by consumers
@@ -349,6 +353,15 @@ public final class TxnCheck {
         return all;
     }
 
+    /** The one producer that describeProducers shows on partition 0 of {@code topic}. */
+    private ProducerState onlyProducer(String topic) throws Exception {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        List<ProducerState> active = Check.await(admin.describeProducers(List.of(tp)).partitionResult(tp), "describeProducers " + tp)
+            .activeProducers();
+        Check.expectEqual(1, active.size(), "describeProducers: active producers on %s (%s)", tp, active);
+        return active.get(0);
+    }
+
     private TransactionDescription describeTransaction(String transactionalId) throws Exception {
         return Check.await(admin.describeTransactions(List.of(transactionalId)).description(transactionalId),
             "describeTransactions " + transactionalId);
@@ -424,6 +437,14 @@ public final class TxnCheck {
                     && l.producerId() == open.producerId() && l.state() == TransactionState.ONGOING),
                 "listTransactions state=Ongoing lacks %s (producer id %d): %s", transactionalId, open.producerId(), ongoing);
             Check.log("Admin: describeTransactions says Ongoing on the 3 partitions; listTransactions(Ongoing) lists it");
+            ProducerState active = onlyProducer(topic);
+            Check.expectEqual(open.producerId(), active.producerId(), "describeProducers: producer id on partition 0");
+            Check.expectEqual(open.producerEpoch(), active.producerEpoch(), "describeProducers: producer epoch on partition 0");
+            Check.expectEqual(OptionalLong.of(t3First), active.currentTransactionStartOffset(),
+                "describeProducers: the open transaction's first offset on partition 0");
+            // Transaction version 2 bumps the epoch at every commit and abort, and sequences start again at 0.
+            Check.expectEqual(n3 - 1, active.lastSequence(), "describeProducers: last sequence on partition 0");
+            Check.log("Admin: describeProducers on partition 0 shows the producer with its transaction open at %d", t3First);
             producer.commitTransaction();
         }
         // The markers are written after EndTxn answers, so the last stable offset may take a moment.
@@ -445,6 +466,8 @@ public final class TxnCheck {
         Check.expect(listed.stream().anyMatch(l -> l.transactionalId().equals(transactionalId) && l.state() == TransactionState.COMPLETE_COMMIT),
             "listTransactions lacks %s in CompleteCommit: %s", transactionalId, listed);
         Check.log("Admin: describeTransactions says CompleteCommit with no partitions; listTransactions lists it");
+        Check.expectEqual(OptionalLong.empty(), onlyProducer(topic).currentTransactionStartOffset(),
+            "describeProducers: open transaction on partition 0 after the commit");
 
         var committed = readAll(topic, "read_committed", end);
         for (int p = 0; p < PARTITIONS; p++) {
