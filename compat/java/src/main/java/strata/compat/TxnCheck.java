@@ -62,7 +62,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     lists it among the Ongoing ones, and describeProducers shows the producer on partition 0 with
  *     its epoch, last sequence and the open transaction's first offset; after the commit it
  *     describes the transaction CompleteCommit with no partitions and the same producer id, and
- *     the producer with no open transaction.</dd>
+ *     the producer with no open transaction. Consumers that start in the middle of the aborted
+ *     transaction: read_committed reads only transaction 3, read_uncommitted the rest of 2 and 3.</dd>
  * <dt>segments</dt>
  * <dd>commit-abort with 1,200, 1,500 and 600 records of 1 KB per partition in small batches, on a
  *     topic with 1 MB segments (so every transaction spans segment rolls) and read by consumers
@@ -274,13 +275,23 @@ public final class TxnCheck {
 
     private Map<Integer, List<ConsumerRecord<String, String>>> readAll(String topic, String isolation,
             Map<TopicPartition, Long> ends) throws Exception {
+        return readFrom(topic, isolation, -1, ends);
+    }
+
+    /** Reads every partition of {@code topic} from {@code start} (-1: the beginning) up to {@code ends} under {@code isolation}. */
+    private Map<Integer, List<ConsumerRecord<String, String>>> readFrom(String topic, String isolation, long start,
+            Map<TopicPartition, Long> ends) throws Exception {
         Map<Integer, List<ConsumerRecord<String, String>>> read = new TreeMap<>();
         for (int p = 0; p < PARTITIONS; p++) {
             read.put(p, new ArrayList<>());
         }
         try (KafkaConsumer<String, String> c = consumer("java-txn-reader-" + isolation, isolation, null)) {
             c.assign(partitions(topic));
-            c.seekToBeginning(partitions(topic));
+            if (start < 0) {
+                c.seekToBeginning(partitions(topic));
+            } else {
+                partitions(topic).forEach(tp -> c.seek(tp, start));
+            }
             long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
             while (true) {
                 for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
@@ -480,6 +491,22 @@ public final class TxnCheck {
                 "read_uncommitted");
         }
         Check.log("read_uncommitted: transactions 1, 2 (aborted) and 3 on every partition, in log order, no markers");
+
+        // A consumer that starts inside the aborted transaction must still drop the rest of it.
+        long middle = t2First + n2 / 2;
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        partitions(topic).forEach(tp -> ends.put(tp, end));
+        var fromMiddle = readFrom(topic, "read_committed", middle, ends);
+        for (int p = 0; p < PARTITIONS; p++) {
+            expectRecords(fromMiddle, p, run("t3", p, n3, t3First), "read_committed from offset " + middle);
+        }
+        var fromMiddleUncommitted = readFrom(topic, "read_uncommitted", middle, ends);
+        for (int p = 0; p < PARTITIONS; p++) {
+            List<Expected> t2Rest = run("t2", p, n2, t2First).subList(n2 / 2, n2);
+            expectRecords(fromMiddleUncommitted, p, concat(t2Rest, run("t3", p, n3, t3First)), "read_uncommitted from offset " + middle);
+        }
+        Check.log("from offset %d, inside aborted transaction 2: read_committed reads only transaction 3, read_uncommitted the rest of 2 and 3",
+            middle);
     }
 
     /** Runs {@code action}, which must throw; returns what it threw. */
