@@ -161,6 +161,7 @@ impl ErrorCode for GroupError {
             GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
             GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
             GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+            GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
         }
     }
 }
@@ -178,6 +179,7 @@ mod tests {
         assert_eq!(GroupError::MemberIdRequired.code(), 79);
         assert_eq!(GroupError::FencedInstanceId.code(), 82);
         assert_eq!(GroupError::CoordinatorNotAvailable.code(), 15);
+        assert_eq!(GroupError::UnstableOffsetCommit.code(), 88);
         assert_eq!(code_or_none::<GroupError>(None), 0);
         assert_eq!(LogError::Closed.code(), 6);
         assert_eq!(ReadError::Storage(LogError::Closed).code(), 6);

@@ -28,6 +28,17 @@ pub struct Record {
     pub key: Bytes,
     /// The encoded value; `None` is a tombstone (the key's offset or group is deleted).
     pub value: Option<Bytes>,
+    /// A transactional offset commit's producer: the record goes in a transactional batch of
+    /// this producer id and epoch (Kafka's TxnOffsetCommit), and counts only once the
+    /// transaction's commit marker follows it. `None` for every other record.
+    pub transaction: Option<TxnProducer>,
+}
+
+/// The producer of a transactional record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 /// A record that could not be decoded.
