@@ -6,7 +6,8 @@
 //! broker compiles: the key is the type's key, every version served is one the `kafka-protocol`
 //! crate decodes or one `strata_wire::legacy` decodes. With `strata.legacy.protocol.enable` the
 //! entries' `legacy_min` versions (those Kafka 3.9 still served and Kafka 4 removed) are
-//! advertised and served as well; without it the broker accepts exactly Kafka 4.1's ranges.
+//! advertised and served as well; without it the broker accepts exactly Kafka 4.1's ranges. An
+//! entry marked `unadvertised` is routed and checked but left out of ApiVersions.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use kafka_protocol::messages::{
     DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
     FetchRequest, FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
     JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Message, Request};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
@@ -119,11 +120,17 @@ pub const ROUTES: &[Route] = &[
     route!(list_groups: ListGroupsRequest),
     route!(delete_groups: DeleteGroupsRequest),
     route!(offset_delete: OffsetDeleteRequest),
+    route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 
 /// What the broker serves of every API, in table order.
 pub fn specs() -> impl Iterator<Item = &'static ApiSpec> {
     ROUTES.iter().map(|r| &r.spec)
+}
+
+/// What ApiVersions lists: the APIs of the table that are advertised, in table order.
+pub fn advertised() -> impl Iterator<Item = &'static ApiSpec> {
+    specs().filter(|s| s.advertised)
 }
 
 /// The row of `key`, if the broker serves it at all.

@@ -1,6 +1,6 @@
 //! The one place an error becomes a Kafka error code: the log's ([`LogError`], [`ReadError`],
 //! [`AppendError`]), the topic registry's ([`TopicError`]), the group coordinator's
-//! ([`GroupError`]) and those of request data ([`BatchError`], [`MessageSetError`]). Handlers
+//! ([`GroupError`], [`StoreError`]) and those of request data ([`BatchError`], [`MessageSetError`]). Handlers
 //! answer with [`ErrorCode::code`] and never match on another crate's error to pick a code; the
 //! codes are Kafka's, as a real broker answers the same failure.
 
@@ -10,6 +10,7 @@ use strata_log::{AppendError, LogError, ReadError};
 use strata_wire::batch::BatchError;
 use strata_wire::legacy::message_set::MessageSetError;
 
+use crate::groups::StoreError;
 use crate::topics::TopicError;
 
 /// An error that answers a request (or one partition, topic or group of it) with a Kafka error.
@@ -143,6 +144,24 @@ impl ErrorCode for TopicError {
     }
 }
 
+impl ErrorCode for StoreError {
+    /// Records of the group coordinator that could not be written: a transactional offset
+    /// commit whose producer epoch the log refused is INVALID_PRODUCER_EPOCH (the producer was
+    /// fenced meanwhile); anything else is [`GROUP_STORE_FAILED`].
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            StoreError::Append { source: source @ AppendError::InvalidProducerEpoch { .. }, .. } => {
+                source.kafka_error()
+            }
+            StoreError::NoPartition(_)
+            | StoreError::Encode(_)
+            | StoreError::Append { .. }
+            | StoreError::Write(_)
+            | StoreError::Read { .. } => GROUP_STORE_FAILED,
+        }
+    }
+}
+
 impl ErrorCode for GroupError {
     /// A group coordinator error, carried in its reply.
     fn kafka_error(&self) -> ResponseError {
@@ -190,5 +209,8 @@ mod tests {
         assert_eq!(MessageSetError::NestedCompression.code(), 87);
         assert_eq!((unknown_topic(true).code(), unknown_topic(false).code()), (100, 3));
         assert_eq!(GROUP_STORE_FAILED.code(), 15);
+        let fenced = AppendError::InvalidProducerEpoch { producer_id: 1, epoch: 0, current: 1 };
+        assert_eq!(StoreError::Append { partition: 0, source: fenced }.code(), 47);
+        assert_eq!(StoreError::NoPartition(3).code(), 15);
     }
 }

@@ -36,4 +36,4 @@ pub use config::{
 pub use error::{AppendError, LogError, ReadError, TryAppendError};
 pub use io::IoKind;
 pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
-pub use partition::{AppendInfo, FileRange, Partition, PendingAppend, ReadResult};
+pub use partition::{AppendInfo, AppendOrigin, FileRange, Partition, PendingAppend, ReadResult};

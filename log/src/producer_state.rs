@@ -12,6 +12,7 @@ use strata_wire::batch::BatchHeader;
 
 use crate::config::PRODUCERS_MAX;
 use crate::error::AppendError;
+use crate::partition::AppendOrigin;
 
 /// Batches remembered per producer (Kafka's `NUM_BATCHES_TO_RETAIN`).
 pub(crate) const BATCHES_PER_PRODUCER_MAX: usize = 5;
@@ -64,8 +65,9 @@ impl ProducerState {
         self.producers.get(&producer_id)
     }
 
-    /// Checks a batch from a client against the state (no change is made).
-    pub(crate) fn check(&self, header: &BatchHeader) -> Result<Verdict, AppendError> {
+    /// Checks a batch against the state (no change is made): a client's fully, a coordinator's
+    /// epoch only.
+    pub(crate) fn check(&self, header: &BatchHeader, origin: AppendOrigin) -> Result<Verdict, AppendError> {
         let pid = header.producer_id;
         if pid == NO_PRODUCER_ID {
             return Ok(Verdict::Append);
@@ -80,6 +82,9 @@ impl ProducerState {
                 epoch: header.producer_epoch,
                 current: entry.epoch,
             });
+        }
+        if origin == AppendOrigin::Coordinator {
+            return Ok(Verdict::Append);
         }
         if header.producer_epoch != entry.epoch {
             if header.base_sequence != 0 && entry.epoch != NO_EPOCH {
@@ -265,22 +270,38 @@ mod tests {
     fn in_order_duplicate_and_gap() {
         let mut s = ProducerState::default();
         let b0 = header(7, 1, 0, 3, 0);
-        assert_eq!(s.check(&b0).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&b0, AppendOrigin::Client).unwrap(), Verdict::Append);
         s.record(&b0);
         let b1 = header(7, 1, 3, 2, 3);
-        assert_eq!(s.check(&b1).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&b1, AppendOrigin::Client).unwrap(), Verdict::Append);
         s.record(&b1);
-        assert_eq!(s.check(&header(7, 1, 0, 3, 99)).unwrap(), Verdict::Duplicate { base_offset: 0, last_offset: 2 });
+        assert_eq!(
+            s.check(&header(7, 1, 0, 3, 99), AppendOrigin::Client).unwrap(),
+            Verdict::Duplicate { base_offset: 0, last_offset: 2 }
+        );
         assert!(matches!(
-            s.check(&header(7, 1, 9, 1, 99)),
+            s.check(&header(7, 1, 9, 1, 99), AppendOrigin::Client),
             Err(AppendError::OutOfOrderSequence { expected: 5, got: 9, .. })
         ));
-        assert!(matches!(s.check(&header(7, 0, 5, 1, 99)), Err(AppendError::InvalidProducerEpoch { .. })));
+        assert!(matches!(
+            s.check(&header(7, 0, 5, 1, 99), AppendOrigin::Client),
+            Err(AppendError::InvalidProducerEpoch { .. })
+        ));
         // A new epoch starts at sequence 0.
-        assert!(matches!(s.check(&header(7, 2, 5, 1, 99)), Err(AppendError::OutOfOrderSequence { .. })));
-        assert_eq!(s.check(&header(7, 2, 0, 1, 99)).unwrap(), Verdict::Append);
+        assert!(matches!(
+            s.check(&header(7, 2, 5, 1, 99), AppendOrigin::Client),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
+        assert_eq!(s.check(&header(7, 2, 0, 1, 99), AppendOrigin::Client).unwrap(), Verdict::Append);
+        // A coordinator's batch in the producer's name: no sequence checks, the epoch still.
+        assert_eq!(s.check(&header(7, 1, 0, 3, 99), AppendOrigin::Coordinator).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&header(7, 1, 9, 1, 99), AppendOrigin::Coordinator).unwrap(), Verdict::Append);
+        assert!(matches!(
+            s.check(&header(7, 0, 0, 1, 99), AppendOrigin::Coordinator),
+            Err(AppendError::InvalidProducerEpoch { .. })
+        ));
         // Non-idempotent batches are never checked.
-        assert_eq!(s.check(&header(-1, -1, -1, 1, 0)).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&header(-1, -1, -1, 1, 0), AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]
@@ -290,12 +311,18 @@ mod tests {
             s.record(&header(1, 0, i, 1, i64::from(i)));
         }
         assert_eq!(s.get(1).unwrap().batches.len(), BATCHES_PER_PRODUCER_MAX);
-        assert!(matches!(s.check(&header(1, 0, 1, 1, 0)), Err(AppendError::OutOfOrderSequence { .. })));
-        assert_eq!(s.check(&header(1, 0, 6, 1, 0)).unwrap(), Verdict::Duplicate { base_offset: 6, last_offset: 6 });
+        assert!(matches!(
+            s.check(&header(1, 0, 1, 1, 0), AppendOrigin::Client),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
+        assert_eq!(
+            s.check(&header(1, 0, 6, 1, 0), AppendOrigin::Client).unwrap(),
+            Verdict::Duplicate { base_offset: 6, last_offset: 6 }
+        );
         let mut w = ProducerState::default();
         w.record(&header(2, 0, i32::MAX - 1, 2, 0));
         assert_eq!(w.get(2).unwrap().batches[0].last_seq, i32::MAX);
-        assert_eq!(w.check(&header(2, 0, 0, 1, 2)).unwrap(), Verdict::Append);
+        assert_eq!(w.check(&header(2, 0, 0, 1, 2), AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]

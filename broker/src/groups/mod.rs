@@ -15,9 +15,14 @@
 //!   released only after that outcome's records are written.
 //! - Replay at start-up reads every partition from its log start; compaction (`compact.rs`)
 //!   rewrites a partition as a snapshot once enough records accumulate, so replay stays short.
+//! - Transactional offset commits (TxnOffsetCommit) are written like any record, in a
+//!   transactional batch of the producer, and stay pending in the coordinator until the
+//!   transaction coordinator, having written the transaction's marker to the group's partition,
+//!   calls [`transaction_completed`].
 //! - [`ticker::run`] calls `tick` at the coordinator's next deadline (at most every
 //!   [`ticker::TICK_MS_MAX`] ms apart) for session timeouts, rebalance timeouts and retention.
 
+pub mod commit;
 mod compact;
 pub mod convert;
 mod store;
@@ -34,7 +39,7 @@ use strata_log::{LogManager, PendingAppend};
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
 use crate::config::BrokerConfig;
-use crate::state::now_ms;
+use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, TopicError, Topics};
 
 pub use store::{OFFSETS_TOPIC, OffsetsLog, StoreError};
@@ -244,6 +249,16 @@ impl Groups {
         }
     }
 
+    /// The transaction of `producer_id` ended and its marker is written to `__consumer_offsets`
+    /// partition `offsets_partition`: the producer's pending offsets in every group of that
+    /// partition become committed (`commit`) or are dropped. Nothing is written (the marker is
+    /// the record), so this takes effect at once. Returns how many groups it changed.
+    pub async fn transaction_completed(&self, offsets_partition: i32, producer_id: i64, commit: bool) -> usize {
+        let changed = self.lock().await.coordinator.transaction_completed(offsets_partition, producer_id, commit);
+        tracing::debug!(offsets_partition, producer_id, commit, groups = changed, "transaction completed");
+        changed
+    }
+
     /// When the ticker should next call [`Groups::tick`].
     pub async fn next_deadline_ms(&self) -> Option<i64> {
         self.lock().await.coordinator.next_deadline_ms()
@@ -349,6 +364,13 @@ impl Groups {
             }
         }
     }
+}
+
+/// For the transaction coordinator, once it has written a transaction's commit or abort marker
+/// to `__consumer_offsets` partition `offsets_partition` (and the write is done): applies it to
+/// every group on that partition (see [`Groups::transaction_completed`]).
+pub async fn transaction_completed(state: &Broker, offsets_partition: i32, producer_id: i64, commit: bool) {
+    state.groups.transaction_completed(offsets_partition, producer_id, commit).await;
 }
 
 /// A coordinator replayed from `offsets`, and the records each partition held.

@@ -1,6 +1,9 @@
 //! `__consumer_offsets` in strata-log: the coordinator's records as Kafka v2 record batches
 //! (key and value as the coordinator encoded them, a tombstone as a null value), appended to
-//! partition `record.partition`, and read back at start-up for replay.
+//! partition `record.partition`, and read back at start-up for replay. A transactional offset
+//! commit's records go in a transactional batch of its producer (appended as the coordinator's,
+//! so only the producer's epoch is checked); replay hands such records to the replayer as pending
+//! and the end-transaction markers (control batches) found after them as commits or aborts.
 //!
 //! Nothing here decides *what* to write: the coordinator does. This file only turns records into
 //! batches and batches back into records, so that the log reads like Kafka's own offsets topic.
@@ -13,8 +16,8 @@ use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record as KafkaRecord,
     RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use strata_groups::{Record, Replayer};
-use strata_log::{AppendError, LogError, Partition, PendingAppend, ReadError};
+use strata_groups::{Record, Replayer, TxnProducer};
+use strata_log::{AppendError, AppendOrigin, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
 
 use crate::topics::Topic;
@@ -81,8 +84,16 @@ impl OffsetsLog {
         for (index, records) in by_partition {
             let partition = self.partition(index)?;
             let record_set = encode(&records, now_ms)?;
-            let append = crate::blocking::append(partition, record_set, self.leader_epoch(index)?, now_ms)
-                .map_err(|source| StoreError::Append { partition: index, source })?;
+            // Coordinator-written: a transactional batch in a producer's name gets the epoch check,
+            // not the idempotent producer's sequence checks.
+            let append = crate::blocking::append(
+                AppendOrigin::Coordinator,
+                partition,
+                record_set,
+                self.leader_epoch(index)?,
+                now_ms,
+            )
+            .map_err(|source| StoreError::Append { partition: index, source })?;
             pending.push((index, append));
         }
         Ok(pending)
@@ -100,12 +111,15 @@ impl OffsetsLog {
     }
 }
 
-/// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each.
+/// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each. The
+/// records of a transaction (a TxnOffsetCommit) go in transactional batches of their producer,
+/// base sequence 0, as Kafka's coordinator writes them; the others in plain batches.
 fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
     let mut out = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression: Compression::None };
     let mut chunk: Vec<KafkaRecord> = Vec::new();
     let mut chunk_bytes = 0;
+    let mut chunk_transaction = None;
     let flush = |chunk: &mut Vec<KafkaRecord>, out: &mut BytesMut| -> Result<(), StoreError> {
         if !chunk.is_empty() {
             RecordBatchEncoder::encode(out, chunk.iter(), &options).map_err(|e| StoreError::Encode(e.to_string()))?;
@@ -115,21 +129,28 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
     };
     for record in records {
         let size = record.key.len() + record.value.as_ref().map_or(0, Bytes::len) + 32;
-        if chunk_bytes + size > BATCH_BYTES_MAX {
+        if chunk_bytes + size > BATCH_BYTES_MAX || record.transaction != chunk_transaction {
             flush(&mut chunk, &mut out)?;
             chunk_bytes = 0;
+            chunk_transaction = record.transaction;
         }
         chunk_bytes += size;
+        let offset = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+        let (producer_id, producer_epoch, sequence) = match record.transaction {
+            // Sequences follow the offsets, so the encoder keeps the chunk in one batch.
+            Some(p) => (p.producer_id, p.producer_epoch, i32::try_from(offset).unwrap_or(i32::MAX)),
+            None => (NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE),
+        };
         chunk.push(KafkaRecord {
-            transactional: false,
+            transactional: record.transaction.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
-            offset: i64::try_from(chunk.len()).unwrap_or(i64::MAX),
-            sequence: NO_SEQUENCE,
+            offset,
+            sequence,
             timestamp: now_ms,
             key: Some(record.key.clone()),
             value: record.value.clone(),
@@ -167,11 +188,23 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
             };
             at += total;
             offset = offset.max(header.last_offset() + 1);
-            if header.is_control() {
-                continue;
-            }
             let mut bytes = Bytes::copy_from_slice(batch);
             let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
+            if header.is_control() {
+                // An end-transaction marker: completes the producer's pending offsets here.
+                match end_marker(&set.records) {
+                    Some(commit) => replayer.apply_marker(index, header.producer_id, commit),
+                    None => tracing::warn!(
+                        partition = index,
+                        offset = header.base_offset,
+                        "unknown control batch in __consumer_offsets; skipped"
+                    ),
+                }
+                continue;
+            }
+            let transaction = header
+                .is_transactional()
+                .then_some(TxnProducer { producer_id: header.producer_id, producer_epoch: header.producer_epoch });
             for record in set.records.into_iter().filter(|r| r.offset >= start) {
                 let Some(key) = record.key else {
                     tracing::warn!(
@@ -182,7 +215,11 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
                     continue;
                 };
                 count += 1;
-                if let Err(error) = replayer.apply(&key, record.value.as_deref()) {
+                let applied = match transaction {
+                    None => replayer.apply(&key, record.value.as_deref()),
+                    Some(producer) => replayer.apply_transactional(producer, &key, record.value.as_deref()),
+                };
+                if let Err(error) = applied {
                     tracing::warn!(partition = index, offset = record.offset, %error, "undecodable __consumer_offsets record; skipped");
                 }
             }
@@ -192,4 +229,16 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
         }
     }
     Ok(count)
+}
+
+/// Whether a control batch's record is a commit (`Some(true)`) or abort (`Some(false)`) marker:
+/// its key is version int16 then type int16 (0 abort, 1 commit), as Kafka's `ControlRecordType`.
+/// `None` for any other control record.
+fn end_marker(records: &[KafkaRecord]) -> Option<bool> {
+    let key = records.first()?.key.as_deref()?;
+    match key.get(2..4)? {
+        [0, 0] => Some(false),
+        [0, 1] => Some(true),
+        _ => None,
+    }
 }

@@ -1,4 +1,5 @@
-//! ApiVersions: the APIs and version ranges of the API table, [`crate::dispatch::ROUTES`]. The response
+//! ApiVersions: the APIs and version ranges of the API table, [`crate::dispatch::ROUTES`] (those
+//! not marked unadvertised). The response
 //! header is always v0 so that a client can read it before it knows anything else. With
 //! `strata.legacy.protocol.enable` the ranges start at the legacy versions the broker serves.
 
@@ -15,7 +16,7 @@ use crate::state::Broker;
 pub const API: ApiSpec = ApiSpec::new(ApiKey::ApiVersions, 0, 4);
 
 fn api_keys(legacy: bool) -> Vec<ApiVersion> {
-    dispatch::specs()
+    dispatch::advertised()
         .map(|s| {
             ApiVersion::default()
                 .with_api_key(s.key as i16)

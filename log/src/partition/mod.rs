@@ -37,6 +37,7 @@ use crate::offset::Offset;
 use crate::producer_state::ProducerState;
 use crate::segment::Segment;
 
+pub use append::AppendOrigin;
 pub use read::{FileRange, ReadResult};
 
 /// File descriptors the manager's partitions may hold, shared by them.

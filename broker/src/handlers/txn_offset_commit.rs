@@ -1,0 +1,48 @@
+//! TxnOffsetCommit (v0-5, all Kafka 4.1 serves): the offsets a transactional producer commits for
+//! a consumer group inside its transaction (`send_offsets_to_transaction`). As for OffsetCommit,
+//! partitions of unknown topics or partitions answer UNKNOWN_TOPIC_OR_PARTITION; the rest go to
+//! the group coordinator (KIP-447's generation, member and instance checks; v0-2 carry none),
+//! which writes them to `__consumer_offsets` in a transactional batch of the producer and holds
+//! them pending: OffsetFetch sees them only once the transaction's commit marker is written.
+//!
+//! Routed but not advertised in ApiVersions yet: a client reaches this API only through a
+//! transaction (InitProducerId with a transactional id, AddOffsetsToTxn), which the broker does
+//! not serve until the transaction coordinator is wired in; that work also verifies, before this
+//! handler runs, that the producer's transaction holds the group's partition (Kafka answers
+//! INVALID_TXN_STATE or INVALID_PRODUCER_ID_MAPPING otherwise).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{ApiKey, ResponseKind, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use crate::api::ApiSpec;
+use crate::groups::commit::{Codes, answered_topics, committed_topics};
+use crate::groups::convert::{opt_text, text};
+use crate::reply::{Outcome, RequestContext};
+use crate::state::Broker;
+
+/// The key and versions of TxnOffsetCommit, from which the route is built (not advertised yet).
+pub const API: ApiSpec = ApiSpec::new(ApiKey::TxnOffsetCommit, 0, 5).unadvertised();
+
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: TxnOffsetCommitRequest) -> Outcome {
+    let mut codes = Codes::default();
+    let offsets = codes.split(broker, committed_topics!(req.topics));
+    if !offsets.is_empty() {
+        let request = strata_groups::TxnOffsetCommitRequest {
+            group_id: text(&req.group_id),
+            producer_id: req.producer_id.0,
+            producer_epoch: req.producer_epoch,
+            generation_id: req.generation_id,
+            member_id: text(&req.member_id),
+            group_instance_id: opt_text(req.group_instance_id.as_ref()),
+            offsets,
+        };
+        let (reply, persisted) = broker.groups.call(|c, now| c.txn_offset_commit(request, now)).await;
+        codes.answered(reply, &persisted);
+    }
+    let topics = answered_topics!(req.topics, codes, TxnOffsetCommitResponseTopic, TxnOffsetCommitResponsePartition);
+    ctx.respond(ResponseKind::TxnOffsetCommit(TxnOffsetCommitResponse::default().with_topics(topics)))
+}
