@@ -81,6 +81,8 @@ impl ErrorCode for AppendError {
             AppendError::DuplicateSequence { .. } => ResponseError::DuplicateSequenceNumber,
             AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
             AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+            AppendError::CoordinatorFenced { .. } => ResponseError::TransactionCoordinatorFenced,
+            AppendError::InvalidMarker(_) => ResponseError::InvalidRecord,
         }
     }
 }

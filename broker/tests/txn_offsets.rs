@@ -7,7 +7,6 @@
 
 mod support;
 
-use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
@@ -19,13 +18,11 @@ use kafka_protocol::messages::{
     TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, NO_PARTITION_LEADER_EPOCH, NO_SEQUENCE, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use strata_broker::groups::{OFFSETS_TOPIC, transaction_completed};
 use strata_broker::state::Broker;
 use strata_log::AppendOrigin;
 use strata_testkit::codes::{NONE, UNSTABLE_OFFSET_COMMIT};
+use strata_wire::control::{Marker, marker_batch};
 use support::{Client, Node};
 
 const GROUP: &str = "g";
@@ -64,13 +61,13 @@ async fn txn_commit(c: &mut Client, producer_id: i64, partition: i32, offset: i6
         .with_producer_id(ProducerId(producer_id))
         .with_producer_epoch(0)
         .with_generation_id(-1)
-        .with_topics(vec![
-            TxnOffsetCommitRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partitions(vec![
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partitions(
+            vec![
                 TxnOffsetCommitRequestPartition::default()
                     .with_partition_index(partition)
                     .with_committed_offset(offset),
-            ]),
-        ]);
+            ],
+        )]);
     assert_eq!(c.call(5, &request).await.topics[0].partitions[0].error_code, NONE);
 }
 
@@ -89,30 +86,11 @@ async fn fetched(c: &mut Client, require_stable: bool) -> Vec<(i64, i16)> {
 /// `producer_id` (epoch 0) to `__consumer_offsets` partition 0, written, then the group
 /// coordinator told.
 async fn end_transaction(broker: &Broker, producer_id: i64, commit: bool) {
-    let record = Record {
-        transactional: true,
-        control: true,
-        delete_horizon: false,
-        partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-        producer_id,
-        producer_epoch: 0,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: NO_SEQUENCE,
-        timestamp: 0,
-        // ControlRecordType: version 0, type 1 (commit) or 0 (abort); EndTransactionMarker:
-        // version 0, coordinator epoch 0.
-        key: Some(Bytes::from(vec![0, 0, 0, u8::from(commit)])),
-        value: Some(Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
-        headers: Default::default(),
-    };
-    let mut batch = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut batch, std::iter::once(&record), &options).expect("marker encodes");
+    let batch = marker_batch(&Marker { producer_id, producer_epoch: 0, coordinator_epoch: 0, commit }, 0);
     let topic = broker.topics.get(OFFSETS_TOPIC).expect("offsets topic");
     let epoch = topic.leadership(0).expect("leadership").leader_epoch;
     let partition = topic.partition(0).expect("partition 0");
-    let append = partition.append_from(AppendOrigin::Coordinator, batch.freeze(), epoch, 0).expect("marker appended");
+    let append = partition.append_from(AppendOrigin::Coordinator, batch, epoch, 0).expect("marker appended");
     append.wait().await.expect("marker written");
     transaction_completed(broker, 0, producer_id, commit).await;
 }

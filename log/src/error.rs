@@ -85,6 +85,13 @@ pub enum AppendError {
     /// An older producer epoch than the partition has seen (`INVALID_PRODUCER_EPOCH`).
     #[error("producer {producer_id} epoch {epoch} is older than {current}")]
     InvalidProducerEpoch { producer_id: i64, epoch: i16, current: i16 },
+    /// An end-transaction marker from an older transaction coordinator than the last marker of
+    /// this producer (`TRANSACTION_COORDINATOR_FENCED`).
+    #[error("marker of producer {producer_id} has coordinator epoch {coordinator_epoch}, older than {current}")]
+    CoordinatorFenced { producer_id: i64, coordinator_epoch: i32, current: i32 },
+    /// A control batch that is not a well-formed end-transaction marker (`INVALID_RECORD`).
+    #[error("malformed end-transaction marker: {0}")]
+    InvalidMarker(#[from] strata_wire::control::ControlError),
 }
 
 /// Why `try_append` did not append.

@@ -1,11 +1,11 @@
 //! Strata's segment log: partitions as directories of Kafka-layout segment files
-//! (`<base offset>.log/.index/.timeindex`), written through one io_uring writer (or a positioned-
-//! write fallback), with sparse mmapped indexes, size/age rolls, retention, idempotent-producer
-//! state and crash recovery. No knowledge of requests: the broker uses [`LogManager`] and
+//! (`<base offset>.log/.index/.timeindex/.txnindex`), written through one io_uring writer (or a positioned-
+//! write fallback), with sparse mmapped indexes, size/age rolls, retention, idempotent and
+//! transactional producer state (last stable offset, aborted-transaction index) and crash recovery. No knowledge of requests: the broker uses [`LogManager`] and
 //! [`Partition`].
 //!
 //! Module map: `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
-//! only `unsafe`), `index_file`, `offset_index`, `time_index`, `scan`, `segment`, `checkpoint`,
+//! only `unsafe`), `index_file`, `offset_index`, `time_index`, `txn_index` (aborted transactions), `scan`, `segment`, `checkpoint`,
 //! `producer_state`, `log_dir` (the directory's health: offline after an I/O error);
 //! `record_buf` (reused copies of record sets); `partition` (append, read,
 //! maintain, open/recovery); `manager`; `io` (the writer, owned separately).
@@ -28,6 +28,7 @@ mod segment;
 #[cfg(test)]
 mod test_batches;
 mod time_index;
+mod txn_index;
 
 pub use config::{
     LogConfig, LogOptions, MESSAGE_BYTES_MAX, PRODUCERS_MAX, RECORD_SET_BYTES_MAX, SEGMENT_BYTES_MAX,
@@ -36,4 +37,4 @@ pub use config::{
 pub use error::{AppendError, LogError, ReadError, TryAppendError};
 pub use io::IoKind;
 pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
-pub use partition::{AppendInfo, AppendOrigin, FileRange, Partition, PendingAppend, ReadResult};
+pub use partition::{AppendInfo, AppendOrigin, FileRange, Isolation, Partition, PendingAppend, ReadResult};

@@ -1,4 +1,5 @@
-//! One segment: `<base>.log` plus its `.index` and `.timeindex`, and what is known about them.
+//! One segment: `<base>.log` plus its `.index`, `.timeindex` and `.txnindex`, and what is known
+//! about them.
 //!
 //! A segment is either *active* (the last one; its index files are preallocated to
 //! `segment.index.bytes` and grow entry by entry as writes complete) or *sealed* (index files
@@ -17,6 +18,7 @@ use crate::offset::{FilePosition, Offset, RelativeOffset, segment_stem};
 use crate::offset_index::OffsetIndex;
 use crate::scan::{BadBatch, Scanner, Step};
 use crate::time_index::TimeIndex;
+use crate::txn_index::TxnIndex;
 
 pub(crate) struct Segment {
     pub(crate) base: Offset,
@@ -28,6 +30,8 @@ pub(crate) struct Segment {
     pub(crate) next_offset: Offset,
     pub(crate) index: OffsetIndex,
     pub(crate) time_index: TimeIndex,
+    /// Transactions aborted by markers in this segment.
+    pub(crate) txn_index: TxnIndex,
     /// Largest batch max timestamp, -1 when empty (or when every batch says -1).
     pub(crate) max_timestamp: i64,
     /// Base offset of the first batch that reached `max_timestamp`.
@@ -45,9 +49,14 @@ pub(crate) struct Recovered {
     pub(crate) reason: Option<String>,
 }
 
-pub(crate) fn segment_paths(dir: &Path, base: Offset) -> [PathBuf; 3] {
+pub(crate) fn segment_paths(dir: &Path, base: Offset) -> [PathBuf; 4] {
     let stem = segment_stem(base);
-    [dir.join(format!("{stem}.log")), dir.join(format!("{stem}.index")), dir.join(format!("{stem}.timeindex"))]
+    [
+        dir.join(format!("{stem}.log")),
+        dir.join(format!("{stem}.index")),
+        dir.join(format!("{stem}.timeindex")),
+        dir.join(format!("{stem}.txnindex")),
+    ]
 }
 
 impl Segment {
@@ -55,7 +64,7 @@ impl Segment {
     /// `next_offset` comes from the caller, the max timestamp from the last time-index entry.
     /// Returns the segment and whether its indexes look sound (else the caller recovers it).
     pub(crate) fn open(dir: &Path, base: Offset, next_offset: Offset) -> Result<(Segment, bool), LogError> {
-        let [log_path, index_path, time_path] = segment_paths(dir, base);
+        let [log_path, index_path, time_path, txn_path] = segment_paths(dir, base);
         let log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -68,7 +77,8 @@ impl Segment {
             .ok_or_else(|| LogError::Corrupt { path: log_path.clone(), reason: "segment larger than 4 GiB" })?;
         let index = OffsetIndex::open(&index_path)?;
         let time_index = TimeIndex::open(&time_path)?;
-        let plausible = index.is_plausible(len) && time_index.is_plausible();
+        let (txn_index, txn_sound) = TxnIndex::open(&txn_path, base.0)?;
+        let plausible = index.is_plausible(len) && time_index.is_plausible() && txn_sound;
         let (max_timestamp, offset_of_max_timestamp) = match time_index.last() {
             Some((ts, rel)) => (ts, rel.absolute(base)),
             None => (-1, base),
@@ -82,6 +92,7 @@ impl Segment {
             next_offset,
             index,
             time_index,
+            txn_index,
             max_timestamp,
             offset_of_max_timestamp,
             bytes_since_index,
@@ -100,6 +111,8 @@ impl Segment {
                 return Err(LogError::io("remove stale segment file", path, e));
             }
         }
+        let [.., txn_path] = segment_paths(dir, base);
+        TxnIndex::create(&txn_path)?;
         let (mut segment, _) = Segment::open(dir, base, base)?;
         for path in segment_paths(dir, base) {
             crate::io::power_cut::created(&path);
@@ -261,6 +274,7 @@ impl Segment {
         let Some(cut_at) = cut_at else { return Ok(()) };
         self.log.set_len(cut_at).map_err(|e| LogError::io("truncate segment", &self.log_path, e))?;
         self.size = u32::try_from(cut_at).unwrap_or(self.size);
+        self.txn_index.truncate_to(offset.0)?;
         // Rebuild from the file: simplest way to get indexes and max timestamp right after a cut.
         self.rebuild(false, index_interval_bytes, index_bytes, |_| {})?;
         Ok(())

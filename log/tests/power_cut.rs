@@ -8,12 +8,17 @@
 //! - every acknowledged batch (`flush.messages=1`: its append's future resolved) at or above the log
 //!   start is there, at its acknowledged offset, byte for byte,
 //! - every other batch on disk is one that was sent, at the offset it was given,
-//! - the log start is not below what `delete_records` acknowledged.
+//! - the log start is not below what `delete_records` acknowledged,
+//! - on the `txn` partition, the last stable offset and the aborted transactions are what the
+//!   batches on disk say (replayed by the test: transactional batches open a transaction, markers
+//!   end it).
 //!
 //! Between cuts, producers append to three data partitions (now and then a write finds the disk
 //! full, failing its append and the ones queued behind it until the partition rewinds), an `offsets` partition takes small
-//! commit records and a `lazy` partition (no flush per message) takes batches whose acknowledgement
-//! promises nothing durable; segments are small so rolls happen all the time, retention by size and
+//! commit records, a `lazy` partition (no flush per message) takes batches whose acknowledgement
+//! promises nothing durable and a `txn` partition takes transactional batches of a few producers
+//! and end-transaction markers (commits and aborts; a producer whose batch is refused, its
+//! sequence broken by a lost write, goes on with a new epoch); segments are small so rolls happen all the time, retention by size and
 //! `delete_records` move the log start, reads check what they return. Some cuts land while appends
 //! are in flight, with the process "dying" in the middle of a write (a torn write), some after a
 //! clean shutdown (then everything acknowledged, even in `lazy`, must be there).
@@ -47,7 +52,9 @@ use strata_log::io::faults::{Faults, TearMode};
 use strata_log::io::power_cut::{CutReport, PowerCut};
 use strata_log::io::{WriteJob, Writer, WriterOptions};
 use strata_log::{LogConfig, LogManager, LogOptions, Partition, PendingAppend};
-use strata_wire::batch::{set_base_offset, set_partition_leader_epoch};
+use strata_testkit::batches::Batch;
+use strata_wire::batch::{BatchHeader, set_base_offset, set_partition_leader_epoch};
+use strata_wire::control::{Marker, marker_batch, parse_marker};
 
 const LEADER_EPOCH: i32 = 7;
 const CUTS_DEFAULT: u64 = 100;
@@ -62,15 +69,22 @@ enum Use {
     Offsets,
     /// No flush per message: acknowledged means written, not durable.
     Lazy,
+    /// `flush.messages=1`, transactional batches and markers; no retention (the test replays the
+    /// whole log to know which transactions are open).
+    Txn,
 }
 
-const PARTITIONS: [(&str, i32, Use); 5] = [
+const PARTITIONS: [(&str, i32, Use); 6] = [
     ("data", 0, Use::Data),
     ("data", 1, Use::Data),
     ("data", 2, Use::Data),
     ("offsets", 0, Use::Offsets),
     ("lazy", 0, Use::Lazy),
+    ("txn", 0, Use::Txn),
 ];
+
+/// The producer ids writing to the `txn` partition.
+const TXN_PRODUCERS: [i64; 3] = [100, 101, 102];
 
 fn config(usage: Use) -> LogConfig {
     LogConfig {
@@ -106,6 +120,8 @@ struct Run {
     next_id: u64,
     now_ms: i64,
     tracks: Vec<Track>,
+    /// `(epoch, next sequence)` of each of `TXN_PRODUCERS`.
+    txn_producers: Vec<(i16, i32)>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -142,7 +158,8 @@ impl Run {
     /// Checks every partition against what was acknowledged, then takes what is there as durable.
     fn verify(&mut self, life: &Life) {
         let context = self.context();
-        for ((partition, track), (topic, index, _)) in life.partitions.iter().zip(&mut self.tracks).zip(PARTITIONS) {
+        for ((partition, track), (topic, index, usage)) in life.partitions.iter().zip(&mut self.tracks).zip(PARTITIONS)
+        {
             let name = format!("{context}: {topic}-{index}");
             let log_start = partition.log_start_offset();
             assert!(
@@ -174,19 +191,40 @@ impl Run {
                     track.durable.keys().collect::<Vec<_>>()
                 );
             }
+            if usage == Use::Txn {
+                verify_transactions(&name, partition, &found);
+            }
             track.durable = found;
             track.maybe.clear();
             track.acknowledged_lazy.clear();
         }
     }
 
-    fn batch(&mut self, usage: Use) -> bytes::Bytes {
+    /// A batch for a partition of `usage`; for `Txn`, also the index of its producer.
+    fn batch(&mut self, usage: Use) -> (bytes::Bytes, Option<usize>) {
         self.next_id += 1;
         match usage {
-            Use::Offsets => support::record_batch(self.next_id, 1, 16),
+            Use::Offsets => (support::record_batch(self.next_id, 1, 16), None),
             Use::Data | Use::Lazy => {
                 let records = 1 + self.rng.below(4) as usize;
-                support::record_batch(self.next_id, records, 20 + self.rng.below(200) as usize)
+                (support::record_batch(self.next_id, records, 20 + self.rng.below(200) as usize), None)
+            }
+            Use::Txn => {
+                let producer = self.rng.below(TXN_PRODUCERS.len() as u64) as usize;
+                let (epoch, sequence) = self.txn_producers[producer];
+                let producer_id = TXN_PRODUCERS[producer];
+                if self.rng.below(4) == 0 {
+                    let commit = self.rng.below(2) == 0;
+                    let marker = Marker { producer_id, producer_epoch: epoch, coordinator_epoch: 0, commit };
+                    return (marker_batch(&marker, self.now_ms), Some(producer));
+                }
+                let records = 1 + self.rng.below(3) as usize;
+                let batch = (0..records).fold(Batch::new(), |batch, index| {
+                    let key = [self.next_id.to_be_bytes(), (index as u64).to_be_bytes()].concat();
+                    batch.record(Some(&key), Some(&[b't'; 40]), self.now_ms)
+                });
+                self.txn_producers[producer].1 = sequence + records as i32;
+                (batch.producer(producer_id, epoch, sequence).transactional().encode(), Some(producer))
             }
         }
     }
@@ -204,7 +242,7 @@ impl Run {
         let mut pending = Vec::new();
         for _ in 0..appends {
             let which = self.rng.below(PARTITIONS.len() as u64) as usize;
-            let batch = self.batch(PARTITIONS[which].2);
+            let (batch, producer) = self.batch(PARTITIONS[which].2);
             let partition = &life.partitions[which];
             // After an injected death the partitions refuse appends; that is expected.
             let append = if never_block {
@@ -212,7 +250,15 @@ impl Run {
             } else {
                 partition.append(batch.clone(), LEADER_EPOCH, self.now_ms).ok()
             };
-            let Some(append) = append else { continue };
+            let Some(append) = append else {
+                if let Some(producer) = producer {
+                    // Its sequence may be broken (a write lost to a cut or a full disk): a new
+                    // epoch starts again at sequence 0.
+                    let (epoch, _) = self.txn_producers[producer];
+                    self.txn_producers[producer] = (epoch.saturating_add(1), 0);
+                }
+                continue;
+            };
             let mut stored = batch.to_vec();
             set_base_offset(&mut stored, append.info.base_offset);
             set_partition_leader_epoch(&mut stored, LEADER_EPOCH);
@@ -330,6 +376,30 @@ impl Run {
     }
 }
 
+/// Replays the batches of a `txn` partition (all of it: it has no retention) and checks the log's
+/// last stable offset and aborted transactions against them.
+fn verify_transactions(name: &str, partition: &Partition, batches: &BTreeMap<i64, Vec<u8>>) {
+    let mut open: BTreeMap<i64, i64> = BTreeMap::new(); // producer id -> first offset
+    let mut aborted = Vec::new();
+    for (base_offset, bytes) in batches {
+        let header = BatchHeader::parse(bytes).unwrap();
+        if header.is_control() {
+            let marker = parse_marker(bytes).unwrap();
+            if let Some(first) = open.remove(&marker.producer_id)
+                && !marker.commit
+            {
+                aborted.push((marker.producer_id, first));
+            }
+        } else if header.is_transactional() {
+            open.entry(header.producer_id).or_insert(*base_offset);
+        }
+    }
+    let high_watermark = partition.high_watermark();
+    let stable = open.values().copied().min().unwrap_or(high_watermark);
+    assert_eq!(partition.last_stable_offset(), stable, "{name}: last stable offset (open: {open:?})");
+    assert_eq!(partition.aborted_transactions(0, high_watermark), aborted, "{name}: aborted transactions");
+}
+
 /// Queues a job whose completion holds the writer thread until the returned sender is used; returns
 /// once the writer is held, so every job queued meanwhile goes into its next batch.
 fn hold_writer(life: &Life) -> std::sync::mpsc::Sender<()> {
@@ -364,6 +434,7 @@ fn acknowledged_appends_survive_power_cuts() {
         next_id: 0,
         now_ms: support::BASE_TIMESTAMP_MS,
         tracks: PARTITIONS.iter().map(|_| Track::default()).collect(),
+        txn_producers: vec![(0, 0); TXN_PRODUCERS.len()],
         runtime: tokio::runtime::Builder::new_current_thread().build().unwrap(),
     };
     let started = Instant::now();

@@ -1,6 +1,6 @@
 //! The one v2 record-batch builder of the tests and benchmarks, over `kafka-protocol`'s encoder
 //! (never bytes written by hand): records with keys, values, timestamps and headers, an optional
-//! idempotent producer, a codec, a base offset and a leader epoch. [`decode`] reads batches back.
+//! idempotent producer (optionally transactional), a codec, a base offset and a leader epoch. [`decode`] reads batches back.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
@@ -26,6 +26,7 @@ pub struct Batch {
     base_offset: i64,
     producer: Option<Producer>,
     leader_epoch: i32,
+    transactional: bool,
 }
 
 impl Default for Batch {
@@ -43,6 +44,7 @@ impl Batch {
             base_offset: 0,
             producer: None,
             leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            transactional: false,
         }
     }
 
@@ -103,6 +105,12 @@ impl Batch {
         self
     }
 
+    /// Sets the transactional attribute bit (a transactional producer's data batch).
+    pub fn transactional(mut self) -> Batch {
+        self.transactional = true;
+        self
+    }
+
     pub fn leader_epoch(mut self, leader_epoch: i32) -> Batch {
         self.leader_epoch = leader_epoch;
         self
@@ -120,6 +128,7 @@ impl Batch {
                 let mut record = record.clone();
                 record.offset = self.base_offset + i64::from(delta);
                 record.partition_leader_epoch = self.leader_epoch;
+                record.transactional = self.transactional;
                 // The encoder starts a new batch where `offset - sequence` changes, so a batch
                 // without a producer numbers its sequences from -1 too.
                 match self.producer {

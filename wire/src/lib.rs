@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod compression;
+pub mod control;
 pub mod fetch_framing;
 pub mod frame;
 pub mod header;

@@ -80,7 +80,7 @@ fn walk(header: &BatchHeader, body: &[u8]) -> Result<Vec<RecordInfo>, RecordsErr
 
 /// Reads a zigzag varint (Kafka's record fields) at `buf[*at..]`, advancing `at`; `None` if it
 /// runs off the buffer or past 10 bytes.
-fn read_varlong(buf: &[u8], at: &mut usize) -> Option<i64> {
+pub(crate) fn read_varlong(buf: &[u8], at: &mut usize) -> Option<i64> {
     let mut value: u64 = 0;
     for shift in (0..70).step_by(7) {
         let byte = *buf.get(*at)?;

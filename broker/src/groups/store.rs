@@ -19,6 +19,7 @@ use kafka_protocol::records::{
 use strata_groups::{Record, Replayer, TxnProducer};
 use strata_log::{AppendError, AppendOrigin, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
+use strata_wire::control::parse_marker;
 
 use crate::topics::Topic;
 
@@ -188,20 +189,21 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
             };
             at += total;
             offset = offset.max(header.last_offset() + 1);
-            let mut bytes = Bytes::copy_from_slice(batch);
-            let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
             if header.is_control() {
                 // An end-transaction marker: completes the producer's pending offsets here.
-                match end_marker(&set.records) {
-                    Some(commit) => replayer.apply_marker(index, header.producer_id, commit),
-                    None => tracing::warn!(
+                match parse_marker(batch) {
+                    Ok(marker) => replayer.apply_marker(index, marker.producer_id, marker.commit),
+                    Err(error) => tracing::warn!(
                         partition = index,
                         offset = header.base_offset,
-                        "unknown control batch in __consumer_offsets; skipped"
+                        %error,
+                        "unreadable control batch in __consumer_offsets; skipped"
                     ),
                 }
                 continue;
             }
+            let mut bytes = Bytes::copy_from_slice(batch);
+            let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
             let transaction = header
                 .is_transactional()
                 .then_some(TxnProducer { producer_id: header.producer_id, producer_epoch: header.producer_epoch });
@@ -229,16 +231,4 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
         }
     }
     Ok(count)
-}
-
-/// Whether a control batch's record is a commit (`Some(true)`) or abort (`Some(false)`) marker:
-/// its key is version int16 then type int16 (0 abort, 1 commit), as Kafka's `ControlRecordType`.
-/// `None` for any other control record.
-fn end_marker(records: &[KafkaRecord]) -> Option<bool> {
-    let key = records.first()?.key.as_deref()?;
-    match key.get(2..4)? {
-        [0, 0] => Some(false),
-        [0, 1] => Some(true),
-        _ => None,
-    }
 }

@@ -15,9 +15,17 @@
 //! limit. A fetch offset inside a batch returns that whole batch (the client skips the records
 //! before its offset).
 //!
+//! Isolation: READ_UNCOMMITTED reads up to the high watermark; READ_COMMITTED
+//! (`isolation_level = 1`) only up to the last stable offset (the first offset of the earliest
+//! open transaction), and lists the aborted transactions overlapping the batches returned (the
+//! log's txn index), so the client drops their records. Every partition reports its last stable
+//! offset.
+//!
 //! Long poll: when fewer than `min_bytes` are available and no partition has an error, the
 //! handler waits on the partitions' high-watermark watch channels (woken by appends, no timers
 //! spinning) until enough bytes arrive or `max_wait_ms` passes, then reads again and answers.
+//! The last stable offset moves only when the high watermark does (a marker is an append), so a
+//! READ_COMMITTED long poll wakes when a transaction ends, too.
 //!
 //! Fetch sessions (KIP-227) are not kept: every full fetch is answered with session id 0, which
 //! tells the client no session was created, so it keeps sending full fetches; an incremental
@@ -32,9 +40,9 @@ use std::time::Duration;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
-use kafka_protocol::messages::fetch_response::PartitionData;
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
 use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
-use strata_log::{FileRange, Partition, ReadError};
+use strata_log::{FileRange, Isolation, Partition, ReadError};
 use strata_wire::fetch_framing::{
     FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response,
 };
@@ -157,16 +165,18 @@ fn read_all(
                 .iter()
                 .map(|p| {
                     let limit = p.partition_max_bytes.min(left);
+                    let isolation = if read_committed { Isolation::ReadCommitted } else { Isolation::ReadUncommitted };
                     let read = p.log.as_ref().map_err(|code| *code).and_then(|log| {
-                        log.read(p.fetch_offset, limit).map_err(|e| {
+                        let result = log.read_isolated(p.fetch_offset, limit, isolation).map_err(|e| {
                             if !matches!(e, ReadError::OffsetOutOfRange { .. }) {
                                 tracing::warn!(partition = p.index, error = %e, "fetch read failed");
                             }
                             e.code()
-                        })
+                        })?;
+                        Ok((log, result))
                     });
                     match read {
-                        Ok(result) => {
+                        Ok((log, result)) => {
                             let mut records = FileRecords(result.ranges);
                             let len = records.records_len();
                             if len > limit as usize && !first_data {
@@ -179,12 +189,16 @@ fn read_all(
                                 bytes += len;
                                 left = left.saturating_sub(u32::try_from(len).unwrap_or(u32::MAX));
                             }
+                            let aborted = read_committed.then(|| match len {
+                                0 => Vec::new(),
+                                _ => aborted_transactions(log, p.fetch_offset, result.end_offset),
+                            });
                             let data = PartitionData::default()
                                 .with_partition_index(p.index)
                                 .with_high_watermark(result.high_watermark)
-                                .with_last_stable_offset(result.high_watermark)
+                                .with_last_stable_offset(result.last_stable_offset)
                                 .with_log_start_offset(result.log_start_offset)
-                                .with_aborted_transactions(read_committed.then(Vec::new));
+                                .with_aborted_transactions(aborted);
                             FramedPartition { data, records: Some(records) }
                         }
                         Err(code) => {
@@ -198,6 +212,17 @@ fn read_all(
         })
         .collect();
     (topics, bytes, any_error)
+}
+
+/// The aborted transactions a READ_COMMITTED client needs for the records in
+/// `[fetch_offset, end_offset)`.
+fn aborted_transactions(log: &Partition, fetch_offset: i64, end_offset: i64) -> Vec<AbortedTransaction> {
+    log.aborted_transactions(fetch_offset, end_offset)
+        .into_iter()
+        .map(|(producer_id, first_offset)| {
+            AbortedTransaction::default().with_producer_id(producer_id.into()).with_first_offset(first_offset)
+        })
+        .collect()
 }
 
 /// A partition answered with an error, as Kafka's `FetchResponse.partitionResponse`: offsets -1.

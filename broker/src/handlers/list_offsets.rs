@@ -8,8 +8,9 @@
 //! record that has it (KIP-734). Only that one batch is read and decoded (decompressed if it must
 //! be); a LogAppendTime batch needs no decoding, every record in it has the batch's timestamp.
 //!
-//! Latest is the high watermark, the same number Fetch reports; with no transactions the last
-//! stable offset equals it, so READ_COMMITTED gets the same answer.
+//! Latest is the last fetchable offset, as Kafka's `Partition.fetchOffsetForTimestamp` answers:
+//! the high watermark for READ_UNCOMMITTED, the last stable offset for READ_COMMITTED (below an
+//! open transaction). A timestamp or max-timestamp answer at or past that offset is none (-1).
 //!
 //! v0 (with `strata.legacy.protocol.enable`; decoded and encoded by `strata_wire::legacy`) asked
 //! Kafka for segment base offsets older than a timestamp. Strata answers it with the v1 lookup,
@@ -41,6 +42,8 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
+/// Kafka's `isolation_level` for READ_COMMITTED.
+const READ_COMMITTED: i8 = 1;
 /// First ListOffsets version whose response carries the leader epoch.
 const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 
@@ -60,7 +63,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsets
                         p.current_leader_epoch,
                         ResponseError::UnknownTopicOrPartition.code(),
                     )
-                    .and_then(|log| match lookup(&log, p) {
+                    .and_then(|log| match lookup(&log, p, req.isolation_level == READ_COMMITTED) {
                         Ok((-1, _)) if ctx.api_version == 0 && p.timestamp >= 0 => Ok((log.high_watermark(), -1)),
                         other => other,
                     });
@@ -89,20 +92,21 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsets
 }
 
 /// `(offset, timestamp)` for one partition; -1 for either when there is none.
-fn lookup(log: &Partition, p: &ListOffsetsPartition) -> Result<(i64, i64), i16> {
-    match p.timestamp {
-        LATEST => Ok((log.high_watermark(), -1)),
-        EARLIEST | EARLIEST_LOCAL => Ok((log.log_start_offset(), -1)),
-        LATEST_TIERED => Ok((-1, -1)),
-        MAX_TIMESTAMP => Ok(log
-            .max_timestamp()
-            .map_or((-1, -1), |(timestamp, offset)| record_in_batch(log, offset, timestamp, timestamp))),
+fn lookup(log: &Partition, p: &ListOffsetsPartition, read_committed: bool) -> Result<(i64, i64), i16> {
+    let fetchable = if read_committed { log.last_stable_offset() } else { log.high_watermark() };
+    let found = match p.timestamp {
+        LATEST => return Ok((fetchable, -1)),
+        EARLIEST | EARLIEST_LOCAL => return Ok((log.log_start_offset(), -1)),
+        LATEST_TIERED => return Ok((-1, -1)),
+        MAX_TIMESTAMP => {
+            log.max_timestamp().map(|(timestamp, offset)| record_in_batch(log, offset, timestamp, timestamp))
+        }
         target => match log.offset_for_timestamp(target) {
-            Ok(Some((offset, timestamp))) => Ok(record_in_batch(log, offset, timestamp, target)),
-            Ok(None) => Ok((-1, -1)),
-            Err(error) => Err(error.code()),
+            Ok(found) => found.map(|(offset, timestamp)| record_in_batch(log, offset, timestamp, target)),
+            Err(error) => return Err(error.code()),
         },
-    }
+    };
+    Ok(found.filter(|(offset, _)| *offset < fetchable).unwrap_or((-1, -1)))
 }
 
 /// `(offset, timestamp)` of the first record at or after the log start with a timestamp of at

@@ -111,13 +111,21 @@ pub fn start_legacy(broker: &Arc<Broker>, ctx: RequestContext, legacy: LegacyPro
 
 fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRequest, refused: &[Refusal]) -> Pending {
     let acks = req.acks;
-    if !(-1..=1).contains(&acks) {
+    let whole_request_error = if !(-1..=1).contains(&acks) {
         // Kafka refuses the whole request without touching the log, and answers even for acks
         // it does not know (there is no "no response" to fall back on).
-        let refused = |p: &PartitionProduceData| {
-            let code = ResponseError::InvalidRequiredAcks.code();
-            (p.index, Step::Failed { code, message: format!("acks must be 0, 1 or -1, not {acks}") })
-        };
+        Some((ResponseError::InvalidRequiredAcks, format!("acks must be 0, 1 or -1, not {acks}")))
+    } else if req.transactional_id.is_none() && has_transactional_batch(&req) {
+        // Kafka's KafkaApis.handleProduceRequest: transactional records need a transactional id
+        // the client may use.
+        let message = "transactional records need a transactional id".to_owned();
+        Some((ResponseError::TransactionalIdAuthorizationFailed, message))
+    } else {
+        None
+    };
+    if let Some((error, message)) = whole_request_error {
+        let refused =
+            |p: &PartitionProduceData| (p.index, Step::Failed { code: error.code(), message: message.clone() });
         let topics =
             req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
         drop(req);
@@ -162,6 +170,13 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
         return Pending::ready(outcome);
     }
     Pending::later(async move { respond(&ctx, topics).await })
+}
+
+/// Whether any partition's record set starts with a transactional batch (Kafka's
+/// `ProduceRequest.hasTransactionalRecords`).
+fn has_transactional_batch(req: &ProduceRequest) -> bool {
+    let partitions = req.topic_data.iter().flat_map(|t| &t.partition_data);
+    partitions.filter_map(|p| p.records.as_deref()).any(|r| BatchHeader::parse(r).is_ok_and(|h| h.is_transactional()))
 }
 
 fn find_topic(broker: &Broker, version: i16, topic: &TopicProduceData) -> Option<Arc<Topic>> {
@@ -210,8 +225,9 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
 }
 
 /// Kafka's `ProduceRequest.validateRecords`, from the first batch header only: there must be
-/// exactly one v2 batch, zstd needs v7+, and clients may not write control or transactional
-/// batches (Strata has no transaction coordinator, so no transaction can be open).
+/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches (only the
+/// transaction coordinator writes markers). Transactional batches go to the log, whose producer
+/// state opens their transaction.
 fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError, String)> {
     let header = BatchHeader::parse(records).map_err(|e| (e.kafka_error(), e.to_string()))?;
     let total = header.total_bytes();
@@ -233,9 +249,6 @@ fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError,
     }
     if header.is_control() {
         return Err((ResponseError::InvalidRecord, "clients may not write control batches".into()));
-    }
-    if header.is_transactional() {
-        return Err((ResponseError::InvalidTxnState, "transactions are not supported: no transaction is open".into()));
     }
     Ok(())
 }

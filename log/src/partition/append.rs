@@ -13,6 +13,7 @@ use bytes::Bytes;
 use strata_wire::batch::{
     BatchHeader, set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_record_set,
 };
+use strata_wire::control::{Marker, parse_marker};
 use tokio::sync::oneshot;
 
 use super::{AppendInfo, Inner, Partition, PendingAppend, State};
@@ -24,11 +25,14 @@ use crate::log_dir::is_disk_full;
 use crate::offset::Offset;
 use crate::producer_state::Verdict;
 use crate::record_buf::RecordBuf;
+use crate::txn_index::AbortedTxn;
 
 /// A batch of an append, as the completion needs it.
 struct Placed {
     position: u32,
     header: BatchHeader,
+    /// The transaction this batch (an abort marker) aborted, for the segment's txn index.
+    aborted: Option<AbortedTxn>,
 }
 
 /// Whether an append may wait (for the queue, a roll, the clean marker's removal, the `order` lock).
@@ -138,11 +142,22 @@ impl Partition {
         if let Some(big) = headers.iter().find(|h| h.total_bytes() > max) {
             return Err(AppendError::MessageTooLarge { bytes: big.total_bytes(), max }.into());
         }
+        // The markers of control batches, which decide what happens to their transactions.
+        let mut markers = Vec::with_capacity(headers.len());
+        let mut at = 0usize;
+        for header in &headers {
+            let marker = match header.is_control() {
+                true => Some(parse_marker(&record_set[at..at + header.total_bytes()]).map_err(AppendError::from)?),
+                false => None,
+            };
+            markers.push(marker);
+            at += header.total_bytes();
+        }
         // Idempotence first: a duplicate or a refused batch must not roll or dirty anything.
         let mut producers = None;
-        for header in &headers {
+        for (header, marker) in headers.iter().zip(&markers) {
             let view = producers.as_ref().unwrap_or(&state.producers);
-            match view.check(header, origin)? {
+            match view.check(header, marker.as_ref(), origin)? {
                 Verdict::Append => {}
                 Verdict::Duplicate { base_offset, last_offset } => {
                     return Err(AppendError::DuplicateSequence {
@@ -156,7 +171,7 @@ impl Partition {
             if headers.len() > 1 {
                 // Later batches of the same set are checked against the earlier ones.
                 let mut next = producers.take().unwrap_or_else(|| state.producers.clone());
-                next.record(header);
+                next.record(header, marker.as_ref());
                 producers = Some(next);
             }
         }
@@ -203,7 +218,7 @@ impl Partition {
         let base_offset = state.dirty_end;
         let mut placed = Vec::with_capacity(headers.len());
         let (mut at, mut next, mut position) = (0usize, base_offset.0, state.dirty_size);
-        for mut header in headers {
+        for (mut header, marker) in headers.into_iter().zip(markers) {
             let total = header.total_bytes();
             let batch = &mut bytes.as_mut_slice()[at..at + total];
             set_base_offset(batch, next);
@@ -214,9 +229,9 @@ impl Partition {
             }
             header.base_offset = next;
             header.partition_leader_epoch = leader_epoch;
-            state.producers.record(&header);
+            let aborted = record_producer(&mut state, &header, marker.as_ref());
             next = Offset(header.last_offset()).next().0;
-            placed.push(Placed { position, header });
+            placed.push(Placed { position, header, aborted });
             // A segment rolls before `segment.bytes` (at most `SEGMENT_BYTES_MAX`, below 2 GiB), and
             // a record set is at most `RECORD_SET_BYTES_MAX`: a position beyond `u32` is a bug.
             position = u32::try_from(total)
@@ -270,6 +285,15 @@ impl Partition {
         .map_err(AppendError::from)?;
         Ok(PendingAppend { info, completion: rx })
     }
+}
+
+/// Records an appended batch in the producer state. A marker's completed transaction stays
+/// unstable until the marker is written (`State::txn_ends`); an aborted one is returned for the
+/// txn index.
+fn record_producer(state: &mut State, header: &BatchHeader, marker: Option<&Marker>) -> Option<AbortedTxn> {
+    let done = state.producers.record(header, marker)?;
+    state.txn_ends.push_back((done.last_offset, done.first_offset));
+    AbortedTxn::of(&done)
 }
 
 fn check_writable(inner: &Inner, state: &State) -> Result<(), LogError> {
@@ -330,10 +354,22 @@ fn complete(
             let interval = state.config.index_interval_bytes;
             match state.active_mut() {
                 Some(active) if active.base.0 == segment_base => {
+                    let mut txn_index_error = None;
                     for batch in &placed {
                         active.on_batch(batch.position, &batch.header, interval);
+                        if let Some(aborted) = batch.aborted
+                            && let Err(e) = active.txn_index.push(aborted)
+                        {
+                            txn_index_error = Some(e);
+                        }
                     }
-                    Ok(info)
+                    match txn_index_error {
+                        None => Ok(info),
+                        Some(e) => {
+                            inner.health.take_offline(e, "a write of a transaction index");
+                            inner.health.check().map(|()| info)
+                        }
+                    }
                 }
                 // Cannot happen: segments change only with no write in flight.
                 _ => Err(LogError::Closed),
@@ -341,6 +377,8 @@ fn complete(
         }
     };
     if outcome.is_ok() {
+        let high_watermark = state.high_watermark().0;
+        state.txn_ends.retain(|(marker, _)| *marker >= high_watermark);
         inner.publish(&state);
     } else {
         inner.wake_waiters();

@@ -49,6 +49,7 @@ impl Inner {
         }
         let Some(old) = state.active() else { return Err(LogError::Closed) };
         let [index, time_index] = old.index_files();
+        let txn_index = old.txn_index.file_to_sync()?;
         let log = Arc::clone(&old.log);
         state.segments.insert(new_base.0, new_segment);
         state.dirty_size = 0;
@@ -63,11 +64,16 @@ impl Inner {
             }
             Err(e) => inner.health.take_offline(e, "the fsync of a sealed segment"),
         };
-        Ok(vec![
+        let mut jobs = vec![
             sync_job(index, self.offline_on_error("the fsync of a sealed offset index")),
             sync_job(time_index, self.offline_on_error("the fsync of a sealed time index")),
-            sync_job(log, Box::new(on_synced)),
-        ])
+        ];
+        if let Some(txn_index) = txn_index {
+            jobs.push(sync_job(txn_index, self.offline_on_error("the fsync of a sealed transaction index")));
+        }
+        // Last: its completion moves the recovery point past the segment, once all of it is durable.
+        jobs.push(sync_job(log, Box::new(on_synced)));
+        Ok(jobs)
     }
 
     /// A completion for a pure fsync job: a failure takes the log directory offline.
@@ -96,8 +102,10 @@ impl Inner {
         }
         crate::io::power_cut::file_synced(&active.log);
         let mut snapshots = std::mem::take(&mut state.snapshots);
-        state.producers = load_producers(&self.dir, &state.segments, &mut snapshots, end, state.log_start)?;
+        state.producers = load_producers(&self.dir, &mut state.segments, &mut snapshots, end, state.log_start, None)?;
         state.snapshots = snapshots;
+        // The markers of failed writes never landed: their transactions are open again.
+        state.txn_ends.clear();
         state.dirty_end = end;
         state.dirty_size = size;
         state.pending_batches = 0;
@@ -144,6 +152,13 @@ impl Inner {
     }
 }
 
+/// Whether retention may delete the oldest segment: not when that would move the log start past
+/// the first offset of a transaction not yet stable (Kafka keeps those segments).
+fn retention_may_delete_oldest(state: &State) -> bool {
+    let next_base = state.segments.keys().nth(1).copied().unwrap_or(i64::MAX);
+    next_base <= state.last_stable_offset().0
+}
+
 impl Partition {
     /// Time-driven work: `segment.ms` roll, retention by time and size, `flush.ms`.
     pub fn maintain(&self, now_ms: i64) -> Result<(), LogError> {
@@ -180,6 +195,9 @@ impl Partition {
         }
         let mut deleted = false;
         for _ in 0..expired.min(state.segments.len().saturating_sub(1)) {
+            if !retention_may_delete_oldest(&state) {
+                break;
+            }
             remove_clean_marker(inner, &mut state)?;
             inner.delete_oldest(&mut state)?;
             deleted = true;
@@ -188,7 +206,7 @@ impl Partition {
             let mut excess = state.size_bytes().saturating_sub(config.retention_bytes as u64);
             while state.segments.len() > 1 {
                 let oldest = state.segments.values().next().map_or(u64::MAX, |s| u64::from(s.size));
-                if oldest > excess {
+                if oldest > excess || !retention_may_delete_oldest(&state) {
                     break;
                 }
                 excess -= oldest;
@@ -303,8 +321,10 @@ impl Partition {
         state.pending_batches = 0;
         // Producer state as of the new end: newest snapshot at or below it, plus a replay.
         let mut snapshots = std::mem::take(&mut state.snapshots);
-        state.producers = load_producers(&inner.dir, &state.segments, &mut snapshots, end, state.log_start)?;
+        let log_start = state.log_start;
+        state.producers = load_producers(&inner.dir, &mut state.segments, &mut snapshots, end, log_start, None)?;
         state.snapshots = snapshots;
+        state.txn_ends.clear();
         state.recovery_point = state.recovery_point.min(active_base);
         inner.persist_recovery_point(&mut state, true)?;
         inner.publish(&state);
@@ -345,6 +365,7 @@ impl Partition {
             for file in seg.index_files() {
                 sync_file(&file, &seg.log_path)?;
             }
+            seg.txn_index.sync()?;
         }
         // The snapshot's rename is made durable by the marker's directory fsync right after.
         inner.snapshot_producers(&mut state, end, false)?;

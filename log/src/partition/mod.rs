@@ -12,15 +12,20 @@
 //!   wait, under `order`, until no write is in flight (`drained`), so in-flight writes always
 //!   target the active segment.
 //!
-//! Invariant: `log_start <= high_watermark <= dirty_end`, and every in-flight write lies in the
-//! active segment between its completed size and `dirty_size`.
+//! Invariant: `log_start <= last_stable_offset <= high_watermark <= dirty_end`, and every in-flight
+//! write lies in the active segment between its completed size and `dirty_size`.
+//!
+//! Transactions: the last stable offset is the first offset of the earliest transaction still
+//! open (the producer state knows them from the moment their first batch is assigned offsets) or
+//! whose marker is not written yet (`txn_ends`), else the high watermark. It changes only where
+//! the high watermark does (a marker's write completing moves both), so it is published with it.
 
 mod append;
 mod maintain;
 mod open;
 mod read;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -38,7 +43,7 @@ use crate::producer_state::ProducerState;
 use crate::segment::Segment;
 
 pub use append::AppendOrigin;
-pub use read::{FileRange, ReadResult};
+pub use read::{FileRange, Isolation, ReadResult};
 
 /// File descriptors the manager's partitions may hold, shared by them.
 #[derive(Debug)]
@@ -114,6 +119,9 @@ pub(crate) struct State {
     pub(crate) disk_full: Option<Arc<std::io::Error>>,
     pub(crate) closed: bool,
     pub(crate) producers: ProducerState,
+    /// `(marker offset, first offset)` of transactions whose marker is assigned but not yet below
+    /// the high watermark: they stay unstable until the marker is written.
+    pub(crate) txn_ends: VecDeque<(i64, i64)>,
     pub(crate) unflushed_messages: u64,
     pub(crate) last_flush_ms: i64,
     /// The clean-shutdown marker is still on disk and must go before the first change.
@@ -135,6 +143,15 @@ impl State {
 
     pub(crate) fn high_watermark(&self) -> Offset {
         self.active().map_or(self.log_start, |s| s.next_offset)
+    }
+
+    /// The first offset a read_committed consumer may not see yet (see the module docs).
+    pub(crate) fn last_stable_offset(&self) -> Offset {
+        let high_watermark = self.high_watermark();
+        let open = self.producers.first_open_txn().unwrap_or(i64::MAX);
+        let ending = self.txn_ends.iter().filter(|(marker, _)| *marker >= high_watermark.0).map(|(_, first)| *first);
+        let first_unstable = ending.fold(open, i64::min);
+        Offset(first_unstable.min(high_watermark.0).max(self.log_start.0))
     }
 
     pub(crate) fn size_bytes(&self) -> u64 {
@@ -203,6 +220,7 @@ pub(crate) struct Inner {
     pub(crate) drained: Condvar,
     pub(crate) high_watermark: AtomicI64,
     pub(crate) log_start: AtomicI64,
+    pub(crate) last_stable: AtomicI64,
     pub(crate) hw_tx: watch::Sender<i64>,
 }
 
@@ -229,11 +247,12 @@ impl Inner {
         self.hw_tx.send_modify(|_| {});
     }
 
-    /// Publishes the high watermark and log start after they changed.
+    /// Publishes the high watermark, last stable offset and log start after they changed.
     pub(crate) fn publish(&self, state: &State) {
         state.assert_invariants();
         let hw = state.high_watermark().0;
         self.log_start.store(state.log_start.0, Ordering::Release);
+        self.last_stable.store(state.last_stable_offset().0, Ordering::Release);
         self.high_watermark.store(hw, Ordering::Release);
         self.hw_tx.send_if_modified(|v| {
             let changed = *v != hw;
@@ -278,7 +297,29 @@ impl Partition {
         self.inner.high_watermark.load(Ordering::Acquire)
     }
 
-    /// High-watermark changes, for fetch long-polls.
+    /// The last stable offset (Kafka's LSO): read_committed consumers read below it. The first
+    /// offset of the earliest open transaction, else the high watermark. One atomic load.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.inner.last_stable.load(Ordering::Acquire)
+    }
+
+    /// Every aborted transaction overlapping `[fetch_offset, upper_offset)`, as
+    /// `(producer id, first offset)`, for a read_committed fetch of that range (Kafka's
+    /// `collectAbortedTransactions`).
+    pub fn aborted_transactions(&self, fetch_offset: i64, upper_offset: i64) -> Vec<(i64, i64)> {
+        let state = self.inner.lock_state();
+        let start = state.segments.range(..=fetch_offset).next_back().map_or(i64::MIN, |(base, _)| *base);
+        let mut found = Vec::new();
+        for segment in state.segments.range(start..).map(|(_, s)| s) {
+            if segment.txn_index.collect(fetch_offset, upper_offset, &mut found) {
+                break;
+            }
+        }
+        found.into_iter().map(|t| (t.producer_id, t.first_offset)).collect()
+    }
+
+    /// High-watermark changes, for fetch long-polls. The last stable offset only moves with the
+    /// high watermark, so read_committed long-polls wait on this too.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.inner.hw_tx.subscribe()
     }

@@ -1,12 +1,17 @@
 //! Opening a partition directory: a clean open trusts the files (no scan); an unclean one scans
 //! every segment from the recovery point on, CRC-checks each batch, cuts at the first bad one and
-//! rebuilds indexes; producer state comes from the newest usable snapshot plus a header replay.
+//! rebuilds indexes; producer state comes from the newest usable snapshot plus a replay of the
+//! batches after it, which also rebuilds the aborted-transaction index of every segment scanned
+//! (each entry needs the producer state as of its marker).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Condvar, Mutex};
 
+use std::os::unix::fs::FileExt;
+
+use strata_wire::control::parse_marker;
 use tokio::sync::watch;
 
 use super::{DirShared, FILES_PER_SEGMENT, Inner, Partition, State};
@@ -21,6 +26,7 @@ use crate::offset::{Offset, parse_segment_stem};
 use crate::producer_state::ProducerState;
 use crate::scan::{Scanner, Step};
 use crate::segment::{Segment, segment_paths};
+use crate::txn_index::AbortedTxn;
 
 /// What is in a partition directory, by file name.
 #[derive(Default)]
@@ -47,7 +53,7 @@ fn list(dir: &Path) -> Result<Listing, LogError> {
             "log" => {
                 listing.logs.insert(base.0);
             }
-            "index" | "timeindex" => {
+            "index" | "timeindex" | "txnindex" => {
                 listing.index_only.insert(base.0);
             }
             _ if format!(".{ext}") == SNAPSHOT_SUFFIX => {
@@ -101,10 +107,13 @@ impl Partition {
         let mut segments = BTreeMap::new();
         let result = load_segments(dir, &bases, clean, clean_end, recovery_point, &config, &mut segments);
         let opened = segments.len();
-        if let Err(e) = result {
-            files.release(FILES_PER_SEGMENT * bases.len().max(1));
-            return Err(e);
-        }
+        let rebuild_from = match result {
+            Ok(rebuild_from) => rebuild_from,
+            Err(e) => {
+                files.release(FILES_PER_SEGMENT * bases.len().max(1));
+                return Err(e);
+            }
+        };
         // Segments deleted by recovery give their descriptors back.
         files.release(FILES_PER_SEGMENT * bases.len().max(1) - FILES_PER_SEGMENT * opened.max(1));
         if segments.is_empty() {
@@ -128,7 +137,7 @@ impl Partition {
         }
 
         let mut snapshots = listing.snapshots;
-        let producers = load_producers(dir, &segments, &mut snapshots, end, log_start)?;
+        let producers = load_producers(dir, &mut segments, &mut snapshots, end, log_start, rebuild_from)?;
 
         let state = State {
             config,
@@ -142,6 +151,7 @@ impl Partition {
             disk_full: None,
             closed: false,
             producers,
+            txn_ends: std::collections::VecDeque::new(),
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             clean_marker_present: clean,
@@ -150,6 +160,7 @@ impl Partition {
             snapshots,
         };
         state.assert_invariants();
+        let last_stable = state.last_stable_offset();
         let (hw_tx, _) = watch::channel(end.0);
         let inner = Inner {
             dir: dir.to_path_buf(),
@@ -161,6 +172,7 @@ impl Partition {
             drained: Condvar::new(),
             high_watermark: AtomicI64::new(end.0),
             log_start: AtomicI64::new(log_start.0),
+            last_stable: AtomicI64::new(last_stable.0),
             hw_tx,
         };
         Ok(Partition { inner: Arc::new(inner), topic: topic.to_string(), partition })
@@ -183,6 +195,8 @@ fn remove_below_log_start(dir: &Path, bases: &mut Vec<i64>, log_start: Offset) -
     crate::checkpoint::sync_dir(dir)
 }
 
+/// Opens every segment, scanning those that need it; returns the base of the first one scanned,
+/// from which the transaction indexes are rebuilt (`load_producers`).
 fn load_segments(
     dir: &Path,
     bases: &[i64],
@@ -191,9 +205,10 @@ fn load_segments(
     recovery_point: Offset,
     config: &LogConfig,
     segments: &mut BTreeMap<i64, Segment>,
-) -> Result<(), LogError> {
+) -> Result<Option<Offset>, LogError> {
     let mut cut_after = false;
     let mut changed = false;
+    let mut rebuild_from = None;
     for (i, &base) in bases.iter().enumerate() {
         let is_last = i + 1 == bases.len();
         if cut_after {
@@ -210,6 +225,7 @@ fn load_segments(
         let (mut seg, plausible) = Segment::open(dir, Offset(base), next)?;
         let scan = !plausible || (!clean && (is_last || base >= recovery_point.0));
         if scan {
+            rebuild_from = rebuild_from.or(Some(Offset(base)));
             let recovered = seg.rebuild(true, config.index_interval_bytes, config.segment_index_bytes, |_| {})?;
             if let Some(reason) = recovered.reason {
                 tracing::warn!(segment = %seg.log_path.display(), cut_bytes = recovered.cut_bytes, %reason, "recovery cut the log");
@@ -235,17 +251,20 @@ fn load_segments(
         // So are the removals of the segments after the cut.
         crate::checkpoint::sync_dir(dir)?;
     }
-    Ok(())
+    Ok(rebuild_from)
 }
 
-/// Producer state as of `end`: the newest snapshot at or below `end`, then every batch header
-/// from the snapshot's offset on. Snapshots beyond `end` (a cut tail) are deleted.
+/// Producer state as of `end`: the newest snapshot at or below `end`, then every batch from the
+/// snapshot's offset on. Snapshots beyond `end` (a cut tail) are deleted. With `rebuild_from`, the
+/// snapshot is one at or below it, and the txn index of every segment from there on is rebuilt
+/// from the markers replayed (and made durable where it changed).
 pub(super) fn load_producers(
     dir: &Path,
-    segments: &BTreeMap<i64, Segment>,
+    segments: &mut BTreeMap<i64, Segment>,
     snapshots: &mut BTreeSet<i64>,
     end: Offset,
     log_start: Offset,
+    rebuild_from: Option<Offset>,
 ) -> Result<ProducerState, LogError> {
     for stale in snapshots.range(end.0.saturating_add(1)..).copied().collect::<Vec<_>>() {
         remove(&snapshot_path(dir, Offset(stale)))?;
@@ -254,6 +273,9 @@ pub(super) fn load_producers(
     let mut from = Offset(i64::MIN);
     let mut state = ProducerState::default();
     for &offset in snapshots.iter().rev() {
+        if rebuild_from.is_some_and(|r| offset > r.0) {
+            continue;
+        }
         let bytes = std::fs::read(snapshot_path(dir, Offset(offset))).ok();
         if let Some((at, loaded)) = bytes.as_deref().and_then(ProducerState::decode)
             && at == offset
@@ -263,19 +285,48 @@ pub(super) fn load_producers(
             break;
         }
     }
-    if from < end {
-        for seg in segments.values().filter(|s| s.next_offset > from && !s.is_empty()) {
-            let start = if from > seg.base { seg.index.lookup(seg.rel(from)).1.as_u64() } else { 0 };
-            let mut scanner = Scanner::new(&seg.log, start, u64::from(seg.size), false, None);
-            loop {
-                match scanner.next_step().map_err(|e| LogError::io("scan segment", &seg.log_path, e))? {
-                    Step::Batch { header, .. } if header.base_offset >= from.0 => state.record(&header),
-                    Step::Batch { .. } => {}
-                    Step::End | Step::Bad { .. } => break,
-                }
-            }
+    for seg in segments.values_mut() {
+        let replay = from < end && seg.next_offset > from && !seg.is_empty();
+        let aborted = if replay { replay_segment(seg, from, &mut state)? } else { Vec::new() };
+        if rebuild_from.is_some_and(|r| seg.base >= r) {
+            seg.txn_index.replace(aborted, true)?;
         }
     }
     state.remove_before(log_start.0);
     Ok(state)
+}
+
+/// Replays the batches of `seg` from offset `from` into `state`; returns the transactions its
+/// abort markers aborted.
+fn replay_segment(seg: &Segment, from: Offset, state: &mut ProducerState) -> Result<Vec<AbortedTxn>, LogError> {
+    let io = |e| LogError::io("scan segment", &seg.log_path, e);
+    let start = if from > seg.base { seg.index.lookup(seg.rel(from)).1.as_u64() } else { 0 };
+    let mut scanner = Scanner::new(&seg.log, start, u64::from(seg.size), false, None);
+    let mut aborted = Vec::new();
+    loop {
+        match scanner.next_step().map_err(io)? {
+            Step::Batch { header, position } if header.base_offset >= from.0 => {
+                let marker = match header.is_control() {
+                    false => None,
+                    true => {
+                        let mut batch = vec![0u8; header.total_bytes()];
+                        seg.log.read_exact_at(&mut batch, position).map_err(io)?;
+                        match parse_marker(&batch) {
+                            Ok(marker) => Some(marker),
+                            Err(error) => {
+                                // The append path refuses malformed markers: only damage gets here.
+                                tracing::warn!(segment = %seg.log_path.display(), position, %error, "skipping a malformed control batch");
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let done = state.record(&header, marker.as_ref());
+                aborted.extend(done.as_ref().and_then(AbortedTxn::of));
+            }
+            Step::Batch { .. } => {}
+            Step::End | Step::Bad { .. } => break,
+        }
+    }
+    Ok(aborted)
 }

@@ -38,6 +38,20 @@ pub struct ReadResult {
     pub ranges: Vec<FileRange>,
     pub high_watermark: i64,
     pub log_start_offset: i64,
+    /// The last stable offset when the read was made.
+    pub last_stable_offset: i64,
+    /// One past the last offset of the batches in `ranges` (the offset asked for when they are
+    /// empty): the upper end for [`Partition::aborted_transactions`].
+    pub end_offset: i64,
+}
+
+/// Which records a read may return (Kafka's `isolation_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// Up to the high watermark.
+    ReadUncommitted,
+    /// Up to the last stable offset.
+    ReadCommitted,
 }
 
 /// What a read needs from one segment, copied out under the lock.
@@ -46,20 +60,31 @@ struct SegmentView {
     size: u32,
     start_hint: u64,
     end_hint: u64,
+    next_offset: Offset,
     path: std::path::PathBuf,
 }
 
 impl Partition {
     /// Whole batches starting with the one containing `offset`, up to `max_bytes` (but always at
-    /// least one batch, as Kafka does), from one segment. `offset == high_watermark` gives no
-    /// ranges; outside `[log_start, high_watermark]` is `OffsetOutOfRange`.
+    /// least one batch, as Kafka does), from one segment, below the high watermark.
+    /// `offset == high_watermark` gives no ranges; outside `[log_start, high_watermark]` is
+    /// `OffsetOutOfRange`.
     pub fn read(&self, offset: i64, max_bytes: u32) -> Result<ReadResult, ReadError> {
+        self.read_isolated(offset, max_bytes, Isolation::ReadUncommitted)
+    }
+
+    /// [`Partition::read`], but with [`Isolation::ReadCommitted`] only batches below the last
+    /// stable offset (an offset from there up to the high watermark gives no ranges, as Kafka's
+    /// read_committed fetch does).
+    pub fn read_isolated(&self, offset: i64, max_bytes: u32, isolation: Isolation) -> Result<ReadResult, ReadError> {
         let mut target = Offset(offset);
         loop {
-            let (view, hw, log_start) = {
+            let (view, hw, log_start, stable, limit) = {
                 let state = self.inner.lock_state();
                 let hw = state.high_watermark();
                 let log_start = state.log_start;
+                let stable = state.last_stable_offset();
+                let limit = if isolation == Isolation::ReadCommitted { stable } else { hw };
                 if state.closed {
                     return Err(LogError::Closed.into());
                 }
@@ -70,22 +95,41 @@ impl Partition {
                         high_watermark: hw.0,
                     });
                 }
-                let empty = ReadResult { ranges: Vec::new(), high_watermark: hw.0, log_start_offset: log_start.0 };
-                if target == hw {
+                let empty = ReadResult {
+                    ranges: Vec::new(),
+                    high_watermark: hw.0,
+                    log_start_offset: log_start.0,
+                    last_stable_offset: stable.0,
+                    end_offset: target.0,
+                };
+                if target >= limit {
                     return Ok(empty);
                 }
                 let Some((_, seg)) = state.segments.range(..=target.0).next_back() else { return Ok(empty) };
                 let (_, start) = seg.index.lookup(seg.rel(target));
                 let want_end = start.0.saturating_add(max_bytes).min(seg.size);
-                let (_, end) = seg.index.lookup_position(FilePosition(want_end));
+                let (_, mut end) = seg.index.lookup_position(FilePosition(want_end));
+                if limit < seg.next_offset {
+                    // The limit (a last stable offset below the high watermark) is the base of a
+                    // batch: everything before the indexed batch at or below it lies below it.
+                    end = end.min(seg.index.lookup(seg.rel(limit)).1);
+                }
                 let view = SegmentView {
                     file: Arc::clone(&seg.log),
                     size: seg.size,
                     start_hint: start.as_u64(),
                     end_hint: end.as_u64(),
+                    next_offset: seg.next_offset,
                     path: seg.log_path.clone(),
                 };
-                (view, hw, log_start)
+                (view, hw, log_start, stable, limit)
+            };
+            let result = |ranges: Vec<FileRange>, end_offset: i64| ReadResult {
+                ranges,
+                high_watermark: hw.0,
+                log_start_offset: log_start.0,
+                last_stable_offset: stable.0,
+                end_offset,
             };
             let io = |e| ReadError::Storage(LogError::io("read segment", &view.path, e));
             // The batch holding the target.
@@ -103,8 +147,8 @@ impl Partition {
             let Some((start, header)) = first else {
                 // The segment ends before the target (it was cut concurrently, or the target is in
                 // the next one): look again from the next offset the log has.
-                if target >= hw {
-                    return Ok(ReadResult { ranges: Vec::new(), high_watermark: hw.0, log_start_offset: log_start.0 });
+                if target >= limit {
+                    return Ok(result(Vec::new(), target.0));
                 }
                 let next = self.next_segment_base(target);
                 match next {
@@ -121,26 +165,34 @@ impl Partition {
                     }
                 }
             };
-            let limit = (start + u64::from(max_bytes)).min(u64::from(view.size));
+            let byte_limit = (start + u64::from(max_bytes)).min(u64::from(view.size));
             let mut end = start + header.total_bytes() as u64;
+            let mut end_offset = header.last_offset().saturating_add(1);
             let mut position = view.end_hint.max(end);
             if position > end {
                 // The index hint is a batch boundary after `end`: everything up to it fits.
-                end = position.min(limit).max(end);
+                end = position.min(byte_limit).max(end);
                 position = end;
+                // The offset there is read below, from the batch before it.
+                end_offset = i64::MIN;
             }
-            while position < limit {
+            while position < byte_limit {
                 match read_header(&view.file, position).map_err(io)? {
-                    Some(h) if position + h.total_bytes() as u64 <= limit => {
+                    Some(h) if position + h.total_bytes() as u64 <= byte_limit && h.base_offset < limit.0 => {
                         position += h.total_bytes() as u64;
                         end = position;
+                        end_offset = h.last_offset().saturating_add(1);
                     }
                     _ => break,
                 }
             }
+            if end_offset == i64::MIN {
+                // The range ends where the index hint said: the next batch's base, or the segment's end.
+                end_offset = read_header(&view.file, end).map_err(io)?.map_or(view.next_offset.0, |h| h.base_offset);
+            }
             let len = u32::try_from(end - start).unwrap_or(u32::MAX);
             let range = FileRange { file: view.file, position: start, len };
-            return Ok(ReadResult { ranges: vec![range], high_watermark: hw.0, log_start_offset: log_start.0 });
+            return Ok(result(vec![range], end_offset));
         }
     }
 
