@@ -15,17 +15,13 @@ pub struct ApiSpec {
     /// The oldest version served with `strata.legacy.protocol.enable` (Kafka 3.9's oldest); equal
     /// to `min` for an API Kafka 4 did not cut down.
     pub legacy_min: i16,
-    /// Whether ApiVersions lists it. An API is routed (and version-checked) before it is
-    /// advertised when clients reach it only through others not served yet (TxnOffsetCommit
-    /// before the transaction APIs): tests can drive it, clients do not see it.
-    pub advertised: bool,
 }
 
 impl ApiSpec {
     /// An API served at `min..=max`, with or without `strata.legacy.protocol.enable`.
     pub const fn new(key: ApiKey, min: i16, max: i16) -> ApiSpec {
         assert!(0 <= min && min <= max, "an API's versions are a non-empty range from 0 up");
-        ApiSpec { key, min, max, legacy_min: min, advertised: true }
+        ApiSpec { key, min, max, legacy_min: min }
     }
 
     /// The same API whose versions `legacy_min..min` Kafka 4 removed and Strata serves when
@@ -33,11 +29,6 @@ impl ApiSpec {
     pub const fn with_legacy_min(self, legacy_min: i16) -> ApiSpec {
         assert!(0 <= legacy_min && legacy_min < self.min, "legacy versions come before Kafka 4.1's oldest");
         ApiSpec { legacy_min, ..self }
-    }
-
-    /// The same API, routed but left out of ApiVersions (see [`ApiSpec::advertised`]).
-    pub const fn unadvertised(self) -> ApiSpec {
-        ApiSpec { advertised: false, ..self }
     }
 
     /// The oldest version accepted, with or without the legacy versions.

@@ -33,3 +33,15 @@ pub fn run<R>(work: impl FnOnce() -> R) -> R {
         _ => work(),
     }
 }
+
+/// Waits for `work` from synchronous code running on a runtime worker (the produce path, which
+/// must finish on the connection's reader), handing the worker over meanwhile. `None` off the
+/// broker's multi-threaded runtime, where a worker cannot be handed over.
+pub fn wait<F: std::future::Future>(work: F) -> Option<F::Output> {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            Some(tokio::task::block_in_place(|| handle.block_on(work)))
+        }
+        _ => None,
+    }
+}

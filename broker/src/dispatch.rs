@@ -6,12 +6,15 @@
 //! broker compiles: the key is the type's key, every version served is one the `kafka-protocol`
 //! crate decodes or one `strata_wire::legacy` decodes. With `strata.legacy.protocol.enable` the
 //! entries' `legacy_min` versions (those Kafka 3.9 still served and Kafka 4 removed) are
-//! advertised and served as well; without it the broker accepts exactly Kafka 4.1's ranges. An
-//! entry marked `unadvertised` is routed and checked but left out of ApiVersions.
+//! advertised and served as well; without it the broker accepts exactly Kafka 4.1's ranges.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest,
+    ListTransactionsRequest, WriteTxnMarkersRequest,
+};
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
     DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
@@ -120,17 +123,18 @@ pub const ROUTES: &[Route] = &[
     route!(list_groups: ListGroupsRequest),
     route!(delete_groups: DeleteGroupsRequest),
     route!(offset_delete: OffsetDeleteRequest),
+    route!(add_partitions_to_txn: AddPartitionsToTxnRequest),
+    route!(add_offsets_to_txn: AddOffsetsToTxnRequest),
+    route!(end_txn: EndTxnRequest),
+    route!(write_txn_markers: WriteTxnMarkersRequest),
+    route!(describe_transactions: DescribeTransactionsRequest),
+    route!(list_transactions: ListTransactionsRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 
 /// What the broker serves of every API, in table order.
 pub fn specs() -> impl Iterator<Item = &'static ApiSpec> {
     ROUTES.iter().map(|r| &r.spec)
-}
-
-/// What ApiVersions lists: the APIs of the table that are advertised, in table order.
-pub fn advertised() -> impl Iterator<Item = &'static ApiSpec> {
-    specs().filter(|s| s.advertised)
 }
 
 /// The row of `key`, if the broker serves it at all.
@@ -231,6 +235,6 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), rows, "an API key appears twice in ROUTES");
-        assert!(route(ApiKey::ApiVersions).is_some() && route(ApiKey::EndTxn).is_none());
+        assert!(route(ApiKey::ApiVersions).is_some() && route(ApiKey::EndTxn).is_some());
     }
 }

@@ -1,17 +1,21 @@
 //! The one place an error becomes a Kafka error code: the log's ([`LogError`], [`ReadError`],
 //! [`AppendError`]), the topic registry's ([`TopicError`]), the group coordinator's
-//! ([`GroupError`], [`StoreError`]) and those of request data ([`BatchError`], [`MessageSetError`]). Handlers
+//! ([`GroupError`], [`StoreError`]), the transaction coordinator's ([`TxnError`], whose codes
+//! strata-txn defines, and [`TxnUnavailable`]) and those of request data ([`BatchError`],
+//! [`MessageSetError`]). Handlers
 //! answer with [`ErrorCode::code`] and never match on another crate's error to pick a code; the
 //! codes are Kafka's, as a real broker answers the same failure.
 
 use kafka_protocol::ResponseError;
 use strata_groups::GroupError;
 use strata_log::{AppendError, LogError, ReadError};
+use strata_txn::TxnError;
 use strata_wire::batch::BatchError;
 use strata_wire::legacy::message_set::MessageSetError;
 
 use crate::groups::StoreError;
 use crate::topics::TopicError;
+use crate::txn::TxnUnavailable;
 
 /// An error that answers a request (or one partition, topic or group of it) with a Kafka error.
 pub trait ErrorCode {
@@ -187,6 +191,25 @@ impl ErrorCode for GroupError {
     }
 }
 
+impl ErrorCode for TxnError {
+    /// A transaction coordinator error, carried in its reply (strata-txn maps it, as Kafka's).
+    fn kafka_error(&self) -> ResponseError {
+        self.response_error()
+    }
+}
+
+impl ErrorCode for TxnUnavailable {
+    /// The coordinator cannot answer now: loading `__transaction_state` (Kafka's
+    /// COORDINATOR_LOAD_IN_PROGRESS), or its records could not be written (Kafka maps such
+    /// append failures to COORDINATOR_NOT_AVAILABLE; clients retry both).
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            TxnUnavailable::Loading => ResponseError::CoordinatorLoadInProgress,
+            TxnUnavailable::Store(_) => ResponseError::CoordinatorNotAvailable,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +237,6 @@ mod tests {
         let fenced = AppendError::InvalidProducerEpoch { producer_id: 1, epoch: 0, current: 1 };
         assert_eq!(StoreError::Append { partition: 0, source: fenced }.code(), 47);
         assert_eq!(StoreError::NoPartition(3).code(), 15);
+        assert_eq!((TxnUnavailable::Loading.code(), TxnError::ProducerFenced.code()), (14, 90));
     }
 }

@@ -28,6 +28,7 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod topics;
+pub mod txn;
 
 use std::sync::Arc;
 
@@ -80,8 +81,10 @@ fn host_name() -> String {
 pub async fn serve(started: Started, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
     let Started { broker, listener } = started;
     let group_ticker = tokio::spawn(groups::ticker::run(Arc::clone(&broker)));
+    let txn_ticker = tokio::spawn(txn::ticker::run(Arc::clone(&broker)));
     server::run(listener, Arc::clone(&broker), shutdown).await;
     group_ticker.abort();
+    txn_ticker.abort();
     broker.groups.shutdown().await;
     tokio::task::block_in_place(|| broker.log.shutdown()).map_err(RunError::Shutdown)?;
     tracing::info!("log closed cleanly");

@@ -146,6 +146,12 @@ settings! {
     group_min_session_timeout_ms: i32 = "group.min.session.timeout.ms",
     group_max_session_timeout_ms: i32 = "group.max.session.timeout.ms",
     group_initial_rebalance_delay_ms: i32 = "group.initial.rebalance.delay.ms",
+    transaction_state_log_num_partitions: i32 = "transaction.state.log.num.partitions",
+    transaction_max_timeout_ms: i32 = "transaction.max.timeout.ms",
+    transactional_id_expiration_ms: i32 = "transactional.id.expiration.ms",
+    /// The transaction coordinator's longest sleep between looks for timed-out transactions.
+    transaction_abort_timed_out_transaction_cleanup_interval_ms: i32 =
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
     /// Serve the request versions Kafka 4 removed.
     legacy_protocol_enable: bool = "strata.legacy.protocol.enable",
     fetch_transfer: FetchTransfer = "strata.fetch.transfer",

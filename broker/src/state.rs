@@ -1,7 +1,8 @@
 //! The broker's shared state: configuration, the log manager, the topic registry and this node's
-//! identity. One `Arc<Broker>` is shared by every connection and background task.
+//! identity, the group and transaction coordinators. One `Arc<Broker>` is shared by every connection and background task.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use strata_log::{LogManager, LogOptions};
 
@@ -27,6 +28,8 @@ pub enum StartError {
     ClusterId { path: PathBuf, source: std::io::Error },
     #[error("cannot start the group coordinator: {0}")]
     Groups(#[from] crate::groups::GroupsStartError),
+    #[error("cannot start the transaction coordinator: {0}")]
+    Txns(#[from] crate::txn::TxnStartError),
     #[error(transparent)]
     Locked(#[from] crate::data_dir_lock::LockError),
 }
@@ -39,8 +42,9 @@ pub struct Broker {
     pub log: LogManager,
     pub topics: Topics,
     /// Idempotent producer ids (InitProducerId).
-    pub producer_ids: crate::producer_ids::ProducerIds,
+    pub producer_ids: Arc<crate::producer_ids::ProducerIds>,
     pub groups: crate::groups::Groups,
+    pub txns: crate::txn::Transactions,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
@@ -57,8 +61,19 @@ impl Broker {
         tracing::info!(io = ?log.io_kind(), "log opened");
         let topics = Topics::load(&log, &config, now_ms())?;
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;
-        let producer_ids = crate::producer_ids::ProducerIds::new(&config.data_dir);
-        Ok(Broker { config, advertised, cluster_id, log, topics, producer_ids, groups, _data_dir_lock: data_dir_lock })
+        let producer_ids = Arc::new(crate::producer_ids::ProducerIds::new(&config.data_dir));
+        let txns = crate::txn::Transactions::open(&log, &topics, &config, Arc::clone(&producer_ids))?;
+        Ok(Broker {
+            config,
+            advertised,
+            cluster_id,
+            log,
+            topics,
+            producer_ids,
+            groups,
+            txns,
+            _data_dir_lock: data_dir_lock,
+        })
     }
 
     pub fn node_id(&self) -> i32 {

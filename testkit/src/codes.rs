@@ -44,6 +44,17 @@ pub const INVALID_RECORD: i16 = E::InvalidRecord.code();
 pub const UNKNOWN_TOPIC_ID: i16 = E::UnknownTopicId.code();
 pub const MISMATCHED_ENDPOINT_TYPE: i16 = E::MismatchedEndpointType.code();
 pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = E::UnsupportedEndpointType.code();
+// Transactions.
+pub const NOT_ENOUGH_REPLICAS: i16 = E::NotEnoughReplicas.code();
+pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = E::CoordinatorLoadInProgress.code();
+pub const INVALID_TXN_STATE: i16 = E::InvalidTxnState.code();
+pub const INVALID_PRODUCER_ID_MAPPING: i16 = E::InvalidProducerIdMapping.code();
+pub const INVALID_TRANSACTION_TIMEOUT: i16 = E::InvalidTransactionTimeout.code();
+pub const CONCURRENT_TRANSACTIONS: i16 = E::ConcurrentTransactions.code();
+pub const OPERATION_NOT_ATTEMPTED: i16 = E::OperationNotAttempted.code();
+pub const PRODUCER_FENCED: i16 = E::ProducerFenced.code();
+pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = E::TransactionalIdNotFound.code();
+pub const TRANSACTION_ABORTABLE: i16 = E::TransactionAbortable.code();
 
 #[cfg(test)]
 mod tests {

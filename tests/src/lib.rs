@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod clients;
 pub mod data;
+pub mod transactions;
 
 pub use broker::{Broker, BrokerOptions};
 

@@ -50,18 +50,27 @@ impl Counters {
         Counters { since_snapshot: replayed, snapshot_len }
     }
 
-    fn due(&self, partition: usize) -> bool {
+    /// Whether `partition` took enough records since its last snapshot to be snapshotted again.
+    pub(crate) fn due(&self, partition: usize) -> bool {
         let since = self.since_snapshot.get(partition).copied().unwrap_or(0);
         let last = self.snapshot_len.get(partition).copied().unwrap_or(0);
         since > RECORDS_SINCE_SNAPSHOT_MAX && since > last.saturating_mul(2)
     }
-}
 
-/// Counts the records just queued (one partition number per record).
-pub(super) fn count(inner: &mut Inner, record_partitions: impl IntoIterator<Item = i32>) {
-    for p in record_partitions {
-        if let Some(n) = usize::try_from(p).ok().and_then(|i| inner.compaction.since_snapshot.get_mut(i)) {
-            *n += 1;
+    /// Counts the records just queued (one partition number per record).
+    pub(crate) fn count(&mut self, record_partitions: impl IntoIterator<Item = i32>) {
+        for p in record_partitions {
+            if let Some(n) = usize::try_from(p).ok().and_then(|i| self.since_snapshot.get_mut(i)) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// `partition` was just snapshotted as `snapshot_len` records.
+    pub(crate) fn snapshotted(&mut self, partition: usize, snapshot_len: u64) {
+        if let (Some(since), Some(len)) = (self.since_snapshot.get_mut(partition), self.snapshot_len.get_mut(partition))
+        {
+            (*since, *len) = (0, snapshot_len);
         }
     }
 }
@@ -107,8 +116,7 @@ pub(super) fn compact_due(
                 }
             }
         };
-        inner.compaction.since_snapshot[index] = 0;
-        inner.compaction.snapshot_len[index] = snapshot_len;
+        inner.compaction.snapshotted(index, snapshot_len);
         tracing::info!(partition = p, records = snapshot_len, log_start = before, "snapshotting __consumer_offsets");
         move_log_start(Arc::clone(partition), before, written_at);
     }
@@ -116,11 +124,12 @@ pub(super) fn compact_due(
 
 /// Once the partition's high watermark reaches `written_at` (the snapshot is written), deletes
 /// the records before `before`.
-fn move_log_start(partition: Arc<Partition>, before: i64, written_at: i64) {
+pub(crate) fn move_log_start(partition: Arc<Partition>, before: i64, written_at: i64) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!("no runtime to compact __consumer_offsets on");
+        tracing::warn!("no runtime to compact an internal topic on");
         return;
     };
+    let partition_name = format!("{}-{}", partition.topic(), partition.partition());
     runtime.spawn(async move {
         let mut hw = partition.subscribe();
         while *hw.borrow_and_update() < written_at {
@@ -130,8 +139,10 @@ fn move_log_start(partition: Arc<Partition>, before: i64, written_at: i64) {
         }
         let deleted = tokio::task::spawn_blocking(move || partition.delete_records(before)).await;
         match deleted {
-            Ok(Ok(start)) => tracing::debug!(log_start = start, "__consumer_offsets compacted"),
-            Ok(Err(error)) => tracing::warn!(%error, "cannot move the __consumer_offsets log start"),
+            Ok(Ok(start)) => tracing::debug!(topic = %partition_name, log_start = start, "internal topic compacted"),
+            Ok(Err(error)) => {
+                tracing::warn!(topic = %partition_name, %error, "cannot move the internal topic's log start")
+            }
             Err(error) => tracing::warn!(%error, "compaction task failed"),
         }
     });

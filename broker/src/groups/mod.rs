@@ -42,7 +42,8 @@ use crate::config::BrokerConfig;
 use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, TopicError, Topics};
 
-pub use store::{OFFSETS_TOPIC, OffsetsLog, StoreError};
+pub(crate) use compact::{Counters, move_log_start, topic_overrides as internal_topic_overrides};
+pub use store::{KeyedRecord, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -292,7 +293,7 @@ impl Groups {
         } else {
             let now = now_ms();
             self.log.append(&records, now).map(|pending| {
-                compact::count(inner, records.iter().map(|r| r.partition));
+                inner.compaction.count(records.iter().map(|r| r.partition));
                 let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.info.last_offset + 1)).collect();
                 for &(p, end) in &appended {
                     if let Some(queued) = usize::try_from(p).ok().and_then(|i| inner.queued_end.get_mut(i)) {
@@ -340,11 +341,7 @@ impl Groups {
         if inner.rebuilds != rebuilds_seen {
             return;
         }
-        for (index, &end) in inner.queued_end.iter().enumerate() {
-            let Ok(partition) = self.log.partition(i32::try_from(index).unwrap_or(i32::MAX)) else { continue };
-            // An error means the partition failed: what it holds below its high watermark stays.
-            let _ = partition.wait_written(end).await;
-        }
+        self.log.settle(&inner.queued_end).await;
         let replayed = crate::blocking::run(|| replay(&self.log, &self.config));
         match replayed {
             Ok((coordinator, counts)) => {
@@ -377,7 +374,16 @@ pub async fn transaction_completed(state: &Broker, offsets_partition: i32, produ
 fn replay(offsets: &OffsetsLog, config: &CoordinatorConfig) -> Result<(Coordinator, Vec<u64>), StoreError> {
     let mut replayer = Coordinator::replayer(config.clone(), Box::new(UuidMemberIds));
     let started = std::time::Instant::now();
-    let counts = offsets.replay(&mut replayer)?;
+    let counts = offsets.replay(&mut |item| match item {
+        Replayed::Record { key, value, transaction: None } => replayer.apply(key, value),
+        Replayed::Record { key, value, transaction: Some(producer) } => {
+            replayer.apply_transactional(producer, key, value)
+        }
+        Replayed::Marker { partition, marker } => {
+            replayer.apply_marker(partition, marker.producer_id, marker.commit);
+            Ok(())
+        }
+    })?;
     let (records, skipped) = replayer.counts();
     let coordinator = replayer.finish(now_ms());
     tracing::info!(records, skipped, took_ms = started.elapsed().as_millis(), "replayed {OFFSETS_TOPIC}");
@@ -395,18 +401,7 @@ async fn deliver(
     pending: Result<Vec<PendingAppend>, StoreError>,
     completions: Vec<Delivery>,
 ) -> Result<(), StoreError> {
-    let persisted = match pending {
-        Ok(pending) => {
-            let mut result = Ok(());
-            for append in pending {
-                if let Err(error) = append.wait().await {
-                    result = Err(StoreError::Write(error));
-                }
-            }
-            result
-        }
-        Err(error) => Err(error),
-    };
+    let persisted = store::wait_all(pending).await;
     if let Err(error) = &persisted {
         tracing::error!(%error, "group coordinator records not written; answering with errors");
     }

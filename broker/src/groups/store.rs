@@ -1,12 +1,13 @@
-//! `__consumer_offsets` in strata-log: the coordinator's records as Kafka v2 record batches
-//! (key and value as the coordinator encoded them, a tombstone as a null value), appended to
-//! partition `record.partition`, and read back at start-up for replay. A transactional offset
-//! commit's records go in a transactional batch of its producer (appended as the coordinator's,
-//! so only the producer's epoch is checked); replay hands such records to the replayer as pending
-//! and the end-transaction markers (control batches) found after them as commits or aborts.
+//! `__consumer_offsets` (and `__transaction_state`, the same shape) in strata-log: a
+//! coordinator's records as Kafka v2 record batches (key and value as the coordinator encoded
+//! them, a tombstone as a null value), appended to partition `record.partition`, and read back at
+//! start-up for replay. A transactional offset commit's records go in a transactional batch of
+//! its producer (appended as the coordinator's, so only the producer's epoch is checked); replay
+//! hands such records over with their producer, and the end-transaction markers (control
+//! batches) found after them as [`Replayed::Marker`].
 //!
 //! Nothing here decides *what* to write: the coordinator does. This file only turns records into
-//! batches and batches back into records, so that the log reads like Kafka's own offsets topic.
+//! batches and batches back into records, so that the log reads like Kafka's own internal topics.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,10 +17,11 @@ use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record as KafkaRecord,
     RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use strata_groups::{Record, Replayer, TxnProducer};
+use strata_groups::records::RecordError;
+use strata_groups::{Record, TxnProducer};
 use strata_log::{AppendError, AppendOrigin, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
-use strata_wire::control::parse_marker;
+use strata_wire::control::{Marker, parse_marker};
 
 use crate::topics::Topic;
 
@@ -35,19 +37,62 @@ const REPLAY_READ_BYTES: u32 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("__consumer_offsets has no partition {0}")]
+    #[error("the coordinator's internal topic has no partition {0}")]
     NoPartition(i32),
-    #[error("cannot encode a __consumer_offsets batch: {0}")]
+    #[error("cannot encode a coordinator batch: {0}")]
     Encode(String),
-    #[error("cannot append to __consumer_offsets-{partition}: {source}")]
+    #[error("cannot append to the coordinator's partition {partition}: {source}")]
     Append { partition: i32, source: AppendError },
-    #[error("__consumer_offsets write failed: {0}")]
+    #[error("coordinator write failed: {0}")]
     Write(#[from] LogError),
-    #[error("cannot read __consumer_offsets-{partition}: {reason}")]
+    #[error("cannot read the coordinator's partition {partition}: {reason}")]
     Read { partition: i32, reason: String },
 }
 
-/// The partitions of `__consumer_offsets`, indexed by partition number, with their leadership as
+/// A coordinator record: the partition it goes to, its key, its value (`None`: a tombstone), and
+/// the producer whose transaction it belongs to (a transactional offset commit), if any.
+pub trait KeyedRecord {
+    fn partition(&self) -> i32;
+    fn key(&self) -> &Bytes;
+    fn value(&self) -> Option<&Bytes>;
+    fn transaction(&self) -> Option<TxnProducer>;
+}
+
+/// Both coordinators' records have the same three fields; only group records can be
+/// transactional.
+macro_rules! keyed_record {
+    ($($ty:ty => $transaction:expr),*) => {$(
+        impl KeyedRecord for $ty {
+            fn partition(&self) -> i32 {
+                self.partition
+            }
+            fn key(&self) -> &Bytes {
+                &self.key
+            }
+            fn value(&self) -> Option<&Bytes> {
+                self.value.as_ref()
+            }
+            fn transaction(&self) -> Option<TxnProducer> {
+                $transaction(self)
+            }
+        }
+    )*};
+}
+keyed_record!(Record => |r: &Record| r.transaction, strata_txn::TxnRecord => |_| None);
+
+/// One thing replay reads from an internal topic, in log order.
+#[derive(Debug)]
+pub enum Replayed<'a> {
+    /// A record; `transaction` is its producer when it came in a transactional batch.
+    Record { key: &'a [u8], value: Option<&'a [u8]>, transaction: Option<TxnProducer> },
+    /// An end-transaction marker (a control batch) on partition `partition`.
+    Marker { partition: i32, marker: Marker },
+}
+
+/// What replay feeds each record and marker to: a coordinator's replayer.
+pub type Apply<'a> = dyn FnMut(Replayed<'_>) -> Result<(), RecordError> + 'a;
+
+/// The partitions of an internal topic (`__consumer_offsets`, `__transaction_state`), indexed by partition number, with their leadership as
 /// it was when the coordinator loaded them (a cluster reloads the coordinator when it moves).
 #[derive(Debug, Clone)]
 pub struct OffsetsLog {
@@ -68,7 +113,7 @@ impl OffsetsLog {
     }
 
     /// The leader epoch appends to partition `index` are written with.
-    fn leader_epoch(&self, index: i32) -> Result<i32, StoreError> {
+    pub fn leader_epoch(&self, index: i32) -> Result<i32, StoreError> {
         self.topic.leadership(index).map(|l| l.leader_epoch).ok_or(StoreError::NoPartition(index))
     }
 
@@ -76,10 +121,10 @@ impl OffsetsLog {
     /// The caller holds the coordinator's lock, which keeps the log's order equal to the
     /// coordinator's order; an append that must wait (a full write queue, a roll) hands the
     /// runtime worker over while it does (`crate::blocking`), so it stalls no other task.
-    pub fn append(&self, records: &[Record], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
-        let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
+    pub fn append<R: KeyedRecord>(&self, records: &[R], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
+        let mut by_partition: BTreeMap<i32, Vec<&R>> = BTreeMap::new();
         for record in records {
-            by_partition.entry(record.partition).or_default().push(record);
+            by_partition.entry(record.partition()).or_default().push(record);
         }
         let mut pending = Vec::with_capacity(by_partition.len());
         for (index, records) in by_partition {
@@ -100,9 +145,19 @@ impl OffsetsLog {
         Ok(pending)
     }
 
+    /// Waits until every append queued so far (`queued_end`: per partition, the end offset of
+    /// the last one) has been written or has failed, so a replay reads exactly what the log holds.
+    pub async fn settle(&self, queued_end: &[i64]) {
+        for (index, &end) in queued_end.iter().enumerate() {
+            let Ok(partition) = self.partition(i32::try_from(index).unwrap_or(i32::MAX)) else { continue };
+            // An error means the partition failed: what it holds below its high watermark stays.
+            let _ = partition.wait_written(end).await;
+        }
+    }
+
     /// Feeds every record of every partition, from its log start, to `replayer`. Returns how
     /// many records each partition held (the compaction counters start there).
-    pub fn replay(&self, replayer: &mut Replayer) -> Result<Vec<u64>, StoreError> {
+    pub fn replay(&self, replayer: &mut Apply<'_>) -> Result<Vec<u64>, StoreError> {
         let mut counts = Vec::with_capacity(self.partition_count());
         for (index, partition) in self.topic.partitions.iter().enumerate() {
             let index = i32::try_from(index).unwrap_or(i32::MAX);
@@ -112,10 +167,21 @@ impl OffsetsLog {
     }
 }
 
+/// Waits for every append of a call; the error of the last that failed, if any.
+pub async fn wait_all(pending: Result<Vec<PendingAppend>, StoreError>) -> Result<(), StoreError> {
+    let mut result = Ok(());
+    for append in pending? {
+        if let Err(error) = append.wait().await {
+            result = Err(StoreError::Write(error));
+        }
+    }
+    result
+}
+
 /// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each. The
 /// records of a transaction (a TxnOffsetCommit) go in transactional batches of their producer,
 /// base sequence 0, as Kafka's coordinator writes them; the others in plain batches.
-fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
+fn encode<R: KeyedRecord>(records: &[&R], now_ms: i64) -> Result<Bytes, StoreError> {
     let mut out = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression: Compression::None };
     let mut chunk: Vec<KafkaRecord> = Vec::new();
@@ -129,21 +195,22 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
         Ok(())
     };
     for record in records {
-        let size = record.key.len() + record.value.as_ref().map_or(0, Bytes::len) + 32;
-        if chunk_bytes + size > BATCH_BYTES_MAX || record.transaction != chunk_transaction {
+        let size = record.key().len() + record.value().map_or(0, Bytes::len) + 32;
+        let transaction = record.transaction();
+        if chunk_bytes + size > BATCH_BYTES_MAX || transaction != chunk_transaction {
             flush(&mut chunk, &mut out)?;
             chunk_bytes = 0;
-            chunk_transaction = record.transaction;
+            chunk_transaction = transaction;
         }
         chunk_bytes += size;
         let offset = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-        let (producer_id, producer_epoch, sequence) = match record.transaction {
+        let (producer_id, producer_epoch, sequence) = match transaction {
             // Sequences follow the offsets, so the encoder keeps the chunk in one batch.
             Some(p) => (p.producer_id, p.producer_epoch, i32::try_from(offset).unwrap_or(i32::MAX)),
             None => (NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE),
         };
         chunk.push(KafkaRecord {
-            transactional: record.transaction.is_some(),
+            transactional: transaction.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
@@ -153,8 +220,8 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
             offset,
             sequence,
             timestamp: now_ms,
-            key: Some(record.key.clone()),
-            value: record.value.clone(),
+            key: Some(record.key().clone()),
+            value: record.value().cloned(),
             headers: Default::default(),
         });
     }
@@ -163,7 +230,7 @@ fn encode(records: &[&Record], now_ms: i64) -> Result<Bytes, StoreError> {
 }
 
 /// Reads one partition from its log start to its high watermark into `replayer`.
-fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) -> Result<u64, StoreError> {
+fn replay_partition(index: i32, partition: &Partition, replayer: &mut Apply<'_>) -> Result<u64, StoreError> {
     let read_err = |reason: String| StoreError::Read { partition: index, reason };
     let start = partition.log_start_offset();
     let end = partition.high_watermark();
@@ -190,39 +257,43 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Replayer) 
             at += total;
             offset = offset.max(header.last_offset() + 1);
             if header.is_control() {
-                // An end-transaction marker: completes the producer's pending offsets here.
+                // An end-transaction marker: completes the producer's pending offsets there.
                 match parse_marker(batch) {
-                    Ok(marker) => replayer.apply_marker(index, marker.producer_id, marker.commit),
+                    Ok(marker) => {
+                        if let Err(error) = replayer(Replayed::Marker { partition: index, marker }) {
+                            tracing::warn!(partition = index, offset = header.base_offset, %error, "marker not replayed");
+                        }
+                    }
                     Err(error) => tracing::warn!(
                         partition = index,
                         offset = header.base_offset,
                         %error,
-                        "unreadable control batch in __consumer_offsets; skipped"
+                        "unreadable control batch in {}; skipped",
+                        partition.topic()
                     ),
                 }
                 continue;
             }
-            let mut bytes = Bytes::copy_from_slice(batch);
-            let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
             let transaction = header
                 .is_transactional()
                 .then_some(TxnProducer { producer_id: header.producer_id, producer_epoch: header.producer_epoch });
+            let mut bytes = Bytes::copy_from_slice(batch);
+            let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
             for record in set.records.into_iter().filter(|r| r.offset >= start) {
                 let Some(key) = record.key else {
                     tracing::warn!(
                         partition = index,
                         offset = record.offset,
-                        "__consumer_offsets record without a key; skipped"
+                        "{} record without a key; skipped",
+                        partition.topic()
                     );
                     continue;
                 };
                 count += 1;
-                let applied = match transaction {
-                    None => replayer.apply(&key, record.value.as_deref()),
-                    Some(producer) => replayer.apply_transactional(producer, &key, record.value.as_deref()),
-                };
-                if let Err(error) = applied {
-                    tracing::warn!(partition = index, offset = record.offset, %error, "undecodable __consumer_offsets record; skipped");
+                if let Err(error) =
+                    replayer(Replayed::Record { key: &key, value: record.value.as_deref(), transaction })
+                {
+                    tracing::warn!(partition = index, offset = record.offset, %error, "undecodable {} record; skipped", partition.topic());
                 }
             }
         }

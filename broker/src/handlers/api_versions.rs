@@ -1,10 +1,15 @@
-//! ApiVersions: the APIs and version ranges of the API table, [`crate::dispatch::ROUTES`] (those
-//! not marked unadvertised). The response
+//! ApiVersions: the APIs and version ranges of the API table, [`crate::dispatch::ROUTES`]. The response
 //! header is always v0 so that a client can read it before it knows anything else. With
 //! `strata.legacy.protocol.enable` the ranges start at the legacy versions the broker serves.
+//! v3+ also carries the features (KIP-584): `transaction.version` finalized at 2, as reference
+//! Kafka 4.1.2 reports it (and supported 0-2, which Kafka 4.1.2 does not list: its supported
+//! features name only `metadata.version`), so producers use KIP-890 part 2 (EndTxn v5, the epoch
+//! bumped at every transaction, partitions added by Produce v12). Kafka's other features
+//! (`metadata.version`, `group.version`, ...) are not reported: Strata does not serve what their
+//! levels would promise (KIP-848 groups, for one).
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{ApiVersion, FinalizedFeatureKey, SupportedFeatureKey};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
 
 use crate::api::ApiSpec;
@@ -15,8 +20,35 @@ use crate::state::Broker;
 /// The key and versions of ApiVersions, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::ApiVersions, 0, 4);
 
+/// The transaction version feature's name and its highest level (KIP-890 part 2).
+const TRANSACTION_VERSION: &str = "transaction.version";
+const TRANSACTION_VERSION_MAX: i16 = 2;
+/// The finalized features' epoch. Kafka's is the metadata offset of the last feature change;
+/// a Strata node's levels never change, so it is constant, and positive: clients take the
+/// features of a response whose epoch exceeds the last they saw (-1 at first).
+const FINALIZED_FEATURES_EPOCH: i64 = 1;
+
+/// The features of a v3+ response.
+fn with_features(response: ApiVersionsResponse) -> ApiVersionsResponse {
+    let name = || kafka_protocol::protocol::StrBytes::from_static_str(TRANSACTION_VERSION);
+    response
+        .with_supported_features(vec![
+            SupportedFeatureKey::default()
+                .with_name(name())
+                .with_min_version(0)
+                .with_max_version(TRANSACTION_VERSION_MAX),
+        ])
+        .with_finalized_features_epoch(FINALIZED_FEATURES_EPOCH)
+        .with_finalized_features(vec![
+            FinalizedFeatureKey::default()
+                .with_name(name())
+                .with_min_version_level(TRANSACTION_VERSION_MAX)
+                .with_max_version_level(TRANSACTION_VERSION_MAX),
+        ])
+}
+
 fn api_keys(legacy: bool) -> Vec<ApiVersion> {
-    dispatch::advertised()
+    dispatch::specs()
         .map(|s| {
             ApiVersion::default()
                 .with_api_key(s.key as i16)
@@ -43,7 +75,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, req: ApiVersionsReque
             ));
         }
     }
-    ctx.respond(ResponseKind::ApiVersions(ApiVersionsResponse::default().with_api_keys(api_keys(legacy))))
+    let response = with_features(ApiVersionsResponse::default().with_api_keys(api_keys(legacy)));
+    ctx.respond(ResponseKind::ApiVersions(response))
 }
 
 /// Whether a client software name or version (ApiVersions v3+, KIP-511) has the form Kafka

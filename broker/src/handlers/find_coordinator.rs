@@ -1,10 +1,10 @@
 //! FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition,
-//! which on a single node is this node. v0-3 ask for one key
-//! (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on its own.
-//! Key type 0 (group) is answered with this node; 1 (transaction) with COORDINATOR_NOT_AVAILABLE,
-//! since Strata has no transaction coordinator (clients then fail or retry their transactional
-//! init, as against a Kafka broker whose transaction coordinator is down); any other type with
-//! INVALID_REQUEST, as Kafka does.
+//! a transactional id's the leader of its `__transaction_state` partition (Kafka's
+//! `abs(hashCode) % partitions` for both), which on a single node is this node. v0-3 ask for
+//! one key (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on
+//! its own. Key types 0 (group) and 1 (transaction) are answered with this node (an empty
+//! transactional id too, as reference Kafka 4.1.2 answers it); any other type with
+//! INVALID_REQUEST.
 
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use crate::groups::OFFSETS_TOPIC;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+use crate::txn::TXN_STATE_TOPIC;
 
 /// The key and versions of FindCoordinator, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::FindCoordinator, 0, 6);
@@ -46,9 +47,12 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FindCoordin
 /// The answer for one key.
 fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
     let error = match key_type {
-        KEY_TYPE_GROUP if leads_group(broker, key.as_str()) => None,
+        KEY_TYPE_GROUP if leads(broker, OFFSETS_TOPIC, broker.groups.partition_for(key.as_str())) => None,
         KEY_TYPE_GROUP => Some((ResponseError::CoordinatorNotAvailable, "the group's partition has no leader here")),
-        KEY_TYPE_TRANSACTION => Some((ResponseError::CoordinatorNotAvailable, "transactions are not supported")),
+        KEY_TYPE_TRANSACTION if leads(broker, TXN_STATE_TOPIC, broker.txns.partition_for(key.as_str())) => None,
+        KEY_TYPE_TRANSACTION => {
+            Some((ResponseError::CoordinatorNotAvailable, "the transactional id's partition has no leader here"))
+        }
         _ => Some((ResponseError::InvalidRequest, "unknown coordinator key type")),
     };
     let coordinator = Coordinator::default().with_key(key);
@@ -66,10 +70,9 @@ fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
     }
 }
 
-/// Whether this node leads the `__consumer_offsets` partition that holds `group`, and so
-/// coordinates it.
-fn leads_group(broker: &Broker, group: &str) -> bool {
-    let partition = broker.groups.partition_for(group);
-    let offsets = broker.topics.get(OFFSETS_TOPIC);
-    offsets.and_then(|t| t.leadership(partition).map(|l| l.is_led_by(broker.node_id()))).unwrap_or(false)
+/// Whether this node leads `partition` of the internal topic `topic`, and so coordinates the
+/// keys it holds.
+fn leads(broker: &Broker, topic: &str, partition: i32) -> bool {
+    let topic = broker.topics.get(topic);
+    topic.and_then(|t| t.leadership(partition).map(|l| l.is_led_by(broker.node_id()))).unwrap_or(false)
 }

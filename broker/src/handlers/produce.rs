@@ -46,6 +46,7 @@ use crate::reply::{Outcome, Pending, RequestContext};
 
 #[cfg(test)]
 mod tests;
+mod verify;
 use crate::state::{Broker, now_ms};
 use crate::topics::Topic;
 
@@ -132,6 +133,7 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
         return Pending::later(async move { respond(&ctx, topics).await });
     }
     let now = now_ms();
+    let transactional_id = req.transactional_id.as_ref().map(|id| id.0.to_string());
     // Every partition is queued, in request order, before any is awaited.
     let topics: Vec<TopicSteps> = req
         .topic_data
@@ -148,7 +150,16 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
                     let refusal = refused.iter().find(|r| r.topic == topic_at && r.partition == partition_at);
                     let step = match refusal {
                         Some(r) => Step::Failed { code: r.error.code(), message: r.error.to_string() },
-                        None => append_one(ctx.api_version, found.as_deref(), compacted, p, now),
+                        None => match verify_transactional(
+                            broker,
+                            ctx.api_version,
+                            transactional_id.as_deref(),
+                            found.as_deref(),
+                            p,
+                        ) {
+                            Err((code, message)) => Step::Failed { code, message },
+                            Ok(()) => append_one(ctx.api_version, found.as_deref(), compacted, p, now),
+                        },
                     };
                     (p.index, step)
                 })
@@ -224,10 +235,25 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     }
 }
 
+/// KIP-890: a transactional batch's partition must be in the producer's transaction (or, for
+/// Produce v12+, is added to it) before the batch is appended; see `verify.rs`. Anything that
+/// does not read as one batch of an existing partition is left to `append_one` to refuse.
+fn verify_transactional(
+    broker: &Broker,
+    version: i16,
+    transactional_id: Option<&str>,
+    topic: Option<&Topic>,
+    data: &PartitionProduceData,
+) -> Result<(), (i16, String)> {
+    let Some(topic) = topic.filter(|t| !t.internal && t.partition(data.index).is_some()) else { return Ok(()) };
+    let Some(header) = data.records.as_ref().and_then(|r| BatchHeader::parse(r).ok()) else { return Ok(()) };
+    let tp = strata_groups::TopicPartition { topic: topic.name.clone(), partition: data.index };
+    verify::transactional_batch(broker, version, transactional_id, tp, &header)
+}
+
 /// Kafka's `ProduceRequest.validateRecords`, from the first batch header only: there must be
-/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches (only the
-/// transaction coordinator writes markers). Transactional batches go to the log, whose producer
-/// state opens their transaction.
+/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches.
+/// Transactional batches are verified with the coordinator by `verify.rs`.
 fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError, String)> {
     let header = BatchHeader::parse(records).map_err(|e| (e.kafka_error(), e.to_string()))?;
     let total = header.total_bytes();

@@ -4,12 +4,6 @@
 //! the group coordinator (KIP-447's generation, member and instance checks; v0-2 carry none),
 //! which writes them to `__consumer_offsets` in a transactional batch of the producer and holds
 //! them pending: OffsetFetch sees them only once the transaction's commit marker is written.
-//!
-//! Routed but not advertised in ApiVersions yet: a client reaches this API only through a
-//! transaction (InitProducerId with a transactional id, AddOffsetsToTxn), which the broker does
-//! not serve until the transaction coordinator is wired in; that work also verifies, before this
-//! handler runs, that the producer's transaction holds the group's partition (Kafka answers
-//! INVALID_TXN_STATE or INVALID_PRODUCER_ID_MAPPING otherwise).
 
 use std::sync::Arc;
 
@@ -24,8 +18,8 @@ use crate::groups::convert::{opt_text, text};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
-/// The key and versions of TxnOffsetCommit, from which the route is built (not advertised yet).
-pub const API: ApiSpec = ApiSpec::new(ApiKey::TxnOffsetCommit, 0, 5).unadvertised();
+/// The key and versions of TxnOffsetCommit, from which the route and ApiVersions are built.
+pub const API: ApiSpec = ApiSpec::new(ApiKey::TxnOffsetCommit, 0, 5);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: TxnOffsetCommitRequest) -> Outcome {
     let mut codes = Codes::default();
