@@ -1,11 +1,13 @@
-//! Transactional offset commits end to end in the broker, with the transaction coordinator's
-//! part played by the test: TxnOffsetCommit over a real socket, then the end-transaction marker
-//! written to `__consumer_offsets` as a control batch and `groups::transaction_completed` called,
-//! as the transaction coordinator will do. A committed transaction's offsets become visible, an
-//! aborted one's never do, and a restart replays all of it from the log: completed transactions
-//! as they ended, an open one still pending, which a marker written after the restart completes.
+//! Transactional offset commits end to end in the broker: three transactions commit offsets of
+//! one group (TxnOffsetCommit v5, which adds the group's partition to each), then EndTxn; the
+//! transaction coordinator writes the end-transaction markers to `__consumer_offsets`, which calls
+//! `groups::transaction_completed`. A committed transaction's offsets become visible, an aborted
+//! one's never do, and a restart replays all of it from the log: completed transactions as they
+//! ended, an open one still pending, which its EndTxn after the restart completes.
 
 mod support;
+
+use std::time::Duration;
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
@@ -14,15 +16,11 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    CreateTopicsRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest, ProducerId, TopicName, TransactionalId,
-    TxnOffsetCommitRequest,
+    CreateTopicsRequest, EndTxnRequest, GroupId, InitProducerIdRequest, OffsetCommitRequest, OffsetFetchRequest,
+    ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::StrBytes;
-use strata_broker::groups::{OFFSETS_TOPIC, transaction_completed};
-use strata_broker::state::Broker;
-use strata_log::AppendOrigin;
 use strata_testkit::codes::{NONE, UNSTABLE_OFFSET_COMMIT};
-use strata_wire::control::{Marker, marker_batch};
 use support::{Client, Node};
 
 const GROUP: &str = "g";
@@ -52,14 +50,31 @@ async fn commit(c: &mut Client, partition: i32, offset: i64) {
     assert_eq!(c.call(8, &request).await.topics[0].partitions[0].error_code, NONE);
 }
 
-/// TxnOffsetCommit v5 of `offset` for partition `partition` by `producer_id`, outside group
-/// management.
-async fn txn_commit(c: &mut Client, producer_id: i64, partition: i32, offset: i64) {
+/// InitProducerId for transactional id `id`, retried while the coordinator loads.
+async fn init(c: &mut Client, id: &str) -> (i64, i16) {
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(id))))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    for _ in 0..200 {
+        let response = c.call(5, &request).await;
+        if response.error_code == NONE {
+            return (response.producer_id.0, response.producer_epoch);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("InitProducerId {id} never succeeded");
+}
+
+/// TxnOffsetCommit v5 of `offset` for partition `partition` by transactional id `id`, outside
+/// group management.
+async fn txn_commit(c: &mut Client, id: &str, producer: (i64, i16), partition: i32, offset: i64) {
     let request = TxnOffsetCommitRequest::default()
-        .with_transactional_id(TransactionalId(s("tx")))
+        .with_transactional_id(TransactionalId(s(id)))
         .with_group_id(GroupId(s(GROUP)))
-        .with_producer_id(ProducerId(producer_id))
-        .with_producer_epoch(0)
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
         .with_generation_id(-1)
         .with_topics(vec![TxnOffsetCommitRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partitions(
             vec![
@@ -69,6 +84,16 @@ async fn txn_commit(c: &mut Client, producer_id: i64, partition: i32, offset: i6
             ],
         )]);
     assert_eq!(c.call(5, &request).await.topics[0].partitions[0].error_code, NONE);
+}
+
+/// EndTxn v4 of transactional id `id`.
+async fn end_txn(c: &mut Client, id: &str, producer: (i64, i16), commit: bool) {
+    let request = EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(id)))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_committed(commit);
+    assert_eq!(c.call(4, &request).await.error_code, NONE);
 }
 
 /// OffsetFetch v8 of partitions 0-2: (offset, error) each.
@@ -82,17 +107,17 @@ async fn fetched(c: &mut Client, require_stable: bool) -> Vec<(i64, i16)> {
     response.groups[0].topics[0].partitions.iter().map(|p| (p.committed_offset, p.error_code)).collect()
 }
 
-/// What the transaction coordinator does at the end of a transaction: the marker of
-/// `producer_id` (epoch 0) to `__consumer_offsets` partition 0, written, then the group
-/// coordinator told.
-async fn end_transaction(broker: &Broker, producer_id: i64, commit: bool) {
-    let batch = marker_batch(&Marker { producer_id, producer_epoch: 0, coordinator_epoch: 0, commit }, 0);
-    let topic = broker.topics.get(OFFSETS_TOPIC).expect("offsets topic");
-    let epoch = topic.leadership(0).expect("leadership").leader_epoch;
-    let partition = topic.partition(0).expect("partition 0");
-    let append = partition.append_from(AppendOrigin::Coordinator, batch, epoch, 0).expect("marker appended");
-    append.wait().await.expect("marker written");
-    transaction_completed(broker, 0, producer_id, commit).await;
+/// Polls OffsetFetch (`require_stable`) until no partition is unstable or `unstable` remain
+/// (the markers are written after EndTxn's answer).
+async fn fetched_settled(c: &mut Client, unstable: usize) -> Vec<(i64, i16)> {
+    for _ in 0..200 {
+        let answer = fetched(c, true).await;
+        if answer.iter().filter(|(_, e)| *e == UNSTABLE_OFFSET_COMMIT).count() <= unstable {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    fetched(c, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,25 +127,26 @@ async fn markers_commit_or_abort_pending_offsets_live_and_after_restarts() {
     let mut c = node.client().await;
     create_topic(&mut c).await;
     commit(&mut c, 0, 5).await;
-    txn_commit(&mut c, 100, 0, 10).await;
-    txn_commit(&mut c, 200, 1, 20).await;
-    txn_commit(&mut c, 300, 2, 30).await;
+    let (a, b, open) = (init(&mut c, "a").await, init(&mut c, "b").await, init(&mut c, "open").await);
+    txn_commit(&mut c, "a", a, 0, 10).await;
+    txn_commit(&mut c, "b", b, 1, 20).await;
+    txn_commit(&mut c, "open", open, 2, 30).await;
     let unstable = (-1, UNSTABLE_OFFSET_COMMIT);
     assert_eq!(fetched(&mut c, false).await, vec![(5, NONE), (-1, NONE), (-1, NONE)]);
     assert_eq!(fetched(&mut c, true).await, vec![unstable, unstable, unstable]);
 
-    end_transaction(&node.broker, 100, true).await;
-    end_transaction(&node.broker, 200, false).await;
-    assert_eq!(fetched(&mut c, true).await, vec![(10, NONE), (-1, NONE), unstable]);
+    end_txn(&mut c, "a", a, true).await;
+    end_txn(&mut c, "b", b, false).await;
+    assert_eq!(fetched_settled(&mut c, 1).await, vec![(10, NONE), (-1, NONE), unstable]);
     drop(c);
     node.stop().await;
 
-    // The log replays the same: 100 committed, 200 aborted, 300 still open.
+    // The log replays the same: a committed, b aborted, the third still open.
     let node = Node::start(dir.path(), SETTINGS).await;
     let mut c = node.client().await;
     assert_eq!(fetched(&mut c, true).await, vec![(10, NONE), (-1, NONE), unstable]);
-    end_transaction(&node.broker, 300, true).await;
-    assert_eq!(fetched(&mut c, true).await, vec![(10, NONE), (-1, NONE), (30, NONE)]);
+    end_txn(&mut c, "open", open, true).await;
+    assert_eq!(fetched_settled(&mut c, 0).await, vec![(10, NONE), (-1, NONE), (30, NONE)]);
     drop(c);
     node.stop().await;
 

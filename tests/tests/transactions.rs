@@ -1,5 +1,6 @@
 //! Transactional data on raw sockets: a client's transactional batch opens a transaction in the
-//! partition's log (any producer id: the log does not ask the coordinator), and until it ends
+//! partition's log (its producer from InitProducerId, the partition added to its transaction, as
+//! Produce verifies them with the transaction coordinator), and until it ends
 //! READ_COMMITTED fetches stop at the last stable offset (reported in every fetch answer) while
 //! READ_UNCOMMITTED ones read on; ListOffsets READ_COMMITTED answers LATEST with the last stable
 //! offset. The open transaction survives a SIGKILL of the broker. Clients may not write control
@@ -22,11 +23,14 @@ use strata_testkit::requests::{
     self, FETCH_VERSION, LATEST_TIMESTAMP, LIST_OFFSETS_VERSION, MAX_TIMESTAMP, PRODUCE_VERSION,
 };
 use strata_tests::Broker;
+use strata_tests::transactions::{add_partitions, init_ok};
 
 const TOPIC: &str = "txn";
 const READ_UNCOMMITTED: i8 = 0;
 const READ_COMMITTED: i8 = 1;
-const PRODUCER_ID: i64 = 4_242;
+const TXN_ID: &str = "tx-1";
+/// The producer of the forged batches, which no coordinator knows.
+const FORGED_PRODUCER: (i64, i16) = (4_242, 0);
 
 fn produce_request(record_set: Bytes, transactional_id: Option<&'static str>) -> ProduceRequest {
     requests::produce_request(TOPIC, 0, record_set, -1)
@@ -40,8 +44,8 @@ fn produce(conn: &mut RawConn, record_set: Bytes, transactional_id: Option<&'sta
     (partition.error_code, partition.base_offset)
 }
 
-fn transactional(count: usize, base_ts: i64, sequence: i32) -> Bytes {
-    requests::records(count, base_ts).producer(PRODUCER_ID, 0, sequence).transactional().encode()
+fn transactional(producer: (i64, i16), count: usize, base_ts: i64, sequence: i32) -> Bytes {
+    requests::records(count, base_ts).producer(producer.0, producer.1, sequence).transactional().encode()
 }
 
 fn fetch(conn: &mut RawConn, offset: i64, isolation_level: i8) -> PartitionData {
@@ -67,12 +71,15 @@ fn latest(conn: &mut RawConn, isolation_level: i8) -> i64 {
     partition.offset
 }
 
-/// 0-2 plain, 3-4 transactional (left open), 5-6 plain.
-fn open_transaction(conn: &mut RawConn) {
+/// 0-2 plain, 3-4 transactional (left open), 5-6 plain; the transaction's producer.
+fn open_transaction(conn: &mut RawConn) -> (i64, i16) {
     requests::create_topic_ok(conn, TOPIC, 1);
+    let producer = init_ok(conn, TXN_ID, 60_000);
+    assert_eq!(add_partitions(conn, TXN_ID, producer, TOPIC, &[0]), vec![NONE]);
     assert_eq!(produce(conn, requests::records(3, 1_000).encode(), None), (NONE, 0));
-    assert_eq!(produce(conn, transactional(2, 2_000, 0), Some("tx-1")), (NONE, 3));
+    assert_eq!(produce(conn, transactional(producer, 2, 2_000, 0), Some(TXN_ID)), (NONE, 3));
     assert_eq!(produce(conn, requests::records(2, 3_000).encode(), None), (NONE, 5));
+    producer
 }
 
 /// What every fetch and list-offsets answer says while the transaction from offset 3 is open.
@@ -102,10 +109,10 @@ fn assert_stable_at_3(conn: &mut RawConn) {
 fn read_committed_stops_at_an_open_transaction() {
     let broker = Broker::start_default();
     let mut conn = RawConn::connect(broker.bootstrap());
-    open_transaction(&mut conn);
+    let producer = open_transaction(&mut conn);
     assert_stable_at_3(&mut conn);
     // More batches of the same transaction keep it open from its first offset.
-    assert_eq!(produce(&mut conn, transactional(1, 4_000, 2), Some("tx-1")), (NONE, 7));
+    assert_eq!(produce(&mut conn, transactional(producer, 1, 4_000, 2), Some(TXN_ID)), (NONE, 7));
     assert_eq!(fetch(&mut conn, 0, READ_COMMITTED).last_stable_offset, 3);
     // The newest record (offset 7) is past the last stable offset: read_committed finds none.
     let max_timestamp = |conn: &mut RawConn, isolation_level| {
@@ -134,7 +141,7 @@ fn control_batch() -> Bytes {
         control: true,
         delete_horizon: false,
         partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-        producer_id: PRODUCER_ID,
+        producer_id: FORGED_PRODUCER.0,
         producer_epoch: 0,
         timestamp_type: TimestampType::Creation,
         offset: 0,
@@ -156,7 +163,10 @@ fn clients_may_not_write_markers_nor_transactions_without_an_id() {
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, TOPIC, 1);
     assert_eq!(produce(&mut conn, control_batch(), Some("tx-1")).0, INVALID_RECORD);
-    assert_eq!(produce(&mut conn, transactional(1, 0, 0), None).0, TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    assert_eq!(
+        produce(&mut conn, transactional(FORGED_PRODUCER, 1, 0, 0), None).0,
+        TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    );
     assert_eq!(latest(&mut conn, READ_UNCOMMITTED), 0, "nothing was written");
     assert_eq!(latest(&mut conn, READ_COMMITTED), 0);
 }

@@ -1,10 +1,10 @@
-//! TxnOffsetCommit on a real broker over raw sockets, without a transaction coordinator: Kafka's
-//! errors for a member or generation the group does not know, transactional offsets that
-//! OffsetFetch does not see (the last committed offset instead, or UNSTABLE_OFFSET_COMMIT with
-//! `require_stable`), and the same after a restart (graceful or SIGKILL), which replays them from
-//! `__consumer_offsets` as still pending. Completing a transaction needs its marker, which the
-//! transaction coordinator writes: the group coordinator's side of that is tested in
-//! `groups/tests/txn_offsets.rs` and `broker/tests/txn_offsets.rs`.
+//! TxnOffsetCommit on a real broker over raw sockets, answered as reference Kafka 4.1.2 answers
+//! the same requests: the transaction coordinator's verification first (an unknown producer, a
+//! stale epoch, a group partition not added to the transaction before v5; v5 adds it), then
+//! Kafka's errors for a member, generation or instance id the group does not know; offsets that
+//! OffsetFetch does not see while the transaction is open (the last committed offset, or
+//! UNSTABLE_OFFSET_COMMIT with `require_stable`), also after a graceful restart and after
+//! SIGKILL; visible once EndTxn commits, never after an abort.
 
 use bytes::Bytes;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -15,29 +15,32 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    GroupId, JoinGroupRequest, OffsetCommitRequest, OffsetFetchRequest, ProducerId, SyncGroupRequest, TransactionalId,
-    TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, GroupId, JoinGroupRequest, OffsetCommitRequest, OffsetFetchRequest, ProducerId,
+    SyncGroupRequest, TransactionalId, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use strata_testkit::RawConn;
 use strata_testkit::codes::*;
 use strata_testkit::requests::{self, topic_name};
+use strata_tests::transactions::{END_TXN_VERSION, end_txn, init_ok, txn_id};
 use strata_tests::{Broker, BrokerOptions};
 
 const TOPIC: &str = "in";
 const GROUP: &str = "eos";
+const TXN: &str = "tx";
 
 fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_owned())
 }
 
-/// A TxnOffsetCommit (v3+ fields; older versions drop them) of `offset` for `TOPIC` partition 0.
-fn txn_commit(member: (i32, &str), topic: &str, offset: i64) -> TxnOffsetCommitRequest {
+/// A TxnOffsetCommit by `producer` (v3+ fields; older versions drop them) of `offset` for
+/// `topic` partition 0.
+fn txn_commit(producer: (i64, i16), member: (i32, &str), topic: &str, offset: i64) -> TxnOffsetCommitRequest {
     TxnOffsetCommitRequest::default()
-        .with_transactional_id(TransactionalId(s("tx")))
+        .with_transactional_id(TransactionalId(s(TXN)))
         .with_group_id(GroupId(s(GROUP)))
-        .with_producer_id(ProducerId(4000))
-        .with_producer_epoch(0)
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
         .with_generation_id(member.0)
         .with_member_id(s(member.1))
         .with_topics(vec![TxnOffsetCommitRequestTopic::default().with_name(topic_name(topic)).with_partitions(vec![
@@ -111,30 +114,66 @@ fn join(conn: &mut RawConn) -> (i32, String) {
     (joined.generation_id, member)
 }
 
+/// AddOffsetsToTxn v3 of the group to `producer`'s transaction.
+fn add_offsets(conn: &mut RawConn, producer: (i64, i16)) -> i16 {
+    let request = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(txn_id(TXN))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_group_id(GroupId(s(GROUP)));
+    conn.request(3, &request).error_code
+}
+
+/// Polls OffsetFetch until the transaction's markers have been written: the stable answer.
+fn fetch_settled(conn: &mut RawConn) -> (i64, String, i16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = fetch(conn, true);
+        if answer.2 != UNSTABLE_OFFSET_COMMIT || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 #[test]
-fn txn_offset_commit_checks_members_as_kafka_and_its_offsets_stay_pending_across_restarts() {
+fn txn_offset_commit_checks_as_kafka_and_its_offsets_stay_pending_until_the_transaction_ends() {
     let mut broker = Broker::start(BrokerOptions::default().with("group.initial.rebalance.delay.ms", "0"));
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, TOPIC, 1);
+    let producer = init_ok(&mut conn, TXN, 60_000);
 
+    // The transaction coordinator's verification comes first, before any group check (v5 would
+    // add the group's partition to the transaction, so the older versions go first).
+    let unknown_producer = txn_commit((producer.0 + 7, 0), (1, "m"), TOPIC, 1);
+    assert_eq!(txn_commit_error(&mut conn, 5, &unknown_producer), INVALID_PRODUCER_ID_MAPPING);
+    let stale_epoch = txn_commit((producer.0, producer.1 + 3), (1, "m"), TOPIC, 1);
+    assert_eq!(txn_commit_error(&mut conn, 5, &stale_epoch), INVALID_PRODUCER_EPOCH);
+    assert_eq!(txn_commit_error(&mut conn, 4, &txn_commit(producer, (1, "m"), TOPIC, 1)), TRANSACTION_ABORTABLE);
+    assert_eq!(txn_commit_error(&mut conn, 3, &txn_commit(producer, (1, "m"), TOPIC, 1)), INVALID_TXN_STATE);
     // No group yet: a generation is ILLEGAL_GENERATION; an unknown topic is answered first.
-    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit((1, "m"), TOPIC, 1)), ILLEGAL_GENERATION);
-    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit((-1, ""), "missing", 1)), UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit(producer, (1, "m"), TOPIC, 1)), ILLEGAL_GENERATION);
+    let missing = txn_commit(producer, (-1, ""), "missing", 1);
+    assert_eq!(txn_commit_error(&mut conn, 5, &missing), UNKNOWN_TOPIC_OR_PARTITION);
 
     let (generation, member) = join(&mut conn);
     assert_eq!(commit(&mut conn, (generation, &member), 5), NONE);
+    let ok = (generation, member.as_str());
+    assert_eq!(add_offsets(&mut conn, producer), NONE);
     for version in [3, 4, 5] {
-        let unknown = txn_commit((generation, "ghost"), TOPIC, 1);
+        let unknown = txn_commit(producer, (generation, "ghost"), TOPIC, 1);
         assert_eq!(txn_commit_error(&mut conn, version, &unknown), UNKNOWN_MEMBER_ID, "v{version}");
-        let stale = txn_commit((generation + 1, &member), TOPIC, 1);
+        let stale = txn_commit(producer, (generation + 1, &member), TOPIC, 1);
         assert_eq!(txn_commit_error(&mut conn, version, &stale), ILLEGAL_GENERATION, "v{version}");
-        let fenced = txn_commit((generation, "other"), TOPIC, 1).with_group_instance_id(Some(s("instance")));
+        let fenced = txn_commit(producer, (generation, "other"), TOPIC, 1).with_group_instance_id(Some(s("instance")));
         assert_eq!(txn_commit_error(&mut conn, version, &fenced), UNKNOWN_MEMBER_ID, "v{version}: unknown instance");
+        let no_generation = txn_commit(producer, (-1, &member), TOPIC, 1);
+        assert_eq!(txn_commit_error(&mut conn, version, &no_generation), ILLEGAL_GENERATION, "v{version}");
     }
     // v0-2 carry no member: accepted in a Stable group (OffsetCommit v8 would refuse it).
     assert_eq!(commit(&mut conn, (-1, ""), 1), UNKNOWN_MEMBER_ID);
-    assert_eq!(txn_commit_error(&mut conn, 2, &txn_commit((-1, ""), TOPIC, 7)), NONE);
-    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit((generation, &member), TOPIC, 10)), NONE);
+    assert_eq!(txn_commit_error(&mut conn, 2, &txn_commit(producer, (-1, ""), TOPIC, 7)), NONE);
+    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit(producer, ok, TOPIC, 10)), NONE);
 
     // Pending: not visible, unstable when stable offsets are required.
     let pending_seen = |conn: &mut RawConn, what: &str| {
@@ -143,7 +182,6 @@ fn txn_offset_commit_checks_members_as_kafka_and_its_offsets_stay_pending_across
         assert_eq!(fetch_v7_stable_error(conn), UNSTABLE_OFFSET_COMMIT, "{what}: v7");
     };
     pending_seen(&mut conn, "live");
-
     broker.restart();
     let mut conn = RawConn::connect(broker.bootstrap());
     pending_seen(&mut conn, "after a graceful restart");
@@ -151,4 +189,15 @@ fn txn_offset_commit_checks_members_as_kafka_and_its_offsets_stay_pending_across
     broker.restart();
     let mut conn = RawConn::connect(broker.bootstrap());
     pending_seen(&mut conn, "after SIGKILL");
+
+    // The commit marker makes the transaction's offset the committed one.
+    assert_eq!(end_txn(&mut conn, END_TXN_VERSION, TXN, producer, true).error_code, NONE);
+    assert_eq!(fetch_settled(&mut conn), (10, "txn".into(), NONE));
+    // An aborted transaction's offset never shows; v5 adds the group's partition itself.
+    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit(producer, ok, TOPIC, 20)), NONE);
+    assert_eq!(end_txn(&mut conn, END_TXN_VERSION, TXN, producer, false).error_code, NONE);
+    assert_eq!(fetch_settled(&mut conn), (10, "txn".into(), NONE));
+    broker.restart();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    assert_eq!(fetch(&mut conn, true), (10, "txn".into(), NONE), "after a restart");
 }

@@ -68,6 +68,13 @@ impl Codes {
         }
     }
 
+    /// One code for every partition the coordinator was to answer (a request refused whole).
+    pub fn all(&mut self, offsets: &[OffsetCommitEntry], code: i16) {
+        for entry in offsets {
+            self.0.insert(entry.partition.clone(), code);
+        }
+    }
+
     /// The code of one partition of the request.
     pub fn of(&self, topic: &str, partition: i32) -> i16 {
         let tp = TopicPartition::new(text(topic), partition);

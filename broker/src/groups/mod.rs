@@ -27,6 +27,7 @@ mod compact;
 pub mod convert;
 mod store;
 pub mod ticker;
+pub mod txn_verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;

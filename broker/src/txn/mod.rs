@@ -19,6 +19,7 @@
 mod compact;
 pub mod ids;
 pub mod markers;
+pub mod partition_check;
 pub mod ticker;
 
 use std::sync::Arc;
