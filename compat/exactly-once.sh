@@ -4,9 +4,10 @@
 # and read_committed consumers checking the outcome; see python/eos_confluent.py. Uses the same
 # compat/.venv as python.sh (made on first use).
 #
-# Not in run.sh's SCENARIOS yet: Strata does not serve the transaction APIs until the transaction
-# coordinator is wired into the broker. Run it by name: `bash compat/exactly-once.sh` (Strata) or
-# `COMPAT_BROKER=kafka bash compat/exactly-once.sh` (reference Kafka).
+# Not in run.sh's SCENARIOS yet: it needs the transaction coordinator (branch txncoord) and the
+# group coordinator's transactional offsets (branch txngroups) on main. Run it by name:
+# `bash compat/exactly-once.sh` (Strata) or `COMPAT_BROKER=kafka bash compat/exactly-once.sh`
+# (reference Kafka).
 source "$(dirname "$0")/lib.sh"
 
 source "$COMPAT_DIR/venv.sh"
