@@ -11,6 +11,9 @@
 #   GroupCheck <bootstrap> consumer      the same with group.protocol=consumer (KIP-848); on strata
 #                                        an expected failure (SKIPPED) until KIP-848 is built
 #   AdminCheck <bootstrap>               the Admin client's topic, config, record and group calls
+#   TxnCheck <bootstrap>                 a transactional producer (transaction version 2): commits
+#                                        and aborts read back with read_committed, fencing, and the
+#                                        Admin client's list and describe of transactions
 source "$(dirname "$0")/lib.sh"
 
 JAVA_DIR="$COMPAT_DIR/java"
@@ -71,6 +74,7 @@ else
   check "java consumer group (group.protocol=consumer)" run_java GroupCheck "$BOOTSTRAP" consumer
 fi
 check "java admin client" run_java AdminCheck "$BOOTSTRAP"
+check "java transactions" run_java TxnCheck "$BOOTSTRAP"
 stop_broker
 
 finish java

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest,
-    ListTransactionsRequest, WriteTxnMarkersRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest, DescribeTransactionsRequest,
+    EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -129,6 +129,7 @@ pub const ROUTES: &[Route] = &[
     route!(write_txn_markers: WriteTxnMarkersRequest),
     route!(describe_transactions: DescribeTransactionsRequest),
     route!(list_transactions: ListTransactionsRequest),
+    route!(describe_producers: DescribeProducersRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 

@@ -86,6 +86,7 @@ impl ErrorCode for AppendError {
             AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
             AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
             AppendError::CoordinatorFenced { .. } => ResponseError::TransactionCoordinatorFenced,
+            AppendError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
             AppendError::InvalidMarker(_) => ResponseError::InvalidRecord,
         }
     }

@@ -393,14 +393,20 @@ async fn internal_topics_are_neither_deleted_grown_nor_auto_created() {
     let still = client.topic_metadata("__consumer_offsets").await;
     assert_eq!((still.error_code, still.partitions.len(), still.topic_id), (NONE, partitions, offsets.topic_id));
 
+    // The transaction coordinator makes `__transaction_state` at start-up, as internal.
+    let txn_state = client.topic_metadata("__transaction_state").await;
+    assert!(txn_state.is_internal && !txn_state.partitions.is_empty());
+    let response = client.call(4, &delete_by_names(&["__transaction_state"])).await;
+    assert_eq!(response.responses[0].error_code, INVALID_REQUEST);
+
     // Metadata never makes an internal topic as a plain auto-created one.
     let request = MetadataRequest::default()
-        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(topic_name("__transaction_state")))]))
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(topic_name("__share_group_state")))]))
         .with_allow_auto_topic_creation(true);
     let response = client.call(9, &request).await;
     assert_eq!(response.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
     assert!(response.topics[0].is_internal);
-    assert!(node.broker.topics.get("__transaction_state").is_none());
+    assert!(node.broker.topics.get("__share_group_state").is_none());
     drop(client);
     node.stop().await;
 }

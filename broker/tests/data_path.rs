@@ -30,8 +30,7 @@ use uuid::Uuid;
 use strata_testkit::batches::Batch;
 use strata_testkit::codes::{
     CORRUPT_MESSAGE, FETCH_SESSION_ID_NOT_FOUND, INVALID_RECORD, INVALID_REQUIRED_ACKS, MESSAGE_TOO_LARGE, NONE,
-    OFFSET_OUT_OF_RANGE, OUT_OF_ORDER_SEQUENCE_NUMBER, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, UNKNOWN_TOPIC_ID,
-    UNKNOWN_TOPIC_OR_PARTITION,
+    OFFSET_OUT_OF_RANGE, OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
 };
 use strata_testkit::requests::epoch_ms;
 use support::{Client, Node};
@@ -641,7 +640,9 @@ async fn idempotent_producers_get_duplicates_and_sequence_errors_and_ids_never_r
 
     let transactional =
         conn.call(5, &init.clone().with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))))).await;
-    assert_eq!(transactional.error_code, TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    // A transactional id's producer id comes from the same allocator: never one handed out before.
+    assert_eq!(transactional.error_code, NONE);
+    assert!(transactional.producer_id.0 > pid, "{transactional:?}");
 
     drop(conn);
     node.stop().await;

@@ -85,6 +85,9 @@ pub enum AppendError {
     /// An older producer epoch than the partition has seen (`INVALID_PRODUCER_EPOCH`).
     #[error("producer {producer_id} epoch {epoch} is older than {current}")]
     InvalidProducerEpoch { producer_id: i64, epoch: i16, current: i16 },
+    /// A non-transactional batch from a producer whose transaction is open (`INVALID_TXN_STATE`).
+    #[error("producer {producer_id} has a transaction open: its batches must be transactional")]
+    InvalidTxnState { producer_id: i64 },
     /// An end-transaction marker from an older transaction coordinator than the last marker of
     /// this producer (`TRANSACTION_COORDINATOR_FENCED`).
     #[error("marker of producer {producer_id} has coordinator epoch {coordinator_epoch}, older than {current}")]

@@ -112,6 +112,16 @@ impl ProducerState {
         self.open_txns.first().map(|(first, _)| *first)
     }
 
+    /// Every producer and its entry, in no particular order (DescribeProducers).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, entry)| (*id, entry))
+    }
+
+    /// The epoch and first offset of `producer_id`'s open transaction, if it has one.
+    pub(crate) fn open_txn_of(&self, producer_id: i64) -> Option<(i16, i64)> {
+        self.producers.get(&producer_id).and_then(|entry| entry.txn_first_offset.map(|first| (entry.epoch, first)))
+    }
+
     /// Checks a batch against the state (no change is made); `marker` is the parsed marker of a
     /// control batch. A client's data batch is checked fully, a coordinator's (see
     /// [`AppendOrigin`]) for its epoch only.
@@ -145,6 +155,10 @@ impl ProducerState {
                 });
             }
             return Ok(Verdict::Append);
+        }
+        if !header.is_transactional() && entry.txn_first_offset.is_some() {
+            // Kafka's ProducerAppendInfo: non-transactional data while a transaction is open.
+            return Err(AppendError::InvalidTxnState { producer_id: pid });
         }
         if origin == AppendOrigin::Coordinator {
             return Ok(Verdict::Append);
@@ -488,6 +502,13 @@ mod tests {
         // Non-transactional batches never open one.
         s.record(&header(3, 0, 0, 1, 17), None);
         assert_eq!(s.first_open_txn(), None);
+        // ...and are refused while their producer has one open.
+        s.record(&txn(3, 0, 1, 1, 18), None);
+        assert!(matches!(
+            s.check(&header(3, 0, 2, 1, 19), None, AppendOrigin::Client),
+            Err(AppendError::InvalidTxnState { producer_id: 3 })
+        ));
+        assert_eq!(s.check(&txn(3, 0, 2, 1, 19), None, AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]

@@ -282,3 +282,48 @@ fn retention_never_passes_an_open_transaction() {
     assert_eq!(p.log_start_offset(), 6, "once stable, retention goes on (the active segment stays)");
     m.shutdown().unwrap();
 }
+
+#[test]
+fn delete_records_past_an_open_transaction_moves_the_last_stable_offset_and_wakes_watchers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, p) = open(dir.path(), LogConfig::default());
+    append(&p, plain(1)).unwrap(); // 0
+    append(&p, data(10, 0, 1, true)).unwrap(); // 1, open
+    append(&p, plain(1)).unwrap(); // 2
+    assert_eq!(p.last_stable_offset(), 1);
+    let mut watch = p.subscribe();
+    watch.mark_unchanged();
+    // The transaction's data is gone, and its producer with it: nothing is open any more.
+    p.delete_records(2).unwrap();
+    assert_eq!((p.last_stable_offset(), p.high_watermark()), (3, 3));
+    assert!(watch.has_changed().unwrap(), "the high watermark did not move, the last stable offset did");
+    m.shutdown().unwrap();
+}
+
+#[test]
+fn read_committed_stops_at_the_last_stable_offset_whatever_the_index_says() {
+    for index_interval_bytes in [1, 300, 4096] {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, p) = open(dir.path(), LogConfig { index_interval_bytes, ..LogConfig::default() });
+        for _ in 0..10 {
+            append(&p, plain(2)).unwrap(); // 0..=19
+        }
+        append(&p, data(10, 0, 1, true)).unwrap(); // 20, open
+        for _ in 0..10 {
+            append(&p, plain(2)).unwrap(); // 21..=40
+        }
+        assert_eq!(p.last_stable_offset(), 20);
+        for from in [0, 5, 18, 19] {
+            let read = p.read_isolated(from, 1 << 20, Isolation::ReadCommitted).unwrap();
+            assert_eq!(read.end_offset, 20, "interval {index_interval_bytes}, from {from}");
+            let bases = batch_bases(&p, from, Isolation::ReadCommitted);
+            assert_eq!(bases.last(), Some(&18), "interval {index_interval_bytes}, from {from}");
+        }
+        let read = p.read_isolated(0, 1 << 20, Isolation::ReadUncommitted).unwrap();
+        assert_eq!(read.end_offset, 41);
+        // A byte limit inside the stable part ends the range on a batch boundary below it.
+        let one = p.read_isolated(0, 1, Isolation::ReadCommitted).unwrap();
+        assert_eq!(one.end_offset, 2);
+        m.shutdown().unwrap();
+    }
+}

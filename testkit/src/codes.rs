@@ -31,6 +31,7 @@ pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = E::OutOfOrderSequenceNumber.code()
 pub const DUPLICATE_SEQUENCE_NUMBER: i16 = E::DuplicateSequenceNumber.code();
 pub const INVALID_PRODUCER_EPOCH: i16 = E::InvalidProducerEpoch.code();
 pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = E::TransactionalIdAuthorizationFailed.code();
+pub const INVALID_TXN_STATE: i16 = E::InvalidTxnState.code();
 pub const KAFKA_STORAGE_ERROR: i16 = E::KafkaStorageError.code();
 pub const NON_EMPTY_GROUP: i16 = E::NonEmptyGroup.code();
 pub const GROUP_ID_NOT_FOUND: i16 = E::GroupIdNotFound.code();
@@ -46,7 +47,6 @@ pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = E::UnsupportedEndpointType.code();
 // Transactions.
 pub const NOT_ENOUGH_REPLICAS: i16 = E::NotEnoughReplicas.code();
 pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = E::CoordinatorLoadInProgress.code();
-pub const INVALID_TXN_STATE: i16 = E::InvalidTxnState.code();
 pub const INVALID_PRODUCER_ID_MAPPING: i16 = E::InvalidProducerIdMapping.code();
 pub const INVALID_TRANSACTION_TIMEOUT: i16 = E::InvalidTransactionTimeout.code();
 pub const CONCURRENT_TRANSACTIONS: i16 = E::ConcurrentTransactions.code();

@@ -4,7 +4,8 @@
 //! READ_COMMITTED fetches stop at the last stable offset (reported in every fetch answer) while
 //! READ_UNCOMMITTED ones read on; ListOffsets READ_COMMITTED answers LATEST with the last stable
 //! offset. The open transaction survives a SIGKILL of the broker. Clients may not write control
-//! batches, nor transactional ones without a transactional id.
+//! batches, nor transactional ones without a transactional id, nor non-transactional ones from a
+//! producer whose transaction is open.
 //!
 //! Markers come only from the transaction coordinator, so commits, aborts and the aborted
 //! transactions a READ_COMMITTED fetch lists are tested at the log level (`log/tests/transactions.rs`).
@@ -18,7 +19,7 @@ use kafka_protocol::records::{
 };
 use strata_testkit::RawConn;
 use strata_testkit::batches::decode;
-use strata_testkit::codes::{INVALID_RECORD, NONE, TRANSACTIONAL_ID_AUTHORIZATION_FAILED};
+use strata_testkit::codes::{INVALID_RECORD, INVALID_TXN_STATE, NONE, TRANSACTIONAL_ID_AUTHORIZATION_FAILED};
 use strata_testkit::requests::{
     self, FETCH_VERSION, LATEST_TIMESTAMP, LIST_OFFSETS_VERSION, MAX_TIMESTAMP, PRODUCE_VERSION,
 };
@@ -114,6 +115,9 @@ fn read_committed_stops_at_an_open_transaction() {
     // More batches of the same transaction keep it open from its first offset.
     assert_eq!(produce(&mut conn, transactional(producer, 1, 4_000, 2), Some(TXN_ID)), (NONE, 7));
     assert_eq!(fetch(&mut conn, 0, READ_COMMITTED).last_stable_offset, 3);
+    // While it is open, the producer's data must be transactional (Kafka's INVALID_TXN_STATE).
+    let plain_from_producer = requests::records(1, 4_000).producer(producer.0, producer.1, 3).encode();
+    assert_eq!(produce(&mut conn, plain_from_producer, None).0, INVALID_TXN_STATE);
     // The newest record (offset 7) is past the last stable offset: read_committed finds none.
     let max_timestamp = |conn: &mut RawConn, isolation_level| {
         let request = requests::list_offsets_request(TOPIC, 0, MAX_TIMESTAMP).with_isolation_level(isolation_level);

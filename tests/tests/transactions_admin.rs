@@ -1,9 +1,12 @@
 //! The transaction admin APIs on raw sockets: FindCoordinator for transactional ids (single and
 //! batched keys), DescribeTransactions (state, producer, timeout, start time, partitions; unknown
-//! ids) and ListTransactions with each filter. Set `STRATA_REFERENCE_KAFKA=HOST:PORT` to run the
+//! ids), ListTransactions with each filter, DescribeProducers and ApiVersions. Set `STRATA_REFERENCE_KAFKA=HOST:PORT` to run the
 //! same assertions against reference Kafka 4.1.2.
 
-use kafka_protocol::messages::{FindCoordinatorRequest, ListTransactionsRequest, ListTransactionsResponse, ProducerId};
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
+use kafka_protocol::messages::{
+    DescribeProducersRequest, FindCoordinatorRequest, ListTransactionsRequest, ListTransactionsResponse, ProducerId,
+};
 use kafka_protocol::protocol::StrBytes;
 use strata_testkit::RawConn;
 use strata_testkit::codes::*;
@@ -145,11 +148,63 @@ fn api_versions_reports_transaction_version_2() {
         let versions =
             |key: i16| response.api_keys.iter().find(|k| k.api_key == key).map(|k| (k.min_version, k.max_version));
         // InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers,
-        // DescribeTransactions, ListTransactions: Kafka 4.1.2's ranges.
-        let expected =
-            [(22, (0, 5)), (24, (0, 5)), (25, (0, 4)), (26, (0, 5)), (27, (1, 1)), (65, (0, 0)), (66, (0, 2))];
+        // DescribeProducers, DescribeTransactions, ListTransactions: Kafka 4.1.2's ranges.
+        let expected = [
+            (22, (0, 5)),
+            (24, (0, 5)),
+            (25, (0, 4)),
+            (26, (0, 5)),
+            (27, (1, 1)),
+            (61, (0, 0)),
+            (65, (0, 0)),
+            (66, (0, 2)),
+        ];
         for (key, range) in expected {
             assert_eq!(versions(key), Some(range), "{bootstrap}: API key {key}");
         }
+    }
+}
+
+#[test]
+fn describe_producers_shows_open_and_completed_transactions() {
+    let broker = Broker::start_default();
+    for bootstrap in bootstraps(broker.bootstrap()) {
+        let mut conn = RawConn::connect(&bootstrap);
+        let (topic, id) = (unique("producers"), unique("producers-tx"));
+        create_topic_ready(&mut conn, &topic, 1);
+        let producer = init_ok(&mut conn, &id, TIMEOUT_MS);
+        assert_eq!(add_partitions(&mut conn, &id, producer, &topic, &[0]), vec![NONE]);
+        let (code, message) = produce_txn(&mut conn, 9, Some(&id), &topic, 0, txn_batch(producer, 0, 2));
+        assert_eq!(code, NONE, "{bootstrap}: {message:?}");
+        let request = DescribeProducersRequest::default().with_topics(vec![
+            TopicRequest::default()
+                .with_name(strata_testkit::requests::topic_name(&topic))
+                .with_partition_indexes(vec![0, 9]),
+        ]);
+        // (error, [(producer id, epoch, last sequence, current transaction start)]) per partition.
+        let describe_producers = |conn: &mut RawConn| {
+            let response = conn.request(0, &request);
+            response.topics[0]
+                .partitions
+                .iter()
+                .map(|p| {
+                    let producers: Vec<(i64, i32, i32, i64)> = p
+                        .active_producers
+                        .iter()
+                        .map(|a| (a.producer_id.0, a.producer_epoch, a.last_sequence, a.current_txn_start_offset))
+                        .collect();
+                    (p.partition_index, p.error_code, producers)
+                })
+                .collect::<Vec<_>>()
+        };
+        let epoch = i32::from(producer.1);
+        let open = describe_producers(&mut conn);
+        let expected = vec![(0, NONE, vec![(producer.0, epoch, 1, 0)]), (9, UNKNOWN_TOPIC_OR_PARTITION, vec![])];
+        assert_eq!(open, expected, "{bootstrap}: an open transaction from offset 0");
+        assert_eq!(end_txn(&mut conn, END_TXN_VERSION, &id, producer, true).error_code, NONE);
+        wait_for_state(&mut conn, &id, "CompleteCommit", std::time::Duration::from_secs(20));
+        let done = describe_producers(&mut conn);
+        let expected = vec![(0, NONE, vec![(producer.0, epoch, 1, -1)]), (9, UNKNOWN_TOPIC_OR_PARTITION, vec![])];
+        assert_eq!(done, expected, "{bootstrap}: the transaction completed");
     }
 }

@@ -8,6 +8,8 @@
 //!   reaches the group coordinator;
 //! - v0-4 must have added it (AddOffsetsToTxn): otherwise TRANSACTION_ABORTABLE for v4,
 //!   INVALID_TXN_STATE for older versions;
+//! - nothing is asked when the partition's log already holds the producer's open transaction at
+//!   its epoch, as Kafka's `ReplicaManager` skips it;
 //! - an unknown producer is INVALID_PRODUCER_ID_MAPPING, a fenced one INVALID_PRODUCER_EPOCH;
 //!   the coordinator loading or unavailable (and, before v5, CONCURRENT_TRANSACTIONS) answers
 //!   COORDINATOR_NOT_AVAILABLE, which clients retry.
@@ -35,6 +37,15 @@ pub async fn verify(
     group_id: &str,
 ) -> Result<(), ResponseError> {
     let tp = TopicPartition::new(OFFSETS_TOPIC, broker.groups.partition_for(group_id));
+    // Kafka asks nothing when the partition's log already holds the producer's open transaction
+    // at this epoch (its records were verified when that transaction wrote there first).
+    let open = broker
+        .topics
+        .get(OFFSETS_TOPIC)
+        .and_then(|t| t.partition(tp.partition).and_then(|p| p.open_transaction_of(producer.producer_id)));
+    if open.is_some_and(|(epoch, _)| epoch == producer.producer_epoch) {
+        return Ok(());
+    }
     let add = version >= ADD_PARTITION_VERSION_MIN;
     partition_check::in_transaction(broker, producer, tp, add).await.map_err(|error| answered(version, error))
 }

@@ -73,7 +73,7 @@ fn grow(
         return Err((
             ResponseError::InvalidRequest,
             format!(
-                "Topic '{name}' is internal: its partition count decides where groups are stored and cannot change."
+                "Topic '{name}' is internal: its partition count decides where groups or transactional ids are stored and cannot change."
             ),
         ));
     }

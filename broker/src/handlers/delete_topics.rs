@@ -119,8 +119,7 @@ fn delete(broker: &Arc<Broker>, requested: Vec<Named>) -> Vec<DeletableTopicResu
     for (name, id) in to_delete {
         let internal = broker.topics.get(&name).is_some_and(|t| t.internal);
         if internal {
-            let message =
-                format!("Topic '{name}' is internal (it holds the group coordinator's state) and cannot be deleted.");
+            let message = format!("Topic '{name}' is internal (it holds a coordinator's state) and cannot be deleted.");
             responses.push(result(Some(&name), id, invalid, Some(&message)));
             continue;
         }

@@ -245,15 +245,19 @@ fn verify_transactional(
     topic: Option<&Topic>,
     data: &PartitionProduceData,
 ) -> Result<(), (i16, String)> {
-    let Some(topic) = topic.filter(|t| !t.internal && t.partition(data.index).is_some()) else { return Ok(()) };
+    // Without a transactional id the request holds no transactional batch (refused whole above).
+    let Some(transactional_id) = transactional_id else { return Ok(()) };
+    let Some(topic) = topic.filter(|t| !t.internal) else { return Ok(()) };
+    let Some(partition) = topic.partition(data.index) else { return Ok(()) };
     let Some(header) = data.records.as_ref().and_then(|r| BatchHeader::parse(r).ok()) else { return Ok(()) };
     let tp = strata_groups::TopicPartition { topic: topic.name.clone(), partition: data.index };
-    verify::transactional_batch(broker, version, transactional_id, tp, &header)
+    verify::transactional_batch(broker, version, transactional_id, tp, partition, &header)
 }
 
 /// Kafka's `ProduceRequest.validateRecords`, from the first batch header only: there must be
-/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches.
-/// Transactional batches are verified with the coordinator by `verify.rs`.
+/// exactly one v2 batch, zstd needs v7+, and clients may not write control batches (only the
+/// transaction coordinator writes markers). Transactional batches are verified with the
+/// coordinator (`verify.rs`), then go to the log, whose producer state opens their transaction.
 fn check_record_set(version: i16, records: &Bytes) -> Result<(), (ResponseError, String)> {
     let header = BatchHeader::parse(records).map_err(|e| (e.kafka_error(), e.to_string()))?;
     let total = header.total_bytes();

@@ -17,12 +17,13 @@
 //!
 //! Transactions: the last stable offset is the first offset of the earliest transaction still
 //! open (the producer state knows them from the moment their first batch is assigned offsets) or
-//! whose marker is not written yet (`txn_ends`), else the high watermark. It changes only where
-//! the high watermark does (a marker's write completing moves both), so it is published with it.
+//! whose marker is not written yet (`txn_ends`), else the high watermark. It is published with the
+//! high watermark (a marker's write completing moves both; DeleteRecords may move it alone).
 
 mod append;
 mod maintain;
 mod open;
+mod producers;
 mod read;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -43,6 +44,7 @@ use crate::producer_state::ProducerState;
 use crate::segment::Segment;
 
 pub use append::AppendOrigin;
+pub use producers::ActiveProducer;
 pub use read::{FileRange, Isolation, ReadResult};
 
 /// File descriptors the manager's partitions may hold, shared by them.
@@ -252,10 +254,13 @@ impl Inner {
         state.assert_invariants();
         let hw = state.high_watermark().0;
         self.log_start.store(state.log_start.0, Ordering::Release);
-        self.last_stable.store(state.last_stable_offset().0, Ordering::Release);
+        let stable = state.last_stable_offset().0;
+        let stable_moved = self.last_stable.swap(stable, Ordering::AcqRel) != stable;
         self.high_watermark.store(hw, Ordering::Release);
+        // Watchers wake when either moves: a read_committed long poll waits for the last stable
+        // offset, which DeleteRecords past an open transaction moves alone.
         self.hw_tx.send_if_modified(|v| {
-            let changed = *v != hw;
+            let changed = *v != hw || stable_moved;
             *v = hw;
             changed
         });
@@ -318,8 +323,8 @@ impl Partition {
         found.into_iter().map(|t| (t.producer_id, t.first_offset)).collect()
     }
 
-    /// High-watermark changes, for fetch long-polls. The last stable offset only moves with the
-    /// high watermark, so read_committed long-polls wait on this too.
+    /// High-watermark changes, for fetch long-polls; it also wakes when the last stable offset
+    /// moves, so read_committed long polls wait on it too.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.inner.hw_tx.subscribe()
     }

@@ -66,6 +66,29 @@ fn the_bytes_are_kafkas() {
     assert_eq!(&got[..], &expected[..]);
 }
 
+/// The commit marker reference Kafka 4.1.2 wrote at offset 2 of a partition (producer 0, epoch 1
+/// after KIP-890's bump, coordinator epoch 0, leader epoch 0), as `kafka-dump-log` listed it
+/// ("size: 78 ... endTxnMarker: COMMIT coordinatorEpoch: 0"), copied from the segment file.
+const KAFKA_COMMIT_MARKER: &str = "0000000000000002000000420000000002d2055068003000000000000001a23b032343000001a23b0323430000\
+                                   0000000000000001ffffffff000000012000000008000000010c00000000000000";
+
+fn unhex(hex: &str) -> Vec<u8> {
+    let digits: Vec<u8> = hex.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
+}
+
+#[test]
+fn matches_a_marker_reference_kafka_wrote() {
+    let kafka = unhex(KAFKA_COMMIT_MARKER);
+    assert_eq!(kafka.len(), 78);
+    let marker = Marker { producer_id: 0, producer_epoch: 1, coordinator_epoch: 0, commit: true };
+    assert_eq!(parse_marker(&kafka), Ok(marker));
+    let mut ours = marker_batch(&marker, 1_796_286_391_107).to_vec();
+    crate::batch::set_base_offset(&mut ours, 2);
+    crate::batch::set_partition_leader_epoch(&mut ours, 0);
+    assert_eq!(ours, kafka);
+}
+
 #[test]
 fn header_fields() {
     let batch = marker_batch(&marker(false), 5);

@@ -10,13 +10,14 @@
 //!   transaction") for v10 and older, which do not know TRANSACTION_ABORTABLE;
 //! - a fenced producer is INVALID_PRODUCER_EPOCH; errors older clients might not retry (the
 //!   coordinator loading or unavailable, and, before v12, CONCURRENT_TRANSACTIONS) become
-//!   NOT_ENOUGH_REPLICAS, which they retry without refreshing metadata;
-//! - a transactional batch in a request without a transactional id is
-//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers it.
+//!   NOT_ENOUGH_REPLICAS, which they retry without refreshing metadata.
 //!
-//! Kafka skips the question when the partition's log already holds an open transaction of the
-//! producer; strata-log does not expose that yet, so every transactional batch is verified (the
-//! answer is the same while the transaction is ongoing).
+//! (A transactional batch in a request without a transactional id never gets here: the produce
+//! handler refuses the whole request, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka does.)
+//!
+//! As Kafka (`UnifiedLog.hasOngoingTransaction`), the coordinator is not asked when the
+//! partition's log already holds an open transaction of the producer at the batch's epoch: the
+//! partition joined the transaction with its first batch.
 //!
 //! The produce path assigns offsets on the connection's reader, in request order, so this check
 //! runs there too: it waits for the coordinator's lock (and, for an add, its record) with the
@@ -24,6 +25,7 @@
 
 use kafka_protocol::ResponseError;
 use strata_groups::TopicPartition;
+use strata_log::Partition;
 use strata_wire::batch::BatchHeader;
 
 use crate::state::Broker;
@@ -39,17 +41,17 @@ const ABORTABLE_VERSION_MIN: i16 = 11;
 pub(super) fn transactional_batch(
     broker: &Broker,
     version: i16,
-    transactional_id: Option<&str>,
+    transactional_id: &str,
     tp: TopicPartition,
+    partition: &Partition,
     header: &BatchHeader,
 ) -> Result<(), (i16, String)> {
     if !header.is_transactional() || header.is_control() {
         return Ok(());
     }
-    let Some(transactional_id) = transactional_id else {
-        let error = ResponseError::TransactionalIdAuthorizationFailed;
-        return Err((error.code(), "a transactional batch needs the request's transactional id".into()));
-    };
+    if partition.open_transaction_of(header.producer_id).is_some_and(|(epoch, _)| epoch == header.producer_epoch) {
+        return Ok(());
+    }
     let producer =
         TxnProducer { transactional_id, producer_id: header.producer_id, producer_epoch: header.producer_epoch };
     let add = version >= ADD_PARTITION_VERSION_MIN;
