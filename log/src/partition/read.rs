@@ -173,7 +173,7 @@ impl Partition {
                 // The index hint is a batch boundary after `end`: everything up to it fits.
                 end = position.min(byte_limit).max(end);
                 position = end;
-                // The offset there is read below, from the batch before it.
+                // Unknown until the header at the range's end is read (below).
                 end_offset = i64::MIN;
             }
             while position < byte_limit {
@@ -187,8 +187,12 @@ impl Partition {
                 }
             }
             if end_offset == i64::MIN {
-                // The range ends where the index hint said: the next batch's base, or the segment's end.
-                end_offset = read_header(&view.file, end).map_err(io)?.map_or(view.next_offset.0, |h| h.base_offset);
+                // The range ends where the index hint said: at the segment's end (its next offset;
+                // bytes past it may be a write in flight), or at the next batch (its base).
+                end_offset = match end >= u64::from(view.size) {
+                    true => view.next_offset.0,
+                    false => read_header(&view.file, end).map_err(io)?.map_or(view.next_offset.0, |h| h.base_offset),
+                };
             }
             let len = u32::try_from(end - start).unwrap_or(u32::MAX);
             let range = FileRange { file: view.file, position: start, len };
