@@ -3,7 +3,9 @@
 //! transaction coordinator writes the end-transaction markers to `__consumer_offsets`, which calls
 //! `groups::transaction_completed`. A committed transaction's offsets become visible, an aborted
 //! one's never do, and a restart replays all of it from the log: completed transactions as they
-//! ended, an open one still pending, which its EndTxn after the restart completes.
+//! ended, an open one still pending, which its EndTxn after the restart completes. And while a
+//! transaction is open on a `__consumer_offsets` partition, that partition is not snapshotted
+//! (its transactional records and marker must stay); once it ends, it is.
 
 mod support;
 
@@ -32,22 +34,34 @@ fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_string())
 }
 
-async fn create_topic(c: &mut Client) {
-    let topic =
-        CreatableTopic::default().with_name(TopicName(s(TOPIC))).with_num_partitions(3).with_replication_factor(-1);
+async fn create_topic(c: &mut Client, name: &str, partitions: i32) {
+    let topic = CreatableTopic::default()
+        .with_name(TopicName(s(name)))
+        .with_num_partitions(partitions)
+        .with_replication_factor(-1);
     let created = c.call(7, &CreateTopicsRequest::default().with_topics(vec![topic])).await;
     assert_eq!(created.topics[0].error_code, NONE);
 }
 
-/// OffsetCommit of `offset` for partition `partition`, outside group management.
-async fn commit(c: &mut Client, partition: i32, offset: i64) {
+/// OffsetCommit by `group`, outside group management, of `(partition, offset)` pairs of `topic`.
+async fn commit_to(c: &mut Client, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    let partitions = offsets
+        .iter()
+        .map(|(p, o)| OffsetCommitRequestPartition::default().with_partition_index(*p).with_committed_offset(*o))
+        .collect();
     let request = OffsetCommitRequest::default()
-        .with_group_id(GroupId(s(GROUP)))
+        .with_group_id(GroupId(s(group)))
         .with_generation_id_or_member_epoch(-1)
-        .with_topics(vec![OffsetCommitRequestTopic::default().with_name(TopicName(s(TOPIC))).with_partitions(vec![
-            OffsetCommitRequestPartition::default().with_partition_index(partition).with_committed_offset(offset),
-        ])]);
-    assert_eq!(c.call(8, &request).await.topics[0].partitions[0].error_code, NONE);
+        .with_topics(vec![
+            OffsetCommitRequestTopic::default().with_name(TopicName(s(topic))).with_partitions(partitions),
+        ]);
+    let response = c.call(8, &request).await;
+    assert!(response.topics[0].partitions.iter().all(|p| p.error_code == NONE));
+}
+
+/// OffsetCommit of `offset` for partition `partition` of the group.
+async fn commit(c: &mut Client, partition: i32, offset: i64) {
+    commit_to(c, GROUP, TOPIC, &[(partition, offset)]).await;
 }
 
 /// InitProducerId for transactional id `id`, retried while the coordinator loads.
@@ -125,7 +139,7 @@ async fn markers_commit_or_abort_pending_offsets_live_and_after_restarts() {
     let dir = tempfile::Builder::new().prefix("strata-txn-offsets-").tempdir().expect("tempdir");
     let node = Node::start(dir.path(), SETTINGS).await;
     let mut c = node.client().await;
-    create_topic(&mut c).await;
+    create_topic(&mut c, TOPIC, 3).await;
     commit(&mut c, 0, 5).await;
     let (a, b, open) = (init(&mut c, "a").await, init(&mut c, "b").await, init(&mut c, "open").await);
     txn_commit(&mut c, "a", a, 0, 10).await;
@@ -153,6 +167,57 @@ async fn markers_commit_or_abort_pending_offsets_live_and_after_restarts() {
     let node = Node::start(dir.path(), SETTINGS).await;
     let mut c = node.client().await;
     assert_eq!(fetched(&mut c, true).await, vec![(10, NONE), (-1, NONE), (30, NONE)]);
+    drop(c);
+    node.stop().await;
+}
+
+/// Waits until `done` holds for `__consumer_offsets`-0's log start, or fails after the I/O timeout.
+async fn wait_log_start(node: &Node, what: &str, done: impl Fn(i64) -> bool) -> i64 {
+    let topic = node.broker.topics.get("__consumer_offsets").expect("offsets topic");
+    let log = topic.partition(0).expect("partition 0");
+    let deadline = tokio::time::Instant::now() + support::IO_TIMEOUT;
+    loop {
+        let start = log.log_start_offset();
+        if done(start) {
+            return start;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: log start {start}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_transaction_holds_off_the_offsets_snapshot_until_it_ends() {
+    let dir = tempfile::Builder::new().prefix("strata-txn-offsets-").tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), SETTINGS).await;
+    let mut c = node.client().await;
+    create_topic(&mut c, TOPIC, 3).await;
+    let busy_partitions = 50;
+    create_topic(&mut c, "busy", busy_partitions).await;
+    let open = init(&mut c, "open").await;
+    txn_commit(&mut c, "open", open, 0, 7).await;
+    // 220 commits of 50 partitions by another group on the same `__consumer_offsets` partition:
+    // 11,000 records, past the snapshot threshold of 10,000.
+    let rounds = 220;
+    for round in 0..rounds {
+        let offsets: Vec<(i32, i64)> = (0..busy_partitions).map(|p| (p, i64::from(round * 1000 + p))).collect();
+        commit_to(&mut c, "busy", "busy", &offsets).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(wait_log_start(&node, "kept", |_| true).await, 0, "no snapshot while the transaction is open");
+
+    end_txn(&mut c, "open", open, true).await;
+    assert_eq!(fetched_settled(&mut c, 0).await[0], (7, NONE));
+    // The next append finds the partition due and no transaction open: snapshotted.
+    commit_to(&mut c, "busy", "busy", &[(0, 1)]).await;
+    let start = wait_log_start(&node, "the log start never moved", |start| start > 0).await;
+    assert!(start > 11_000, "log start {start}: past the transactional record and its marker");
+    drop(c);
+    node.stop().await;
+
+    let node = Node::start(dir.path(), SETTINGS).await;
+    let mut c = node.client().await;
+    assert_eq!(fetched(&mut c, true).await, vec![(7, NONE), (-1, NONE), (-1, NONE)], "replayed from the snapshot");
     drop(c);
     node.stop().await;
 }
