@@ -201,3 +201,26 @@ fn txn_offset_commit_checks_as_kafka_and_its_offsets_stay_pending_until_the_tran
     let mut conn = RawConn::connect(broker.bootstrap());
     assert_eq!(fetch(&mut conn, true), (10, "txn".into(), NONE), "after a restart");
 }
+
+/// Transaction version 2, as Kafka's Java client 4.x does `sendOffsetsToTransaction`: no
+/// AddOffsetsToTxn, TxnOffsetCommit v5 adds the group's partition, EndTxn v5 bumps the epoch
+/// (the markers carry the new one); the next transaction commits with the bumped epoch.
+#[test]
+fn transaction_version_2_commits_offsets_without_add_offsets_to_txn() {
+    let broker = Broker::start(BrokerOptions::default().with("group.initial.rebalance.delay.ms", "0"));
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, TOPIC, 1);
+    let producer = init_ok(&mut conn, TXN, 60_000);
+    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit(producer, (-1, ""), TOPIC, 11)), NONE);
+    assert_eq!(fetch(&mut conn, true), (-1, String::new(), UNSTABLE_OFFSET_COMMIT));
+    let ended = end_txn(&mut conn, 5, TXN, producer, true);
+    assert_eq!(ended.error_code, NONE);
+    assert_eq!(fetch_settled(&mut conn), (11, "txn".into(), NONE));
+
+    let bumped = (ended.producer_id.0, ended.producer_epoch);
+    assert_eq!(bumped, (producer.0, producer.1 + 1), "EndTxn v5 bumps the epoch");
+    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit(producer, (-1, ""), TOPIC, 12)), INVALID_PRODUCER_EPOCH);
+    assert_eq!(txn_commit_error(&mut conn, 5, &txn_commit(bumped, (-1, ""), TOPIC, 12)), NONE);
+    assert_eq!(end_txn(&mut conn, 5, TXN, bumped, true).error_code, NONE);
+    assert_eq!(fetch_settled(&mut conn), (12, "txn".into(), NONE));
+}
