@@ -2,9 +2,7 @@
 # compat/java.sh — Apache Kafka's own Java client (kafka-clients 4.1, compat/java/) against the
 # broker lib.sh starts (strata, or reference Kafka with COMPAT_BROKER=kafka).
 #
-# Builds compat/java once with `mvn -q -B package` (again only when pom.xml or a source is newer
-# than the jar; the dependency jars stay in ~/.m2 and target/classpath.txt lists them), then runs
-# each check as its own JVM against one broker:
+# Builds compat/java once (java-build.sh), then runs each check as its own JVM against one broker:
 #   ProduceConsume <bootstrap> <codec>   idempotent acks=all producer, 10,000 keyed records with
 #                                        headers per codec, contiguous offsets, read back exactly
 #   GroupCheck <bootstrap> classic       group.protocol=classic: split, takeover, resume
@@ -42,42 +40,8 @@
 # always run.
 source "$(dirname "$0")/lib.sh"
 
-JAVA_DIR="$COMPAT_DIR/java"
-JAR="$JAVA_DIR/target/strata-compat-java-1.jar"
-CLASSPATH_FILE="$JAVA_DIR/target/classpath.txt"
-BROKER_KIND="${BROKER_KIND:-${COMPAT_BROKER:-strata}}"
-# Each check also has its own watchdog inside the JVM; this is the last resort.
-CHECK_TIMEOUT_S=240
-
-if ! command -v mvn > /dev/null || ! command -v java > /dev/null; then
-  echo "  installing openjdk-17-jdk-headless and maven"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven > /dev/null
-fi
-
-needs_build() {
-  [[ -f "$JAR" && -f "$CLASSPATH_FILE" ]] || return 0
-  [[ -n "$(find "$JAVA_DIR/pom.xml" "$JAVA_DIR/src" -newer "$JAR" -print -quit)" ]]
-}
-if needs_build; then
-  echo "  building compat/java (mvn package)"
-  if ! (cd "$JAVA_DIR" && mvn -q -B package) > "$WORK_DIR/mvn.log" 2>&1; then
-    sed 's/^/          /' "$WORK_DIR/mvn.log" | tail -n 40
-    FAILED=$((FAILED + 1))
-    echo "  FAILED  java build (mvn package in compat/java)"
-    finish java
-    exit 1
-  fi
-  # The jar's time is what the next run compares the sources with.
-  touch "$JAR"
-fi
-JAVA_CP="$JAR:$(cat "$CLASSPATH_FILE")"
-KAFKA_CLIENTS_VERSION="$(sed -n 's|.*/kafka-clients-\([0-9][^/]*\)\.jar.*|\1|p' <<< "${JAVA_CP//:/$'\n'}" | head -n 1)"
-
-run_java() { # class args...
-  local class="$1"; shift
-  timeout -k 10 "$CHECK_TIMEOUT_S" java -cp "$JAVA_CP" "strata.compat.$class" "$@"
-}
+JAVA_SCENARIO=java
+source "$COMPAT_DIR/java-build.sh"
 
 # A check of transactions: on strata it runs only if the broker advertises the APIs it needs, and
 # is otherwise SKIPPED (counted neither way) with what ApiVersions lacks.

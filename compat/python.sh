@@ -1,19 +1,11 @@
 #!/usr/bin/env bash
 # compat/python.sh — Python clients against the broker (Strata, or reference Kafka with
-# COMPAT_BROKER=kafka). Makes compat/.venv on first use and installs
+# COMPAT_BROKER=kafka). Makes compat/.venv on first use (venv.sh) and installs
 # compat/python/requirements.txt into it (again only when the file changes), then runs each
 # produce/consume and group scenario in compat/python/ against its own broker.
 source "$(dirname "$0")/lib.sh"
 
-VENV="$COMPAT_DIR/.venv"
-REQUIREMENTS="$COMPAT_DIR/python/requirements.txt"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  python3 -m venv "$VENV"
-fi
-if ! cmp -s "$REQUIREMENTS" "$VENV/.installed-requirements"; then
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  cp "$REQUIREMENTS" "$VENV/.installed-requirements"
-fi
+source "$COMPAT_DIR/venv.sh"
 
 echo "python clients: $("$VENV/bin/python" -c 'import importlib.metadata as m, confluent_kafka as c; print("confluent-kafka %s (librdkafka %s), kafka-python %s" % (m.version("confluent-kafka"), c.libversion()[0], m.version("kafka-python")))')"
 

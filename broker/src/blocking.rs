@@ -4,20 +4,23 @@
 //! a segment roll, another append holding the partition).
 
 use bytes::Bytes;
-use strata_log::{AppendError, Partition, PendingAppend, TryAppendError};
+use strata_log::{AppendError, AppendOrigin, Partition, PendingAppend, TryAppendError};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-/// Appends `records` to `partition`; see the module docs.
+/// Appends `records`, written by `origin`, to `partition`; see the module docs.
 pub fn append(
+    origin: AppendOrigin,
     partition: &Partition,
     records: Bytes,
     leader_epoch: i32,
     now_ms: i64,
 ) -> Result<PendingAppend, AppendError> {
-    match partition.try_append(records, leader_epoch, now_ms) {
+    match partition.try_append_from(origin, records, leader_epoch, now_ms) {
         Ok(pending) => Ok(pending),
         Err(TryAppendError::Refused(error)) => Err(error),
-        Err(TryAppendError::WouldBlock(records)) => run(|| partition.append(records, leader_epoch, now_ms)),
+        Err(TryAppendError::WouldBlock(records)) => {
+            run(|| partition.append_from(origin, records, leader_epoch, now_ms))
+        }
     }
 }
 

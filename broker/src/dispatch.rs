@@ -20,7 +20,7 @@ use kafka_protocol::messages::{
     DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
     FetchRequest, FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
     JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Message, Request};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
@@ -130,6 +130,7 @@ pub const ROUTES: &[Route] = &[
     route!(describe_transactions: DescribeTransactionsRequest),
     route!(list_transactions: ListTransactionsRequest),
     route!(describe_producers: DescribeProducersRequest),
+    route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 
 /// What the broker serves of every API, in table order.

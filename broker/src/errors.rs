@@ -1,7 +1,8 @@
 //! The one place an error becomes a Kafka error code: the log's ([`LogError`], [`ReadError`],
 //! [`AppendError`]), the topic registry's ([`TopicError`]), the group coordinator's
-//! ([`GroupError`]), the transaction coordinator's ([`TxnError`], whose codes strata-txn defines,
-//! and [`TxnUnavailable`]) and those of request data ([`BatchError`], [`MessageSetError`]). Handlers
+//! ([`GroupError`], [`StoreError`]), the transaction coordinator's ([`TxnError`], whose codes
+//! strata-txn defines, and [`TxnUnavailable`]) and those of request data ([`BatchError`],
+//! [`MessageSetError`]). Handlers
 //! answer with [`ErrorCode::code`] and never match on another crate's error to pick a code; the
 //! codes are Kafka's, as a real broker answers the same failure.
 
@@ -12,6 +13,7 @@ use strata_txn::TxnError;
 use strata_wire::batch::BatchError;
 use strata_wire::legacy::message_set::MessageSetError;
 
+use crate::groups::StoreError;
 use crate::topics::TopicError;
 use crate::txn::TxnUnavailable;
 
@@ -150,6 +152,24 @@ impl ErrorCode for TopicError {
     }
 }
 
+impl ErrorCode for StoreError {
+    /// Records of the group coordinator that could not be written: a transactional offset
+    /// commit whose producer epoch the log refused is INVALID_PRODUCER_EPOCH (the producer was
+    /// fenced meanwhile); anything else is [`GROUP_STORE_FAILED`].
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            StoreError::Append { source: source @ AppendError::InvalidProducerEpoch { .. }, .. } => {
+                source.kafka_error()
+            }
+            StoreError::NoPartition(_)
+            | StoreError::Encode(_)
+            | StoreError::Append { .. }
+            | StoreError::Write(_)
+            | StoreError::Read { .. } => GROUP_STORE_FAILED,
+        }
+    }
+}
+
 impl ErrorCode for GroupError {
     /// A group coordinator error, carried in its reply.
     fn kafka_error(&self) -> ResponseError {
@@ -168,6 +188,7 @@ impl ErrorCode for GroupError {
             GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
             GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
             GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+            GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
         }
     }
 }
@@ -204,6 +225,7 @@ mod tests {
         assert_eq!(GroupError::MemberIdRequired.code(), 79);
         assert_eq!(GroupError::FencedInstanceId.code(), 82);
         assert_eq!(GroupError::CoordinatorNotAvailable.code(), 15);
+        assert_eq!(GroupError::UnstableOffsetCommit.code(), 88);
         assert_eq!(code_or_none::<GroupError>(None), 0);
         assert_eq!(LogError::Closed.code(), 6);
         assert_eq!(ReadError::Storage(LogError::Closed).code(), 6);
@@ -214,6 +236,9 @@ mod tests {
         assert_eq!(MessageSetError::NestedCompression.code(), 87);
         assert_eq!((unknown_topic(true).code(), unknown_topic(false).code()), (100, 3));
         assert_eq!(GROUP_STORE_FAILED.code(), 15);
+        let fenced = AppendError::InvalidProducerEpoch { producer_id: 1, epoch: 0, current: 1 };
+        assert_eq!(StoreError::Append { partition: 0, source: fenced }.code(), 47);
+        assert_eq!(StoreError::NoPartition(3).code(), 15);
         assert_eq!((TxnUnavailable::Loading.code(), TxnError::ProducerFenced.code()), (14, 90));
     }
 }

@@ -52,7 +52,7 @@ async fn commit(groups: &Groups, offset: i64) -> bool {
 }
 
 async fn committed(groups: &Groups) -> i64 {
-    let reply = groups.read(|c| c.offset_fetch(GROUP, Some(&[TopicPartition::new("t", 0)]))).await;
+    let reply = groups.read(|c| c.offset_fetch(GROUP, Some(&[TopicPartition::new("t", 0)]), false)).await;
     reply.partitions[0].offset
 }
 

@@ -6,7 +6,8 @@
 //! - [`record_batches`]: a Produce record set through the batch validator and, for each valid
 //!   batch, the bounded record walker (decompression included);
 //! - [`log_recovery`]: arbitrary segment, offset-index and time-index files recovered by the log;
-//! - [`offsets_replay`]: arbitrary `__consumer_offsets` records replayed by the group coordinator;
+//! - [`offsets_replay`]: arbitrary `__consumer_offsets` records, transactional ones and end markers
+//!   among them, replayed by the group coordinator;
 //! - [`request_dispatch`]: a request frame through the broker's real dispatch and handlers, on a
 //!   broker opened once in a temporary directory and kept for every input.
 
@@ -104,24 +105,47 @@ fn last_offset(mut bytes: &[u8]) -> Option<i64> {
     last
 }
 
-/// Arbitrary `__consumer_offsets` records (key and value, a value of length 0xFFFF being null)
-/// replayed by the group coordinator, which then takes over.
+/// Arbitrary `__consumer_offsets` records replayed by the group coordinator, which then takes
+/// over. Each entry is a 2-byte key length, the key, a 2-byte value length and the value, where
+/// the key length's top bit makes the record transactional (producer id from the next two bits),
+/// a value length of 0xFFFF is a null value, and 0xFFFE makes the entry an end-transaction marker
+/// instead (commit if the key's first byte is odd, producer id the key's length mod 4, on the
+/// `__consumer_offsets` partition its second byte mod 4).
 pub fn offsets_replay(mut data: &[u8]) {
     let config = strata_groups::CoordinatorConfig { offsets_topic_partitions: 4, ..Default::default() };
     let mut replayer = strata_groups::Coordinator::replayer(config, Box::new(strata_groups::SeededMemberIds::new(1)));
     while data.len() >= 4 {
-        let key_len = usize::from(u16::from_be_bytes([data[0], data[1]])).min(data.len() - 2);
+        let raw_key_len = u16::from_be_bytes([data[0], data[1]]);
+        let key_len = usize::from(raw_key_len & 0x7FFF).min(data.len() - 2);
         let key = &data[2..2 + key_len];
         data = &data[2 + key_len..];
         if data.len() < 2 {
             break;
         }
         let raw_len = u16::from_be_bytes([data[0], data[1]]);
+        if raw_len == 0xFFFE {
+            data = &data[2..];
+            let commit = key.first().is_some_and(|b| b % 2 == 1);
+            let partition = key.get(1).map_or(0, |b| i32::from(b % 4));
+            replayer.apply_marker(partition, (key.len() % 4) as i64, commit);
+            continue;
+        }
         let value_len = usize::from(raw_len).min(data.len() - 2);
         let value = (raw_len != u16::MAX).then(|| &data[2..2 + value_len]);
         data = &data[2 + if raw_len == u16::MAX { 0 } else { value_len }..];
-        let _ = replayer.apply(key, value);
+        let _ = if raw_key_len & 0x8000 == 0 {
+            replayer.apply(key, value)
+        } else {
+            let producer_id = i64::from((raw_key_len >> 13) & 3);
+            let producer = strata_groups::TxnProducer { producer_id, producer_epoch: 0 };
+            replayer.apply_transactional(producer, key, value)
+        };
     }
-    let coordinator = replayer.finish(0);
+    let mut coordinator = replayer.finish(0);
+    let _ = coordinator.snapshot();
+    for partition in 0..4 {
+        let _ = coordinator.has_open_transactions(partition);
+        coordinator.transaction_completed(partition, 1, true);
+    }
     let _ = coordinator.snapshot();
 }

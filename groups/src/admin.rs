@@ -91,13 +91,16 @@ impl Coordinator {
     }
 }
 
-/// Tombstones for every offset of a removed group, then for its metadata (Kafka always writes
+/// Tombstones for every offset (committed or pending) of a removed group, then for its metadata (Kafka always writes
 /// the group tombstone; a group that never had a metadata record needs none, so none is written).
 pub(crate) fn remove_group_records(mut group: crate::group::Group, fx: &mut Effects) {
     group.transition(GroupState::Dead, group.state_since_ms);
-    for tp in group.offsets.keys() {
-        fx.records.push(offset_record(&group, tp, None));
-    }
+    // Partitions with only a pending transactional offset get a tombstone too (as Kafka's
+    // `deleteAllOffsets` writes): replay then drops the pending offset with the group.
+    let pending = group.txn_offsets.partitions();
+    let tombstoned = group.offsets.keys().chain(pending.into_iter().filter(|tp| !group.offsets.contains_key(*tp)));
+    let records: Vec<_> = tombstoned.map(|tp| offset_record(&group, tp, None)).collect();
+    fx.records.extend(records);
     if group.persisted.is_some() {
         group.persist_tombstone(fx);
     }

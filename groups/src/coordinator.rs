@@ -106,6 +106,7 @@ impl Coordinator {
             && group.members.is_empty()
             && group.pending.is_empty()
             && group.offsets.is_empty()
+            && group.txn_offsets.is_empty()
             && group.persisted.is_none()
         {
             self.groups.remove(group_id);

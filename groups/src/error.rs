@@ -49,4 +49,7 @@ pub enum GroupError {
     /// OffsetDelete of a topic the (non-empty) group is subscribed to.
     #[error("group subscribed to topic")]
     GroupSubscribedToTopic,
+    /// OffsetFetch with `require_stable` of a partition a transaction holds a pending offset for.
+    #[error("unstable offset commit")]
+    UnstableOffsetCommit,
 }

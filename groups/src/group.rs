@@ -20,6 +20,7 @@ use crate::records::{GroupMetadataValue, MemberMetadata, OffsetCommitValue};
 use crate::replies::JoinGroupMember;
 use crate::requests::{Protocol, RequestToken, TopicPartition};
 use crate::state::GroupState;
+use crate::txn_offsets::TxnOffsets;
 
 /// The protocol type of Kafka consumers; OffsetDelete and offset expiry read their subscriptions.
 pub(crate) const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
@@ -103,6 +104,8 @@ pub(crate) struct Group {
     /// `group.instance.id` → member id.
     pub static_members: BTreeMap<String, String>,
     pub offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
+    /// Transactional offsets waiting for their transactions' markers.
+    pub txn_offsets: TxnOffsets,
     pub join_timer: JoinTimer,
     /// Members of the current generation that have not sent SyncGroup yet, and when they are
     /// dropped if they still have not (Kafka's pending-sync timeout: one rebalance timeout
@@ -129,6 +132,7 @@ impl Group {
             pending: BTreeMap::new(),
             static_members: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            txn_offsets: TxnOffsets::default(),
             join_timer: JoinTimer::Idle,
             pending_sync: BTreeSet::new(),
             sync_deadline_ms: None,

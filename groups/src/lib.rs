@@ -17,7 +17,10 @@
 //! - **records before replies**: the broker appends `records` and waits for the append before
 //!   sending any reply of the same `Outcome`/`Effects`;
 //! - at start-up it replays `__consumer_offsets` through [`Coordinator::replayer`], and may
-//!   rewrite the log from [`Coordinator::snapshot`] to keep replay short.
+//!   rewrite the log from [`Coordinator::snapshot`] to keep replay short;
+//! - transactional offsets ([`Coordinator::txn_offset_commit`]) are records of the producer's
+//!   transaction (`Record::transaction`), pending until the broker, having written the
+//!   transaction's marker to the group's partition, calls [`Coordinator::transaction_completed`].
 //!
 //! ```
 //! use bytes::Bytes;
@@ -70,6 +73,8 @@ pub mod requests;
 mod state;
 mod sync;
 mod tick;
+mod txn_commit;
+mod txn_offsets;
 
 pub use admin::CLASSIC_GROUP_TYPE;
 pub use config::CoordinatorConfig;
@@ -77,7 +82,7 @@ pub use coordinator::{Coordinator, GroupSummary};
 pub use error::GroupError;
 pub use ids::{MemberIdSource, SeededMemberIds};
 pub use partition::{java_string_hash, offsets_partition_for};
-pub use records::Record;
+pub use records::{Record, TxnProducer};
 pub use replay::Replayer;
 pub use replies::{
     Completed, DeletedGroup, DescribedGroup, DescribedMember, Effects, FetchedOffset, HeartbeatReply, JoinGroupMember,
@@ -86,6 +91,6 @@ pub use replies::{
 };
 pub use requests::{
     HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, LeavingMember, MemberAssignment, OffsetCommitEntry,
-    OffsetCommitRequest, Protocol, RequestToken, SyncGroupRequest, TopicPartition,
+    OffsetCommitRequest, Protocol, RequestToken, SyncGroupRequest, TopicPartition, TxnOffsetCommitRequest,
 };
 pub use state::GroupState;

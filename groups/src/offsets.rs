@@ -8,75 +8,98 @@ use crate::records::{OffsetCommitValue, Record, RecordKey};
 use crate::replies::{
     Effects, FetchedOffset, OffsetCommitReply, OffsetDeleteReply, OffsetFetchReply, Outcome, PartitionResult,
 };
-use crate::requests::{OffsetCommitRequest, TopicPartition};
+use crate::requests::{OffsetCommitEntry, OffsetCommitRequest, TopicPartition};
 use crate::state::GroupState;
 
 impl Coordinator {
     /// OffsetCommit. Generation -1 with member id "" commits outside group management, which
     /// Kafka allows only while the group has no members.
     pub fn offset_commit(&mut self, request: OffsetCommitRequest, now_ms: i64) -> Outcome<OffsetCommitReply> {
+        let OffsetCommitRequest { group_id, generation_id, .. } = &request;
+        self.commit_offsets(
+            group_id,
+            *generation_id,
+            &request.offsets,
+            now_ms,
+            |group| check_commit(group, &request, now_ms),
+            |group, tp, value, fx| {
+                fx.records.push(offset_record(group, tp, Some(&value)));
+                group.offsets.insert(tp.clone(), value);
+                group.txn_offsets.committed(tp);
+            },
+        )
+    }
+
+    /// The steps OffsetCommit and TxnOffsetCommit share, in Kafka's order: an empty group id is
+    /// INVALID_GROUP_ID, a generation for a group that does not exist ILLEGAL_GENERATION, then
+    /// `check` (the member checks) for the whole request, then each offset's metadata size;
+    /// `store` keeps each accepted offset and emits its record.
+    pub(crate) fn commit_offsets(
+        &mut self,
+        group_id: &str,
+        generation_id: i32,
+        offsets: &[OffsetCommitEntry],
+        now_ms: i64,
+        check: impl FnOnce(&mut Group) -> Result<(), GroupError>,
+        mut store: impl FnMut(&mut Group, &TopicPartition, OffsetCommitValue, &mut Effects),
+    ) -> Outcome<OffsetCommitReply> {
         let mut fx = Effects::default();
-        let all = |error: Option<GroupError>| OffsetCommitReply {
-            partitions: request
-                .offsets
+        let all = |error: GroupError| OffsetCommitReply {
+            partitions: offsets
                 .iter()
-                .map(|o| PartitionResult { partition: o.partition.clone(), error })
+                .map(|o| PartitionResult { partition: o.partition.clone(), error: Some(error) })
                 .collect(),
         };
-        let reply = if request.group_id.is_empty() {
-            all(Some(GroupError::InvalidGroupId))
-        } else if request.generation_id >= 0 && !self.groups.contains_key(&request.group_id) {
-            all(Some(GroupError::IllegalGeneration))
+        let reply = if group_id.is_empty() {
+            all(GroupError::InvalidGroupId)
+        } else if generation_id >= 0 && !self.groups.contains_key(group_id) {
+            all(GroupError::IllegalGeneration)
         } else {
             let metadata_max = self.config.offset_metadata_bytes_max;
-            let group = self.group_or_create(&request.group_id, now_ms);
-            match check_commit(group, &request, now_ms) {
-                Err(error) => all(Some(error)),
+            let group = self.group_or_create(group_id, now_ms);
+            match check(group) {
+                Err(error) => all(error),
                 Ok(()) => {
-                    let partitions = request
-                        .offsets
+                    let partitions = offsets
                         .iter()
                         .map(|entry| {
-                            let metadata = entry.metadata.clone().unwrap_or_default();
-                            if metadata.len() > metadata_max {
-                                return PartitionResult {
-                                    partition: entry.partition.clone(),
-                                    error: Some(GroupError::OffsetMetadataTooLarge),
-                                };
-                            }
-                            let value = OffsetCommitValue {
-                                offset: entry.offset,
-                                leader_epoch: entry.leader_epoch,
-                                metadata,
-                                commit_timestamp_ms: now_ms,
-                                expire_timestamp_ms: -1,
-                            };
-                            fx.records.push(offset_record(group, &entry.partition, Some(&value)));
-                            group.offsets.insert(entry.partition.clone(), value);
-                            PartitionResult { partition: entry.partition.clone(), error: None }
+                            let error = commit_value(entry, metadata_max, now_ms)
+                                .map(|value| store(group, &entry.partition, value, &mut fx))
+                                .err();
+                            PartitionResult { partition: entry.partition.clone(), error }
                         })
                         .collect();
                     OffsetCommitReply { partitions }
                 }
             }
         };
-        self.drop_if_unused(&request.group_id);
-        self.check_invariants(&request.group_id);
+        self.drop_if_unused(group_id);
+        self.check_invariants(group_id);
         Outcome { reply, effects: fx }
     }
 
     /// OffsetFetch for one group (the broker splits batched requests). `partitions: None` asks
     /// for every committed offset of the group. Partitions without a commit answer offset -1,
     /// and an unknown group answers every partition that way, without an error, as Kafka does.
-    pub fn offset_fetch(&self, group_id: &str, partitions: Option<&[TopicPartition]>) -> OffsetFetchReply {
+    /// With `require_stable` (v7+), a partition with a pending transactional offset answers
+    /// UNSTABLE_OFFSET_COMMIT (offset -1) instead, so the client retries once the transaction
+    /// has ended; without it, the last committed offset is answered, as Kafka does.
+    pub fn offset_fetch(
+        &self,
+        group_id: &str,
+        partitions: Option<&[TopicPartition]>,
+        require_stable: bool,
+    ) -> OffsetFetchReply {
         let group = self.groups.get(group_id).filter(|g| g.state != GroupState::Dead);
         let fetched = |tp: &TopicPartition| {
-            let committed = group.and_then(|g| g.offsets.get(tp));
+            let unstable = require_stable && group.is_some_and(|g| g.txn_offsets.is_pending(tp));
+            let committed = group.and_then(|g| g.offsets.get(tp)).filter(|_| !unstable);
             FetchedOffset {
                 partition: tp.clone(),
                 offset: committed.map_or(-1, |c| c.offset),
                 leader_epoch: committed.map_or(-1, |c| c.leader_epoch),
                 metadata: committed.map(|c| c.metadata.clone()).unwrap_or_default(),
+                error: unstable.then_some(GroupError::UnstableOffsetCommit),
             }
         };
         let partitions = match partitions {
@@ -119,8 +142,9 @@ impl Coordinator {
                                 error: Some(GroupError::GroupSubscribedToTopic),
                             };
                         }
-                        if group.offsets.remove(tp).is_some() {
+                        if group.offsets.remove(tp).is_some() || group.txn_offsets.is_pending(tp) {
                             fx.records.push(offset_record(group, tp, None));
+                            group.txn_offsets.deleted(tp);
                         }
                         PartitionResult { partition: tp.clone(), error: None }
                     })
@@ -152,6 +176,21 @@ fn check_commit(group: &mut Group, req: &OffsetCommitRequest, now_ms: i64) -> Re
     }
 }
 
+/// The value stored for a committed entry, or OFFSET_METADATA_TOO_LARGE.
+fn commit_value(entry: &OffsetCommitEntry, metadata_max: usize, now_ms: i64) -> Result<OffsetCommitValue, GroupError> {
+    let metadata = entry.metadata.clone().unwrap_or_default();
+    if metadata.len() > metadata_max {
+        return Err(GroupError::OffsetMetadataTooLarge);
+    }
+    Ok(OffsetCommitValue {
+        offset: entry.offset,
+        leader_epoch: entry.leader_epoch,
+        metadata,
+        commit_timestamp_ms: now_ms,
+        expire_timestamp_ms: -1,
+    })
+}
+
 /// The record of a committed offset, or its tombstone (`value == None`).
 pub(crate) fn offset_record(group: &Group, tp: &TopicPartition, value: Option<&OffsetCommitValue>) -> Record {
     Record {
@@ -159,5 +198,6 @@ pub(crate) fn offset_record(group: &Group, tp: &TopicPartition, value: Option<&O
         key: RecordKey::OffsetCommit { group: group.id.clone(), topic: tp.topic.clone(), partition: tp.partition }
             .encode(),
         value: value.map(OffsetCommitValue::encode),
+        transaction: None,
     }
 }

@@ -182,6 +182,7 @@ impl Group {
             partition: self.partition,
             key: RecordKey::GroupMetadata { group: self.id.clone() }.encode(),
             value: Some(value.encode()),
+            transaction: None,
         });
         self.persisted = Some(value);
     }
@@ -192,6 +193,7 @@ impl Group {
             partition: self.partition,
             key: RecordKey::GroupMetadata { group: self.id.clone() }.encode(),
             value: None,
+            transaction: None,
         });
         self.persisted = None;
     }

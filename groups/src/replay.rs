@@ -3,7 +3,10 @@
 //! [`Replayer`] takes the records in log order (later records win, tombstones delete) and
 //! builds the coordinator: groups with members come back `Stable` in their last persisted
 //! generation (their sessions restart at load time, so members that are gone expire after one
-//! session timeout), groups without members `Empty`, offsets as last committed.
+//! session timeout), groups without members `Empty`, offsets as last committed. Transactional
+//! offsets (records of transactional batches, [`Replayer::apply_transactional`]) stay pending
+//! until their transaction's marker ([`Replayer::apply_marker`]) commits or aborts them; one
+//! still open at the end of the log stays pending, so a marker written later completes it.
 //!
 //! [`Coordinator::snapshot`] is the other direction: the fewest records that replay to the same
 //! durable state (each group's last metadata record and its live offsets; no tombstones, since
@@ -17,17 +20,20 @@ use crate::coordinator::Coordinator;
 use crate::group::{Group, Member};
 use crate::ids::MemberIdSource;
 use crate::offsets::offset_record;
+use crate::partition::offsets_partition_for;
 use crate::records::{
-    DecodedRecord, GroupMetadataValue, OffsetCommitValue, Record, RecordError, RecordKey, decode_record,
+    DecodedRecord, GroupMetadataValue, OffsetCommitValue, Record, RecordError, RecordKey, TxnProducer, decode_record,
 };
 use crate::requests::{Protocol, TopicPartition};
 use crate::state::GroupState;
+use crate::txn_offsets::{PendingRecord, TxnOffsets};
 
 /// What the log says about one group so far.
 #[derive(Debug, Default)]
 struct Loaded {
     metadata: Option<GroupMetadataValue>,
     offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
+    txn_offsets: TxnOffsets,
 }
 
 /// Rebuilds a [`Coordinator`] from `__consumer_offsets` records. While it runs the broker
@@ -54,8 +60,9 @@ impl Coordinator {
     }
 
     /// The minimal records holding the durable state: for each group its last group metadata
-    /// record, then its committed offsets. The broker may rewrite `__consumer_offsets` with
-    /// these (in this order) to bound replay time.
+    /// record, then its committed offsets, with its pending transactional offsets around them
+    /// (those a later commit superseded before, the others after, each `transaction` set). The
+    /// broker may rewrite `__consumer_offsets` with these (in this order) to bound replay time.
     pub fn snapshot(&self) -> Vec<Record> {
         let mut records = Vec::new();
         for group in self.groups.values() {
@@ -64,11 +71,19 @@ impl Coordinator {
                     partition: group.partition,
                     key: RecordKey::GroupMetadata { group: group.id.clone() }.encode(),
                     value: Some(value.encode()),
+                    transaction: None,
                 });
             }
+            let (superseded, live) = group.txn_offsets.snapshot_order();
+            let pending = |p: PendingRecord<'_>| Record {
+                transaction: Some(p.producer),
+                ..offset_record(group, p.partition, Some(p.value))
+            };
+            records.extend(superseded.into_iter().map(pending));
             for (tp, value) in &group.offsets {
                 records.push(offset_record(group, tp, Some(value)));
             }
+            records.extend(live.into_iter().map(pending));
         }
         records
     }
@@ -92,11 +107,14 @@ impl Replayer {
                 let tp = TopicPartition { topic, partition };
                 match value {
                     Some(value) => {
-                        self.groups.entry(group).or_default().offsets.insert(tp, value);
+                        let loaded = self.groups.entry(group).or_default();
+                        loaded.txn_offsets.committed(&tp);
+                        loaded.offsets.insert(tp, value);
                     }
                     None => {
                         if let Some(loaded) = self.groups.get_mut(&group) {
                             loaded.offsets.remove(&tp);
+                            loaded.txn_offsets.deleted(&tp);
                         }
                     }
                 }
@@ -105,6 +123,39 @@ impl Replayer {
                 self.groups.entry(group).or_default().metadata = value;
             }
             DecodedRecord::Unknown { .. } => self.skipped += 1,
+        }
+    }
+
+    /// Applies one record of a transactional batch of `producer` (a TxnOffsetCommit): an offset
+    /// is held pending until [`Replayer::apply_marker`] ends its transaction. Anything else in
+    /// such a batch (Kafka writes nothing else there) is applied as [`Replayer::apply`] does.
+    pub fn apply_transactional(
+        &mut self,
+        producer: TxnProducer,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), RecordError> {
+        match decode_record(key, value)? {
+            DecodedRecord::Offset { group, topic, partition, value: Some(value) } => {
+                self.records += 1;
+                let tp = TopicPartition { topic, partition };
+                self.groups.entry(group).or_default().txn_offsets.add(producer, tp, value);
+            }
+            other => self.apply_decoded(other),
+        }
+        Ok(())
+    }
+
+    /// Applies an end-transaction marker of `producer_id` read from `__consumer_offsets`
+    /// partition `offsets_partition`: the pending offsets of that producer in the groups of that
+    /// partition become committed (`commit`) or are dropped. A marker with nothing pending (a
+    /// transaction that wrote only elsewhere) changes nothing.
+    pub fn apply_marker(&mut self, offsets_partition: i32, producer_id: i64, commit: bool) {
+        let partitions = self.config.offsets_topic_partitions;
+        for (group_id, loaded) in &mut self.groups {
+            if offsets_partition_for(group_id, partitions) == offsets_partition {
+                loaded.txn_offsets.complete(producer_id, commit, &mut loaded.offsets);
+            }
         }
     }
 
@@ -117,7 +168,7 @@ impl Replayer {
     pub fn finish(self, now_ms: i64) -> Coordinator {
         let mut coordinator = Coordinator::new(self.config, self.ids);
         for (group_id, loaded) in self.groups {
-            if loaded.metadata.is_none() && loaded.offsets.is_empty() {
+            if loaded.metadata.is_none() && loaded.offsets.is_empty() && loaded.txn_offsets.is_empty() {
                 continue;
             }
             let partition = coordinator.partition_for(&group_id);
@@ -126,6 +177,7 @@ impl Replayer {
                 restore(&mut group, value, now_ms);
             }
             group.offsets = loaded.offsets;
+            group.txn_offsets = loaded.txn_offsets;
             group.check_invariants();
             coordinator.groups.insert(group_id, group);
         }

@@ -153,6 +153,9 @@ pub struct FetchedOffset {
     pub leader_epoch: i32,
     /// "" when nothing is committed.
     pub metadata: String,
+    /// UNSTABLE_OFFSET_COMMIT when stable offsets were required and a transaction holds a
+    /// pending one.
+    pub error: Option<GroupError>,
 }
 
 /// OffsetFetch response fields for one group.

@@ -122,3 +122,18 @@ pub struct OffsetCommitRequest {
     /// UNKNOWN_TOPIC_OR_PARTITION for the others itself.
     pub offsets: Vec<OffsetCommitEntry>,
 }
+
+/// TxnOffsetCommit: offsets committed inside a transaction of `producer_id`, visible only once
+/// it commits. v0-2 carry no generation or member (generation -1, member id ""): Kafka accepts
+/// those whatever the group's state, since those versions could not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnOffsetCommitRequest {
+    pub group_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub generation_id: i32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    /// Only partitions of topics the broker knows, as for [`OffsetCommitRequest`].
+    pub offsets: Vec<OffsetCommitEntry>,
+}

@@ -59,7 +59,12 @@ impl Coordinator {
                 group.offsets.remove(&tp);
                 fx.records.push(offset_record(group, &tp, None));
             }
-            if group.state == GroupState::Empty && group.offsets.is_empty() && group.pending.is_empty() {
+            // A group with an open transaction stays until the transaction ends, as in Kafka.
+            if group.state == GroupState::Empty
+                && group.offsets.is_empty()
+                && group.pending.is_empty()
+                && group.txn_offsets.is_empty()
+            {
                 dead.push(group.id.clone());
             }
         }
@@ -76,7 +81,8 @@ impl Coordinator {
 /// - a group used only for commits (no protocol type): each `retention_ms` after its commit;
 /// - a Stable consumer group: offsets of topics no member subscribes to, after their commit.
 ///
-/// An offset committed with an explicit expire timestamp expires then instead.
+/// An offset committed with an explicit expire timestamp expires then instead; an offset with a
+/// pending transactional offset does not expire.
 fn expired_offsets(group: &Group, now_ms: i64, retention_ms: i64) -> Vec<crate::requests::TopicPartition> {
     let (base_is_state, skip): (bool, Option<std::collections::BTreeSet<String>>) =
         match (group.protocol_type.as_deref(), group.state) {
@@ -92,6 +98,8 @@ fn expired_offsets(group: &Group, now_ms: i64, retention_ms: i64) -> Vec<crate::
         .offsets
         .iter()
         .filter(|(tp, _)| skip.as_ref().is_none_or(|topics| !topics.contains(&tp.topic)))
+        // An offset a transaction may still replace does not expire yet (Kafka's rule).
+        .filter(|(tp, _)| !group.txn_offsets.is_pending(tp))
         .filter(|(_, value)| {
             if value.expire_timestamp_ms >= 0 {
                 return now_ms >= value.expire_timestamp_ms;

@@ -38,7 +38,7 @@ fn standalone_commits_and_fetch() {
     let mut h = Harness::new();
     // No group yet: generation -1 creates one used only for offsets.
     assert_eq!(h.commit("", -1, "t", 3, 42), None);
-    let fetched = h.c.offset_fetch(GROUP, None);
+    let fetched = h.c.offset_fetch(GROUP, None, false);
     assert_eq!(fetched.error, None);
     assert_eq!(fetched.partitions.len(), 1);
     assert_eq!(fetched.partitions[0].offset, 42);
@@ -63,7 +63,7 @@ fn standalone_commits_and_fetch() {
     assert_eq!(out.reply.partitions[0].error, Some(GroupError::IllegalGeneration));
     assert!(out.effects.records.is_empty());
     // Unknown group / partition: offset -1, no error.
-    let none = h.c.offset_fetch("nobody", Some(&[TopicPartition::new("t", 0)]));
+    let none = h.c.offset_fetch("nobody", Some(&[TopicPartition::new("t", 0)]), false);
     assert_eq!((none.error, none.partitions[0].offset, none.partitions[0].leader_epoch), (None, -1, -1));
 }
 
@@ -106,7 +106,7 @@ fn commit_records_and_metadata_limit() {
         }
         other => panic!("unexpected record {other:?}"),
     }
-    let fetched = h.c.offset_fetch(GROUP, Some(&[TopicPartition::new("t", 0)]));
+    let fetched = h.c.offset_fetch(GROUP, Some(&[TopicPartition::new("t", 0)]), false);
     assert_eq!(fetched.partitions[0].leader_epoch, 2);
 }
 

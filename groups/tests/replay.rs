@@ -28,8 +28,8 @@ fn replay_restores_groups_members_and_offsets() {
     assert_eq!(summary.leader.as_deref(), Some(a.as_str()));
     assert_eq!(summary.members, vec![a.clone(), b.clone()]);
     assert_eq!(replayed.describe_group(GROUP, 5), h.c.describe_group(GROUP, 5));
-    assert_eq!(replayed.offset_fetch(GROUP, None), h.c.offset_fetch(GROUP, None));
-    assert_eq!(replayed.offset_fetch(GROUP, None).partitions[1].offset, 201);
+    assert_eq!(replayed.offset_fetch(GROUP, None, false), h.c.offset_fetch(GROUP, None, false));
+    assert_eq!(replayed.offset_fetch(GROUP, None, false).partitions[1].offset, 201);
 
     // The members carry on with their generation; one that never comes back expires.
     let beat = |c: &mut Coordinator, member: &str, now| {
@@ -76,7 +76,7 @@ fn tombstones_delete_on_replay() {
     let out = h.c.offset_delete(GROUP, &[TopicPartition::new("u", 0)], h.now);
     h.absorb(out.effects);
     let replayed = Harness::replay(&h.log, config(), h.now);
-    assert_eq!(replayed.offset_fetch(GROUP, None).partitions.len(), 1);
+    assert_eq!(replayed.offset_fetch(GROUP, None, false).partitions.len(), 1);
     assert_eq!(replayed.group_summary(GROUP).unwrap().state, GroupState::Empty);
 
     let out = h.c.delete_groups(&[GROUP.to_owned()], h.now);
@@ -97,7 +97,7 @@ fn snapshot_bounds_replay_to_live_state() {
     let snapshot = h.c.snapshot();
     assert_eq!(snapshot.len(), 1 + 4, "one group record and one per partition");
     let replayed = Harness::replay(&snapshot, config(), h.now);
-    assert_eq!(replayed.offset_fetch(GROUP, None), h.c.offset_fetch(GROUP, None));
+    assert_eq!(replayed.offset_fetch(GROUP, None, false), h.c.offset_fetch(GROUP, None, false));
     assert_eq!(replayed.snapshot(), snapshot);
 }
 
@@ -125,6 +125,9 @@ enum Op {
     Advance(i64),
     DeleteGroup,
     DeleteOffset(i32),
+    /// A transactional commit by producer `.1` (member picked by `.0`, or none when `.0` is even).
+    TxnCommit(u8, i64, i32, i64),
+    EndTxn(i64, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -140,6 +143,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => prop_oneof![Just(100i64), Just(3_000), Just(11_000), Just(40_000), Just(700_000)].prop_map(Op::Advance),
         1 => Just(Op::DeleteGroup),
         1 => (0i32..3).prop_map(Op::DeleteOffset),
+        3 => (any::<u8>(), 0i64..3, 0i32..3, 0i64..1000).prop_map(|(m, pid, p, o)| Op::TxnCommit(m, pid, p, o)),
+        2 => (0i64..3, any::<bool>()).prop_map(|(pid, commit)| Op::EndTxn(pid, commit)),
     ]
 }
 
@@ -193,13 +198,25 @@ fn apply(h: &mut Harness, op: &Op) {
             let out = h.c.offset_delete(GROUP, &[TopicPartition::new("t", *p), TopicPartition::new("s", *p)], h.now);
             h.absorb(out.effects);
         }
+        Op::TxnCommit(k, producer_id, p, o) => {
+            if k % 2 == 0 {
+                h.txn_commit(*producer_id, commit_request("", -1, "t", *p, *o));
+            } else {
+                let id = pick(h, *k);
+                h.txn_commit(*producer_id, commit_request(&id, generation, "t", *p, *o));
+            }
+        }
+        Op::EndTxn(producer_id, commit) => {
+            h.end_txn(*producer_id, *commit);
+        }
     }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
-    /// Whatever the clients do: replaying every record emitted gives the live durable state,
+    /// Whatever the clients do (transactional commits and their ends included): replaying every
+    /// record and marker emitted gives the live durable state,
     /// a snapshot replays to itself, and once time passes no request stays parked.
     #[test]
     fn replay_of_emitted_records_matches_live_state(ops in proptest::collection::vec(op(), 1..60)) {
@@ -213,8 +230,15 @@ proptest! {
             apply(&mut h, op);
         }
         let live = h.c.snapshot();
-        let replayed = Harness::replay(&h.log, config.clone(), h.now);
+        let replayed = h.replay_log(config.clone(), h.now);
         prop_assert_eq!(&replayed.snapshot(), &live);
+        let all: Vec<TopicPartition> = (0..3).map(|p| TopicPartition::new("t", p)).collect();
+        for stable in [false, true] {
+            prop_assert_eq!(
+                replayed.offset_fetch(GROUP, Some(&all), stable),
+                h.c.offset_fetch(GROUP, Some(&all), stable)
+            );
+        }
         let from_snapshot = Harness::replay(&live, config, h.now);
         prop_assert_eq!(&from_snapshot.snapshot(), &live);
 

@@ -37,4 +37,6 @@ pub use config::{
 pub use error::{AppendError, LogError, ReadError, TryAppendError};
 pub use io::IoKind;
 pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
-pub use partition::{ActiveProducer, AppendInfo, FileRange, Isolation, Partition, PendingAppend, ReadResult};
+pub use partition::{
+    ActiveProducer, AppendInfo, AppendOrigin, FileRange, Isolation, Partition, PendingAppend, ReadResult,
+};

@@ -19,6 +19,7 @@ use strata_wire::control::Marker;
 
 use crate::config::PRODUCERS_MAX;
 use crate::error::AppendError;
+use crate::partition::AppendOrigin;
 
 /// Batches remembered per producer (Kafka's `NUM_BATCHES_TO_RETAIN`).
 pub(crate) const BATCHES_PER_PRODUCER_MAX: usize = 5;
@@ -122,8 +123,14 @@ impl ProducerState {
     }
 
     /// Checks a batch against the state (no change is made); `marker` is the parsed marker of a
-    /// control batch.
-    pub(crate) fn check(&self, header: &BatchHeader, marker: Option<&Marker>) -> Result<Verdict, AppendError> {
+    /// control batch. A client's data batch is checked fully, a coordinator's (see
+    /// [`AppendOrigin`]) for its epoch only.
+    pub(crate) fn check(
+        &self,
+        header: &BatchHeader,
+        marker: Option<&Marker>,
+        origin: AppendOrigin,
+    ) -> Result<Verdict, AppendError> {
         let pid = header.producer_id;
         if pid == NO_PRODUCER_ID {
             return Ok(Verdict::Append);
@@ -152,6 +159,9 @@ impl ProducerState {
         if !header.is_transactional() && entry.txn_first_offset.is_some() {
             // Kafka's ProducerAppendInfo: non-transactional data while a transaction is open.
             return Err(AppendError::InvalidTxnState { producer_id: pid });
+        }
+        if origin == AppendOrigin::Coordinator {
+            return Ok(Verdict::Append);
         }
         if header.producer_epoch != entry.epoch {
             if header.base_sequence != 0 && entry.epoch != NO_EPOCH {
@@ -381,25 +391,38 @@ mod tests {
     fn in_order_duplicate_and_gap() {
         let mut s = ProducerState::default();
         let b0 = header(7, 1, 0, 3, 0);
-        assert_eq!(s.check(&b0, None).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&b0, None, AppendOrigin::Client).unwrap(), Verdict::Append);
         s.record(&b0, None);
         let b1 = header(7, 1, 3, 2, 3);
-        assert_eq!(s.check(&b1, None).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&b1, None, AppendOrigin::Client).unwrap(), Verdict::Append);
         s.record(&b1, None);
         assert_eq!(
-            s.check(&header(7, 1, 0, 3, 99), None).unwrap(),
+            s.check(&header(7, 1, 0, 3, 99), None, AppendOrigin::Client).unwrap(),
             Verdict::Duplicate { base_offset: 0, last_offset: 2 }
         );
         assert!(matches!(
-            s.check(&header(7, 1, 9, 1, 99), None),
+            s.check(&header(7, 1, 9, 1, 99), None, AppendOrigin::Client),
             Err(AppendError::OutOfOrderSequence { expected: 5, got: 9, .. })
         ));
-        assert!(matches!(s.check(&header(7, 0, 5, 1, 99), None), Err(AppendError::InvalidProducerEpoch { .. })));
+        assert!(matches!(
+            s.check(&header(7, 0, 5, 1, 99), None, AppendOrigin::Client),
+            Err(AppendError::InvalidProducerEpoch { .. })
+        ));
         // A new epoch starts at sequence 0.
-        assert!(matches!(s.check(&header(7, 2, 5, 1, 99), None), Err(AppendError::OutOfOrderSequence { .. })));
-        assert_eq!(s.check(&header(7, 2, 0, 1, 99), None).unwrap(), Verdict::Append);
+        assert!(matches!(
+            s.check(&header(7, 2, 5, 1, 99), None, AppendOrigin::Client),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
+        assert_eq!(s.check(&header(7, 2, 0, 1, 99), None, AppendOrigin::Client).unwrap(), Verdict::Append);
+        // A coordinator's batch in the producer's name: no sequence checks, the epoch still.
+        assert_eq!(s.check(&header(7, 1, 0, 3, 99), None, AppendOrigin::Coordinator).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&header(7, 1, 9, 1, 99), None, AppendOrigin::Coordinator).unwrap(), Verdict::Append);
+        assert!(matches!(
+            s.check(&header(7, 0, 0, 1, 99), None, AppendOrigin::Coordinator),
+            Err(AppendError::InvalidProducerEpoch { .. })
+        ));
         // Non-idempotent batches are never checked.
-        assert_eq!(s.check(&header(-1, -1, -1, 1, 0), None).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&header(-1, -1, -1, 1, 0), None, AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]
@@ -409,15 +432,18 @@ mod tests {
             s.record(&header(1, 0, i, 1, i64::from(i)), None);
         }
         assert_eq!(s.get(1).unwrap().batches.len(), BATCHES_PER_PRODUCER_MAX);
-        assert!(matches!(s.check(&header(1, 0, 1, 1, 0), None), Err(AppendError::OutOfOrderSequence { .. })));
+        assert!(matches!(
+            s.check(&header(1, 0, 1, 1, 0), None, AppendOrigin::Client),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
         assert_eq!(
-            s.check(&header(1, 0, 6, 1, 0), None).unwrap(),
+            s.check(&header(1, 0, 6, 1, 0), None, AppendOrigin::Client).unwrap(),
             Verdict::Duplicate { base_offset: 6, last_offset: 6 }
         );
         let mut w = ProducerState::default();
         w.record(&header(2, 0, i32::MAX - 1, 2, 0), None);
         assert_eq!(w.get(2).unwrap().batches[0].last_seq, i32::MAX);
-        assert_eq!(w.check(&header(2, 0, 0, 1, 2), None).unwrap(), Verdict::Append);
+        assert_eq!(w.check(&header(2, 0, 0, 1, 2), None, AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]
@@ -460,7 +486,7 @@ mod tests {
         assert_eq!(s.get(1).unwrap().txn_first_offset, Some(10));
         assert_eq!(s.first_open_txn(), Some(10));
         let m = marker(1, 0, 3, false);
-        assert_eq!(s.check(&marker_header(1, 0, 14), Some(&m)).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&marker_header(1, 0, 14), Some(&m), AppendOrigin::Client).unwrap(), Verdict::Append);
         let done = s.record(&marker_header(1, 0, 14), Some(&m)).unwrap();
         assert_eq!(
             done,
@@ -478,8 +504,11 @@ mod tests {
         assert_eq!(s.first_open_txn(), None);
         // ...and are refused while their producer has one open.
         s.record(&txn(3, 0, 1, 1, 18), None);
-        assert!(matches!(s.check(&header(3, 0, 2, 1, 19), None), Err(AppendError::InvalidTxnState { producer_id: 3 })));
-        assert_eq!(s.check(&txn(3, 0, 2, 1, 19), None).unwrap(), Verdict::Append);
+        assert!(matches!(
+            s.check(&header(3, 0, 2, 1, 19), None, AppendOrigin::Client),
+            Err(AppendError::InvalidTxnState { producer_id: 3 })
+        ));
+        assert_eq!(s.check(&txn(3, 0, 2, 1, 19), None, AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]
@@ -488,23 +517,26 @@ mod tests {
         s.record(&txn(1, 5, 0, 1, 0), None);
         // An older producer epoch, or an older coordinator, is refused.
         assert!(matches!(
-            s.check(&marker_header(1, 4, 1), Some(&marker(1, 4, 0, true))),
+            s.check(&marker_header(1, 4, 1), Some(&marker(1, 4, 0, true)), AppendOrigin::Client),
             Err(AppendError::InvalidProducerEpoch { epoch: 4, current: 5, .. })
         ));
         s.record(&marker_header(1, 6, 1), Some(&marker(1, 6, 2, true)));
         assert_eq!(s.get(1).unwrap().epoch, 6, "a marker bumps the epoch");
         assert!(matches!(
-            s.check(&marker_header(1, 6, 2), Some(&marker(1, 6, 1, false))),
+            s.check(&marker_header(1, 6, 2), Some(&marker(1, 6, 1, false)), AppendOrigin::Client),
             Err(AppendError::CoordinatorFenced { coordinator_epoch: 1, current: 2, .. })
         ));
         // Data of the old epoch is fenced; the new epoch starts at sequence 0, never a duplicate.
-        assert!(matches!(s.check(&txn(1, 5, 1, 1, 2), None), Err(AppendError::InvalidProducerEpoch { .. })));
-        assert_eq!(s.check(&txn(1, 6, 0, 1, 2), None).unwrap(), Verdict::Append);
+        assert!(matches!(
+            s.check(&txn(1, 5, 1, 1, 2), None, AppendOrigin::Client),
+            Err(AppendError::InvalidProducerEpoch { .. })
+        ));
+        assert_eq!(s.check(&txn(1, 6, 0, 1, 2), None, AppendOrigin::Client).unwrap(), Verdict::Append);
         // Markers carry no sequence: two in a row are both appended.
         let m = marker(1, 6, 2, false);
-        assert_eq!(s.check(&marker_header(1, 6, 2), Some(&m)).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&marker_header(1, 6, 2), Some(&m), AppendOrigin::Client).unwrap(), Verdict::Append);
         s.record(&marker_header(1, 6, 2), Some(&m));
-        assert_eq!(s.check(&marker_header(1, 6, 3), Some(&m)).unwrap(), Verdict::Append);
+        assert_eq!(s.check(&marker_header(1, 6, 3), Some(&m), AppendOrigin::Client).unwrap(), Verdict::Append);
     }
 
     #[test]
@@ -557,7 +589,7 @@ mod tests {
         let e = s.get(9).unwrap();
         assert_eq!((e.epoch, e.coordinator_epoch, e.txn_first_offset, e.last_offset), (2, -1, None, 33));
         assert_eq!(
-            s.check(&header(9, 2, 0, 4, 50), None).unwrap(),
+            s.check(&header(9, 2, 0, 4, 50), None, AppendOrigin::Client).unwrap(),
             Verdict::Duplicate { base_offset: 30, last_offset: 33 }
         );
     }

@@ -39,6 +39,7 @@ pub const FETCH_SESSION_ID_NOT_FOUND: i16 = E::FetchSessionIdNotFound.code();
 pub const TOPIC_DELETION_DISABLED: i16 = E::TopicDeletionDisabled.code();
 pub const MEMBER_ID_REQUIRED: i16 = E::MemberIdRequired.code();
 pub const UNKNOWN_LEADER_EPOCH: i16 = E::UnknownLeaderEpoch.code();
+pub const UNSTABLE_OFFSET_COMMIT: i16 = E::UnstableOffsetCommit.code();
 pub const INVALID_RECORD: i16 = E::InvalidRecord.code();
 pub const UNKNOWN_TOPIC_ID: i16 = E::UnknownTopicId.code();
 pub const MISMATCHED_ENDPOINT_TYPE: i16 = E::MismatchedEndpointType.code();

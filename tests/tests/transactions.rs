@@ -1,13 +1,14 @@
-//! Transactional data on raw sockets: a client's transactional batch (its partition added to the
-//! transaction with the coordinator first) opens a transaction in the partition's log, and until it ends
+//! Transactional data on raw sockets: a client's transactional batch opens a transaction in the
+//! partition's log (its producer from InitProducerId, the partition added to its transaction, as
+//! Produce verifies them with the transaction coordinator), and until it ends
 //! READ_COMMITTED fetches stop at the last stable offset (reported in every fetch answer) while
 //! READ_UNCOMMITTED ones read on; ListOffsets READ_COMMITTED answers LATEST with the last stable
 //! offset. The open transaction survives a SIGKILL of the broker. Clients may not write control
 //! batches, nor transactional ones without a transactional id, nor non-transactional ones from a
 //! producer whose transaction is open.
 //!
-//! Commits, aborts and the aborted transactions a READ_COMMITTED fetch lists are tested at the
-//! log level (`log/tests/transactions.rs`) and with the coordinator (`transactions_*.rs`).
+//! Markers come only from the transaction coordinator, so commits, aborts and the aborted
+//! transactions a READ_COMMITTED fetch lists are tested at the log level (`log/tests/transactions.rs`).
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::PartitionData;
@@ -22,13 +23,15 @@ use strata_testkit::codes::{INVALID_RECORD, INVALID_TXN_STATE, NONE, TRANSACTION
 use strata_testkit::requests::{
     self, FETCH_VERSION, LATEST_TIMESTAMP, LIST_OFFSETS_VERSION, MAX_TIMESTAMP, PRODUCE_VERSION,
 };
-use strata_tests::{Broker, transactions};
+use strata_tests::Broker;
+use strata_tests::transactions::{add_partitions, init_ok};
 
 const TOPIC: &str = "txn";
 const READ_UNCOMMITTED: i8 = 0;
 const READ_COMMITTED: i8 = 1;
-/// A producer id no coordinator handed out (for requests refused before anyone asks it).
-const PRODUCER_ID: i64 = 4_242;
+const TXN_ID: &str = "tx-1";
+/// The producer of the forged batches, which no coordinator knows.
+const FORGED_PRODUCER: (i64, i16) = (4_242, 0);
 
 fn produce_request(record_set: Bytes, transactional_id: Option<&'static str>) -> ProduceRequest {
     requests::produce_request(TOPIC, 0, record_set, -1)
@@ -69,13 +72,13 @@ fn latest(conn: &mut RawConn, isolation_level: i8) -> i64 {
     partition.offset
 }
 
-/// 0-2 plain, 3-4 transactional (left open), 5-6 plain; the transactional producer's id and epoch.
+/// 0-2 plain, 3-4 transactional (left open), 5-6 plain; the transaction's producer.
 fn open_transaction(conn: &mut RawConn) -> (i64, i16) {
     requests::create_topic_ok(conn, TOPIC, 1);
-    let producer = transactions::init_ok(conn, "tx-1", 60_000);
-    assert_eq!(transactions::add_partitions(conn, "tx-1", producer, TOPIC, &[0]), vec![NONE]);
+    let producer = init_ok(conn, TXN_ID, 60_000);
+    assert_eq!(add_partitions(conn, TXN_ID, producer, TOPIC, &[0]), vec![NONE]);
     assert_eq!(produce(conn, requests::records(3, 1_000).encode(), None), (NONE, 0));
-    assert_eq!(produce(conn, transactional(producer, 2, 2_000, 0), Some("tx-1")), (NONE, 3));
+    assert_eq!(produce(conn, transactional(producer, 2, 2_000, 0), Some(TXN_ID)), (NONE, 3));
     assert_eq!(produce(conn, requests::records(2, 3_000).encode(), None), (NONE, 5));
     producer
 }
@@ -110,7 +113,7 @@ fn read_committed_stops_at_an_open_transaction() {
     let producer = open_transaction(&mut conn);
     assert_stable_at_3(&mut conn);
     // More batches of the same transaction keep it open from its first offset.
-    assert_eq!(produce(&mut conn, transactional(producer, 1, 4_000, 2), Some("tx-1")), (NONE, 7));
+    assert_eq!(produce(&mut conn, transactional(producer, 1, 4_000, 2), Some(TXN_ID)), (NONE, 7));
     assert_eq!(fetch(&mut conn, 0, READ_COMMITTED).last_stable_offset, 3);
     // While it is open, the producer's data must be transactional (Kafka's INVALID_TXN_STATE).
     let plain_from_producer = requests::records(1, 4_000).producer(producer.0, producer.1, 3).encode();
@@ -142,7 +145,7 @@ fn control_batch() -> Bytes {
         control: true,
         delete_horizon: false,
         partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-        producer_id: PRODUCER_ID,
+        producer_id: FORGED_PRODUCER.0,
         producer_epoch: 0,
         timestamp_type: TimestampType::Creation,
         offset: 0,
@@ -164,8 +167,10 @@ fn clients_may_not_write_markers_nor_transactions_without_an_id() {
     let mut conn = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, TOPIC, 1);
     assert_eq!(produce(&mut conn, control_batch(), Some("tx-1")).0, INVALID_RECORD);
-    let anonymous = transactional((PRODUCER_ID, 0), 1, 0, 0);
-    assert_eq!(produce(&mut conn, anonymous, None).0, TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    assert_eq!(
+        produce(&mut conn, transactional(FORGED_PRODUCER, 1, 0, 0), None).0,
+        TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    );
     assert_eq!(latest(&mut conn, READ_UNCOMMITTED), 0, "nothing was written");
     assert_eq!(latest(&mut conn, READ_COMMITTED), 0);
 }

@@ -7,6 +7,13 @@
 //! written, moves the partition's log start to the snapshot's first offset (`delete_records`).
 //! Replay then reads one snapshot plus what came after it.
 //!
+//! Transactions: a partition is not snapshotted while a group on it holds pending transactional
+//! offsets. Their records must stay in the log until their transaction's marker follows them
+//! (moving the log start past them would lose them, and rewriting them would put transactional
+//! batches after the log's record of the transaction), and a marker must stay after the records
+//! it ends. Once no transaction is open, every transactional record before the snapshot has its
+//! marker before it too, and the snapshot restates the offsets the committed ones left.
+//!
 //! Crash safety: until `delete_records` runs, the log holds the old records *and* the snapshot,
 //! which replay to the same state (the snapshot restates the latest values); after it, only the
 //! snapshot and later records. A crash in between just leaves more to replay.
@@ -81,6 +88,11 @@ pub(super) fn compact_due(
     for &p in candidates {
         let Ok(index) = usize::try_from(p) else { continue };
         if !inner.compaction.due(index) {
+            continue;
+        }
+        if inner.coordinator.has_open_transactions(p) {
+            // Its transactional records and their markers must stay where they are until every
+            // open transaction has ended (see the module docs); a later append tries again.
             continue;
         }
         let Ok(partition) = log.partition(p) else { continue };

@@ -15,13 +15,19 @@
 //!   released only after that outcome's records are written.
 //! - Replay at start-up reads every partition from its log start; compaction (`compact.rs`)
 //!   rewrites a partition as a snapshot once enough records accumulate, so replay stays short.
+//! - Transactional offset commits (TxnOffsetCommit) are written like any record, in a
+//!   transactional batch of the producer, and stay pending in the coordinator until the
+//!   transaction coordinator, having written the transaction's marker to the group's partition,
+//!   calls [`transaction_completed`].
 //! - [`ticker::run`] calls `tick` at the coordinator's next deadline (at most every
 //!   [`ticker::TICK_MS_MAX`] ms apart) for session timeouts, rebalance timeouts and retention.
 
+pub mod commit;
 mod compact;
 pub mod convert;
 mod store;
 pub mod ticker;
+pub mod txn_verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,11 +40,11 @@ use strata_log::{LogManager, PendingAppend};
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
 use crate::config::BrokerConfig;
-use crate::state::now_ms;
+use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, TopicError, Topics};
 
 pub(crate) use compact::{Counters, move_log_start, topic_overrides as internal_topic_overrides};
-pub use store::{KeyedRecord, OFFSETS_TOPIC, OffsetsLog, StoreError, wait_all};
+pub use store::{KeyedRecord, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +251,16 @@ impl Groups {
         }
     }
 
+    /// The transaction of `producer_id` ended and its marker is written to `__consumer_offsets`
+    /// partition `offsets_partition`: the producer's pending offsets in every group of that
+    /// partition become committed (`commit`) or are dropped. Nothing is written (the marker is
+    /// the record), so this takes effect at once. Returns how many groups it changed.
+    pub async fn transaction_completed(&self, offsets_partition: i32, producer_id: i64, commit: bool) -> usize {
+        let changed = self.lock().await.coordinator.transaction_completed(offsets_partition, producer_id, commit);
+        tracing::debug!(offsets_partition, producer_id, commit, groups = changed, "transaction completed");
+        changed
+    }
+
     /// When the ticker should next call [`Groups::tick`].
     pub async fn next_deadline_ms(&self) -> Option<i64> {
         self.lock().await.coordinator.next_deadline_ms()
@@ -348,11 +364,27 @@ impl Groups {
     }
 }
 
+/// For the transaction coordinator, once it has written a transaction's commit or abort marker
+/// to `__consumer_offsets` partition `offsets_partition` (and the write is done): applies it to
+/// every group on that partition (see [`Groups::transaction_completed`]).
+pub async fn transaction_completed(state: &Broker, offsets_partition: i32, producer_id: i64, commit: bool) {
+    state.groups.transaction_completed(offsets_partition, producer_id, commit).await;
+}
+
 /// A coordinator replayed from `offsets`, and the records each partition held.
 fn replay(offsets: &OffsetsLog, config: &CoordinatorConfig) -> Result<(Coordinator, Vec<u64>), StoreError> {
     let mut replayer = Coordinator::replayer(config.clone(), Box::new(UuidMemberIds));
     let started = std::time::Instant::now();
-    let counts = offsets.replay(&mut |key, value| replayer.apply(key, value))?;
+    let counts = offsets.replay(&mut |item| match item {
+        Replayed::Record { key, value, transaction: None } => replayer.apply(key, value),
+        Replayed::Record { key, value, transaction: Some(producer) } => {
+            replayer.apply_transactional(producer, key, value)
+        }
+        Replayed::Marker { partition, marker } => {
+            replayer.apply_marker(partition, marker.producer_id, marker.commit);
+            Ok(())
+        }
+    })?;
     let (records, skipped) = replayer.counts();
     let coordinator = replayer.finish(now_ms());
     tracing::info!(records, skipped, took_ms = started.elapsed().as_millis(), "replayed {OFFSETS_TOPIC}");

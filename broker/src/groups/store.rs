@@ -1,7 +1,10 @@
 //! `__consumer_offsets` (and `__transaction_state`, the same shape) in strata-log: a
 //! coordinator's records as Kafka v2 record batches (key and value as the coordinator encoded
 //! them, a tombstone as a null value), appended to partition `record.partition`, and read back at
-//! start-up for replay.
+//! start-up for replay. A transactional offset commit's records go in a transactional batch of
+//! its producer (appended as the coordinator's, so only the producer's epoch is checked); replay
+//! hands such records over with their producer, and the end-transaction markers (control
+//! batches) found after them as [`Replayed::Marker`].
 //!
 //! Nothing here decides *what* to write: the coordinator does. This file only turns records into
 //! batches and batches back into records, so that the log reads like Kafka's own internal topics.
@@ -14,10 +17,11 @@ use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record as KafkaRecord,
     RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use strata_groups::Record;
 use strata_groups::records::RecordError;
-use strata_log::{AppendError, LogError, Partition, PendingAppend, ReadError};
+use strata_groups::{Record, TxnProducer};
+use strata_log::{AppendError, AppendOrigin, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
+use strata_wire::control::{Marker, parse_marker};
 
 use crate::topics::Topic;
 
@@ -45,16 +49,19 @@ pub enum StoreError {
     Read { partition: i32, reason: String },
 }
 
-/// A coordinator record: the partition it goes to, its key and its value (`None`: a tombstone).
+/// A coordinator record: the partition it goes to, its key, its value (`None`: a tombstone), and
+/// the producer whose transaction it belongs to (a transactional offset commit), if any.
 pub trait KeyedRecord {
     fn partition(&self) -> i32;
     fn key(&self) -> &Bytes;
     fn value(&self) -> Option<&Bytes>;
+    fn transaction(&self) -> Option<TxnProducer>;
 }
 
-/// Both coordinators' records have the same three fields.
+/// Both coordinators' records have the same three fields; only group records can be
+/// transactional.
 macro_rules! keyed_record {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty => $transaction:expr),*) => {$(
         impl KeyedRecord for $ty {
             fn partition(&self) -> i32 {
                 self.partition
@@ -65,13 +72,25 @@ macro_rules! keyed_record {
             fn value(&self) -> Option<&Bytes> {
                 self.value.as_ref()
             }
+            fn transaction(&self) -> Option<TxnProducer> {
+                $transaction(self)
+            }
         }
     )*};
 }
-keyed_record!(Record, strata_txn::TxnRecord);
+keyed_record!(Record => |r: &Record| r.transaction, strata_txn::TxnRecord => |_| None);
 
-/// What replay feeds each record to: a coordinator's replayer (`apply(key, value)`).
-pub type Apply<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), RecordError> + 'a;
+/// One thing replay reads from an internal topic, in log order.
+#[derive(Debug)]
+pub enum Replayed<'a> {
+    /// A record; `transaction` is its producer when it came in a transactional batch.
+    Record { key: &'a [u8], value: Option<&'a [u8]>, transaction: Option<TxnProducer> },
+    /// An end-transaction marker (a control batch) on partition `partition`.
+    Marker { partition: i32, marker: Marker },
+}
+
+/// What replay feeds each record and marker to: a coordinator's replayer.
+pub type Apply<'a> = dyn FnMut(Replayed<'_>) -> Result<(), RecordError> + 'a;
 
 /// The partitions of an internal topic (`__consumer_offsets`, `__transaction_state`), indexed by partition number, with their leadership as
 /// it was when the coordinator loaded them (a cluster reloads the coordinator when it moves).
@@ -111,8 +130,16 @@ impl OffsetsLog {
         for (index, records) in by_partition {
             let partition = self.partition(index)?;
             let record_set = encode(&records, now_ms)?;
-            let append = crate::blocking::append(partition, record_set, self.leader_epoch(index)?, now_ms)
-                .map_err(|source| StoreError::Append { partition: index, source })?;
+            // Coordinator-written: a transactional batch in a producer's name gets the epoch check,
+            // not the idempotent producer's sequence checks.
+            let append = crate::blocking::append(
+                AppendOrigin::Coordinator,
+                partition,
+                record_set,
+                self.leader_epoch(index)?,
+                now_ms,
+            )
+            .map_err(|source| StoreError::Append { partition: index, source })?;
             pending.push((index, append));
         }
         Ok(pending)
@@ -151,12 +178,15 @@ pub async fn wait_all(pending: Result<Vec<PendingAppend>, StoreError>) -> Result
     result
 }
 
-/// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each.
+/// Encodes records as v2 batches of at most [`BATCH_BYTES_MAX`] (estimated) bytes each. The
+/// records of a transaction (a TxnOffsetCommit) go in transactional batches of their producer,
+/// base sequence 0, as Kafka's coordinator writes them; the others in plain batches.
 fn encode<R: KeyedRecord>(records: &[&R], now_ms: i64) -> Result<Bytes, StoreError> {
     let mut out = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression: Compression::None };
     let mut chunk: Vec<KafkaRecord> = Vec::new();
     let mut chunk_bytes = 0;
+    let mut chunk_transaction = None;
     let flush = |chunk: &mut Vec<KafkaRecord>, out: &mut BytesMut| -> Result<(), StoreError> {
         if !chunk.is_empty() {
             RecordBatchEncoder::encode(out, chunk.iter(), &options).map_err(|e| StoreError::Encode(e.to_string()))?;
@@ -166,21 +196,29 @@ fn encode<R: KeyedRecord>(records: &[&R], now_ms: i64) -> Result<Bytes, StoreErr
     };
     for record in records {
         let size = record.key().len() + record.value().map_or(0, Bytes::len) + 32;
-        if chunk_bytes + size > BATCH_BYTES_MAX {
+        let transaction = record.transaction();
+        if chunk_bytes + size > BATCH_BYTES_MAX || transaction != chunk_transaction {
             flush(&mut chunk, &mut out)?;
             chunk_bytes = 0;
+            chunk_transaction = transaction;
         }
         chunk_bytes += size;
+        let offset = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+        let (producer_id, producer_epoch, sequence) = match transaction {
+            // Sequences follow the offsets, so the encoder keeps the chunk in one batch.
+            Some(p) => (p.producer_id, p.producer_epoch, i32::try_from(offset).unwrap_or(i32::MAX)),
+            None => (NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE),
+        };
         chunk.push(KafkaRecord {
-            transactional: false,
+            transactional: transaction.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
-            offset: i64::try_from(chunk.len()).unwrap_or(i64::MAX),
-            sequence: NO_SEQUENCE,
+            offset,
+            sequence,
             timestamp: now_ms,
             key: Some(record.key().clone()),
             value: record.value().cloned(),
@@ -219,8 +257,26 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Apply<'_>)
             at += total;
             offset = offset.max(header.last_offset() + 1);
             if header.is_control() {
+                // An end-transaction marker: completes the producer's pending offsets there.
+                match parse_marker(batch) {
+                    Ok(marker) => {
+                        if let Err(error) = replayer(Replayed::Marker { partition: index, marker }) {
+                            tracing::warn!(partition = index, offset = header.base_offset, %error, "marker not replayed");
+                        }
+                    }
+                    Err(error) => tracing::warn!(
+                        partition = index,
+                        offset = header.base_offset,
+                        %error,
+                        "unreadable control batch in {}; skipped",
+                        partition.topic()
+                    ),
+                }
                 continue;
             }
+            let transaction = header
+                .is_transactional()
+                .then_some(TxnProducer { producer_id: header.producer_id, producer_epoch: header.producer_epoch });
             let mut bytes = Bytes::copy_from_slice(batch);
             let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| read_err(e.to_string()))?;
             for record in set.records.into_iter().filter(|r| r.offset >= start) {
@@ -234,7 +290,9 @@ fn replay_partition(index: i32, partition: &Partition, replayer: &mut Apply<'_>)
                     continue;
                 };
                 count += 1;
-                if let Err(error) = replayer(&key, record.value.as_deref()) {
+                if let Err(error) =
+                    replayer(Replayed::Record { key: &key, value: record.value.as_deref(), transaction })
+                {
                     tracing::warn!(partition = index, offset = record.offset, %error, "undecodable {} record; skipped", partition.topic());
                 }
             }

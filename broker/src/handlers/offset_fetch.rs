@@ -1,8 +1,8 @@
 //! OffsetFetch (kafka-protocol 0.18 decodes no v10): v1-7 ask for one group, v8+
 //! for a batch of groups, each with a list of partitions or (`topics: null`, v2+) everything the
 //! group committed. A partition without a commit answers offset -1, leader epoch -1, metadata "".
-//! `require_stable` (v7+) needs no wait here: Strata has no transactional offset commits, so no
-//! offset is ever pending.
+//! With `require_stable` (v7+), a partition a transaction holds a pending offset for answers
+//! UNSTABLE_OFFSET_COMMIT, as Kafka does; the client retries once the transaction has ended.
 
 use std::sync::Arc;
 
@@ -41,7 +41,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
                                 })
                                 .collect()
                         });
-                        c.offset_fetch(&g.group_id, wanted.as_deref())
+                        c.offset_fetch(&g.group_id, wanted.as_deref(), req.require_stable)
                     })
                     .collect::<Vec<_>>()
             })
@@ -65,7 +65,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
                 .flat_map(|t| t.partition_indexes.iter().map(|p| TopicPartition::new(text(&t.name), *p)))
                 .collect()
         });
-        let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref())).await;
+        let reply = broker.groups.read(|c| c.offset_fetch(&req.group_id, wanted.as_deref(), req.require_stable)).await;
         OffsetFetchResponse::default().with_error_code(code_or_none(reply.error)).with_topics(single_topics(reply))
     };
     ctx.respond(ResponseKind::OffsetFetch(response))
@@ -94,6 +94,7 @@ macro_rules! response_topics {
                     .map(|f| {
                         <$partition>::default()
                             .with_partition_index(f.partition.partition)
+                            .with_error_code(code_or_none(f.error))
                             .with_committed_offset(f.offset)
                             .with_committed_leader_epoch(f.leader_epoch)
                             .with_metadata(Some(wire(f.metadata)))

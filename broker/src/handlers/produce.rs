@@ -35,7 +35,7 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use strata_log::{AppendError, AppendInfo, Partition, PendingAppend};
+use strata_log::{AppendError, AppendInfo, AppendOrigin, Partition, PendingAppend};
 use strata_wire::batch::{BatchHeader, Compression};
 use strata_wire::compression::BATCH_DECOMPRESSED_BYTES_MAX;
 use strata_wire::legacy::produce::{LegacyProduce, Refusal};
@@ -223,7 +223,7 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if compacted && let Some(step) = check_keys(&topic.name, data.index, &records) {
         return step;
     }
-    match crate::blocking::append(partition, records, leadership.leader_epoch, now) {
+    match crate::blocking::append(AppendOrigin::Client, partition, records, leadership.leader_epoch, now) {
         Ok(pending) => Step::Pending(pending),
         Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) => {
             Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset }

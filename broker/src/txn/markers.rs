@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata_groups::TopicPartition;
-use strata_log::{AppendError, LogError};
+use strata_log::{AppendError, AppendOrigin, LogError};
 use strata_txn::WriteMarkers;
 use strata_wire::control::{Marker, marker_batch};
 
@@ -41,10 +41,11 @@ pub async fn write_marker(broker: &Broker, tp: &TopicPartition, marker: &Marker)
         .zip(topic.leadership(tp.partition))
         .ok_or_else(|| MarkerError::UnknownPartition(tp.clone()))?;
     let now = now_ms();
-    let pending = crate::blocking::append(partition, marker_batch(marker, now), leadership.leader_epoch, now)?;
+    let batch = marker_batch(marker, now);
+    let pending = crate::blocking::append(AppendOrigin::Coordinator, partition, batch, leadership.leader_epoch, now)?;
     pending.wait().await?;
     if tp.topic == OFFSETS_TOPIC {
-        // Joined at merge (branch txngroups): crate::groups::transaction_completed(state, tp.partition, marker.producer_id, marker.commit)
+        crate::groups::transaction_completed(broker, tp.partition, marker.producer_id, marker.commit).await;
     }
     Ok(())
 }

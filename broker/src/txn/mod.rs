@@ -19,6 +19,7 @@
 mod compact;
 pub mod ids;
 pub mod markers;
+pub mod partition_check;
 pub mod ticker;
 
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use strata_txn::{Coordinator, Outcome, TxnConfig, TxnRecord, WriteMarkers};
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use crate::config::BrokerConfig;
-use crate::groups::{Counters, OffsetsLog, StoreError, wait_all};
+use crate::groups::{Counters, OffsetsLog, Replayed, StoreError, wait_all};
 use crate::producer_ids::ProducerIds;
 use crate::state::now_ms;
 use crate::topics::{NewTopic, TopicError, Topics};
@@ -273,7 +274,11 @@ impl Transactions {
         let ids = Box::new(ids::BrokerProducerIds::new(Arc::clone(&self.ids)));
         let mut replayer = Coordinator::replayer(self.config.clone(), ids);
         let started = std::time::Instant::now();
-        let counts = self.log.replay(&mut |key, value| replayer.apply(key, value))?;
+        // `__transaction_state` holds plain records only (no transactions, no markers).
+        let counts = self.log.replay(&mut |item| match item {
+            Replayed::Record { key, value, .. } => replayer.apply(key, value),
+            Replayed::Marker { .. } => Ok(()),
+        })?;
         let (records, skipped) = replayer.counts();
         let coordinator = replayer.finish();
         tracing::info!(

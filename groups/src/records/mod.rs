@@ -8,6 +8,9 @@
 //! | committed offset | `OffsetCommitKey` (1): group string, topic string, partition int32 | `OffsetCommitValue` (3, or 1 when an expire timestamp is set; reads 0-4): offset int64, leaderEpoch int32 (v3+), metadata string, commitTimestamp int64, expireTimestamp int64 (v1 only) |
 //! | group metadata | `GroupMetadataKey` (2): group string | `GroupMetadataValue` (3; reads 0-4): protocolType string, generation int32, protocol nullable string, leader nullable string, currentStateTimestamp int64 (v2+), members [memberId, groupInstanceId (v3+, nullable), clientId, clientHost, rebalanceTimeout int32 (v1+), sessionTimeout int32, subscription bytes, assignment bytes] |
 //!
+//! A transactional offset commit (TxnOffsetCommit) is the same offset record in a transactional
+//! batch of its producer ([`Record::transaction`]); it counts only once that producer's commit
+//! marker (a control batch, read by the broker) follows it on the same partition, as in Kafka.
 //! A deleted offset or group is a tombstone: the same key with a null value. Key versions 0 and 1
 //! are both offset commits (0 came from ZooKeeper-era brokers); other key versions (Kafka 4's
 //! consumer-group and share-group records) decode to [`DecodedRecord::Unknown`] and are skipped by
@@ -28,6 +31,17 @@ pub struct Record {
     pub key: Bytes,
     /// The encoded value; `None` is a tombstone (the key's offset or group is deleted).
     pub value: Option<Bytes>,
+    /// A transactional offset commit's producer: the record goes in a transactional batch of
+    /// this producer id and epoch (Kafka's TxnOffsetCommit), and counts only once the
+    /// transaction's commit marker follows it. `None` for every other record.
+    pub transaction: Option<TxnProducer>,
+}
+
+/// The producer of a transactional record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 /// A record that could not be decoded.

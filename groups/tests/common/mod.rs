@@ -43,6 +43,8 @@ pub struct Harness {
     pub answered: BTreeMap<RequestToken, Completed>,
     /// Every record emitted, in order (the `__consumer_offsets` log).
     pub log: Vec<Record>,
+    /// End-transaction markers written to the log: (records before it, producer id, commit).
+    pub markers: Vec<(usize, i64, bool)>,
 }
 
 impl Harness {
@@ -59,6 +61,7 @@ impl Harness {
             done: BTreeMap::new(),
             answered: BTreeMap::new(),
             log: Vec::new(),
+            markers: Vec::new(),
         }
     }
 
@@ -194,27 +197,62 @@ impl Harness {
         partition: i32,
         offset: i64,
     ) -> Option<GroupError> {
-        let request = OffsetCommitRequest {
-            group_id: GROUP.into(),
-            generation_id: generation,
-            member_id: member_id.into(),
-            group_instance_id: None,
-            offsets: vec![OffsetCommitEntry {
-                partition: TopicPartition::new(topic, partition),
-                offset,
-                leader_epoch: -1,
-                metadata: Some("meta".into()),
-            }],
-        };
+        let request = commit_request(member_id, generation, topic, partition, offset);
         let outcome = self.c.offset_commit(request, self.now);
+        self.only_error(outcome)
+    }
+
+    /// `request` as a TxnOffsetCommit by `producer_id` (epoch 0).
+    pub fn txn_commit(&mut self, producer_id: i64, request: OffsetCommitRequest) -> Option<GroupError> {
+        let OffsetCommitRequest { group_id, generation_id, member_id, group_instance_id, offsets } = request;
+        let request = TxnOffsetCommitRequest {
+            group_id,
+            producer_id,
+            producer_epoch: 0,
+            generation_id,
+            member_id,
+            group_instance_id,
+            offsets,
+        };
+        let outcome = self.c.txn_offset_commit(request, self.now);
+        self.only_error(outcome)
+    }
+
+    /// Absorbs a one-partition commit's effects and returns its error.
+    fn only_error(&mut self, outcome: Outcome<OffsetCommitReply>) -> Option<GroupError> {
         self.absorb(outcome.effects);
         assert_eq!(outcome.reply.partitions.len(), 1);
         outcome.reply.partitions[0].error
     }
 
+    /// The transaction of `producer_id` ends: its marker goes to the group's partition, then
+    /// the coordinator hears of it (as the broker does it).
+    pub fn end_txn(&mut self, producer_id: i64, commit: bool) -> usize {
+        self.markers.push((self.log.len(), producer_id, commit));
+        let partition = self.c.partition_for(GROUP);
+        self.c.transaction_completed(partition, producer_id, commit)
+    }
+
+    /// Replays this harness's log, markers included, into a fresh coordinator.
+    pub fn replay_log(&self, config: CoordinatorConfig, now_ms: i64) -> Coordinator {
+        let partition = self.c.partition_for(GROUP);
+        let mut replayer = Coordinator::replayer(config, Box::new(SeededMemberIds::new(99)));
+        let mut markers = self.markers.iter().peekable();
+        for (at, record) in self.log.iter().enumerate() {
+            while let Some((_, producer_id, commit)) = markers.next_if(|(before, _, _)| *before <= at) {
+                replayer.apply_marker(partition, *producer_id, *commit);
+            }
+            apply_record(&mut replayer, record);
+        }
+        for (_, producer_id, commit) in markers {
+            replayer.apply_marker(partition, *producer_id, *commit);
+        }
+        replayer.finish(now_ms)
+    }
+
     pub fn committed(&self, topic: &str, partition: i32) -> i64 {
         let tp = [TopicPartition::new(topic, partition)];
-        self.c.offset_fetch(GROUP, Some(&tp)).partitions[0].offset
+        self.c.offset_fetch(GROUP, Some(&tp), false).partitions[0].offset
     }
 
     /// Moves the fake clock and ticks.
@@ -259,9 +297,44 @@ impl Harness {
     pub fn replay(records: &[Record], config: CoordinatorConfig, now_ms: i64) -> Coordinator {
         let mut replayer = Coordinator::replayer(config, Box::new(SeededMemberIds::new(99)));
         for record in records {
-            replayer.apply(&record.key, record.value.as_deref()).unwrap();
+            apply_record(&mut replayer, record);
         }
         replayer.finish(now_ms)
+    }
+}
+
+/// An OffsetCommit of one offset to the group.
+pub fn commit_request(
+    member_id: &str,
+    generation: i32,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> OffsetCommitRequest {
+    OffsetCommitRequest {
+        group_id: GROUP.into(),
+        generation_id: generation,
+        member_id: member_id.into(),
+        group_instance_id: None,
+        offsets: vec![entry(topic, partition, offset)],
+    }
+}
+
+/// One offset to commit, with metadata "meta".
+pub fn entry(topic: &str, partition: i32, offset: i64) -> OffsetCommitEntry {
+    OffsetCommitEntry {
+        partition: TopicPartition::new(topic, partition),
+        offset,
+        leader_epoch: -1,
+        metadata: Some("meta".into()),
+    }
+}
+
+/// Replays one record, into its transaction's pending offsets if it has one.
+pub fn apply_record(replayer: &mut Replayer, record: &Record) {
+    match record.transaction {
+        None => replayer.apply(&record.key, record.value.as_deref()).unwrap(),
+        Some(producer) => replayer.apply_transactional(producer, &record.key, record.value.as_deref()).unwrap(),
     }
 }
 

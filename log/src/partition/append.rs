@@ -42,6 +42,16 @@ enum Blocking {
     Refused,
 }
 
+/// Who writes an append (Kafka's `AppendOrigin`): a client's batches of an idempotent producer get
+/// the sequence checks (duplicates, gaps); a coordinator's batches in a producer's name (the group
+/// coordinator writing a transactional offset commit, with base sequence 0 each time, as Kafka's
+/// coordinators write them) only the epoch check, as Kafka checks sequences for clients only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendOrigin {
+    Client,
+    Coordinator,
+}
+
 impl Partition {
     /// Validates every batch, assigns offsets (rewrites baseOffset and the leader epoch;
     /// LogAppendTime topics also the max timestamp), queues the bytes and returns at once. May block
@@ -49,7 +59,18 @@ impl Partition {
     /// after a clean open (the marker's removal is fsynced), and behind another append or
     /// maintenance of this partition that blocks.
     pub fn append(&self, record_set: Bytes, leader_epoch: i32, now_ms: i64) -> Result<PendingAppend, AppendError> {
-        match self.append_with(record_set, leader_epoch, now_ms, Blocking::Allowed) {
+        self.append_from(AppendOrigin::Client, record_set, leader_epoch, now_ms)
+    }
+
+    /// [`Partition::append`] of batches written by `origin`.
+    pub fn append_from(
+        &self,
+        origin: AppendOrigin,
+        record_set: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<PendingAppend, AppendError> {
+        match self.append_with(origin, record_set, leader_epoch, now_ms, Blocking::Allowed) {
             Ok(pending) => Ok(pending),
             Err(TryAppendError::Refused(error)) => Err(error),
             Err(TryAppendError::WouldBlock(_)) => unreachable!("an append that may block never refuses to"),
@@ -67,11 +88,23 @@ impl Partition {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<PendingAppend, TryAppendError> {
-        self.append_with(record_set, leader_epoch, now_ms, Blocking::Refused)
+        self.try_append_from(AppendOrigin::Client, record_set, leader_epoch, now_ms)
+    }
+
+    /// [`Partition::try_append`] of batches written by `origin`.
+    pub fn try_append_from(
+        &self,
+        origin: AppendOrigin,
+        record_set: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<PendingAppend, TryAppendError> {
+        self.append_with(origin, record_set, leader_epoch, now_ms, Blocking::Refused)
     }
 
     fn append_with(
         &self,
+        origin: AppendOrigin,
         record_set: Bytes,
         leader_epoch: i32,
         now_ms: i64,
@@ -124,7 +157,7 @@ impl Partition {
         let mut producers = None;
         for (header, marker) in headers.iter().zip(&markers) {
             let view = producers.as_ref().unwrap_or(&state.producers);
-            match view.check(header, marker.as_ref())? {
+            match view.check(header, marker.as_ref(), origin)? {
                 Verdict::Append => {}
                 Verdict::Duplicate { base_offset, last_offset } => {
                     return Err(AppendError::DuplicateSequence {

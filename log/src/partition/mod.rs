@@ -43,6 +43,7 @@ use crate::offset::Offset;
 use crate::producer_state::ProducerState;
 use crate::segment::Segment;
 
+pub use append::AppendOrigin;
 pub use producers::ActiveProducer;
 pub use read::{FileRange, Isolation, ReadResult};
 

@@ -26,18 +26,15 @@
 use kafka_protocol::ResponseError;
 use strata_groups::TopicPartition;
 use strata_log::Partition;
-use strata_txn::{AddPartitionsRequest, TxnVersion, VerifyPartitionsRequest};
 use strata_wire::batch::BatchHeader;
 
-use crate::errors::ErrorCode;
 use crate::state::Broker;
+use crate::txn::partition_check::{self, TxnProducer};
 
 /// The first Produce version whose transactional batches add their partition (TV2).
 const ADD_PARTITION_VERSION_MIN: i16 = 12;
 /// The first Produce version that knows TRANSACTION_ABORTABLE.
 const ABORTABLE_VERSION_MIN: i16 = 11;
-/// The AddPartitionsToTxn version a leader's add carries (Kafka's broker form).
-const BROKER_ADD_VERSION: i16 = 5;
 
 /// Whether the transactional batch with `header` may be appended to `tp`; `Err` is the
 /// partition's error code and message.
@@ -55,39 +52,11 @@ pub(super) fn transactional_batch(
     if partition.open_transaction_of(header.producer_id).is_some_and(|(epoch, _)| epoch == header.producer_epoch) {
         return Ok(());
     }
-    let (producer_id, producer_epoch) = (header.producer_id, header.producer_epoch);
+    let producer =
+        TxnProducer { transactional_id, producer_id: header.producer_id, producer_epoch: header.producer_epoch };
     let add = version >= ADD_PARTITION_VERSION_MIN;
-    let asked = crate::blocking::wait(async {
-        if add {
-            let request = AddPartitionsRequest {
-                version: BROKER_ADD_VERSION,
-                transactional_id: transactional_id.to_owned(),
-                producer_id,
-                producer_epoch,
-                partitions: vec![tp],
-                transaction_version: TxnVersion::V2,
-            };
-            match broker.txns.call(|c, now| c.add_partitions(request, now)).await {
-                // An add writes one record and no markers.
-                Ok((error, _)) => Ok(error),
-                Err(unavailable) => Err(unavailable.kafka_error()),
-            }
-        } else {
-            let request = VerifyPartitionsRequest {
-                transactional_id: transactional_id.to_owned(),
-                producer_id,
-                producer_epoch,
-                partitions: vec![tp],
-            };
-            match broker.txns.read(|c| c.verify_partitions(&request)).await {
-                Ok(verdicts) => Ok(verdicts.into_iter().find_map(|(_, e)| e)),
-                Err(unavailable) => Err(unavailable.kafka_error()),
-            }
-        }
-    });
-    let error = match asked {
-        Some(Ok(None)) => return Ok(()),
-        Some(Ok(Some(error))) => error.response_error(),
+    let error = match crate::blocking::wait(partition_check::in_transaction(broker, producer, tp, add)) {
+        Some(Ok(())) => return Ok(()),
         Some(Err(error)) => error,
         None => ResponseError::CoordinatorNotAvailable,
     };
