@@ -66,7 +66,8 @@ txn_check() { # name "ApiName..." class args...
 
 # Reference Kafka here runs with group.initial.rebalance.delay.ms=0; so does strata, for the same timing.
 start_broker group.initial.rebalance.delay.ms=0
-echo "java clients: kafka-clients ${KAFKA_CLIENTS_VERSION:-?} (Java $(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)) against $BOOTSTRAP"
+KAFKA_STREAMS_VERSION="$(sed -n 's|.*/kafka-streams-\([0-9][^/]*\)\.jar.*|\1|p' <<< "${JAVA_CP//:/$'\n'}" | head -n 1)"
+echo "java clients: kafka-clients ${KAFKA_CLIENTS_VERSION:-?}, kafka-streams ${KAFKA_STREAMS_VERSION:-?} (Java $(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)) against $BOOTSTRAP"
 for codec in none gzip snappy lz4 zstd; do
   check "java produce/consume codec=$codec" run_java ProduceConsume "$BOOTSTRAP" "$codec"
 done
