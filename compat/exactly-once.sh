@@ -7,10 +7,8 @@
 # without AddOffsetsToTxn, TxnOffsetCommit v5 adds the group's partition; java EosCheck, built by
 # java-build.sh).
 #
-# Not in run.sh's SCENARIOS yet: it needs the transaction coordinator (branch txncoord) and the
-# group coordinator's transactional offsets (branch txngroups) on main. Run it by name:
-# `bash compat/exactly-once.sh` (Strata) or `COMPAT_BROKER=kafka bash compat/exactly-once.sh`
-# (reference Kafka).
+# In run.sh's SCENARIOS; alone: `bash compat/exactly-once.sh` (Strata) or
+# `COMPAT_BROKER=kafka bash compat/exactly-once.sh` (reference Kafka).
 source "$(dirname "$0")/lib.sh"
 
 source "$COMPAT_DIR/venv.sh"

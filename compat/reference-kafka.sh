@@ -3,7 +3,7 @@
 # checking a client against both.
 #
 #   reference-kafka.sh start PORT DIR [key=value ...]   writes DIR/server.properties, formats
-#       DIR/data, starts kafka.Kafka listening on 127.0.0.1:PORT (its controller on a second free
+#       DIR/data (unless Kafka ran there before: then it restarts on that data), starts kafka.Kafka listening on 127.0.0.1:PORT (its controller on a second free
 #       loopback port), waits until it serves, and writes its pid to DIR/kafka.pid. Logs go to
 #       DIR/server.log (and DIR/kafka.stdout). key=value are Kafka broker settings; they come last
 #       in server.properties, so they win over the defaults written here.
@@ -110,9 +110,12 @@ PROPS
   # with "-", hence --cluster-id=ID).
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
-  java -Xmx256m -Dlog4j2.configurationFile="$CACHE_DIR/tools-log4j2.properties" -cp "$LIB_DIR/*" \
-    kafka.tools.StorageTool format --cluster-id="$cluster_id" --config "$dir/server.properties" > "$dir/format.out" 2>&1 \
-    || { cat "$dir/format.out" >&2; die "formatting $dir/data failed"; }
+  # A directory Kafka ran in before is restarted on its data (the benchmark's catch-up reads).
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    java -Xmx256m -Dlog4j2.configurationFile="$CACHE_DIR/tools-log4j2.properties" -cp "$LIB_DIR/*" \
+      kafka.tools.StorageTool format --cluster-id="$cluster_id" --config "$dir/server.properties" > "$dir/format.out" 2>&1 \
+      || { cat "$dir/format.out" >&2; die "formatting $dir/data failed"; }
+  fi
   # shellcheck disable=SC2086
   setsid java ${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" \

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-SCENARIOS=(kcat python kafka-tools go logship java)
+SCENARIOS=(kcat python kafka-tools go logship java exactly-once)
 read -r -a BROKERS <<< "${COMPAT_BROKERS:-strata kafka}"
 RESULTS="${COMPAT_RESULTS:-$PWD/RESULTS.md}"
 for broker in "${BROKERS[@]}"; do
