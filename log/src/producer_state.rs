@@ -45,6 +45,8 @@ pub(crate) struct ProducerEntry {
     pub(crate) txn_first_offset: Option<i64>,
     /// Last offset of the producer's last batch or marker (-1 before any).
     pub(crate) last_offset: i64,
+    /// Largest timestamp of the producer's last batch or marker (-1 before any).
+    pub(crate) last_timestamp: i64,
 }
 
 impl ProducerEntry {
@@ -55,6 +57,7 @@ impl ProducerEntry {
             coordinator_epoch: NO_COORDINATOR_EPOCH,
             txn_first_offset: None,
             last_offset: -1,
+            last_timestamp: -1,
         }
     }
 }
@@ -202,6 +205,7 @@ impl ProducerState {
             entry.batches.clear();
         }
         entry.last_offset = header.last_offset();
+        entry.last_timestamp = header.max_timestamp;
         if let Some(marker) = marker {
             entry.coordinator_epoch = marker.coordinator_epoch;
             let first_offset = entry.txn_first_offset.take()?;
@@ -256,7 +260,7 @@ impl ProducerState {
     /// Snapshot bytes: entries, then a CRC32C of everything before it.
     pub(crate) fn encode(&self, offset: i64) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.producers.len() * 64);
-        out.extend_from_slice(&SNAPSHOT_MAGIC_V2.to_be_bytes());
+        out.extend_from_slice(&SNAPSHOT_MAGIC_V3.to_be_bytes());
         out.extend_from_slice(&offset.to_be_bytes());
         out.extend_from_slice(&(self.producers.len() as u32).to_be_bytes());
         let mut pids: Vec<_> = self.producers.keys().copied().collect();
@@ -268,6 +272,7 @@ impl ProducerState {
             out.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
             out.extend_from_slice(&e.txn_first_offset.unwrap_or(-1).to_be_bytes());
             out.extend_from_slice(&e.last_offset.to_be_bytes());
+            out.extend_from_slice(&e.last_timestamp.to_be_bytes());
             out.push(e.batches.len() as u8);
             for b in &e.batches {
                 out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -281,7 +286,7 @@ impl ProducerState {
         out
     }
 
-    /// Parses a snapshot (either format version): `(offset it was taken at, state)`, or `None` if
+    /// Parses a snapshot (any format version): `(offset it was taken at, state)`, or `None` if
     /// it is damaged.
     pub(crate) fn decode(buf: &[u8]) -> Option<(i64, ProducerState)> {
         let (body, crc) = buf.split_at_checked(buf.len().checked_sub(4)?)?;
@@ -289,11 +294,13 @@ impl ProducerState {
             return None;
         }
         let mut r = Reader(body);
-        let v2 = match r.u32()? {
-            SNAPSHOT_MAGIC_V1 => false,
-            SNAPSHOT_MAGIC_V2 => true,
+        let format = match r.u32()? {
+            SNAPSHOT_MAGIC_V1 => 1,
+            SNAPSHOT_MAGIC_V2 => 2,
+            SNAPSHOT_MAGIC_V3 => 3,
             _ => return None,
         };
+        let v2 = format >= 2;
         let offset = r.i64()?;
         let count = r.u32()? as usize;
         if count > PRODUCERS_MAX {
@@ -308,6 +315,9 @@ impl ProducerState {
                 let first = r.i64()?;
                 entry.txn_first_offset = (first >= 0).then_some(first);
                 entry.last_offset = r.i64()?;
+            }
+            if format >= 3 {
+                entry.last_timestamp = r.i64()?;
             }
             let n = usize::from(r.u8()?);
             if n > BATCHES_PER_PRODUCER_MAX {
@@ -338,6 +348,8 @@ const SNAPSHOT_MAGIC_V1: u32 = 0x5354_5053; // "STPS"
 /// Format 2: each producer also carries its coordinator epoch, open transaction's first offset
 /// (-1: none) and last offset, after its epoch.
 const SNAPSHOT_MAGIC_V2: u32 = 0x5354_5032; // "STP2"
+/// Format 3: each producer also carries its last batch's largest timestamp, after its last offset.
+const SNAPSHOT_MAGIC_V3: u32 = 0x5354_5033; // "STP3"
 
 struct Reader<'a>(&'a [u8]);
 
@@ -450,8 +462,9 @@ mod tests {
     fn snapshot_round_trip_and_damage() {
         let mut s = ProducerState::default();
         for pid in 0..50 {
-            s.record(&header(pid, 3, 10, 4, pid * 10), None);
+            s.record(&BatchHeader { max_timestamp: 1_000 + pid, ..header(pid, 3, 10, 4, pid * 10) }, None);
         }
+        assert_eq!(s.get(7).map(|e| e.last_timestamp), Some(1_007), "the batch's largest timestamp");
         let bytes = s.encode(500);
         assert_eq!(ProducerState::decode(&bytes), Some((500, s.clone())));
         for cut in 0..bytes.len() {

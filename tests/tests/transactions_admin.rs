@@ -174,6 +174,7 @@ fn describe_producers_shows_open_and_completed_transactions() {
         create_topic_ready(&mut conn, &topic, 1);
         let producer = init_ok(&mut conn, &id, TIMEOUT_MS);
         assert_eq!(add_partitions(&mut conn, &id, producer, &topic, &[0]), vec![NONE]);
+        let before = strata_testkit::requests::epoch_ms();
         let (code, message) = produce_txn(&mut conn, 9, Some(&id), &topic, 0, txn_batch(producer, 0, 2));
         assert_eq!(code, NONE, "{bootstrap}: {message:?}");
         let request = DescribeProducersRequest::default().with_topics(vec![
@@ -181,6 +182,11 @@ fn describe_producers_shows_open_and_completed_transactions() {
                 .with_name(strata_testkit::requests::topic_name(&topic))
                 .with_partition_indexes(vec![0, 9]),
         ]);
+        // The last timestamp of partition 0's one producer.
+        let last_timestamp = |conn: &mut RawConn| {
+            let response = conn.request(0, &request);
+            response.topics[0].partitions[0].active_producers[0].last_timestamp
+        };
         // (error, [(producer id, epoch, last sequence, current transaction start)]) per partition.
         let describe_producers = |conn: &mut RawConn| {
             let response = conn.request(0, &request);
@@ -201,10 +207,18 @@ fn describe_producers_shows_open_and_completed_transactions() {
         let open = describe_producers(&mut conn);
         let expected = vec![(0, NONE, vec![(producer.0, epoch, 1, 0)]), (9, UNKNOWN_TOPIC_OR_PARTITION, vec![])];
         assert_eq!(open, expected, "{bootstrap}: an open transaction from offset 0");
+        // The batch's largest timestamp (its records are stamped from the time it was built).
+        let batch_timestamp = last_timestamp(&mut conn);
+        assert!(
+            (before..before + 60_000).contains(&batch_timestamp),
+            "{bootstrap}: last timestamp {batch_timestamp}, batch built at {before}"
+        );
         assert_eq!(end_txn(&mut conn, END_TXN_VERSION, &id, producer, true).error_code, NONE);
         wait_for_state(&mut conn, &id, "CompleteCommit", std::time::Duration::from_secs(20));
         let done = describe_producers(&mut conn);
         let expected = vec![(0, NONE, vec![(producer.0, epoch, 1, -1)]), (9, UNKNOWN_TOPIC_OR_PARTITION, vec![])];
         assert_eq!(done, expected, "{bootstrap}: the transaction completed");
+        // The marker's timestamp, taken when the coordinator wrote it.
+        assert!(last_timestamp(&mut conn) >= batch_timestamp, "{bootstrap}: the marker's timestamp");
     }
 }

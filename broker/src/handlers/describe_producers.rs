@@ -1,9 +1,8 @@
 //! DescribeProducers: each requested partition's active producers, from its log's producer state
 //! (`strata_log::Partition::active_producers`): producer id and epoch, last sequence, the
-//! coordinator epoch of its last marker and the start of its open transaction (-1 if none). An
-//! unknown topic or partition answers UNKNOWN_TOPIC_OR_PARTITION. The log does not keep each
-//! producer's last batch timestamp, so `last_timestamp` is -1 where Kafka gives that batch's
-//! largest timestamp.
+//! largest timestamp of its last batch or marker, the coordinator epoch of its last marker and the
+//! start of its open transaction (-1 if none). An unknown topic or partition answers
+//! UNKNOWN_TOPIC_OR_PARTITION.
 
 use std::sync::Arc;
 
@@ -17,9 +16,6 @@ use crate::state::Broker;
 
 /// The key and versions of DescribeProducers, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeProducers, 0, 0);
-
-/// What the log does not record (see the module doc).
-const NO_TIMESTAMP: i64 = -1;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeProducersRequest) -> Outcome {
     let topics = req
@@ -50,7 +46,7 @@ fn producer(p: strata_log::ActiveProducer) -> ProducerState {
         .with_producer_id(ProducerId(p.producer_id))
         .with_producer_epoch(i32::from(p.producer_epoch))
         .with_last_sequence(p.last_sequence)
-        .with_last_timestamp(NO_TIMESTAMP)
+        .with_last_timestamp(p.last_timestamp)
         .with_coordinator_epoch(p.coordinator_epoch)
         .with_current_txn_start_offset(p.current_txn_start_offset.unwrap_or(-1))
 }

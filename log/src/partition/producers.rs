@@ -12,6 +12,8 @@ pub struct ActiveProducer {
     pub producer_epoch: i16,
     /// The last sequence number of its last batch (-1 when only markers are known).
     pub last_sequence: i32,
+    /// The largest timestamp of its last batch or marker (-1 before any).
+    pub last_timestamp: i64,
     /// The coordinator epoch of its last marker (-1 before any).
     pub coordinator_epoch: i32,
     /// The first offset of its open transaction, if one is open.
@@ -29,6 +31,7 @@ impl Partition {
                 producer_id,
                 producer_epoch: entry.epoch,
                 last_sequence: entry.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: entry.last_timestamp,
                 coordinator_epoch: entry.coordinator_epoch,
                 current_txn_start_offset: entry.txn_first_offset,
             })
