@@ -11,7 +11,8 @@
 # finish, and add it to SCENARIOS below.
 # Environment: COMPAT_BROKERS="strata" (or "kafka") runs against one broker only;
 # COMPAT_SKIP="python" skips scenarios by name; COMPAT_RESULTS=<file> writes the table elsewhere
-# (COMPAT_RESULTS=- writes none). Needs target/debug/strata (or $STRATA_BIN); kafka needs Java 17
+# (COMPAT_RESULTS=- writes none); COMPAT_FAILURES=<file> collects each failed check with the
+# last lines of its output (tests/run-all.sh prints it after its summary, where CI's tail shows it). Needs target/debug/strata (or $STRATA_BIN); kafka needs Java 17
 # and Maven (compat/reference-kafka.sh fetches the jars once into ~/.cache/strata).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -59,6 +60,14 @@ for scenario in "${SCENARIOS[@]}"; do
     rows+=("| \`$scenario.sh\` | $broker | $p | $f | ${seconds} s | $clients |")
     passed=$((passed + p))
     failed=$((failed + f))
+    if [[ -n "${COMPAT_FAILURES:-}" && "$f" -gt 0 ]]; then
+      {
+        echo "compat/$scenario.sh against $broker:"
+        # A failed check's line and the indented output check() prints under it.
+        awk '/^  FAILED  /{keep=1; n=0; print; next} keep && /^          /{if (n++ < 12) print; next} {keep=0}' "$log"
+        [[ -n "$summary" ]] || tail -n 12 "$log" | sed 's/^/    /'
+      } >> "$COMPAT_FAILURES"
+    fi
     rm -f "$log"
   done
 done

@@ -62,7 +62,8 @@ if [[ $status_build -eq 0 ]]; then
   echo "== fuzz/run.sh (each fuzz target for ${FUZZ_SECONDS:-20} s)"
   bash fuzz/run.sh || status_fuzz=$?
   echo "== compat/run.sh"
-  bash compat/run.sh || status_compat=$?
+  compat_failures="$(mktemp)"
+  COMPAT_FAILURES="$compat_failures" bash compat/run.sh || status_compat=$?
   # A few seconds of every benchmark workload at tiny sizes, so the harness cannot rot; the
   # real runs (benches/README.md) stay out of CI.
   echo "== benchmark smoke run"
@@ -81,4 +82,10 @@ if [[ $status_build -eq 0 ]]; then
   echo "   compat scenarios: $(verdict $status_compat)"
   echo "   benchmark smoke:  $(verdict $status_bench)"
 fi
+if [[ -n "${compat_failures:-}" && -s "$compat_failures" ]]; then
+  echo
+  echo "== compat checks that failed"
+  cat "$compat_failures"
+fi
+rm -f "${compat_failures:-}"
 [[ $status_build -eq 0 && $status_lint -eq 0 && $status_cargo -eq 0 && $status_fuzz -eq 0 && $status_compat -eq 0 && $status_bench -eq 0 ]]
