@@ -468,6 +468,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         topic_setting: None,
         doc: "How Fetch record data reaches the socket: 'sendfile' sends file ranges of 64 KiB and more from the page cache without copying them into the broker (smaller ones are copied into the response's one write, which costs less than their own syscalls); 'copy' reads all of it into a reused per-connection buffer and writes it (what TLS will need). Strata-specific.",
     },
+    BrokerSetting {
+        name: "strata.log.io",
+        kind: ValueKind::Choice(&["io_uring", "pwrite"]),
+        default: "io_uring",
+        topic_setting: None,
+        doc: "How the log writer thread writes and syncs segment files: 'io_uring' submits a batch of writes and fdatasyncs to one ring (falling back to pwrite, with a warning, where the kernel refuses io_uring); 'pwrite' makes plain pwrite and fdatasync calls. Both give the same ordering, group commit and durability. Strata-specific.",
+    },
 ];
 
 /// Kafka settings that have no effect on a single Strata node; setting them is a warning, not an error.

@@ -20,6 +20,15 @@ pub enum FetchTransfer {
     Copy,
 }
 
+/// How the log writer thread puts bytes on disk (`strata.log.io`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogIo {
+    /// One io_uring ring (the positioned-write fallback, with a warning, where io_uring is refused).
+    IoUring,
+    /// Plain `pwrite` and `fdatasync` system calls on the writer thread.
+    Pwrite,
+}
+
 /// Kafka's `max.connections.per.ip.overrides`: a connection limit per client address, winning
 /// over `max.connections.per.ip`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,6 +68,16 @@ impl FromSetting for FetchTransfer {
             "sendfile" => Ok(FetchTransfer::Sendfile),
             "copy" => Ok(FetchTransfer::Copy),
             other => Err(format!("'{other}' is neither sendfile nor copy")),
+        }
+    }
+}
+
+impl FromSetting for LogIo {
+    fn from_setting(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "io_uring" => Ok(LogIo::IoUring),
+            "pwrite" => Ok(LogIo::Pwrite),
+            other => Err(format!("'{other}' is neither io_uring nor pwrite")),
         }
     }
 }
@@ -155,6 +174,7 @@ settings! {
     /// Serve the request versions Kafka 4 removed.
     legacy_protocol_enable: bool = "strata.legacy.protocol.enable",
     fetch_transfer: FetchTransfer = "strata.fetch.transfer",
+    log_io: LogIo = "strata.log.io",
 }
 
 impl Settings {

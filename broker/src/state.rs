@@ -57,7 +57,8 @@ impl Broker {
         // Before anything in the directory is read or recovered.
         let data_dir_lock = crate::data_dir_lock::DataDirLock::acquire(&config.data_dir)?;
         let cluster_id = load_cluster_id(&config.data_dir)?;
-        let log = LogManager::open(&config.data_dir, LogOptions::default())?;
+        let force_fallback_io = config.settings.log_io == crate::settings::LogIo::Pwrite;
+        let log = LogManager::open(&config.data_dir, LogOptions { force_fallback_io, ..LogOptions::default() })?;
         tracing::info!(io = ?log.io_kind(), "log opened");
         let topics = Topics::load(&log, &config, now_ms())?;
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;

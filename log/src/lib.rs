@@ -38,5 +38,5 @@ pub use error::{AppendError, LogError, ReadError, TryAppendError};
 pub use io::IoKind;
 pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
 pub use partition::{
-    ActiveProducer, AppendInfo, AppendOrigin, FileRange, Isolation, Partition, PendingAppend, ReadResult,
+    ActiveProducer, AppendInfo, AppendOrigin, FileRange, Isolation, Partition, PendingAppend, Progress, ReadResult,
 };

@@ -22,20 +22,18 @@
 //! offset.
 //!
 //! Long poll: when fewer than `min_bytes` are available and no partition has an error, the
-//! handler waits on the partitions' high-watermark watch channels (woken by appends, no timers
-//! spinning) until enough bytes arrive or `max_wait_ms` passes, then reads again and answers.
-//! The last stable offset moves only when the high watermark does (a marker is an append), so a
-//! READ_COMMITTED long poll wakes when a transaction ends, too.
+//! handler waits ([`super::fetch_wait`]) until reading again can find enough bytes or
+//! `max_wait_ms` passes, then reads again and answers. Appends wake it; it reads the logs again
+//! only when the bytes published since its last read can meet `min_bytes` (or a transaction
+//! ended, the log start moved, a write failed), so a fetch with a large `min_bytes` costs no
+//! reads while small appends trickle in.
 //!
 //! Fetch sessions (KIP-227) are not kept: every full fetch is answered with session id 0, which
 //! tells the client no session was created, so it keeps sending full fetches; an incremental
 //! fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, as from a broker whose session cache is
 //! full, after which clients fall back to full fetches too.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use kafka_protocol::ResponseError;
@@ -49,10 +47,10 @@ use strata_wire::fetch_framing::{
 use strata_wire::frame::{finish_frame, start_frame};
 use strata_wire::legacy;
 use strata_wire::legacy::fetch::{LegacyFetchPartition, LegacyFetchTopic, down_convert, magic_for};
-use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::fetch_wait::LongPoll;
 use crate::api::ApiSpec;
 use crate::errors::{self, ErrorCode};
 use crate::locate::locate;
@@ -106,15 +104,12 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
     let max_bytes = u32::try_from(req.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
-    // Subscribe before the first read, so an append between the read and the wait still wakes us.
-    let mut watches: Vec<watch::Receiver<i64>> = wanted
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .filter_map(|p| p.log.as_ref().ok().map(|log| log.subscribe()))
-        .collect();
+    let logs = wanted.iter().flat_map(|t| &t.partitions).filter_map(|p| p.log.as_ref().ok());
+    let mut poll = LongPoll::new(logs, read_committed);
     loop {
+        poll.mark();
         let (topics, bytes, any_error) = read_all(&wanted, max_bytes, read_committed);
-        let enough = bytes >= min_bytes || any_error || watches.is_empty();
+        let enough = bytes >= min_bytes || any_error || poll.is_empty();
         if enough || Instant::now() >= deadline {
             if legacy::is_legacy(ctx.api_key, version) {
                 return encode_legacy(ctx, &wanted, topics);
@@ -122,10 +117,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
             return encode(ctx, FramedResponse { topics, ..FramedResponse::default() });
         }
         drop(topics);
-        tokio::select! {
-            () = changed_any(&mut watches) => {}
-            () = tokio::time::sleep_until(deadline) => {}
-        }
+        poll.wait(bytes, min_bytes, deadline).await;
     }
 }
 
@@ -234,16 +226,6 @@ fn failed(index: i32, code: i16) -> PartitionData {
         .with_last_stable_offset(-1)
         .with_log_start_offset(-1)
         .with_aborted_transactions(None)
-}
-
-/// Resolves when any of `watches` sees a new high watermark (or its partition closed).
-async fn changed_any(watches: &mut [watch::Receiver<i64>]) {
-    type Changed<'a> = Pin<Box<dyn Future<Output = Result<(), watch::error::RecvError>> + Send + 'a>>;
-    let mut waits: Vec<Changed<'_>> = watches.iter_mut().map(|w| Box::pin(w.changed()) as Changed<'_>).collect();
-    std::future::poll_fn(|cx| {
-        if waits.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
 }
 
 fn encode(ctx: &RequestContext, response: FramedResponse<FileRecords>) -> Outcome {

@@ -17,6 +17,7 @@ pub mod describe_producers;
 pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
+mod fetch_wait;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;

@@ -377,6 +377,8 @@ fn complete(
         }
     };
     if outcome.is_ok() {
+        let written: u64 = placed.iter().map(|batch| batch.header.total_bytes() as u64).sum();
+        inner.published_bytes.fetch_add(written, std::sync::atomic::Ordering::AcqRel);
         let high_watermark = state.high_watermark().0;
         state.txn_ends.retain(|(marker, _)| *marker >= high_watermark);
         inner.publish(&state);

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{oneshot, watch};
@@ -224,6 +224,10 @@ pub(crate) struct Inner {
     pub(crate) log_start: AtomicI64,
     pub(crate) last_stable: AtomicI64,
     pub(crate) hw_tx: watch::Sender<i64>,
+    /// Bytes of batches that became readable (below the high watermark) since the partition opened.
+    pub(crate) published_bytes: AtomicU64,
+    /// Times the waiters were woken for something other than an append (a failed write, a close).
+    pub(crate) alarms: AtomicU64,
 }
 
 impl Inner {
@@ -246,6 +250,7 @@ impl Inner {
     /// Wakes every [`Partition::wait_written`] waiter to look at the state again (after a write
     /// failed or the partition closed, when the high watermark will not move).
     pub(crate) fn wake_waiters(&self) {
+        self.alarms.fetch_add(1, Ordering::AcqRel);
         self.hw_tx.send_modify(|_| {});
     }
 
@@ -265,6 +270,18 @@ impl Inner {
             changed
         });
     }
+}
+
+/// A partition's [`Partition::progress`]: counters that only grow, and offsets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of batches that became readable since the partition opened (markers included).
+    pub published_bytes: u64,
+    pub high_watermark: i64,
+    pub last_stable: i64,
+    pub log_start: i64,
+    /// Wake-ups for a failed write or a close, when the offsets may not move at all.
+    pub alarms: u64,
 }
 
 /// One partition's log. See the module docs for its concurrency rules.
@@ -321,6 +338,19 @@ impl Partition {
             }
         }
         found.into_iter().map(|t| (t.producer_id, t.first_offset)).collect()
+    }
+
+    /// Where the partition stands, in atomic loads only: what a waiting fetch compares with what it
+    /// saw when it last read, to tell whether reading again can find enough bytes.
+    pub fn progress(&self) -> Progress {
+        let inner = &self.inner;
+        Progress {
+            published_bytes: inner.published_bytes.load(Ordering::Acquire),
+            high_watermark: inner.high_watermark.load(Ordering::Acquire),
+            last_stable: inner.last_stable.load(Ordering::Acquire),
+            log_start: inner.log_start.load(Ordering::Acquire),
+            alarms: inner.alarms.load(Ordering::Acquire),
+        }
     }
 
     /// High-watermark changes, for fetch long-polls; it also wakes when the last stable offset

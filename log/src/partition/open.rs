@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
 use std::os::unix::fs::FileExt;
@@ -174,6 +174,8 @@ impl Partition {
             log_start: AtomicI64::new(log_start.0),
             last_stable: AtomicI64::new(last_stable.0),
             hw_tx,
+            published_bytes: AtomicU64::new(0),
+            alarms: AtomicU64::new(0),
         };
         Ok(Partition { inner: Arc::new(inner), topic: topic.to_string(), partition })
     }
