@@ -85,6 +85,27 @@ final class Check {
         }
     }
 
+    /** Something to read again until it has the expected value. */
+    interface Reading<T> {
+        T read() throws Exception;
+    }
+
+    /**
+     * Reads until {@code reading} gives {@code expected}, for at most {@link #CALL_TIMEOUT}: for
+     * what a broker makes visible a moment after it answered (a committed transaction's group
+     * offsets appear once the coordinator's markers reach the group's partition, which Kafka writes
+     * after EndTxn has answered).
+     */
+    static <T> void expectEventually(T expected, Reading<T> reading, String format, Object... args) throws Exception {
+        long deadline = System.nanoTime() + CALL_TIMEOUT.toNanos();
+        T got = reading.read();
+        while (!Objects.equals(expected, got) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            got = reading.read();
+        }
+        expectEqual(expected, got, format, args);
+    }
+
     /** Awaits a future for at most {@link #CALL_TIMEOUT}, unwrapping the ExecutionException. */
     static <T> T await(KafkaFuture<T> future, String what) throws Exception {
         try {
