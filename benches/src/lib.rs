@@ -16,4 +16,5 @@ pub mod plots;
 pub mod procstat;
 pub mod rawload;
 pub mod report;
+pub mod targets;
 pub mod workloads;

@@ -189,6 +189,7 @@ impl Report<'_> {
             );
         }
         self.render_against_kafka(&mut out);
+        self.render_targets(&mut out);
         self.render_fsync_latency(&mut out);
         self.render_ceilings(&mut out);
         if !self.failures.is_empty() {
@@ -264,6 +265,23 @@ impl Report<'_> {
                 "| {} | {msgs} | {mb} | {produce} | {e2e} | {cpu} | {core} | {rss} | {disk} | {wins} |",
                 s.id
             );
+        }
+    }
+
+    /// The targets of [`crate::targets`], each with its figures and verdict.
+    fn render_targets(&self, out: &mut String) {
+        if !self.outcomes.iter().any(|o| o.engine == "kafka") {
+            return;
+        }
+        let _ = writeln!(out, "\n## Targets\n");
+        let _ = writeln!(
+            out,
+            "Judged from this run's figures alone (`benches/src/targets.rs`); Strata first, then Kafka.\n"
+        );
+        let _ = writeln!(out, "| target | measured | status |");
+        let _ = writeln!(out, "|---|---|---|");
+        for v in crate::targets::judge(self.outcomes, self.ceilings) {
+            let _ = writeln!(out, "| {} | {} | {} |", v.target, v.measured, v.status.label());
         }
     }
 
