@@ -1,9 +1,11 @@
-//! Topic creation through the Kafka admin API (CreateTopics), as a user would do it.
+//! Topic creation through the Kafka admin API (CreateTopics), as a user would do it, and a wait
+//! until a new topic takes writes, for loads whose producer does not retry.
 
 use crate::error::BenchError;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
 
 /// Creates `topic` with `partitions` partitions and waits for the answer.
@@ -12,10 +14,7 @@ pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(),
         .set("bootstrap.servers", bootstrap)
         .create()
         .map_err(BenchError::kafka("creating the admin client"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(BenchError::io("starting a tokio runtime"))?;
+    let runtime = runtime()?;
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = runtime
@@ -27,4 +26,33 @@ pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Waits until every partition of `topic` takes a write: one one-byte record to each, which the
+/// client retries until the partition's leader is ready (reference Kafka elects leaders a moment
+/// after CreateTopics answers, and answers NOT_LEADER_OR_FOLLOWER until then). For loads that do
+/// not retry, such as the raw-protocol producer.
+pub fn wait_writable(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), BenchError> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "30000")
+        .create()
+        .map_err(BenchError::kafka("creating the probe producer"))?;
+    runtime()?.block_on(async {
+        for partition in 0..partitions {
+            let record = FutureRecord::<(), [u8]>::to(topic).partition(partition).payload(&[0u8][..]);
+            producer
+                .send(record, Duration::from_secs(30))
+                .await
+                .map_err(|(error, _)| BenchError::kafka(format!("probing {topic}-{partition} with a write"))(error))?;
+        }
+        Ok(())
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(BenchError::io("starting a tokio runtime"))
 }

@@ -3,7 +3,7 @@
 //! load, and what the broker used meanwhile.
 
 use super::catalogue::{FetchPath, Kind, Workload};
-use crate::admin::create_topic;
+use crate::admin::{create_topic, wait_writable};
 use crate::broker::{Broker, BrokerSpec, Engine};
 use crate::error::BenchError;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
@@ -152,6 +152,7 @@ fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<
             vec![measure_produce(workload, engine.name(), broker, true, || loadgen::run(&load_spec))?]
         }
         Kind::RawProduce { in_flight } => {
+            wait_writable(&broker.address, &topic, workload.partitions)?;
             let raw_spec = RawSpec {
                 bootstrap: broker.address.clone(),
                 topic: topic.clone(),
