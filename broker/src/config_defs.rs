@@ -301,6 +301,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "Bytes of request frames read and not yet handled, all connections together; beyond it the broker reads no more requests until some are handled (a larger frame still goes through, alone). -1 for no limit (Kafka's default); when set, at least socket.request.max.bytes, as Kafka requires.",
     },
     BrokerSetting {
+        name: "max.incremental.fetch.session.cache.slots",
+        kind: ValueKind::Int { min: 0 },
+        default: "1000",
+        topic_setting: None,
+        doc: "Incremental fetch sessions (KIP-227) kept at once; when full, a new session displaces one unused for 2 minutes, or an older one with fewer partitions, as in Kafka. Strata also bounds the partitions cached over all sessions at 200,000 (past it, fetchers go on without a session).",
+    },
+    BrokerSetting {
         name: "log.segment.bytes",
         kind: ValueKind::Int { min: 1048576 },
         default: "1073741824",

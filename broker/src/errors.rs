@@ -14,6 +14,7 @@ use strata_wire::batch::BatchError;
 use strata_wire::legacy::message_set::MessageSetError;
 
 use crate::groups::StoreError;
+use crate::handlers::fetch_session::SessionError;
 use crate::topics::TopicError;
 use crate::txn::TxnUnavailable;
 
@@ -208,6 +209,18 @@ impl ErrorCode for TxnUnavailable {
         match self {
             TxnUnavailable::Loading => ResponseError::CoordinatorLoadInProgress,
             TxnUnavailable::Store(_) => ResponseError::CoordinatorNotAvailable,
+        }
+    }
+}
+
+impl ErrorCode for SessionError {
+    /// An incremental fetch that cannot be served in its session; the client goes back to a full
+    /// fetch.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            SessionError::NotFound => ResponseError::FetchSessionIdNotFound,
+            SessionError::InvalidEpoch => ResponseError::InvalidFetchSessionEpoch,
+            SessionError::TopicIdMismatch => ResponseError::FetchSessionTopicIdError,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod duplicates;
 pub mod errors;
 pub mod fd_limit;
+pub mod fetch_sessions;
 pub mod frame_reader;
 pub mod groups;
 pub mod handlers;

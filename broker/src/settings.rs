@@ -159,6 +159,8 @@ settings! {
     queued_max_requests: usize = "queued.max.requests",
     /// Request bytes in flight across all connections; -1 for no limit.
     queued_max_request_bytes: i64 = "queued.max.request.bytes",
+    /// Incremental fetch sessions kept at once (KIP-227); 0 for none.
+    max_incremental_fetch_session_cache_slots: usize = "max.incremental.fetch.session.cache.slots",
     log_retention_check_interval_ms: u64 = "log.retention.check.interval.ms",
     offsets_topic_num_partitions: i32 = "offsets.topic.num.partitions",
     offsets_retention_minutes: i32 = "offsets.retention.minutes",

@@ -1,5 +1,5 @@
 //! The broker's shared state: configuration, the log manager, the topic registry and this node's
-//! identity, the group and transaction coordinators. One `Arc<Broker>` is shared by every connection and background task.
+//! identity, the group and transaction coordinators, the fetch sessions. One `Arc<Broker>` is shared by every connection and background task.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +45,8 @@ pub struct Broker {
     pub producer_ids: Arc<crate::producer_ids::ProducerIds>,
     pub groups: crate::groups::Groups,
     pub txns: crate::txn::Transactions,
+    /// Incremental fetch sessions (KIP-227).
+    pub fetch_sessions: std::sync::Mutex<crate::fetch_sessions::FetchSessionCache>,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
@@ -64,6 +66,9 @@ impl Broker {
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;
         let producer_ids = Arc::new(crate::producer_ids::ProducerIds::new(&config.data_dir));
         let txns = crate::txn::Transactions::open(&log, &topics, &config, Arc::clone(&producer_ids))?;
+        let slots = config.settings.max_incremental_fetch_session_cache_slots;
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+        let fetch_sessions = std::sync::Mutex::new(crate::fetch_sessions::FetchSessionCache::new(slots, seed));
         Ok(Broker {
             config,
             advertised,
@@ -73,6 +78,7 @@ impl Broker {
             producer_ids,
             groups,
             txns,
+            fetch_sessions,
             _data_dir_lock: data_dir_lock,
         })
     }

@@ -677,15 +677,16 @@ async fn idempotent_duplicates_are_recognised_after_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fetch_sessions_are_declined_so_clients_fetch_in_full() {
+async fn without_session_slots_fetches_stay_full() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(dir.path(), &[]).await;
+    let node = Node::start(dir.path(), &["max.incremental.fetch.session.cache.slots=0"]).await;
     let mut conn = node.client().await;
     let id = conn.create_topic("sessions", 1, &[]).await;
     let topic = Target { name: "sessions", id };
     assert_eq!(conn.produce(9, 1, topic, 0, batch(1, 5, 0, None)).await.error_code, NONE);
     for version in [7i16, 12, 18] {
-        // Epoch 0 asks for a new session: none is made (session id 0), the data comes in full.
+        // Epoch 0 asks for a new session: the cache has no slot, so none is made (session id 0)
+        // and the data comes in full.
         let new_session = fetch_request(version, topic, &[(0, 0, 1 << 20)], 0, 0, 1 << 20).with_session_epoch(0);
         let response = conn.fetch(version, &new_session).await;
         assert_eq!((response.error_code, response.session_id), (NONE, 0));
@@ -695,6 +696,7 @@ async fn fetch_sessions_are_declined_so_clients_fetch_in_full() {
         let response = conn.fetch(version, &incremental).await;
         assert_eq!((response.error_code, response.session_id), (FETCH_SESSION_ID_NOT_FOUND, 0));
     }
+    assert!(node.broker.fetch_sessions.lock().expect("cache").is_empty());
     drop(conn);
     node.stop().await;
 }

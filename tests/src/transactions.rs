@@ -254,3 +254,15 @@ pub fn create_topic_ready(conn: &mut RawConn, name: &str, partitions: i32) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Waits until every partition answers a fetch without an error (reference Kafka answers
+/// NOT_LEADER_OR_FOLLOWER for a moment after Metadata shows a new partition's leader).
+pub fn wait_fetchable(conn: &mut RawConn, topic: &str, partitions: &[i32]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for partition in partitions {
+        while requests::fetch(conn, topic, *partition, 0).error_code != 0 {
+            assert!(Instant::now() < deadline, "{topic}-{partition} never became fetchable");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -14,10 +14,11 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName}
 use kafka_protocol::protocol::StrBytes;
 use strata_testkit::RawConn;
 use strata_testkit::codes::NONE;
-use strata_testkit::requests::{self, FETCH_VERSION};
+use strata_testkit::requests::FETCH_VERSION;
 use strata_tests::Broker;
 use strata_tests::transactions::{
     add_partitions, bootstraps, create_topic_ready, end_txn, init_ok, plain_batch, produce_txn, txn_batch, unique,
+    wait_fetchable,
 };
 
 const READ_UNCOMMITTED: i8 = 0;
@@ -62,18 +63,6 @@ fn assert_still_waiting(rx: &mpsc::Receiver<(FetchResponse, Instant)>, what: &st
     std::thread::sleep(Duration::from_millis(300));
     if let Ok((response, _)) = rx.try_recv() {
         panic!("the fetch answered before {what}: {response:?}");
-    }
-}
-
-/// Waits until every partition answers a fetch without an error (reference Kafka answers
-/// NOT_LEADER_OR_FOLLOWER for a moment after Metadata shows a new partition's leader).
-fn wait_fetchable(conn: &mut RawConn, topic: &str, partitions: &[i32]) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for partition in partitions {
-        while requests::fetch(conn, topic, *partition, 0).error_code != NONE {
-            assert!(Instant::now() < deadline, "{topic}-{partition} never became fetchable");
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 }
 

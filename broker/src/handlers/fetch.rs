@@ -28,10 +28,9 @@
 //! ended, the log start moved, a write failed), so a fetch with a large `min_bytes` costs no
 //! reads while small appends trickle in.
 //!
-//! Fetch sessions (KIP-227) are not kept: every full fetch is answered with session id 0, which
-//! tells the client no session was created, so it keeps sending full fetches; an incremental
-//! fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, as from a broker whose session cache is
-//! full, after which clients fall back to full fetches too.
+//! Fetch sessions (KIP-227, [`super::fetch_session`]): a full fetch at epoch 0 opens a session
+//! over its partitions; an incremental fetch reads every partition of its session and answers only
+//! those with news, topics grouped as the session orders its partitions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +39,7 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
 use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use strata_log::{FileRange, Isolation, Partition, ReadError};
 use strata_wire::fetch_framing::{
     FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response,
@@ -50,20 +50,20 @@ use strata_wire::legacy::fetch::{LegacyFetchPartition, LegacyFetchTopic, down_co
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::fetch_session::{self, Plan, TOPIC_ID_VERSION_MIN};
 use super::fetch_wait::LongPoll;
 use crate::api::ApiSpec;
 use crate::errors::{self, ErrorCode};
+use crate::fetch_sessions::{FetchParams, PartitionAnswer, PartitionKey, TopicKey};
 use crate::locate::locate;
 use crate::reply::{Chunk, Outcome, RequestContext};
-use crate::state::Broker;
+use crate::state::{Broker, now_ms};
 
 /// The key and versions of Fetch, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::Fetch, 4, 18).with_legacy_min(0);
 
-/// First Fetch version that names topics by id.
-const TOPIC_ID_VERSION_MIN: i16 = 13;
-/// First Fetch version with fetch sessions.
-const SESSION_VERSION_MIN: i16 = 7;
+/// First Fetch version that carries the replica id in `replica_state`.
+const REPLICA_STATE_VERSION_MIN: i16 = 15;
 /// Kafka's `isolation_level` for READ_COMMITTED.
 const READ_COMMITTED: i8 = 1;
 
@@ -80,12 +80,12 @@ impl RecordData for FileRecords {
 /// One requested partition, resolved to its log (or to the error that answers it).
 struct Wanted {
     index: i32,
-    fetch_offset: i64,
-    partition_max_bytes: u32,
+    params: FetchParams,
     log: Result<Arc<Partition>, i16>,
 }
 
 struct WantedTopic {
+    key: TopicKey,
     name: TopicName,
     id: Uuid,
     partitions: Vec<Wanted>,
@@ -93,13 +93,18 @@ struct WantedTopic {
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchRequest) -> Outcome {
     let version = ctx.api_version;
-    if version >= SESSION_VERSION_MIN && req.session_epoch != 0 && req.session_epoch != -1 {
-        // An incremental fetch in a session this broker never created.
-        let response =
-            FramedResponse { error_code: ResponseError::FetchSessionIdNotFound.code(), ..FramedResponse::default() };
-        return encode(ctx, response);
-    }
-    let wanted: Vec<WantedTopic> = req.topics.iter().map(|t| resolve(broker, version, t)).collect();
+    let by_id = version >= TOPIC_ID_VERSION_MIN;
+    let plan = match fetch_session::plan(broker, version, &req, now_ms()) {
+        Ok(plan) => plan,
+        Err(error) => {
+            tracing::debug!(%error, session = req.session_id, epoch = req.session_epoch, "incremental fetch refused");
+            return encode(ctx, FramedResponse { error_code: error.code(), ..FramedResponse::default() });
+        }
+    };
+    let wanted: Vec<WantedTopic> = match &plan {
+        Plan::Incremental { partitions, .. } => resolve_session(broker, by_id, partitions),
+        Plan::Sessionless | Plan::Full => req.topics.iter().map(|t| resolve_request(broker, by_id, t)).collect(),
+    };
     let read_committed = req.isolation_level == READ_COMMITTED;
     let max_bytes = u32::try_from(req.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
@@ -114,28 +119,115 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
             if legacy::is_legacy(ctx.api_key, version) {
                 return encode_legacy(ctx, &wanted, topics);
             }
-            return encode(ctx, FramedResponse { topics, ..FramedResponse::default() });
+            let response = answer(broker, &plan, is_replica(version, &req), by_id, &wanted, topics);
+            return encode(ctx, response);
         }
         drop(topics);
         poll.wait(bytes, min_bytes, deadline).await;
     }
 }
 
-fn resolve(broker: &Broker, version: i16, topic: &FetchTopic) -> WantedTopic {
-    let by_id = version >= TOPIC_ID_VERSION_MIN;
-    let found = if by_id { broker.topics.by_id(topic.topic_id) } else { broker.topics.get(topic.topic.0.as_str()) };
-    let unknown = errors::unknown_topic(by_id).code();
-    let partitions = topic
-        .partitions
-        .iter()
-        .map(|p| Wanted {
-            index: p.partition,
+/// Whether a follower sent the fetch (its session may displace consumers' sessions).
+fn is_replica(version: i16, req: &FetchRequest) -> bool {
+    let replica = if version >= REPLICA_STATE_VERSION_MIN { req.replica_state.replica_id } else { req.replica_id };
+    replica.0 >= 0
+}
+
+fn resolve_request(broker: &Broker, by_id: bool, topic: &FetchTopic) -> WantedTopic {
+    let partitions = topic.partitions.iter().map(|p| {
+        let params = FetchParams {
             fetch_offset: p.fetch_offset,
-            partition_max_bytes: u32::try_from(p.partition_max_bytes).unwrap_or(0),
-            log: locate(found.as_deref(), p.partition, p.current_leader_epoch, unknown),
+            max_bytes: p.partition_max_bytes,
+            current_leader_epoch: p.current_leader_epoch,
+        };
+        (p.partition, params)
+    });
+    resolve(broker, by_id, fetch_session::topic_key(by_id, topic), topic.topic.clone(), topic.topic_id, partitions)
+}
+
+/// A session's partitions, each run of partitions of one topic as one topic (as Kafka groups an
+/// incremental response).
+fn resolve_session(broker: &Broker, by_id: bool, partitions: &[(PartitionKey, FetchParams)]) -> Vec<WantedTopic> {
+    let mut topics = Vec::new();
+    for run in partitions.chunk_by(|(a, _), (b, _)| a.0 == b.0) {
+        let key = run[0].0.0.clone();
+        let (name, id) = fetch_session::topic_name_and_id(&key);
+        let name = TopicName(StrBytes::from_string(name));
+        let members = run.iter().map(|((_, index), params)| (*index, *params));
+        topics.push(resolve(broker, by_id, key, name, id, members));
+    }
+    topics
+}
+
+fn resolve(
+    broker: &Broker,
+    by_id: bool,
+    key: TopicKey,
+    name: TopicName,
+    id: Uuid,
+    partitions: impl Iterator<Item = (i32, FetchParams)>,
+) -> WantedTopic {
+    let found = if by_id { broker.topics.by_id(id) } else { broker.topics.get(name.0.as_str()) };
+    let unknown = errors::unknown_topic(by_id).code();
+    let partitions = partitions
+        .map(|(index, params)| Wanted {
+            index,
+            params,
+            log: locate(found.as_deref(), index, params.current_leader_epoch, unknown),
         })
         .collect();
-    WantedTopic { name: topic.topic.clone(), id: topic.topic_id, partitions }
+    WantedTopic { key, name, id, partitions }
+}
+
+/// The response to `plan`: every partition read, or (incremental) those with news; a full fetch
+/// opens its session here, over what it answered.
+fn answer(
+    broker: &Broker,
+    plan: &Plan,
+    replica: bool,
+    by_id: bool,
+    wanted: &[WantedTopic],
+    topics: Vec<FramedTopic<FileRecords>>,
+) -> FramedResponse<FileRecords> {
+    let answered = wanted.iter().zip(&topics).flat_map(|(w, t)| {
+        w.partitions.iter().zip(&t.partitions).map(move |(p, framed)| {
+            let answer = PartitionAnswer {
+                records_len: framed.records.as_ref().map_or(0, RecordData::records_len),
+                high_watermark: framed.data.high_watermark,
+                log_start_offset: framed.data.log_start_offset,
+                error: framed.data.error_code != 0,
+            };
+            ((w.key.clone(), p.index), p.params, answer)
+        })
+    });
+    match plan {
+        Plan::Sessionless => FramedResponse { topics, ..FramedResponse::default() },
+        Plan::Full => {
+            let session_id = fetch_session::open(broker, replica, by_id, now_ms(), answered.collect());
+            FramedResponse { session_id, topics, ..FramedResponse::default() }
+        }
+        Plan::Incremental { id, epoch, .. } => {
+            let selected = answered.map(|(key, _, answer)| (key, answer));
+            match fetch_session::select(broker, *id, *epoch, selected) {
+                Ok(keep) => {
+                    FramedResponse { session_id: *id, topics: carried(topics, keep), ..FramedResponse::default() }
+                }
+                Err(error) => FramedResponse { error_code: error.code(), ..FramedResponse::default() },
+            }
+        }
+    }
+}
+
+/// `topics` with only the partitions `keep` says, in order; topics left empty are dropped.
+fn carried(topics: Vec<FramedTopic<FileRecords>>, keep: Vec<bool>) -> Vec<FramedTopic<FileRecords>> {
+    let mut keep = keep.into_iter();
+    topics
+        .into_iter()
+        .filter_map(|mut topic| {
+            topic.partitions.retain(|_| keep.next().unwrap_or(true));
+            (!topic.partitions.is_empty()).then_some(topic)
+        })
+        .collect()
 }
 
 /// Reads every partition within the byte limits; returns the topics, the record bytes found and
@@ -156,10 +248,10 @@ fn read_all(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let limit = p.partition_max_bytes.min(left);
+                    let limit = u32::try_from(p.params.max_bytes).unwrap_or(0).min(left);
                     let isolation = if read_committed { Isolation::ReadCommitted } else { Isolation::ReadUncommitted };
                     let read = p.log.as_ref().map_err(|code| *code).and_then(|log| {
-                        let result = log.read_isolated(p.fetch_offset, limit, isolation).map_err(|e| {
+                        let result = log.read_isolated(p.params.fetch_offset, limit, isolation).map_err(|e| {
                             if !matches!(e, ReadError::OffsetOutOfRange { .. }) {
                                 tracing::warn!(partition = p.index, error = %e, "fetch read failed");
                             }
@@ -183,7 +275,7 @@ fn read_all(
                             }
                             let aborted = read_committed.then(|| match len {
                                 0 => Vec::new(),
-                                _ => aborted_transactions(log, p.fetch_offset, result.end_offset),
+                                _ => aborted_transactions(log, p.params.fetch_offset, result.end_offset),
                             });
                             let data = PartitionData::default()
                                 .with_partition_index(p.index)
@@ -267,7 +359,7 @@ fn encode_legacy(ctx: &RequestContext, wanted: &[WantedTopic], topics: Vec<Frame
                         records: bytes::Bytes::new(),
                     };
                     let ranges = p.records.map(|r| r.0).unwrap_or_default();
-                    match read_ranges(&ranges).map(|stored| down_convert(&stored, magic, w.fetch_offset)) {
+                    match read_ranges(&ranges).map(|stored| down_convert(&stored, magic, w.params.fetch_offset)) {
                         Ok(Ok(records)) => answer.records = records,
                         Ok(Err(error)) => {
                             tracing::warn!(partition = answer.index, %error, "cannot down-convert for an old Fetch");
