@@ -1,6 +1,7 @@
-//! Strata's load generator and benchmark harness: workloads W1-W6 against a real `strata` broker
-//! through rdkafka (and W2's bytes through a raw-protocol producer), this machine's raw ceilings for
-//! the same bytes, and the RESULTS.md report.
+//! Strata's load generator and benchmark harness: workloads W1-W8 against a real `strata` broker
+//! through rdkafka (W2's bytes through a raw-protocol producer, and W8's 1,100 connections through
+//! raw-protocol clients on one thread), this machine's raw ceilings for the same bytes, and the
+//! RESULTS.md report.
 //! Binaries: `bench` (the whole run, or `--smoke` for CI) and `loadgen` (one load against a broker).
 
 pub mod admin;
@@ -11,6 +12,7 @@ pub mod fsync_spread;
 pub mod histogram;
 pub mod loadgen;
 pub mod machine;
+pub mod manyclients;
 pub mod pinning;
 pub mod plots;
 pub mod procstat;

@@ -165,6 +165,7 @@ mod tests {
             load,
             catch_up: None,
             usage: BrokerUsage::default(),
+            many_clients: None,
             failure: None,
         };
         let dir = tempfile::tempdir().unwrap();

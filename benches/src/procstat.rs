@@ -1,5 +1,5 @@
-//! Readings of another process from /proc: CPU time (utime+stime), peak RSS (VmHWM), bytes it caused
-//! to be written to storage (`write_bytes`), and the CPUs it may run on.
+//! Readings of another process from /proc: CPU time (utime+stime), current and peak RSS (VmRSS,
+//! VmHWM), bytes it caused to be written to storage (`write_bytes`), and the CPUs it may run on.
 //!
 //! `write_bytes` counts page-cache pages dirtied by the process (and direct I/O), which is what a
 //! "disk bytes written per byte produced" figure wants: it does not wait for writeback.
@@ -14,6 +14,8 @@ pub struct ProcSample {
     pub cpu_secs: f64,
     /// Bytes the process caused to be sent to the storage layer.
     pub write_bytes: u64,
+    /// Resident set size now (VmRSS), bytes.
+    pub rss_bytes: u64,
     /// Peak resident set size (VmHWM), bytes.
     pub rss_peak_bytes: u64,
 }
@@ -28,6 +30,7 @@ pub fn sample(pid: u32) -> Result<ProcSample, BenchError> {
     Ok(ProcSample {
         cpu_secs: (utime + stime) as f64 / ticks_per_sec,
         write_bytes: parse_key_value(&io, "write_bytes", "io")?,
+        rss_bytes: parse_key_value(&status, "VmRSS", "status")? * 1024,
         rss_peak_bytes: parse_key_value(&status, "VmHWM", "status")? * 1024,
     })
 }
@@ -91,7 +94,8 @@ mod tests {
     fn own_process_reads_sensible_values() {
         let me = std::process::id();
         let s = sample(me).unwrap();
-        assert!(s.rss_peak_bytes > 0);
+        assert!(s.rss_bytes > 0);
+        assert!(s.rss_peak_bytes >= s.rss_bytes);
         assert!(!cpus_allowed(me).unwrap().is_empty());
     }
 }

@@ -1,11 +1,14 @@
-//! Writes RESULTS.md: the machine, the CPUs used, the ceilings, and every workload figure beside its
-//! ceiling as a ratio. Numbers come only from the run's measurements.
+//! Writes RESULTS.md: the machine, the CPUs used, the ceilings, every workload figure beside its
+//! ceiling as a ratio, Strata beside Kafka, and W8's per-request and per-connection costs
+//! (`report/many_clients.rs`). Numbers come only from the run's measurements.
 
 use crate::ceilings::Ceilings;
 use crate::histogram::Percentiles;
 use crate::machine::Machine;
 use crate::workloads::{CeilingRef, Outcome, Scale};
 use std::fmt::Write as _;
+
+mod many_clients;
 
 /// Everything the report needs.
 #[derive(Debug)]
@@ -132,6 +135,15 @@ impl Report<'_> {
         let _ = writeln!(out, "is per request, from the start of its write to its answer, and it has no consumer.");
         let _ = writeln!(
             out,
+            "W8's clients are raw-protocol connections too (one record per produce request, long-polling fetches): its"
+        );
+        let _ = writeln!(
+            out,
+            "produce latency is per request, end-to-end from that request's write to the fetch answer carrying the record,"
+        );
+        let _ = writeln!(out, "and its broker figures cover only the measured window after connecting and warming up.");
+        let _ = writeln!(
+            out,
             "Broker CPU-s per GB covers everything the broker did in the measured window (produce and the consumer's"
         );
         let _ = writeln!(
@@ -189,6 +201,7 @@ impl Report<'_> {
             );
         }
         self.render_against_kafka(&mut out);
+        many_clients::render(&mut out, self.outcomes);
         self.render_targets(&mut out);
         self.render_fsync_latency(&mut out);
         self.render_ceilings(&mut out);

@@ -194,6 +194,7 @@ mod tests {
             load,
             catch_up: None,
             usage,
+            many_clients: None,
             failure: None,
         }
     }

@@ -1,4 +1,4 @@
-//! `bench`: the one command that runs the standard workloads W1-W6 against a freshly built `strata`,
+//! `bench`: the one command that runs the standard workloads W1-W8 against a freshly built `strata`,
 //! measures this machine's ceilings in the same run, and writes RESULTS.md and PNG plots.
 //!
 //! `cargo run --release -p strata-benches --bin bench -- --all` (full scale), `--quick` (shorter),
@@ -29,7 +29,7 @@ struct Args {
     /// A few seconds, tiny sizes, every workload path once; non-zero exit on any failure.
     #[arg(long)]
     smoke: bool,
-    /// Only these workloads (W1,W2,W2R,W3,W3L0,W4a,W4b,W5,W6,W7,W7C).
+    /// Only these workloads (W1,W2,W2R,W3,W3L0,W4a,W4b,W5,W6,W7,W7C,W8).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Broker binary to use instead of building strata-broker with this harness's profile.
@@ -68,6 +68,12 @@ struct Args {
     /// W6 partition count.
     #[arg(long)]
     w6_partitions: Option<i32>,
+    /// W8's producer connections (default 1,000; 50 for --smoke).
+    #[arg(long)]
+    w8_producers: Option<usize>,
+    /// W8's consumer connections, one per partition (default 100; 5 for --smoke).
+    #[arg(long)]
+    w8_consumers: Option<usize>,
     /// Bytes per ceiling measurement, MiB.
     #[arg(long)]
     ceiling_mib: Option<u64>,
@@ -237,6 +243,12 @@ fn scale(args: &Args) -> Scale {
     }
     if let Some(p) = args.w6_partitions {
         scale.w6_partitions = p;
+    }
+    if let Some(n) = args.w8_producers {
+        scale.w8_producers = n.max(1);
+    }
+    if let Some(n) = args.w8_consumers {
+        scale.w8_consumers = n.max(1);
     }
     if let Some(m) = args.ceiling_mib {
         scale.ceiling_bytes = m << 20;

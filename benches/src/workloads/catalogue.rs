@@ -1,4 +1,4 @@
-//! The catalogue of standard workloads W1-W7 of the benchmark issue and their scales: what each
+//! The catalogue of standard workloads W1-W8 of the benchmark issue and their scales: what each
 //! workload offers the broker (sizes, rates, partitions, flush policy) and which raw ceiling it is
 //! compared with. Nothing here runs anything; [`super::runner`] does.
 
@@ -10,6 +10,8 @@ const MIB: u32 = 1024 * 1024;
 const FLUSH_EVERY_MESSAGE: (&str, &str) = ("log.flush.interval.messages", "1");
 /// How often W7's transactional producer commits.
 const TRANSACTION_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+/// How often each of W8's producer connections sends its one record.
+const MANY_CLIENTS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How big a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,6 +37,11 @@ pub struct Scale {
     pub warm_bytes: usize,
     /// Requests W2R's raw-protocol producer keeps outstanding.
     pub raw_in_flight: usize,
+    /// W8's producer and consumer connections (and partitions: one per consumer).
+    pub w8_producers: usize,
+    pub w8_consumers: usize,
+    /// W8's schedule runs this long before its measured window.
+    pub w8_warm_up: Duration,
 }
 
 impl Scale {
@@ -54,6 +61,9 @@ impl Scale {
                 ceiling_bytes: 8 << 30,
                 warm_bytes: 8 << 30,
                 raw_in_flight: 8,
+                w8_producers: 1000,
+                w8_consumers: 100,
+                w8_warm_up: Duration::from_secs(2),
             },
             ScaleName::Quick => Scale {
                 name,
@@ -73,6 +83,9 @@ impl Scale {
                 ceiling_bytes: 8 << 20,
                 warm_bytes: 64 << 20,
                 raw_in_flight: 8,
+                w8_producers: 50,
+                w8_consumers: 5,
+                w8_warm_up: Duration::from_millis(500),
             },
         }
     }
@@ -88,6 +101,10 @@ pub enum Kind {
     /// Send one prebuilt ProduceRequest of `batch_bytes` over and over from the raw-protocol
     /// producer, `in_flight` at a time, for the scale's duration; no consumer.
     RawProduce { in_flight: usize },
+    /// W8: `producers` raw-protocol connections each sending one record every `interval`, and
+    /// `consumers` long-polling one partition each (the topic's partitions), all on one client
+    /// thread; `warm_up` before the scale's duration is measured.
+    ManyClients { producers: usize, consumers: usize, interval: Duration, warm_up: Duration },
 }
 
 /// One way fetches are served: a name, the broker overrides that select it, and whether the
@@ -132,7 +149,7 @@ pub struct Workload {
     pub ceiling: CeilingRef,
 }
 
-/// W1-W6 at `scale`. `fetch_paths` are the W5 variants (an empty list reads once with the default).
+/// W1-W8 at `scale`. `fetch_paths` are the W5 variants (an empty list reads once with the default).
 pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
     let w2 = Workload {
         id: "W2",
@@ -164,6 +181,29 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
     if paths.is_empty() {
         paths.push(FetchPath { name: "default".into(), overrides: Vec::new(), read_committed: false });
     }
+    let w8_rate = scale.w8_producers as f64 / MANY_CLIENTS_INTERVAL.as_secs_f64();
+    let w8 = Workload {
+        id: "W8",
+        title: format!(
+            "many clients: {} producer connections (one 1 KiB record each every {} ms, acks=1) and {} long-polling consumers, {w8_rate:.0} msg/s, raw protocol",
+            scale.w8_producers,
+            MANY_CLIENTS_INTERVAL.as_millis(),
+            scale.w8_consumers
+        ),
+        partitions: i32::try_from(scale.w8_consumers).unwrap_or(i32::MAX),
+        acks: "1",
+        linger_ms: 0,
+        batch_bytes: KIB,
+        rate_msgs_per_sec: Some(w8_rate),
+        kind: Kind::ManyClients {
+            producers: scale.w8_producers,
+            consumers: scale.w8_consumers,
+            interval: MANY_CLIENTS_INTERVAL,
+            warm_up: scale.w8_warm_up,
+        },
+        ceiling: CeilingRef::OfferedRate(w8_rate),
+        ..w2.clone()
+    };
     vec![
         Workload {
             id: "W1",
@@ -263,5 +303,35 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             ceiling: CeilingRef::OfferedRate(w6_rate),
             ..w2
         },
+        w8,
     ]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn w8(name: ScaleName) -> Workload {
+        standard(&Scale::new(name), &[]).into_iter().find(|w| w.id == "W8").unwrap()
+    }
+
+    #[test]
+    fn w8_offers_10000_msgs_per_sec_from_1000_producers_over_100_partitions() {
+        let w = w8(ScaleName::Full);
+        assert_eq!((w.partitions, w.record_bytes, w.acks), (100, 1024, "1"));
+        assert_eq!(w.rate_msgs_per_sec, Some(10_000.0));
+        assert_eq!(w.ceiling, CeilingRef::OfferedRate(10_000.0));
+        let Kind::ManyClients { producers, consumers, interval, .. } = w.kind else { panic!("{:?}", w.kind) };
+        assert_eq!((producers, consumers, interval), (1000, 100, Duration::from_millis(100)));
+        assert_eq!(w8(ScaleName::Quick).partitions, 100);
+    }
+
+    #[test]
+    fn smoke_scale_keeps_w8_small() {
+        let w = w8(ScaleName::Smoke);
+        assert_eq!(w.partitions, 5);
+        assert_eq!(w.rate_msgs_per_sec, Some(500.0));
+        assert!(matches!(w.kind, Kind::ManyClients { producers: 50, consumers: 5, .. }));
+    }
 }

@@ -1,4 +1,4 @@
-//! The standard workloads W1-W6 of the benchmark issue: the catalogue (what each offers, at which
+//! The standard workloads W1-W8 of the benchmark issue: the catalogue (what each offers, at which
 //! scale) and the runner (a fresh broker, a topic, the load, and the broker's usage).
 
 mod catalogue;

@@ -7,6 +7,7 @@ use crate::admin::{create_topic, wait_writable};
 use crate::broker::{Broker, BrokerSpec, Engine};
 use crate::error::BenchError;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
+use crate::manyclients::{self, ManyClients, ManySpec};
 use crate::procstat::{self, ProcSample};
 use crate::rawload::{self, RawSpec};
 use std::path::{Path, PathBuf};
@@ -81,6 +82,8 @@ pub struct Outcome {
     pub load: LoadResult,
     pub catch_up: Option<Consumed>,
     pub usage: BrokerUsage,
+    /// W8's own figures (CPU per request, RSS per connection); `None` for other workloads.
+    pub many_clients: Option<ManyClients>,
     /// Why the row counts as failed (no messages, errors, messages missing), if it does.
     pub failure: Option<String>,
 }
@@ -165,6 +168,20 @@ fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<
             // No consumer: the row must not fail for having read nothing back.
             vec![measure_produce(workload, engine.name(), broker, false, || rawload::run(&raw_spec))?]
         }
+        Kind::ManyClients { producers, consumers, interval, warm_up } => {
+            let many_spec = ManySpec {
+                bootstrap: broker.address.clone(),
+                topic: topic.clone(),
+                broker_pid: broker.pid,
+                producers: *producers,
+                consumers: *consumers,
+                record_bytes: workload.record_bytes,
+                interval: *interval,
+                warm_up: *warm_up,
+                duration: ctx.duration,
+            };
+            vec![measure_many_clients(workload, engine.name(), broker, &many_spec)?]
+        }
         Kind::CatchUp { backlog_bytes, paths } => {
             // The backlog is written at the highest rate, with a generous time bound.
             let time_max = ctx.duration.max(Duration::from_secs(1)) * 20;
@@ -210,7 +227,41 @@ fn measure_produce(
         load,
         catch_up: None,
         usage,
+        many_clients: None,
         failure,
+    })
+}
+
+/// Runs W8 against `broker` and makes its row. W8 measures its own window (after connecting and
+/// warming up 1,100 connections, which the per-request figures must not include), so the row's
+/// usage is that window's, not one taken around the whole run.
+fn measure_many_clients(
+    workload: &Workload,
+    engine: &'static str,
+    broker: Broker,
+    spec: &ManySpec,
+) -> Result<Outcome, BenchError> {
+    let run = manyclients::run(spec)?;
+    let f = &run.figures;
+    let usage = BrokerUsage {
+        cpu_secs: f.broker_cpu_secs,
+        write_bytes: f.broker_write_bytes,
+        rss_peak_bytes: f.rss_peak_bytes,
+        cpus: broker.cpus.clone(),
+        wall_secs: f.wall_secs,
+        client_cpu_secs: f.client_cpu_secs,
+    };
+    broker.stop()?;
+    Ok(Outcome {
+        id: workload.id.into(),
+        engine,
+        title: workload.title.clone(),
+        workload: workload.clone(),
+        load: run.load,
+        catch_up: None,
+        usage,
+        many_clients: Some(run.figures),
+        failure: run.failure,
     })
 }
 
@@ -253,6 +304,7 @@ fn read_backlog(
         load: backlog.clone(),
         catch_up: Some(consumed),
         usage,
+        many_clients: None,
         failure,
     })
 }
