@@ -13,8 +13,8 @@ use strata_txn::TxnError;
 use strata_wire::batch::BatchError;
 use strata_wire::legacy::message_set::MessageSetError;
 
+use crate::fetch_sessions::SessionError;
 use crate::groups::StoreError;
-use crate::handlers::fetch_session::SessionError;
 use crate::topics::TopicError;
 use crate::txn::TxnUnavailable;
 

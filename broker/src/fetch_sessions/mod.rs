@@ -10,3 +10,14 @@ mod session;
 
 pub use cache::FetchSessionCache;
 pub use session::{FetchParams, FetchSession, PartitionAnswer, PartitionKey, TopicKey};
+
+/// Why an incremental fetch cannot be served in its session; answered as the top-level error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("no fetch session with this id")]
+    NotFound,
+    #[error("the fetch session expects another epoch")]
+    InvalidEpoch,
+    #[error("the fetch session names topics the other way (by id from Fetch v13)")]
+    TopicIdMismatch,
+}

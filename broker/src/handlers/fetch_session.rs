@@ -17,7 +17,7 @@ use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use uuid::Uuid;
 
-use crate::fetch_sessions::{FetchParams, PartitionAnswer, PartitionKey, TopicKey};
+use crate::fetch_sessions::{FetchParams, PartitionAnswer, PartitionKey, SessionError, TopicKey};
 use crate::state::Broker;
 
 /// First Fetch version with fetch sessions.
@@ -28,17 +28,6 @@ pub const TOPIC_ID_VERSION_MIN: i16 = 13;
 const INITIAL_EPOCH: i32 = 0;
 /// The epoch of a full fetch that wants no session.
 const FINAL_EPOCH: i32 = -1;
-
-/// Why an incremental fetch cannot be served in its session; answered as the top-level error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
-    #[error("no fetch session with this id")]
-    NotFound,
-    #[error("the fetch session expects another epoch")]
-    InvalidEpoch,
-    #[error("the fetch session names topics the other way (by id from Fetch v13)")]
-    TopicIdMismatch,
-}
 
 /// How a Fetch request is served.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ pub mod describe_producers;
 pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
-pub mod fetch_session;
+mod fetch_session;
 mod fetch_wait;
 pub mod find_coordinator;
 pub mod heartbeat;
