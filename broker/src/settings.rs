@@ -23,7 +23,8 @@ pub enum FetchTransfer {
 /// How the log writer thread puts bytes on disk (`strata.log.io`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogIo {
-    /// One io_uring ring (the positioned-write fallback, with a warning, where io_uring is refused).
+    /// Positioned writes and a batch's fdatasyncs on one io_uring ring (the plain-syscall fallback,
+    /// with a warning, where io_uring is refused).
     IoUring,
     /// Plain `pwrite` and `fdatasync` system calls on the writer thread.
     Pwrite,
