@@ -480,7 +480,7 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         kind: ValueKind::Choice(&["io_uring", "pwrite"]),
         default: "io_uring",
         topic_setting: None,
-        doc: "How the log writer thread writes and syncs segment files: 'io_uring' writes a batch with pwrite and submits its fdatasyncs to one ring at once (falling back to pwrite, with a warning, where the kernel refuses io_uring); 'pwrite' makes plain pwrite and fdatasync calls, syncing files one after another. Both give the same ordering, group commit and durability. Strata-specific.",
+        doc: "How the log writer thread writes and syncs segment files: 'io_uring' submits a batch of writes and fdatasyncs to one ring (falling back to pwrite, with a warning, where the kernel refuses io_uring); 'pwrite' makes plain pwrite and fdatasync calls. Both give the same ordering, group commit and durability. Strata-specific.",
     },
 ];
 

@@ -23,8 +23,7 @@ pub enum FetchTransfer {
 /// How the log writer thread puts bytes on disk (`strata.log.io`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogIo {
-    /// Positioned writes and a batch's fdatasyncs on one io_uring ring (the plain-syscall fallback,
-    /// with a warning, where io_uring is refused).
+    /// One io_uring ring (the positioned-write fallback, with a warning, where io_uring is refused).
     IoUring,
     /// Plain `pwrite` and `fdatasync` system calls on the writer thread.
     Pwrite,

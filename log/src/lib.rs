@@ -1,6 +1,6 @@
 //! Strata's segment log: partitions as directories of Kafka-layout segment files
-//! (`<base offset>.log/.index/.timeindex/.txnindex`), written by one writer thread (fdatasyncs through io_uring, or a plain-syscall
-//! fallback), with sparse mmapped indexes, size/age rolls, retention, idempotent and
+//! (`<base offset>.log/.index/.timeindex/.txnindex`), written through one io_uring writer (or a positioned-
+//! write fallback), with sparse mmapped indexes, size/age rolls, retention, idempotent and
 //! transactional producer state (last stable offset, aborted-transaction index) and crash recovery. No knowledge of requests: the broker uses [`LogManager`] and
 //! [`Partition`].
 //!

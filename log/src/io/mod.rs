@@ -1,7 +1,7 @@
 //! The writer: the single place where log bytes reach the disk.
 //!
-//! One dedicated OS thread owns the I/O backend (positioned writes with an io_uring ring for the
-//! fdatasyncs, or the plain-syscall fallback when io_uring cannot be set up). Callers [`Writer::submit`] [`WriteJob`]s into a bounded queue;
+//! One dedicated OS thread owns the I/O backend (an io_uring ring, or the positioned-write fallback
+//! when io_uring cannot be set up). Callers [`Writer::submit`] [`WriteJob`]s into a bounded queue;
 //! `submit` blocks while `queue_depth_max` jobs are already queued, which is how a slow disk slows
 //! producers down (back-pressure) instead of growing memory. A caller that must not block (a
 //! partition's append on an async runtime thread) instead takes a place in the queue with
@@ -9,7 +9,8 @@
 //! [`Reservation::submit`], which never blocks ([`slots`] keeps the bound).
 //!
 //! The thread drains up to `ring_entries` queued jobs at a time (a *batch*) and then:
-//! 1. writes every job's bytes at its position (`pwrite`; a short write is continued for the rest),
+//! 1. writes every job's bytes at its position (io_uring: all writes in one submission; short writes
+//!    are resubmitted for the rest),
 //! 2. runs one `fdatasync` per distinct file that any job of the batch asked to sync, after all the
 //!    batch's writes completed (group commit: a hundred `flush.messages=1` appends to one partition
 //!    cost one fdatasync, not a hundred),
@@ -60,11 +61,9 @@ pub use self::writer::{Reservation, Writer};
 /// Which backend a [`Writer`] runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IoKind {
-    /// Positioned writes, and each batch's fdatasyncs submitted together to one io_uring ring
-    /// owned by the writer thread.
+    /// One io_uring ring owned by the writer thread.
     IoUring,
-    /// Plain `pwrite` + `fdatasync` on the writer thread, fdatasyncs one at a time (io_uring
-    /// unavailable or not wanted).
+    /// Plain `pwrite` + `fdatasync` on the writer thread (io_uring unavailable or not wanted).
     Fallback,
 }
 

@@ -1,9 +1,8 @@
-//! The fallback backend: positioned writes and fdatasync as plain system calls on the writer thread,
-//! one after another.
+//! The fallback backend: positioned writes and fdatasync as plain system calls on the writer thread.
 //!
 //! Used when io_uring cannot be set up (old kernel, seccomp, `io_uring_disabled`) or is not wanted.
-//! Its writes are the ring backend's too ([`write_all`]); its fdatasyncs run one at a time, where
-//! the ring runs a batch's at once. The batching and group commit above it are the same.
+//! Slower than the ring only by the number of system calls; the batching and group commit above it
+//! are the same.
 
 use std::fs::File;
 use std::io;
@@ -21,7 +20,7 @@ impl Backend for PwriteBackend {
     }
 
     fn write_all(&mut self, ops: &[WriteOp<'_>], chunk_bytes_max: usize, stats: &StatCounters) -> Vec<io::Result<()>> {
-        write_all(ops, chunk_bytes_max, stats)
+        ops.iter().map(|op| write_op(op, chunk_bytes_max, stats)).collect()
     }
 
     fn datasync(&mut self, files: &[&File], stats: &StatCounters) -> Vec<io::Result<()>> {
@@ -33,12 +32,6 @@ impl Backend for PwriteBackend {
             })
             .collect()
     }
-}
-
-/// Every op's bytes at its position, each write moving at most `chunk_bytes_max` bytes; one result
-/// per op, in order.
-pub(super) fn write_all(ops: &[WriteOp<'_>], chunk_bytes_max: usize, stats: &StatCounters) -> Vec<io::Result<()>> {
-    ops.iter().map(|op| write_op(op, chunk_bytes_max, stats)).collect()
 }
 
 /// `write_all_at`, but counting calls and short writes.

@@ -1,19 +1,10 @@
-//! The io_uring backend: one ring, owned by the writer thread, for a batch's fdatasyncs.
+//! The io_uring backend: one ring, owned by the writer thread.
 //!
-//! A batch's writes are plain `pwrite`s on the writer thread ([`super::pwrite::write_all`]); only
-//! when every one has completed are the batch's fsyncs (`IORING_FSYNC_DATASYNC`) submitted to the
-//! ring together, so an fsync never overtakes a write it must cover and the files of a batch are
-//! synced at once rather than one after another (a `flush.messages=1` produce over 16 partitions
-//! waits for one round, not sixteen: W4b's produce p50 2.8 ms here against 11.6 ms with serial
-//! fdatasyncs).
-//!
-//! Why the writes do not go through the ring too (they did until 2026-12-04): on this kernel ext4
-//! runs a buffered write submitted to io_uring on an io-wq worker thread, never inline, so each
-//! batch cost one more thread hand-off for the same page-cache copy. Measured in three back-to-back
-//! pairs of quick runs (broker CPU-s per GB, ring writes → pwrite writes): W3 5.68 → 5.27,
-//! 5.59 → 5.14, 5.59 → 5.43; W3L0 13.77 → 12.34, 13.79 → 12.36, 13.63 → 12.40; W4b 12.68 → 12.56,
-//! 12.71 → 12.50, 12.75 → 12.58 (produce p99 7.82 → 7.46, 8.13 → 7.03, 7.45 → 7.56 ms); W2R
-//! 0.80 → 0.70, 0.65 → 0.65, 0.64 → 0.62.
+//! A batch's writes go into the submission queue together (one `io_uring_enter` for up to
+//! `ring_entries` of them); a short write is resubmitted for the rest of its bytes. Only when every
+//! write has completed are the batch's fsyncs (`IORING_FSYNC_DATASYNC`) submitted, again together,
+//! so an fsync never overtakes a write it must cover. (`IOSQE_IO_DRAIN` could order them in one
+//! submission, but a resubmitted short write would land after the drain point.)
 //!
 //! Files are passed as raw fds, not registered: the batch's jobs hold their `Arc<File>` until every
 //! completion of the batch has been reaped, so an fd cannot be closed and reused under the kernel.
@@ -34,6 +25,8 @@ use io_uring::{IoUring, Probe, opcode, squeue, types};
 use super::batch::{Backend, WriteOp};
 use super::{IoKind, StatCounters};
 
+/// The kernel moves at most `MAX_RW_COUNT` (2 GiB - 4 KiB) per write and the SQE length is a u32.
+const WRITE_BYTES_MAX: usize = 1 << 30;
 /// How long a failing `io_uring_enter` is retried while the kernel still holds our buffers.
 const ENTER_RETRIES_MAX: u32 = 5_000;
 
@@ -50,7 +43,8 @@ impl UringBackend {
         let mut ring = IoUring::new(entries)?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe)?;
-        for (code, name) in [(opcode::Fsync::CODE, "FSYNC"), (opcode::Nop::CODE, "NOP")] {
+        for (code, name) in [(opcode::Write::CODE, "WRITE"), (opcode::Fsync::CODE, "FSYNC"), (opcode::Nop::CODE, "NOP")]
+        {
             if !probe.is_supported(code) {
                 return Err(io::Error::new(io::ErrorKind::Unsupported, format!("io_uring lacks IORING_OP_{name}")));
             }
@@ -137,6 +131,45 @@ trait RingOps {
     fn complete(&mut self, index: usize, result: i32) -> bool;
 }
 
+struct Writes<'a, 'b> {
+    ops: &'a [WriteOp<'b>],
+    written: Vec<usize>,
+    results: Vec<Option<io::Result<()>>>,
+    chunk_bytes_max: usize,
+    stats: &'a StatCounters,
+}
+
+impl RingOps for Writes<'_, '_> {
+    fn prepare(&self, index: usize) -> squeue::Entry {
+        let op = &self.ops[index];
+        let start = self.written[index];
+        let len = (op.data.len() - start).min(self.chunk_bytes_max).min(WRITE_BYTES_MAX);
+        let buf = op.data[start..].as_ptr();
+        opcode::Write::new(types::Fd(op.file.as_raw_fd()), buf, len as u32).offset(op.position + start as u64).build()
+    }
+
+    fn complete(&mut self, index: usize, result: i32) -> bool {
+        if result < 0 {
+            if matches!(-result, libc::EINTR | libc::EAGAIN) {
+                return true;
+            }
+            self.results[index] = Some(Err(io::Error::from_raw_os_error(-result)));
+            return false;
+        }
+        if result == 0 {
+            self.results[index] = Some(Err(io::Error::from(io::ErrorKind::WriteZero)));
+            return false;
+        }
+        self.written[index] += result as usize;
+        if self.written[index] < self.ops[index].data.len() {
+            self.stats.write_resubmits.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        self.results[index] = Some(Ok(()));
+        false
+    }
+}
+
 struct Syncs<'a, 'b> {
     files: &'a [&'b File],
     results: Vec<Option<io::Result<()>>>,
@@ -174,7 +207,18 @@ impl Backend for UringBackend {
     }
 
     fn write_all(&mut self, ops: &[WriteOp<'_>], chunk_bytes_max: usize, stats: &StatCounters) -> Vec<io::Result<()>> {
-        super::pwrite::write_all(ops, chunk_bytes_max, stats)
+        let mut writes = Writes {
+            ops,
+            written: vec![0; ops.len()],
+            results: ops.iter().map(|_| None).collect(),
+            chunk_bytes_max: chunk_bytes_max.max(1),
+            stats,
+        };
+        let outcome = self.drive(ops.len(), &mut writes);
+        if let Ok(issued) = outcome {
+            stats.writes.fetch_add(issued, Ordering::Relaxed);
+        }
+        collect(writes.results, &outcome)
     }
 
     fn datasync(&mut self, files: &[&File], stats: &StatCounters) -> Vec<io::Result<()>> {
