@@ -39,7 +39,6 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
 use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
 use strata_log::{FileRange, Isolation, Partition, ReadError};
 use strata_wire::fetch_framing::{
     FramedPartition, FramedResponse, FramedTopic, Piece, RecordData, encode_fetch_response,
@@ -134,15 +133,9 @@ fn is_replica(version: i16, req: &FetchRequest) -> bool {
 }
 
 fn resolve_request(broker: &Broker, by_id: bool, topic: &FetchTopic) -> WantedTopic {
-    let partitions = topic.partitions.iter().map(|p| {
-        let params = FetchParams {
-            fetch_offset: p.fetch_offset,
-            max_bytes: p.partition_max_bytes,
-            current_leader_epoch: p.current_leader_epoch,
-        };
-        (p.partition, params)
-    });
-    resolve(broker, by_id, fetch_session::topic_key(by_id, topic), topic.topic.clone(), topic.topic_id, partitions)
+    let key = fetch_session::topic_key(by_id, &topic.topic, topic.topic_id);
+    let partitions = topic.partitions.iter().map(|p| (p.partition, fetch_session::params(p)));
+    resolve(broker, by_id, key, topic.topic.clone(), topic.topic_id, partitions)
 }
 
 /// A session's partitions, each run of partitions of one topic as one topic (as Kafka groups an
@@ -152,7 +145,6 @@ fn resolve_session(broker: &Broker, by_id: bool, partitions: &[(PartitionKey, Fe
     for run in partitions.chunk_by(|(a, _), (b, _)| a.0 == b.0) {
         let key = run[0].0.0.clone();
         let (name, id) = fetch_session::topic_name_and_id(&key);
-        let name = TopicName(StrBytes::from_string(name));
         let members = run.iter().map(|((_, index), params)| (*index, *params));
         topics.push(resolve(broker, by_id, key, name, id, members));
     }

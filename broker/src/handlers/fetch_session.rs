@@ -11,13 +11,14 @@
 //!   topics update the session, every partition of the session is read, and the answer carries
 //!   only those with news. A session left empty is closed and the request answered without one.
 
-use std::sync::PoisonError;
+use std::sync::{MutexGuard, PoisonError};
 
-use kafka_protocol::messages::FetchRequest;
-use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_request::FetchPartition;
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::fetch_sessions::{FetchParams, PartitionAnswer, PartitionKey, SessionError, TopicKey};
+use crate::fetch_sessions::{FetchParams, FetchSessionCache, PartitionAnswer, PartitionKey, SessionError, TopicKey};
 use crate::state::Broker;
 
 /// First Fetch version with fetch sessions.
@@ -45,13 +46,15 @@ pub fn plan(broker: &Broker, version: i16, req: &FetchRequest, now_ms: i64) -> R
     if version < SESSION_VERSION_MIN {
         return Ok(Plan::Sessionless);
     }
-    let mut cache = broker.fetch_sessions.lock().unwrap_or_else(PoisonError::into_inner);
     if req.session_epoch == INITIAL_EPOCH || req.session_epoch == FINAL_EPOCH {
-        if req.session_id != 0 && cache.remove(req.session_id).is_some() {
+        // A full fetch naming no session (every fetch of a client without sessions) leaves the
+        // cache alone, so it never waits for its lock.
+        if req.session_id != 0 && lock(broker).remove(req.session_id).is_some() {
             tracing::debug!(id = req.session_id, "fetch session closed by a full fetch");
         }
         return Ok(if req.session_epoch == FINAL_EPOCH { Plan::Sessionless } else { Plan::Full });
     }
+    let mut cache = lock(broker);
     let id = req.session_id;
     let session = cache.get_mut(id).ok_or(SessionError::NotFound)?;
     if session.epoch() != req.session_epoch {
@@ -62,18 +65,11 @@ pub fn plan(broker: &Broker, version: i16, req: &FetchRequest, now_ms: i64) -> R
         return Err(SessionError::TopicIdMismatch);
     }
     let fetch = req.topics.iter().flat_map(|t| {
-        let topic = topic_key(by_id, t);
-        t.partitions.iter().map(move |p| {
-            let params = FetchParams {
-                fetch_offset: p.fetch_offset,
-                max_bytes: p.partition_max_bytes,
-                current_leader_epoch: p.current_leader_epoch,
-            };
-            ((topic.clone(), p.partition), params)
-        })
+        let topic = topic_key(by_id, &t.topic, t.topic_id);
+        t.partitions.iter().map(move |p| ((topic.clone(), p.partition), params(p)))
     });
     let forget = req.forgotten_topics_data.iter().flat_map(|t| {
-        let topic = if by_id { TopicKey::Id(t.topic_id) } else { TopicKey::Name(t.topic.0.as_str().into()) };
+        let topic = topic_key(by_id, &t.topic, t.topic_id);
         t.partitions.iter().map(move |p| (topic.clone(), *p))
     });
     session.update(fetch, forget);
@@ -89,17 +85,30 @@ pub fn plan(broker: &Broker, version: i16, req: &FetchRequest, now_ms: i64) -> R
     Ok(Plan::Incremental { id, epoch, partitions })
 }
 
-/// How a session names `topic` of a request.
-pub fn topic_key(by_id: bool, topic: &FetchTopic) -> TopicKey {
-    if by_id { TopicKey::Id(topic.topic_id) } else { TopicKey::Name(topic.topic.0.as_str().into()) }
+/// How a session names a topic a request names by `name` or `id` (by id from Fetch v13).
+pub fn topic_key(by_id: bool, name: &TopicName, id: Uuid) -> TopicKey {
+    if by_id { TopicKey::Id(id) } else { TopicKey::Name(name.0.as_str().into()) }
+}
+
+/// What a request asks of one partition.
+pub fn params(partition: &FetchPartition) -> FetchParams {
+    FetchParams {
+        fetch_offset: partition.fetch_offset,
+        max_bytes: partition.partition_max_bytes,
+        current_leader_epoch: partition.current_leader_epoch,
+    }
 }
 
 /// The name and id a response gives a session's topic.
-pub fn topic_name_and_id(key: &TopicKey) -> (String, Uuid) {
+pub fn topic_name_and_id(key: &TopicKey) -> (TopicName, Uuid) {
     match key {
-        TopicKey::Id(id) => (String::new(), *id),
-        TopicKey::Name(name) => (name.to_string(), Uuid::nil()),
+        TopicKey::Id(id) => (TopicName::default(), *id),
+        TopicKey::Name(name) => (TopicName(StrBytes::from_string(name.to_string())), Uuid::nil()),
     }
+}
+
+fn lock(broker: &Broker) -> MutexGuard<'_, FetchSessionCache> {
+    broker.fetch_sessions.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Opens the session of a full fetch over what it answered; its id, or 0.
@@ -110,8 +119,7 @@ pub fn open(
     now_ms: i64,
     answered: Vec<(PartitionKey, FetchParams, PartitionAnswer)>,
 ) -> i32 {
-    let mut cache = broker.fetch_sessions.lock().unwrap_or_else(PoisonError::into_inner);
-    cache.create(now_ms, privileged, by_id, answered)
+    lock(broker).create(now_ms, privileged, by_id, answered)
 }
 
 /// Which partitions of an incremental answer it carries: those with news (in the order given,
@@ -122,7 +130,7 @@ pub fn select(
     epoch: i32,
     answered: impl Iterator<Item = (PartitionKey, PartitionAnswer)>,
 ) -> Result<Vec<bool>, SessionError> {
-    let mut cache = broker.fetch_sessions.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut cache = lock(broker);
     let session = cache.get_mut(id).ok_or(SessionError::NotFound)?;
     if session.epoch() != epoch {
         // Another request used the session while this one waited.
