@@ -317,10 +317,9 @@ pub fn check_response(body: &[u8], partitions: i32) -> Result<u64, (u64, String)
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use bytes::{Buf, BytesMut};
+    use bytes::Buf;
     use kafka_protocol::messages::RequestHeader;
     use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-    use kafka_protocol::protocol::Encodable;
     use kafka_protocol::records::RecordBatchDecoder;
 
     #[test]
@@ -364,13 +363,7 @@ mod tests {
             .collect();
         let response = ProduceResponse::default()
             .with_responses(vec![TopicProduceResponse::default().with_partition_responses(partitions)]);
-        let mut buf = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(CORRELATION_ID)
-            .encode(&mut buf, ApiKey::Produce.response_header_version(PRODUCE_VERSION))
-            .unwrap();
-        response.encode(&mut buf, PRODUCE_VERSION).unwrap();
-        buf.to_vec()
+        frame::encode_response::<ProduceRequest>(CORRELATION_ID, PRODUCE_VERSION, &response).to_vec()
     }
 
     #[test]

@@ -32,6 +32,19 @@ pub fn encode_request<R: Request>(correlation_id: i32, version: i16, request: &R
     buf
 }
 
+/// The response header (its version chosen from the API key and version) and body, without the
+/// frame's size prefix: what a broker sends, for tests of code that reads answers.
+pub fn encode_response<R: Request>(correlation_id: i32, version: i16, response: &R::Response) -> BytesMut {
+    let api_key = api_key::<R>();
+    let mut buf = BytesMut::new();
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, api_key.response_header_version(version))
+        .expect("encode response header");
+    response.encode(&mut buf, version).unwrap_or_else(|e| panic!("encode {api_key:?} v{version} response: {e}"));
+    buf
+}
+
 /// `body` with its 4-byte big-endian size in front, as it goes on the wire.
 pub fn framed(body: &[u8]) -> Vec<u8> {
     let size = i32::try_from(body.len()).expect("frame fits i32");

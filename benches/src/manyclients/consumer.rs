@@ -184,7 +184,6 @@ mod tests {
     use bytes::BytesMut;
     use kafka_protocol::messages::RequestHeader;
     use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-    use kafka_protocol::protocol::Encodable;
     use strata_testkit::batches::Batch;
 
     #[test]
@@ -215,13 +214,7 @@ mod tests {
                 .with_topic(TopicName(StrBytes::from_static_str("bench-w8")))
                 .with_partitions(vec![data]),
         ]);
-        let mut buf = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(correlation_id)
-            .encode(&mut buf, ApiKey::Fetch.response_header_version(FETCH_VERSION))
-            .unwrap();
-        response.encode(&mut buf, FETCH_VERSION).unwrap();
-        buf.freeze()
+        frame::encode_response::<FetchRequest>(correlation_id, FETCH_VERSION, &response).freeze()
     }
 
     #[test]

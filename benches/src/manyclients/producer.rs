@@ -160,10 +160,9 @@ impl Producer {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use bytes::{Buf, BytesMut};
+    use bytes::Buf;
     use kafka_protocol::messages::RequestHeader;
     use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-    use kafka_protocol::protocol::Encodable;
 
     #[test]
     fn the_request_carries_one_record_with_the_stamp() {
@@ -191,13 +190,7 @@ mod tests {
             .with_base_offset(base_offset);
         let response = ProduceResponse::default()
             .with_responses(vec![TopicProduceResponse::default().with_partition_responses(vec![partition])]);
-        let mut buf = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(correlation_id)
-            .encode(&mut buf, ApiKey::Produce.response_header_version(PRODUCE_VERSION))
-            .unwrap();
-        response.encode(&mut buf, PRODUCE_VERSION).unwrap();
-        buf.freeze()
+        frame::encode_response::<ProduceRequest>(correlation_id, PRODUCE_VERSION, &response).freeze()
     }
 
     #[test]
