@@ -155,8 +155,18 @@ public final class StreamsEosCheck {
         return counts;
     }
 
-    /** The word count; {@code slowMs} is a pause per input line, so that a kill can land mid-run. */
-    private static KafkaStreams streams(String bootstrap, String appId, String input, String output, Path stateDir, int slowMs) {
+    /** Streams' commit interval: many small transactions. */
+    private static final int COMMIT_MS = 100;
+    /** The commit interval of the failover's instance a, killed while a transaction is Ongoing. */
+    private static final int KILLED_COMMIT_MS = 2_000;
+
+    /**
+     * The word count; {@code slowMs} is a pause per input line, so that a kill can land mid-run, and
+     * {@code commitMs} the commit interval (how long each transaction stays Ongoing).
+     */
+    private static KafkaStreams streams(
+        String bootstrap, String appId, String input, String output, Path stateDir, int slowMs, int commitMs
+    ) {
         StreamsBuilder builder = new StreamsBuilder();
         builder.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
             .peek((key, line) -> pause(slowMs))
@@ -171,7 +181,7 @@ public final class StreamsEosCheck {
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
-        props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitMs);
         // No record cache: every count update reaches the output, so each word's counts must read
         // 1, 2, 3, ... exactly. Small polls spread the input over many transactions.
         props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
@@ -211,7 +221,7 @@ public final class StreamsEosCheck {
 
         InProcessApp(Path stateDir) {
             this.stateDir = stateDir;
-            streams = streams(bootstrap, appId, input, output, stateDir, 0);
+            streams = streams(bootstrap, appId, input, output, stateDir, 0, COMMIT_MS);
             streams.setUncaughtExceptionHandler(e -> {
                 failure.compareAndSet(null, e);
                 return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
@@ -261,12 +271,13 @@ public final class StreamsEosCheck {
         final Process process;
         final Path log;
 
-        ChildApp(String name, Path stateDir, int slowMs) throws IOException {
+        ChildApp(String name, Path stateDir, int slowMs, int commitMs) throws IOException {
             this.name = name;
             this.log = stateDir.resolveSibling(stateDir.getFileName() + "-" + name + ".log");
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             process = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                    StreamsEosCheck.class.getName(), "app", bootstrap, appId, input, output, stateDir.toString(), Integer.toString(slowMs))
+                    StreamsEosCheck.class.getName(), "app", bootstrap, appId, input, output, stateDir.toString(), Integer.toString(slowMs),
+                    Integer.toString(commitMs))
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();
@@ -324,9 +335,13 @@ public final class StreamsEosCheck {
         }
     }
 
-    /** {@code StreamsEosCheck app <bootstrap> <appId> <input> <output> <stateDir> <slowMs>}: runs the word count until SIGTERM. */
+    /**
+     * {@code StreamsEosCheck app <bootstrap> <appId> <input> <output> <stateDir> <slowMs> <commitMs>}: runs the
+     * word count until SIGTERM.
+     */
     private static void runApp(String[] args) {
-        KafkaStreams streams = streams(args[1], args[2], args[3], args[4], Path.of(args[5]), Integer.parseInt(args[6]));
+        KafkaStreams streams = streams(args[1], args[2], args[3], args[4], Path.of(args[5]), Integer.parseInt(args[6]),
+            Integer.parseInt(args[7]));
         streams.setUncaughtExceptionHandler(e -> {
             System.out.println("FAILED: uncaught exception in Streams: " + e);
             e.printStackTrace(System.out);
@@ -491,7 +506,7 @@ public final class StreamsEosCheck {
         Path stateDir = Files.createTempDirectory("strata-compat-streams");
         try (OutputFollower follower = new OutputFollower(expected)) {
             // 4 ms per line: the 1,000 lines take 4 s or more, so the kill lands mid-run.
-            ChildApp a = new ChildApp("a", stateDir, 4);
+            ChildApp a = new ChildApp("a", stateDir, 4, COMMIT_MS);
             follower.followUntil(() -> follower.updates >= total / 5, a, "a fifth of the updates from instance a");
             // Kill it while the coordinator has its transaction Ongoing (it is between transactions
             // for a moment after each commit).
@@ -506,7 +521,7 @@ public final class StreamsEosCheck {
             Check.log("instance a killed (SIGKILL) with transaction %s Ongoing, after %d of %d updates were committed",
                 open, follower.updates, total);
 
-            ChildApp b = new ChildApp("b", stateDir, 0);
+            ChildApp b = new ChildApp("b", stateDir, 0, COMMIT_MS);
             follower.followUntil(follower::done, b, "the expected final counts in the output after instance b took over");
             Check.log("read_committed output: every word's counts 1, 2, 3, ... up to the expected count across the kill, %d updates",
                 follower.updates);
@@ -536,8 +551,11 @@ public final class StreamsEosCheck {
         Path stateB = Files.createTempDirectory("strata-compat-streams");
         try (OutputFollower follower = new OutputFollower(expected)) {
             // 8 ms per line: the 1,000 lines take 8 s or more, so both share the work and the kill lands mid-run.
-            ChildApp a = new ChildApp("a", stateA, 8);
-            ChildApp b = new ChildApp("b", stateB, 8);
+            // a commits seldom, so the transaction seen Ongoing is still open when the SIGKILL lands
+            // (at 100 ms, a's commit sometimes came first, and its last transaction was rightly
+            // CompleteCommit; seen once in the test command's CI run).
+            ChildApp a = new ChildApp("a", stateA, 8, KILLED_COMMIT_MS);
+            ChildApp b = new ChildApp("b", stateB, 8, COMMIT_MS);
             long deadline = System.nanoTime() + RUN_TIMEOUT.toNanos();
             while (a.transactionalId() == null || b.transactionalId() == null || groupMembers() < 2) {
                 a.checkRunning();
