@@ -5,6 +5,7 @@ Usage: python groups_kafka_python.py BOOTSTRAP
 """
 
 import sys
+import threading
 import time
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -23,14 +24,33 @@ def member(bootstrap, group):
 
 
 def pump(members, what, done, timeout=30.0, sink=None):
-    deadline = time.time() + timeout
-    while not done():
-        assert time.time() < deadline, f"{what}: not reached; assignments " + \
-            str([sorted(p.partition for p in m.assignment()) for m in members])
-        for m in members:
-            for records in m.poll(timeout_ms=50).values():
+    """Polls every member on a thread of its own, as applications run consumers, until done().
+
+    One thread taking turns at short polls would trip kafka-python 3.0.12: a JoinGroup and
+    SyncGroup round that completes while the thread polls another member is thrown away (its
+    join task is done, so the next poll starts a new one), and the new join rebalances the group
+    again, round after round."""
+    stop = threading.Event()
+
+    def poll(member):
+        while not stop.is_set():
+            for records in member.poll(timeout_ms=50).values():
                 if sink is not None:
                     sink.extend(records)
+
+    threads = [threading.Thread(target=poll, args=(m,)) for m in members]
+    for t in threads:
+        t.start()
+    deadline = time.time() + timeout
+    try:
+        while not done() and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert done(), f"{what}: not reached; assignments " + \
+        str([sorted(p.partition for p in m.assignment()) for m in members])
 
 
 def produce(bootstrap, start, count):
