@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::config_defs::{BROKER_SETTINGS, IGNORED_BROKER_SETTINGS, broker_setting};
 use crate::settings::Settings;
@@ -24,14 +24,38 @@ pub struct Cli {
     pub advertise: Option<String>,
     /// Directory holding topics, partitions and metadata; created if missing. Wins over
     /// `log.dirs` and `log.dir`; without any of them, ./data.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// A Kafka server.properties file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// A setting that wins over the file, as KEY=VALUE with Kafka's names. Repeatable.
-    #[arg(long = "override", value_name = "KEY=VALUE")]
+    #[arg(long = "override", value_name = "KEY=VALUE", global = true)]
     pub overrides: Vec<String>,
+    /// Without a command, `strata` runs the broker.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `strata`'s commands besides running the broker: Kafka's `kafka-storage.sh` steps, for
+/// operators who format explicitly (a broker formats an empty data directory by itself).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Writes the data directory's meta.properties for a cluster id and this configuration's
+    /// node.id, as `kafka-storage.sh format` does.
+    Format {
+        /// The cluster id, a Kafka UUID (see `strata random-uuid`).
+        #[arg(long, short = 't', value_name = "ID")]
+        cluster_id: String,
+        /// A directory already formatted is left as it is instead of being an error.
+        #[arg(long, short = 'g')]
+        ignore_formatted: bool,
+        /// Kafka's flag for a one-controller quorum; a Strata node is its own quorum already.
+        #[arg(long, short = 's')]
+        standalone: bool,
+    },
+    /// Prints a new random Kafka UUID for a cluster id, as `kafka-storage.sh random-uuid` does.
+    RandomUuid,
 }
 
 /// Where a setting's value came from (DescribeConfigs `config_source`).
@@ -59,6 +83,8 @@ pub enum ConfigError {
     Listener(#[from] crate::listeners::ListenerError),
     #[error("log.dirs names {0} directories; Strata keeps its data in one directory so far")]
     SeveralLogDirs(usize),
+    #[error(transparent)]
+    Quorum(#[from] crate::quorum_config::QuorumConfigError),
 }
 
 /// Kafka's coarser spellings of millisecond settings (Kafka's stock server.properties sets
@@ -155,6 +181,7 @@ impl BrokerConfig {
                 reason: "must be -1 or at least socket.request.max.bytes, as Kafka requires".into(),
             });
         }
+        crate::quorum_config::check(&settings)?;
         let listener = crate::listeners::client_listener(
             &settings.listeners,
             &settings.advertised_listeners,
@@ -212,7 +239,7 @@ fn check_address(flag: &'static str, address: &str) -> Result<(), ConfigError> {
 
 /// Parses Java properties text: `key=value`, `key: value` or `key value`; `#` and `!` comments;
 /// a trailing backslash continues a line.
-fn parse_properties(text: &str, origin: &str) -> Result<Vec<(String, String, String)>, ConfigError> {
+pub(crate) fn parse_properties(text: &str, origin: &str) -> Result<Vec<(String, String, String)>, ConfigError> {
     let mut out = Vec::new();
     let mut pending = String::new();
     for raw in text.lines() {

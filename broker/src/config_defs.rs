@@ -168,6 +168,27 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "This broker's id in metadata responses.",
     },
     BrokerSetting {
+        name: "process.roles",
+        kind: ValueKind::List(&["broker", "controller"]),
+        default: "broker,controller",
+        topic_setting: None,
+        doc: "KRaft's roles of this node. A Strata node is broker and controller in one (Kafka's combined mode); a node with one role is refused at start-up until the cluster is built.",
+    },
+    BrokerSetting {
+        name: "controller.quorum.voters",
+        kind: ValueKind::Text,
+        default: "",
+        topic_setting: None,
+        doc: "KRaft's static controller quorum, ID@HOST:PORT,... Empty or naming only this node.id: the node is its own quorum. Other voters are refused at start-up until the cluster is built.",
+    },
+    BrokerSetting {
+        name: "controller.quorum.bootstrap.servers",
+        kind: ValueKind::Text,
+        default: "",
+        topic_setting: None,
+        doc: "KRaft's dynamic quorum's bootstrap controllers (KIP-853), HOST:PORT,...; accepted, and a Strata node is its own quorum.",
+    },
+    BrokerSetting {
         name: "listeners",
         kind: ValueKind::Text,
         default: "PLAINTEXT://127.0.0.1:9092",
@@ -487,9 +508,6 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
 /// Kafka settings that have no effect on a single Strata node; setting them is a warning, not an error.
 pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "broker.id",
-    "process.roles",
-    "controller.quorum.voters",
-    "controller.quorum.bootstrap.servers",
     "inter.broker.listener.name",
     "num.network.threads",
     "num.io.threads",

@@ -1,10 +1,12 @@
 //! `strata`: parses the command line, sets up logging, starts the broker and runs it until
-//! SIGINT or SIGTERM, then shuts down cleanly.
+//! SIGINT or SIGTERM, then shuts down cleanly; or runs one of the storage commands
+//! (`format`, `random-uuid`) and exits.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use strata_broker::config::{BrokerConfig, Cli};
+use strata_broker::config::{BrokerConfig, Cli, Command};
+use strata_broker::meta_properties;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -12,13 +14,22 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let config = match BrokerConfig::from_cli(Cli::parse()) {
+    let mut cli = Cli::parse();
+    let command = cli.command.take();
+    if let Some(Command::RandomUuid) = command {
+        println!("{}", meta_properties::random_uuid());
+        return ExitCode::SUCCESS;
+    }
+    let config = match BrokerConfig::from_cli(cli) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("strata: {error}");
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Format { cluster_id, ignore_formatted, standalone: _ }) = command {
+        return format(&config, &cluster_id, ignore_formatted);
+    }
     match strata_broker::fd_limit::raise_to_hard_limit() {
         Ok(limit) if limit < strata_broker::fd_limit::needed_for(&config.settings) => tracing::warn!(
             limit,
@@ -37,6 +48,25 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("strata: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `strata format`: writes meta.properties, or says why not (exit code 1).
+fn format(config: &BrokerConfig, cluster_id: &str, ignore_formatted: bool) -> ExitCode {
+    let dir = config.data_dir.display();
+    match meta_properties::format(&config.data_dir, cluster_id, config.settings.node_id, ignore_formatted) {
+        Ok(Some(meta)) => {
+            println!("Formatted data directory {dir} for cluster {} as node {}.", meta.cluster_id, meta.node_id);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("All of the log directories are already formatted.");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("strata: {error}");
             ExitCode::FAILURE

@@ -140,6 +140,10 @@ settings! {
     log_dirs: String = "log.dirs",
     log_dir: String = "log.dir",
     node_id: i32 = "node.id",
+    /// KRaft's roles; checked by `crate::quorum_config`.
+    process_roles: String = "process.roles",
+    controller_quorum_voters: String = "controller.quorum.voters",
+    controller_quorum_bootstrap_servers: String = "controller.quorum.bootstrap.servers",
     num_partitions: i32 = "num.partitions",
     default_replication_factor: i32 = "default.replication.factor",
     auto_create_topics_enable: bool = "auto.create.topics.enable",

@@ -24,8 +24,8 @@ pub enum StartError {
     Log(#[from] strata_log::LogError),
     #[error("cannot load topics: {0}")]
     Topics(#[from] TopicError),
-    #[error("cannot read or write the cluster id in {path}: {source}")]
-    ClusterId { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Meta(#[from] crate::meta_properties::MetaError),
     #[error("cannot start the group coordinator: {0}")]
     Groups(#[from] crate::groups::GroupsStartError),
     #[error("cannot start the transaction coordinator: {0}")]
@@ -58,7 +58,7 @@ impl Broker {
             .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
         // Before anything in the directory is read or recovered.
         let data_dir_lock = crate::data_dir_lock::DataDirLock::acquire(&config.data_dir)?;
-        let cluster_id = load_cluster_id(&config.data_dir)?;
+        let cluster_id = crate::meta_properties::load_or_format(&config.data_dir, config.settings.node_id)?.cluster_id;
         let force_fallback_io = config.settings.log_io == crate::settings::LogIo::Pwrite;
         let log = LogManager::open(&config.data_dir, LogOptions { force_fallback_io, ..LogOptions::default() })?;
         tracing::info!(io = ?log.io_kind(), "log opened");
@@ -101,20 +101,4 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// The cluster id, made once per data directory (a 22-character URL-safe base64 UUID, as Kafka's).
-fn load_cluster_id(data_dir: &std::path::Path) -> Result<String, StartError> {
-    let path = data_dir.join("meta").join("cluster.id");
-    let err = |source| StartError::ClusterId { path: path.clone(), source };
-    match std::fs::read_to_string(&path) {
-        Ok(id) => Ok(id.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir.join("meta")).map_err(err)?;
-            let id = uuid::Uuid::new_v4().simple().to_string();
-            std::fs::write(&path, &id).map_err(err)?;
-            Ok(id)
-        }
-        Err(e) => Err(err(e)),
-    }
 }

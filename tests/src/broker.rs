@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,35 @@ pub fn strata_bin() -> PathBuf {
     // target/<profile>/deps/<test-binary>  →  target/<profile>/strata
     let profile_dir = exe.parent().and_then(Path::parent).expect("test executable is not under target/<profile>/deps");
     profile_dir.join("strata")
+}
+
+/// Runs `strata ARGS` to its end: a storage command, or a broker the test expects to refuse to
+/// start. A process still running after [`START_TIMEOUT`] (a broker that started instead) is
+/// killed and fails the test, with what it printed.
+pub fn run_strata<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Output {
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut child = Command::new(strata_bin())
+        .args(&args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strata");
+    let deadline = Instant::now() + START_TIMEOUT;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "strata {args:?} kept running: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
 }
 
 impl Broker {

@@ -2,12 +2,11 @@
 //! names the other process, as Kafka refuses a locked log directory; the running broker is not
 //! disturbed, and the lock goes with its process, however that process ends.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ffi::OsStr;
 
 use strata_testkit::requests;
 use strata_tests::Broker;
-use strata_tests::broker::strata_bin;
+use strata_tests::broker::run_strata;
 
 #[test]
 fn a_second_broker_on_a_data_directory_in_use_refuses_to_start() {
@@ -15,29 +14,10 @@ fn a_second_broker_on_a_data_directory_in_use_refuses_to_start() {
     let mut conn = strata_testkit::RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut conn, "kept", 1);
 
-    let mut second = Command::new(strata_bin())
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(broker.data_dir())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn a second strata");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = second.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = second.kill();
-            panic!("the second broker kept running on a data directory in use");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = second.wait_with_output().expect("output");
+    let data_dir = broker.data_dir().to_owned();
+    let output =
+        run_strata([OsStr::new("--listen"), OsStr::new("127.0.0.1:0"), OsStr::new("--data-dir"), data_dir.as_os_str()]);
+    let status = output.status;
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!status.success(), "the second broker must fail: {stderr}");

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::frame::{self, FrameError};
 use super::image::{ApplyError, MetadataImage};
 use super::records::MetadataRecord;
+use crate::durable_file::write_atomically;
 
 pub const LOG_FILE: &str = "metadata.log";
 pub const SNAPSHOT_FILE: &str = "metadata.snapshot";
@@ -199,26 +200,6 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, JournalError> {
 
 fn open_append(path: &Path) -> Result<File, JournalError> {
     File::options().create(true).append(true).open(path).map_err(|e| io(path, e))
-}
-
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new file whole.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    sync_parent(path)
-}
-
-/// Fsyncs the directory holding `path`, so a rename or removal in it is durable.
-pub fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(dir) => File::open(dir)?.sync_all(),
-        None => Ok(()),
-    }
 }
 
 fn io(path: &Path, source: std::io::Error) -> JournalError {

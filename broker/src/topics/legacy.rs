@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::Leadership;
 use super::image::{MetadataImage, TopicImage, creation};
-use super::journal::{JournalError, sync_parent};
+use super::journal::JournalError;
+use crate::durable_file::sync_parent;
 
 pub const LEGACY_FILE: &str = "topics.json";
 
