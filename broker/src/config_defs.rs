@@ -168,6 +168,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "This broker's id in metadata responses.",
     },
     BrokerSetting {
+        name: "broker.rack",
+        kind: ValueKind::Text,
+        default: "",
+        topic_setting: None,
+        doc: "This broker's rack, shown in Metadata and DescribeCluster; replica placement spreads a partition's replicas over racks.",
+    },
+    BrokerSetting {
         name: "process.roles",
         kind: ValueKind::List(&["broker", "controller"]),
         default: "broker,controller",

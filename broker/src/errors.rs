@@ -7,6 +7,7 @@
 //! codes are Kafka's, as a real broker answers the same failure.
 
 use kafka_protocol::ResponseError;
+use strata_cluster::PlacementError;
 use strata_groups::GroupError;
 use strata_log::{AppendError, LogError, ReadError};
 use strata_txn::TxnError;
@@ -145,7 +146,8 @@ impl ErrorCode for TopicError {
             TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
             TopicError::InvalidName { .. } | TopicError::Collides { .. } => ResponseError::InvalidTopicException,
             TopicError::InvalidPartitions { .. } => ResponseError::InvalidPartitions,
-            TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            TopicError::Placement(PlacementError::NonPositivePartitions(_)) => ResponseError::InvalidPartitions,
+            TopicError::Placement(_) => ResponseError::InvalidReplicationFactor,
             TopicError::InvalidConfig { .. } | TopicError::UnknownConfig(_) => ResponseError::InvalidConfig,
             TopicError::DeletionDisabled => ResponseError::TopicDeletionDisabled,
             TopicError::Storage(_) => ResponseError::KafkaStorageError,

@@ -144,6 +144,8 @@ settings! {
     process_roles: String = "process.roles",
     controller_quorum_voters: String = "controller.quorum.voters",
     controller_quorum_bootstrap_servers: String = "controller.quorum.bootstrap.servers",
+    /// This broker's rack (empty: none), for placement and Metadata.
+    broker_rack: String = "broker.rack",
     num_partitions: i32 = "num.partitions",
     default_replication_factor: i32 = "default.replication.factor",
     auto_create_topics_enable: bool = "auto.create.topics.enable",
@@ -192,6 +194,13 @@ impl Settings {
     /// How many connections `address` may hold at once.
     pub fn max_connections_for(&self, address: IpAddr) -> usize {
         self.max_connections_per_ip_overrides.0.get(&address).copied().unwrap_or(self.max_connections_per_ip)
+    }
+}
+
+impl Settings {
+    /// `broker.rack`, or none when it is empty (Kafka's unset).
+    pub fn rack(&self) -> Option<String> {
+        Some(self.broker_rack.clone()).filter(|r| !r.is_empty())
     }
 }
 

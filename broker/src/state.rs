@@ -87,6 +87,11 @@ impl Broker {
         self.config.settings.node_id
     }
 
+    /// This node's `broker.rack`, as Metadata and DescribeCluster give it (none when unset).
+    pub fn rack(&self) -> Option<String> {
+        self.config.settings.rack()
+    }
+
     /// The node Metadata and DescribeCluster name as the controller: a single node is its own (in
     /// a cluster, the active controller the metadata log names).
     pub fn controller_id(&self) -> i32 {

@@ -818,9 +818,15 @@ async fn create_topics_checks_like_kafka() {
     let defaulted = client.create_topic("defaulted", -1, &[]).await;
     assert_eq!((defaulted.error_code, defaulted.num_partitions), (NONE, 2), "num.partitions");
 
+    let rf3 = client.create_one(creatable("rf3", 1, &[]).with_replication_factor(3), false).await;
+    assert_eq!(rf3.error_code, INVALID_REPLICATION_FACTOR);
     assert_eq!(
-        client.create_one(creatable("rf2", 1, &[]).with_replication_factor(2), false).await.error_code,
-        INVALID_REPLICATION_FACTOR
+        rf3.error_message.as_deref(),
+        Some(
+            "Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot be reached \
+             because only 1 broker(s) are registered."
+        ),
+        "reference Kafka 4.1.2's message"
     );
     assert_eq!(
         client.create_one(creatable("rf0", 1, &[]).with_replication_factor(0), false).await.error_code,

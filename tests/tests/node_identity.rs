@@ -2,7 +2,7 @@
 //! id, directory id), written on the first start or by `strata format -t ID` and checked at every
 //! start. Clients see that cluster id; a directory formatted for another node id is refused, as
 //! Kafka 4.1 refuses it, and left intact; quorum settings naming other nodes are refused until
-//! the cluster exists, rather than run as a lone node.
+//! the cluster exists, rather than run as a lone node; `broker.rack` is served as Kafka serves it.
 
 use std::path::Path;
 use std::process::Output;
@@ -115,4 +115,25 @@ fn quorum_settings_naming_other_nodes_are_refused_until_the_cluster_exists() {
     let own = BrokerOptions::default().with("controller.quorum.voters", "1@127.0.0.1:9093");
     let broker = Broker::start(own);
     requests::assert_serves(broker.bootstrap());
+}
+
+#[test]
+fn broker_rack_is_served_in_metadata_and_describe_cluster() {
+    use kafka_protocol::messages::DescribeClusterRequest;
+    let broker = Broker::start(BrokerOptions::default().with("broker.rack", "rack-a"));
+    let mut conn = strata_testkit::RawConn::connect(broker.bootstrap());
+    let metadata = requests::metadata(&mut conn, None, false);
+    assert_eq!(metadata.brokers[0].rack.as_deref(), Some("rack-a"));
+    let cluster = conn.request(0, &DescribeClusterRequest::default());
+    assert_eq!(cluster.brokers[0].rack.as_deref(), Some("rack-a"));
+    // A topic's partitions are placed on the rack's one broker.
+    requests::create_topic_ok(&mut conn, "racked", 3);
+    let metadata = requests::metadata(&mut conn, Some(&["racked"]), false);
+    for p in &metadata.topics[0].partitions {
+        assert_eq!((p.leader_id.0, p.replica_nodes.iter().map(|b| b.0).collect::<Vec<_>>()), (1, vec![1]));
+    }
+
+    let plain = Broker::start_default();
+    let mut conn = strata_testkit::RawConn::connect(plain.bootstrap());
+    assert_eq!(requests::metadata(&mut conn, None, false).brokers[0].rack, None, "no rack when unset");
 }

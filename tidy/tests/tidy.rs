@@ -41,7 +41,7 @@ fn section_names(manifest: &str, header: &str) -> Vec<String> {
 
 #[test]
 fn crates_depend_only_on_what_the_design_allows() {
-    // DESIGN.md: wire has no I/O; log and groups know nothing of sockets or the broker.
+    // DESIGN.md: wire has no I/O; log, groups, txn and cluster know nothing of sockets or the broker.
     let allowed: &[(&str, &[&str])] = &[
         (
             "wire",
@@ -63,6 +63,7 @@ fn crates_depend_only_on_what_the_design_allows() {
         ("log", &["strata-wire", "bytes", "crc32c", "io-uring", "memmap2", "libc", "thiserror", "tracing", "tokio"]),
         ("groups", &["strata-wire", "kafka-protocol", "bytes", "thiserror"]),
         ("txn", &["strata-groups", "kafka-protocol", "bytes", "thiserror"]),
+        ("cluster", &["thiserror"]),
     ];
     for (dir, allowed) in allowed {
         let manifest = read(&workspace().join(dir).join("Cargo.toml"));
@@ -91,6 +92,7 @@ fn test_support_is_only_a_dev_dependency_of_the_product() {
         ("log", &["strata-testkit", "kafka-protocol", "proptest", "tempfile", "criterion", "tokio"]),
         ("groups", &["strata-testkit", "proptest"]),
         ("txn", &["proptest"]),
+        ("cluster", &["proptest"]),
         ("broker", &["strata-testkit", "tempfile"]),
     ];
     for (dir, allowed) in allowed {
@@ -123,8 +125,20 @@ const UNSAFE_ALLOWED: &[&str] = &[
 #[test]
 fn unsafe_code_only_where_listed() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy", "fuzz-targets", "fuzz"]
-    {
+    for dir in [
+        "wire",
+        "log",
+        "groups",
+        "txn",
+        "cluster",
+        "broker",
+        "testkit",
+        "tests",
+        "benches",
+        "tidy",
+        "fuzz-targets",
+        "fuzz",
+    ] {
         rust_files(&workspace().join(dir), &mut files);
     }
     let root = workspace();
@@ -146,7 +160,7 @@ fn the_state_machine_crates_read_no_clock_and_open_no_socket() {
     let forbidden =
         ["SystemTime::now", "Instant::now", "std::net", "tokio::net", "TcpStream", "TcpListener", "UdpSocket"];
     let mut files = Vec::new();
-    for dir in ["wire/src", "log/src", "groups/src", "txn/src"] {
+    for dir in ["wire/src", "log/src", "groups/src", "txn/src", "cluster/src"] {
         rust_files(&workspace().join(dir), &mut files);
     }
     let offences: Vec<String> = files
@@ -184,8 +198,20 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_rust_file_opens_with_a_role_comment() {
     let mut files = Vec::new();
-    for dir in ["wire", "log", "groups", "txn", "broker", "testkit", "tests", "benches", "tidy", "fuzz-targets", "fuzz"]
-    {
+    for dir in [
+        "wire",
+        "log",
+        "groups",
+        "txn",
+        "cluster",
+        "broker",
+        "testkit",
+        "tests",
+        "benches",
+        "tidy",
+        "fuzz-targets",
+        "fuzz",
+    ] {
         rust_files(&workspace().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());

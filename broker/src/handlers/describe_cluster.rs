@@ -46,7 +46,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClu
                 .with_broker_id(node)
                 .with_host(StrBytes::from_string(broker.advertised.host.clone()))
                 .with_port(broker.advertised.port)
-                .with_rack(None);
+                .with_rack(broker.rack().map(StrBytes::from_string));
             DescribeClusterResponse::default()
                 .with_endpoint_type(ENDPOINT_BROKER)
                 .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))

@@ -54,7 +54,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
         MetadataResponseBroker::default()
             .with_node_id(node)
             .with_host(StrBytes::from_string(broker.advertised.host.clone()))
-            .with_port(broker.advertised.port),
+            .with_port(broker.advertised.port)
+            .with_rack(broker.rack().map(StrBytes::from_string)),
     ];
     // Without an authorizer Kafka reports every operation as allowed, when asked (v8+; the
     // cluster field only up to v10).

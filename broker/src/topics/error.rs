@@ -12,8 +12,8 @@ pub enum TopicError {
     Collides { name: String, existing: String },
     #[error("invalid partition count {count}: {reason}")]
     InvalidPartitions { count: i32, reason: String },
-    #[error("replication factor {0} is not possible on a single broker")]
-    InvalidReplicationFactor(i32),
+    #[error(transparent)]
+    Placement(#[from] strata_cluster::PlacementError),
     #[error("Invalid value {value} for configuration {key}: {reason}")]
     InvalidConfig { key: String, value: String, reason: String },
     #[error("Unknown topic config name: {0}")]

@@ -32,6 +32,18 @@ impl Leadership {
         }
     }
 
+    /// A new partition on `replicas` (placement's order): the first leads, all are in sync, in
+    /// leader epoch 0.
+    pub fn new_partition(replicas: Vec<i32>) -> Leadership {
+        Leadership {
+            leader: replicas.first().copied().unwrap_or(-1),
+            leader_epoch: 0,
+            isr: replicas.clone(),
+            replicas,
+            offline_replicas: Vec::new(),
+        }
+    }
+
     /// Whether `node` leads the partition.
     pub fn is_led_by(&self, node: i32) -> bool {
         self.leader == node

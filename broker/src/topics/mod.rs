@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
+use strata_cluster::UsableBroker;
 use strata_log::{LogConfig, LogManager, Partition};
 use uuid::Uuid;
 
@@ -100,6 +101,8 @@ struct Metadata {
 pub struct Topics {
     /// This node: the leader and only replica of every partition it creates.
     node: i32,
+    /// This node's `broker.rack`, for placement.
+    rack: Option<String>,
     by_name: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Held for the whole of each change, so changes reach the log in the order they take effect.
     change: Mutex<Metadata>,
@@ -128,7 +131,7 @@ impl Topics {
             let partitions = open_partitions(log, &image.name, 0..image.partitions.len(), &log_config, now_ms)?;
             by_name.insert(image.name.clone(), Arc::new(Topic::new(image, partitions)));
         }
-        Ok(Topics { node, by_name: RwLock::new(by_name), change: Mutex::new(metadata) })
+        Ok(Topics { node, rack: config.settings.rack(), by_name: RwLock::new(by_name), change: Mutex::new(metadata) })
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -159,10 +162,17 @@ impl Topics {
                 reason: format!("must be between 1 and {PARTITIONS_MAX}"),
             });
         }
-        if replication_factor != 1 {
-            return Err(TopicError::InvalidReplicationFactor(replication_factor));
-        }
+        self.place(0, 1, replication_factor)?;
         Ok(())
+    }
+
+    /// Where new partitions `first..first + count` of a topic go, replicated `replication_factor`
+    /// times, over the brokers that may take replicas: so far this node alone. Kafka's random
+    /// start, so that topics do not all begin on one broker.
+    fn place(&self, first: i32, count: i32, replication_factor: i32) -> Result<Vec<Vec<i32>>, TopicError> {
+        let usable = [UsableBroker { id: self.node, rack: self.rack.clone() }];
+        let seed = Uuid::new_v4().as_u64_pair().0;
+        Ok(strata_cluster::place(&usable, first, count, replication_factor, seed)?)
     }
 
     /// Checks a new topic's name as Kafka's controller does, in its order: valid, not colliding
@@ -193,11 +203,12 @@ impl Topics {
         let mut metadata = self.lock_changes();
         self.check_new(name, partitions, replication_factor, &overrides)?;
         let count = usize::try_from(partitions).expect("checked to be positive");
+        let placed = self.place(0, partitions, replication_factor)?;
         let image = TopicImage {
             name: name.to_string(),
             id: Uuid::new_v4(),
             internal,
-            partitions: vec![Leadership::single_node(self.node); count],
+            partitions: placed.into_iter().map(Leadership::new_partition).collect(),
             overrides,
         };
         commit(&mut metadata, creation(&image))?;
@@ -241,11 +252,13 @@ impl Topics {
                 ),
             });
         }
-        let added = (current..count)
-            .map(|partition_id| MetadataRecord::Partition {
+        let replication_factor = topic.leadership.first().map_or(1, |l| i32::try_from(l.replicas.len()).unwrap_or(1));
+        let added = (current..)
+            .zip(self.place(current, count - current, replication_factor)?)
+            .map(|(partition_id, replicas)| MetadataRecord::Partition {
                 topic_id: topic.id,
                 partition_id,
-                leadership: Leadership::single_node(self.node),
+                leadership: Leadership::new_partition(replicas),
             })
             .collect();
         commit(&mut metadata, added)?;
