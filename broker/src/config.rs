@@ -44,7 +44,7 @@ pub enum Command {
     /// Writes the data directory's meta.properties for a cluster id and this configuration's
     /// node.id, as `kafka-storage.sh format` does.
     Format {
-        /// The cluster id, a Kafka UUID (see `strata random-uuid`).
+        /// The cluster id (`strata random-uuid` prints a new one, in Kafka's form).
         #[arg(long, short = 't', value_name = "ID")]
         cluster_id: String,
         /// A directory already formatted is left as it is instead of being an error.

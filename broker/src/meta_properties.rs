@@ -38,8 +38,10 @@ pub enum MetaError {
          all data in your data directories"
     )]
     NodeIdMismatch { path: PathBuf, stored: i32, configured: i32 },
-    #[error("cluster id '{0}' is not a Kafka UUID (22 characters of URL-safe base64, as `strata random-uuid` prints)")]
+    #[error("cluster id '{0}' is empty or holds whitespace (`strata random-uuid` prints a good one)")]
     BadClusterId(String),
+    #[error("Invalid cluster.id in: {path}. Expected {given}, but read {stored}")]
+    ClusterIdMismatch { path: PathBuf, given: String, stored: String },
     #[error(
         "log directory {0} is already formatted. Use --ignore-formatted to ignore this directory and format the others"
     )]
@@ -97,12 +99,13 @@ pub fn random_uuid() -> String {
     }
 }
 
-/// Checks a cluster id given to `strata format`: a Kafka UUID, as Kafka's format requires.
-pub fn check_cluster_id(id: &str) -> Result<(), MetaError> {
-    match URL_SAFE_NO_PAD.decode(id) {
-        Ok(bytes) if bytes.len() == 16 && id.len() == 22 => Ok(()),
-        _ => Err(MetaError::BadClusterId(id.to_string())),
+/// Checks a cluster id given to `strata format`. Kafka 4.1 writes any string (it stopped
+/// requiring a UUID in 3.9); Strata only refuses what would not survive the properties file.
+fn check_cluster_id(id: &str) -> Result<(), MetaError> {
+    if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(MetaError::BadClusterId(id.to_string()));
     }
+    Ok(())
 }
 
 /// The identity of `data_dir` for a broker configured with `node_id`: the stored one, checked,
@@ -129,8 +132,9 @@ pub fn load_or_format(data_dir: &Path, node_id: i32) -> Result<MetaProperties, M
 }
 
 /// `strata format`: writes `meta.properties` for `cluster_id` and `node_id` into `data_dir`
-/// (created if missing). A directory already formatted is an error unless `ignore_formatted`,
-/// and is then left as it is.
+/// (created if missing). As Kafka's format, a directory formatted for another cluster or node is
+/// an error even with `ignore_formatted`; one formatted for this cluster and node is an error
+/// unless `ignore_formatted`, and is then left as it is.
 pub fn format(
     data_dir: &Path,
     cluster_id: &str,
@@ -139,7 +143,14 @@ pub fn format(
 ) -> Result<Option<MetaProperties>, MetaError> {
     check_cluster_id(cluster_id)?;
     let path = data_dir.join(FILE_NAME);
-    if read(&path)?.is_some() {
+    if let Some(stored) = read(&path)? {
+        if stored.cluster_id != cluster_id {
+            let given = cluster_id.to_string();
+            return Err(MetaError::ClusterIdMismatch { path, given, stored: stored.cluster_id });
+        }
+        if stored.node_id != node_id {
+            return Err(MetaError::NodeIdMismatch { path, stored: stored.node_id, configured: node_id });
+        }
         return if ignore_formatted { Ok(None) } else { Err(MetaError::AlreadyFormatted(data_dir.to_path_buf())) };
     }
     std::fs::create_dir_all(data_dir).map_err(|source| MetaError::Io { path: data_dir.to_path_buf(), source })?;
@@ -188,10 +199,11 @@ mod tests {
             let id = random_uuid();
             assert_eq!(id.len(), 22, "{id}");
             assert!(!id.starts_with('-'));
-            check_cluster_id(&id).expect("valid");
+            assert_eq!(URL_SAFE_NO_PAD.decode(&id).expect("base64url").len(), 16, "{id}");
         }
-        assert!(check_cluster_id("not-a-uuid").is_err());
-        assert!(check_cluster_id("0123456789abcdef0123456789abcdef").is_err());
+        check_cluster_id("any-string-Kafka-4.1-accepts").expect("as Kafka");
+        assert!(check_cluster_id("").is_err());
+        assert!(check_cluster_id("two words").is_err());
     }
 
     #[test]
@@ -220,9 +232,12 @@ mod tests {
         let id = random_uuid();
         let meta = format(&data, &id, 4, false).expect("format").expect("written");
         assert_eq!((meta.cluster_id.as_str(), meta.node_id), (id.as_str(), 4));
-        assert!(matches!(format(&data, &random_uuid(), 4, false), Err(MetaError::AlreadyFormatted(_))));
-        assert_eq!(format(&data, &random_uuid(), 4, true).expect("ignored"), None);
+        assert!(matches!(format(&data, &id, 4, false), Err(MetaError::AlreadyFormatted(_))));
+        assert_eq!(format(&data, &id, 4, true).expect("ignored"), None);
+        // Another cluster or node is refused even when told to ignore formatted directories.
+        assert!(matches!(format(&data, &random_uuid(), 4, true), Err(MetaError::ClusterIdMismatch { .. })));
+        assert!(matches!(format(&data, &id, 5, true), Err(MetaError::NodeIdMismatch { stored: 4, .. })));
         assert_eq!(load_or_format(&data, 4).expect("load"), meta);
-        assert!(matches!(format(&dir.path().join("other"), "bad", 4, false), Err(MetaError::BadClusterId(_))));
+        assert!(matches!(format(&dir.path().join("other"), "a b", 4, false), Err(MetaError::BadClusterId(_))));
     }
 }
