@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # compat/kafka-tools.sh — Apache Kafka 4.1's own command-line tools (the classes behind
 # bin/kafka-topics.sh, kafka-console-producer.sh, kafka-console-consumer.sh,
-# kafka-consumer-groups.sh, kafka-configs.sh, kafka-get-offsets.sh, kafka-producer-perf-test.sh and
-# kafka-consumer-perf-test.sh), run from the jars compat/reference-kafka.sh caches, against the
+# kafka-consumer-groups.sh, kafka-configs.sh, kafka-get-offsets.sh, kafka-log-dirs.sh,
+# kafka-producer-perf-test.sh and kafka-consumer-perf-test.sh), run from the jars compat/reference-kafka.sh caches, against the
 # broker start_broker starts. Outputs are compared exactly where Kafka's output is deterministic.
 source "$(dirname "$0")/lib.sh"
 
@@ -145,6 +145,24 @@ check "kafka-get-offsets --time -2 (earliest): 0 on each partition" \
   eval 'expect "$(printf "tools-lines:0:0\ntools-lines:1:0\ntools-lines:2:0")" "$(get_offsets --topic tools-lines --time -2)"'
 check "kafka-get-offsets --time -1 (latest): 325, 335, 340" \
   eval 'expect "$(printf "tools-lines:0:325\ntools-lines:1:335\ntools-lines:2:340")" "$(get_offsets --topic tools-lines --time -1)"'
+
+# --- kafka-log-dirs -------------------------------------------------------------------------------
+log_dirs() { # the JSON line of kafka-log-dirs --describe for tools-lines, checked by Python
+  local json
+  json="$(kt org.apache.kafka.tools.LogDirsCommand --bootstrap-server "$BOOTSTRAP" --describe --topic-list tools-lines | grep '^{')"
+  echo "$json"
+  python3 - "$json" <<'PY'
+import json, sys
+report = json.loads(sys.argv[1])
+[broker] = report["brokers"]
+[log_dir] = broker["logDirs"]
+assert log_dir["error"] is None and log_dir["logDir"].startswith("/"), log_dir
+sizes = {p["partition"]: (p["size"], p["offsetLag"], p["isFuture"]) for p in log_dir["partitions"]}
+assert sorted(sizes) == ["tools-lines-0", "tools-lines-1", "tools-lines-2"], sizes
+assert all(size > 0 and lag == 0 and not future for size, lag, future in sizes.values()), sizes
+PY
+}
+check "kafka-log-dirs --describe: the log directory, each partition's size, no lag" log_dirs
 
 # --- kafka-consumer-groups ------------------------------------------------------------------------
 group_rows() { # "TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG" of --describe, by partition

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest, DescribeTransactionsRequest,
-    EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeLogDirsRequest, DescribeProducersRequest,
+    DescribeTransactionsRequest, EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -130,6 +130,7 @@ pub const ROUTES: &[Route] = &[
     route!(describe_transactions: DescribeTransactionsRequest),
     route!(list_transactions: ListTransactionsRequest),
     route!(describe_producers: DescribeProducersRequest),
+    route!(describe_log_dirs: DescribeLogDirsRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 
