@@ -85,6 +85,17 @@ pub enum ConfigError {
     SeveralLogDirs(usize),
     #[error(transparent)]
     Quorum(#[from] crate::quorum_config::QuorumConfigError),
+    #[error("You must set `node.id` to the same value as `broker.id`.")]
+    BrokerIdMismatch,
+}
+
+/// Kafka's older name of `node.id`: it gives `node.id` its value when only it is set, and must
+/// agree with `node.id` when both are.
+const BROKER_ID: &str = "broker.id";
+const NODE_ID: &str = "node.id";
+
+fn node_id_kind() -> crate::config_defs::ValueKind {
+    broker_setting(NODE_ID).map_or(crate::config_defs::ValueKind::Int { min: 0 }, |s| s.kind)
 }
 
 /// Kafka's coarser spellings of millisecond settings (Kafka's stock server.properties sets
@@ -132,7 +143,18 @@ impl BrokerConfig {
         }
         let mut explicit = BTreeMap::new();
         let mut coarse: BTreeMap<&'static str, i64> = BTreeMap::new();
+        let mut broker_id = None;
         for (origin, key, value) in entries {
+            if key == BROKER_ID {
+                // Kafka's older name of node.id; checked as node.id is.
+                node_id_kind().check(&value).map_err(|reason| ConfigError::BadValue {
+                    origin: origin.clone(),
+                    key: key.clone(),
+                    reason,
+                })?;
+                broker_id = Some(value);
+                continue;
+            }
             if IGNORED_BROKER_SETTINGS.contains(&key.as_str()) {
                 tracing::warn!(setting = %key, %origin, "Kafka setting has no effect on Strata; ignored");
                 continue;
@@ -154,6 +176,17 @@ impl BrokerConfig {
                 reason,
             })?;
             explicit.insert(key, value);
+        }
+        if let Some(broker_id) = broker_id {
+            match explicit.get(NODE_ID) {
+                None => {
+                    explicit.insert(NODE_ID.to_string(), broker_id);
+                }
+                Some(node_id) if node_id.trim().parse::<i32>().ok() != broker_id.trim().parse::<i32>().ok() => {
+                    return Err(ConfigError::BrokerIdMismatch);
+                }
+                Some(_) => {}
+            }
         }
         // As in Kafka, the millisecond setting wins over minutes, which win over hours.
         for &(name, target, unit_ms) in COARSE_SYNONYMS {
@@ -348,6 +381,21 @@ mod tests {
         assert!(err.to_string().contains("max.connections.per.ip.overrides"), "{err}");
         let err = BrokerConfig::from_cli(cli(&["--listen", "nowhere"])).expect_err("address");
         assert!(matches!(err, ConfigError::BadAddress { .. }));
+    }
+
+    /// As in Kafka, `broker.id` is `node.id`'s older name: alone it sets the node id, and the two
+    /// must agree when both are given.
+    #[test]
+    fn broker_id_is_node_ids_older_name() {
+        let config = BrokerConfig::from_cli(cli(&["--override", "broker.id=4"])).expect("valid");
+        assert_eq!(config.settings.node_id, 4);
+        let same = ["--override", "broker.id=4", "--override", "node.id=4"];
+        assert_eq!(BrokerConfig::from_cli(cli(&same)).expect("valid").settings.node_id, 4);
+        let differ = ["--override", "broker.id=4", "--override", "node.id=5"];
+        let err = BrokerConfig::from_cli(cli(&differ)).expect_err("disagree");
+        assert_eq!(err.to_string(), "You must set `node.id` to the same value as `broker.id`.");
+        let err = BrokerConfig::from_cli(cli(&["--override", "broker.id=-2"])).expect_err("negative");
+        assert!(err.to_string().contains("broker.id"), "{err}");
     }
 
     /// Kafka 4's stock KRaft `config/server.properties` (its listener and log settings) puts the

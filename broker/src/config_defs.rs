@@ -165,7 +165,7 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         kind: ValueKind::Int { min: 0 },
         default: "1",
         topic_setting: None,
-        doc: "This broker's id in metadata responses.",
+        doc: "This broker's id in metadata responses. broker.id, Kafka's older name, sets it when node.id is not given; both given must agree.",
     },
     BrokerSetting {
         name: "broker.rack",
@@ -514,7 +514,6 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
 
 /// Kafka settings that have no effect on a single Strata node; setting them is a warning, not an error.
 pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
-    "broker.id",
     "inter.broker.listener.name",
     "num.network.threads",
     "num.io.threads",
