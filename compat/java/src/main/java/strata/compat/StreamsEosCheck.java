@@ -71,7 +71,7 @@ import org.apache.kafka.streams.kstream.Produced;
  * <dt>clean</dt>
  * <dd>One instance in this JVM runs to the final counts and closes.</dd>
  * <dt>crash</dt>
- * <dd>Instance a, a child JVM slowed to 4 ms a line, is killed with SIGKILL once a fifth of the
+ * <dd>Instance a, a child JVM slowed to 20 ms a line and committing every 2 s, is killed with SIGKILL once a fifth of the
  *     updates are committed and while the coordinator lists its transaction Ongoing. Instance b
  *     starts on the same state directory (so the same process id and transactional id: its
  *     initTransactions fences a and aborts the open transaction), restores the counts from the
@@ -157,7 +157,7 @@ public final class StreamsEosCheck {
 
     /** Streams' commit interval: many small transactions. */
     private static final int COMMIT_MS = 100;
-    /** The commit interval of the failover's instance a, killed while a transaction is Ongoing. */
+    /** The commit interval of the instance the crash and failover checks kill while a transaction is Ongoing. */
     private static final int KILLED_COMMIT_MS = 2_000;
 
     /**
@@ -505,8 +505,11 @@ public final class StreamsEosCheck {
         long total = expected.values().stream().mapToLong(Long::longValue).sum();
         Path stateDir = Files.createTempDirectory("strata-compat-streams");
         try (OutputFollower follower = new OutputFollower(expected)) {
-            // 4 ms per line: the 1,000 lines take 4 s or more, so the kill lands mid-run.
-            ChildApp a = new ChildApp("a", stateDir, 4, COMMIT_MS);
+            // 20 ms per line: the 1,000 lines take 20 s or more, so the kill lands mid-run, and a
+            // commits every 2 s, so a transaction is Ongoing most of the time. (At 4 ms and 100 ms,
+            // a loaded CI machine once saw instance a finish its input before the kill: no
+            // transaction was Ongoing again.)
+            ChildApp a = new ChildApp("a", stateDir, 20, KILLED_COMMIT_MS);
             follower.followUntil(() -> follower.updates >= total / 5, a, "a fifth of the updates from instance a");
             // Kill it while the coordinator has its transaction Ongoing (it is between transactions
             // for a moment after each commit).
