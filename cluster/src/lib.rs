@@ -1,7 +1,15 @@
 //! The cluster's metadata logic, free of sockets and clocks so that it can be tested alone and
-//! driven by whatever replicates the metadata. So far: [`placement`], which brokers hold a new
-//! partition's replicas and which of them leads.
+//! driven by whatever replicates the metadata (today the single node's metadata journal, next
+//! the Raft quorum of `QUORUM-DESIGN.md`):
+//!
+//! - [`records`]: the metadata records, each change a batch of them; [`image`]: the state they
+//!   replay to; [`leadership`]: a partition's leader, epoch and replicas;
+//! - [`placement`]: which brokers hold a new partition's replicas and which of them leads.
 
+pub mod image;
+pub mod leadership;
 pub mod placement;
+pub mod records;
 
+pub use leadership::Leadership;
 pub use placement::{PlacementError, UsableBroker, place};

@@ -2,7 +2,7 @@
 //! the payload, then the payload. A crash during an append leaves a frame that is short or fails
 //! its CRC; [`scan`] stops there, so a torn tail is dropped and everything before it is kept.
 
-use super::records::MetadataRecord;
+use strata_cluster::records::MetadataRecord;
 
 /// Bytes before each payload: its length and its CRC32C.
 pub const FRAME_HEADER_BYTES: usize = 8;

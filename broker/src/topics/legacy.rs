@@ -7,10 +7,10 @@ use std::path::Path;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::Leadership;
-use super::image::{MetadataImage, TopicImage, creation};
 use super::journal::JournalError;
 use crate::durable_file::sync_parent;
+use strata_cluster::Leadership;
+use strata_cluster::image::{MetadataImage, TopicImage, creation};
 
 pub const LEGACY_FILE: &str = "topics.json";
 

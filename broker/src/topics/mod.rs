@@ -3,19 +3,17 @@
 //! fsynced) to the metadata log before it takes effect, so a restart finds every topic a client
 //! was told exists; at start the log is replayed and partition directories are opened from it.
 //!
-//! - [`records`]: the metadata records; [`frame`]: their framing on disk; [`image`]: the state
-//!   they replay to; [`journal`]: the snapshot and log files; [`legacy`]: `topics.json` migration.
-//! - [`names`]: topic name rules; [`settings`]: topic setting values; [`leadership`]: partition
-//!   leadership state.
+//! - The metadata records, the image they replay to and partition leadership are
+//!   `strata_cluster`'s ([`strata_cluster::records`], [`strata_cluster::image`],
+//!   [`strata_cluster::leadership`]); here [`frame`]: their framing on disk; [`journal`]: the
+//!   snapshot and log files; [`legacy`]: `topics.json` migration.
+//! - [`names`]: topic name rules; [`settings`]: topic setting values.
 
 mod error;
 mod frame;
-mod image;
 mod journal;
-mod leadership;
 mod legacy;
 mod names;
-mod records;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -30,12 +28,12 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 pub use error::TopicError;
-use image::{MetadataImage, TopicImage, config_changes, creation};
 use journal::{JournalError, LOG_BYTES_MAX, MetadataLog};
-pub use leadership::Leadership;
 pub use names::{is_internal_name, validate_name};
-use records::MetadataRecord;
 pub use settings::{TopicValueSource, log_config, topic_value, validate_overrides};
+pub use strata_cluster::Leadership;
+use strata_cluster::image::{MetadataImage, TopicImage, config_changes, creation};
+use strata_cluster::records::MetadataRecord;
 
 /// Most partitions one topic may have.
 pub const PARTITIONS_MAX: i32 = 10_000;

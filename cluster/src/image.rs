@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::Leadership;
-use super::records::{ConfigResource, MetadataRecord};
+use crate::leadership::Leadership;
+use crate::records::{ConfigResource, MetadataRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicImage {
