@@ -94,10 +94,6 @@ pub enum ConfigError {
 const BROKER_ID: &str = "broker.id";
 const NODE_ID: &str = "node.id";
 
-fn node_id_kind() -> crate::config_defs::ValueKind {
-    broker_setting(NODE_ID).map_or(crate::config_defs::ValueKind::Int { min: 0 }, |s| s.kind)
-}
-
 /// Kafka's coarser spellings of millisecond settings (Kafka's stock server.properties sets
 /// `log.retention.hours`): (name, the setting it gives a value to, milliseconds per unit), in
 /// precedence order.
@@ -145,16 +141,6 @@ impl BrokerConfig {
         let mut coarse: BTreeMap<&'static str, i64> = BTreeMap::new();
         let mut broker_id = None;
         for (origin, key, value) in entries {
-            if key == BROKER_ID {
-                // Kafka's older name of node.id; checked as node.id is.
-                node_id_kind().check(&value).map_err(|reason| ConfigError::BadValue {
-                    origin: origin.clone(),
-                    key: key.clone(),
-                    reason,
-                })?;
-                broker_id = Some(value);
-                continue;
-            }
             if IGNORED_BROKER_SETTINGS.contains(&key.as_str()) {
                 tracing::warn!(setting = %key, %origin, "Kafka setting has no effect on Strata; ignored");
                 continue;
@@ -168,14 +154,20 @@ impl BrokerConfig {
                 coarse.insert(name, i64::from(n));
                 continue;
             }
-            let setting = broker_setting(&key)
+            // broker.id, Kafka's older name of node.id, is checked as node.id is.
+            let checked_as = if key == BROKER_ID { NODE_ID } else { key.as_str() };
+            let setting = broker_setting(checked_as)
                 .ok_or_else(|| ConfigError::UnknownKey { origin: origin.clone(), key: key.clone() })?;
             setting.kind.check(&value).map_err(|reason| ConfigError::BadValue {
                 origin: origin.clone(),
                 key: key.clone(),
                 reason,
             })?;
-            explicit.insert(key, value);
+            if key == BROKER_ID {
+                broker_id = Some(value);
+            } else {
+                explicit.insert(key, value);
+            }
         }
         if let Some(broker_id) = broker_id {
             match explicit.get(NODE_ID) {

@@ -195,9 +195,7 @@ impl Settings {
     pub fn max_connections_for(&self, address: IpAddr) -> usize {
         self.max_connections_per_ip_overrides.0.get(&address).copied().unwrap_or(self.max_connections_per_ip)
     }
-}
 
-impl Settings {
     /// `broker.rack`, or none when it is empty (Kafka's unset).
     pub fn rack(&self) -> Option<String> {
         Some(self.broker_rack.clone()).filter(|r| !r.is_empty())

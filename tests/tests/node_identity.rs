@@ -11,10 +11,6 @@ use strata_testkit::requests;
 use strata_tests::broker::run_strata;
 use strata_tests::{Broker, BrokerOptions};
 
-fn strata(args: &[&str]) -> Output {
-    run_strata(args)
-}
-
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -50,19 +46,20 @@ fn strata_format_writes_the_cluster_id_the_broker_then_serves() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let data_arg = data.to_str().expect("utf8");
-    let uuid = strata(&["random-uuid"]);
+    let uuid = run_strata(["random-uuid"]);
     assert!(uuid.status.success(), "{}", text(&uuid));
     let id = String::from_utf8_lossy(&uuid.stdout).trim().to_owned();
 
-    let format = strata(&["format", "-t", &id, "--data-dir", data_arg, "--override", "node.id=5"]);
+    let format = run_strata(["format", "-t", &id, "--data-dir", data_arg, "--override", "node.id=5"]);
     assert!(format.status.success(), "{}", text(&format));
     assert!(text(&format).contains(&id), "{}", text(&format));
-    let again = strata(&["format", "-t", &id, "--data-dir", data_arg, "--override", "node.id=5"]);
+    let again = run_strata(["format", "-t", &id, "--data-dir", data_arg, "--override", "node.id=5"]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(text(&again).contains("is already formatted. Use --ignore-formatted"), "{}", text(&again));
-    let ignored = strata(&["format", "-g", "-t", &id, "--data-dir", data_arg, "--override", "node.id=5"]);
+    let ignored = run_strata(["format", "-g", "-t", &id, "--data-dir", data_arg, "--override", "node.id=5"]);
     assert!(ignored.status.success(), "{}", text(&ignored));
-    let other = strata(&["format", "-g", "-t", "another-cluster", "--data-dir", data_arg, "--override", "node.id=5"]);
+    let other =
+        run_strata(["format", "-g", "-t", "another-cluster", "--data-dir", data_arg, "--override", "node.id=5"]);
     assert_eq!(other.status.code(), Some(1), "{}", text(&other));
     assert!(text(&other).contains(&format!("Expected another-cluster, but read {id}")), "{}", text(&other));
 
@@ -80,7 +77,7 @@ fn a_directory_formatted_for_another_node_id_is_refused_and_left_intact() {
     let data = broker.data_dir().to_str().expect("utf8").to_owned();
     let before = std::fs::read_to_string(broker.data_dir().join("meta.properties")).expect("read");
 
-    let refused = strata(&["--listen", "127.0.0.1:0", "--data-dir", &data, "--override", "node.id=2"]);
+    let refused = run_strata(["--listen", "127.0.0.1:0", "--data-dir", &data, "--override", "node.id=2"]);
     assert!(!refused.status.success(), "{}", text(&refused));
     assert!(!text(&refused).contains("listening on"), "{}", text(&refused));
     assert!(text(&refused).contains("stored node id 1 doesn't match the configured node.id 2"), "{}", text(&refused));
@@ -99,7 +96,7 @@ fn a_directory_formatted_for_another_node_id_is_refused_and_left_intact() {
 fn quorum_settings_naming_other_nodes_are_refused_until_the_cluster_exists() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().to_str().expect("utf8");
-    let start = |setting: &str| strata(&["--listen", "127.0.0.1:0", "--data-dir", data, "--override", setting]);
+    let start = |setting: &str| run_strata(["--listen", "127.0.0.1:0", "--data-dir", data, "--override", setting]);
     let three = start("controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095");
     assert_eq!(three.status.code(), Some(2), "{}", text(&three));
     assert!(text(&three).contains("a cluster of several nodes is not built yet"), "{}", text(&three));

@@ -114,6 +114,22 @@ fn test_support_is_only_a_dev_dependency_of_the_product() {
     }
 }
 
+/// Every directory of Rust code in the workspace (each crate, and the fuzz project).
+const CRATE_DIRS: &[&str] = &[
+    "wire",
+    "log",
+    "groups",
+    "txn",
+    "cluster",
+    "broker",
+    "testkit",
+    "tests",
+    "benches",
+    "tidy",
+    "fuzz-targets",
+    "fuzz",
+];
+
 /// The files allowed `unsafe` code (the workspace denies it everywhere else), each for a reason
 /// its own comments give.
 const UNSAFE_ALLOWED: &[&str] = &[
@@ -125,20 +141,7 @@ const UNSAFE_ALLOWED: &[&str] = &[
 #[test]
 fn unsafe_code_only_where_listed() {
     let mut files = Vec::new();
-    for dir in [
-        "wire",
-        "log",
-        "groups",
-        "txn",
-        "cluster",
-        "broker",
-        "testkit",
-        "tests",
-        "benches",
-        "tidy",
-        "fuzz-targets",
-        "fuzz",
-    ] {
+    for dir in CRATE_DIRS {
         rust_files(&workspace().join(dir), &mut files);
     }
     let root = workspace();
@@ -198,20 +201,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_rust_file_opens_with_a_role_comment() {
     let mut files = Vec::new();
-    for dir in [
-        "wire",
-        "log",
-        "groups",
-        "txn",
-        "cluster",
-        "broker",
-        "testkit",
-        "tests",
-        "benches",
-        "tidy",
-        "fuzz-targets",
-        "fuzz",
-    ] {
+    for dir in CRATE_DIRS {
         rust_files(&workspace().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());
