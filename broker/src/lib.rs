@@ -13,7 +13,6 @@ pub mod connection_limits;
 pub mod data_dir_lock;
 pub mod dispatch;
 pub mod duplicates;
-pub mod durable_file;
 pub mod errors;
 pub mod fd_limit;
 pub mod fetch_sessions;

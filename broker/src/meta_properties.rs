@@ -169,7 +169,7 @@ fn read(path: &Path) -> Result<Option<MetaProperties>, MetaError> {
 
 /// Writes the file so that a power cut leaves it whole or absent, never half written.
 fn write(path: &Path, meta: &MetaProperties) -> Result<(), MetaError> {
-    crate::durable_file::write_atomically(path, meta.render().as_bytes())
+    strata_log::durable_file::write_atomically(path, meta.render().as_bytes())
         .map_err(|source| MetaError::Io { path: path.to_path_buf(), source })
 }
 

@@ -4,7 +4,7 @@
 //! transactional producer state (last stable offset, aborted-transaction index) and crash recovery. No knowledge of requests: the broker uses [`LogManager`] and
 //! [`Partition`].
 //!
-//! Module map: `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
+//! Module map: `durable_file` (small files replaced whole), `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
 //! only `unsafe`), `index_file`, `offset_index`, `time_index`, `txn_index` (aborted transactions), `scan`, `segment`, `checkpoint`,
 //! `producer_state`, `log_dir` (the directory's health: offline after an I/O error);
 //! `record_buf` (reused copies of record sets); `partition` (append, read,
@@ -12,6 +12,7 @@
 
 mod checkpoint;
 mod config;
+pub mod durable_file;
 mod error;
 mod index_file;
 pub mod io;

@@ -15,9 +15,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::frame::{self, FrameError};
-use crate::durable_file::write_atomically;
 use strata_cluster::image::{ApplyError, MetadataImage};
 use strata_cluster::records::MetadataRecord;
+use strata_log::durable_file::write_atomically;
 
 pub const LOG_FILE: &str = "metadata.log";
 pub const SNAPSHOT_FILE: &str = "metadata.snapshot";

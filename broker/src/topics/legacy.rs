@@ -8,9 +8,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::journal::JournalError;
-use crate::durable_file::sync_parent;
 use strata_cluster::Leadership;
 use strata_cluster::image::{MetadataImage, TopicImage, creation};
+use strata_log::durable_file::sync_parent;
 
 pub const LEGACY_FILE: &str = "topics.json";
 

@@ -269,6 +269,17 @@ impl Partition {
     /// `offset`, on a batch boundary). Below the log start the log is emptied and restarts at
     /// `offset`. For replication; waits for in-flight writes first.
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        self.truncate(Offset(offset.max(0)), false)
+    }
+
+    /// Empties the log and restarts it at `offset`, which may lie beyond the log end (Kafka's
+    /// `truncateFullyAndStartAt`): a replica handed a snapshot or a leader's log start that its
+    /// own log does not reach. Waits for in-flight writes first.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), LogError> {
+        self.truncate(Offset(offset.max(0)), true)
+    }
+
+    fn truncate(&self, target: Offset, fully: bool) -> Result<(), LogError> {
         let inner = &self.inner;
         let _order = inner.lock_order();
         let state = inner.lock_state();
@@ -276,14 +287,13 @@ impl Partition {
         if state.closed {
             return Err(LogError::Closed);
         }
-        let target = Offset(offset.max(0));
-        if target >= state.dirty_end {
+        if target >= state.dirty_end && !fully {
             return Ok(());
         }
         remove_clean_marker(inner, &mut state)?;
         let config = state.config;
         let first_base = state.segments.keys().next().copied().unwrap_or(0);
-        if target < state.log_start || target.0 <= first_base {
+        if fully || target < state.log_start || target.0 <= first_base {
             // Nothing before the target survives: start over at it.
             let fresh = Segment::create(&inner.dir, target, config.segment_index_bytes)?;
             for (_, segment) in std::mem::take(&mut state.segments) {

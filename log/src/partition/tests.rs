@@ -242,6 +242,31 @@ fn delete_records_and_truncate() {
 }
 
 #[test]
+fn truncate_fully_and_start_beyond_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager(dir.path());
+    let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    for i in 0..3 {
+        append(&p, batch(2, i), 0); // offsets 0..6
+    }
+    // A snapshot the log does not reach: the log restarts empty past its old end.
+    p.truncate_fully_and_start_at(40).unwrap();
+    assert_eq!((p.log_start_offset(), p.high_watermark()), (40, 40));
+    assert!(!dir.path().join("t-0/00000000000000000000.log").exists());
+    assert_eq!(append(&p, batch(1, 0), 0).base_offset, 40);
+    // At an offset inside the log: everything goes, even what lies below it.
+    p.truncate_fully_and_start_at(41).unwrap();
+    assert_eq!((p.log_start_offset(), p.high_watermark()), (41, 41));
+    m.shutdown().unwrap();
+
+    let m = manager(dir.path());
+    let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    assert_eq!((p.log_start_offset(), p.high_watermark()), (41, 41));
+    assert_eq!(append(&p, batch(1, 0), 0).base_offset, 41);
+    m.shutdown().unwrap();
+}
+
+#[test]
 fn timestamps_lookup() {
     let dir = tempfile::tempdir().unwrap();
     let m = manager(dir.path());

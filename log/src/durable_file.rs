@@ -1,6 +1,6 @@
-//! Small files replaced whole and durably: the metadata snapshot, `meta.properties`. A power cut
-//! leaves either the old file or the new one, never a mix, and a rename or removal is made
-//! durable by syncing the directory that holds it.
+//! Small files replaced whole and durably: the metadata snapshot, `meta.properties`, the quorum
+//! state. A power cut leaves either the old file or the new one, never a mix, and a rename or
+//! removal is made durable by syncing the directory that holds it.
 
 use std::fs::File;
 use std::io::Write;
