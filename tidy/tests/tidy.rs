@@ -64,6 +64,22 @@ fn crates_depend_only_on_what_the_design_allows() {
         ("groups", &["strata-wire", "kafka-protocol", "bytes", "thiserror"]),
         ("txn", &["strata-groups", "kafka-protocol", "bytes", "thiserror"]),
         ("cluster", &["thiserror", "serde", "uuid"]),
+        (
+            "quorum",
+            &[
+                "strata-cluster",
+                "strata-log",
+                "strata-wire",
+                "openraft",
+                "kafka-protocol",
+                "bytes",
+                "tokio",
+                "tracing",
+                "serde",
+                "serde_json",
+                "thiserror",
+            ],
+        ),
     ];
     for (dir, allowed) in allowed {
         let manifest = read(&workspace().join(dir).join("Cargo.toml"));
@@ -81,6 +97,17 @@ fn crates_depend_only_on_what_the_design_allows() {
     );
 }
 
+#[test]
+fn only_the_quorum_crate_names_openraft() {
+    // QUORUM-DESIGN.md: openraft's API is unstable before 1.0, so one crate holds every use.
+    for dir in CRATE_DIRS.iter().filter(|d| **d != "quorum") {
+        let manifest = workspace().join(dir).join("Cargo.toml");
+        if manifest.exists() {
+            assert!(!dependencies(&read(&manifest)).contains(&"openraft".to_string()), "{dir} depends on openraft");
+        }
+    }
+}
+
 /// Crates that exist only to test or measure (test kit, end-to-end tests, benchmarks, this crate).
 const TEST_ONLY_CRATES: &[&str] = &["testkit", "tests", "benches", "tidy", "fuzz-targets"];
 
@@ -93,6 +120,7 @@ fn test_support_is_only_a_dev_dependency_of_the_product() {
         ("groups", &["strata-testkit", "proptest"]),
         ("txn", &["proptest"]),
         ("cluster", &["proptest"]),
+        ("quorum", &["tempfile", "uuid"]),
         ("broker", &["strata-testkit", "tempfile"]),
     ];
     for (dir, allowed) in allowed {
@@ -121,6 +149,7 @@ const CRATE_DIRS: &[&str] = &[
     "groups",
     "txn",
     "cluster",
+    "quorum",
     "broker",
     "testkit",
     "tests",

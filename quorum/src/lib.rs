@@ -1,0 +1,23 @@
+//! The metadata quorum: the controllers agree on the metadata log through Raft (openraft; the
+//! reasons are in `cluster/QUORUM-DESIGN.md`), every member applies it to the same
+//! [`strata_cluster::image::MetadataImage`], and the broker serves from that image.
+//!
+//! - [`types`]: the entry payload (one controller decision) and openraft's type configuration;
+//! - [`log_store`]: the Raft log as the strata-log partition `__cluster_metadata-0`;
+//!   [`quorum_state`]: the vote, committed and purged ids beside it;
+//! - [`state_machine`]: the image, published as decisions apply, and its snapshot file;
+//! - [`net`]: the Raft RPCs between controllers over TCP;
+//! - [`node`]: [`Quorum`], a running member.
+
+pub mod error;
+pub mod log_store;
+pub mod net;
+pub mod node;
+pub mod quorum_state;
+pub mod state_machine;
+pub mod types;
+
+pub use error::{ProposeError, QuorumError};
+pub use node::{Quorum, QuorumConfig, QuorumTiming};
+pub use state_machine::MetadataView;
+pub use types::Applied;
