@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::leadership::Leadership;
-use crate::records::{ConfigResource, MetadataRecord};
+use crate::records::{BrokerRegistration, ConfigResource, MetadataRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicImage {
@@ -30,11 +30,21 @@ pub enum ApplyError {
     PartitionGap { id: Uuid, partition: i32 },
     #[error("log start record in the middle of the metadata")]
     MisplacedLogStart,
+    #[error("broker {0} is not registered")]
+    UnknownBroker(i32),
+    #[error("producer ids from {start} are taken (the next free is {next})")]
+    ProducerIdsTaken { start: i64, next: i64 },
+    #[error("the cluster id is {current}, not {proposed}")]
+    ClusterIdSet { current: String, proposed: String },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataImage {
     topics: BTreeMap<Uuid, TopicImage>,
+    brokers: BTreeMap<i32, BrokerRegistration>,
+    cluster_id: Option<String>,
+    /// The first producer id no block has covered.
+    next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -46,8 +56,31 @@ impl MetadataImage {
         self.topics.get(&id)
     }
 
+    pub fn topic_named(&self, name: &str) -> Option<&TopicImage> {
+        self.topics.values().find(|t| t.name == name)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.topics.is_empty()
+        self.topics.is_empty() && self.brokers.is_empty()
+    }
+
+    /// Every registered broker, fenced or not, by id.
+    pub fn brokers(&self) -> impl Iterator<Item = &BrokerRegistration> {
+        self.brokers.values()
+    }
+
+    pub fn broker(&self, id: i32) -> Option<&BrokerRegistration> {
+        self.brokers.get(&id)
+    }
+
+    /// The first producer id no block has covered: where the next block starts.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
+
+    /// The cluster's id, once a member has set it.
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
     }
 
     /// Applies one batch. On error the image is left part-changed: replay then fails, and a live
@@ -92,13 +125,39 @@ impl MetadataImage {
             MetadataRecord::RemoveTopic { topic_id } => {
                 self.topics.remove(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
             }
+            MetadataRecord::ClusterId { cluster_id } => match &self.cluster_id {
+                Some(current) if current != cluster_id => {
+                    return Err(ApplyError::ClusterIdSet { current: current.clone(), proposed: cluster_id.clone() });
+                }
+                _ => self.cluster_id = Some(cluster_id.clone()),
+            },
+            MetadataRecord::ProducerIdBlock { start, end, .. } => {
+                if *start < self.next_producer_id || end < start {
+                    return Err(ApplyError::ProducerIdsTaken { start: *start, next: self.next_producer_id });
+                }
+                self.next_producer_id = *end;
+            }
+            MetadataRecord::RegisterBroker(registration) => {
+                self.brokers.insert(registration.broker_id, registration.clone());
+            }
+            MetadataRecord::BrokerFencing { broker_id, fenced } => {
+                self.brokers.get_mut(broker_id).ok_or(ApplyError::UnknownBroker(*broker_id))?.fenced = *fenced;
+            }
         }
         Ok(())
     }
 
-    /// The records that rebuild this image: one batch per topic.
+    /// The records that rebuild this image: one batch for the cluster id and the brokers (when
+    /// there are any), then one per topic.
     pub fn snapshot(&self) -> Vec<Vec<MetadataRecord>> {
-        self.topics.values().map(creation).collect()
+        let id = self.cluster_id.iter().map(|cluster_id| MetadataRecord::ClusterId { cluster_id: cluster_id.clone() });
+        let next = self.next_producer_id;
+        let producer_ids =
+            (next > 0).then_some(MetadataRecord::ProducerIdBlock { broker_id: -1, start: next, end: next });
+        let brokers: Vec<MetadataRecord> =
+            id.chain(producer_ids).chain(self.brokers.values().cloned().map(MetadataRecord::RegisterBroker)).collect();
+        let brokers = (!brokers.is_empty()).then_some(brokers);
+        brokers.into_iter().chain(self.topics.values().map(creation)).collect()
     }
 }
 
@@ -155,6 +214,47 @@ mod tests {
         }
         assert_eq!(replayed, image);
         assert_eq!(image.topic(Uuid::from_u128(1)).map(|t| t.partitions.len()), Some(3));
+    }
+
+    #[test]
+    fn brokers_register_fence_and_replay_from_a_snapshot() {
+        let mut image = MetadataImage::default();
+        let set_id = |id: &str| [MetadataRecord::ClusterId { cluster_id: id.to_string() }];
+        image.apply_batch(&set_id("abc")).expect("first id");
+        image.apply_batch(&set_id("abc")).expect("the same id again");
+        assert!(matches!(image.apply_batch(&set_id("xyz")), Err(ApplyError::ClusterIdSet { .. })));
+        assert_eq!(image.cluster_id(), Some("abc"));
+        let block = |start: i64| [MetadataRecord::ProducerIdBlock { broker_id: 1, start, end: start + 1000 }];
+        image.apply_batch(&block(0)).expect("the first block");
+        assert!(matches!(image.apply_batch(&block(500)), Err(ApplyError::ProducerIdsTaken { next: 1000, .. })));
+        image.apply_batch(&block(1000)).expect("the next block");
+        assert_eq!(image.next_producer_id(), 2000);
+        let registration = |id: i32, rack: Option<&str>| BrokerRegistration {
+            broker_id: id,
+            incarnation_id: Uuid::from_u128(id as u128),
+            host: "127.0.0.1".to_string(),
+            port: 9000 + id,
+            rack: rack.map(str::to_string),
+            fenced: true,
+        };
+        image.apply_batch(&[MetadataRecord::RegisterBroker(registration(1, Some("r1")))]).expect("register 1");
+        image.apply_batch(&[MetadataRecord::RegisterBroker(registration(2, None))]).expect("register 2");
+        image.apply_batch(&[MetadataRecord::BrokerFencing { broker_id: 2, fenced: false }]).expect("unfence");
+        assert_eq!(image.broker(2).map(|b| b.fenced), Some(false));
+        assert_eq!(
+            image.apply_batch(&[MetadataRecord::BrokerFencing { broker_id: 7, fenced: false }]),
+            Err(ApplyError::UnknownBroker(7))
+        );
+        // A restart registers again: the new incarnation replaces the old, fenced until it heartbeats.
+        let again = BrokerRegistration { incarnation_id: Uuid::from_u128(22), ..registration(2, None) };
+        image.apply_batch(&[MetadataRecord::RegisterBroker(again.clone())]).expect("re-register");
+        assert_eq!(image.broker(2), Some(&again));
+        image.apply_batch(&creation(&topic("a", 1, 2))).expect("a");
+        let mut replayed = MetadataImage::default();
+        for batch in image.snapshot() {
+            replayed.apply_batch(&batch).expect("replay");
+        }
+        assert_eq!(replayed, image);
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //!
 //! - [`records`]: the metadata records, each change a batch of them; [`image`]: the state they
 //!   replay to; [`leadership`]: a partition's leader, epoch and replicas;
-//! - [`placement`]: which brokers hold a new partition's replicas and which of them leads.
+//! - [`placement`]: which brokers hold a new partition's replicas and which of them leads;
+//! - [`liveness`]: which brokers the active controller fences or unfences, and how partition
+//!   leadership follows.
 
 pub mod image;
 pub mod leadership;
+pub mod liveness;
 pub mod placement;
 pub mod records;
 

@@ -1,6 +1,7 @@
 //! The metadata records: each change to the topic registry is a batch of these, appended to the
 //! metadata log and replayed at start. They are shaped like KRaft's (`TopicRecord`,
-//! `PartitionRecord`, `ConfigRecord`, `RemoveTopicRecord`), which are what a Raft quorum of
+//! `PartitionRecord`, `ConfigRecord`, `RemoveTopicRecord`, `RegisterBrokerRecord`,
+//! `BrokerRegistrationChangeRecord`), which are what a Raft quorum of
 //! controllers will replicate, and are encoded with serde (JSON, tagged by `type`).
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,32 @@ pub enum MetadataRecord {
     Config { resource: ConfigResource, name: String, value: Option<String> },
     /// A topic was deleted (KRaft `RemoveTopicRecord`).
     RemoveTopic { topic_id: Uuid },
+    /// A broker registered (KRaft `RegisterBrokerRecord`): at every start, with a new
+    /// incarnation id, replacing its earlier registration. It starts fenced until it heartbeats.
+    RegisterBroker(BrokerRegistration),
+    /// The cluster's id, set once by the first member to propose one: every member's
+    /// `meta.properties` must then name it.
+    ClusterId { cluster_id: String },
+    /// Producer ids `start..end` go to broker `broker_id` to hand out (KRaft `ProducerIdsRecord`):
+    /// refused unless `start` is at or past every block given before, so no id is given twice.
+    ProducerIdBlock { broker_id: i32, start: i64, end: i64 },
+    /// A broker was fenced (missed heartbeats, or stopped) or unfenced (heartbeats again)
+    /// (KRaft `BrokerRegistrationChangeRecord`).
+    BrokerFencing { broker_id: i32, fenced: bool },
+}
+
+/// A broker as the cluster knows it: where clients reach it and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRegistration {
+    pub broker_id: i32,
+    /// New at each start, so a restarted broker is told from its former self.
+    pub incarnation_id: Uuid,
+    /// The advertised client listener.
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+    /// A fenced broker is not listed to clients and is given no new replicas.
+    pub fenced: bool,
 }
 
 /// What a `Config` record applies to. Only topics have dynamic settings so far.
