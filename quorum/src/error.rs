@@ -12,7 +12,7 @@ pub enum QuorumError {
     Start(String),
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProposeError {
     /// Only the leader commits decisions (KRaft: NOT_CONTROLLER).
     #[error("this node does not lead the metadata quorum (leader: {leader:?})")]
@@ -22,4 +22,7 @@ pub enum ProposeError {
     Refused { offset: u64, reason: String },
     #[error("the metadata quorum stopped: {0}")]
     Stopped(String),
+    /// No leader answered in time (an election that does not end, the leader unreachable).
+    #[error("no metadata quorum leader answered: {0}")]
+    NoLeader(String),
 }

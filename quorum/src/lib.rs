@@ -6,11 +6,14 @@
 //! - [`log_store`]: the Raft log as the strata-log partition `__cluster_metadata-0`;
 //!   [`quorum_state`]: the vote, committed and purged ids beside it;
 //! - [`state_machine`]: the image, published as decisions apply, and its snapshot file;
-//! - [`net`]: the Raft RPCs between controllers over TCP;
+//! - [`net`]: the Raft RPCs between controllers over TCP; [`leader_link`]: requests a member
+//!   forwards to the leader (decisions to commit, broker heartbeats);
 //! - [`node`]: [`Quorum`], a running member.
 
 pub mod error;
+pub mod leader_link;
 pub mod log_store;
+pub mod member;
 pub mod net;
 pub mod node;
 pub mod quorum_state;

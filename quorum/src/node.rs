@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use strata_cluster::records::MetadataRecord;
 use strata_log::{LogConfig, LogManager};
@@ -15,12 +18,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::{ProposeError, QuorumError};
+use crate::leader_link::{LeaderLink, retry};
 use crate::log_store::{METADATA_TOPIC, MetaLogStore, now_ms};
+use crate::member::Member;
 use crate::net::client::PeerClients;
+use crate::net::frame::{RaftReply, RaftRequest};
 use crate::net::server::serve;
 use crate::quorum_state::QuorumStateFile;
 use crate::state_machine::{MetaStateMachine, MetadataView};
-use crate::types::{Applied, Decision, MetaRaft};
+use crate::types::{Applied, Decision};
 
 /// The quorum's timing, in milliseconds (KRaft's are `controller.quorum.election.timeout.ms` and
 /// `controller.quorum.fetch.timeout.ms`; openraft's leader lease is the election timeout's top).
@@ -50,10 +56,14 @@ pub struct QuorumConfig {
     pub snapshot_every_entries: u64,
 }
 
+/// How long a proposal or heartbeat keeps trying to reach a leader.
+const LEADER_WAIT: Duration = Duration::from_secs(15);
+
 /// A running quorum member.
 pub struct Quorum {
     node_id: u64,
-    raft: Raft<MetaRaft>,
+    member: Arc<Member>,
+    link: LeaderLink,
     view: watch::Receiver<MetadataView>,
     server: JoinHandle<()>,
 }
@@ -98,7 +108,8 @@ impl Quorum {
         let raft = Raft::new(config.node_id, Arc::new(raft_config), PeerClients, log_store, state_machine)
             .await
             .map_err(|e| QuorumError::Start(e.to_string()))?;
-        let server = serve(listener, raft.clone());
+        let member = Arc::new(Member::new(raft.clone()));
+        let server = serve(listener, Arc::clone(&member));
 
         let voters: BTreeMap<u64, BasicNode> =
             config.voters.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
@@ -112,7 +123,8 @@ impl Quorum {
                 return Err(QuorumError::Start(e.to_string()));
             }
         }
-        Ok(Quorum { node_id: config.node_id, raft, view, server })
+        let link = LeaderLink::new(config.voters.clone());
+        Ok(Quorum { node_id: config.node_id, member, link, view, server })
     }
 
     pub fn node_id(&self) -> u64 {
@@ -121,17 +133,17 @@ impl Quorum {
 
     /// The leader this node knows of, if any.
     pub fn leader(&self) -> Option<u64> {
-        self.raft.metrics().borrow().current_leader
+        self.member.raft.metrics().borrow().current_leader
     }
 
     /// The current term (KRaft's epoch).
     pub fn term(&self) -> u64 {
-        self.raft.metrics().borrow().current_term
+        self.member.raft.metrics().borrow().current_term
     }
 
     /// Waits until some node leads, up to `timeout`; the leader.
     pub async fn wait_for_leader(&self, timeout: std::time::Duration) -> Option<u64> {
-        let mut metrics = self.raft.metrics();
+        let mut metrics = self.member.raft.metrics();
         tokio::time::timeout(timeout, async {
             loop {
                 if let Some(leader) = metrics.borrow_and_update().current_leader {
@@ -152,27 +164,70 @@ impl Quorum {
         self.view.clone()
     }
 
-    /// Commits one decision through the quorum and applies it; only the leader may.
+    /// Whether this node leads the quorum (the active controller).
+    pub fn is_leader(&self) -> bool {
+        self.member.is_leader()
+    }
+
+    /// Commits one decision through the quorum's leader (this node or another) and returns once
+    /// it is applied there; waits out elections for up to 15 s.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<Applied, ProposeError> {
-        match self.raft.client_write(Decision(records)).await {
-            Ok(response) => match response.data.refused {
-                None => Ok(response.data),
-                Some(reason) => Err(ProposeError::Refused { offset: response.data.offset, reason }),
-            },
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                Err(ProposeError::NotLeader { leader: forward.leader_id })
+        let decision = Decision(records);
+        retry(Instant::now() + LEADER_WAIT, || async {
+            match self.member.propose(decision.clone()).await {
+                Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
+                    match self.link.call(leader, &RaftRequest::Propose(decision.clone())).await? {
+                        RaftReply::Propose(outcome) => outcome,
+                        other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
+                    }
+                }
+                outcome => outcome,
             }
-            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
-                Err(ProposeError::Stopped(e.to_string()))
+        })
+        .await
+    }
+
+    /// Tells the leader that broker `broker_id` is alive.
+    pub async fn heartbeat(&self, broker_id: i32) -> Result<(), ProposeError> {
+        retry(Instant::now() + LEADER_WAIT, || async {
+            match self.member.heartbeat(broker_id) {
+                Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
+                    match self.link.call(leader, &RaftRequest::Heartbeat { broker_id }).await? {
+                        RaftReply::Heartbeat(outcome) => outcome,
+                        other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
+                    }
+                }
+                outcome => outcome,
             }
-            Err(RaftError::Fatal(fatal)) => Err(ProposeError::Stopped(fatal.to_string())),
+        })
+        .await
+    }
+
+    /// When each broker was last heard from, as this node (if leader) took their heartbeats.
+    pub fn heartbeats(&self) -> HashMap<i32, Instant> {
+        self.member.heartbeats()
+    }
+
+    /// Forgets the heartbeats taken so far (on gaining leadership: start counting afresh).
+    pub fn forget_heartbeats(&self) {
+        self.member.forget_heartbeats();
+    }
+
+    /// Waits until this node has applied the entry at `offset`, up to `timeout`.
+    pub async fn wait_applied(&self, offset: u64, timeout: Duration) -> Result<MetadataView, ProposeError> {
+        let mut view = self.view.clone();
+        let waited = tokio::time::timeout(timeout, view.wait_for(|v| v.applied.is_some_and(|a| a >= offset))).await;
+        match waited {
+            Ok(Ok(view)) => Ok(view.clone()),
+            Ok(Err(_)) => Err(ProposeError::Stopped("the state machine stopped".into())),
+            Err(_) => Err(ProposeError::NoLeader(format!("offset {offset} not applied within {timeout:?}"))),
         }
     }
 
     /// Stops the node: no more RPCs answered or sent. The log manager stays the caller's.
-    pub async fn shutdown(self) {
+    pub async fn stop(&self) {
         self.server.abort();
-        if let Err(error) = self.raft.shutdown().await {
+        if let Err(error) = self.member.raft.shutdown().await {
             tracing::warn!(%error, "metadata quorum did not stop cleanly");
         }
     }

@@ -1,5 +1,6 @@
 //! Three quorum members on loopback ports, each with its own metadata log: they elect a leader,
-//! commit decisions that every member applies, refuse proposals on followers, elect a new leader
+//! commit decisions that every member applies, forward a follower's proposals and heartbeats to
+//! the leader, elect a new leader
 //! when the leader stops, and bring a restarted member up to date from its own log plus the
 //! leader's (a snapshot when the leader has purged what it missed).
 
@@ -69,7 +70,7 @@ impl Cluster {
 
     async fn stop_member(&mut self, id: u64) {
         let member = self.members.remove(&id).unwrap();
-        member.quorum.shutdown().await;
+        member.quorum.stop().await;
         member.manager.shutdown().unwrap();
     }
 
@@ -142,14 +143,21 @@ async fn three_voters_agree_fail_over_and_catch_up() {
     let leader = cluster.agreed_leader().await;
     let follower = *cluster.voters.keys().find(|id| **id != leader).unwrap();
 
-    // Only the leader commits; a follower names it.
-    let refused = cluster.quorum(follower).propose(new_topic("on-follower")).await;
-    assert_eq!(refused, Err(ProposeError::NotLeader { leader: Some(leader) }));
-
     let mut names = vec!["orders".to_string()];
     let applied = cluster.quorum(leader).propose(new_topic("orders")).await.unwrap();
     assert!(applied.offset >= 1, "the voters' membership comes first: {applied:?}");
     cluster.all_hold(&names).await;
+
+    // A follower's proposal goes to the leader, and so do its brokers' heartbeats.
+    let forwarded = cluster.quorum(follower).propose(new_topic("via-follower")).await.unwrap();
+    assert!(forwarded.offset > applied.offset);
+    names.push("via-follower".to_string());
+    cluster.all_hold(&names).await;
+    cluster.quorum(follower).heartbeat(follower as i32).await.unwrap();
+    assert!(cluster.quorum(leader).heartbeats().contains_key(&(follower as i32)));
+    assert!(cluster.quorum(follower).heartbeats().is_empty(), "only the leader keeps sessions");
+    let view = cluster.quorum(follower).wait_applied(forwarded.offset, WAIT).await.unwrap();
+    assert!(view.image.topic_named("via-follower").is_some());
 
     // A decision the image refuses commits but changes nothing, on every member.
     let duplicate = cluster.quorum(leader).propose(new_topic("orders")).await;

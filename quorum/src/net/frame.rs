@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::types::{MetaRaft, Vote};
+use crate::error::ProposeError;
+use crate::types::{Applied, Decision, MetaRaft, Vote};
 
 /// The largest frame either side accepts (a snapshot travels in one).
 pub const FRAME_BYTES_MAX: u32 = 256 * 1024 * 1024;
@@ -18,7 +19,17 @@ pub const FRAME_BYTES_MAX: u32 = 256 * 1024 * 1024;
 pub enum RaftRequest {
     AppendEntries(AppendEntriesRequest<MetaRaft>),
     Vote(VoteRequest<u64>),
-    Snapshot { vote: Vote, meta: SnapshotMeta<u64, BasicNode>, data: Vec<u8> },
+    Snapshot {
+        vote: Vote,
+        meta: SnapshotMeta<u64, BasicNode>,
+        data: Vec<u8>,
+    },
+    /// A member that does not lead asks the leader to commit a decision for it.
+    Propose(Decision),
+    /// A broker's heartbeat, for the leader's session tracking.
+    Heartbeat {
+        broker_id: i32,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,6 +37,8 @@ pub enum RaftReply {
     AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     Snapshot(Result<SnapshotResponse<u64>, Fatal<u64>>),
+    Propose(Result<Applied, ProposeError>),
+    Heartbeat(Result<(), ProposeError>),
 }
 
 /// Writes one frame.

@@ -1,16 +1,18 @@
 //! The Raft RPCs a controller answers: an accept loop on the controller listener, a task per
-//! connection handing each request to the local Raft node. A malformed frame closes the
-//! connection with a log line.
+//! connection handing each request to the local Raft node (or, for forwarded decisions and
+//! heartbeats, to the member as leader). A malformed frame closes the connection with a log line.
 
-use openraft::{Raft, Snapshot};
+use std::sync::Arc;
+
+use openraft::Snapshot;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::frame::{RaftReply, RaftRequest, read_frame, write_frame};
-use crate::types::MetaRaft;
+use crate::member::Member;
 
 /// Serves `listener` until the task is aborted, which also ends every connection it accepted.
-pub fn serve(listener: TcpListener, raft: Raft<MetaRaft>) -> JoinHandle<()> {
+pub fn serve(listener: TcpListener, member: Arc<Member>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
@@ -18,9 +20,9 @@ pub fn serve(listener: TcpListener, raft: Raft<MetaRaft>) -> JoinHandle<()> {
             while connections.try_join_next().is_some() {}
             match listener.accept().await {
                 Ok((conn, peer)) => {
-                    let raft = raft.clone();
+                    let member = Arc::clone(&member);
                     connections.spawn(async move {
-                        if let Err(error) = connection(conn, raft).await {
+                        if let Err(error) = connection(conn, &member).await {
                             tracing::info!(%peer, %error, "controller connection closed");
                         }
                     });
@@ -34,8 +36,9 @@ pub fn serve(listener: TcpListener, raft: Raft<MetaRaft>) -> JoinHandle<()> {
     })
 }
 
-async fn connection(mut conn: TcpStream, raft: Raft<MetaRaft>) -> std::io::Result<()> {
+async fn connection(mut conn: TcpStream, member: &Member) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
+    let raft = &member.raft;
     while let Some(request) = read_frame::<_, RaftRequest>(&mut conn).await? {
         let reply = match request {
             RaftRequest::AppendEntries(rpc) => RaftReply::AppendEntries(raft.append_entries(rpc).await),
@@ -43,6 +46,9 @@ async fn connection(mut conn: TcpStream, raft: Raft<MetaRaft>) -> std::io::Resul
             RaftRequest::Snapshot { vote, meta, data } => {
                 RaftReply::Snapshot(raft.install_full_snapshot(vote, Snapshot { meta, snapshot: Box::new(data) }).await)
             }
+            // Answered here only: a member that does not lead says so rather than forward again.
+            RaftRequest::Propose(decision) => RaftReply::Propose(member.propose(decision).await),
+            RaftRequest::Heartbeat { broker_id } => RaftReply::Heartbeat(member.heartbeat(broker_id)),
         };
         write_frame(&mut conn, &reply).await?;
     }
