@@ -113,6 +113,8 @@ pub struct BrokerConfig {
     pub settings: Settings,
     /// Settings given explicitly (file, then overrides), by Kafka name; all validated.
     explicit: BTreeMap<String, String>,
+    /// Set when `controller.quorum.voters` names other nodes: this node is a cluster member.
+    pub cluster: Option<crate::quorum_config::ClusterConfig>,
 }
 
 impl BrokerConfig {
@@ -206,7 +208,7 @@ impl BrokerConfig {
                 reason: "must be -1 or at least socket.request.max.bytes, as Kafka requires".into(),
             });
         }
-        crate::quorum_config::check(&settings)?;
+        let cluster = crate::quorum_config::cluster(&settings)?;
         let listener = crate::listeners::client_listener(
             &settings.listeners,
             &settings.advertised_listeners,
@@ -222,7 +224,7 @@ impl BrokerConfig {
         };
         let listen = cli.listen.unwrap_or_else(|| listener.bind.bind_address());
         let advertise = cli.advertise.or_else(|| listener.advertised.map(|e| format!("{}:{}", e.host, e.port)));
-        Ok(BrokerConfig { listen, advertise, data_dir, settings, explicit })
+        Ok(BrokerConfig { listen, advertise, data_dir, settings, explicit, cluster })
     }
 
     /// A configuration with every default, for tests.
@@ -235,6 +237,7 @@ impl BrokerConfig {
             // A unit test parses every default.
             settings: settings.unwrap_or_else(|(name, reason)| panic!("default of {name}: {reason}")),
             explicit: BTreeMap::new(),
+            cluster: None,
         }
     }
 

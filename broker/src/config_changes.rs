@@ -90,7 +90,7 @@ pub fn alter_topic(
     if validate_only {
         return Ok(());
     }
-    let updated = broker.topics.update_overrides(&broker.config, name, change)?;
+    let updated = broker.topics.update_overrides(&broker.log, &broker.config, name, change)?;
     tracing::info!(topic = name, overrides = ?updated.overrides, "altered topic configs");
     Ok(())
 }

@@ -151,6 +151,7 @@ impl ErrorCode for TopicError {
             TopicError::InvalidConfig { .. } | TopicError::UnknownConfig(_) => ResponseError::InvalidConfig,
             TopicError::DeletionDisabled => ResponseError::TopicDeletionDisabled,
             TopicError::Storage(_) => ResponseError::KafkaStorageError,
+            TopicError::Quorum(_) => ResponseError::RequestTimedOut,
         }
     }
 }

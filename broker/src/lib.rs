@@ -4,6 +4,7 @@
 pub mod api;
 pub mod authorized_operations;
 pub mod blocking;
+pub mod cluster;
 pub mod config;
 pub mod config_changes;
 pub mod config_defs;
@@ -83,10 +84,15 @@ fn host_name() -> String {
 pub async fn serve(started: Started, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
     let Started { broker, listener } = started;
     let group_ticker = tokio::spawn(groups::ticker::run(Arc::clone(&broker)));
+    let follower = tokio::spawn(cluster::follow_image(Arc::clone(&broker)));
     let txn_ticker = tokio::spawn(txn::ticker::run(Arc::clone(&broker)));
     server::run(listener, Arc::clone(&broker), shutdown).await;
     group_ticker.abort();
     txn_ticker.abort();
+    follower.abort();
+    if let Some(membership) = &broker.cluster {
+        membership.leave(broker.node_id()).await;
+    }
     broker.groups.shutdown().await;
     tokio::task::block_in_place(|| broker.log.shutdown()).map_err(RunError::Shutdown)?;
     tracing::info!("log closed cleanly");

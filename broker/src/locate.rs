@@ -6,22 +6,38 @@ use std::sync::Arc;
 use kafka_protocol::ResponseError;
 use strata_log::Partition;
 
-use crate::topics::Topic;
+use crate::topics::{Leadership, Topic};
 
-/// A partition's log, or the error code that answers for it. `unknown_topic` is the code for a
-/// topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
+/// A partition's log on `node`, or the error code that answers for it. `unknown_topic` is the
+/// code for a topic that does not exist (UNKNOWN_TOPIC_ID when the request names topics by id).
+/// As Kafka checks them: the partition exists; the client's leader epoch (-1: none given) is
+/// neither newer (UNKNOWN_LEADER_EPOCH) nor older (FENCED_LEADER_EPOCH) than this node's; this
+/// node leads the partition (NOT_LEADER_OR_FOLLOWER: another broker does, or none does).
 pub fn locate(
+    node: i32,
     topic: Option<&Topic>,
     index: i32,
     current_leader_epoch: i32,
     unknown_topic: i16,
 ) -> Result<Arc<Partition>, i16> {
     let topic = topic.ok_or(unknown_topic)?;
-    let unknown_partition = ResponseError::UnknownTopicOrPartition.code();
-    let (log, leadership) = topic.partition(index).zip(topic.leadership(index)).ok_or(unknown_partition)?;
+    let leadership = topic.leadership(index).ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+    check_leader(node, leadership, current_leader_epoch)?;
+    topic.partition(index).cloned().ok_or(ResponseError::NotLeaderOrFollower.code())
+}
+
+/// Whether a request naming `current_leader_epoch` may be served by `node` as the partition's
+/// leader; the error code otherwise.
+pub fn check_leader(node: i32, leadership: &Leadership, current_leader_epoch: i32) -> Result<(), i16> {
     if current_leader_epoch > leadership.leader_epoch {
         // The client has seen a newer leader epoch than this node has: it knows more than we do.
         return Err(ResponseError::UnknownLeaderEpoch.code());
     }
-    Ok(Arc::clone(log))
+    if current_leader_epoch >= 0 && current_leader_epoch < leadership.leader_epoch {
+        return Err(ResponseError::FencedLeaderEpoch.code());
+    }
+    if !leadership.is_led_by(node) {
+        return Err(ResponseError::NotLeaderOrFollower.code());
+    }
+    Ok(())
 }

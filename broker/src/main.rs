@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        // openraft reports every unreachable peer as an error; the cluster logs what matters
+        // (leadership, fencing) itself. `RUST_LOG=openraft=info` shows openraft's own lines.
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,openraft=off")))
         .with_writer(std::io::stderr)
         .init();
     let mut cli = Cli::parse();

@@ -112,13 +112,10 @@ fn check_cluster_id(id: &str) -> Result<(), MetaError> {
 /// or, for a directory never formatted, a new one written durably first (a new random cluster id,
 /// or the one an older Strata kept in `meta/cluster.id`).
 pub fn load_or_format(data_dir: &Path, node_id: i32) -> Result<MetaProperties, MetaError> {
-    let path = data_dir.join(FILE_NAME);
-    if let Some(meta) = read(&path)? {
-        if meta.node_id != node_id {
-            return Err(MetaError::NodeIdMismatch { path, stored: meta.node_id, configured: node_id });
-        }
+    if let Some(meta) = load(data_dir, node_id)? {
         return Ok(meta);
     }
+    let path = data_dir.join(FILE_NAME);
     let legacy = data_dir.join(LEGACY_CLUSTER_ID);
     let cluster_id = match std::fs::read_to_string(&legacy) {
         Ok(id) => id.trim().to_string(),
@@ -128,6 +125,34 @@ pub fn load_or_format(data_dir: &Path, node_id: i32) -> Result<MetaProperties, M
     let meta = MetaProperties { cluster_id, node_id, directory_id: random_uuid() };
     write(&path, &meta)?;
     tracing::info!(path = %path.display(), cluster_id = %meta.cluster_id, node_id, "formatted the data directory");
+    Ok(meta)
+}
+
+/// The stored identity of `data_dir`, checked against `node_id`; `None` if never formatted.
+pub fn load(data_dir: &Path, node_id: i32) -> Result<Option<MetaProperties>, MetaError> {
+    let path = data_dir.join(FILE_NAME);
+    match read(&path)? {
+        Some(meta) if meta.node_id != node_id => {
+            Err(MetaError::NodeIdMismatch { path, stored: meta.node_id, configured: node_id })
+        }
+        found => Ok(found),
+    }
+}
+
+/// The identity of a cluster member's `data_dir`, given the id its cluster agreed on: the
+/// stored one when it names that cluster (`ClusterIdMismatch` when it names another), or a new
+/// one written durably first.
+pub fn join_cluster(data_dir: &Path, node_id: i32, cluster_id: &str) -> Result<MetaProperties, MetaError> {
+    let path = data_dir.join(FILE_NAME);
+    if let Some(meta) = load(data_dir, node_id)? {
+        if meta.cluster_id != cluster_id {
+            return Err(MetaError::ClusterIdMismatch { path, given: cluster_id.to_string(), stored: meta.cluster_id });
+        }
+        return Ok(meta);
+    }
+    let meta = MetaProperties { cluster_id: cluster_id.to_string(), node_id, directory_id: random_uuid() };
+    write(&path, &meta)?;
+    tracing::info!(path = %path.display(), cluster_id, node_id, "formatted the data directory for the cluster");
     Ok(meta)
 }
 

@@ -1,8 +1,9 @@
 //! KRaft's quorum settings, `process.roles`, `controller.quorum.voters` and
-//! `controller.quorum.bootstrap.servers`, checked as Kafka checks them. A Strata node is so far a
-//! quorum of one (the cluster is not built yet), so a configuration that splits the broker and
-//! controller roles or names other voters is refused at start-up with a message saying so,
-//! never run as a lone node that believes it is the whole cluster.
+//! `controller.quorum.bootstrap.servers`, checked as Kafka checks them. With no voters, or this
+//! node as the only one, a Strata node is its own quorum (the single node). With other voters it
+//! is a member of a cluster ([`ClusterConfig`]): it serves the quorum on the controller listener
+//! its voter entry names, which `listeners` must hold. Separate broker and controller processes
+//! are not built yet and are refused with a message saying so.
 
 use crate::settings::Settings;
 
@@ -28,15 +29,51 @@ pub enum QuorumConfigError {
     )]
     NotAVoter { node_id: i32, voters: String },
     #[error(
-        "controller.quorum.voters={0} names other nodes: a cluster of several nodes is not built yet, so Strata \
-         runs as one node that is its own quorum (leave controller.quorum.voters empty or name only this node)"
+        "controller.quorum.voters names other nodes, so this node serves the quorum on a controller listener: \
+         listeners={listeners} must include one named in controller.listener.names={names}"
     )]
-    OtherVoters(String),
+    NoControllerListener { listeners: String, names: String },
+    #[error(
+        "controller.quorum.bootstrap.servers (a dynamic quorum, KIP-853) is not built yet; name the voters in controller.quorum.voters"
+    )]
+    DynamicQuorum,
     #[error(
         "process.roles={0}: separate broker and controller processes are not built yet; a Strata node is both \
          (process.roles=broker,controller, the default)"
     )]
     SplitRoles(String),
+}
+
+/// A node of a cluster: the voters, and where this node serves the quorum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub voters: Vec<Voter>,
+    /// The controller listener's `HOST:PORT` to bind.
+    pub controller_bind: String,
+}
+
+/// Checks the quorum settings: `None` for a node that is its own quorum, the cluster otherwise.
+pub fn cluster(settings: &Settings) -> Result<Option<ClusterConfig>, QuorumConfigError> {
+    let voters = check(settings)?;
+    if voters.iter().all(|v| v.id == settings.node_id) {
+        return Ok(None);
+    }
+    if !settings.controller_quorum_bootstrap_servers.trim().is_empty() {
+        return Err(QuorumConfigError::DynamicQuorum);
+    }
+    let names: Vec<String> = settings
+        .controller_listener_names
+        .split(',')
+        .map(|n| n.trim().to_ascii_uppercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let endpoints = crate::listeners::parse_endpoints(&settings.listeners).unwrap_or_default();
+    let controller =
+        endpoints.iter().find(|e| names.contains(&e.name)).ok_or_else(|| QuorumConfigError::NoControllerListener {
+            listeners: settings.listeners.clone(),
+            names: settings.controller_listener_names.clone(),
+        })?;
+    Ok(Some(ClusterConfig { voters, controller_bind: controller.bind_address() }))
 }
 
 /// Checks the quorum settings and returns the voters named (empty when none are).
@@ -51,16 +88,11 @@ pub fn check(settings: &Settings) -> Result<Vec<Voter>, QuorumConfigError> {
         }
     }
     let voters = parse_voters(&settings.controller_quorum_voters)?;
-    if !voters.is_empty() {
-        if !voters.iter().any(|v| v.id == settings.node_id) {
-            return Err(QuorumConfigError::NotAVoter {
-                node_id: settings.node_id,
-                voters: settings.controller_quorum_voters.clone(),
-            });
-        }
-        if voters.iter().any(|v| v.id != settings.node_id) {
-            return Err(QuorumConfigError::OtherVoters(settings.controller_quorum_voters.clone()));
-        }
+    if !voters.is_empty() && !voters.iter().any(|v| v.id == settings.node_id) {
+        return Err(QuorumConfigError::NotAVoter {
+            node_id: settings.node_id,
+            voters: settings.controller_quorum_voters.clone(),
+        });
     }
     Ok(voters)
 }
@@ -121,8 +153,9 @@ mod tests {
     }
 
     #[test]
-    fn a_node_is_its_own_quorum_and_anything_else_is_refused() {
+    fn a_node_is_its_own_quorum_or_a_member_of_a_cluster() {
         assert_eq!(check(&settings(&[])).expect("defaults"), vec![]);
+        assert_eq!(cluster(&settings(&[])).expect("defaults"), None);
         let own = settings(&[("node.id", "3"), ("controller.quorum.voters", "3@127.0.0.1:9093")]);
         assert_eq!(check(&own).expect("own voter").len(), 1);
         let stock = settings(&[("controller.quorum.bootstrap.servers", "localhost:9093")]);
@@ -132,9 +165,16 @@ mod tests {
 
         let missing = settings(&[("node.id", "3"), ("controller.quorum.voters", "1@h:1")]);
         assert!(matches!(check(&missing), Err(QuorumConfigError::NotAVoter { node_id: 3, .. })));
-        let three = settings(&[("controller.quorum.voters", "1@h:1,2@h:2,3@h:3")]);
-        let err = check(&three).expect_err("three voters");
-        assert!(err.to_string().contains("not built yet"), "{err}");
+        let three = settings(&[
+            ("controller.quorum.voters", "1@h:1,2@h:2,3@h:3"),
+            ("listeners", "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+        ]);
+        let member = cluster(&three).expect("three voters").expect("a cluster");
+        assert_eq!(member.voters.len(), 3);
+        assert_eq!(member.controller_bind, "127.0.0.1:9093");
+        let unbound = settings(&[("controller.quorum.voters", "1@h:1,2@h:2")]);
+        assert!(matches!(cluster(&unbound), Err(QuorumConfigError::NoControllerListener { .. })));
         for roles in ["broker", "controller"] {
             let split = settings(&[("process.roles", roles)]);
             assert_eq!(check(&split), Err(QuorumConfigError::SplitRoles(roles.into())));

@@ -74,7 +74,7 @@ async fn maintain(broker: Arc<Broker>) {
         let pass = tokio::task::spawn_blocking(move || {
             let now = now_ms();
             for topic in broker.topics.all() {
-                for (index, partition) in topic.partitions.iter().enumerate() {
+                for (index, partition) in topic.hosted() {
                     if let Err(error) = partition.maintain(now) {
                         tracing::warn!(topic = %topic.name, partition = index, %error, "log maintenance failed");
                     }

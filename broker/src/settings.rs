@@ -144,6 +144,8 @@ settings! {
     process_roles: String = "process.roles",
     controller_quorum_voters: String = "controller.quorum.voters",
     controller_quorum_bootstrap_servers: String = "controller.quorum.bootstrap.servers",
+    broker_session_timeout_ms: i64 = "broker.session.timeout.ms",
+    broker_heartbeat_interval_ms: i64 = "broker.heartbeat.interval.ms",
     /// This broker's rack (empty: none), for placement and Metadata.
     broker_rack: String = "broker.rack",
     num_partitions: i32 = "num.partitions",

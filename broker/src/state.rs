@@ -32,6 +32,17 @@ pub enum StartError {
     Txns(#[from] crate::txn::TxnStartError),
     #[error(transparent)]
     Locked(#[from] crate::data_dir_lock::LockError),
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
+}
+
+/// A broker as Metadata, DescribeCluster and FindCoordinator give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpoint {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
 }
 
 #[derive(Debug)]
@@ -47,6 +58,8 @@ pub struct Broker {
     pub txns: crate::txn::Transactions,
     /// Incremental fetch sessions (KIP-227).
     pub fetch_sessions: std::sync::Mutex<crate::fetch_sessions::FetchSessionCache>,
+    /// This broker's membership of a cluster; `None` on a single node.
+    pub cluster: Option<crate::cluster::Membership>,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
@@ -58,13 +71,35 @@ impl Broker {
             .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
         // Before anything in the directory is read or recovered.
         let data_dir_lock = crate::data_dir_lock::DataDirLock::acquire(&config.data_dir)?;
-        let cluster_id = crate::meta_properties::load_or_format(&config.data_dir, config.settings.node_id)?.cluster_id;
+        let node = config.settings.node_id;
+        // Refuses a directory of another node before anything in it is recovered.
+        let stored_cluster_id = crate::meta_properties::load(&config.data_dir, node)?.map(|m| m.cluster_id);
         let force_fallback_io = config.settings.log_io == crate::settings::LogIo::Pwrite;
         let log = LogManager::open(&config.data_dir, LogOptions { force_fallback_io, ..LogOptions::default() })?;
         tracing::info!(io = ?log.io_kind(), "log opened");
-        let topics = Topics::load(&log, &config, now_ms())?;
+        let (cluster, cluster_id) = match &config.cluster {
+            Some(cluster) => {
+                let membership = tokio::runtime::Handle::current().block_on(crate::cluster::Membership::join(
+                    cluster,
+                    &config,
+                    &log,
+                    &advertised,
+                    stored_cluster_id,
+                ))?;
+                let meta = crate::meta_properties::join_cluster(&config.data_dir, node, &membership.cluster_id)?;
+                (Some(membership), meta.cluster_id)
+            }
+            None => (None, crate::meta_properties::load_or_format(&config.data_dir, node)?.cluster_id),
+        };
+        let topics = match &cluster {
+            Some(membership) => Topics::load_cluster(&log, &config, Arc::clone(&membership.quorum), now_ms())?,
+            None => Topics::load(&log, &config, now_ms())?,
+        };
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;
-        let producer_ids = Arc::new(crate::producer_ids::ProducerIds::new(&config.data_dir));
+        let producer_ids = Arc::new(match &cluster {
+            Some(membership) => crate::producer_ids::ProducerIds::cluster(Arc::clone(&membership.quorum), node),
+            None => crate::producer_ids::ProducerIds::new(&config.data_dir),
+        });
         let txns = crate::txn::Transactions::open(&log, &topics, &config, Arc::clone(&producer_ids))?;
         let slots = config.settings.max_incremental_fetch_session_cache_slots;
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
@@ -79,6 +114,7 @@ impl Broker {
             groups,
             txns,
             fetch_sessions,
+            cluster,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -92,10 +128,33 @@ impl Broker {
         self.config.settings.rack()
     }
 
-    /// The node Metadata and DescribeCluster name as the controller: a single node is its own (in
-    /// a cluster, the active controller the metadata log names).
+    /// The node Metadata and DescribeCluster name as the controller: a single node is its own; in
+    /// a cluster, the quorum's leader (-1 while there is none).
     pub fn controller_id(&self) -> i32 {
-        self.node_id()
+        match &self.cluster {
+            Some(membership) => membership.quorum.leader().and_then(|id| i32::try_from(id).ok()).unwrap_or(-1),
+            None => self.node_id(),
+        }
+    }
+
+    /// The brokers clients are told of: this node alone on a single node; in a cluster every
+    /// registered broker that is not fenced.
+    pub fn live_brokers(&self) -> Vec<BrokerEndpoint> {
+        let Some(membership) = &self.cluster else {
+            let Advertised { host, port } = self.advertised.clone();
+            return vec![BrokerEndpoint { id: self.node_id(), host, port, rack: self.rack() }];
+        };
+        let view = membership.quorum.view().borrow().clone();
+        view.image
+            .brokers()
+            .filter(|b| !b.fenced)
+            .map(|b| BrokerEndpoint { id: b.broker_id, host: b.host.clone(), port: b.port, rack: b.rack.clone() })
+            .collect()
+    }
+
+    /// Where broker `id` is reached, if it is live.
+    pub fn broker_endpoint(&self, id: i32) -> Option<BrokerEndpoint> {
+        self.live_brokers().into_iter().find(|b| b.id == id)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Test harness for Strata's end-to-end tests: starts the real `strata` binary ([`broker`]), talks
 //! to it through librdkafka ([`clients`]) (raw sockets with exact bytes come from `strata_testkit`),
-//! and checks what comes back against deterministic test data ([`data`]).
+//! and checks what comes back against deterministic test data ([`data`]); [`cluster`] starts several
+//! brokers as one cluster.
 
 pub mod broker;
 pub mod clients;
+pub mod cluster;
 pub mod data;
 pub mod transactions;
 

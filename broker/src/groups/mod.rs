@@ -113,19 +113,14 @@ impl Groups {
     /// partition count (as in Kafka, `offsets.topic.num.partitions` only applies at creation).
     pub fn open(log: &LogManager, topics: &Topics, config: &BrokerConfig) -> Result<Groups, GroupsStartError> {
         let now = now_ms();
-        let topic = match topics.get(OFFSETS_TOPIC) {
-            Some(topic) => topic,
-            None => {
-                let new = NewTopic {
-                    name: OFFSETS_TOPIC,
-                    partitions: config.settings.offsets_topic_num_partitions,
-                    replication_factor: 1,
-                    overrides: compact::topic_overrides(),
-                    internal: true,
-                };
-                topics.create(log, config, new, now)?
-            }
+        let new = NewTopic {
+            name: OFFSETS_TOPIC,
+            partitions: config.settings.offsets_topic_num_partitions,
+            replication_factor: 1,
+            overrides: compact::topic_overrides(),
+            internal: true,
         };
+        let topic = topics.get_or_create(log, config, new, now)?;
         let offsets = OffsetsLog::new(Arc::clone(&topic));
         Groups::over(offsets, coordinator_config(config, topic.partition_count()))
     }

@@ -105,7 +105,7 @@ impl OffsetsLog {
     }
 
     pub fn partition_count(&self) -> usize {
-        self.topic.partitions.len()
+        usize::try_from(self.topic.partition_count()).unwrap_or(0)
     }
 
     pub fn partition(&self, index: i32) -> Result<&Arc<Partition>, StoreError> {
@@ -159,9 +159,13 @@ impl OffsetsLog {
     /// many records each partition held (the compaction counters start there).
     pub fn replay(&self, replayer: &mut Apply<'_>) -> Result<Vec<u64>, StoreError> {
         let mut counts = Vec::with_capacity(self.partition_count());
-        for (index, partition) in self.topic.partitions.iter().enumerate() {
-            let index = i32::try_from(index).unwrap_or(i32::MAX);
-            counts.push(replay_partition(index, partition, replayer)?);
+        for index in 0..self.topic.partition_count() {
+            // A partition another broker holds (in a cluster) has nothing to replay here.
+            let count = match self.topic.partition(index) {
+                Some(partition) => replay_partition(index, partition, replayer)?,
+                None => 0,
+            };
+            counts.push(count);
         }
         Ok(counts)
     }

@@ -35,7 +35,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteRecor
                         let deleted = if internal {
                             Err(ResponseError::InvalidTopicException.code())
                         } else {
-                            locate(found.as_deref(), p.partition_index, -1, ResponseError::UnknownTopicOrPartition.code())
+                            locate(broker.node_id(), found.as_deref(), p.partition_index, -1, ResponseError::UnknownTopicOrPartition.code())
                         };
                         let deleted = deleted.and_then(|log| {
                                 log.delete_records(p.offset).map_err(|error| {

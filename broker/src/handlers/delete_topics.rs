@@ -123,7 +123,7 @@ fn delete(broker: &Arc<Broker>, requested: Vec<Named>) -> Vec<DeletableTopicResu
             responses.push(result(Some(&name), id, invalid, Some(&message)));
             continue;
         }
-        match broker.topics.delete(&broker.log, &name) {
+        match broker.topics.delete(&broker.log, &broker.config, &name) {
             Ok(_) => responses.push(result(Some(&name), id, 0, None)),
             Err(error) => {
                 tracing::warn!(topic = %name, %error, "deleting topic failed");

@@ -41,17 +41,22 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClu
                 .with_error_message(Some(StrBytes::from_string(message)))
         }
         None => {
-            let node = BrokerId(broker.node_id());
-            let this_node = DescribeClusterBroker::default()
-                .with_broker_id(node)
-                .with_host(StrBytes::from_string(broker.advertised.host.clone()))
-                .with_port(broker.advertised.port)
-                .with_rack(broker.rack().map(StrBytes::from_string));
+            let brokers = broker
+                .live_brokers()
+                .into_iter()
+                .map(|b| {
+                    DescribeClusterBroker::default()
+                        .with_broker_id(BrokerId(b.id))
+                        .with_host(StrBytes::from_string(b.host))
+                        .with_port(b.port)
+                        .with_rack(b.rack.map(StrBytes::from_string))
+                })
+                .collect();
             DescribeClusterResponse::default()
                 .with_endpoint_type(ENDPOINT_BROKER)
                 .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
                 .with_controller_id(BrokerId(broker.controller_id()))
-                .with_brokers(vec![this_node])
+                .with_brokers(brokers)
                 .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
                     CLUSTER_AUTHORIZED_OPERATIONS
                 } else {

@@ -165,7 +165,7 @@ fn resolve(
         .map(|(index, params)| Wanted {
             index,
             params,
-            log: locate(found.as_deref(), index, params.current_leader_epoch, unknown),
+            log: locate(broker.node_id(), found.as_deref(), index, params.current_leader_epoch, unknown),
         })
         .collect();
     WantedTopic { key, name, id, partitions }

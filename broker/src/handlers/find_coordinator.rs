@@ -2,9 +2,9 @@
 //! a transactional id's the leader of its `__transaction_state` partition (Kafka's
 //! `abs(hashCode) % partitions` for both), which on a single node is this node. v0-3 ask for
 //! one key (`key`, `key_type` from v1); v4+ for a batch (`coordinator_keys`), each answered on
-//! its own. Key types 0 (group) and 1 (transaction) are answered with this node (an empty
-//! transactional id too, as reference Kafka 4.1.2 answers it); any other type with
-//! INVALID_REQUEST.
+//! its own. Key types 0 (group) and 1 (transaction) are answered with that leader (an empty
+//! transactional id too, as reference Kafka 4.1.2 answers it), COORDINATOR_NOT_AVAILABLE while
+//! it has none; any other type with INVALID_REQUEST.
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::api::ApiSpec;
 use crate::groups::OFFSETS_TOPIC;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
-use crate::state::Broker;
+use crate::state::{Broker, BrokerEndpoint};
 use crate::txn::TXN_STATE_TOPIC;
 
 /// The key and versions of FindCoordinator, from which the route and ApiVersions are built.
@@ -46,22 +46,17 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FindCoordin
 
 /// The answer for one key.
 fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
-    let error = match key_type {
-        KEY_TYPE_GROUP if leads(broker, OFFSETS_TOPIC, broker.groups.partition_for(key.as_str())) => None,
-        KEY_TYPE_GROUP => Some((ResponseError::CoordinatorNotAvailable, "the group's partition has no leader here")),
-        KEY_TYPE_TRANSACTION if leads(broker, TXN_STATE_TOPIC, broker.txns.partition_for(key.as_str())) => None,
-        KEY_TYPE_TRANSACTION => {
-            Some((ResponseError::CoordinatorNotAvailable, "the transactional id's partition has no leader here"))
-        }
-        _ => Some((ResponseError::InvalidRequest, "unknown coordinator key type")),
+    let found = match key_type {
+        KEY_TYPE_GROUP => leader(broker, OFFSETS_TOPIC, broker.groups.partition_for(key.as_str()))
+            .ok_or((ResponseError::CoordinatorNotAvailable, "the group's partition has no live leader")),
+        KEY_TYPE_TRANSACTION => leader(broker, TXN_STATE_TOPIC, broker.txns.partition_for(key.as_str()))
+            .ok_or((ResponseError::CoordinatorNotAvailable, "the transactional id's partition has no live leader")),
+        _ => Err((ResponseError::InvalidRequest, "unknown coordinator key type")),
     };
     let coordinator = Coordinator::default().with_key(key);
-    match error {
-        None => coordinator
-            .with_node_id(BrokerId(broker.node_id()))
-            .with_host(wire(broker.advertised.host.clone()))
-            .with_port(broker.advertised.port),
-        Some((error, message)) => coordinator
+    match found {
+        Ok(node) => coordinator.with_node_id(BrokerId(node.id)).with_host(wire(node.host)).with_port(node.port),
+        Err((error, message)) => coordinator
             .with_error_code(error.code())
             .with_error_message(Some(wire(message)))
             .with_node_id(BrokerId(-1))
@@ -70,9 +65,9 @@ fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
     }
 }
 
-/// Whether this node leads `partition` of the internal topic `topic`, and so coordinates the
+/// The live broker that leads `partition` of the internal topic `topic`, and so coordinates the
 /// keys it holds.
-fn leads(broker: &Broker, topic: &str, partition: i32) -> bool {
-    let topic = broker.topics.get(topic);
-    topic.and_then(|t| t.leadership(partition).map(|l| l.is_led_by(broker.node_id()))).unwrap_or(false)
+fn leader(broker: &Broker, topic: &str, partition: i32) -> Option<BrokerEndpoint> {
+    let leader = broker.topics.get(topic)?.leadership(partition)?.leader;
+    broker.broker_endpoint(leader)
 }

@@ -58,6 +58,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsets
                 .iter()
                 .map(|p| {
                     let answer = locate(
+                        broker.node_id(),
                         found.as_deref(),
                         p.partition_index,
                         p.current_leader_epoch,

@@ -1,4 +1,5 @@
-//! Metadata: this node as the only broker and the controller; each partition's leader, leader
+//! Metadata: the live brokers (this node alone on a single node) and the controller; each
+//! partition's leader, leader
 //! epoch, replicas and ISR as the topic registry holds them; topics by name or (v10+) by topic id;
 //! auto-creation of unknown topics when
 //! `auto.create.topics.enable` is on and the client allows it.
@@ -26,7 +27,6 @@ use crate::topics::{NewTopic, Topic, TopicError, is_internal_name, validate_name
 pub const API: ApiSpec = ApiSpec::new(ApiKey::Metadata, 0, 13);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Outcome {
-    let node = BrokerId(broker.node_id());
     let all_topics = match &req.topics {
         None => true,
         // v0 has no null: an empty list asks for every topic.
@@ -50,13 +50,17 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             })
             .collect()
     };
-    let brokers = vec![
-        MetadataResponseBroker::default()
-            .with_node_id(node)
-            .with_host(StrBytes::from_string(broker.advertised.host.clone()))
-            .with_port(broker.advertised.port)
-            .with_rack(broker.rack().map(StrBytes::from_string)),
-    ];
+    let brokers = broker
+        .live_brokers()
+        .into_iter()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.host))
+                .with_port(b.port)
+                .with_rack(b.rack.map(StrBytes::from_string))
+        })
+        .collect();
     // Without an authorizer Kafka reports every operation as allowed, when asked (v8+; the
     // cluster field only up to v10).
     let topics = if req.include_topic_authorized_operations {

@@ -158,7 +158,9 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
                             p,
                         ) {
                             Err((code, message)) => Step::Failed { code, message },
-                            Ok(()) => append_one(ctx.api_version, found.as_deref(), compacted, p, now),
+                            Ok(()) => {
+                                append_one(ctx.api_version, broker.node_id(), found.as_deref(), compacted, p, now)
+                            }
                         },
                     };
                     (p.index, step)
@@ -204,7 +206,14 @@ fn is_compacted(broker: &Broker, topic: &Topic) -> bool {
         .is_some_and(|(policy, _)| policy.split(',').any(|p| p.trim() == "compact"))
 }
 
-fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &PartitionProduceData, now: i64) -> Step {
+fn append_one(
+    version: i16,
+    node: i32,
+    topic: Option<&Topic>,
+    compacted: bool,
+    data: &PartitionProduceData,
+    now: i64,
+) -> Step {
     let fail = |error: ResponseError, message: String| Step::Failed { code: error.code(), message };
     let Some(topic) = topic else {
         let code = errors::unknown_topic(version >= TOPIC_ID_VERSION_MIN).code();
@@ -213,8 +222,15 @@ fn append_one(version: i16, topic: Option<&Topic>, compacted: bool, data: &Parti
     if topic.internal {
         return fail(ResponseError::InvalidTopicException, format!("cannot produce to internal topic {}", topic.name));
     }
-    let Some((partition, leadership)) = topic.partition(data.index).zip(topic.leadership(data.index)) else {
+    let Some(leadership) = topic.leadership(data.index) else {
         return fail(ResponseError::UnknownTopicOrPartition, format!("{} has no partition {}", topic.name, data.index));
+    };
+    let not_leader = || Step::Failed {
+        code: ResponseError::NotLeaderOrFollower.code(),
+        message: format!("this broker does not lead {}-{}", topic.name, data.index),
+    };
+    let Some(partition) = topic.partition(data.index).filter(|_| leadership.is_led_by(node)) else {
+        return not_leader();
     };
     let records = data.records.clone().unwrap_or_default();
     if let Err((error, message)) = check_record_set(version, &records) {

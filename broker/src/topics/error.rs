@@ -22,4 +22,7 @@ pub enum TopicError {
     DeletionDisabled,
     #[error("storage error: {0}")]
     Storage(String),
+    /// The metadata quorum did not commit the change (no leader within the wait, or stopped).
+    #[error("the metadata quorum did not commit the change: {0}")]
+    Quorum(String),
 }

@@ -1,7 +1,11 @@
 //! The topic registry: names, topic ids, partition logs, each partition's leadership and the
-//! per-topic setting overrides. Every change is a batch of metadata records appended (and
-//! fsynced) to the metadata log before it takes effect, so a restart finds every topic a client
-//! was told exists; at start the log is replayed and partition directories are opened from it.
+//! per-topic setting overrides. Every change is a batch of metadata records committed before it
+//! takes effect, so a restart finds every topic a client was told exists: on a single node to its
+//! metadata journal (appended and fsynced, replayed at start), in a cluster through the Raft
+//! quorum (`strata_quorum`), whose image every member applies. Either way the registry then
+//! reconciles itself with the image ([`Topics::reconcile`]): it serves each topic of the image and
+//! opens the logs of the partitions this node holds a replica of; in a cluster a background task
+//! reconciles after every change another member commits.
 //!
 //! - The metadata records, the image they replay to and partition leadership are
 //!   `strata_cluster`'s ([`strata_cluster::records`], [`strata_cluster::image`],
@@ -23,7 +27,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use strata_cluster::UsableBroker;
-use strata_log::{LogConfig, LogManager, Partition};
+use strata_log::{LogManager, Partition};
+use strata_quorum::{ProposeError, Quorum};
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
@@ -46,14 +51,15 @@ pub struct Topic {
     pub internal: bool,
     /// Topic settings set on this topic (CreateTopics configs, IncrementalAlterConfigs), by Kafka name.
     pub overrides: BTreeMap<String, String>,
-    pub partitions: Vec<Arc<Partition>>,
+    /// Each partition's log, by partition index, where this node holds a replica of it.
+    partitions: Vec<Option<Arc<Partition>>>,
     /// Each partition's leadership, by partition index (as long as `partitions`).
     leadership: Vec<Leadership>,
 }
 
 impl Topic {
-    fn new(image: &TopicImage, partitions: Vec<Arc<Partition>>) -> Topic {
-        assert_eq!(image.partitions.len(), partitions.len(), "a log for every partition of {}", image.name);
+    fn new(image: &TopicImage, partitions: Vec<Option<Arc<Partition>>>) -> Topic {
+        assert_eq!(image.partitions.len(), partitions.len(), "a slot for every partition of {}", image.name);
         Topic {
             name: image.name.clone(),
             id: image.id,
@@ -64,8 +70,22 @@ impl Topic {
         }
     }
 
+    /// Partition `index`'s log, if this node holds a replica of it.
     pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
-        usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
+        usize::try_from(index).ok().and_then(|i| self.partitions.get(i)).and_then(Option::as_ref)
+    }
+
+    /// The logs this node holds, with their partition index.
+    pub fn hosted(&self) -> impl Iterator<Item = (i32, &Arc<Partition>)> {
+        (0..).zip(&self.partitions).filter_map(|(index, log)| log.as_ref().map(|log| (index, log)))
+    }
+
+    /// Whether this topic is served as `image` describes it.
+    fn matches(&self, image: &TopicImage) -> bool {
+        self.id == image.id
+            && self.internal == image.internal
+            && self.leadership == image.partitions
+            && self.overrides == image.overrides
     }
 
     /// The leadership of partition `index`.
@@ -88,16 +108,24 @@ pub struct NewTopic<'a> {
     pub internal: bool,
 }
 
-/// The metadata log and the image it replays to, changed together under one lock.
-#[derive(Debug)]
+/// Where changes are committed: a single node's journal, or a cluster's quorum.
+enum Store {
+    Journal(MetadataLog),
+    Quorum(Arc<Quorum>),
+}
+
+/// The store and the image it holds, changed together under one lock.
 struct Metadata {
-    log: MetadataLog,
+    store: Store,
     image: MetadataImage,
 }
 
+/// How long a cluster member waits for its quorum to commit and apply a change.
+const QUORUM_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// All topics of this broker.
 pub struct Topics {
-    /// This node: the leader and only replica of every partition it creates.
+    /// This node: on a single node the leader and only replica of every partition.
     node: i32,
     /// This node's `broker.rack`, for placement.
     rack: Option<String>,
@@ -120,16 +148,35 @@ impl Topics {
         std::fs::create_dir_all(&meta_dir).map_err(|e| TopicError::Storage(format!("{}: {e}", meta_dir.display())))?;
         let node = config.settings.node_id;
         let (journal, image) = MetadataLog::open(&meta_dir, LOG_BYTES_MAX).map_err(storage)?;
-        let mut metadata = Metadata { log: journal, image };
+        let mut metadata = Metadata { store: Store::Journal(journal), image };
         migrate_legacy(&meta_dir, node, &mut metadata)?;
         lead_everything(node, &mut metadata)?;
-        let mut by_name = BTreeMap::new();
-        for image in metadata.image.topics() {
-            let log_config = log_config(config, &image.overrides);
-            let partitions = open_partitions(log, &image.name, 0..image.partitions.len(), &log_config, now_ms)?;
-            by_name.insert(image.name.clone(), Arc::new(Topic::new(image, partitions)));
-        }
-        Ok(Topics { node, rack: config.settings.rack(), by_name: RwLock::new(by_name), change: Mutex::new(metadata) })
+        Topics::serve(log, config, metadata, now_ms)
+    }
+
+    /// The registry of a cluster member: what its quorum has applied so far. Later changes reach
+    /// it through [`Topics::reconcile`] (see `crate::cluster`).
+    pub fn load_cluster(
+        log: &LogManager,
+        config: &BrokerConfig,
+        quorum: Arc<Quorum>,
+        now_ms: i64,
+    ) -> Result<Topics, TopicError> {
+        let image = MetadataImage::clone(&quorum.view().borrow().image);
+        Topics::serve(log, config, Metadata { store: Store::Quorum(quorum), image }, now_ms)
+    }
+
+    fn serve(log: &LogManager, config: &BrokerConfig, metadata: Metadata, now_ms: i64) -> Result<Topics, TopicError> {
+        let topics = Topics {
+            node: config.settings.node_id,
+            rack: config.settings.rack(),
+            by_name: RwLock::new(BTreeMap::new()),
+            change: Mutex::new(metadata),
+        };
+        let metadata = topics.lock_changes();
+        topics.reconcile_with(log, config, &metadata.image, now_ms)?;
+        drop(metadata);
+        Ok(topics)
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -152,6 +199,17 @@ impl Topics {
         replication_factor: i32,
         overrides: &BTreeMap<String, String>,
     ) -> Result<(), TopicError> {
+        self.check_new_locked(&self.lock_changes(), name, partitions, replication_factor, overrides)
+    }
+
+    fn check_new_locked(
+        &self,
+        metadata: &Metadata,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
         self.check_new_name(name)?;
         validate_overrides(overrides)?;
         if !(1..=PARTITIONS_MAX).contains(&partitions) {
@@ -160,17 +218,43 @@ impl Topics {
                 reason: format!("must be between 1 and {PARTITIONS_MAX}"),
             });
         }
-        self.place(0, 1, replication_factor)?;
+        self.place(metadata, 0, 1, replication_factor)?;
         Ok(())
     }
 
     /// Where new partitions `first..first + count` of a topic go, replicated `replication_factor`
-    /// times, over the brokers that may take replicas: so far this node alone. Kafka's random
-    /// start, so that topics do not all begin on one broker.
-    fn place(&self, first: i32, count: i32, replication_factor: i32) -> Result<Vec<Vec<i32>>, TopicError> {
-        let usable = [UsableBroker { id: self.node, rack: self.rack.clone() }];
+    /// times, over the brokers that may take replicas: this node alone on a single node, the
+    /// unfenced brokers of a cluster (for an internal topic, this node alone: its coordinator
+    /// lives here, see README's cluster section). Kafka's random start, so that topics do not all
+    /// begin on one broker.
+    fn place(
+        &self,
+        metadata: &Metadata,
+        first: i32,
+        count: i32,
+        replication_factor: i32,
+    ) -> Result<Vec<Vec<i32>>, TopicError> {
+        let usable: Vec<UsableBroker> = match &metadata.store {
+            Store::Journal(_) => vec![UsableBroker { id: self.node, rack: self.rack.clone() }],
+            Store::Quorum(_) => metadata
+                .image
+                .brokers()
+                .filter(|b| !b.fenced)
+                .map(|b| UsableBroker { id: b.broker_id, rack: b.rack.clone() })
+                .collect(),
+        };
         let seed = Uuid::new_v4().as_u64_pair().0;
         Ok(strata_cluster::place(&usable, first, count, replication_factor, seed)?)
+    }
+
+    /// A new partition's leadership on `replicas`. In a cluster, where nothing is replicated yet,
+    /// only the leader is in sync.
+    fn new_leadership(metadata: &Metadata, replicas: Vec<i32>) -> Leadership {
+        let leadership = Leadership::new_partition(replicas);
+        match &metadata.store {
+            Store::Journal(_) => leadership,
+            Store::Quorum(_) => Leadership { isr: vec![leadership.leader], ..leadership },
+        }
     }
 
     /// Checks a new topic's name as Kafka's controller does, in its order: valid, not colliding
@@ -189,7 +273,8 @@ impl Topics {
         Ok(())
     }
 
-    /// Creates a topic: records it, then creates its partition logs.
+    /// Creates a topic: commits it, then serves it and creates the logs of its partitions this
+    /// node holds.
     pub fn create(
         &self,
         log: &LogManager,
@@ -199,33 +284,55 @@ impl Topics {
     ) -> Result<Arc<Topic>, TopicError> {
         let NewTopic { name, partitions, replication_factor, overrides, internal } = new;
         let mut metadata = self.lock_changes();
-        self.check_new(name, partitions, replication_factor, &overrides)?;
-        let count = usize::try_from(partitions).expect("checked to be positive");
-        let placed = self.place(0, partitions, replication_factor)?;
+        self.check_new_locked(&metadata, name, partitions, replication_factor, &overrides)?;
+        let placed = if internal && matches!(metadata.store, Store::Quorum(_)) {
+            vec![vec![self.node]; usize::try_from(partitions).unwrap_or(0)]
+        } else {
+            self.place(&metadata, 0, partitions, replication_factor)?
+        };
         let image = TopicImage {
             name: name.to_string(),
             id: Uuid::new_v4(),
             internal,
-            partitions: placed.into_iter().map(Leadership::new_partition).collect(),
+            partitions: placed.into_iter().map(|replicas| Topics::new_leadership(&metadata, replicas)).collect(),
             overrides,
         };
-        commit(&mut metadata, creation(&image))?;
-        let logs = open_partitions(log, name, 0..count, &log_config(config, &image.overrides), now_ms)?;
-        let topic = Arc::new(Topic::new(&image, logs));
-        self.write().insert(name.to_string(), Arc::clone(&topic));
+        match self.commit(log, config, &mut metadata, creation(&image), now_ms) {
+            // Another member created it first (the check above saw this member's older image).
+            Err(TopicError::Quorum(_)) if metadata.image.topic_named(name).is_some_and(|t| t.id != image.id) => {
+                return Err(TopicError::AlreadyExists(name.to_string()));
+            }
+            outcome => outcome?,
+        }
         tracing::info!(topic = name, partitions, "created topic");
-        Ok(topic)
+        self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))
+    }
+
+    /// The topic `new` names, created if it does not exist yet (by this member, or by another
+    /// that got there first).
+    pub fn get_or_create(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        new: NewTopic<'_>,
+        now_ms: i64,
+    ) -> Result<Arc<Topic>, TopicError> {
+        if let Some(topic) = self.get(new.name) {
+            return Ok(topic);
+        }
+        let name = new.name;
+        match self.create(log, config, new, now_ms) {
+            Err(TopicError::AlreadyExists(_)) => self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string())),
+            outcome => outcome,
+        }
     }
 
     /// Deletes a topic and its partition logs.
-    pub fn delete(&self, log: &LogManager, name: &str) -> Result<Arc<Topic>, TopicError> {
+    pub fn delete(&self, log: &LogManager, config: &BrokerConfig, name: &str) -> Result<Arc<Topic>, TopicError> {
         let mut metadata = self.lock_changes();
         let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
-        commit(&mut metadata, vec![MetadataRecord::RemoveTopic { topic_id: topic.id }])?;
-        self.write().remove(name);
-        for index in 0..topic.partition_count() {
-            log.delete_partition(name, index).map_err(|e| TopicError::Storage(e.to_string()))?;
-        }
+        let remove = vec![MetadataRecord::RemoveTopic { topic_id: topic.id }];
+        self.commit(log, config, &mut metadata, remove, 0)?;
         tracing::info!(topic = name, "deleted topic");
         Ok(topic)
     }
@@ -252,30 +359,25 @@ impl Topics {
         }
         let replication_factor = topic.leadership.first().map_or(1, |l| i32::try_from(l.replicas.len()).unwrap_or(1));
         let added = (current..)
-            .zip(self.place(current, count - current, replication_factor)?)
+            .zip(self.place(&metadata, current, count - current, replication_factor)?)
             .map(|(partition_id, replicas)| MetadataRecord::Partition {
                 topic_id: topic.id,
                 partition_id,
-                leadership: Leadership::new_partition(replicas),
+                leadership: Topics::new_leadership(&metadata, replicas),
             })
             .collect();
-        commit(&mut metadata, added)?;
-        let image = metadata.image.topic(topic.id).expect("the topic was just changed");
-        let range = topic.partitions.len()..image.partitions.len();
-        let mut partitions = topic.partitions.clone();
-        partitions.extend(open_partitions(log, name, range, &log_config(config, &topic.overrides), now_ms)?);
-        self.write().insert(name.to_string(), Arc::new(Topic::new(image, partitions)));
-        Ok(())
+        self.commit(log, config, &mut metadata, added, now_ms)
     }
 
     /// Replaces a topic's setting overrides and applies them to its partition logs.
     pub fn set_overrides(
         &self,
+        log: &LogManager,
         config: &BrokerConfig,
         name: &str,
         overrides: BTreeMap<String, String>,
     ) -> Result<(), TopicError> {
-        self.update_overrides::<TopicError>(config, name, |_| Ok(overrides)).map(|_| ())
+        self.update_overrides::<TopicError>(log, config, name, |_| Ok(overrides)).map(|_| ())
     }
 
     /// Computes a topic's new setting overrides from its current ones with `change`, records them
@@ -283,6 +385,7 @@ impl Topics {
     /// IncrementalAlterConfigs requests never lose each other's updates.
     pub fn update_overrides<E: From<TopicError>>(
         &self,
+        log: &LogManager,
         config: &BrokerConfig,
         name: &str,
         change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, E>,
@@ -293,16 +396,122 @@ impl Topics {
         validate_overrides(&overrides)?;
         let changes = config_changes(topic.id, &topic.overrides, &overrides);
         if !changes.is_empty() {
-            commit(&mut metadata, changes)?;
+            self.commit(log, config, &mut metadata, changes, 0)?;
         }
-        let log_config = log_config(config, &overrides);
-        for partition in &topic.partitions {
-            partition.set_config(log_config);
+        Ok(self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?)
+    }
+
+    /// Serves what a cluster member's quorum has applied since the last reconcile (changes other
+    /// members committed). A no-op on a single node, whose changes all pass through `commit`.
+    pub fn reconcile(&self, log: &LogManager, config: &BrokerConfig, now_ms: i64) -> Result<(), TopicError> {
+        let mut metadata = self.lock_changes();
+        let Store::Quorum(quorum) = &metadata.store else { return Ok(()) };
+        let latest = Arc::clone(&quorum.view().borrow().image);
+        if *latest == metadata.image {
+            return Ok(());
         }
-        let image = metadata.image.topic(topic.id).expect("the topic is in the image");
-        let updated = Arc::new(Topic::new(image, topic.partitions.clone()));
-        self.write().insert(name.to_string(), Arc::clone(&updated));
-        Ok(updated)
+        metadata.image = MetadataImage::clone(&latest);
+        self.reconcile_with(log, config, &metadata.image, now_ms)
+    }
+
+    /// The registered brokers of a cluster's image (empty on a single node).
+    pub fn cluster_image(&self) -> Option<MetadataImage> {
+        let metadata = self.lock_changes();
+        matches!(metadata.store, Store::Quorum(_)).then(|| metadata.image.clone())
+    }
+
+    /// Commits `batch`, then serves the image it gives. On a single node the journal holds the
+    /// change before the image does; in a cluster the quorum commits and applies it first.
+    fn commit(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        metadata: &mut Metadata,
+        batch: Vec<MetadataRecord>,
+        now_ms: i64,
+    ) -> Result<(), TopicError> {
+        match &mut metadata.store {
+            Store::Journal(journal) => {
+                let mut next = metadata.image.clone();
+                next.apply_batch(&batch)
+                    .map_err(|e| TopicError::Storage(format!("metadata change does not apply: {e}")))?;
+                journal.append(&batch, &next).map_err(storage)?;
+                metadata.image = next;
+            }
+            Store::Quorum(quorum) => {
+                let quorum = Arc::clone(quorum);
+                // Applied here too before the image is read: a refused change was refused because
+                // of what came before it (another member's), which this member must then serve.
+                let committed = crate::blocking::wait(async {
+                    let (offset, refused) = match quorum.propose(batch).await {
+                        Ok(applied) => (applied.offset, None),
+                        Err(ProposeError::Refused { offset, reason }) => (offset, Some(reason)),
+                        Err(error) => return Err(error),
+                    };
+                    quorum.wait_applied(offset, QUORUM_WAIT).await.map(|view| (view, refused))
+                });
+                let (view, refused) = match committed {
+                    Some(Ok(outcome)) => outcome,
+                    Some(Err(error)) => return Err(quorum_error(error)),
+                    None => return Err(TopicError::Quorum("not on the broker's runtime".into())),
+                };
+                metadata.image = MetadataImage::clone(&view.image);
+                if let Some(reason) = refused {
+                    self.reconcile_with(log, config, &metadata.image, now_ms)?;
+                    return Err(TopicError::Quorum(format!("the change was refused: {reason}")));
+                }
+            }
+        }
+        self.reconcile_with(log, config, &metadata.image, now_ms)
+    }
+
+    /// Makes the served topics those of `image`: topics gone are dropped with their logs, new
+    /// and changed ones served as the image has them, with logs opened for the partitions this
+    /// node holds a replica of and each log's settings from the topic's overrides.
+    fn reconcile_with(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        image: &MetadataImage,
+        now_ms: i64,
+    ) -> Result<(), TopicError> {
+        let current = self.read().clone();
+        let mut next = BTreeMap::new();
+        // Removed topics first: a topic re-created under the same name reuses the directories.
+        for (name, topic) in &current {
+            if image.topic(topic.id).is_none() {
+                for (index, _) in topic.hosted() {
+                    log.delete_partition(name, index).map_err(|e| TopicError::Storage(e.to_string()))?;
+                }
+            }
+        }
+        for wanted in image.topics() {
+            let existing = current.get(&wanted.name).filter(|t| t.id == wanted.id);
+            if let Some(topic) = existing.filter(|t| t.matches(wanted)) {
+                next.insert(wanted.name.clone(), Arc::clone(topic));
+                continue;
+            }
+            let log_config = log_config(config, &wanted.overrides);
+            let mut partitions = Vec::with_capacity(wanted.partitions.len());
+            for (index, leadership) in (0..).zip(&wanted.partitions) {
+                let had = existing.and_then(|t| t.partition(index)).cloned();
+                let slot = match had {
+                    Some(partition) => {
+                        partition.set_config(log_config);
+                        Some(partition)
+                    }
+                    None if leadership.replicas.contains(&self.node) => Some(
+                        log.open_partition(&wanted.name, index, log_config, now_ms)
+                            .map_err(|e| TopicError::Storage(format!("{}-{index}: {e}", wanted.name)))?,
+                    ),
+                    None => None,
+                };
+                partitions.push(slot);
+            }
+            next.insert(wanted.name.clone(), Arc::new(Topic::new(wanted, partitions)));
+        }
+        *self.write() = next;
+        Ok(())
     }
 
     fn lock_changes(&self) -> std::sync::MutexGuard<'_, Metadata> {
@@ -318,12 +527,20 @@ impl Topics {
     }
 }
 
-/// Applies `batch` to a copy of the image, appends it durably, then keeps the copy: the image
-/// changes only once the log holds the change.
-fn commit(metadata: &mut Metadata, batch: Vec<MetadataRecord>) -> Result<(), TopicError> {
+fn quorum_error(error: ProposeError) -> TopicError {
+    TopicError::Quorum(error.to_string())
+}
+
+/// Applies `batch` to a copy of the image, appends it to the journal, then keeps the copy: the
+/// image changes only once the journal holds the change. For the start-up steps before the
+/// registry serves anything.
+fn commit_to_journal(metadata: &mut Metadata, batch: Vec<MetadataRecord>) -> Result<(), TopicError> {
+    let Store::Journal(journal) = &mut metadata.store else {
+        return Err(TopicError::Storage("a single node's start-up step in a cluster".into()));
+    };
     let mut next = metadata.image.clone();
     next.apply_batch(&batch).map_err(|e| TopicError::Storage(format!("metadata change does not apply: {e}")))?;
-    metadata.log.append(&batch, &next).map_err(storage)?;
+    journal.append(&batch, &next).map_err(storage)?;
     metadata.image = next;
     Ok(())
 }
@@ -333,7 +550,7 @@ fn migrate_legacy(meta_dir: &Path, node: i32, metadata: &mut Metadata) -> Result
     let legacy = legacy::read(meta_dir, node).map_err(|e| TopicError::Storage(e.to_string()))?;
     let Some(image) = legacy else { return Ok(()) };
     // With a snapshot present, an earlier start already migrated it and stopped before removing it.
-    if !metadata.log.has_snapshot() {
+    if !matches!(&metadata.store, Store::Journal(journal) if journal.has_snapshot()) {
         if !metadata.image.is_empty() {
             return Err(TopicError::Storage(format!(
                 "{}: both {} and a metadata log hold topics",
@@ -341,7 +558,9 @@ fn migrate_legacy(meta_dir: &Path, node: i32, metadata: &mut Metadata) -> Result
                 legacy::LEGACY_FILE
             )));
         }
-        metadata.log.compact(&image).map_err(storage)?;
+        if let Store::Journal(journal) = &mut metadata.store {
+            journal.compact(&image).map_err(storage)?;
+        }
         tracing::info!(topics = image.topics().count(), "moved {} into the metadata log", legacy::LEGACY_FILE);
         metadata.image = image;
     }
@@ -373,24 +592,9 @@ fn lead_everything(node: i32, metadata: &mut Metadata) -> Result<(), TopicError>
         partitions = taken_over.len(),
         "partitions were led by another node id; this node takes them over"
     );
-    commit(metadata, taken_over)
+    commit_to_journal(metadata, taken_over)
 }
 
 fn storage(error: JournalError) -> TopicError {
     TopicError::Storage(error.to_string())
-}
-
-fn open_partitions(
-    log: &LogManager,
-    name: &str,
-    indexes: std::ops::Range<usize>,
-    config: &LogConfig,
-    now_ms: i64,
-) -> Result<Vec<Arc<Partition>>, TopicError> {
-    indexes
-        .map(|i| {
-            let i = i32::try_from(i).expect("at most PARTITIONS_MAX partitions");
-            log.open_partition(name, i, *config, now_ms).map_err(|e| TopicError::Storage(format!("{name}-{i}: {e}")))
-        })
-        .collect()
 }

@@ -56,16 +56,16 @@ fn a_crash_at_any_byte_of_the_log_replays_to_the_state_after_some_prefix_of_the_
     topics.add_partitions(&log, &config, "a", 4, 0).unwrap();
     record(&topics);
     topics
-        .set_overrides(&config, "a", settings(&[("segment.bytes", "1048576"), ("cleanup.policy", "compact")]))
+        .set_overrides(&log, &config, "a", settings(&[("segment.bytes", "1048576"), ("cleanup.policy", "compact")]))
         .unwrap();
     record(&topics);
-    topics.set_overrides(&config, "b", settings(&[("retention.bytes", "10")])).unwrap();
+    topics.set_overrides(&log, &config, "b", settings(&[("retention.bytes", "10")])).unwrap();
     record(&topics);
-    topics.delete(&log, "b").unwrap();
+    topics.delete(&log, &config, "b").unwrap();
     record(&topics);
     topics.create(&log, &config, new_topic("b", 3, BTreeMap::new()), 0).unwrap();
     record(&topics);
-    topics.delete(&log, "a").unwrap();
+    topics.delete(&log, &config, "a").unwrap();
     record(&topics);
     let states: Vec<&View> = after.iter().map(|(view, _)| view).collect();
     assert!(states.windows(2).all(|pair| pair[0] != pair[1]), "each change shows in the state");

@@ -90,19 +90,14 @@ impl Transactions {
         config: &BrokerConfig,
         ids: Arc<ProducerIds>,
     ) -> Result<Transactions, TxnStartError> {
-        let topic = match topics.get(TXN_STATE_TOPIC) {
-            Some(topic) => topic,
-            None => {
-                let new = NewTopic {
-                    name: TXN_STATE_TOPIC,
-                    partitions: config.settings.transaction_state_log_num_partitions,
-                    replication_factor: 1,
-                    overrides: crate::groups::internal_topic_overrides(),
-                    internal: true,
-                };
-                topics.create(log, config, new, now_ms())?
-            }
+        let new = NewTopic {
+            name: TXN_STATE_TOPIC,
+            partitions: config.settings.transaction_state_log_num_partitions,
+            replication_factor: 1,
+            overrides: crate::groups::internal_topic_overrides(),
+            internal: true,
         };
+        let topic = topics.get_or_create(log, config, new, now_ms())?;
         let settings = &config.settings;
         let txn_config = TxnConfig {
             transaction_max_timeout_ms: settings.transaction_max_timeout_ms,

@@ -1,0 +1,256 @@
+//! This broker as a member of a cluster (`controller.quorum.voters` naming other nodes): it runs
+//! its member of the metadata quorum on the controller listener, registers itself, heartbeats to
+//! the active controller, and, while it is the active controller, fences the brokers that stop
+//! heartbeating (and unfences them when they come back) as `strata_cluster::liveness` decides.
+//! The topic registry follows the quorum's image through [`follow_image`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_cluster::liveness::{liveness_changes, shutdown_changes};
+use strata_cluster::records::{BrokerRegistration, MetadataRecord};
+use strata_quorum::{Quorum, QuorumConfig, QuorumTiming};
+use tokio::task::JoinHandle;
+
+use crate::config::BrokerConfig;
+use crate::quorum_config::ClusterConfig;
+use crate::state::{Advertised, Broker, now_ms};
+
+/// How long a starting broker waits for the quorum to take its registration.
+const REGISTRATION_WAIT: Duration = Duration::from_secs(60);
+/// The least time one heartbeat may take before the next is due.
+const HEARTBEAT_WAIT_MIN: Duration = Duration::from_secs(1);
+/// How long a stopping broker waits for the quorum to commit its controlled shutdown.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot listen for the controller quorum on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+    #[error(transparent)]
+    Quorum(#[from] strata_quorum::QuorumError),
+    #[error("broker {node} was not registered with the cluster within {REGISTRATION_WAIT:?}: {reason}")]
+    Registration { node: i32, reason: String },
+}
+
+/// The running membership: the quorum member and the task that heartbeats and, when this node
+/// is the active controller, keeps broker liveness.
+pub struct Membership {
+    pub quorum: Arc<Quorum>,
+    /// The id the cluster agreed on (the first member to propose one set it).
+    pub cluster_id: String,
+    liveness: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership").field("node", &self.quorum.node_id()).finish_non_exhaustive()
+    }
+}
+
+impl Membership {
+    /// Starts the quorum member and the liveness task, agrees on the cluster id (proposing
+    /// `stored_cluster_id`, this directory's, or a new one), registers this broker and waits until
+    /// the active controller has unfenced it. Runs on the broker's runtime.
+    pub async fn join(
+        cluster: &ClusterConfig,
+        config: &BrokerConfig,
+        log: &strata_log::LogManager,
+        advertised: &Advertised,
+        stored_cluster_id: Option<String>,
+    ) -> Result<Membership, ClusterError> {
+        let node = config.settings.node_id;
+        let address = cluster.controller_bind.clone();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|source| ClusterError::Listen { address: address.clone(), source })?;
+        let voters = cluster
+            .voters
+            .iter()
+            .filter_map(|v| u64::try_from(v.id).ok().map(|id| (id, format_address(&v.host, v.port))))
+            .collect();
+        let quorum_config = QuorumConfig {
+            node_id: u64::try_from(node).unwrap_or_default(),
+            voters,
+            state_dir: config.data_dir.join("quorum"),
+            timing: QuorumTiming::default(),
+            snapshot_every_entries: 20_000,
+        };
+        let quorum = Arc::new(Quorum::start(quorum_config, log, listener).await?);
+        let liveness = tokio::spawn(keep_liveness(
+            Arc::clone(&quorum),
+            node,
+            Duration::from_millis(u64::try_from(config.settings.broker_heartbeat_interval_ms).unwrap_or(2000)),
+            config.settings.broker_session_timeout_ms,
+        ));
+        let proposed = stored_cluster_id.unwrap_or_else(crate::meta_properties::random_uuid);
+        let deadline = Instant::now() + REGISTRATION_WAIT;
+        let cluster_id = until_a_leader_answers(deadline, || agree_on_cluster_id(&quorum, proposed.clone()))
+            .await
+            .map_err(|error| ClusterError::Registration { node, reason: error.to_string() })?;
+        let registration = BrokerRegistration {
+            broker_id: node,
+            incarnation_id: uuid::Uuid::new_v4(),
+            host: advertised.host.clone(),
+            port: advertised.port,
+            rack: config.settings.rack(),
+            fenced: true,
+        };
+        let registered = async {
+            let record = MetadataRecord::RegisterBroker(registration.clone());
+            let applied = until_a_leader_answers(deadline, || quorum.propose(vec![record.clone()])).await?;
+            quorum.wait_applied(applied.offset, REGISTRATION_WAIT).await?;
+            let mut view = quorum.view();
+            view.wait_for(|v| {
+                v.image.broker(node).is_some_and(|b| b.incarnation_id == registration.incarnation_id && !b.fenced)
+            })
+            .await
+            .map_err(|_| strata_quorum::ProposeError::Stopped("the quorum stopped".into()))?;
+            Ok::<_, strata_quorum::ProposeError>(())
+        };
+        match tokio::time::timeout(REGISTRATION_WAIT, registered).await {
+            Ok(Ok(())) => tracing::info!(node, "registered with the cluster"),
+            Ok(Err(error)) => return Err(ClusterError::Registration { node, reason: error.to_string() }),
+            Err(_) => return Err(ClusterError::Registration { node, reason: "not unfenced in time".into() }),
+        }
+        Ok(Membership { quorum, cluster_id, liveness })
+    }
+
+    /// Stops heartbeating, commits this broker's controlled shutdown (fenced, its partitions'
+    /// leadership moved or unset, so clients stop sending it requests at once rather than after
+    /// the session timeout), and leaves the quorum.
+    pub async fn leave(&self, node: i32) {
+        self.liveness.abort();
+        let image = Arc::clone(&self.quorum.view().borrow().image);
+        let changes = shutdown_changes(&image, node);
+        if !changes.is_empty() {
+            match tokio::time::timeout(SHUTDOWN_WAIT, self.quorum.propose(changes)).await {
+                Ok(Ok(_)) => tracing::info!(node, "controlled shutdown committed"),
+                Ok(Err(error)) => tracing::warn!(node, %error, "controlled shutdown not committed"),
+                Err(_) => tracing::warn!(node, "controlled shutdown not committed in time"),
+            }
+        }
+        self.quorum.stop().await;
+    }
+}
+
+/// Runs `attempt` again while the quorum has no leader (a start before a majority is up, an
+/// election that takes its time), until `deadline`.
+async fn until_a_leader_answers<T, F, Fut>(deadline: Instant, mut attempt: F) -> Result<T, strata_quorum::ProposeError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, strata_quorum::ProposeError>>,
+{
+    loop {
+        match attempt().await {
+            Err(strata_quorum::ProposeError::NotLeader { .. } | strata_quorum::ProposeError::NoLeader(_))
+                if Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Proposes `proposed` as the cluster id; the first proposal the quorum commits wins, and every
+/// member learns the winner.
+async fn agree_on_cluster_id(quorum: &Quorum, proposed: String) -> Result<String, strata_quorum::ProposeError> {
+    let offset = match quorum.propose(vec![MetadataRecord::ClusterId { cluster_id: proposed }]).await {
+        Ok(applied) => applied.offset,
+        Err(strata_quorum::ProposeError::Refused { offset, .. }) => offset,
+        Err(error) => return Err(error),
+    };
+    let view = quorum.wait_applied(offset, REGISTRATION_WAIT).await?;
+    view.image
+        .cluster_id()
+        .map(str::to_string)
+        .ok_or_else(|| strata_quorum::ProposeError::Stopped("no cluster id".into()))
+}
+
+fn format_address(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// Heartbeats every `interval`; as the active controller, fences and unfences brokers by their
+/// heartbeats (`strata_cluster::liveness`). A new active controller gives every broker a full
+/// session before fencing it.
+async fn keep_liveness(quorum: Arc<Quorum>, node: i32, interval: Duration, session_timeout_ms: i64) {
+    let base = Instant::now();
+    let ms = |at: Instant| i64::try_from(at.saturating_duration_since(base).as_millis()).unwrap_or(i64::MAX);
+    let mut leading_since: Option<Instant> = None;
+    // When this controller first saw each fenced broker fenced: only a heartbeat after that
+    // unfences it (a broker that fenced itself in a controlled shutdown heartbeat just before).
+    let mut fenced_since: HashMap<i32, Instant> = HashMap::new();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Ok(Err(error)) = tokio::time::timeout(interval.max(HEARTBEAT_WAIT_MIN), quorum.heartbeat(node)).await {
+            tracing::debug!(node, %error, "heartbeat not taken");
+        }
+        if !quorum.is_leader() {
+            if leading_since.take().is_some() {
+                tracing::info!(node, "no longer the active controller");
+            }
+            continue;
+        }
+        let since = *leading_since.get_or_insert_with(|| {
+            tracing::info!(node, term = quorum.term(), "this node is the active controller");
+            quorum.forget_heartbeats();
+            Instant::now()
+        });
+        let image = Arc::clone(&quorum.view().borrow().image);
+        let heard = quorum.heartbeats();
+        let now = Instant::now();
+        fenced_since.retain(|id, _| image.broker(*id).is_some_and(|b| b.fenced));
+        let mut last_heard = BTreeMap::new();
+        for broker in image.brokers() {
+            let at = heard.get(&broker.broker_id).copied().unwrap_or(since).max(since);
+            if broker.fenced {
+                let fenced_at = *fenced_since.entry(broker.broker_id).or_insert(now);
+                if at <= fenced_at {
+                    continue; // not heard from since it was fenced: stays fenced
+                }
+            }
+            last_heard.insert(broker.broker_id, ms(at));
+        }
+        let changes = liveness_changes(&image, &last_heard, ms(now), session_timeout_ms);
+        if changes.is_empty() {
+            continue;
+        }
+        let fenced: Vec<i32> = changes
+            .iter()
+            .filter_map(|r| match r {
+                MetadataRecord::BrokerFencing { broker_id, fenced: true } => Some(*broker_id),
+                _ => None,
+            })
+            .collect();
+        if !fenced.is_empty() {
+            tracing::warn!(?fenced, "fencing brokers that stopped heartbeating");
+        }
+        if let Err(error) = quorum.propose(changes).await {
+            tracing::warn!(%error, "broker liveness change not committed");
+        }
+    }
+}
+
+/// Keeps the topic registry in step with the quorum's image: after every change applied (this
+/// member's or another's), the registry serves what the image holds.
+pub async fn follow_image(broker: Arc<Broker>) {
+    let Some(membership) = broker.cluster.as_ref() else { return };
+    let mut view = membership.quorum.view();
+    loop {
+        if view.changed().await.is_err() {
+            return;
+        }
+        let broker = Arc::clone(&broker);
+        let pass = tokio::task::spawn_blocking(move || broker.topics.reconcile(&broker.log, &broker.config, now_ms()));
+        match pass.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the topic registry did not follow the metadata image"),
+            Err(error) => tracing::error!(%error, "metadata reconcile task failed"),
+        }
+    }
+}

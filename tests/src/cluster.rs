@@ -1,0 +1,82 @@
+//! Several `strata` processes forming one cluster on loopback ports: node ids 1..=n, each with
+//! its own data directory, a client listener on a free port and a controller listener on a port
+//! chosen up front (the voters list names them all). Brokers start in parallel, since each waits
+//! for the quorum before it listens.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::broker::{Broker, BrokerOptions};
+
+/// A running cluster; `brokers[i]` is node `i + 1`.
+pub struct Cluster {
+    pub brokers: Vec<Broker>,
+    // One cluster at a time per test binary: three brokers' heartbeats and elections on a loaded
+    // two-core machine are what the timeouts are set for, not twelve.
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Fast liveness for tests: heartbeats every 200 ms, fenced after 3 s of silence.
+pub const TEST_SESSION_TIMEOUT_MS: u64 = 3000;
+
+impl Cluster {
+    /// Starts `n` brokers forming one cluster, with `extra` settings on each.
+    pub fn start(n: usize, extra: &[(&str, &str)]) -> Cluster {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let controller_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let voters = (1..)
+            .zip(&controller_ports)
+            .map(|(id, port)| format!("{id}@127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let starts: Vec<_> = (1..)
+            .zip(controller_ports)
+            .map(|(id, port)| {
+                let mut options = BrokerOptions::default()
+                    .with("node.id", &id.to_string())
+                    .with("listeners", &format!("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{port}"))
+                    .with("controller.listener.names", "CONTROLLER")
+                    .with("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
+                    .with("controller.quorum.voters", &voters)
+                    .with("broker.heartbeat.interval.ms", "200")
+                    .with("broker.session.timeout.ms", &TEST_SESSION_TIMEOUT_MS.to_string());
+                for (key, value) in extra {
+                    options = options.with(key, value);
+                }
+                std::thread::spawn(move || Broker::start(options))
+            })
+            .collect();
+        let brokers = starts.into_iter().map(|s| s.join().expect("a broker of the cluster started")).collect();
+        Cluster { brokers, _one_at_a_time: guard }
+    }
+
+    /// Every broker's address, comma-separated, for clients.
+    pub fn bootstrap(&self) -> String {
+        self.brokers.iter().map(|b| b.bootstrap().to_string()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Node `id` (1-based).
+    pub fn node(&mut self, id: i32) -> &mut Broker {
+        let index = usize::try_from(id - 1).expect("node ids start at 1");
+        &mut self.brokers[index]
+    }
+}
+
+/// A loopback port free at the time of asking, below Linux's ephemeral range (32768 and up) so
+/// that no broker's client listener (bound to port 0) can take it before its controller binds it.
+fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let spread = std::process::id().wrapping_mul(7919);
+    for _ in 0..1000 {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (spread.wrapping_add(step.wrapping_mul(104_729)) % 12_000);
+        let port = u16::try_from(port).expect("below 32000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between 20000 and 32000");
+}

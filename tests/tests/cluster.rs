@@ -1,0 +1,232 @@
+//! A cluster of three `strata` processes on loopback ports (issue 13): one metadata quorum, every
+//! broker telling clients the same brokers, controller, cluster id and partition leaders;
+//! partitions spread over the brokers and reached by librdkafka at their leaders, a broker that
+//! does not lead a partition answering NOT_LEADER_OR_FOLLOWER; a consumer group coordinated by
+//! the broker holding its `__consumer_offsets` partition; a broker that stops heartbeating fenced
+//! (its partitions leaderless) until it comes back with its data, one that stops cleanly fenced
+//! at once by its controlled shutdown; producer ids unique across brokers; and the controller
+//! failing over to another broker while topics can still be created.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::MetadataResponse;
+use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use strata_testkit::batches::Batch;
+use strata_testkit::codes;
+use strata_testkit::raw::RawConn;
+use strata_testkit::requests;
+use strata_tests::cluster::{Cluster, TEST_SESSION_TIMEOUT_MS};
+use strata_tests::{clients, data};
+
+/// How long a change may take to reach every broker (fencing takes the session timeout).
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn metadata(bootstrap: &str, topics: Option<&[&str]>) -> MetadataResponse {
+    requests::metadata(&mut RawConn::connect(bootstrap), topics, false)
+}
+
+fn broker_ids(response: &MetadataResponse) -> BTreeSet<i32> {
+    response.brokers.iter().map(|b| b.node_id.0).collect()
+}
+
+/// Each partition's (leader, leader epoch), by partition index.
+fn leaders(response: &MetadataResponse, topic: &str) -> Vec<(i32, i32)> {
+    let found = response.topics.iter().find(|t| t.name.as_ref().is_some_and(|n| n.as_str() == topic));
+    let mut partitions: Vec<_> = found
+        .map(|t| t.partitions.iter().map(|p| (p.partition_index, p.leader_id.0, p.leader_epoch)).collect())
+        .unwrap_or_default();
+    partitions.sort();
+    partitions.into_iter().map(|(_, leader, epoch)| (leader, epoch)).collect()
+}
+
+/// Polls `check` until it gives a value, or fails after [`CONVERGE`] with `what`.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "not within {CONVERGE:?}: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn three_brokers_serve_one_cluster() {
+    let mut cluster = Cluster::start(3, &[]);
+    let bootstrap = cluster.bootstrap();
+
+    // Every broker tells the same story: three brokers, one controller, one cluster id.
+    let views: Vec<MetadataResponse> = cluster.brokers.iter().map(|b| metadata(b.bootstrap(), None)).collect();
+    let controller = views[0].controller_id.0;
+    assert!((1..=3).contains(&controller), "controller {controller}");
+    for view in &views {
+        assert_eq!(broker_ids(view), BTreeSet::from([1, 2, 3]));
+        assert_eq!(view.controller_id.0, controller);
+        assert_eq!(view.cluster_id, views[0].cluster_id);
+    }
+    for broker in &cluster.brokers {
+        let dir = broker.data_dir().join("meta.properties");
+        let meta = std::fs::read_to_string(&dir).expect("meta.properties");
+        let id = views[0].cluster_id.as_ref().expect("cluster id").to_string();
+        assert!(meta.contains(&format!("cluster.id={id}")), "{}: {meta}", dir.display());
+    }
+
+    // A topic created through broker 1 is spread over all three and known to each.
+    clients::create_topic(cluster.node(1).bootstrap(), "spread", 6);
+    let placed = eventually("broker 3 knows topic 'spread'", || {
+        let found = leaders(&metadata(cluster.node(3).bootstrap(), Some(&["spread"])), "spread");
+        (found.len() == 6).then_some(found)
+    });
+    let leading: BTreeSet<i32> = placed.iter().map(|(leader, _)| *leader).collect();
+    assert_eq!(leading, BTreeSet::from([1, 2, 3]), "six partitions over three brokers: {placed:?}");
+
+    // librdkafka finds each partition's leader: everything produced is consumed back in order.
+    let messages = data::generate("cluster", 600, 6);
+    let offsets = clients::produce_all(&bootstrap, "spread", &messages, &[("acks", "all")]);
+    let consumed = clients::consume_all(&bootstrap, "spread", 6);
+    data::assert_same(&messages, &consumed, Some(&offsets));
+
+    // A broker that does not lead a partition says so.
+    let (partition, (leader, _)) = (0..).zip(&placed).next().expect("a partition");
+    let other = if *leader == 1 { 2 } else { 1 };
+    let mut conn = RawConn::connect(cluster.node(other).bootstrap());
+    let produced = requests::produce(&mut conn, "spread", partition, Batch::new().numbered(1, None, 0).encode());
+    assert_eq!(produced.error_code, codes::NOT_LEADER_OR_FOLLOWER, "produce to broker {other}");
+    let fetched = requests::fetch(&mut conn, "spread", partition, 0);
+    assert_eq!(fetched.error_code, codes::NOT_LEADER_OR_FOLLOWER, "fetch from broker {other}");
+
+    // Producer ids come from blocks the quorum hands out: brokers never give the same id twice,
+    // and an idempotent producer's sequences are checked at each leader.
+    let mut ids = BTreeSet::new();
+    for broker in &cluster.brokers {
+        for _ in 0..2 {
+            let request =
+                InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000);
+            let response = RawConn::connect(broker.bootstrap()).request(4, &request);
+            assert_eq!(response.error_code, codes::NONE, "InitProducerId from {}", broker.bootstrap());
+            assert!(ids.insert(response.producer_id.0), "producer id {} given twice", response.producer_id.0);
+        }
+    }
+    let idempotent = data::generate("idempotent", 300, 6);
+    let at = clients::produce_all(&bootstrap, "spread", &idempotent, &[("enable.idempotence", "true")]);
+    assert!(at.iter().all(|(_, offset)| *offset >= 100), "appended after the first 600: {at:?}");
+
+    // A consumer group: FindCoordinator on any broker leads to the coordinator, which serves it.
+    let mut config = clients::client_config(&bootstrap);
+    config
+        .set("group.id", "cluster-group")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000");
+    let member: BaseConsumer = config.create().expect("group consumer");
+    member.subscribe(&["spread"]).expect("subscribe");
+    let mut seen = 0;
+    let deadline = Instant::now() + clients::CLIENT_TIMEOUT;
+    let total = messages.len() + idempotent.len();
+    while seen < total {
+        assert!(Instant::now() < deadline, "the group consumed {seen} of {total} messages");
+        if let Some(message) = member.poll(Duration::from_millis(200)) {
+            let message = message.expect("group consume");
+            assert_eq!(message.topic(), "spread");
+            seen += 1;
+        }
+    }
+    member.commit_consumer_state(rdkafka::consumer::CommitMode::Sync).expect("commit the group's offsets");
+    drop(member);
+}
+
+#[test]
+fn a_silent_broker_is_fenced_and_comes_back_with_its_data() {
+    let mut cluster = Cluster::start(3, &[]);
+    let bootstrap = cluster.bootstrap();
+    clients::create_topic(&bootstrap, "fenced", 6);
+    let messages = data::generate("fenced", 120, 6);
+    let offsets = clients::produce_all(&bootstrap, "fenced", &messages, &[("acks", "all")]);
+    let view = metadata(cluster.node(1).bootstrap(), Some(&["fenced"]));
+    let controller = view.controller_id.0;
+    let before = leaders(&view, "fenced");
+    let victim =
+        *before.iter().map(|(l, _)| l).find(|l| **l != controller).expect("a partition led off the controller");
+    let survivor = if controller == victim { 1 } else { controller };
+
+    // SIGKILL: no goodbye. After the session timeout the controller fences it.
+    cluster.node(victim).kill();
+    let killed_at = Instant::now();
+    let fenced = eventually("the killed broker is fenced", || {
+        let view = metadata(cluster.node(survivor).bootstrap(), Some(&["fenced"]));
+        (!broker_ids(&view).contains(&victim)).then(|| leaders(&view, "fenced"))
+    });
+    eprintln!("broker {victim} fenced {:?} after the kill", killed_at.elapsed());
+    assert!(killed_at.elapsed() >= Duration::from_millis(TEST_SESSION_TIMEOUT_MS / 2), "not before its session ended");
+    for ((was, epoch), (now, new_epoch)) in before.iter().zip(&fenced) {
+        if *was == victim {
+            assert_eq!((*now, *new_epoch), (-1, epoch + 1), "its partitions have no leader, in a new epoch");
+        } else {
+            assert_eq!((now, new_epoch), (was, epoch), "other partitions are untouched");
+        }
+    }
+
+    // It comes back: unfenced, leading its partitions again, with everything it had.
+    cluster.node(victim).restart_on_same_port();
+    let back = eventually("the broker leads its partitions again", || {
+        let view = metadata(cluster.node(survivor).bootstrap(), Some(&["fenced"]));
+        let now = leaders(&view, "fenced");
+        (broker_ids(&view).contains(&victim) && now.iter().all(|(l, _)| *l >= 0)).then_some(now)
+    });
+    for ((was, epoch), (now, new_epoch)) in before.iter().zip(&back) {
+        assert_eq!(now, was, "the same leader");
+        if *was == victim {
+            // The next epoch, or a later one if a loaded machine delayed heartbeats once more.
+            assert!(*new_epoch >= epoch + 2, "led again in a new epoch: {epoch} then {new_epoch}");
+        }
+    }
+    let consumed = clients::consume_all(&bootstrap, "fenced", 6);
+    data::assert_same(&messages, &consumed, Some(&offsets));
+}
+
+#[test]
+fn a_clean_shutdown_hands_over_at_once() {
+    // A session far longer than the test: only the controlled shutdown can fence the broker.
+    let mut cluster = Cluster::start(3, &[("broker.session.timeout.ms", "600000")]);
+    clients::create_topic(&cluster.bootstrap(), "handover", 6);
+    let view = metadata(cluster.node(1).bootstrap(), Some(&["handover"]));
+    let controller = view.controller_id.0;
+    let before = leaders(&view, "handover");
+    let leaving =
+        *before.iter().map(|(l, _)| l).find(|l| **l != controller).expect("a partition led off the controller");
+    cluster.node(leaving).stop_ok();
+    let view = metadata(cluster.node(controller).bootstrap(), Some(&["handover"]));
+    assert!(!broker_ids(&view).contains(&leaving), "fenced by its own shutdown: {:?}", broker_ids(&view));
+    for ((was, epoch), (now, new_epoch)) in before.iter().zip(&leaders(&view, "handover")) {
+        if *was == leaving {
+            assert_eq!((*now, *new_epoch), (-1, epoch + 1));
+        }
+    }
+}
+
+#[test]
+fn the_controller_fails_over_and_topics_can_still_be_created() {
+    let mut cluster = Cluster::start(3, &[]);
+    let controller = metadata(cluster.node(1).bootstrap(), None).controller_id.0;
+    let survivor = if controller == 1 { 2 } else { 1 };
+    cluster.node(controller).kill();
+    let killed_at = Instant::now();
+    let successor = eventually("a new controller", || {
+        let id = metadata(cluster.node(survivor).bootstrap(), None).controller_id.0;
+        (id >= 1 && id != controller).then_some(id)
+    });
+    eprintln!("controller {controller} replaced by {successor} {:?} after the kill", killed_at.elapsed());
+    clients::create_topic(cluster.node(survivor).bootstrap(), "after-failover", 2);
+
+    // The old controller comes back as a follower and learns what it missed.
+    cluster.node(controller).restart_on_same_port();
+    eventually("the returning broker knows the new topic", || {
+        let view = metadata(cluster.node(controller).bootstrap(), Some(&["after-failover"]));
+        let known = leaders(&view, "after-failover");
+        (broker_ids(&view).len() == 3 && known.len() == 2).then_some(())
+    });
+}
