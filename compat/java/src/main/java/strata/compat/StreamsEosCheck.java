@@ -71,10 +71,11 @@ import org.apache.kafka.streams.kstream.Produced;
  * <dt>clean</dt>
  * <dd>One instance in this JVM runs to the final counts and closes.</dd>
  * <dt>crash</dt>
- * <dd>Instance a, a child JVM slowed to 20 ms a line and committing every 2 s, is killed with SIGKILL once a fifth of the
- *     updates are committed and while the coordinator lists its transaction Ongoing. Instance b
- *     starts on the same state directory (so the same process id and transactional id: its
- *     initTransactions fences a and aborts the open transaction), restores the counts from the
+ * <dd>Instance a, a child JVM slowed to 4 ms a word where it counts and committing every 2 s, is
+ *     killed with SIGKILL once a fifth of the updates are committed and while the coordinator lists
+ *     its transaction Ongoing; the output it committed must then be short of the final counts.
+ *     Instance b starts on the same state directory (so the same process id and transactional id:
+ *     its initTransactions fences a and aborts the open transaction), restores the counts from the
  *     changelog, finishes, and exits cleanly on SIGTERM.</dd>
  * <dt>failover</dt>
  * <dd>Instances a and b (child JVMs, each its own state directory and so its own transactional
@@ -161,19 +162,27 @@ public final class StreamsEosCheck {
     private static final int KILLED_COMMIT_MS = 2_000;
 
     /**
-     * The word count; {@code slowMs} is a pause per input line, so that a kill can land mid-run, and
-     * {@code commitMs} the commit interval (how long each transaction stays Ongoing).
+     * The word count, slowed so that a kill can land mid-run: {@code lineMs} is a pause per input
+     * line (where lines are split), {@code wordMs} a pause per word (where words are counted and the
+     * output written); {@code commitMs} is the commit interval (how long each transaction stays
+     * Ongoing).
+     *
+     * <p>A pause per line does not spread the output over the run: on both brokers no count
+     * reached the output before the 1,000th line was split (the stream thread gets the input,
+     * fetched first, ahead of the repartitioned words), and then all 4,640 came within a commit or
+     * two. A pause per word spreads the output over the commits.
      */
     private static KafkaStreams streams(
-        String bootstrap, String appId, String input, String output, Path stateDir, int slowMs, int commitMs
+        String bootstrap, String appId, String input, String output, Path stateDir, int lineMs, int wordMs, int commitMs
     ) {
         StreamsBuilder builder = new StreamsBuilder();
         builder.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
-            .peek((key, line) -> pause(slowMs))
+            .peek((key, line) -> pause(lineMs))
             .flatMapValues(line -> Arrays.asList(line.split(" ")))
             .groupBy((key, word) -> word, Grouped.with("words", Serdes.String(), Serdes.String()))
             .count(Materialized.as("counts"))
             .toStream()
+            .peek((word, count) -> pause(wordMs))
             .to(output, Produced.with(Serdes.String(), Serdes.Long()));
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
@@ -221,7 +230,7 @@ public final class StreamsEosCheck {
 
         InProcessApp(Path stateDir) {
             this.stateDir = stateDir;
-            streams = streams(bootstrap, appId, input, output, stateDir, 0, COMMIT_MS);
+            streams = streams(bootstrap, appId, input, output, stateDir, 0, 0, COMMIT_MS);
             streams.setUncaughtExceptionHandler(e -> {
                 failure.compareAndSet(null, e);
                 return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
@@ -265,19 +274,22 @@ public final class StreamsEosCheck {
         }
     }
 
+    /** The line a child prints once its shutdown hook is in place: SIGTERM means a clean close from then on. */
+    private static final String HOOK_INSTALLED = "shutdown hook installed";
+
     /** The application in a child JVM ({@code StreamsEosCheck app ...}), which the check can kill. */
     private final class ChildApp implements App {
         final String name;
         final Process process;
         final Path log;
 
-        ChildApp(String name, Path stateDir, int slowMs, int commitMs) throws IOException {
+        ChildApp(String name, Path stateDir, int lineMs, int wordMs, int commitMs) throws IOException {
             this.name = name;
             this.log = stateDir.resolveSibling(stateDir.getFileName() + "-" + name + ".log");
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             process = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                    StreamsEosCheck.class.getName(), "app", bootstrap, appId, input, output, stateDir.toString(), Integer.toString(slowMs),
-                    Integer.toString(commitMs))
+                    StreamsEosCheck.class.getName(), "app", bootstrap, appId, input, output, stateDir.toString(), Integer.toString(lineMs),
+                    Integer.toString(wordMs), Integer.toString(commitMs))
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();
@@ -321,9 +333,26 @@ public final class StreamsEosCheck {
             Check.expect(process.waitFor(30, TimeUnit.SECONDS), "Streams instance %s did not die of SIGKILL within 30 s", name);
         }
 
+        /** Whether its log has a line starting with {@code prefix}. */
+        boolean logged(String prefix) {
+            try {
+                return Files.readAllLines(log).stream().anyMatch(line -> line.startsWith(prefix));
+            } catch (IOException e) {
+                return false;
+            }
+        }
+
         @Override
         public void close() throws Exception {
-            // SIGTERM: the child's shutdown hook closes Streams.
+            // SIGTERM: the child's shutdown hook closes Streams. A JVM that has not installed it yet
+            // dies of the signal (status 143) before it has printed a line; so wait for the hook.
+            long deadline = System.nanoTime() + Check.CALL_TIMEOUT.toNanos();
+            while (!logged(HOOK_INSTALLED)) {
+                checkRunning();
+                Check.expect(System.nanoTime() < deadline, "Streams instance %s printed no '%s' within %d s; its last lines:%n    %s",
+                    name, HOOK_INSTALLED, Check.CALL_TIMEOUT.toSeconds(), tail());
+                Thread.sleep(50);
+            }
             process.destroy();
             Check.expect(process.waitFor(60, TimeUnit.SECONDS), "Streams instance %s did not stop within 60 s of SIGTERM", name);
             Check.expectEqual(0, process.exitValue(), "exit status of Streams instance %s (its last lines:%n    %s)", name, tail());
@@ -336,12 +365,18 @@ public final class StreamsEosCheck {
     }
 
     /**
-     * {@code StreamsEosCheck app <bootstrap> <appId> <input> <output> <stateDir> <slowMs> <commitMs>}: runs the
-     * word count until SIGTERM.
+     * {@code StreamsEosCheck app <bootstrap> <appId> <input> <output> <stateDir> <lineMs> <wordMs> <commitMs>}: runs
+     * the word count until SIGTERM, after which it exits 0 if Streams closed cleanly. It prints
+     * {@value #HOOK_INSTALLED} once SIGTERM means that.
      */
     private static void runApp(String[] args) {
+        System.out.println("instance starting, pid " + ProcessHandle.current().pid());
+        System.out.flush();
+        // A failed check ends its JVM with halt, which takes no child along: follow it out rather
+        // than run on beside the checks after it.
+        ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> Runtime.getRuntime().halt(3)));
         KafkaStreams streams = streams(args[1], args[2], args[3], args[4], Path.of(args[5]), Integer.parseInt(args[6]),
-            Integer.parseInt(args[7]));
+            Integer.parseInt(args[7]), Integer.parseInt(args[8]));
         streams.setUncaughtExceptionHandler(e -> {
             System.out.println("FAILED: uncaught exception in Streams: " + e);
             e.printStackTrace(System.out);
@@ -365,6 +400,8 @@ public final class StreamsEosCheck {
             // Exit 0 for a clean close (a JVM ended by SIGTERM otherwise exits 143), 1 for anything else.
             Runtime.getRuntime().halt(closed && streams.state() == KafkaStreams.State.NOT_RUNNING ? 0 : 1);
         }));
+        System.out.println(HOOK_INSTALLED);
+        System.out.flush();
         streams.start();
         while (true) {
             pause(1000);
@@ -451,6 +488,16 @@ public final class StreamsEosCheck {
             return latest.equals(expected);
         }
 
+        /** Reads all that is committed now: each output partition up to its last stable offset. */
+        void catchUp() {
+            Map<TopicPartition, Long> ends = consumer.endOffsets(outputPartitions(), Check.CALL_TIMEOUT);
+            long deadline = System.nanoTime() + Check.CALL_TIMEOUT.toNanos();
+            while (outputPartitions().stream().anyMatch(tp -> consumer.position(tp, Check.CALL_TIMEOUT) < ends.get(tp))) {
+                poll();
+                Check.expect(System.nanoTime() < deadline, "reading the output up to %s took over %d s", ends, Check.CALL_TIMEOUT.toSeconds());
+            }
+        }
+
         @Override
         public void close() {
             consumer.close(Duration.ofSeconds(5));
@@ -494,7 +541,8 @@ public final class StreamsEosCheck {
 
     /**
      * Instance A is killed with SIGKILL once a fifth of the updates are committed, with a
-     * transaction open; instance B starts on the same state directory (so the same process id and
+     * transaction open; what A committed must then be short of the final counts, so that B has
+     * the rest to do. Instance B starts on the same state directory (so the same process id and
      * transactional id, whose initTransactions fences A and aborts its transaction), restores the
      * counts from the changelog and finishes. Each word's counts must still read 1, 2, 3, ... in
      * the read_committed output: nothing of A's open transaction, nothing twice.
@@ -505,11 +553,14 @@ public final class StreamsEosCheck {
         long total = expected.values().stream().mapToLong(Long::longValue).sum();
         Path stateDir = Files.createTempDirectory("strata-compat-streams");
         try (OutputFollower follower = new OutputFollower(expected)) {
-            // 20 ms per line: the 1,000 lines take 20 s or more, so the kill lands mid-run, and a
-            // commits every 2 s, so a transaction is Ongoing most of the time. (At 4 ms and 100 ms,
-            // a loaded CI machine once saw instance a finish its input before the kill: no
-            // transaction was Ongoing again.)
-            ChildApp a = new ChildApp("a", stateDir, 20, KILLED_COMMIT_MS);
+            // 4 ms per word where the words are counted: the 4,640 updates take 18 s or more and
+            // reach the output all along, so the kill lands mid-run, and a commits every 2 s, so a
+            // transaction with output in it is Ongoing most of the time. (Slowed per line instead,
+            // a wrote no count before it had split every line and then all of them at once: on a
+            // loaded CI machine it committed its last count before the kill, once leaving no
+            // Ongoing transaction to kill it in, once leaving b nothing to do, closed before it had
+            // installed its shutdown hook.)
+            ChildApp a = new ChildApp("a", stateDir, 0, 4, KILLED_COMMIT_MS);
             follower.followUntil(() -> follower.updates >= total / 5, a, "a fifth of the updates from instance a");
             // Kill it while the coordinator has its transaction Ongoing (it is between transactions
             // for a moment after each commit).
@@ -521,13 +572,20 @@ public final class StreamsEosCheck {
                 open = ongoing();
             }
             a.kill();
+            // All that a committed is readable now (its open transaction holds the last stable
+            // offset until b fences it): it must fall short of the final counts, or the kill did
+            // not land mid-run and b would have nothing to finish.
+            follower.catchUp();
+            int ofA = follower.updates;
+            Check.expect(!follower.done(), "instance a had committed all %d updates before it was killed (transaction %s Ongoing): "
+                + "the kill did not land mid-run", total, open);
             Check.log("instance a killed (SIGKILL) with transaction %s Ongoing, after %d of %d updates were committed",
-                open, follower.updates, total);
+                open, ofA, total);
 
-            ChildApp b = new ChildApp("b", stateDir, 0, COMMIT_MS);
+            ChildApp b = new ChildApp("b", stateDir, 0, 0, COMMIT_MS);
             follower.followUntil(follower::done, b, "the expected final counts in the output after instance b took over");
-            Check.log("read_committed output: every word's counts 1, 2, 3, ... up to the expected count across the kill, %d updates",
-                follower.updates);
+            Check.log("read_committed output: every word's counts 1, 2, 3, ... up to the expected count across the kill, "
+                + "%d updates (%d of them from instance b)", follower.updates, follower.updates - ofA);
             b.close();
             Collection<TransactionListing> all = Check.await(admin.listTransactions().all(), "listTransactions");
             Check.log("instance b closed on SIGTERM; the application's transactional ids: %s", all.stream()
@@ -557,8 +615,8 @@ public final class StreamsEosCheck {
             // a commits seldom, so the transaction seen Ongoing is still open when the SIGKILL lands
             // (at 100 ms, a's commit sometimes came first, and its last transaction was rightly
             // CompleteCommit; seen once in the test command's CI run).
-            ChildApp a = new ChildApp("a", stateA, 8, KILLED_COMMIT_MS);
-            ChildApp b = new ChildApp("b", stateB, 8, COMMIT_MS);
+            ChildApp a = new ChildApp("a", stateA, 8, 0, KILLED_COMMIT_MS);
+            ChildApp b = new ChildApp("b", stateB, 8, 0, COMMIT_MS);
             long deadline = System.nanoTime() + RUN_TIMEOUT.toNanos();
             while (a.transactionalId() == null || b.transactionalId() == null || groupMembers() < 2) {
                 a.checkRunning();
@@ -641,12 +699,7 @@ public final class StreamsEosCheck {
 
         // The whole output again, from the beginning, after the application is gone.
         try (OutputFollower again = new OutputFollower(expected)) {
-            Map<TopicPartition, Long> ends = again.consumer.endOffsets(outputPartitions(), Check.CALL_TIMEOUT);
-            long deadline = System.nanoTime() + Check.CALL_TIMEOUT.toNanos();
-            while (outputPartitions().stream().anyMatch(tp -> again.consumer.position(tp, Check.CALL_TIMEOUT) < ends.get(tp))) {
-                again.poll();
-                Check.expect(System.nanoTime() < deadline, "re-reading the output to %s took over %d s", ends, Check.CALL_TIMEOUT.toSeconds());
-            }
+            again.catchUp();
             Check.expectEqual(expected, again.latest, "final counts in the output re-read after the application closed");
         }
         Check.log("re-read after close: every word's counts 1, 2, 3, ... once, ending at its expected count");
