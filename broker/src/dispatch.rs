@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeLogDirsRequest, DescribeProducersRequest,
-    DescribeTransactionsRequest, EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
+    DescribeQuorumRequest, DescribeTransactionsRequest, EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -131,6 +131,7 @@ pub const ROUTES: &[Route] = &[
     route!(list_transactions: ListTransactionsRequest),
     route!(describe_producers: DescribeProducersRequest),
     route!(describe_log_dirs: DescribeLogDirsRequest),
+    route!(describe_quorum: DescribeQuorumRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 

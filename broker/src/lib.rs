@@ -11,6 +11,7 @@ pub mod config_defs;
 pub mod config_resources;
 pub mod connection;
 pub mod connection_limits;
+pub mod coordinator_owner;
 pub mod data_dir_lock;
 pub mod dispatch;
 pub mod duplicates;

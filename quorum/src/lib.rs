@@ -21,6 +21,7 @@ pub mod state_machine;
 pub mod types;
 
 pub use error::{ProposeError, QuorumError};
+pub use member::{QuorumDescription, VoterProgress};
 pub use node::{Quorum, QuorumConfig, QuorumTiming};
 pub use state_machine::MetadataView;
 pub use types::Applied;

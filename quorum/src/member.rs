@@ -8,8 +8,28 @@ use std::time::Instant;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{Raft, ServerState};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::ProposeError;
 use crate::types::{Applied, Decision, MetaRaft};
+
+/// The quorum as its leader describes it (Kafka's DescribeQuorum): offsets are entry counts, as
+/// KRaft's log end offsets and high watermark are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumDescription {
+    pub leader: u64,
+    pub term: u64,
+    /// One past the last entry the leader has applied (committed).
+    pub high_watermark: i64,
+    pub voters: Vec<VoterProgress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoterProgress {
+    pub id: u64,
+    /// One past the last entry the leader knows this voter holds.
+    pub log_end_offset: i64,
+}
 
 pub struct Member {
     pub raft: Raft<MetaRaft>,
@@ -40,6 +60,36 @@ impl Member {
             }
             Err(RaftError::Fatal(fatal)) => Err(ProposeError::Stopped(fatal.to_string())),
         }
+    }
+
+    /// The quorum as this node sees it while it leads: `NotLeader` otherwise, since only the
+    /// leader knows how far each voter's log has come.
+    pub fn describe(&self) -> Result<QuorumDescription, ProposeError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.state != ServerState::Leader {
+            return Err(ProposeError::NotLeader { leader: metrics.current_leader });
+        }
+        let matched = metrics.replication.unwrap_or_default();
+        let end_of = |index: Option<u64>| index.map_or(0, |i| i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1));
+        let voters = metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .map(|id| {
+                let log_end = if id == metrics.id {
+                    end_of(metrics.last_log_index)
+                } else {
+                    end_of(matched.get(&id).copied().flatten().map(|l| l.index))
+                };
+                VoterProgress { id, log_end_offset: log_end }
+            })
+            .collect();
+        Ok(QuorumDescription {
+            leader: metrics.id,
+            term: metrics.current_term,
+            high_watermark: end_of(metrics.last_applied.map(|l| l.index)),
+            voters,
+        })
     }
 
     /// Takes a broker's heartbeat if this node leads.

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::error::{ProposeError, QuorumError};
 use crate::leader_link::{LeaderLink, retry};
 use crate::log_store::{METADATA_TOPIC, MetaLogStore, now_ms};
-use crate::member::Member;
+use crate::member::{Member, QuorumDescription};
 use crate::net::client::PeerClients;
 use crate::net::frame::{RaftReply, RaftRequest};
 use crate::net::server::serve;
@@ -194,6 +194,22 @@ impl Quorum {
                 Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
                     match self.link.call(leader, &RaftRequest::Heartbeat { broker_id }).await? {
                         RaftReply::Heartbeat(outcome) => outcome,
+                        other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
+                    }
+                }
+                outcome => outcome,
+            }
+        })
+        .await
+    }
+
+    /// The quorum as its leader describes it (asked of the leader when this node does not lead).
+    pub async fn describe(&self) -> Result<QuorumDescription, ProposeError> {
+        retry(Instant::now() + LEADER_WAIT, || async {
+            match self.member.describe() {
+                Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
+                    match self.link.call(leader, &RaftRequest::Describe).await? {
+                        RaftReply::Describe(outcome) => outcome,
                         other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
                     }
                 }

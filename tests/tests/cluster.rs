@@ -1,5 +1,6 @@
 //! A cluster of three `strata` processes on loopback ports (issue 13): one metadata quorum, every
-//! broker telling clients the same brokers, controller, cluster id and partition leaders;
+//! broker telling clients the same brokers, controller, cluster id and partition leaders, and
+//! DescribeQuorum answered by the leader;
 //! partitions spread over the brokers and reached by librdkafka at their leaders, a broker that
 //! does not lead a partition answering NOT_LEADER_OR_FOLLOWER; a consumer group coordinated by
 //! the broker holding its `__consumer_offsets` partition; a broker that stops heartbeating fenced
@@ -11,7 +12,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::MetadataResponse;
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
+use kafka_protocol::messages::{DescribeQuorumRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest};
+use kafka_protocol::protocol::StrBytes;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use strata_testkit::batches::Batch;
@@ -75,6 +79,28 @@ fn three_brokers_serve_one_cluster() {
         assert!(meta.contains(&format!("cluster.id={id}")), "{}: {meta}", dir.display());
     }
 
+    // DescribeQuorum at a broker that does not lead is answered by the leader: three voters, all
+    // holding the log the leader has committed.
+    let follower = if controller == 1 { 2 } else { 1 };
+    let asked = DescribeQuorumRequest::default().with_topics(vec![
+        TopicData::default()
+            .with_topic_name(requests::topic_name("__cluster_metadata"))
+            .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
+    ]);
+    let quorum = RawConn::connect(cluster.node(follower).bootstrap()).request(2, &asked);
+    assert_eq!(quorum.error_code, codes::NONE);
+    let log = &quorum.topics[0].partitions[0];
+    assert_eq!((log.error_code, log.leader_id.0), (codes::NONE, controller));
+    assert!(log.leader_epoch >= 1 && log.high_watermark > 0, "{log:?}");
+    let voters: BTreeSet<i32> = log.current_voters.iter().map(|v| v.replica_id.0).collect();
+    assert_eq!(voters, BTreeSet::from([1, 2, 3]));
+    assert!(log.current_voters.iter().all(|v| v.log_end_offset > 0), "{:?}", log.current_voters);
+    assert_eq!(quorum.nodes.len(), 3, "each voter's controller listener");
+    let wrong = DescribeQuorumRequest::default()
+        .with_topics(vec![TopicData::default().with_topic_name(requests::topic_name("spread"))]);
+    let refused = RawConn::connect(cluster.node(follower).bootstrap()).request(2, &wrong);
+    assert_eq!(refused.error_code, codes::UNKNOWN_TOPIC_OR_PARTITION);
+
     // A topic created through broker 1 is spread over all three and known to each.
     clients::create_topic(cluster.node(1).bootstrap(), "spread", 6);
     let placed = eventually("broker 3 knows topic 'spread'", || {
@@ -98,6 +124,43 @@ fn three_brokers_serve_one_cluster() {
     assert_eq!(produced.error_code, codes::NOT_LEADER_OR_FOLLOWER, "produce to broker {other}");
     let fetched = requests::fetch(&mut conn, "spread", partition, 0);
     assert_eq!(fetched.error_code, codes::NOT_LEADER_OR_FOLLOWER, "fetch from broker {other}");
+
+    // Replicas go to distinct brokers; until replication is built only the leader is in sync. A
+    // replication factor above the live brokers is refused.
+    let mut conn = RawConn::connect(cluster.node(2).bootstrap());
+    let replicated = |name: &str, factor: i16| {
+        let mut request = requests::create_topics_request(name, 3);
+        request.topics[0].replication_factor = factor;
+        request
+    };
+    let created = conn.request(5, &replicated("replicated", 3));
+    assert_eq!(created.topics[0].error_code, codes::NONE, "{:?}", created.topics[0].error_message);
+    let view = eventually("the replicated topic is known", || {
+        let view = metadata(cluster.node(2).bootstrap(), Some(&["replicated"]));
+        (leaders(&view, "replicated").len() == 3).then_some(view)
+    });
+    for partition in &view.topics[0].partitions {
+        let replicas: BTreeSet<i32> = partition.replica_nodes.iter().map(|b| b.0).collect();
+        assert_eq!(replicas, BTreeSet::from([1, 2, 3]));
+        assert_eq!(partition.isr_nodes.iter().map(|b| b.0).collect::<Vec<_>>(), vec![partition.leader_id.0]);
+    }
+    let refused = conn.request(5, &replicated("too-replicated", 4));
+    assert_eq!(refused.topics[0].error_code, codes::INVALID_REPLICATION_FACTOR);
+
+    // Group requests go to the group's coordinator; another broker answers NOT_COORDINATOR.
+    let found = RawConn::connect(cluster.node(1).bootstrap())
+        .request(3, &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("cluster-group")));
+    assert_eq!(found.error_code, codes::NONE);
+    let coordinator = found.node_id.0;
+    let elsewhere = if coordinator == 1 { 2 } else { 1 };
+    let heartbeat = HeartbeatRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("cluster-group")))
+        .with_generation_id(1)
+        .with_member_id(StrBytes::from_static_str("nobody"));
+    let misrouted = RawConn::connect(cluster.node(elsewhere).bootstrap()).request(4, &heartbeat);
+    assert_eq!(misrouted.error_code, codes::NOT_COORDINATOR, "heartbeat at broker {elsewhere}");
+    let routed = RawConn::connect(cluster.node(coordinator).bootstrap()).request(4, &heartbeat);
+    assert_ne!(routed.error_code, codes::NOT_COORDINATOR, "heartbeat at the coordinator {coordinator}");
 
     // Producer ids come from blocks the quorum hands out: brokers never give the same id twice,
     // and an idempotent producer's sequences are checked at each leader.

@@ -22,6 +22,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: AddOffsetsT
         producer_epoch: req.producer_epoch,
         offsets_partition: broker.groups.partition_for(req.group_id.as_str()),
     };
+    if let Err(error) = crate::coordinator_owner::check_transaction(broker, &req.transactional_id) {
+        let response = AddOffsetsToTxnResponse::default().with_error_code(error.code());
+        return ctx.respond(ResponseKind::AddOffsetsToTxn(response));
+    }
     let code = match broker.txns.call(|c, now| c.add_offsets(request, now)).await {
         Ok((error, markers)) => {
             crate::txn::markers::spawn(broker, markers);

@@ -24,6 +24,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: EndTxnReque
         producer_epoch: req.producer_epoch,
         commit: req.committed,
     };
+    if let Err(error) = crate::coordinator_owner::check_transaction(broker, &req.transactional_id) {
+        let response = EndTxnResponse::default()
+            .with_error_code(error.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        return ctx.respond(ResponseKind::EndTxn(response));
+    }
     let response = match broker.txns.call(|c, now| c.end_txn(request, now)).await {
         Ok((reply, markers)) => {
             crate::txn::markers::spawn(broker, markers);

@@ -15,6 +15,9 @@ use crate::state::Broker;
 pub const API: ApiSpec = ApiSpec::new(ApiKey::Heartbeat, 0, 4);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: HeartbeatRequest) -> Outcome {
+    if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        return ctx.respond(ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(error.code())));
+    }
     let request = strata_groups::HeartbeatRequest {
         group_id: text(&req.group_id),
         generation_id: req.generation_id,

@@ -37,7 +37,12 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: InitProduce
     match req.transactional_id.as_ref().map(|id| id.0.as_str()) {
         None => {}
         Some("") => return refuse(ResponseError::InvalidRequest),
-        Some(id) => return transactional(broker, ctx, id.to_owned(), &req).await,
+        Some(id) => {
+            if let Err(error) = crate::coordinator_owner::check_transaction(broker, id) {
+                return refuse(error);
+            }
+            return transactional(broker, ctx, id.to_owned(), &req).await;
+        }
     }
     if (req.producer_id.0 == NO_PRODUCER_ID) != (req.producer_epoch == NO_PRODUCER_EPOCH) {
         // Kafka: an id without an epoch, or an epoch without an id, is malformed.

@@ -21,6 +21,14 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::JoinGroup, 0, 9);
 const NULLABLE_PROTOCOL_VERSION: i16 = 7;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRequest) -> Outcome {
+    if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        let response = JoinGroupResponse::default()
+            .with_error_code(error.code())
+            .with_generation_id(-1)
+            .with_protocol_name((ctx.api_version < NULLABLE_PROTOCOL_VERSION).then(|| wire(String::new())))
+            .with_member_id(req.member_id.clone());
+        return ctx.respond(ResponseKind::JoinGroup(response));
+    }
     let request = strata_groups::JoinGroupRequest {
         version: ctx.api_version,
         group_id: text(&req.group_id),

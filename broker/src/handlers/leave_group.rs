@@ -20,6 +20,9 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::LeaveGroup, 0, 5);
 const BATCHED_VERSION: i16 = 3;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupRequest) -> Outcome {
+    if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        return ctx.respond(ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(error.code())));
+    }
     let members = if ctx.api_version >= BATCHED_VERSION {
         req.members
             .iter()

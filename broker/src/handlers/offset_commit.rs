@@ -21,7 +21,9 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetCommit, 2, 9).with_legacy_mi
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetCommitRequest) -> Outcome {
     let mut codes = Codes::default();
     let offsets = codes.split(broker, committed_topics!(req.topics));
-    if !offsets.is_empty() {
+    if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        codes.all(&offsets, error.code());
+    } else if !offsets.is_empty() {
         let request = strata_groups::OffsetCommitRequest {
             group_id: text(&req.group_id),
             generation_id: req.generation_id_or_member_epoch,

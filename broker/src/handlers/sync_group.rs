@@ -16,6 +16,9 @@ use crate::state::Broker;
 pub const API: ApiSpec = ApiSpec::new(ApiKey::SyncGroup, 0, 5);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequest) -> Outcome {
+    if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        return ctx.respond(ResponseKind::SyncGroup(SyncGroupResponse::default().with_error_code(error.code())));
+    }
     let request = strata_groups::SyncGroupRequest {
         group_id: text(&req.group_id),
         generation_id: req.generation_id,

@@ -35,6 +35,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: TxnOffsetCo
     // An empty group id is refused before verification (Kafka's `isGroupIdNotEmpty`).
     let verified = if offsets.is_empty() || req.group_id.is_empty() {
         Ok(())
+    } else if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        Err(error)
     } else {
         txn_verify::verify(broker, ctx.api_version, producer, &req.group_id).await
     };

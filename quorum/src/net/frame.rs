@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::ProposeError;
+use crate::member::QuorumDescription;
 use crate::types::{Applied, Decision, MetaRaft, Vote};
 
 /// The largest frame either side accepts (a snapshot travels in one).
@@ -30,6 +31,8 @@ pub enum RaftRequest {
     Heartbeat {
         broker_id: i32,
     },
+    /// How far each voter has come, as the leader knows it.
+    Describe,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -39,6 +42,7 @@ pub enum RaftReply {
     Snapshot(Result<SnapshotResponse<u64>, Fatal<u64>>),
     Propose(Result<Applied, ProposeError>),
     Heartbeat(Result<(), ProposeError>),
+    Describe(Result<QuorumDescription, ProposeError>),
 }
 
 /// Writes one frame.

@@ -49,6 +49,7 @@ async fn connection(mut conn: TcpStream, member: &Member) -> std::io::Result<()>
             // Answered here only: a member that does not lead says so rather than forward again.
             RaftRequest::Propose(decision) => RaftReply::Propose(member.propose(decision).await),
             RaftRequest::Heartbeat { broker_id } => RaftReply::Heartbeat(member.heartbeat(broker_id)),
+            RaftRequest::Describe => RaftReply::Describe(member.describe()),
         };
         write_frame(&mut conn, &reply).await?;
     }
