@@ -13,7 +13,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeLogDirsRequest, DescribeProducersRequest,
-    DescribeQuorumRequest, DescribeTransactionsRequest, EndTxnRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
+    DescribeQuorumRequest, DescribeTransactionsRequest, ElectLeadersRequest, EndTxnRequest, ListTransactionsRequest,
+    WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -132,6 +133,7 @@ pub const ROUTES: &[Route] = &[
     route!(describe_producers: DescribeProducersRequest),
     route!(describe_log_dirs: DescribeLogDirsRequest),
     route!(describe_quorum: DescribeQuorumRequest),
+    route!(elect_leaders: ElectLeadersRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 

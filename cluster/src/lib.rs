@@ -5,9 +5,11 @@
 //! - [`records`]: the metadata records, each change a batch of them; [`image`]: the state they
 //!   replay to; [`leadership`]: a partition's leader, epoch and replicas;
 //! - [`placement`]: which brokers hold a new partition's replicas and which of them leads;
+//! - [`election`]: the preferred and unclean leader elections an operator asks for;
 //! - [`liveness`]: which brokers the active controller fences or unfences, and how partition
 //!   leadership follows.
 
+pub mod election;
 pub mod image;
 pub mod leadership;
 pub mod liveness;

@@ -4,7 +4,8 @@
 //! partitions spread over the brokers and reached by librdkafka at their leaders, a broker that
 //! does not lead a partition answering NOT_LEADER_OR_FOLLOWER; a consumer group coordinated by
 //! the broker holding its `__consumer_offsets` partition; a broker that stops heartbeating fenced
-//! (its partitions leaderless) until it comes back with its data, one that stops cleanly fenced
+//! (its partitions leaderless, an unclean ElectLeaders giving them their other replica) until it
+//! comes back with its data, one that stops cleanly fenced
 //! at once by its controlled shutdown; producer ids unique across brokers; and the controller
 //! failing over to another broker while topics can still be created.
 
@@ -13,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::MetadataResponse;
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kafka_protocol::messages::elect_leaders_request::TopicPartitions as ElectTopicPartitions;
 use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
-use kafka_protocol::messages::{DescribeQuorumRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest};
+use kafka_protocol::messages::{
+    DescribeQuorumRequest, ElectLeadersRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
+};
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -25,11 +29,17 @@ use strata_testkit::requests;
 use strata_tests::cluster::{Cluster, TEST_SESSION_TIMEOUT_MS};
 use strata_tests::{clients, data};
 
+const ELECTION_NOT_NEEDED: i16 = kafka_protocol::ResponseError::ElectionNotNeeded.code();
+
 /// How long a change may take to reach every broker (fencing takes the session timeout).
 const CONVERGE: Duration = Duration::from_secs(30);
 
 fn metadata(bootstrap: &str, topics: Option<&[&str]>) -> MetadataResponse {
     requests::metadata(&mut RawConn::connect(bootstrap), topics, false)
+}
+
+fn bootstrap_of(cluster: &Cluster, node: i32) -> String {
+    cluster.brokers[usize::try_from(node - 1).expect("node ids start at 1")].bootstrap().to_string()
 }
 
 fn broker_ids(response: &MetadataResponse) -> BTreeSet<i32> {
@@ -207,6 +217,10 @@ fn a_silent_broker_is_fenced_and_comes_back_with_its_data() {
     let mut cluster = Cluster::start(3, &[]);
     let bootstrap = cluster.bootstrap();
     clients::create_topic(&bootstrap, "fenced", 6);
+    let mut request = requests::create_topics_request("rescued", 6);
+    request.topics[0].replication_factor = 2;
+    let created = RawConn::connect(&bootstrap_of(&cluster, 1)).request(5, &request);
+    assert_eq!(created.topics[0].error_code, codes::NONE);
     let messages = data::generate("fenced", 120, 6);
     let offsets = clients::produce_all(&bootstrap, "fenced", &messages, &[("acks", "all")]);
     let view = metadata(cluster.node(1).bootstrap(), Some(&["fenced"]));
@@ -232,6 +246,38 @@ fn a_silent_broker_is_fenced_and_comes_back_with_its_data() {
             assert_eq!((now, new_epoch), (was, epoch), "other partitions are untouched");
         }
     }
+
+    // An operator's elections: no preferred one is needed where the preferred replica leads; an
+    // unclean one gives the victim's leaderless partitions their other replica as leader.
+    let elect = |kind: i8, partitions: &[i32]| {
+        let request = ElectLeadersRequest::default().with_election_type(kind).with_topic_partitions(Some(vec![
+            ElectTopicPartitions::default()
+                .with_topic(requests::topic_name("rescued"))
+                .with_partitions(partitions.to_vec()),
+        ]));
+        let response = RawConn::connect(&bootstrap_of(&cluster, survivor)).request(2, &request);
+        assert_eq!(response.error_code, codes::NONE);
+        response.replica_election_results[0]
+            .partition_result
+            .iter()
+            .map(|r| (r.partition_id, r.error_code))
+            .collect::<Vec<_>>()
+    };
+    let rescued = leaders(&metadata(&bootstrap_of(&cluster, survivor), Some(&["rescued"])), "rescued");
+    let orphaned: Vec<i32> = (0..).zip(&rescued).filter(|(_, (l, _))| *l == -1).map(|(p, _)| p).collect();
+    let led: Vec<i32> = (0..).zip(&rescued).filter(|(_, (l, _))| *l >= 0).map(|(p, _)| p).collect();
+    assert!(!orphaned.is_empty() && !led.is_empty(), "the victim led some of 'rescued': {rescued:?}");
+    let preferred = elect(0, &led);
+    assert!(preferred.iter().all(|(_, code)| *code == ELECTION_NOT_NEEDED), "{preferred:?}");
+    let unclean = elect(1, &orphaned);
+    assert!(unclean.iter().all(|(_, code)| *code == codes::NONE), "{unclean:?}");
+    let after = leaders(&metadata(&bootstrap_of(&cluster, survivor), Some(&["rescued"])), "rescued");
+    for partition in &orphaned {
+        let (leader, epoch) = after[usize::try_from(*partition).expect("index")];
+        assert!(leader >= 1 && leader != victim && epoch == rescued[usize::try_from(*partition).expect("index")].1 + 1);
+    }
+    let unknown = elect(1, &[99]);
+    assert_eq!(unknown, vec![(99, codes::UNKNOWN_TOPIC_OR_PARTITION)]);
 
     // It comes back: unfenced, leading its partitions again, with everything it had.
     cluster.node(victim).restart_on_same_port();

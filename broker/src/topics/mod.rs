@@ -401,6 +401,29 @@ impl Topics {
         Ok(self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?)
     }
 
+    /// Runs `decide` on the image under the change lock, with which brokers are live (this node
+    /// alone on a single node, the unfenced brokers of a cluster), and commits the records it
+    /// returns (an operator's leader election); its other result is returned as it is.
+    pub fn change_partitions<R>(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        decide: impl FnOnce(&MetadataImage, &dyn Fn(i32) -> bool) -> (Vec<MetadataRecord>, R),
+    ) -> Result<R, TopicError> {
+        let mut metadata = self.lock_changes();
+        let (records, result) = match &metadata.store {
+            Store::Journal(_) => decide(&metadata.image, &|broker| broker == self.node),
+            Store::Quorum(_) => {
+                let image = &metadata.image;
+                decide(image, &|broker| image.broker(broker).is_some_and(|b| !b.fenced))
+            }
+        };
+        if !records.is_empty() {
+            self.commit(log, config, &mut metadata, records, 0)?;
+        }
+        Ok(result)
+    }
+
     /// Serves what a cluster member's quorum has applied since the last reconcile (changes other
     /// members committed). A no-op on a single node, whose changes all pass through `commit`.
     pub fn reconcile(&self, log: &LogManager, config: &BrokerConfig, now_ms: i64) -> Result<(), TopicError> {
