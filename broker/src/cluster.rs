@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use strata_cluster::liveness::{liveness_changes, shutdown_changes};
@@ -78,9 +79,11 @@ impl Membership {
             snapshot_every_entries: 20_000,
         };
         let quorum = Arc::new(Quorum::start(quorum_config, log, listener).await?);
+        let registered_flag = Arc::new(AtomicBool::new(false));
         let liveness = tokio::spawn(keep_liveness(
             Arc::clone(&quorum),
             node,
+            Arc::clone(&registered_flag),
             Duration::from_millis(u64::try_from(config.settings.broker_heartbeat_interval_ms).unwrap_or(2000)),
             config.settings.broker_session_timeout_ms,
         ));
@@ -97,10 +100,26 @@ impl Membership {
             rack: config.settings.rack(),
             fenced: true,
         };
+        // A registration the quorum refuses (another live broker holds this node.id) is tried
+        // again for two sessions: long enough for this broker's own previous run, killed without
+        // a controlled shutdown, to be fenced.
+        let session = Duration::from_millis(u64::try_from(config.settings.broker_session_timeout_ms).unwrap_or(9000));
+        let duplicate_deadline = Instant::now() + 2 * session + Duration::from_secs(2);
         let registered = async {
             let record = MetadataRecord::RegisterBroker(registration.clone());
-            let applied = until_a_leader_answers(deadline, || quorum.propose(vec![record.clone()])).await?;
+            let applied = loop {
+                match until_a_leader_answers(deadline, || quorum.propose(vec![record.clone()])).await {
+                    Err(strata_quorum::ProposeError::Refused { reason, .. }) if Instant::now() < duplicate_deadline => {
+                        tracing::info!(node, %reason, "registration refused; trying again");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    outcome => break outcome?,
+                }
+            };
             quorum.wait_applied(applied.offset, REGISTRATION_WAIT).await?;
+            // Only this incarnation heartbeats from here on: a refused one never does, so a
+            // duplicate node.id cannot keep the other broker's session alive.
+            registered_flag.store(true, Ordering::Release);
             let mut view = quorum.view();
             view.wait_for(|v| {
                 v.image.broker(node).is_some_and(|b| b.incarnation_id == registration.incarnation_id && !b.fenced)
@@ -173,10 +192,16 @@ fn format_address(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
-/// Heartbeats every `interval`; as the active controller, fences and unfences brokers by their
+/// Heartbeats every `interval` once `registered` is set; as the active controller, fences and unfences brokers by their
 /// heartbeats (`strata_cluster::liveness`). A new active controller gives every broker a full
 /// session before fencing it.
-async fn keep_liveness(quorum: Arc<Quorum>, node: i32, interval: Duration, session_timeout_ms: i64) {
+async fn keep_liveness(
+    quorum: Arc<Quorum>,
+    node: i32,
+    registered: Arc<AtomicBool>,
+    interval: Duration,
+    session_timeout_ms: i64,
+) {
     let base = Instant::now();
     let ms = |at: Instant| i64::try_from(at.saturating_duration_since(base).as_millis()).unwrap_or(i64::MAX);
     let mut leading_since: Option<Instant> = None;
@@ -187,7 +212,9 @@ async fn keep_liveness(quorum: Arc<Quorum>, node: i32, interval: Duration, sessi
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Ok(Err(error)) = tokio::time::timeout(interval.max(HEARTBEAT_WAIT_MIN), quorum.heartbeat(node)).await {
+        if registered.load(Ordering::Acquire)
+            && let Ok(Err(error)) = tokio::time::timeout(interval.max(HEARTBEAT_WAIT_MIN), quorum.heartbeat(node)).await
+        {
             tracing::debug!(node, %error, "heartbeat not taken");
         }
         if !quorum.is_leader() {

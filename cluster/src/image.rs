@@ -32,6 +32,8 @@ pub enum ApplyError {
     MisplacedLogStart,
     #[error("broker {0} is not registered")]
     UnknownBroker(i32),
+    #[error("another live broker is registered with node id {0}")]
+    DuplicateBroker(i32),
     #[error("producer ids from {start} are taken (the next free is {next})")]
     ProducerIdsTaken { start: i64, next: i64 },
     #[error("the cluster id is {current}, not {proposed}")]
@@ -138,7 +140,14 @@ impl MetadataImage {
                 self.next_producer_id = *end;
             }
             MetadataRecord::RegisterBroker(registration) => {
-                self.brokers.insert(registration.broker_id, registration.clone());
+                // Another live incarnation holds the id: a second broker with the same node.id, or
+                // this broker's previous run whose session has not expired yet (Kafka's
+                // DUPLICATE_BROKER_REGISTRATION).
+                let id = registration.broker_id;
+                if self.brokers.get(&id).is_some_and(|b| !b.fenced && b.incarnation_id != registration.incarnation_id) {
+                    return Err(ApplyError::DuplicateBroker(id));
+                }
+                self.brokers.insert(id, registration.clone());
             }
             MetadataRecord::BrokerFencing { broker_id, fenced } => {
                 self.brokers.get_mut(broker_id).ok_or(ApplyError::UnknownBroker(*broker_id))?.fenced = *fenced;
@@ -245,8 +254,14 @@ mod tests {
             image.apply_batch(&[MetadataRecord::BrokerFencing { broker_id: 7, fenced: false }]),
             Err(ApplyError::UnknownBroker(7))
         );
-        // A restart registers again: the new incarnation replaces the old, fenced until it heartbeats.
+        // While broker 2 is live another incarnation of it is refused; once it is fenced, a
+        // restart registers again and replaces it, fenced until it heartbeats.
         let again = BrokerRegistration { incarnation_id: Uuid::from_u128(22), ..registration(2, None) };
+        assert_eq!(
+            image.apply_batch(&[MetadataRecord::RegisterBroker(again.clone())]),
+            Err(ApplyError::DuplicateBroker(2))
+        );
+        image.apply_batch(&[MetadataRecord::BrokerFencing { broker_id: 2, fenced: true }]).expect("fence");
         image.apply_batch(&[MetadataRecord::RegisterBroker(again.clone())]).expect("re-register");
         assert_eq!(image.broker(2), Some(&again));
         image.apply_batch(&creation(&topic("a", 1, 2))).expect("a");

@@ -7,7 +7,8 @@
 //! (its partitions leaderless, an unclean ElectLeaders giving them their other replica) until it
 //! comes back with its data, one that stops cleanly fenced
 //! at once by its controlled shutdown; producer ids unique across brokers; and the controller
-//! failing over to another broker while topics can still be created.
+//! failing over to another broker while topics can still be created; a broker killed and
+//! restarted at once registering again once its previous run is fenced.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -338,4 +339,19 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
         let known = leaders(&view, "after-failover");
         (broker_ids(&view).len() == 3 && known.len() == 2).then_some(())
     });
+
+    // Killed and started again at once, a broker's new run is refused while its previous run's
+    // session lives (a duplicate registration), and registers once that run is fenced.
+    let controller = metadata(cluster.node(successor).bootstrap(), None).controller_id.0;
+    let restarted = if controller == 1 { 2 } else { 1 };
+    cluster.node(restarted).kill();
+    cluster.node(restarted).restart_on_same_port();
+    eventually("the restarted broker is back and every partition has a leader", || {
+        let view = metadata(cluster.node(restarted).bootstrap(), Some(&["after-failover"]));
+        let known = leaders(&view, "after-failover");
+        (broker_ids(&view).len() == 3 && known.len() == 2 && known.iter().all(|(l, _)| *l >= 0)).then_some(())
+    });
+    let log = cluster.node(restarted).stderr_log();
+    let runs = log.matches("metadata quorum initialized").count() + log.matches("metadata quorum resumed").count();
+    assert_eq!(log.matches("registered with the cluster").count(), runs, "one registration per run");
 }
