@@ -32,8 +32,10 @@ def main(bootstrap):
         topic = f"py-ck-{codec}"
         messages = expected(codec)
         failures = []
+        # Idempotence: the order and bytes checked below are only guaranteed with it (a retried
+        # request may otherwise land twice or out of order, on Kafka as on Strata).
         producer = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "acks": "all",
-                             "linger.ms": 5})
+                             "linger.ms": 5, "enable.idempotence": True})
 
         def report(err, _msg):
             if err is not None:
