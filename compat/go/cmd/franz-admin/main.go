@@ -246,28 +246,34 @@ func waitPartitions(ctx context.Context, adm *kadm.Client, topic string, n int) 
 	})
 }
 
+// expectConfig waits until DescribeConfigs gives topic's key as value: reference Kafka applies a
+// config change on its brokers once the controller's metadata reaches them, a moment after the
+// change was answered, so the first describe may still show the old value.
 func expectConfig(ctx context.Context, adm *kadm.Client, topic, key, value string, dynamic bool) {
-	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
-	c.Must(err, "DescribeConfigs %s", topic)
-	rc, err := rcs.On(topic, nil)
-	c.Must(err, "DescribeConfigs %s result", topic)
-	c.Must(rc.Err, "DescribeConfigs %s resource", topic)
-	for _, cfg := range rc.Configs {
-		if cfg.Key != key {
-			continue
+	waitFor(ctx, fmt.Sprintf("%s %s = %q (topic-level: %v)", topic, key, value, dynamic), func() (bool, string) {
+		rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			return false, err.Error()
 		}
-		isDynamic := cfg.Source == kmsg.ConfigSourceDynamicTopicConfig
-		if cfg.MaybeValue() != value || isDynamic != dynamic {
-			c.Failf("%s %s = %q (source %v), want %q (topic-level: %v)", topic, key, cfg.MaybeValue(), cfg.Source, value, dynamic)
+		rc, err := rcs.On(topic, nil)
+		if err != nil {
+			return false, err.Error()
 		}
-		return
-	}
-	keys := make([]string, 0, len(rc.Configs))
-	for _, cfg := range rc.Configs {
-		keys = append(keys, cfg.Key)
-	}
-	slices.Sort(keys)
-	c.Failf("DescribeConfigs %s has no %s (keys: %v)", topic, key, keys)
+		if rc.Err != nil {
+			return false, rc.Err.Error()
+		}
+		keys := make([]string, 0, len(rc.Configs))
+		for _, cfg := range rc.Configs {
+			if cfg.Key == key {
+				isDynamic := cfg.Source == kmsg.ConfigSourceDynamicTopicConfig
+				state := fmt.Sprintf("%q (source %v)", cfg.MaybeValue(), cfg.Source)
+				return cfg.MaybeValue() == value && isDynamic == dynamic, state
+			}
+			keys = append(keys, cfg.Key)
+		}
+		slices.Sort(keys)
+		return false, fmt.Sprintf("no %s among %v", key, keys)
+	})
 }
 
 func expectOffsets(ctx context.Context, adm *kadm.Client, topic string, p int32, start, end int64) {
