@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use strata_cluster::liveness::{liveness_changes, shutdown_changes};
 use strata_cluster::records::{BrokerRegistration, MetadataRecord};
+use strata_quorum::leader_link::retry;
 use strata_quorum::{Quorum, QuorumConfig, QuorumTiming};
 use tokio::task::JoinHandle;
 
@@ -89,7 +90,7 @@ impl Membership {
         ));
         let proposed = stored_cluster_id.unwrap_or_else(crate::meta_properties::random_uuid);
         let deadline = Instant::now() + REGISTRATION_WAIT;
-        let cluster_id = until_a_leader_answers(deadline, || agree_on_cluster_id(&quorum, proposed.clone()))
+        let cluster_id = retry(deadline, || agree_on_cluster_id(&quorum, proposed.clone()))
             .await
             .map_err(|error| ClusterError::Registration { node, reason: error.to_string() })?;
         let registration = BrokerRegistration {
@@ -108,7 +109,7 @@ impl Membership {
         let registered = async {
             let record = MetadataRecord::RegisterBroker(registration.clone());
             let applied = loop {
-                match until_a_leader_answers(deadline, || quorum.propose(vec![record.clone()])).await {
+                match retry(deadline, || quorum.propose(vec![record.clone()])).await {
                     Err(strata_quorum::ProposeError::Refused { reason, .. }) if Instant::now() < duplicate_deadline => {
                         tracing::info!(node, %reason, "registration refused; trying again");
                         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -151,25 +152,6 @@ impl Membership {
             }
         }
         self.quorum.stop().await;
-    }
-}
-
-/// Runs `attempt` again while the quorum has no leader (a start before a majority is up, an
-/// election that takes its time), until `deadline`.
-async fn until_a_leader_answers<T, F, Fut>(deadline: Instant, mut attempt: F) -> Result<T, strata_quorum::ProposeError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, strata_quorum::ProposeError>>,
-{
-    loop {
-        match attempt().await {
-            Err(strata_quorum::ProposeError::NotLeader { .. } | strata_quorum::ProposeError::NoLeader(_))
-                if Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            outcome => return outcome,
-        }
     }
 }
 

@@ -453,14 +453,8 @@ impl Topics {
         batch: Vec<MetadataRecord>,
         now_ms: i64,
     ) -> Result<(), TopicError> {
-        match &mut metadata.store {
-            Store::Journal(journal) => {
-                let mut next = metadata.image.clone();
-                next.apply_batch(&batch)
-                    .map_err(|e| TopicError::Storage(format!("metadata change does not apply: {e}")))?;
-                journal.append(&batch, &next).map_err(storage)?;
-                metadata.image = next;
-            }
+        match &metadata.store {
+            Store::Journal(_) => commit_to_journal(metadata, batch)?,
             Store::Quorum(quorum) => {
                 let quorum = Arc::clone(quorum);
                 // Applied here too before the image is read: a refused change was refused because
@@ -555,8 +549,7 @@ fn quorum_error(error: ProposeError) -> TopicError {
 }
 
 /// Applies `batch` to a copy of the image, appends it to the journal, then keeps the copy: the
-/// image changes only once the journal holds the change. For the start-up steps before the
-/// registry serves anything.
+/// image changes only once the journal holds the change.
 fn commit_to_journal(metadata: &mut Metadata, batch: Vec<MetadataRecord>) -> Result<(), TopicError> {
     let Store::Journal(journal) = &mut metadata.store else {
         return Err(TopicError::Storage("a single node's start-up step in a cluster".into()));
