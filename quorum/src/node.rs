@@ -173,45 +173,62 @@ impl Quorum {
     /// it is applied there; waits out elections for up to 15 s.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<Applied, ProposeError> {
         let decision = Decision(records);
-        retry(Instant::now() + LEADER_WAIT, || async {
-            match self.member.propose(decision.clone()).await {
-                Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
-                    match self.link.call(leader, &RaftRequest::Propose(decision.clone())).await? {
-                        RaftReply::Propose(outcome) => outcome,
-                        other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
-                    }
-                }
-                outcome => outcome,
-            }
-        })
+        self.at_leader(
+            || self.member.propose(decision.clone()),
+            || RaftRequest::Propose(decision.clone()),
+            |reply| match reply {
+                RaftReply::Propose(outcome) => Ok(outcome),
+                other => Err(Box::new(other)),
+            },
+        )
         .await
     }
 
     /// Tells the leader that broker `broker_id` is alive.
     pub async fn heartbeat(&self, broker_id: i32) -> Result<(), ProposeError> {
-        retry(Instant::now() + LEADER_WAIT, || async {
-            match self.member.heartbeat(broker_id) {
-                Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
-                    match self.link.call(leader, &RaftRequest::Heartbeat { broker_id }).await? {
-                        RaftReply::Heartbeat(outcome) => outcome,
-                        other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
-                    }
-                }
-                outcome => outcome,
-            }
-        })
+        self.at_leader(
+            || std::future::ready(self.member.heartbeat(broker_id)),
+            || RaftRequest::Heartbeat { broker_id },
+            |reply| match reply {
+                RaftReply::Heartbeat(outcome) => Ok(outcome),
+                other => Err(Box::new(other)),
+            },
+        )
         .await
     }
 
     /// The quorum as its leader describes it (asked of the leader when this node does not lead).
     pub async fn describe(&self) -> Result<QuorumDescription, ProposeError> {
+        self.at_leader(
+            || std::future::ready(self.member.describe()),
+            || RaftRequest::Describe,
+            |reply| match reply {
+                RaftReply::Describe(outcome) => Ok(outcome),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// Runs `local` on this member; when it names another member as the leader, sends that
+    /// leader `request()` instead and takes its answer out of the reply with `unpack`. Waits out
+    /// elections for up to [`LEADER_WAIT`].
+    async fn at_leader<T, Fut>(
+        &self,
+        local: impl Fn() -> Fut,
+        request: impl Fn() -> RaftRequest,
+        unpack: impl Fn(RaftReply) -> Result<Result<T, ProposeError>, Box<RaftReply>>,
+    ) -> Result<T, ProposeError>
+    where
+        Fut: std::future::Future<Output = Result<T, ProposeError>>,
+    {
         retry(Instant::now() + LEADER_WAIT, || async {
-            match self.member.describe() {
+            match local().await {
                 Err(ProposeError::NotLeader { leader: Some(leader) }) if leader != self.node_id => {
-                    match self.link.call(leader, &RaftRequest::Describe).await? {
-                        RaftReply::Describe(outcome) => outcome,
-                        other => Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}"))),
-                    }
+                    let reply = self.link.call(leader, &request()).await?;
+                    unpack(reply).unwrap_or_else(|other| {
+                        Err(ProposeError::NoLeader(format!("node {leader} answered {other:?}")))
+                    })
                 }
                 outcome => outcome,
             }
