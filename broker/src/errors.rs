@@ -90,6 +90,7 @@ impl ErrorCode for AppendError {
             AppendError::CoordinatorFenced { .. } => ResponseError::TransactionCoordinatorFenced,
             AppendError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
             AppendError::InvalidMarker(_) => ResponseError::InvalidRecord,
+            AppendError::ReplicaGap { .. } => ResponseError::OffsetOutOfRange,
         }
     }
 }

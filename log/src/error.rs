@@ -95,6 +95,10 @@ pub enum AppendError {
     /// A control batch that is not a well-formed end-transaction marker (`INVALID_RECORD`).
     #[error("malformed end-transaction marker: {0}")]
     InvalidMarker(#[from] strata_wire::control::ControlError),
+    /// A replica's batches (see [`crate::AppendOrigin::Replication`]) do not continue its log:
+    /// the next offset is `expected`, the batch starts at `found` (`OFFSET_OUT_OF_RANGE`).
+    #[error("replicated batch starts at offset {found}, the log ends at {expected}")]
+    ReplicaGap { expected: i64, found: i64 },
 }
 
 /// Why `try_append` did not append.

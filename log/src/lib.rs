@@ -6,7 +6,7 @@
 //!
 //! Module map: `durable_file` (small files replaced whole), `offset` (offset/position types), `config`, `error`; on-disk pieces `mmap` (the
 //! only `unsafe`), `index_file`, `offset_index`, `time_index`, `txn_index` (aborted transactions), `scan`, `segment`, `checkpoint`,
-//! `producer_state`, `log_dir` (the directory's health: offline after an I/O error);
+//! `producer_state`, `leader_epochs` (each leader epoch's first offset), `log_dir` (the directory's health: offline after an I/O error);
 //! `record_buf` (reused copies of record sets); `partition` (append, read,
 //! maintain, open/recovery); `manager`; `io` (the writer, owned separately).
 
@@ -16,6 +16,7 @@ pub mod durable_file;
 mod error;
 mod index_file;
 pub mod io;
+mod leader_epochs;
 mod log_dir;
 mod manager;
 mod mmap;
@@ -37,6 +38,7 @@ pub use config::{
 };
 pub use error::{AppendError, LogError, ReadError, TryAppendError};
 pub use io::IoKind;
+pub use leader_epochs::{UNDEFINED_EPOCH, UNDEFINED_OFFSET};
 pub use manager::{LogManager, TOPIC_NAME_BYTES_MAX};
 pub use partition::{
     ActiveProducer, AppendInfo, AppendOrigin, FileRange, Isolation, Partition, PendingAppend, Progress, ReadResult,

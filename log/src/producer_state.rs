@@ -135,7 +135,8 @@ impl ProducerState {
         origin: AppendOrigin,
     ) -> Result<Verdict, AppendError> {
         let pid = header.producer_id;
-        if pid == NO_PRODUCER_ID {
+        if pid == NO_PRODUCER_ID || origin == AppendOrigin::Replication {
+            // A leader's batches were checked when the leader appended them.
             return Ok(Verdict::Append);
         }
         let Some(entry) = self.producers.get(&pid) else {

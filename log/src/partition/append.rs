@@ -46,10 +46,16 @@ enum Blocking {
 /// the sequence checks (duplicates, gaps); a coordinator's batches in a producer's name (the group
 /// coordinator writing a transactional offset commit, with base sequence 0 each time, as Kafka's
 /// coordinators write them) only the epoch check, as Kafka checks sequences for clients only.
+///
+/// A replica's batches (`Replication`: a follower copying its leader's log) keep the offsets,
+/// leader epochs and timestamps the leader gave them, must continue the log exactly, and are not
+/// checked against the producer state (the leader did that), only recorded in it, so idempotence
+/// and transactions carry over when the follower leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendOrigin {
     Client,
     Coordinator,
+    Replication,
 }
 
 impl Partition {
@@ -153,6 +159,32 @@ impl Partition {
             markers.push(marker);
             at += header.total_bytes();
         }
+        let replica = origin == AppendOrigin::Replication;
+        if replica {
+            let mut expected = state.dirty_end.0;
+            for header in &headers {
+                if header.base_offset != expected || header.last_offset() < header.base_offset {
+                    return Err(AppendError::ReplicaGap { expected, found: header.base_offset }.into());
+                }
+                expected = header.last_offset().saturating_add(1);
+            }
+        }
+        // The leader epochs this append starts (a new leader's first batch), as Kafka's epoch
+        // cache records them: written before the batch is queued (see `leader_epochs`).
+        let mut new_epochs = Vec::new();
+        let mut latest = state.epochs.latest();
+        let mut start = state.dirty_end.0;
+        for header in &headers {
+            let epoch = if replica { header.partition_leader_epoch } else { leader_epoch };
+            if epoch >= 0 && latest.is_none_or(|l| epoch > l) {
+                new_epochs.push((epoch, start));
+                latest = Some(epoch);
+            }
+            start = start.saturating_add(i64::from(header.last_offset_delta) + 1);
+        }
+        if !new_epochs.is_empty() && blocking == Blocking::Refused {
+            return Err(TryAppendError::WouldBlock(record_set));
+        }
         // Idempotence first: a duplicate or a refused batch must not roll or dirty anything.
         let mut producers = None;
         for (header, marker) in headers.iter().zip(&markers) {
@@ -204,6 +236,16 @@ impl Partition {
             }
         };
 
+        if !new_epochs.is_empty() {
+            let mut epochs = state.epochs.clone();
+            for (epoch, start) in new_epochs {
+                epochs.assign(epoch, start);
+            }
+            remove_clean_marker(inner, &mut state)?;
+            epochs.write(&inner.dir)?;
+            state.epochs = epochs;
+        }
+
         // The segment the write goes to, found before anything changes: a refusal after this point
         // would leave offsets handed out and a pending write counted that never happens.
         let Some(active) = state.active() else {
@@ -220,15 +262,17 @@ impl Partition {
         let (mut at, mut next, mut position) = (0usize, base_offset.0, state.dirty_size);
         for (mut header, marker) in headers.into_iter().zip(markers) {
             let total = header.total_bytes();
-            let batch = &mut bytes.as_mut_slice()[at..at + total];
-            set_base_offset(batch, next);
-            set_partition_leader_epoch(batch, leader_epoch);
-            if log_append {
-                set_log_append_time(batch, now_ms);
-                header.max_timestamp = now_ms;
+            if !replica {
+                let batch = &mut bytes.as_mut_slice()[at..at + total];
+                set_base_offset(batch, next);
+                set_partition_leader_epoch(batch, leader_epoch);
+                if log_append {
+                    set_log_append_time(batch, now_ms);
+                    header.max_timestamp = now_ms;
+                }
+                header.base_offset = next;
+                header.partition_leader_epoch = leader_epoch;
             }
-            header.base_offset = next;
-            header.partition_leader_epoch = leader_epoch;
             let aborted = record_producer(&mut state, &header, marker.as_ref());
             next = Offset(header.last_offset()).next().0;
             placed.push(Placed { position, header, aborted });
@@ -243,7 +287,7 @@ impl Partition {
         let info = AppendInfo {
             base_offset: base_offset.0,
             last_offset: next - 1,
-            log_append_time_ms: if log_append { now_ms } else { -1 },
+            log_append_time_ms: if log_append && !replica { now_ms } else { -1 },
             log_start_offset: state.log_start.0,
         };
         let write_position = u64::from(state.dirty_size);

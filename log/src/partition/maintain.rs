@@ -109,6 +109,13 @@ impl Inner {
         state.dirty_end = end;
         state.dirty_size = size;
         state.pending_batches = 0;
+        // An epoch begun by a failed write is gone from memory; the file may keep it (the disk is
+        // full), which is harmless: the next open cuts it at the log end.
+        if state.epochs.truncate_from_end(end.0)
+            && let Err(error) = state.epochs.write(&self.dir)
+        {
+            tracing::warn!(dir = %self.dir.display(), %error, "leader epoch checkpoint not rewritten after a full disk");
+        }
         state.disk_full = None;
         state.assert_invariants();
         tracing::info!(dir = %self.dir.display(), next_offset = end.0, "appends resume after a full disk");
@@ -329,6 +336,10 @@ impl Partition {
         state.dirty_end = end;
         state.dirty_size = size;
         state.pending_batches = 0;
+        let epochs_cut = if fully { state.epochs.clear() } else { state.epochs.truncate_from_end(end.0) };
+        if epochs_cut {
+            state.epochs.write(&inner.dir)?;
+        }
         // Producer state as of the new end: newest snapshot at or below it, plus a replay.
         let mut snapshots = std::mem::take(&mut state.snapshots);
         let log_start = state.log_start;

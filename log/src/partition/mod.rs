@@ -38,6 +38,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::io::Writer;
+use crate::leader_epochs::LeaderEpochs;
 use crate::log_dir::LogDirHealth;
 use crate::offset::Offset;
 use crate::producer_state::ProducerState;
@@ -132,6 +133,12 @@ pub(crate) struct State {
     pub(crate) recovery_point: Offset,
     pub(crate) recovery_point_persisted: Offset,
     pub(crate) snapshots: BTreeSet<i64>,
+    /// Each leader epoch's first offset (see `leader_epochs`).
+    pub(crate) epochs: LeaderEpochs,
+    /// The replicated high watermark (`Partition::set_replicated_high_watermark`): readers see no
+    /// further, however far the log is written. `i64::MAX` while nothing bounds it (a partition
+    /// with no other in-sync replica).
+    pub(crate) replicated: i64,
 }
 
 impl State {
@@ -143,8 +150,15 @@ impl State {
         self.segments.values_mut().next_back()
     }
 
-    pub(crate) fn high_watermark(&self) -> Offset {
+    /// The end of the completed writes: the log end offset replicas and acks=1 go by.
+    pub(crate) fn log_end(&self) -> Offset {
         self.active().map_or(self.log_start, |s| s.next_offset)
+    }
+
+    /// What readers see up to: the log end, bounded by the replicated high watermark.
+    pub(crate) fn high_watermark(&self) -> Offset {
+        let end = self.log_end();
+        Offset(end.0.min(self.replicated.max(self.log_start.0)))
     }
 
     /// The first offset a read_committed consumer may not see yet (see the module docs).
@@ -221,6 +235,8 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) drained: Condvar,
     pub(crate) high_watermark: AtomicI64,
+    /// `State::log_end`, published with the high watermark.
+    pub(crate) log_end: AtomicI64,
     pub(crate) log_start: AtomicI64,
     pub(crate) last_stable: AtomicI64,
     pub(crate) hw_tx: watch::Sender<i64>,
@@ -261,11 +277,14 @@ impl Inner {
         self.log_start.store(state.log_start.0, Ordering::Release);
         let stable = state.last_stable_offset().0;
         let stable_moved = self.last_stable.swap(stable, Ordering::AcqRel) != stable;
+        let end = state.log_end().0;
+        let end_moved = self.log_end.swap(end, Ordering::AcqRel) != end;
         self.high_watermark.store(hw, Ordering::Release);
-        // Watchers wake when either moves: a read_committed long poll waits for the last stable
-        // offset, which DeleteRecords past an open transaction moves alone.
+        // Watchers wake when any moves: a read_committed long poll waits for the last stable
+        // offset, which DeleteRecords past an open transaction moves alone; an acks=1 produce and
+        // a follower's fetch wait for the log end, which runs ahead of a replicated high watermark.
         self.hw_tx.send_if_modified(|v| {
-            let changed = *v != hw || stable_moved;
+            let changed = *v != hw || stable_moved || end_moved;
             *v = hw;
             changed
         });
@@ -314,9 +333,67 @@ impl Partition {
         self.inner.log_start.load(Ordering::Acquire)
     }
 
-    /// The log end offset of completed writes (on one node, the high watermark).
+    /// The high watermark: the log end offset of completed writes, bounded by the replicated
+    /// high watermark when one is set. Consumers read below it.
     pub fn high_watermark(&self) -> i64 {
         self.inner.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// The log end offset of completed writes (Kafka's LEO): what a follower's fetch reads up to
+    /// and what the leader reports as this replica's progress.
+    pub fn log_end_offset(&self) -> i64 {
+        self.inner.log_end.load(Ordering::Acquire)
+    }
+
+    /// Bounds what readers see by `offset`, the high watermark replication decided (a leader: the
+    /// least log end of the in-sync replicas; a follower: the leader's high watermark);
+    /// `i64::MAX` lifts the bound. The high watermark is `min(log end, offset)`.
+    pub fn set_replicated_high_watermark(&self, offset: i64) {
+        let mut state = self.inner.lock_state();
+        if state.replicated == offset {
+            return;
+        }
+        state.replicated = offset;
+        let high_watermark = state.high_watermark().0;
+        state.txn_ends.retain(|(marker, _)| *marker >= high_watermark);
+        self.inner.publish(&state);
+    }
+
+    /// Records that this replica leads from the log end on in `epoch` (Kafka's `makeLeader`
+    /// assigning the epoch's start offset), when that is a new epoch; durable on return. The
+    /// first append of the epoch then need not write the checkpoint.
+    pub fn begin_leader_epoch(&self, epoch: i32) -> Result<(), LogError> {
+        let inner = &self.inner;
+        let _order = inner.lock_order();
+        let mut state = inner.lock_state();
+        let end = state.dirty_end.0;
+        if state.epochs.latest().is_some_and(|latest| latest >= epoch) || epoch < 0 {
+            return Ok(());
+        }
+        let mut epochs = state.epochs.clone();
+        epochs.assign(epoch, end);
+        append::remove_clean_marker(inner, &mut state)?;
+        epochs.write(&inner.dir)?;
+        state.epochs = epochs;
+        Ok(())
+    }
+
+    /// The newest leader epoch of a batch in the log (-1: none).
+    pub fn latest_epoch(&self) -> i32 {
+        self.inner.lock_state().epochs.latest().unwrap_or(crate::leader_epochs::UNDEFINED_EPOCH)
+    }
+
+    /// OffsetsForLeaderEpoch for this replica (Kafka's `endOffsetFor`, see `leader_epochs`): the
+    /// largest epoch at or below `epoch` and the offset where its successor starts.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        let state = self.inner.lock_state();
+        state.epochs.end_offset_for(epoch, state.log_end().0)
+    }
+
+    /// Resolves once the high watermark reaches `end` (an acks=all produce: every in-sync replica
+    /// holds the offsets below it), or fails as [`Partition::wait_written`] does.
+    pub async fn wait_replicated(&self, end: i64) -> Result<(), LogError> {
+        self.wait_until(end, &self.inner.high_watermark).await
     }
 
     /// The last stable offset (Kafka's LSO): read_committed consumers read below it. The first
@@ -361,14 +438,19 @@ impl Partition {
 
     /// Resolves once every offset below `end` is written, and fsynced where the flush policy asked
     /// for it: the point at which the append that took those offsets is acknowledged. Writes
-    /// complete in offset order, so the high watermark passing `end` means exactly that. Fails if
+    /// complete in offset order, so the log end passing `end` means exactly that. Fails if
     /// the partition failed a write or closed first, when those offsets may never be written.
     /// An idempotent producer's retry of a batch still in flight waits here before it is answered
     /// as a duplicate, so its acknowledgement can never outlive a crash that loses the original.
     pub async fn wait_written(&self, end: i64) -> Result<(), LogError> {
+        self.wait_until(end, &self.inner.log_end).await
+    }
+
+    async fn wait_until(&self, end: i64, offset: &AtomicI64) -> Result<(), LogError> {
         let mut high_watermark = self.subscribe();
         loop {
-            if *high_watermark.borrow_and_update() >= end {
+            high_watermark.borrow_and_update();
+            if offset.load(Ordering::Acquire) >= end {
                 return Ok(());
             }
             {
@@ -419,6 +501,8 @@ pub(crate) fn read_header(file: &File, position: u64) -> std::io::Result<Option<
     }
 }
 
+#[cfg(test)]
+mod replica_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::checkpoint::{
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::io::Writer;
+use crate::leader_epochs::LeaderEpochs;
 use crate::offset::{Offset, parse_segment_stem};
 use crate::producer_state::ProducerState;
 use crate::scan::{Scanner, Step};
@@ -138,6 +139,7 @@ impl Partition {
 
         let mut snapshots = listing.snapshots;
         let producers = load_producers(dir, &mut segments, &mut snapshots, end, log_start, rebuild_from)?;
+        let epochs = load_epochs(dir, &segments, end)?;
 
         let state = State {
             config,
@@ -158,6 +160,8 @@ impl Partition {
             recovery_point: Offset(recovery_point.0.min(end.0)),
             recovery_point_persisted: recovery_point,
             snapshots,
+            epochs,
+            replicated: i64::MAX,
         };
         state.assert_invariants();
         let last_stable = state.last_stable_offset();
@@ -171,6 +175,7 @@ impl Partition {
             state: Mutex::new(state),
             drained: Condvar::new(),
             high_watermark: AtomicI64::new(end.0),
+            log_end: AtomicI64::new(end.0),
             log_start: AtomicI64::new(log_start.0),
             last_stable: AtomicI64::new(last_stable.0),
             hw_tx,
@@ -179,6 +184,23 @@ impl Partition {
         };
         Ok(Partition { inner: Arc::new(inner), topic: topic.to_string(), partition })
     }
+}
+
+/// The leader epochs of the log as opened (see `leader_epochs`): the checkpoint cut at the log
+/// end, or, without a usable one, rebuilt from the batch headers and written.
+fn load_epochs(dir: &Path, segments: &BTreeMap<i64, Segment>, end: Offset) -> Result<LeaderEpochs, LogError> {
+    if let Some(mut epochs) = LeaderEpochs::read(dir) {
+        if epochs.truncate_from_end(end.0) {
+            epochs.write(dir)?;
+        }
+        return Ok(epochs);
+    }
+    let files = segments.values().map(|s| (&*s.log, u64::from(s.size)));
+    let epochs = LeaderEpochs::scan(files).map_err(|e| LogError::io("scan for leader epochs", dir, e))?;
+    if epochs.latest().is_some() {
+        epochs.write(dir)?;
+    }
+    Ok(epochs)
 }
 
 /// Removes the segments wholly below the persisted log start: leftovers of deletions (retention,

@@ -52,6 +52,8 @@ pub enum Isolation {
     ReadUncommitted,
     /// Up to the last stable offset.
     ReadCommitted,
+    /// Up to the log end, past the high watermark: a follower copying the leader's log.
+    LogEnd,
 }
 
 /// What a read needs from one segment, copied out under the lock.
@@ -84,11 +86,15 @@ impl Partition {
                 let hw = state.high_watermark();
                 let log_start = state.log_start;
                 let stable = state.last_stable_offset();
-                let limit = if isolation == Isolation::ReadCommitted { stable } else { hw };
+                let limit = match isolation {
+                    Isolation::ReadUncommitted => hw,
+                    Isolation::ReadCommitted => stable,
+                    Isolation::LogEnd => state.log_end(),
+                };
                 if state.closed {
                     return Err(LogError::Closed.into());
                 }
-                if target < log_start || target > hw {
+                if target < log_start || target > state.log_end() {
                     return Err(ReadError::OffsetOutOfRange {
                         offset,
                         log_start_offset: log_start.0,

@@ -38,6 +38,9 @@ fn observe(p: &Partition) -> Observed {
     }
 }
 
+// The partitions here are led in epoch 1 from the start (see `begin_leader_epoch`): a new
+// epoch's first batch is written blocking, which `try_append_refuses_a_new_leader_epoch` shows.
+
 /// Asserts that `try_append` refuses `set` as "would block", changing nothing, and hands it back.
 fn assert_would_block(p: &Partition, set: Bytes) {
     let before = observe(p);
@@ -57,6 +60,7 @@ fn try_append_appends_like_append() {
     let dir = tempfile::tempdir().unwrap();
     let m = manager(dir.path());
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
     let a = try_append(&p, batch_with(3, 0, 7, 0, 0));
     let b = append(&p, batch_with(2, 0, 7, 0, 3), 0);
     let c = try_append(&p, batch_with(1, 0, 7, 0, 5));
@@ -78,6 +82,7 @@ fn try_append_refuses_when_the_segment_must_roll() {
     let m = manager(dir.path());
     let one = batch(2, 0).len() as u32;
     let p = m.open_partition("t", 0, LogConfig { segment_bytes: one * 2, ..LogConfig::default() }, 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
     try_append(&p, batch_with(2, 0, 9, 0, 0));
     try_append(&p, batch_with(2, 0, 9, 0, 2));
     // The active segment is full: the next append rolls, which waits for in-flight writes.
@@ -89,6 +94,7 @@ fn try_append_refuses_when_the_segment_must_roll() {
     assert_eq!(try_append(&p, batch_with(1, 0, 9, 0, 6)).base_offset, 6);
     // An age roll is refused too.
     let p = m.open_partition("u", 0, LogConfig { segment_ms: 100, ..LogConfig::default() }, 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
     try_append(&p, batch(1, 0));
     let before = observe(&p);
     assert!(matches!(p.try_append(batch(1, 0), 1, 500), Err(TryAppendError::WouldBlock(_))));
@@ -102,12 +108,14 @@ fn try_append_refuses_while_the_clean_marker_is_on_disk() {
     {
         let m = manager(dir.path());
         let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+        p.begin_leader_epoch(1).unwrap();
         append(&p, batch_with(2, 0, 5, 0, 0), 0);
         m.shutdown().unwrap();
     }
     let marker = dir.path().join("t-0/clean-shutdown");
     let m = manager(dir.path());
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
     assert!(marker.exists());
     // Removing the marker fsyncs the directory: not on the fast path.
     assert_would_block(&p, batch_with(1, 0, 5, 0, 2));
@@ -125,7 +133,9 @@ fn try_append_refuses_when_the_write_queue_is_full() {
         Writer::start(WriterOptions { queue_depth_max: 2, force_fallback: true, ..WriterOptions::default() }).unwrap();
     let m = LogManager::with_writer(&dir.path().join("data"), options(), writer.clone()).unwrap();
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
     let q = m.open_partition("u", 0, LogConfig::default(), 0).unwrap();
+    q.begin_leader_epoch(1).unwrap();
     assert_eq!(try_append(&p, batch_with(1, 0, 3, 0, 0)).base_offset, 0);
 
     let scratch = Arc::new(tempfile::tempfile().unwrap());
@@ -163,6 +173,7 @@ fn try_append_refuses_while_the_partition_is_held() {
     let dir = tempfile::tempdir().unwrap();
     let m = manager(dir.path());
     let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
     try_append(&p, batch(1, 0));
     // Maintenance or a blocking append holds `order` while it waits: the fast path does not queue
     // behind it.
@@ -171,4 +182,22 @@ fn try_append_refuses_while_the_partition_is_held() {
     drop(order);
     assert_eq!(try_append(&p, batch(1, 0)).base_offset, 1);
     m.shutdown().unwrap();
+}
+
+#[test]
+fn try_append_refuses_a_new_leader_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager(dir.path());
+    let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    // The epoch checkpoint must be written (and fsynced) before the first batch of an epoch.
+    assert_would_block(&p, batch(1, 0));
+    let a = append(&p, batch(1, 0), 0);
+    assert_eq!(p.latest_epoch(), 1);
+    assert_eq!(p.end_offset_for_epoch(1), (1, a.last_offset + 1));
+    let b = try_append(&p, batch(1, 0));
+    assert_eq!(b.base_offset, a.last_offset + 1, "the epoch's later batches need not block");
+    match p.try_append(batch(1, 0), 2, 0) {
+        Err(TryAppendError::WouldBlock(_)) => {}
+        other => panic!("a newer epoch must block, got {other:?}"),
+    }
 }
