@@ -170,7 +170,7 @@ async fn agree_on_cluster_id(quorum: &Quorum, proposed: String) -> Result<String
         .ok_or_else(|| strata_quorum::ProposeError::Stopped("no cluster id".into()))
 }
 
-fn format_address(host: &str, port: u16) -> String {
+pub fn format_address(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
@@ -246,16 +246,25 @@ async fn keep_liveness(
 }
 
 /// Keeps the topic registry in step with the quorum's image: after every change applied (this
-/// member's or another's), the registry serves what the image holds.
+/// member's or another's), the registry serves what the image holds, and each replica takes the
+/// role (leader or follower) the image gives it (`crate::replication`).
 pub async fn follow_image(broker: Arc<Broker>) {
     let Some(membership) = broker.cluster.as_ref() else { return };
     let mut view = membership.quorum.view();
+    let runtime = tokio::runtime::Handle::current();
+    let mut first = true;
     loop {
-        if view.changed().await.is_err() {
+        if !std::mem::take(&mut first) && view.changed().await.is_err() {
             return;
         }
         let broker = Arc::clone(&broker);
-        let pass = tokio::task::spawn_blocking(move || broker.topics.reconcile(&broker.log, &broker.config, now_ms()));
+        let runtime = runtime.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            let reconciled = broker.topics.reconcile(&broker.log, &broker.config, now_ms());
+            let _on_runtime = runtime.enter();
+            broker.replication.sync(&broker);
+            reconciled
+        });
         match pass.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "the topic registry did not follow the metadata image"),

@@ -196,6 +196,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "In a cluster: a broker the active controller has not heard a heartbeat from for this long is fenced (left out of Metadata, its partitions' leadership moved or set to none) until it heartbeats again.",
     },
     BrokerSetting {
+        name: "replica.lag.time.max.ms",
+        kind: ValueKind::Int { min: 1 },
+        default: "30000",
+        topic_setting: None,
+        doc: "In a cluster: a follower that has not caught up with its leader's log end for this long leaves the partition's in-sync replicas (acks=all stops waiting for it) until it catches up again.",
+    },
+    BrokerSetting {
         name: "broker.heartbeat.interval.ms",
         kind: ValueKind::Int { min: 1 },
         default: "2000",
@@ -543,7 +550,6 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "group.coordinator.rebalance.protocols",
     "metadata.log.dir",
     "num.replica.fetchers",
-    "replica.lag.time.max.ms",
     "unclean.leader.election.enable",
     "auto.leader.rebalance.enable",
     "log.flush.scheduler.interval.ms",

@@ -21,7 +21,8 @@ use kafka_protocol::messages::{
     DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
     FetchRequest, FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
     JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest, TxnOffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, SyncGroupRequest,
+    TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Message, Request};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
@@ -112,6 +113,7 @@ pub const ROUTES: &[Route] = &[
     route!(fetch: FetchRequest, legacy legacy::fetch::decode_request),
     route!(list_offsets: ListOffsetsRequest, legacy |_, body| legacy::list_offsets::decode_request(body)),
     route!(delete_records: DeleteRecordsRequest),
+    route!(offset_for_leader_epoch: OffsetForLeaderEpochRequest),
     route!(init_producer_id: InitProducerIdRequest),
     route!(find_coordinator: FindCoordinatorRequest),
     route!(join_group: JoinGroupRequest),

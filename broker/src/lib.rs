@@ -27,6 +27,7 @@ pub mod meta_properties;
 pub mod producer_ids;
 pub mod quorum_config;
 pub mod replica_assignment;
+pub mod replication;
 pub mod reply;
 pub mod server;
 pub mod settings;
@@ -86,11 +87,14 @@ pub async fn serve(started: Started, shutdown: impl std::future::Future<Output =
     let Started { broker, listener } = started;
     let group_ticker = tokio::spawn(groups::ticker::run(Arc::clone(&broker)));
     let follower = tokio::spawn(cluster::follow_image(Arc::clone(&broker)));
+    let isr_shrinker = tokio::spawn(replication::shrink_lagging(Arc::clone(&broker)));
     let txn_ticker = tokio::spawn(txn::ticker::run(Arc::clone(&broker)));
     server::run(listener, Arc::clone(&broker), shutdown).await;
     group_ticker.abort();
     txn_ticker.abort();
     follower.abort();
+    isr_shrinker.abort();
+    broker.replication.stop();
     if let Some(membership) = &broker.cluster {
         membership.leave(broker.node_id()).await;
     }

@@ -146,6 +146,7 @@ settings! {
     controller_quorum_bootstrap_servers: String = "controller.quorum.bootstrap.servers",
     broker_session_timeout_ms: i64 = "broker.session.timeout.ms",
     broker_heartbeat_interval_ms: i64 = "broker.heartbeat.interval.ms",
+    replica_lag_time_max_ms: i64 = "replica.lag.time.max.ms",
     /// This broker's rack (empty: none), for placement and Metadata.
     broker_rack: String = "broker.rack",
     num_partitions: i32 = "num.partitions",

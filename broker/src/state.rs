@@ -60,6 +60,9 @@ pub struct Broker {
     pub fetch_sessions: std::sync::Mutex<crate::fetch_sessions::FetchSessionCache>,
     /// This broker's membership of a cluster; `None` on a single node.
     pub cluster: Option<crate::cluster::Membership>,
+    /// Its replicas' roles in a cluster: the partitions it leads and the fetchers of those it
+    /// follows.
+    pub replication: crate::replication::Replication,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
@@ -115,6 +118,7 @@ impl Broker {
             txns,
             fetch_sessions,
             cluster,
+            replication: crate::replication::Replication::default(),
             _data_dir_lock: data_dir_lock,
         })
     }

@@ -36,6 +36,10 @@ pub enum ApplyError {
     DuplicateBroker(i32),
     #[error("producer ids from {start} are taken (the next free is {next})")]
     ProducerIdsTaken { start: i64, next: i64 },
+    #[error("partition {partition} of topic {id} is in leader epoch {current}, not {requested}")]
+    StaleLeaderEpoch { id: Uuid, partition: i32, requested: i32, current: i32 },
+    #[error("the in-sync replicas {isr:?} of partition {partition} of topic {id} are not its replicas with the leader")]
+    InvalidIsr { id: Uuid, partition: i32, isr: Vec<i32> },
     #[error("the cluster id is {current}, not {proposed}")]
     ClusterIdSet { current: String, proposed: String },
 }
@@ -116,6 +120,27 @@ impl MetadataImage {
                     std::cmp::Ordering::Equal => topic.partitions.push(leadership.clone()),
                     std::cmp::Ordering::Greater => return Err(gap),
                 }
+            }
+            MetadataRecord::PartitionIsr { topic_id, partition_id, leader_epoch, isr } => {
+                let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
+                let partition = *partition_id;
+                let leadership = usize::try_from(partition)
+                    .ok()
+                    .and_then(|i| topic.partitions.get_mut(i))
+                    .ok_or(ApplyError::PartitionGap { id: *topic_id, partition })?;
+                if leadership.leader_epoch != *leader_epoch {
+                    return Err(ApplyError::StaleLeaderEpoch {
+                        id: *topic_id,
+                        partition,
+                        requested: *leader_epoch,
+                        current: leadership.leader_epoch,
+                    });
+                }
+                let valid = isr.contains(&leadership.leader) && isr.iter().all(|r| leadership.replicas.contains(r));
+                if !valid {
+                    return Err(ApplyError::InvalidIsr { id: *topic_id, partition, isr: isr.clone() });
+                }
+                leadership.isr = isr.clone();
             }
             MetadataRecord::Config { resource: ConfigResource::Topic { topic_id }, name, value } => {
                 let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
@@ -285,6 +310,30 @@ mod tests {
         }];
         assert!(matches!(image.apply_batch(&gap), Err(ApplyError::PartitionGap { partition: 2, .. })));
         assert!(matches!(image.apply_batch(&creation(&topic("a", 4, 1))), Err(ApplyError::DuplicateTopic { .. })));
+    }
+
+    #[test]
+    fn isr_changes_apply_only_in_the_current_leader_epoch_and_within_the_replicas() {
+        let mut image = MetadataImage::default();
+        let mut t = topic("a", 1, 1);
+        t.partitions = vec![Leadership::new_partition(vec![1, 2, 3])];
+        image.apply_batch(&creation(&t)).expect("a");
+        let change = |leader_epoch: i32, isr: &[i32]| {
+            [MetadataRecord::PartitionIsr {
+                topic_id: Uuid::from_u128(1),
+                partition_id: 0,
+                leader_epoch,
+                isr: isr.to_vec(),
+            }]
+        };
+        image.apply_batch(&change(0, &[1, 3])).expect("the leader shrinks its in-sync set");
+        assert_eq!(image.topic(Uuid::from_u128(1)).map(|t| t.partitions[0].isr.clone()), Some(vec![1, 3]));
+        assert!(matches!(image.apply_batch(&change(1, &[1])), Err(ApplyError::StaleLeaderEpoch { current: 0, .. })));
+        assert!(
+            matches!(image.apply_batch(&change(0, &[2, 3])), Err(ApplyError::InvalidIsr { .. })),
+            "without the leader"
+        );
+        assert!(matches!(image.apply_batch(&change(0, &[1, 4])), Err(ApplyError::InvalidIsr { .. })), "not a replica");
     }
 
     #[test]

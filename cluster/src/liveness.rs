@@ -6,9 +6,10 @@
 //!
 //! Leadership follows Kafka's rules for a fenced leader: another in-sync replica on a live broker
 //! takes over in the next leader epoch; with none, the partition has no leader (-1) and keeps its
-//! in-sync set, and the broker leads it again, in a new epoch, once it is unfenced. Until
-//! replication is built a partition's in-sync set is its leader alone, so leadership never moves
-//! to a replica that lacks the data.
+//! in-sync set, and the broker leads it again, in a new epoch, once it is unfenced. A fenced
+//! follower leaves the in-sync replicas of the partitions it follows (as Kafka's controller
+//! removes fenced brokers from ISRs), so acks=all stops waiting for it; its leader adds it back
+//! once it has caught up.
 
 use std::collections::BTreeMap;
 
@@ -55,8 +56,9 @@ pub fn liveness_changes(
 }
 
 /// What a broker's controlled shutdown commits before it stops (Kafka's controlled shutdown): it
-/// is fenced, and its partitions move to another in-sync replica on a live broker or, with none,
-/// are left without a leader until it is back. Nothing else changes.
+/// is fenced, its partitions move to another in-sync replica on a live broker or, with none,
+/// are left without a leader until it is back, and it leaves the in-sync replicas of the
+/// partitions it follows. Nothing else changes.
 pub fn shutdown_changes(image: &MetadataImage, node: i32) -> Vec<MetadataRecord> {
     if image.broker(node).is_none_or(|b| b.fenced) {
         return Vec::new();
@@ -65,7 +67,8 @@ pub fn shutdown_changes(image: &MetadataImage, node: i32) -> Vec<MetadataRecord>
     let mut records = vec![MetadataRecord::BrokerFencing { broker_id: node, fenced: true }];
     for topic in image.topics() {
         for (partition_id, leadership) in (0..).zip(&topic.partitions) {
-            if leadership.leader != node {
+            let follows = leadership.leader >= 0 && leadership.isr.contains(&node);
+            if leadership.leader != node && !follows {
                 continue;
             }
             if let Some(next) = next_leadership(leadership, &live) {
@@ -91,7 +94,9 @@ fn next_leadership(current: &Leadership, live: &impl Fn(i32) -> bool) -> Option<
         let back = current.isr.iter().copied().find(|r| live(*r))?;
         return Some(Leadership { leader: back, leader_epoch: bump, ..current.clone() });
     }
-    None
+    // A live leader: fenced followers leave its in-sync set, in the same leader epoch.
+    let isr: Vec<i32> = current.isr.iter().copied().filter(|r| *r == current.leader || live(*r)).collect();
+    (isr.len() != current.isr.len()).then(|| Leadership { isr, ..current.clone() })
 }
 
 #[cfg(test)]
@@ -166,7 +171,8 @@ mod tests {
         let alone = Leadership::new_partition(vec![2]);
         let shared = Leadership { isr: vec![2, 3], ..Leadership::new_partition(vec![2, 3]) };
         let fenced_elsewhere = Leadership { leader: -1, ..Leadership::new_partition(vec![1]) };
-        let mut image = image_with(vec![alone, shared, fenced_elsewhere.clone()]);
+        let followed = Leadership::new_partition(vec![3, 2]);
+        let mut image = image_with(vec![alone, shared, fenced_elsewhere.clone(), followed]);
         let changes = shutdown_changes(&image, 2);
         apply(&mut image, &changes);
         let topic = image.topic(Uuid::from_u128(7)).expect("topic");
@@ -174,6 +180,9 @@ mod tests {
         assert_eq!((topic.partitions[0].leader, topic.partitions[0].leader_epoch), (-1, 1));
         assert_eq!((topic.partitions[1].leader, topic.partitions[1].isr.clone()), (3, vec![3]));
         assert_eq!(topic.partitions[2], fenced_elsewhere, "another broker's leaderless partition is left alone");
+        let follower_left =
+            (topic.partitions[3].leader, topic.partitions[3].leader_epoch, topic.partitions[3].isr.clone());
+        assert_eq!(follower_left, (3, 0, vec![3]), "it leaves the in-sync set it followed in, same leader epoch");
         assert!(shutdown_changes(&image, 2).is_empty(), "already fenced");
     }
 

@@ -38,6 +38,10 @@ pub enum MetadataRecord {
     /// Producer ids `start..end` go to broker `broker_id` to hand out (KRaft `ProducerIdsRecord`):
     /// refused unless `start` is at or past every block given before, so no id is given twice.
     ProducerIdBlock { broker_id: i32, start: i64, end: i64 },
+    /// A partition's leader changed its in-sync replicas (KRaft's `AlterPartition` outcome, a
+    /// `PartitionChangeRecord`): applied only while `leader_epoch` is still the partition's, so
+    /// a deposed leader's late request changes nothing.
+    PartitionIsr { topic_id: Uuid, partition_id: i32, leader_epoch: i32, isr: Vec<i32> },
     /// A broker was fenced (missed heartbeats, or stopped) or unfenced (heartbeats again)
     /// (KRaft `BrokerRegistrationChangeRecord`).
     BrokerFencing { broker_id: i32, fenced: bool },

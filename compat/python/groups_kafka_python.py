@@ -20,6 +20,19 @@ def member(bootstrap, group):
     c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                       auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500)
     c.subscribe([TOPIC])
+    # Learn the topic's partitions before the first poll joins the group. Otherwise the join can
+    # finish before the metadata that subscribe() asked for arrives. The leader then assigns
+    # nothing, and once the metadata arrives kafka-python rejoins because it changed. kafka-python
+    # 3.0.12 can lose that rejoin: if a poll times out after the leader's assignment but before
+    # the SyncGroup answer, the next poll sees need_rejoin() False (the assignment already took
+    # the new metadata) and never waits for the join again. The member then keeps no partitions
+    # and sends no heartbeats, and the broker drops it after session.timeout.ms. CI saw this on
+    # Kafka 4.1.2 for the fresh member c ("resume after the committed offsets: not reached;
+    # assignments [[]]"; server.log: "Leader ... re-joining group during Stable", then "Member
+    # ... has failed, removing it from the group" 6 s later). A loaded machine hits it about
+    # 1 run in 7.
+    partitions = c.partitions_for_topic(TOPIC)
+    assert partitions == set(range(PARTITIONS)), f"metadata for {TOPIC}: partitions {partitions}"
     return c
 
 

@@ -258,6 +258,23 @@ impl Broker {
         }
     }
 
+    /// SIGSTOP: the process freezes (no heartbeats, no answers) until [`Broker::resume`], as a
+    /// long GC pause or a stalled VM would freeze it.
+    pub fn pause(&mut self) {
+        self.signal(Signal::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Broker::pause`].
+    pub fn resume(&mut self) {
+        self.signal(Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: Signal) {
+        let child = self.child.as_ref().expect("broker is running");
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
+        kill(pid, signal).unwrap_or_else(|e| panic!("send {signal}: {e}"));
+    }
+
     /// Starts the broker again on the same data dir (after `stop` or `kill`); the port changes.
     pub fn restart(&mut self) {
         if self.child.is_some() {

@@ -22,6 +22,19 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Fast liveness for tests: heartbeats every 200 ms, fenced after 3 s of silence.
 pub const TEST_SESSION_TIMEOUT_MS: u64 = 3000;
 
+/// Polls `check` every 50 ms until it gives a value, or fails after `within` saying `what`: how
+/// cluster tests wait for a change to reach every broker.
+pub fn eventually<T>(within: std::time::Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "not within {within:?}: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 impl Cluster {
     /// Starts `n` brokers forming one cluster, with `extra` settings on each.
     pub fn start(n: usize, extra: &[(&str, &str)]) -> Cluster {

@@ -4,8 +4,8 @@
 //! partitions spread over the brokers and reached by librdkafka at their leaders, a broker that
 //! does not lead a partition answering NOT_LEADER_OR_FOLLOWER; a consumer group coordinated by
 //! the broker holding its `__consumer_offsets` partition; a broker that stops heartbeating fenced
-//! (its partitions leaderless, an unclean ElectLeaders giving them their other replica) until it
-//! comes back with its data, one that stops cleanly fenced
+//! (its single-replica partitions leaderless, those with an in-sync replica elsewhere led there)
+//! until it comes back with its data, one that stops cleanly fenced
 //! at once by its controlled shutdown; producer ids unique across brokers; and the controller
 //! failing over to another broker while topics can still be created; a broker killed and
 //! restarted at once registering again once its previous run is fenced.
@@ -27,7 +27,7 @@ use strata_testkit::batches::Batch;
 use strata_testkit::codes;
 use strata_testkit::raw::RawConn;
 use strata_testkit::requests;
-use strata_tests::cluster::{Cluster, TEST_SESSION_TIMEOUT_MS};
+use strata_tests::cluster::{Cluster, TEST_SESSION_TIMEOUT_MS, eventually};
 use strata_tests::{clients, data};
 
 const ELECTION_NOT_NEEDED: i16 = kafka_protocol::ResponseError::ElectionNotNeeded.code();
@@ -55,18 +55,6 @@ fn leaders(response: &MetadataResponse, topic: &str) -> Vec<(i32, i32)> {
         .unwrap_or_default();
     partitions.sort();
     partitions.into_iter().map(|(_, leader, epoch)| (leader, epoch)).collect()
-}
-
-/// Polls `check` until it gives a value, or fails after [`CONVERGE`] with `what`.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + CONVERGE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "not within {CONVERGE:?}: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -114,7 +102,7 @@ fn three_brokers_serve_one_cluster() {
 
     // A topic created through broker 1 is spread over all three and known to each.
     clients::create_topic(cluster.node(1).bootstrap(), "spread", 6);
-    let placed = eventually("broker 3 knows topic 'spread'", || {
+    let placed = eventually(CONVERGE, "broker 3 knows topic 'spread'", || {
         let found = leaders(&metadata(cluster.node(3).bootstrap(), Some(&["spread"])), "spread");
         (found.len() == 6).then_some(found)
     });
@@ -136,8 +124,8 @@ fn three_brokers_serve_one_cluster() {
     let fetched = requests::fetch(&mut conn, "spread", partition, 0);
     assert_eq!(fetched.error_code, codes::NOT_LEADER_OR_FOLLOWER, "fetch from broker {other}");
 
-    // Replicas go to distinct brokers; until replication is built only the leader is in sync. A
-    // replication factor above the live brokers is refused.
+    // Replicas go to distinct brokers, all in sync from the start (see tests/replication.rs for
+    // what they replicate). A replication factor above the live brokers is refused.
     let mut conn = RawConn::connect(cluster.node(2).bootstrap());
     let replicated = |name: &str, factor: i16| {
         let mut request = requests::create_topics_request(name, 3);
@@ -146,14 +134,14 @@ fn three_brokers_serve_one_cluster() {
     };
     let created = conn.request(5, &replicated("replicated", 3));
     assert_eq!(created.topics[0].error_code, codes::NONE, "{:?}", created.topics[0].error_message);
-    let view = eventually("the replicated topic is known", || {
+    let view = eventually(CONVERGE, "the replicated topic is known", || {
         let view = metadata(cluster.node(2).bootstrap(), Some(&["replicated"]));
         (leaders(&view, "replicated").len() == 3).then_some(view)
     });
     for partition in &view.topics[0].partitions {
         let replicas: BTreeSet<i32> = partition.replica_nodes.iter().map(|b| b.0).collect();
         assert_eq!(replicas, BTreeSet::from([1, 2, 3]));
-        assert_eq!(partition.isr_nodes.iter().map(|b| b.0).collect::<Vec<_>>(), vec![partition.leader_id.0]);
+        assert_eq!(partition.isr_nodes.iter().map(|b| b.0).collect::<BTreeSet<i32>>(), replicas);
     }
     let refused = conn.request(5, &replicated("too-replicated", 4));
     assert_eq!(refused.topics[0].error_code, codes::INVALID_REPLICATION_FACTOR);
@@ -234,7 +222,7 @@ fn a_silent_broker_is_fenced_and_comes_back_with_its_data() {
     // SIGKILL: no goodbye. After the session timeout the controller fences it.
     cluster.node(victim).kill();
     let killed_at = Instant::now();
-    let fenced = eventually("the killed broker is fenced", || {
+    let fenced = eventually(CONVERGE, "the killed broker is fenced", || {
         let view = metadata(cluster.node(survivor).bootstrap(), Some(&["fenced"]));
         (!broker_ids(&view).contains(&victim)).then(|| leaders(&view, "fenced"))
     });
@@ -248,12 +236,14 @@ fn a_silent_broker_is_fenced_and_comes_back_with_its_data() {
         }
     }
 
-    // An operator's elections: no preferred one is needed where the preferred replica leads; an
-    // unclean one gives the victim's leaderless partitions their other replica as leader.
-    let elect = |kind: i8, partitions: &[i32]| {
+    // Its partitions of 'rescued' (two replicas, both in sync) moved to their other replica in
+    // the next epoch. An operator's elections: no preferred one is needed where the preferred
+    // replica leads; an unclean one finds no live replica for the victim's single-replica
+    // partitions of 'fenced'.
+    let elect = |topic: &str, kind: i8, partitions: &[i32]| {
         let request = ElectLeadersRequest::default().with_election_type(kind).with_topic_partitions(Some(vec![
             ElectTopicPartitions::default()
-                .with_topic(requests::topic_name("rescued"))
+                .with_topic(requests::topic_name(topic))
                 .with_partitions(partitions.to_vec()),
         ]));
         let response = RawConn::connect(&bootstrap_of(&cluster, survivor)).request(2, &request);
@@ -264,25 +254,24 @@ fn a_silent_broker_is_fenced_and_comes_back_with_its_data() {
             .map(|r| (r.partition_id, r.error_code))
             .collect::<Vec<_>>()
     };
-    let rescued = leaders(&metadata(&bootstrap_of(&cluster, survivor), Some(&["rescued"])), "rescued");
-    let orphaned: Vec<i32> = (0..).zip(&rescued).filter(|(_, (l, _))| *l == -1).map(|(p, _)| p).collect();
-    let led: Vec<i32> = (0..).zip(&rescued).filter(|(_, (l, _))| *l >= 0).map(|(p, _)| p).collect();
-    assert!(!orphaned.is_empty() && !led.is_empty(), "the victim led some of 'rescued': {rescued:?}");
-    let preferred = elect(0, &led);
+    let rescued = eventually(CONVERGE, "the victim's partitions of 'rescued' fail over", || {
+        let view = metadata(&bootstrap_of(&cluster, survivor), Some(&["rescued"]));
+        let found = leaders(&view, "rescued");
+        (found.len() == 6 && found.iter().all(|(l, _)| *l >= 1 && *l != victim)).then_some(found)
+    });
+    let preferred_leads: Vec<i32> = (0..).zip(&rescued).filter(|(_, (_, epoch))| *epoch == 0).map(|(p, _)| p).collect();
+    assert!(preferred_leads.len() < 6, "the victim led some of 'rescued': {rescued:?}");
+    let preferred = elect("rescued", 0, &preferred_leads);
     assert!(preferred.iter().all(|(_, code)| *code == ELECTION_NOT_NEEDED), "{preferred:?}");
-    let unclean = elect(1, &orphaned);
-    assert!(unclean.iter().all(|(_, code)| *code == codes::NONE), "{unclean:?}");
-    let after = leaders(&metadata(&bootstrap_of(&cluster, survivor), Some(&["rescued"])), "rescued");
-    for partition in &orphaned {
-        let (leader, epoch) = after[usize::try_from(*partition).expect("index")];
-        assert!(leader >= 1 && leader != victim && epoch == rescued[usize::try_from(*partition).expect("index")].1 + 1);
-    }
-    let unknown = elect(1, &[99]);
+    let orphaned: Vec<i32> = (0..).zip(&fenced).filter(|(_, (l, _))| *l == -1).map(|(p, _)| p).collect();
+    let unclean = elect("fenced", 1, &orphaned);
+    assert!(unclean.iter().all(|(_, code)| *code == codes::ELIGIBLE_LEADERS_NOT_AVAILABLE), "{unclean:?}");
+    let unknown = elect("rescued", 1, &[99]);
     assert_eq!(unknown, vec![(99, codes::UNKNOWN_TOPIC_OR_PARTITION)]);
 
     // It comes back: unfenced, leading its partitions again, with everything it had.
     cluster.node(victim).restart_on_same_port();
-    let back = eventually("the broker leads its partitions again", || {
+    let back = eventually(CONVERGE, "the broker leads its partitions again", || {
         let view = metadata(cluster.node(survivor).bootstrap(), Some(&["fenced"]));
         let now = leaders(&view, "fenced");
         (broker_ids(&view).contains(&victim) && now.iter().all(|(l, _)| *l >= 0)).then_some(now)
@@ -325,7 +314,7 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
     let survivor = if controller == 1 { 2 } else { 1 };
     cluster.node(controller).kill();
     let killed_at = Instant::now();
-    let successor = eventually("a new controller", || {
+    let successor = eventually(CONVERGE, "a new controller", || {
         let id = metadata(cluster.node(survivor).bootstrap(), None).controller_id.0;
         (id >= 1 && id != controller).then_some(id)
     });
@@ -334,7 +323,7 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
 
     // The old controller comes back as a follower and learns what it missed.
     cluster.node(controller).restart_on_same_port();
-    eventually("the returning broker knows the new topic", || {
+    eventually(CONVERGE, "the returning broker knows the new topic", || {
         let view = metadata(cluster.node(controller).bootstrap(), Some(&["after-failover"]));
         let known = leaders(&view, "after-failover");
         (broker_ids(&view).len() == 3 && known.len() == 2).then_some(())
@@ -346,7 +335,7 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
     let restarted = if controller == 1 { 2 } else { 1 };
     cluster.node(restarted).kill();
     cluster.node(restarted).restart_on_same_port();
-    eventually("the restarted broker is back and every partition has a leader", || {
+    eventually(CONVERGE, "the restarted broker is back and every partition has a leader", || {
         let view = metadata(cluster.node(restarted).bootstrap(), Some(&["after-failover"]));
         let known = leaders(&view, "after-failover");
         (broker_ids(&view).len() == 3 && known.len() == 2 && known.iter().all(|(l, _)| *l >= 0)).then_some(())

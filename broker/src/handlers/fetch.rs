@@ -28,6 +28,10 @@
 //! ended, the log start moved, a write failed), so a fetch with a large `min_bytes` costs no
 //! reads while small appends trickle in.
 //!
+//! Followers (a replica id of 0 or more, in a cluster) read up to the log end rather than the high
+//! watermark, and each of their fetch offsets reports their progress to the partition's leader
+//! (`crate::replication`) before the read, which may raise the high watermark.
+//!
 //! Fetch sessions (KIP-227, [`super::fetch_session`]): a full fetch at epoch 0 opens a session
 //! over its partitions; an incremental fetch reads every partition of its session and answers only
 //! those with news, topics grouped as the session orders its partitions.
@@ -87,6 +91,8 @@ struct WantedTopic {
     key: TopicKey,
     name: TopicName,
     id: Uuid,
+    /// The id of the topic found, whether the request named it by id or by name.
+    resolved: Option<Uuid>,
     partitions: Vec<Wanted>,
 }
 
@@ -105,6 +111,21 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
         Plan::Sessionless | Plan::Full => req.topics.iter().map(|t| resolve_request(broker, by_id, t)).collect(),
     };
     let read_committed = req.isolation_level == READ_COMMITTED;
+    // A follower in a cluster reads to the log end, and its fetch offsets are its progress.
+    let follower = replica_id(version, &req).filter(|_| broker.cluster.is_some());
+    let isolation = match (follower, read_committed) {
+        (Some(_), _) => Isolation::LogEnd,
+        (None, true) => Isolation::ReadCommitted,
+        (None, false) => Isolation::ReadUncommitted,
+    };
+    if let Some(follower) = follower {
+        for topic in &wanted {
+            for p in topic.partitions.iter().filter(|p| p.log.is_ok()) {
+                let Some(topic_id) = topic.resolved else { continue };
+                broker.replication.follower_fetched(broker, topic_id, p.index, follower, p.params.fetch_offset);
+            }
+        }
+    }
     let max_bytes = u32::try_from(req.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
@@ -112,13 +133,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
     let mut poll = LongPoll::new(logs, read_committed);
     loop {
         poll.mark();
-        let (topics, bytes, any_error) = read_all(&wanted, max_bytes, read_committed);
+        let (topics, bytes, any_error) = read_all(&wanted, max_bytes, isolation);
         let enough = bytes >= min_bytes || any_error || poll.is_empty();
         if enough || Instant::now() >= deadline {
             if legacy::is_legacy(ctx.api_key, version) {
                 return encode_legacy(ctx, &wanted, topics);
             }
-            let response = answer(broker, &plan, is_replica(version, &req), by_id, &wanted, topics);
+            let response = answer(broker, &plan, replica_id(version, &req).is_some(), by_id, &wanted, topics);
             return encode(ctx, response);
         }
         drop(topics);
@@ -126,10 +147,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
     }
 }
 
-/// Whether a follower sent the fetch (its session may displace consumers' sessions).
-fn is_replica(version: i16, req: &FetchRequest) -> bool {
+/// The follower that sent the fetch, if one did (its session may displace consumers' sessions).
+fn replica_id(version: i16, req: &FetchRequest) -> Option<i32> {
     let replica = if version >= REPLICA_STATE_VERSION_MIN { req.replica_state.replica_id } else { req.replica_id };
-    replica.0 >= 0
+    (replica.0 >= 0).then_some(replica.0)
 }
 
 fn resolve_request(broker: &Broker, by_id: bool, topic: &FetchTopic) -> WantedTopic {
@@ -168,7 +189,7 @@ fn resolve(
             log: locate(broker.node_id(), found.as_deref(), index, params.current_leader_epoch, unknown),
         })
         .collect();
-    WantedTopic { key, name, id, partitions }
+    WantedTopic { key, name, id, resolved: found.map(|t| t.id), partitions }
 }
 
 /// The response to `plan`: every partition read, or (incremental) those with news; a full fetch
@@ -227,8 +248,9 @@ fn carried(topics: Vec<FramedTopic<FileRecords>>, keep: Vec<bool>) -> Vec<Framed
 fn read_all(
     wanted: &[WantedTopic],
     max_bytes: u32,
-    read_committed: bool,
+    isolation: Isolation,
 ) -> (Vec<FramedTopic<FileRecords>>, usize, bool) {
+    let read_committed = isolation == Isolation::ReadCommitted;
     let mut left = max_bytes;
     let mut first_data = true;
     let mut bytes = 0usize;
@@ -241,7 +263,6 @@ fn read_all(
                 .iter()
                 .map(|p| {
                     let limit = u32::try_from(p.params.max_bytes).unwrap_or(0).min(left);
-                    let isolation = if read_committed { Isolation::ReadCommitted } else { Isolation::ReadUncommitted };
                     let read = p.log.as_ref().map_err(|code| *code).and_then(|log| {
                         let result = log.read_isolated(p.params.fetch_offset, limit, isolation).map_err(|e| {
                             if !matches!(e, ReadError::OffsetOutOfRange { .. }) {

@@ -15,9 +15,10 @@
 //!
 //! acks: 0 never answers (and, as Kafka, closes the connection when a partition failed, so the
 //! producer notices and refreshes its metadata); 1 answers once the write has completed; -1
-//! answers once the batch is durable under the topic's flush policy, which on a single node is
-//! the same wait (the log fsyncs before completing when `flush.messages` says so). Any other acks
-//! is INVALID_REQUIRED_ACKS for every partition.
+//! answers once the batch is durable under the topic's flush policy (the log fsyncs before
+//! completing when `flush.messages` says so) and, in a cluster, once every in-sync replica has
+//! it, with `min.insync.replicas` enforced before and after (`replicated`). Any other acks is
+//! INVALID_REQUIRED_ACKS for every partition.
 //!
 //! Versions 0-2 are always advertised (Kafka 4 does, so that librdkafka keeps producing compressed
 //! v2 batches, KAFKA-18659). With `strata.legacy.protocol.enable` they are served: their v0/v1
@@ -26,6 +27,7 @@
 //! `crate::errors`). Without it the connection is closed, as reference Kafka 4.1.2 closes it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
@@ -42,6 +44,7 @@ use strata_wire::legacy::produce::{LegacyProduce, Refusal};
 
 use crate::api::ApiSpec;
 use crate::errors::{self, ErrorCode};
+use crate::replication::LeaderState;
 use crate::reply::{Outcome, Pending, RequestContext};
 
 #[cfg(test)]
@@ -76,9 +79,17 @@ enum Step {
     /// Already appended (an idempotent producer's retry): the original offsets, answered once the
     /// original's write (and fsync, where the flush policy asks) is done, which may still be in
     /// flight from another connection.
-    Duplicate { partition: Arc<Partition>, base_offset: i64, last_offset: i64 },
+    Duplicate { partition: Arc<Partition>, base_offset: i64, last_offset: i64, all_in_sync: Option<AllInSync> },
     /// Queued for the writer.
-    Pending(PendingAppend),
+    Pending(PendingAppend, Option<AllInSync>),
+}
+
+/// acks=all on a partition with followers: the answer waits until every in-sync replica has the
+/// batch (the high watermark passes it), for at most the request's timeout.
+struct AllInSync {
+    leader: Arc<LeaderState>,
+    min_insync: usize,
+    timeout: Duration,
 }
 
 /// One topic of the request, as the response needs it once the request is gone: owned copies,
@@ -133,6 +144,7 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
         return Pending::later(async move { respond(&ctx, topics).await });
     }
     let now = now_ms();
+    let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     let transactional_id = req.transactional_id.as_ref().map(|id| id.0.to_string());
     // Every partition is queued, in request order, before any is awaited.
     let topics: Vec<TopicSteps> = req
@@ -158,9 +170,18 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
                             p,
                         ) {
                             Err((code, message)) => Step::Failed { code, message },
-                            Ok(()) => {
-                                append_one(ctx.api_version, broker.node_id(), found.as_deref(), compacted, p, now)
-                            }
+                            Ok(()) => match all_in_sync(broker, acks, found.as_deref(), p.index, timeout) {
+                                Err(step) => step,
+                                Ok(wait) => append_one(
+                                    ctx.api_version,
+                                    broker.node_id(),
+                                    found.as_deref(),
+                                    compacted,
+                                    p,
+                                    now,
+                                    wait,
+                                ),
+                            },
                         },
                     };
                     (p.index, step)
@@ -206,6 +227,32 @@ fn is_compacted(broker: &Broker, topic: &Topic) -> bool {
         .is_some_and(|(policy, _)| policy.split(',').any(|p| p.trim() == "compact"))
 }
 
+/// What acks=all waits for on `topic`'s partition `index` when this broker leads it with
+/// followers; NOT_ENOUGH_REPLICAS before anything is appended when fewer replicas than the
+/// topic's `min.insync.replicas` are in sync (Kafka's `Partition.appendRecordsToLeader`).
+fn all_in_sync(
+    broker: &Broker,
+    acks: i16,
+    topic: Option<&Topic>,
+    index: i32,
+    timeout: Duration,
+) -> Result<Option<AllInSync>, Step> {
+    let Some(topic) = topic.filter(|_| acks == -1) else { return Ok(None) };
+    let Some(leader) = broker.replication.leading(topic.id, index) else { return Ok(None) };
+    let min_insync = crate::topics::topic_value(&broker.config, &topic.overrides, "min.insync.replicas")
+        .and_then(|(value, _)| value.parse::<usize>().ok())
+        .unwrap_or(1);
+    let isr = leader.isr();
+    if isr.len() < min_insync {
+        let message = format!(
+            "The size of the current ISR {isr:?} is insufficient to satisfy the min.isr requirement of {min_insync} for partition {}-{index}",
+            topic.name
+        );
+        return Err(Step::Failed { code: ResponseError::NotEnoughReplicas.code(), message });
+    }
+    Ok(Some(AllInSync { leader, min_insync, timeout }))
+}
+
 fn append_one(
     version: i16,
     node: i32,
@@ -213,6 +260,7 @@ fn append_one(
     compacted: bool,
     data: &PartitionProduceData,
     now: i64,
+    all_in_sync: Option<AllInSync>,
 ) -> Step {
     let fail = |error: ResponseError, message: String| Step::Failed { code: error.code(), message };
     let Some(topic) = topic else {
@@ -240,9 +288,9 @@ fn append_one(
         return step;
     }
     match crate::blocking::append(AppendOrigin::Client, partition, records, leadership.leader_epoch, now) {
-        Ok(pending) => Step::Pending(pending),
+        Ok(pending) => Step::Pending(pending, all_in_sync),
         Err(AppendError::DuplicateSequence { base_offset, last_offset, .. }) => {
-            Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset }
+            Step::Duplicate { partition: Arc::clone(partition), base_offset, last_offset, all_in_sync }
         }
         Err(error) => {
             tracing::debug!(topic = %topic.name, partition = data.index, %error, "append refused");
@@ -353,17 +401,24 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
                         .collect();
                     failed(index, ResponseError::InvalidRecord.code(), message).with_record_errors(errors)
                 }
-                Step::Duplicate { partition, base_offset, last_offset } => {
-                    match partition.wait_written(last_offset.saturating_add(1)).await {
-                        Ok(()) => PartitionProduceResponse::default()
-                            .with_index(index)
-                            .with_base_offset(base_offset)
-                            .with_log_start_offset(partition.log_start_offset()),
+                Step::Duplicate { partition, base_offset, last_offset, all_in_sync } => {
+                    let end = last_offset.saturating_add(1);
+                    match partition.wait_written(end).await {
+                        Ok(()) => match replicated(all_in_sync, end).await {
+                            Ok(()) => PartitionProduceResponse::default()
+                                .with_index(index)
+                                .with_base_offset(base_offset)
+                                .with_log_start_offset(partition.log_start_offset()),
+                            Err((code, message)) => failed(index, code, message),
+                        },
                         Err(error) => failed(index, error.code(), error.to_string()),
                     }
                 }
-                Step::Pending(pending) => match pending.wait().await {
-                    Ok(info) => appended(index, info),
+                Step::Pending(pending, all_in_sync) => match pending.wait().await {
+                    Ok(info) => match replicated(all_in_sync, info.last_offset.saturating_add(1)).await {
+                        Ok(()) => appended(index, info),
+                        Err((code, message)) => failed(index, code, message),
+                    },
                     Err(error) => {
                         tracing::warn!(topic = %topic.name.0, partition = index, %error, "append failed");
                         failed(index, error.code(), error.to_string())
@@ -381,6 +436,28 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
         responses.push(response);
     }
     ctx.respond(ResponseKind::Produce(ProduceResponse::default().with_responses(responses)))
+}
+
+/// acks=all: waits until the in-sync replicas hold everything below `end` (Kafka's
+/// `DelayedProduce`): REQUEST_TIMED_OUT if they do not within the request's timeout, and
+/// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the in-sync replicas shrank below `min.insync.replicas`
+/// meanwhile (the batch is in the log, but not as replicated as asked).
+async fn replicated(all_in_sync: Option<AllInSync>, end: i64) -> Result<(), (i16, String)> {
+    let Some(AllInSync { leader, min_insync, timeout }) = all_in_sync else { return Ok(()) };
+    match tokio::time::timeout(timeout, leader.log.wait_replicated(end)).await {
+        Err(_) => {
+            let message = format!("the in-sync replicas did not all take the batch within {timeout:?}");
+            return Err((ResponseError::RequestTimedOut.code(), message));
+        }
+        Ok(Err(error)) => return Err((error.code(), error.to_string())),
+        Ok(Ok(())) => {}
+    }
+    let isr = leader.isr();
+    if isr.len() < min_insync {
+        let message = format!("the in-sync replicas {isr:?} shrank below min.insync.replicas {min_insync}");
+        return Err((ResponseError::NotEnoughReplicasAfterAppend.code(), message));
+    }
+    Ok(())
 }
 
 fn appended(index: i32, info: AppendInfo) -> PartitionProduceResponse {

@@ -247,16 +247,6 @@ impl Topics {
         Ok(strata_cluster::place(&usable, first, count, replication_factor, seed)?)
     }
 
-    /// A new partition's leadership on `replicas`. In a cluster, where nothing is replicated yet,
-    /// only the leader is in sync.
-    fn new_leadership(metadata: &Metadata, replicas: Vec<i32>) -> Leadership {
-        let leadership = Leadership::new_partition(replicas);
-        match &metadata.store {
-            Store::Journal(_) => leadership,
-            Store::Quorum(_) => Leadership { isr: vec![leadership.leader], ..leadership },
-        }
-    }
-
     /// Checks a new topic's name as Kafka's controller does, in its order: valid, not colliding
     /// with an existing topic once '.' and '_' are treated alike (their metric names would
     /// clash), not already existing.
@@ -294,7 +284,7 @@ impl Topics {
             name: name.to_string(),
             id: Uuid::new_v4(),
             internal,
-            partitions: placed.into_iter().map(|replicas| Topics::new_leadership(&metadata, replicas)).collect(),
+            partitions: placed.into_iter().map(Leadership::new_partition).collect(),
             overrides,
         };
         match self.commit(log, config, &mut metadata, creation(&image), now_ms) {
@@ -363,7 +353,7 @@ impl Topics {
             .map(|(partition_id, replicas)| MetadataRecord::Partition {
                 topic_id: topic.id,
                 partition_id,
-                leadership: Topics::new_leadership(&metadata, replicas),
+                leadership: Leadership::new_partition(replicas),
             })
             .collect();
         self.commit(log, config, &mut metadata, added, now_ms)

@@ -1,0 +1,264 @@
+//! Replication across three `strata` processes (issue 14): followers copy their leaders' logs,
+//! acks=all waits for every in-sync replica, and when a leader is SIGKILLed an in-sync follower
+//! takes over with everything that was acknowledged (nothing lost, nothing twice, in order), and
+//! the killed broker comes back, cuts whatever it had that the cluster does not, catches up and
+//! rejoins the in-sync replicas. With fewer in-sync replicas than `min.insync.replicas`, acks=all
+//! is refused with NOT_ENOUGH_REPLICAS and acks=1 still appends. A leader that dies holding
+//! records its (frozen) follower never copied (acks=1), replaced by that follower, comes back as
+//! a follower and cuts them: every replica ends with the new leader's log.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::MetadataResponse;
+use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
+use strata_testkit::batches::Batch;
+use strata_testkit::codes;
+use strata_testkit::raw::RawConn;
+use strata_testkit::requests;
+use strata_tests::cluster::{Cluster, eventually};
+use strata_tests::{clients, data};
+
+/// How long a change may take to reach every broker (fencing takes the session timeout).
+const CONVERGE: Duration = Duration::from_secs(40);
+
+/// Lag allowed before a follower leaves the in-sync replicas, short for the tests.
+const LAG_MAX_MS: &str = "3000";
+
+/// Metadata from the first broker of `bootstrap` (one address, or a comma-separated list).
+fn metadata(bootstrap: &str, topic: &str) -> MetadataResponse {
+    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
+    requests::metadata(&mut RawConn::connect(first), Some(&[topic]), false)
+}
+
+/// Each partition's (leader, leader epoch, in-sync replicas), by partition index.
+fn partitions(response: &MetadataResponse) -> Vec<(i32, i32, BTreeSet<i32>)> {
+    let mut found: Vec<_> = response
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| (p.partition_index, p.leader_id.0, p.leader_epoch, p.isr_nodes.iter().map(|b| b.0).collect()))
+        .collect();
+    found.sort_by_key(|p| p.0);
+    found.into_iter().map(|(_, leader, epoch, isr)| (leader, epoch, isr)).collect()
+}
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Creates `name` with `partitions` partitions, `factor` replicas and `min.insync.replicas`.
+fn create(bootstrap: &str, name: &str, partitions: i32, factor: i16, min_insync: &str) {
+    let mut request = requests::create_topics_request(name, partitions);
+    request.topics[0].replication_factor = factor;
+    request.topics[0].configs = vec![
+        CreatableTopicConfig::default()
+            .with_name(kafka_protocol::protocol::StrBytes::from_static_str("min.insync.replicas"))
+            .with_value(Some(kafka_protocol::protocol::StrBytes::from_string(min_insync.to_string()))),
+    ];
+    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
+    let created = RawConn::connect(first).request(5, &request);
+    assert_eq!(created.topics[0].error_code, codes::NONE, "{:?}", created.topics[0].error_message);
+}
+
+#[test]
+fn acknowledged_writes_survive_the_leaders_death() {
+    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", LAG_MAX_MS)]);
+    let bootstrap = cluster.bootstrap();
+    create(&bootstrap, "replicated", 3, 3, "2");
+    let all = BTreeSet::from([1, 2, 3]);
+    eventually(CONVERGE, "every broker knows the topic, all replicas in sync", || {
+        let known = partitions(&metadata(&bootstrap, "replicated"));
+        (known.len() == 3 && known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all)).then_some(())
+    });
+
+    // Acknowledged with acks=all: every in-sync replica has these.
+    let settings = [("acks", "all"), ("enable.idempotence", "true")];
+    let first = data::generate("before", 600, 3);
+    let first_offsets = clients::produce_all(&bootstrap, "replicated", &first, &settings);
+
+    // SIGKILL the leader of partition 0: its partitions move to an in-sync follower.
+    let before = partitions(&metadata(&bootstrap, "replicated"));
+    let victim = before[0].0;
+    let survivor = if victim == 1 { 2 } else { 1 };
+    let survivor_bootstrap = cluster.node(survivor).bootstrap().to_string();
+    cluster.node(victim).kill();
+    let killed_at = Instant::now();
+    // The new leader of partition 0 takes writes: measured from the kill to its first
+    // acknowledged acks=all produce.
+    let (leader, epoch) = eventually(CONVERGE, "a new leader of partition 0 accepts writes", || {
+        let (leader, epoch, _) = partitions(&metadata(&survivor_bootstrap, "replicated"))[0].clone();
+        if leader < 1 || leader == victim {
+            return None;
+        }
+        let node = cluster.brokers[usize::try_from(leader - 1).expect("node id")].bootstrap().to_string();
+        let batch = Batch::new().numbered(1, None, now_ms()).encode();
+        let answer = requests::produce(&mut RawConn::connect(&node), "replicated", 0, batch);
+        (answer.error_code == codes::NONE).then_some((leader, epoch))
+    });
+    eprintln!("leader {victim} killed: broker {leader} took writes in epoch {epoch} after {:?}", killed_at.elapsed());
+    assert!(epoch > before[0].1, "a new leader epoch");
+
+    // Nothing acknowledged is lost: the rest goes to the new leaders and all of it reads back
+    // once, in order (the probe records of partition 0 aside).
+    let second = data::generate("after!", 300, 3);
+    let second_offsets = clients::produce_all(&survivor_bootstrap, "replicated", &second, &settings);
+    let check = |consumed: Vec<data::Consumed>| {
+        data::assert_same(&first, &tagged(&consumed, "before"), Some(&first_offsets));
+        data::assert_same(&second, &tagged(&consumed, "after!"), Some(&second_offsets));
+    };
+    check(clients::consume_all(&survivor_bootstrap, "replicated", 3));
+
+    // The killed broker returns, catches up and is in sync again everywhere.
+    cluster.node(victim).restart_on_same_port();
+    let back_at = Instant::now();
+    eventually(CONVERGE, "the returning broker rejoins every in-sync set", || {
+        let known = partitions(&metadata(&survivor_bootstrap, "replicated"));
+        known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all).then_some(())
+    });
+    eprintln!("broker {victim} back in every in-sync set {:?} after its restart", back_at.elapsed());
+    // It holds the whole log: once it leads its preferred partitions again, everything reads back
+    // from it.
+    let elect =
+        kafka_protocol::messages::ElectLeadersRequest::default().with_election_type(0).with_topic_partitions(None);
+    let elected = RawConn::connect(&survivor_bootstrap).request(2, &elect);
+    assert_eq!(elected.error_code, codes::NONE);
+    eventually(CONVERGE, "preferred leaders lead again", || {
+        let known = partitions(&metadata(&survivor_bootstrap, "replicated"));
+        (known.iter().map(|(l, _, _)| *l).collect::<Vec<_>>() == before.iter().map(|(l, _, _)| *l).collect::<Vec<_>>())
+            .then_some(())
+    });
+    check(clients::consume_all(&bootstrap, "replicated", 3));
+}
+
+/// The consumed messages of one generated set, by its `tag` header (the probes have none).
+fn tagged(consumed: &[data::Consumed], tag: &str) -> Vec<data::Consumed> {
+    let wanted = Some(tag.as_bytes().to_vec());
+    consumed
+        .iter()
+        .filter(|c| c.headers.iter().any(|(name, value)| name == "tag" && *value == wanted))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn too_few_in_sync_replicas_refuse_acks_all() {
+    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", LAG_MAX_MS)]);
+    let bootstrap = cluster.bootstrap();
+    create(&bootstrap, "guarded", 1, 2, "2");
+    let (leader, _, isr) =
+        eventually(CONVERGE, "the topic is known", || partitions(&metadata(&bootstrap, "guarded")).pop());
+    assert_eq!(isr.len(), 2);
+    let follower = *isr.iter().find(|r| **r != leader).expect("a follower");
+    let leader_bootstrap = cluster.node(leader).bootstrap().to_string();
+    let mut conn = RawConn::connect(&leader_bootstrap);
+    // Timestamped now: retention would delete records stamped 1970.
+    let batch = || Batch::new().numbered(5, None, now_ms()).encode();
+    eventually(CONVERGE, "the leader takes acks=all with both replicas in sync", || {
+        (requests::produce(&mut conn, "guarded", 0, batch()).error_code == codes::NONE).then_some(())
+    });
+
+    // The follower dies: fenced, it leaves the in-sync replicas, and acks=all is refused.
+    cluster.node(follower).kill();
+    eventually(CONVERGE, "the follower leaves the in-sync replicas", || {
+        let (_, _, isr) = partitions(&metadata(&leader_bootstrap, "guarded")).pop()?;
+        (isr == BTreeSet::from([leader])).then_some(())
+    });
+    let refused = requests::produce(&mut conn, "guarded", 0, batch());
+    assert_eq!(refused.error_code, codes::NOT_ENOUGH_REPLICAS, "{:?}", refused.error_message);
+    let fetched = requests::fetch(&mut conn, "guarded", 0, 0);
+    assert_eq!(
+        (fetched.error_code, fetched.high_watermark),
+        (codes::NONE, 5),
+        "nothing appended for the refused batch"
+    );
+    let one = requests::produce_acks(&mut conn, "guarded", 0, batch(), 1);
+    assert_eq!((one.error_code, one.base_offset), (codes::NONE, 5), "acks=1 does not need the follower");
+
+    // It comes back, catches up and rejoins: acks=all is taken again.
+    cluster.node(follower).restart_on_same_port();
+    eventually(CONVERGE, "the follower rejoins the in-sync replicas", || {
+        let (_, _, isr) = partitions(&metadata(&leader_bootstrap, "guarded")).pop()?;
+        (isr.len() == 2).then_some(())
+    });
+    let taken = requests::produce(&mut conn, "guarded", 0, batch());
+    assert_eq!((taken.error_code, taken.base_offset), (codes::NONE, 10));
+}
+
+#[test]
+fn a_returning_leader_cuts_the_tail_its_successor_never_had() {
+    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", "60000")]);
+    let bootstrap = cluster.bootstrap();
+    create(&bootstrap, "diverged", 1, 2, "1");
+    let (leader, _, isr) =
+        eventually(CONVERGE, "the topic is known", || partitions(&metadata(&bootstrap, "diverged")).pop());
+    let follower = *isr.iter().find(|r| **r != leader).expect("a follower");
+    let third = (1..=3).find(|n| *n != leader && *n != follower).expect("a third broker");
+    let third_bootstrap = cluster.node(third).bootstrap().to_string();
+    let leader_bootstrap = cluster.node(leader).bootstrap().to_string();
+    let follower_bootstrap = cluster.node(follower).bootstrap().to_string();
+    let batch = |tag: &str| {
+        let now = now_ms();
+        Batch::new().record(None, Some(tag.as_bytes()), now).record(None, Some(tag.as_bytes()), now).encode()
+    };
+    let mut conn = RawConn::connect(&leader_bootstrap);
+    eventually(CONVERGE, "both replicas hold the first records", || {
+        (requests::produce(&mut conn, "diverged", 0, batch("committed")).error_code == codes::NONE).then_some(())
+    });
+
+    // The follower freezes (SIGSTOP) and, once its last fetch has been answered, the leader takes
+    // records only it holds (acks=1: the follower stays in sync, so the high watermark stays
+    // below them), then dies.
+    cluster.node(follower).pause();
+    std::thread::sleep(Duration::from_millis(1500));
+    let lost = requests::produce_acks(&mut conn, "diverged", 0, batch("lost"), 1);
+    assert_eq!((lost.error_code, lost.base_offset), (codes::NONE, 2));
+    cluster.node(leader).kill();
+
+    // The follower wakes up and, in sync, leads in the next epoch once the old leader is fenced,
+    // without the old leader's last records; it takes new ones at their offsets.
+    cluster.node(follower).resume();
+    let epoch = eventually(CONVERGE, "the follower leads", || {
+        let (now, epoch, _) = partitions(&metadata(&third_bootstrap, "diverged")).pop()?;
+        (now == follower).then_some(epoch)
+    });
+    let mut conn = RawConn::connect(&follower_bootstrap);
+    let taken = eventually(CONVERGE, "the new leader takes writes", || {
+        let answer = requests::produce(&mut conn, "diverged", 0, batch("successor"));
+        (answer.error_code == codes::NONE).then_some(answer)
+    });
+    assert_eq!(taken.base_offset, 2, "written over the tail the new leader never had (epoch {epoch})");
+
+    // The old leader returns as a follower, cuts its tail, copies the new leader's records and
+    // leads again after a preferred election: its log is the new leader's.
+    cluster.node(leader).restart_on_same_port();
+    eventually(CONVERGE, "the old leader is in sync again", || {
+        let (_, _, isr) = partitions(&metadata(&third_bootstrap, "diverged")).pop()?;
+        (isr.len() == 2).then_some(())
+    });
+    let elect =
+        kafka_protocol::messages::ElectLeadersRequest::default().with_election_type(0).with_topic_partitions(None);
+    assert_eq!(RawConn::connect(&third_bootstrap).request(2, &elect).error_code, codes::NONE);
+    eventually(CONVERGE, "the old leader leads again", || {
+        let (now, _, _) = partitions(&metadata(&third_bootstrap, "diverged")).pop()?;
+        (now == leader).then_some(())
+    });
+    let mut conn = RawConn::connect(&leader_bootstrap);
+    let read = eventually(CONVERGE, "the old leader serves its log", || {
+        let fetched = requests::fetch(&mut conn, "diverged", 0, 0);
+        (fetched.error_code == codes::NONE && fetched.high_watermark == 4).then_some(fetched)
+    });
+    let tags = record_values(read.records.unwrap_or_default());
+    assert_eq!(tags, ["committed", "committed", "successor", "successor"], "the acks=1 tail is gone");
+}
+
+/// The value of every record in `records`, in offset order.
+fn record_values(mut records: bytes::Bytes) -> Vec<String> {
+    let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).expect("decode batches");
+    batches
+        .iter()
+        .flat_map(|b| &b.records)
+        .map(|r| r.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default())
+        .collect()
+}
