@@ -142,14 +142,14 @@ impl Broker {
     }
 
     /// The brokers clients are told of: this node alone on a single node; in a cluster every
-    /// registered broker that is not fenced.
+    /// registered broker that is not fenced, as of the image the topic registry serves.
     pub fn live_brokers(&self) -> Vec<BrokerEndpoint> {
-        let Some(membership) = &self.cluster else {
+        let Some(image) = self.topics.cluster_image() else {
             let Advertised { host, port } = self.advertised.clone();
             return vec![BrokerEndpoint { id: self.node_id(), host, port, rack: self.rack() }];
         };
-        let view = membership.quorum.view().borrow().clone();
-        view.image
+        // The image the served topics come from: brokers and partition leaders agree.
+        image
             .brokers()
             .filter(|b| !b.fenced)
             .map(|b| BrokerEndpoint { id: b.broker_id, host: b.host.clone(), port: b.port, rack: b.rack.clone() })

@@ -139,7 +139,11 @@ pub fn send(producer: &TestProducer, topic: &str, message: &TestMessage) {
                 record = back;
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err((error, _)) => panic!("producing message {}: {error}", message.index),
+            Err((error, _)) => {
+                // A fatal error's reason is librdkafka's own, kept apart from the error returned.
+                let fatal = producer.client().fatal_error();
+                panic!("producing message {}: {error} ({fatal:?})", message.index)
+            }
         }
     }
 }

@@ -22,6 +22,24 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Fast liveness for tests: heartbeats every 200 ms, fenced after 3 s of silence.
 pub const TEST_SESSION_TIMEOUT_MS: u64 = 3000;
 
+/// Each partition of `topic` as broker `bootstrap` (one address) tells it: (leader, leader epoch,
+/// in-sync replicas), by partition index.
+pub fn partition_states(bootstrap: &str, topic: &str) -> Vec<(i32, i32, std::collections::BTreeSet<i32>)> {
+    let response = strata_testkit::requests::metadata(
+        &mut strata_testkit::raw::RawConn::connect(bootstrap),
+        Some(&[topic]),
+        false,
+    );
+    let mut found: Vec<_> = response
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| (p.partition_index, p.leader_id.0, p.leader_epoch, p.isr_nodes.iter().map(|b| b.0).collect()))
+        .collect();
+    found.sort_by_key(|p| p.0);
+    found.into_iter().map(|(_, leader, epoch, isr)| (leader, epoch, isr)).collect()
+}
+
 /// Polls `check` every 50 ms until it gives a value, or fails after `within` saying `what`: how
 /// cluster tests wait for a change to reach every broker.
 pub fn eventually<T>(within: std::time::Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {

@@ -10,13 +10,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::MetadataResponse;
 use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
 use strata_testkit::batches::Batch;
 use strata_testkit::codes;
 use strata_testkit::raw::RawConn;
 use strata_testkit::requests;
-use strata_tests::cluster::{Cluster, eventually};
+use strata_tests::cluster::{Cluster, eventually, partition_states};
 use strata_tests::{clients, data};
 
 /// How long a change may take to reach every broker (fencing takes the session timeout).
@@ -25,22 +24,10 @@ const CONVERGE: Duration = Duration::from_secs(40);
 /// Lag allowed before a follower leaves the in-sync replicas, short for the tests.
 const LAG_MAX_MS: &str = "3000";
 
-/// Metadata from the first broker of `bootstrap` (one address, or a comma-separated list).
-fn metadata(bootstrap: &str, topic: &str) -> MetadataResponse {
-    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
-    requests::metadata(&mut RawConn::connect(first), Some(&[topic]), false)
-}
-
-/// Each partition's (leader, leader epoch, in-sync replicas), by partition index.
-fn partitions(response: &MetadataResponse) -> Vec<(i32, i32, BTreeSet<i32>)> {
-    let mut found: Vec<_> = response
-        .topics
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .map(|p| (p.partition_index, p.leader_id.0, p.leader_epoch, p.isr_nodes.iter().map(|b| b.0).collect()))
-        .collect();
-    found.sort_by_key(|p| p.0);
-    found.into_iter().map(|(_, leader, epoch, isr)| (leader, epoch, isr)).collect()
+/// Each partition's (leader, leader epoch, in-sync replicas) as the first broker of `bootstrap`
+/// (one address, or a comma-separated list) tells it.
+fn partitions(bootstrap: &str, topic: &str) -> Vec<(i32, i32, BTreeSet<i32>)> {
+    partition_states(bootstrap.split(',').next().unwrap_or(bootstrap), topic)
 }
 
 fn now_ms() -> i64 {
@@ -69,7 +56,7 @@ fn acknowledged_writes_survive_the_leaders_death() {
     create(&bootstrap, "replicated", 3, 3, "2");
     let all = BTreeSet::from([1, 2, 3]);
     eventually(CONVERGE, "every broker knows the topic, all replicas in sync", || {
-        let known = partitions(&metadata(&bootstrap, "replicated"));
+        let known = partitions(&bootstrap, "replicated");
         (known.len() == 3 && known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all)).then_some(())
     });
 
@@ -79,7 +66,7 @@ fn acknowledged_writes_survive_the_leaders_death() {
     let first_offsets = clients::produce_all(&bootstrap, "replicated", &first, &settings);
 
     // SIGKILL the leader of partition 0: its partitions move to an in-sync follower.
-    let before = partitions(&metadata(&bootstrap, "replicated"));
+    let before = partitions(&bootstrap, "replicated");
     let victim = before[0].0;
     let survivor = if victim == 1 { 2 } else { 1 };
     let survivor_bootstrap = cluster.node(survivor).bootstrap().to_string();
@@ -88,7 +75,7 @@ fn acknowledged_writes_survive_the_leaders_death() {
     // The new leader of partition 0 takes writes: measured from the kill to its first
     // acknowledged acks=all produce.
     let (leader, epoch) = eventually(CONVERGE, "a new leader of partition 0 accepts writes", || {
-        let (leader, epoch, _) = partitions(&metadata(&survivor_bootstrap, "replicated"))[0].clone();
+        let (leader, epoch, _) = partitions(&survivor_bootstrap, "replicated")[0].clone();
         if leader < 1 || leader == victim {
             return None;
         }
@@ -114,7 +101,7 @@ fn acknowledged_writes_survive_the_leaders_death() {
     cluster.node(victim).restart_on_same_port();
     let back_at = Instant::now();
     eventually(CONVERGE, "the returning broker rejoins every in-sync set", || {
-        let known = partitions(&metadata(&survivor_bootstrap, "replicated"));
+        let known = partitions(&survivor_bootstrap, "replicated");
         known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all).then_some(())
     });
     eprintln!("broker {victim} back in every in-sync set {:?} after its restart", back_at.elapsed());
@@ -125,7 +112,7 @@ fn acknowledged_writes_survive_the_leaders_death() {
     let elected = RawConn::connect(&survivor_bootstrap).request(2, &elect);
     assert_eq!(elected.error_code, codes::NONE);
     eventually(CONVERGE, "preferred leaders lead again", || {
-        let known = partitions(&metadata(&survivor_bootstrap, "replicated"));
+        let known = partitions(&survivor_bootstrap, "replicated");
         (known.iter().map(|(l, _, _)| *l).collect::<Vec<_>>() == before.iter().map(|(l, _, _)| *l).collect::<Vec<_>>())
             .then_some(())
     });
@@ -147,8 +134,7 @@ fn too_few_in_sync_replicas_refuse_acks_all() {
     let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", LAG_MAX_MS)]);
     let bootstrap = cluster.bootstrap();
     create(&bootstrap, "guarded", 1, 2, "2");
-    let (leader, _, isr) =
-        eventually(CONVERGE, "the topic is known", || partitions(&metadata(&bootstrap, "guarded")).pop());
+    let (leader, _, isr) = eventually(CONVERGE, "the topic is known", || partitions(&bootstrap, "guarded").pop());
     assert_eq!(isr.len(), 2);
     let follower = *isr.iter().find(|r| **r != leader).expect("a follower");
     let leader_bootstrap = cluster.node(leader).bootstrap().to_string();
@@ -162,7 +148,7 @@ fn too_few_in_sync_replicas_refuse_acks_all() {
     // The follower dies: fenced, it leaves the in-sync replicas, and acks=all is refused.
     cluster.node(follower).kill();
     eventually(CONVERGE, "the follower leaves the in-sync replicas", || {
-        let (_, _, isr) = partitions(&metadata(&leader_bootstrap, "guarded")).pop()?;
+        let (_, _, isr) = partitions(&leader_bootstrap, "guarded").pop()?;
         (isr == BTreeSet::from([leader])).then_some(())
     });
     let refused = requests::produce(&mut conn, "guarded", 0, batch());
@@ -179,7 +165,7 @@ fn too_few_in_sync_replicas_refuse_acks_all() {
     // It comes back, catches up and rejoins: acks=all is taken again.
     cluster.node(follower).restart_on_same_port();
     eventually(CONVERGE, "the follower rejoins the in-sync replicas", || {
-        let (_, _, isr) = partitions(&metadata(&leader_bootstrap, "guarded")).pop()?;
+        let (_, _, isr) = partitions(&leader_bootstrap, "guarded").pop()?;
         (isr.len() == 2).then_some(())
     });
     let taken = requests::produce(&mut conn, "guarded", 0, batch());
@@ -191,8 +177,7 @@ fn a_returning_leader_cuts_the_tail_its_successor_never_had() {
     let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", "60000")]);
     let bootstrap = cluster.bootstrap();
     create(&bootstrap, "diverged", 1, 2, "1");
-    let (leader, _, isr) =
-        eventually(CONVERGE, "the topic is known", || partitions(&metadata(&bootstrap, "diverged")).pop());
+    let (leader, _, isr) = eventually(CONVERGE, "the topic is known", || partitions(&bootstrap, "diverged").pop());
     let follower = *isr.iter().find(|r| **r != leader).expect("a follower");
     let third = (1..=3).find(|n| *n != leader && *n != follower).expect("a third broker");
     let third_bootstrap = cluster.node(third).bootstrap().to_string();
@@ -220,7 +205,7 @@ fn a_returning_leader_cuts_the_tail_its_successor_never_had() {
     // without the old leader's last records; it takes new ones at their offsets.
     cluster.node(follower).resume();
     let epoch = eventually(CONVERGE, "the follower leads", || {
-        let (now, epoch, _) = partitions(&metadata(&third_bootstrap, "diverged")).pop()?;
+        let (now, epoch, _) = partitions(&third_bootstrap, "diverged").pop()?;
         (now == follower).then_some(epoch)
     });
     let mut conn = RawConn::connect(&follower_bootstrap);
@@ -234,14 +219,14 @@ fn a_returning_leader_cuts_the_tail_its_successor_never_had() {
     // leads again after a preferred election: its log is the new leader's.
     cluster.node(leader).restart_on_same_port();
     eventually(CONVERGE, "the old leader is in sync again", || {
-        let (_, _, isr) = partitions(&metadata(&third_bootstrap, "diverged")).pop()?;
+        let (_, _, isr) = partitions(&third_bootstrap, "diverged").pop()?;
         (isr.len() == 2).then_some(())
     });
     let elect =
         kafka_protocol::messages::ElectLeadersRequest::default().with_election_type(0).with_topic_partitions(None);
     assert_eq!(RawConn::connect(&third_bootstrap).request(2, &elect).error_code, codes::NONE);
     eventually(CONVERGE, "the old leader leads again", || {
-        let (now, _, _) = partitions(&metadata(&third_bootstrap, "diverged")).pop()?;
+        let (now, _, _) = partitions(&third_bootstrap, "diverged").pop()?;
         (now == leader).then_some(())
     });
     let mut conn = RawConn::connect(&leader_bootstrap);

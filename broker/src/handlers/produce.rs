@@ -237,8 +237,17 @@ fn all_in_sync(
     index: i32,
     timeout: Duration,
 ) -> Result<Option<AllInSync>, Step> {
-    let Some(topic) = topic.filter(|_| acks == -1) else { return Ok(None) };
-    let Some(leader) = broker.replication.leading(topic.id, index) else { return Ok(None) };
+    let Some(topic) = topic.filter(|_| acks == -1 && broker.cluster.is_some()) else { return Ok(None) };
+    let Some(leadership) = topic.leadership(index) else { return Ok(None) }; // refused by append_one
+    // A leader that has not taken up this epoch yet (its replication state follows the registry
+    // a moment later) cannot wait for its followers: the client retries, as with Kafka's
+    // partition not yet made leader.
+    let leader = broker.replication.leading(topic.id, index).filter(|l| l.leader_epoch == leadership.leader_epoch);
+    let Some(leader) = leader.filter(|_| leadership.is_led_by(broker.node_id())) else {
+        let message =
+            format!("this broker does not lead {}-{index} in epoch {} yet", topic.name, leadership.leader_epoch);
+        return Err(Step::Failed { code: ResponseError::NotLeaderOrFollower.code(), message });
+    };
     let min_insync = crate::topics::topic_value(&broker.config, &topic.overrides, "min.insync.replicas")
         .and_then(|(value, _)| value.parse::<usize>().ok())
         .unwrap_or(1);
@@ -439,18 +448,31 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
 }
 
 /// acks=all: waits until the in-sync replicas hold everything below `end` (Kafka's
-/// `DelayedProduce`): REQUEST_TIMED_OUT if they do not within the request's timeout, and
+/// `DelayedProduce`): NOT_LEADER_OR_FOLLOWER if this broker stopped leading the partition
+/// meanwhile, REQUEST_TIMED_OUT if they do not within the request's timeout, and
 /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the in-sync replicas shrank below `min.insync.replicas`
 /// meanwhile (the batch is in the log, but not as replicated as asked).
 async fn replicated(all_in_sync: Option<AllInSync>, end: i64) -> Result<(), (i16, String)> {
     let Some(AllInSync { leader, min_insync, timeout }) = all_in_sync else { return Ok(()) };
-    match tokio::time::timeout(timeout, leader.log.wait_replicated(end)).await {
+    let waited = tokio::time::timeout(timeout, async {
+        tokio::select! {
+            replicated = leader.log.wait_replicated(end) => Some(replicated),
+            () = leader.resigned() => None,
+        }
+    });
+    match waited.await {
         Err(_) => {
             let message = format!("the in-sync replicas did not all take the batch within {timeout:?}");
             return Err((ResponseError::RequestTimedOut.code(), message));
         }
-        Ok(Err(error)) => return Err((error.code(), error.to_string())),
-        Ok(Ok(())) => {}
+        Ok(Some(Err(error))) => return Err((error.code(), error.to_string())),
+        Ok(Some(Ok(()))) | Ok(None) => {}
+    }
+    if leader.has_resigned() {
+        // Another leader took over while the batch waited: its offsets may now hold that
+        // leader's records, so it is not acknowledged (the producer retries there).
+        let message = format!("this broker stopped leading the partition in epoch {}", leader.leader_epoch);
+        return Err((ResponseError::NotLeaderOrFollower.code(), message));
     }
     let isr = leader.isr();
     if isr.len() < min_insync {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use strata_log::Partition;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 /// One follower's progress as the leader saw it.
@@ -26,8 +27,19 @@ struct Follower {
 struct Progress {
     isr: Vec<i32>,
     followers: HashMap<i32, Follower>,
-    /// An in-sync replica change is being committed: no other is proposed meanwhile.
-    change_pending: bool,
+    /// The in-sync replicas being committed, if a change is: no other is proposed meanwhile, and
+    /// until it commits the high watermark waits for the replicas of both (Kafka's "maximal
+    /// ISR"), so a follower that joins is never elected without what the leader acknowledged
+    /// while its joining was committed.
+    pending: Option<Vec<i32>>,
+}
+
+impl Progress {
+    /// The replicas the high watermark waits for: the in-sync ones and any joining.
+    fn maximal_isr(&self) -> impl Iterator<Item = i32> + '_ {
+        let joining = self.pending.iter().flatten().filter(|r| !self.isr.contains(r));
+        self.isr.iter().chain(joining).copied()
+    }
 }
 
 /// A partition this broker leads, in one leader epoch.
@@ -44,6 +56,10 @@ pub struct LeaderState {
     /// When this broker became leader: followers it has not heard from count as caught up then.
     since_ms: i64,
     progress: Mutex<Progress>,
+    /// Set once this broker no longer leads the partition in this epoch: a write still waiting
+    /// for its followers is then never acknowledged, since the log it was written to now follows
+    /// another leader (and may hold other records at its offsets).
+    resigned: watch::Sender<bool>,
 }
 
 impl LeaderState {
@@ -57,7 +73,7 @@ impl LeaderState {
         now_ms: i64,
     ) -> LeaderState {
         let epoch_start = log.log_end_offset();
-        let progress = Progress { isr, followers: HashMap::new(), change_pending: false };
+        let progress = Progress { isr, followers: HashMap::new(), pending: None };
         let state = LeaderState {
             topic_id,
             index,
@@ -67,6 +83,7 @@ impl LeaderState {
             epoch_start,
             since_ms: now_ms,
             progress: Mutex::new(progress),
+            resigned: watch::Sender::new(false),
         };
         // Readers see no further than what was committed before: the high watermark the log has
         // (a follower's, or the previous epoch's), raised only as followers catch up.
@@ -80,6 +97,22 @@ impl LeaderState {
         self.progress.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// This broker stops leading the partition in this epoch.
+    pub fn resign(&self) {
+        self.resigned.send_replace(true);
+    }
+
+    pub fn has_resigned(&self) -> bool {
+        *self.resigned.borrow()
+    }
+
+    /// Resolves once [`LeaderState::resign`] is called.
+    pub async fn resigned(&self) {
+        let mut resigned = self.resigned.subscribe();
+        // The sender lives as long as `self`: an error cannot happen while it is borrowed.
+        let _ = resigned.wait_for(|r| *r).await;
+    }
+
     /// The in-sync replicas, this broker included.
     pub fn isr(&self) -> Vec<i32> {
         self.lock().isr.clone()
@@ -90,7 +123,7 @@ impl LeaderState {
         let mut progress = self.lock();
         if progress.isr != isr {
             progress.isr = isr.to_vec();
-            progress.change_pending = false;
+            progress.pending = None;
             self.update_high_watermark(&progress);
         }
     }
@@ -119,13 +152,13 @@ impl LeaderState {
         progress.followers.insert(follower, state);
         self.update_high_watermark(&progress);
         let joins = !progress.isr.contains(&follower)
-            && !progress.change_pending
+            && progress.pending.is_none()
             && fetch_offset >= self.log.high_watermark()
             && fetch_offset >= self.epoch_start;
         joins.then(|| {
-            progress.change_pending = true;
             let mut isr = progress.isr.clone();
             isr.push(follower);
+            progress.pending = Some(isr.clone());
             isr
         })
     }
@@ -134,7 +167,7 @@ impl LeaderState {
     /// when any should leave.
     pub fn shrunk_isr(&self, now_ms: i64, lag_max_ms: i64) -> Option<Vec<i32>> {
         let mut progress = self.lock();
-        if progress.change_pending {
+        if progress.pending.is_some() {
             return None;
         }
         let leader_end = self.log.log_end_offset();
@@ -146,23 +179,23 @@ impl LeaderState {
         };
         let isr: Vec<i32> = progress.isr.iter().copied().filter(in_sync).collect();
         (isr.len() != progress.isr.len()).then(|| {
-            progress.change_pending = true;
+            progress.pending = Some(isr.clone());
             isr
         })
     }
 
     /// A proposed change was not committed: another may be proposed.
     pub fn change_failed(&self) {
-        self.lock().change_pending = false;
+        self.lock().pending = None;
     }
 
-    /// Raises the log's replicated high watermark to the least log end of the in-sync followers
-    /// (unbounded when the leader is the only one in sync). It never moves back.
+    /// Raises the log's replicated high watermark to the least log end of the in-sync followers,
+    /// joining ones included (unbounded when the leader is the only one). It never moves back.
     fn update_high_watermark(&self, progress: &Progress) {
         let mut least = i64::MAX;
-        for replica in progress.isr.iter().filter(|r| **r != self.node) {
+        for replica in progress.maximal_isr().filter(|r| *r != self.node) {
             // An in-sync follower not heard from in this epoch holds the watermark where it is.
-            least = least.min(progress.followers.get(replica).map_or(i64::MIN, |f| f.log_end));
+            least = least.min(progress.followers.get(&replica).map_or(i64::MIN, |f| f.log_end));
         }
         let next = if least == i64::MAX { i64::MAX } else { least.max(self.log.high_watermark()) };
         self.log.set_replicated_high_watermark(next);

@@ -118,6 +118,13 @@ impl Replication {
                 }
             }
         }
+        // Leaderships this broker gave up (or now holds in a newer epoch) resign before any
+        // fetcher can touch their logs.
+        for (key, state) in &previous {
+            if leading.get(key).is_none_or(|kept| !Arc::ptr_eq(kept, state)) {
+                state.resign();
+            }
+        }
         let mut roles = self.lock();
         roles.leading = leading;
         roles.fetchers.retain(|leader, _| following.contains_key(leader));
@@ -141,7 +148,9 @@ impl Replication {
     /// Stops every fetcher and forgets every role (the broker is stopping).
     pub fn stop(&self) {
         let roles = std::mem::take(&mut *self.lock());
-        drop(roles);
+        for state in roles.leading.values() {
+            state.resign();
+        }
     }
 
     /// A follower's fetch from `fetch_offset` reached this leader: its progress moves the high

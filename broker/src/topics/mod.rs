@@ -130,6 +130,12 @@ pub struct Topics {
     /// This node's `broker.rack`, for placement.
     rack: Option<String>,
     by_name: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// The image `by_name` was built from, for what is served beside the topics (a cluster's
+    /// brokers), so that Metadata never names a broker's fencing before its partitions' new
+    /// leaders, or the other way round.
+    served: RwLock<Arc<MetadataImage>>,
+    /// Whether changes go through a cluster's quorum.
+    cluster: bool,
     /// Held for the whole of each change, so changes reach the log in the order they take effect.
     change: Mutex<Metadata>,
 }
@@ -171,6 +177,8 @@ impl Topics {
             node: config.settings.node_id,
             rack: config.settings.rack(),
             by_name: RwLock::new(BTreeMap::new()),
+            served: RwLock::new(Arc::new(MetadataImage::default())),
+            cluster: matches!(metadata.store, Store::Quorum(_)),
             change: Mutex::new(metadata),
         };
         let metadata = topics.lock_changes();
@@ -427,10 +435,10 @@ impl Topics {
         self.reconcile_with(log, config, &metadata.image, now_ms)
     }
 
-    /// The registered brokers of a cluster's image (empty on a single node).
-    pub fn cluster_image(&self) -> Option<MetadataImage> {
-        let metadata = self.lock_changes();
-        matches!(metadata.store, Store::Quorum(_)).then(|| metadata.image.clone())
+    /// The image the served topics were built from, in a cluster (`None` on a single node).
+    pub fn cluster_image(&self) -> Option<Arc<MetadataImage>> {
+        let served = Arc::clone(&self.served.read().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.cluster.then_some(served)
     }
 
     /// Commits `batch`, then serves the image it gives. On a single node the journal holds the
@@ -517,6 +525,7 @@ impl Topics {
             }
             next.insert(wanted.name.clone(), Arc::new(Topic::new(wanted, partitions)));
         }
+        *self.served.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(image.clone());
         *self.write() = next;
         Ok(())
     }
