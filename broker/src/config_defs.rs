@@ -203,6 +203,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "In a cluster: a follower that has not caught up with its leader's log end for this long leaves the partition's in-sync replicas (acks=all stops waiting for it) until it catches up again.",
     },
     BrokerSetting {
+        name: "replica.selector.class",
+        kind: ValueKind::Choice(&["", LEADER_SELECTOR, RACK_AWARE_SELECTOR]),
+        default: "",
+        topic_setting: None,
+        doc: "KIP-392: with org.apache.kafka.common.replica.RackAwareReplicaSelector (or LeaderSelector, Kafka's default), a partition's leader tells a consumer whose client.rack differs from its own broker.rack to fetch from an in-sync replica in that rack. Empty: consumers fetch from the leader. Followers serve consumers' fetches (v11+) either way.",
+    },
+    BrokerSetting {
         name: "broker.heartbeat.interval.ms",
         kind: ValueKind::Int { min: 1 },
         default: "2000",
@@ -557,6 +564,10 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
 ];
+
+/// Kafka's replica selectors (KIP-392) by class name: the default, and the one by rack.
+pub const LEADER_SELECTOR: &str = "org.apache.kafka.common.replica.LeaderSelector";
+pub const RACK_AWARE_SELECTOR: &str = "org.apache.kafka.common.replica.RackAwareReplicaSelector";
 
 /// A topic setting that is stored and described but that Strata does not act on yet says so.
 const NOT_ACTED_ON: &str = "Accepted, stored and described; Strata does not act on it yet.";

@@ -56,6 +56,11 @@ pub fn eventually<T>(within: std::time::Duration, what: &str, mut check: impl Fn
 impl Cluster {
     /// Starts `n` brokers forming one cluster, with `extra` settings on each.
     pub fn start(n: usize, extra: &[(&str, &str)]) -> Cluster {
+        Cluster::start_with(n, extra, |_| Vec::new())
+    }
+
+    /// [`Cluster::start`], with settings of its own for each node (given its id) besides.
+    pub fn start_with(n: usize, extra: &[(&str, &str)], own: impl Fn(i32) -> Vec<(String, String)>) -> Cluster {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let controller_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let voters = (1..)
@@ -76,6 +81,9 @@ impl Cluster {
                     .with("broker.session.timeout.ms", &TEST_SESSION_TIMEOUT_MS.to_string());
                 for (key, value) in extra {
                     options = options.with(key, value);
+                }
+                for (key, value) in own(id) {
+                    options = options.with(&key, &value);
                 }
                 std::thread::spawn(move || Broker::start(options))
             })

@@ -247,3 +247,66 @@ fn record_values(mut records: bytes::Bytes) -> Vec<String> {
         .map(|r| r.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default())
         .collect()
 }
+
+/// A fetch of one partition from offset 0 by a consumer in `rack` (Fetch v12, which carries it).
+fn rack_fetch(bootstrap: &str, topic: &str, rack: &str) -> kafka_protocol::messages::fetch_response::PartitionData {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let request = kafka_protocol::messages::FetchRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_max_bytes(1 << 20)
+        .with_rack_id(kafka_protocol::protocol::StrBytes::from_string(rack.to_string()))
+        .with_topics(vec![FetchTopic::default().with_topic(requests::topic_name(topic)).with_partitions(vec![
+            FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20),
+        ])]);
+    let response = RawConn::connect(bootstrap).request(12, &request);
+    assert_eq!(response.error_code, codes::NONE);
+    response.responses.into_iter().flat_map(|t| t.partitions).next().expect("one partition answered")
+}
+
+#[test]
+fn a_consumer_fetches_from_an_in_sync_replica_in_its_rack() {
+    let selector = ("replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector");
+    let mut cluster = Cluster::start_with(3, &[selector], |id| vec![("broker.rack".into(), format!("rack-{id}"))]);
+    let bootstrap = cluster.bootstrap();
+    create(&bootstrap, "racked", 1, 3, "2");
+    let (leader, _, _) = eventually(CONVERGE, "the topic is known", || partitions(&bootstrap, "racked").pop());
+    let follower = (1..=3).find(|n| *n != leader).expect("a follower");
+    let leader_bootstrap = cluster.node(leader).bootstrap().to_string();
+    let follower_bootstrap = cluster.node(follower).bootstrap().to_string();
+    let mut conn = RawConn::connect(&leader_bootstrap);
+    let batch = Batch::new().numbered(10, None, now_ms()).encode();
+    eventually(CONVERGE, "the leader takes acks=all", || {
+        (requests::produce(&mut conn, "racked", 0, batch.clone()).error_code == codes::NONE).then_some(())
+    });
+
+    // The leader sends a consumer of another rack to the replica there, with no records.
+    let sent = rack_fetch(&leader_bootstrap, "racked", &format!("rack-{follower}"));
+    assert_eq!((sent.error_code, sent.preferred_read_replica.0), (codes::NONE, follower));
+    assert_eq!(sent.records.map_or(0, |r| r.len()), 0, "no records with a preferred replica");
+    // A consumer of its own rack, or of none, reads from it.
+    let own = rack_fetch(&leader_bootstrap, "racked", &format!("rack-{leader}"));
+    assert_eq!((own.error_code, own.preferred_read_replica.0, own.high_watermark), (codes::NONE, -1, 10));
+    assert!(own.records.is_some_and(|r| !r.is_empty()));
+    // The follower serves the consumer, up to the high watermark it has from the leader.
+    let served = eventually(CONVERGE, "the follower has the leader's high watermark", || {
+        let served = rack_fetch(&follower_bootstrap, "racked", &format!("rack-{follower}"));
+        (served.error_code == codes::NONE && served.high_watermark == 10).then_some(served)
+    });
+    assert_eq!(served.preferred_read_replica.0, -1);
+    assert_eq!(record_values(served.records.unwrap_or_default()).len(), 10);
+
+    // librdkafka in the follower's rack follows the preference and reads everything.
+    let consumer = clients::consumer(&bootstrap, &[("client.rack", &format!("rack-{follower}"))]);
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    assignment.add_partition_offset("racked", 0, rdkafka::Offset::Beginning).expect("assignment");
+    rdkafka::consumer::Consumer::assign(&consumer, &assignment).expect("assign");
+    let mut read = 0;
+    let deadline = Instant::now() + CONVERGE;
+    while read < 10 {
+        assert!(Instant::now() < deadline, "read {read} of 10 records in the follower's rack");
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            message.expect("consume from the rack's replica");
+            read += 1;
+        }
+    }
+}

@@ -28,6 +28,12 @@
 //! ended, the log start moved, a write failed), so a fetch with a large `min_bytes` costs no
 //! reads while small appends trickle in.
 //!
+//! Fetch from the closest replica (KIP-392): a consumer's fetch (v11+) in a cluster may be served
+//! by any replica of the partition, a follower reading up to the high watermark its leader last
+//! gave it; with `replica.selector.class` the rack-aware selector, the leader answers a consumer
+//! whose `client.rack` is not its own with no records and the in-sync replica of that rack to
+//! fetch from (`preferred_read_replica`).
+//!
 //! Followers (a replica id of 0 or more, in a cluster) read up to the log end rather than the high
 //! watermark, and each of their fetch offsets reports their progress to the partition's leader
 //! (`crate::replication`) before the read, which may raise the high watermark.
@@ -58,13 +64,16 @@ use super::fetch_wait::LongPoll;
 use crate::api::ApiSpec;
 use crate::errors::{self, ErrorCode};
 use crate::fetch_sessions::{FetchParams, PartitionAnswer, PartitionKey, TopicKey};
-use crate::locate::locate;
+use crate::locate::{locate, locate_replica};
 use crate::reply::{Chunk, Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
+use crate::topics::Topic;
 
 /// The key and versions of Fetch, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::Fetch, 4, 18).with_legacy_min(0);
 
+/// First Fetch version that carries the client's rack (KIP-392).
+const CLIENT_RACK_VERSION_MIN: i16 = 11;
 /// First Fetch version that carries the replica id in `replica_state`.
 const REPLICA_STATE_VERSION_MIN: i16 = 15;
 /// Kafka's `isolation_level` for READ_COMMITTED.
@@ -85,6 +94,18 @@ struct Wanted {
     index: i32,
     params: FetchParams,
     log: Result<Arc<Partition>, i16>,
+    /// The replica the consumer should fetch this partition from instead (KIP-392): answered
+    /// with no records and this id.
+    preferred: Option<i32>,
+}
+
+/// How a consumer's fetch is routed among a partition's replicas (KIP-392).
+#[derive(Default)]
+struct Routing {
+    /// A consumer's fetch (v11+, which carries the client's rack) may be served by a follower.
+    follower_may_serve: bool,
+    /// The consumer's rack, when the leader sends consumers to a replica in their rack.
+    client_rack: Option<String>,
 }
 
 struct WantedTopic {
@@ -106,9 +127,12 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
             return encode(ctx, FramedResponse { error_code: error.code(), ..FramedResponse::default() });
         }
     };
+    let routing = routing(broker, version, &req);
     let wanted: Vec<WantedTopic> = match &plan {
-        Plan::Incremental { partitions, .. } => resolve_session(broker, by_id, partitions),
-        Plan::Sessionless | Plan::Full => req.topics.iter().map(|t| resolve_request(broker, by_id, t)).collect(),
+        Plan::Incremental { partitions, .. } => resolve_session(broker, by_id, &routing, partitions),
+        Plan::Sessionless | Plan::Full => {
+            req.topics.iter().map(|t| resolve_request(broker, by_id, &routing, t)).collect()
+        }
     };
     let read_committed = req.isolation_level == READ_COMMITTED;
     // A follower in a cluster reads to the log end, and its fetch offsets are its progress.
@@ -153,21 +177,52 @@ fn replica_id(version: i16, req: &FetchRequest) -> Option<i32> {
     (replica.0 >= 0).then_some(replica.0)
 }
 
-fn resolve_request(broker: &Broker, by_id: bool, topic: &FetchTopic) -> WantedTopic {
+/// KIP-392's routing of this fetch: a consumer's fetch of v11+ in a cluster may be served by a
+/// follower, and, with the rack-aware selector, the leader sends a consumer in another rack to a
+/// replica in its own.
+fn routing(broker: &Broker, version: i16, req: &FetchRequest) -> Routing {
+    if broker.cluster.is_none() || version < CLIENT_RACK_VERSION_MIN || replica_id(version, req).is_some() {
+        return Routing::default();
+    }
+    let rack = req.rack_id.as_str();
+    let rack_aware = broker.config.settings.replica_selector_class == crate::config_defs::RACK_AWARE_SELECTOR;
+    let client_rack =
+        (rack_aware && !rack.is_empty() && broker.rack().as_deref() != Some(rack)).then(|| rack.to_string());
+    Routing { follower_may_serve: true, client_rack }
+}
+
+/// The in-sync replica on a live broker in `rack` that a consumer there should fetch `index` of
+/// `topic` from, if there is one (Kafka's `RackAwareReplicaSelector`).
+fn preferred_replica(broker: &Broker, topic: &Topic, index: i32, rack: &str) -> Option<i32> {
+    let image = broker.topics.cluster_image()?;
+    let leadership = topic.leadership(index)?;
+    leadership
+        .isr
+        .iter()
+        .copied()
+        .find(|replica| image.broker(*replica).is_some_and(|b| !b.fenced && b.rack.as_deref() == Some(rack)))
+}
+
+fn resolve_request(broker: &Broker, by_id: bool, routing: &Routing, topic: &FetchTopic) -> WantedTopic {
     let key = fetch_session::topic_key(by_id, &topic.topic, topic.topic_id);
     let partitions = topic.partitions.iter().map(|p| (p.partition, fetch_session::params(p)));
-    resolve(broker, by_id, key, topic.topic.clone(), topic.topic_id, partitions)
+    resolve(broker, by_id, routing, key, topic.topic.clone(), topic.topic_id, partitions)
 }
 
 /// A session's partitions, each run of partitions of one topic as one topic (as Kafka groups an
 /// incremental response).
-fn resolve_session(broker: &Broker, by_id: bool, partitions: &[(PartitionKey, FetchParams)]) -> Vec<WantedTopic> {
+fn resolve_session(
+    broker: &Broker,
+    by_id: bool,
+    routing: &Routing,
+    partitions: &[(PartitionKey, FetchParams)],
+) -> Vec<WantedTopic> {
     let mut topics = Vec::new();
     for run in partitions.chunk_by(|(a, _), (b, _)| a.0 == b.0) {
         let key = run[0].0.0.clone();
         let (name, id) = fetch_session::topic_name_and_id(&key);
         let members = run.iter().map(|((_, index), params)| (*index, *params));
-        topics.push(resolve(broker, by_id, key, name, id, members));
+        topics.push(resolve(broker, by_id, routing, key, name, id, members));
     }
     topics
 }
@@ -175,6 +230,7 @@ fn resolve_session(broker: &Broker, by_id: bool, partitions: &[(PartitionKey, Fe
 fn resolve(
     broker: &Broker,
     by_id: bool,
+    routing: &Routing,
     key: TopicKey,
     name: TopicName,
     id: Uuid,
@@ -182,11 +238,23 @@ fn resolve(
 ) -> WantedTopic {
     let found = if by_id { broker.topics.by_id(id) } else { broker.topics.get(name.0.as_str()) };
     let unknown = errors::unknown_topic(by_id).code();
+    let not_leader = ResponseError::NotLeaderOrFollower.code();
     let partitions = partitions
-        .map(|(index, params)| Wanted {
-            index,
-            params,
-            log: locate(broker.node_id(), found.as_deref(), index, params.current_leader_epoch, unknown),
+        .map(|(index, params)| {
+            let epoch = params.current_leader_epoch;
+            let (log, preferred) = match locate(broker.node_id(), found.as_deref(), index, epoch, unknown) {
+                Err(code) if code == not_leader && routing.follower_may_serve => {
+                    (locate_replica(found.as_deref(), index, epoch, unknown), None)
+                }
+                Ok(log) => {
+                    let rack = routing.client_rack.as_deref();
+                    let preferred =
+                        rack.zip(found.as_deref()).and_then(|(r, t)| preferred_replica(broker, t, index, r));
+                    (Ok(log), preferred)
+                }
+                Err(code) => (Err(code), None),
+            };
+            Wanted { index, params, log, preferred }
         })
         .collect();
     WantedTopic { key, name, id, resolved: found.map(|t| t.id), partitions }
@@ -244,7 +312,8 @@ fn carried(topics: Vec<FramedTopic<FileRecords>>, keep: Vec<bool>) -> Vec<Framed
 }
 
 /// Reads every partition within the byte limits; returns the topics, the record bytes found and
-/// whether any partition has an error (which ends a long poll at once, as in Kafka).
+/// whether any partition has an error or was sent to another replica (which ends a long poll at
+/// once, as in Kafka).
 fn read_all(
     wanted: &[WantedTopic],
     max_bytes: u32,
@@ -262,6 +331,21 @@ fn read_all(
                 .partitions
                 .iter()
                 .map(|p| {
+                    if let Some(replica) = p.preferred {
+                        // Sent elsewhere: no records, and the consumer need not wait for them.
+                        any_error = true;
+                        let data = PartitionData::default()
+                            .with_partition_index(p.index)
+                            .with_preferred_read_replica(kafka_protocol::messages::BrokerId(replica));
+                        let data = match &p.log {
+                            Ok(log) => data
+                                .with_high_watermark(log.high_watermark())
+                                .with_last_stable_offset(log.last_stable_offset())
+                                .with_log_start_offset(log.log_start_offset()),
+                            Err(_) => data,
+                        };
+                        return FramedPartition { data, records: Some(FileRecords(Vec::new())) };
+                    }
                     let limit = u32::try_from(p.params.max_bytes).unwrap_or(0).min(left);
                     let read = p.log.as_ref().map_err(|code| *code).and_then(|log| {
                         let result = log.read_isolated(p.params.fetch_offset, limit, isolation).map_err(|e| {
