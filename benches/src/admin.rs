@@ -10,12 +10,22 @@ use std::time::Duration;
 
 /// Creates `topic` with `partitions` partitions and waits for the answer.
 pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), BenchError> {
+    create_replicated_topic(bootstrap, topic, partitions, 1)
+}
+
+/// Creates `topic` with `replicas` replicas of each partition and, above one,
+/// `min.insync.replicas` one less (acks=all then survives the loss of one replica).
+pub fn create_replicated_topic(bootstrap: &str, topic: &str, partitions: i32, replicas: i32) -> Result<(), BenchError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .map_err(BenchError::kafka("creating the admin client"))?;
     let runtime = runtime()?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let min_insync = (replicas - 1).max(1).to_string();
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replicas));
+    if replicas > 1 {
+        new_topic = new_topic.set("min.insync.replicas", &min_insync);
+    }
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = runtime
         .block_on(admin.create_topics([&new_topic], &options))

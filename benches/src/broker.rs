@@ -1,5 +1,5 @@
 //! Starts the broker of one workload (fresh data directory, its own overrides, pinned with
-//! `taskset` when asked) and stops it: `strata` (ready at its `strata listening on HOST:PORT`
+//! `taskset` when asked), or a cluster of Strata brokers, and stops it: `strata` (ready at its `strata listening on HOST:PORT`
 //! line, stopped with SIGTERM) or reference Apache Kafka, one KRaft node started and stopped by
 //! `compat/reference-kafka.sh` with the same overrides (Kafka's names), Strata-only settings
 //! (`strata.*`) left out.
@@ -76,6 +76,48 @@ impl Broker {
             Engine::Strata(binary) => Broker::start_strata(spec, binary),
             Engine::Kafka(script) => Broker::start_kafka(spec, script),
         }
+    }
+
+    /// Starts `n` Strata brokers as one cluster: node ids 1..=n, each with its own data directory
+    /// under the spec's and a controller listener on a free loopback port, all of them voters;
+    /// started in parallel, since each waits for the quorum before it serves. Reference Kafka runs
+    /// as one node in this harness: a cluster of it is refused.
+    pub fn start_cluster(spec: &BrokerSpec, n: usize) -> Result<Vec<Broker>, BenchError> {
+        if !matches!(spec.engine, Engine::Strata(_)) {
+            return Err(BenchError::Workload {
+                workload: "cluster".into(),
+                reason: "reference Kafka runs as one node in this harness; a Kafka cluster is not set up".into(),
+            });
+        }
+        let ports = controller_ports(n)?;
+        let voters: Vec<String> = (1..).zip(&ports).map(|(id, port)| format!("{id}@127.0.0.1:{port}")).collect();
+        let voters = voters.join(",");
+        let starts: Vec<_> = (1..)
+            .zip(ports)
+            .map(|(id, port)| {
+                let mut node = spec.clone();
+                node.data_dir = spec.data_dir.join(format!("node-{id}"));
+                node.overrides.extend([
+                    ("node.id".to_string(), format!("{id}")),
+                    ("listeners".to_string(), format!("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{port}")),
+                    ("controller.listener.names".to_string(), "CONTROLLER".to_string()),
+                    (
+                        "listener.security.protocol.map".to_string(),
+                        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_string(),
+                    ),
+                    ("controller.quorum.voters".to_string(), voters.clone()),
+                ]);
+                std::thread::spawn(move || Broker::start(&node))
+            })
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| {
+                start.join().unwrap_or_else(|_| {
+                    Err(BenchError::Workload { workload: "cluster".into(), reason: "a broker's start panicked".into() })
+                })
+            })
+            .collect()
     }
 
     /// `command`, under `taskset -c <cpu>` when the spec pins the broker.
@@ -205,6 +247,30 @@ impl Drop for Broker {
             tracing::warn!("{e}");
         }
     }
+}
+
+/// `n` distinct loopback ports free now, below Linux's ephemeral range (32768 and up), so that
+/// no broker's client listener (bound to port 0) takes one before its controller listener binds it.
+fn controller_ports(n: usize) -> Result<Vec<u16>, BenchError> {
+    let seed = (std::process::id() % 65_536).wrapping_mul(7919);
+    let mut ports = Vec::with_capacity(n);
+    for attempt in 0..1000u32 {
+        if ports.len() == n {
+            break;
+        }
+        let port =
+            u16::try_from(20_000 + (seed.wrapping_add(attempt.wrapping_mul(104_729)) % 12_000)).unwrap_or(20_000);
+        if !ports.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    if ports.len() < n {
+        return Err(BenchError::Workload {
+            workload: "cluster".into(),
+            reason: "no free loopback ports in 20000-32000".into(),
+        });
+    }
+    Ok(ports)
 }
 
 /// Reads stdout on a helper thread until the ready line, so a silent broker cannot hang the run.

@@ -49,6 +49,12 @@ const RSS_SHARE_OF_KAFKA: f64 = 0.1;
 /// Broker peak RSS bound for the 16-partition workloads.
 const RSS_MIB_16_PARTITIONS: f64 = 64.0;
 
+/// Replication (issue 14): W2 on three brokers keeps at least this share of single-node W2's rate,
+const REPLICATED_SHARE_OF_W2: f64 = 0.5;
+/// and replication adds at most this to W3's produce p99 (the followers' lag an acks=all producer
+/// waits out).
+const REPLICATION_LAG_P99_MS: f64 = 50.0;
+
 fn find<'a>(outcomes: &'a [Outcome], id: &str, engine: &str) -> Option<&'a Outcome> {
     outcomes.iter().find(|o| o.id == id && o.engine == engine && o.failure.is_none())
 }
@@ -59,6 +65,36 @@ fn mib(o: &Outcome) -> f64 {
 
 fn not_measured(target: String) -> Verdict {
     Verdict { target, measured: "–".into(), status: Status::NotMeasured }
+}
+
+/// Replication's targets: Strata's three-broker rows against its single-node ones.
+fn replication(outcomes: &[Outcome]) -> Vec<Verdict> {
+    let share = REPLICATED_SHARE_OF_W2;
+    let target = format!("W2x3: msg/s at least {:.0} % of single-node W2's", share * 100.0);
+    let rate = match (find(outcomes, "W2x3", "strata"), find(outcomes, "W2", "strata")) {
+        (Some(r), Some(w)) => {
+            let (r, w) = (r.msgs_per_sec(), w.msgs_per_sec());
+            Verdict {
+                target,
+                measured: format!("{r:.0} vs {w:.0} ({:.2}×)", r / w),
+                status: Status::of(r >= share * w),
+            }
+        }
+        _ => not_measured(target),
+    };
+    let target = format!("W3x3: replication adds at most {REPLICATION_LAG_P99_MS} ms to W3's produce p99");
+    let lag = match (find(outcomes, "W3x3", "strata"), find(outcomes, "W3", "strata")) {
+        (Some(r), Some(w)) => {
+            let (r, w) = (r.load.produce_latency.quantile_ms(0.99), w.load.produce_latency.quantile_ms(0.99));
+            Verdict {
+                target,
+                measured: format!("{r:.2} vs {w:.2} ms (+{:.2})", r - w),
+                status: Status::of(r - w <= REPLICATION_LAG_P99_MS),
+            }
+        }
+        _ => not_measured(target),
+    };
+    vec![rate, lag]
 }
 
 /// Every target, judged from `outcomes` (Strata and Kafka rows) and the run's ceilings.
@@ -135,6 +171,7 @@ pub fn judge(outcomes: &[Outcome], ceilings: Option<&Ceilings>) -> Vec<Verdict> 
         }
         _ => not_measured(target),
     });
+    verdicts.extend(replication(outcomes));
     let catch_up: Vec<&str> = ids.iter().copied().filter(|id| id.starts_with("W5")).collect();
     for id in &catch_up {
         let target = format!("{id}: catch-up read at least Kafka's");

@@ -29,7 +29,7 @@ struct Args {
     /// A few seconds, tiny sizes, every workload path once; non-zero exit on any failure.
     #[arg(long)]
     smoke: bool,
-    /// Only these workloads (W1,W2,W2R,W3,W3L0,W4a,W4b,W5,W6,W7,W7C,W8).
+    /// Only these workloads (W1,W2,W2R,W2x3,W3,W3x3,W3L0,W4a,W4b,W5,W6,W7,W7C,W8).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Broker binary to use instead of building strata-broker with this harness's profile.

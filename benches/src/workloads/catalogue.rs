@@ -1,6 +1,6 @@
 //! The catalogue of standard workloads W1-W8 of the benchmark issue and their scales: what each
-//! workload offers the broker (sizes, rates, partitions, flush policy) and which raw ceiling it is
-//! compared with. Nothing here runs anything; [`super::runner`] does.
+//! workload offers the broker (sizes, rates, partitions, flush policy, how many brokers) and which
+//! raw ceiling it is compared with. Nothing here runs anything; [`super::runner`] does.
 
 use std::time::Duration;
 
@@ -147,6 +147,9 @@ pub struct Workload {
     pub commit_interval: Option<Duration>,
     pub kind: Kind,
     pub ceiling: CeilingRef,
+    /// Brokers the workload runs on: one, or a cluster whose topic has a replica on each
+    /// (replication factor `brokers`, `min.insync.replicas` one less).
+    pub brokers: usize,
 }
 
 /// W1-W8 at `scale`. `fetch_paths` are the W5 variants (an empty list reads once with the default).
@@ -164,6 +167,7 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
         commit_interval: None,
         kind: Kind::Produce,
         ceiling: CeilingRef::BufferedWrite(MIB as usize),
+        brokers: 1,
     };
     let w3_rate = scale.w3_rate_msgs_per_sec;
     let raw_in_flight = scale.raw_in_flight;
@@ -204,7 +208,25 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
         ceiling: CeilingRef::OfferedRate(w8_rate),
         ..w2.clone()
     };
-    vec![
+    // Replication (issue 14): W2 and W3 on three brokers, every partition on all three (acks=all
+    // waits for the in-sync replicas, min.insync.replicas 2). W2x3 is compared with single-node
+    // W2; W3x3's produce latency is W3's plus replication.
+    let replicated = [
+        Workload {
+            id: "W2x3",
+            title: "W2 on three brokers, replication factor 3, min.insync.replicas 2".into(),
+            ceiling: CeilingRef::Row("W2"),
+            brokers: 3,
+            ..w2.clone()
+        },
+        Workload {
+            id: "W3x3",
+            title: format!("W3 on three brokers, replication factor 3, min.insync.replicas 2 ({w3_rate:.0} msg/s)"),
+            brokers: 3,
+            ..w3.clone()
+        },
+    ];
+    let mut all = vec![
         Workload {
             id: "W1",
             title: "6 partitions, 100 B, acks=1, linger 5 ms, max rate".into(),
@@ -218,6 +240,7 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             commit_interval: None,
             kind: Kind::Produce,
             ceiling: CeilingRef::BufferedWrite(MIB as usize),
+            brokers: 1,
         },
         w2.clone(),
         // Not one of the issue's workloads: librdkafka on one core stops at 250-300 MB/s of 1 KiB
@@ -304,7 +327,9 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             ..w2
         },
         w8,
-    ]
+    ];
+    all.extend(replicated);
+    all
 }
 
 #[cfg(test)]

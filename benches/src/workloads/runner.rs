@@ -1,9 +1,10 @@
 //! How one workload is run, on each broker of the run in turn (Strata, then reference Kafka when
-//! the run includes it): a fresh broker (own data directory and overrides, pinned), a topic, the
-//! load, and what the broker used meanwhile.
+//! the run includes it): a fresh broker (own data directory and overrides, pinned), or a fresh
+//! cluster of Strata brokers for a replicated workload, a topic, the load, and what the brokers
+//! used meanwhile.
 
 use super::catalogue::{FetchPath, Kind, Workload};
-use crate::admin::{create_topic, wait_writable};
+use crate::admin::{create_replicated_topic, create_topic, wait_writable};
 use crate::broker::{Broker, BrokerSpec, Engine};
 use crate::error::BenchError;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
@@ -42,9 +43,10 @@ fn percent(cpu_secs: f64, wall_secs: f64) -> f64 {
     if wall_secs > 0.0 { cpu_secs / wall_secs * 100.0 } else { 0.0 }
 }
 
-/// Broker and client counters taken together, before and after a measured part.
+/// Broker and client counters taken together, before and after a measured part. With several
+/// brokers (a cluster), theirs are summed.
 struct Window {
-    broker_pid: u32,
+    broker_pids: Vec<u32>,
     broker: ProcSample,
     client: ProcSample,
     started: Instant,
@@ -52,13 +54,18 @@ struct Window {
 
 impl Window {
     fn open(broker_pid: u32) -> Result<Window, BenchError> {
+        Window::open_all(vec![broker_pid])
+    }
+
+    fn open_all(broker_pids: Vec<u32>) -> Result<Window, BenchError> {
         let client = procstat::sample(std::process::id())?;
-        Ok(Window { broker_pid, broker: procstat::sample(broker_pid)?, client, started: Instant::now() })
+        let broker = sample_all(&broker_pids)?;
+        Ok(Window { broker_pids, broker, client, started: Instant::now() })
     }
 
     fn close(self, cpus: &str) -> Result<BrokerUsage, BenchError> {
         let wall_secs = self.started.elapsed().as_secs_f64();
-        let broker = procstat::sample(self.broker_pid)?;
+        let broker = sample_all(&self.broker_pids)?;
         let client = procstat::sample(std::process::id())?;
         Ok(BrokerUsage {
             cpu_secs: broker.cpu_secs - self.broker.cpu_secs,
@@ -69,6 +76,19 @@ impl Window {
             client_cpu_secs: client.cpu_secs - self.client.cpu_secs,
         })
     }
+}
+
+/// The counters of `pids`, summed (peak RSS too: what the brokers held together at most).
+fn sample_all(pids: &[u32]) -> Result<ProcSample, BenchError> {
+    let mut total = ProcSample::default();
+    for pid in pids {
+        let one = procstat::sample(*pid)?;
+        total.cpu_secs += one.cpu_secs;
+        total.write_bytes += one.write_bytes;
+        total.rss_bytes += one.rss_bytes;
+        total.rss_peak_bytes += one.rss_peak_bytes;
+    }
+    Ok(total)
 }
 
 /// One row of results: a produce workload, or one fetch path of W5.
@@ -147,6 +167,11 @@ fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<
         cpu: ctx.broker_cpu,
     };
     let topic = format!("bench-{}", workload.id.to_lowercase());
+    if workload.brokers > 1 {
+        let outcome = run_on_cluster(workload, ctx, &spec, &topic);
+        let _ = std::fs::remove_dir_all(&data_dir);
+        return outcome.map(|row| vec![row]);
+    }
     let broker = Broker::start(&spec)?;
     create_topic(&broker.address, &topic, workload.partitions)?;
     let outcomes = match &workload.kind {
@@ -205,6 +230,35 @@ fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<
     Ok(outcomes)
 }
 
+/// A produce workload on a cluster of `workload.brokers` brokers, its topic replicated on all.
+fn run_on_cluster(
+    workload: &Workload,
+    ctx: &RunContext,
+    spec: &BrokerSpec,
+    topic: &str,
+) -> Result<Outcome, BenchError> {
+    if !matches!(workload.kind, Kind::Produce) {
+        return Err(BenchError::Workload {
+            workload: workload.id.into(),
+            reason: "only produce loads run on a cluster".into(),
+        });
+    }
+    let brokers = Broker::start_cluster(spec, workload.brokers)?;
+    let bootstrap = brokers.iter().map(|b| b.address.as_str()).collect::<Vec<_>>().join(",");
+    let replicas = i32::try_from(workload.brokers).unwrap_or(i32::MAX);
+    create_replicated_topic(&bootstrap, topic, workload.partitions, replicas)?;
+    wait_writable(&bootstrap, topic, workload.partitions)?;
+    let load_spec = load_spec(workload, &bootstrap, topic, ctx.duration, None, true);
+    let cpus = brokers.first().map(|b| b.cpus.clone()).unwrap_or_default();
+    let window = Window::open_all(brokers.iter().map(|b| b.pid).collect())?;
+    let load = loadgen::run(&load_spec)?;
+    let usage = window.close(&cpus)?;
+    for broker in brokers {
+        broker.stop()?;
+    }
+    Ok(produce_outcome(workload, spec.engine.name(), load, usage, true))
+}
+
 /// Runs `load` inside a measured window of `broker`, stops the broker and makes the row;
 /// `consumed` says whether the load read everything back (and must have).
 fn measure_produce(
@@ -218,8 +272,19 @@ fn measure_produce(
     let load = load()?;
     let usage = window.close(&broker.cpus)?;
     broker.stop()?;
+    Ok(produce_outcome(workload, engine, load, usage, consumed))
+}
+
+/// The row of a produce load measured with `usage`.
+fn produce_outcome(
+    workload: &Workload,
+    engine: &'static str,
+    load: LoadResult,
+    usage: BrokerUsage,
+    consumed: bool,
+) -> Outcome {
     let failure = produce_failure(&load, consumed);
-    Ok(Outcome {
+    Outcome {
         id: workload.id.into(),
         engine,
         title: workload.title.clone(),
@@ -229,7 +294,7 @@ fn measure_produce(
         usage,
         many_clients: None,
         failure,
-    })
+    }
 }
 
 /// Runs W8 against `broker` and makes its row. W8 measures its own window (after connecting and

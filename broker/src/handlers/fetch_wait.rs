@@ -2,10 +2,11 @@
 //! woken by every append to one of its partitions (their high-watermark watch channels), but it
 //! reads the logs again only when that can answer it, judged from counters alone: the bytes found
 //! at the last read plus the bytes published since then reach `min_bytes`, or something other
-//! than an append happened (a read_committed fetch's open transaction ended, the log start moved,
-//! the high watermark went back, a write failed or the partition closed). The estimate errs on the
-//! side of reading: per-partition limits and bytes above the last stable offset count, so a read
-//! may still find too few and the wait goes on; it never waits while enough bytes are there.
+//! than an append happened (a read_committed fetch's open transaction ended, replication moved the
+//! high watermark over bytes written earlier, the log start moved, the high watermark went back, a
+//! write failed or the partition closed). The estimate errs on the side of reading: per-partition
+//! limits and bytes above the last stable offset count, so a read may still find too few and the
+//! wait goes on; it never waits while enough bytes are there.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -78,7 +79,11 @@ fn changed_other_than_by_appends(before: &Progress, now: &Progress, read_committ
     // read_committed now, though they were counted (and not found) before.
     let stable_caught_up =
         read_committed && before.last_stable < before.high_watermark && now.last_stable != before.last_stable;
+    // Replication moved the high watermark over bytes written before: readable now, though
+    // counted (and not found) when they were written.
+    let replicated = now.high_watermark > before.high_watermark && before.log_end > before.high_watermark;
     stable_caught_up
+        || replicated
         || now.log_start != before.log_start
         || now.high_watermark < before.high_watermark
         || now.alarms != before.alarms
@@ -99,7 +104,15 @@ mod tests {
     use super::*;
 
     fn at(published_bytes: u64, high_watermark: i64, last_stable: i64) -> Progress {
-        Progress { published_bytes, high_watermark, last_stable, log_start: 0, alarms: 0 }
+        Progress { published_bytes, high_watermark, log_end: high_watermark, last_stable, log_start: 0, alarms: 0 }
+    }
+
+    #[test]
+    fn a_high_watermark_moved_by_replication_is_read() {
+        // Offsets 10..20 were written but not yet replicated when the fetch last read.
+        let before = Progress { log_end: 20, ..at(100, 10, 10) };
+        assert!(changed_other_than_by_appends(&before, &Progress { log_end: 20, ..at(100, 15, 15) }, false));
+        assert!(!changed_other_than_by_appends(&at(100, 10, 10), &at(150, 15, 15), false), "an append alone");
     }
 
     #[test]

@@ -240,7 +240,7 @@ pub(crate) struct Inner {
     pub(crate) log_start: AtomicI64,
     pub(crate) last_stable: AtomicI64,
     pub(crate) hw_tx: watch::Sender<i64>,
-    /// Bytes of batches that became readable (below the high watermark) since the partition opened.
+    /// Bytes of batches written since the partition opened.
     pub(crate) published_bytes: AtomicU64,
     /// Times the waiters were woken for something other than an append (a failed write, a close).
     pub(crate) alarms: AtomicU64,
@@ -294,9 +294,12 @@ impl Inner {
 /// A partition's [`Partition::progress`]: counters that only grow, and offsets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// Bytes of batches that became readable since the partition opened (markers included).
+    /// Bytes of batches written since the partition opened (markers included).
     pub published_bytes: u64,
     pub high_watermark: i64,
+    /// The log end: above a replicated high watermark, written bytes become readable when the
+    /// high watermark moves, not when they are written.
+    pub log_end: i64,
     pub last_stable: i64,
     pub log_start: i64,
     /// Wake-ups for a failed write or a close, when the offsets may not move at all.
@@ -424,6 +427,7 @@ impl Partition {
         Progress {
             published_bytes: inner.published_bytes.load(Ordering::Acquire),
             high_watermark: inner.high_watermark.load(Ordering::Acquire),
+            log_end: inner.log_end.load(Ordering::Acquire),
             last_stable: inner.last_stable.load(Ordering::Acquire),
             log_start: inner.log_start.load(Ordering::Acquire),
             alarms: inner.alarms.load(Ordering::Acquire),
