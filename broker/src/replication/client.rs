@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,9 +75,14 @@ impl LeaderConn {
             if size > RESPONSE_BYTES_MAX {
                 return Err(LinkError::Decode(format!("a {size}-byte response frame")));
             }
-            let mut frame = vec![0u8; size];
-            self.stream.read_exact(&mut frame).await?;
-            Ok(Bytes::from(frame))
+            // Read into spare capacity: a zero-filled frame would cost a pass over every byte.
+            let mut frame = BytesMut::with_capacity(size);
+            while frame.len() < size {
+                if self.stream.read_buf(&mut (&mut frame).limit(size)).await? == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                }
+            }
+            Ok(frame.freeze())
         };
         let mut frame = tokio::time::timeout(timeout, exchange).await.map_err(|_| LinkError::Timeout(timeout))??;
         let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))

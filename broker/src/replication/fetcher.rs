@@ -220,18 +220,27 @@ async fn fetch(
         return Ok(false);
     }
     let mut healthy = true;
+    // Every partition's write is submitted before any is waited for, so they go to disk together.
+    let mut writing = Vec::new();
     for topic in response.responses {
         for data in topic.partitions {
             let Some(p) = find(partitions, topic.topic.0.as_str(), data.partition_index) else { continue };
             match ResponseError::try_from_code(data.error_code) {
                 None => {
                     let records = whole_batches(data.records.unwrap_or_default());
-                    if !records.is_empty() && !append(p, records).await {
-                        agreed.remove(&(p.topic_id, p.index));
-                        healthy = false;
+                    if records.is_empty() {
+                        p.log.set_replicated_high_watermark(data.high_watermark);
                         continue;
                     }
-                    p.log.set_replicated_high_watermark(data.high_watermark);
+                    let now = crate::state::now_ms();
+                    match crate::blocking::append(AppendOrigin::Replication, &p.log, records, -1, now) {
+                        Ok(pending) => writing.push((p, pending, data.high_watermark)),
+                        Err(error) => {
+                            tracing::warn!(topic = %p.topic, partition = p.index, %error, "follower append refused");
+                            agreed.remove(&(p.topic_id, p.index));
+                            healthy = false;
+                        }
+                    }
                 }
                 Some(ResponseError::OffsetOutOfRange) if p.log.log_end_offset() < data.log_start_offset => {
                     // The leader deleted what this replica lacks: start over at its log start.
@@ -250,6 +259,16 @@ async fn fetch(
             }
         }
     }
+    for (p, pending, high_watermark) in writing {
+        match pending.wait().await {
+            Ok(_) => p.log.set_replicated_high_watermark(high_watermark),
+            Err(error) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, %error, "follower append failed");
+                agreed.remove(&(p.topic_id, p.index));
+                healthy = false;
+            }
+        }
+    }
     Ok(healthy)
 }
 
@@ -264,25 +283,4 @@ fn whole_batches(records: Bytes) -> Bytes {
         at += total;
     }
     records.slice(..at)
-}
-
-/// Appends the leader's batches to `p`'s log and waits for the write; false if it failed.
-async fn append(p: &Followed, records: Bytes) -> bool {
-    let log = Arc::clone(&p.log);
-    let appended = tokio::task::spawn_blocking(move || {
-        log.append_from(AppendOrigin::Replication, records, -1, crate::state::now_ms())
-    })
-    .await;
-    let outcome = match appended {
-        Ok(Ok(pending)) => pending.wait().await.map(|_| ()).map_err(|e| e.to_string()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
-    match outcome {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(topic = %p.topic, partition = p.index, %error, "follower append failed");
-            false
-        }
-    }
 }
