@@ -3,7 +3,8 @@
 #
 # 1. Installs what the tests need and is missing (as root, with apt-get): kcat for compat/,
 #    a C toolchain, make, perl, pkg-config and zlib headers for librdkafka (built from source
-#    by rdkafka-sys), python3-venv for the Python compat clients. Nothing is installed twice.
+#    by rdkafka-sys), python3-venv for the Python compat clients, iproute2 for the network
+#    namespaces of the replication fault test. Nothing is installed twice.
 # 2. Builds the broker (`cargo build -p strata-broker`; the e2e tests run target/debug/strata).
 # 3. Checks formatting (`cargo fmt --check`, rustfmt.toml), lints (`cargo clippy --workspace
 #    --all-targets -- -D warnings`) and the tidy test (`strata-tidy`); any failing fails the run.
@@ -24,6 +25,7 @@ command -v cc > /dev/null || missing+=(gcc libc6-dev)
 command -v make > /dev/null || missing+=(make)
 command -v g++ > /dev/null || missing+=(g++)
 command -v perl > /dev/null || missing+=(perl)
+command -v ip > /dev/null || missing+=(iproute2)
 command -v pkg-config > /dev/null || missing+=(pkg-config)
 [[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
 command -v python3 > /dev/null || missing+=(python3)

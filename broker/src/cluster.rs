@@ -176,7 +176,8 @@ pub fn format_address(host: &str, port: u16) -> String {
 
 /// Heartbeats every `interval` once `registered` is set; as the active controller, fences and unfences brokers by their
 /// heartbeats (`strata_cluster::liveness`). A new active controller gives every broker a full
-/// session before fencing it.
+/// session before fencing it, except its predecessor's, whose session runs from when it last took
+/// this broker's heartbeat.
 async fn keep_liveness(
     quorum: Arc<Quorum>,
     node: i32,
@@ -190,18 +191,27 @@ async fn keep_liveness(
     // When this controller first saw each fenced broker fenced: only a heartbeat after that
     // unfences it (a broker that fenced itself in a controlled shutdown heartbeat just before).
     let mut fenced_since: HashMap<i32, Instant> = HashMap::new();
+    // The last active controller that took this broker's heartbeat while this node followed, and
+    // when.
+    let mut last_leader: Option<(i32, Instant)> = None;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if registered.load(Ordering::Acquire)
-            && let Ok(Err(error)) = tokio::time::timeout(interval.max(HEARTBEAT_WAIT_MIN), quorum.heartbeat(node)).await
-        {
-            tracing::debug!(node, %error, "heartbeat not taken");
+        let mut heartbeat_taken = false;
+        if registered.load(Ordering::Acquire) {
+            match tokio::time::timeout(interval.max(HEARTBEAT_WAIT_MIN), quorum.heartbeat(node)).await {
+                Ok(Ok(())) => heartbeat_taken = true,
+                Ok(Err(error)) => tracing::debug!(node, %error, "heartbeat not taken"),
+                Err(_) => tracing::debug!(node, "heartbeat not answered"),
+            }
         }
         if !quorum.is_leader() {
             if leading_since.take().is_some() {
                 tracing::info!(node, "no longer the active controller");
+            }
+            if heartbeat_taken && let Some(leader) = quorum.leader().and_then(|l| i32::try_from(l).ok()) {
+                last_leader = Some((leader, Instant::now()));
             }
             continue;
         }
@@ -216,7 +226,14 @@ async fn keep_liveness(
         fenced_since.retain(|id, _| image.broker(*id).is_some_and(|b| b.fenced));
         let mut last_heard = BTreeMap::new();
         for broker in image.brokers() {
-            let at = heard.get(&broker.broker_id).copied().unwrap_or(since).max(since);
+            // The controller this one succeeded is counted from when it last took a heartbeat:
+            // the broker beside it has most likely gone with it (and a live one heartbeats
+            // many times before that session ends).
+            let floor = match last_leader {
+                Some((leader, seen)) if leader == broker.broker_id && leader != node => seen.min(since),
+                _ => since,
+            };
+            let at = heard.get(&broker.broker_id).copied().unwrap_or(floor).max(floor);
             if broker.fenced {
                 let fenced_at = *fenced_since.entry(broker.broker_id).or_insert(now);
                 if at <= fenced_at {
@@ -239,8 +256,14 @@ async fn keep_liveness(
         if !fenced.is_empty() {
             tracing::warn!(?fenced, "fencing brokers that stopped heartbeating");
         }
-        if let Err(error) = quorum.propose(changes).await {
-            tracing::warn!(%error, "broker liveness change not committed");
+        // Bounded: a controller cut off from the quorum would wait for this until it is healed,
+        // and must meanwhile notice that it no longer leads. The changes are worked out from the
+        // image afresh on the next tick, so one committed late is not proposed twice.
+        let session = Duration::from_millis(u64::try_from(session_timeout_ms).unwrap_or(u64::MAX));
+        match tokio::time::timeout(session, quorum.propose(changes)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "broker liveness change not committed"),
+            Err(_) => tracing::warn!(?session, "broker liveness change not committed within a session"),
         }
     }
 }

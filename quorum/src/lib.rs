@@ -8,7 +8,8 @@
 //! - [`state_machine`]: the image, published as decisions apply, and its snapshot file;
 //! - [`net`]: the Raft RPCs between controllers over TCP; [`leader_link`]: requests a member
 //!   forwards to the leader (decisions to commit, broker heartbeats);
-//! - [`node`]: [`Quorum`], a running member.
+//! - [`node`]: [`Quorum`], a running member; [`split_vote`]: ends elections that voters started
+//!   in step keep splitting.
 
 pub mod error;
 pub mod leader_link;
@@ -17,6 +18,7 @@ pub mod member;
 pub mod net;
 pub mod node;
 pub mod quorum_state;
+pub mod split_vote;
 pub mod state_machine;
 pub mod types;
 

@@ -1,12 +1,18 @@
 //! The local Raft node with what it answers for the other members when it leads: decisions they
 //! forward, and the brokers' heartbeats, kept as the time each broker was last heard from.
+//!
+//! A Raft leader cut off from the other voters keeps its role until it hears of a newer term,
+//! which it cannot while cut off. It stops acting as the active controller sooner: once a quorum
+//! has not acknowledged it for a lease (the election timeout's top, after which the others may
+//! have elected another), it takes no heartbeats, describes no quorum and names no leader, as a
+//! KRaft controller that loses its fetch quorum resigns.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{Raft, ServerState};
+use openraft::{Raft, RaftMetrics, ServerState};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,19 +40,45 @@ pub struct VoterProgress {
 pub struct Member {
     pub raft: Raft<MetaRaft>,
     heartbeats: Mutex<HashMap<i32, Instant>>,
+    /// How long a leader acts as one without a quorum's acknowledgement.
+    lease: Duration,
 }
 
+type Metrics = RaftMetrics<u64, openraft::BasicNode>;
+
 impl Member {
-    pub fn new(raft: Raft<MetaRaft>) -> Member {
-        Member { raft, heartbeats: Mutex::new(HashMap::new()) }
+    pub fn new(raft: Raft<MetaRaft>, lease: Duration) -> Member {
+        Member { raft, heartbeats: Mutex::new(HashMap::new()), lease }
     }
 
+    /// Whether this node leads with a quorum's acknowledgement within the lease.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().state == ServerState::Leader
+        self.acts_as_leader(&self.raft.metrics().borrow())
     }
 
-    /// Commits `decision` if this node leads; `NotLeader` naming the leader otherwise.
+    /// The leader this node knows of: not itself while it leads without a quorum.
+    pub fn leader(&self) -> Option<u64> {
+        let metrics = self.raft.metrics().borrow().clone();
+        metrics.current_leader.filter(|&leader| leader != metrics.id || self.acts_as_leader(&metrics))
+    }
+
+    fn acts_as_leader(&self, metrics: &Metrics) -> bool {
+        let lease = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
+        metrics.state == ServerState::Leader && metrics.millis_since_quorum_ack.is_some_and(|ms| ms <= lease)
+    }
+
+    /// `NotLeader` (naming the leader if another leads) unless this node acts as the leader.
+    fn check_leading(&self, metrics: &Metrics) -> Result<(), ProposeError> {
+        if self.acts_as_leader(metrics) {
+            return Ok(());
+        }
+        Err(ProposeError::NotLeader { leader: metrics.current_leader.filter(|&leader| leader != metrics.id) })
+    }
+
+    /// Commits `decision` if this node acts as the leader; `NotLeader` naming the leader otherwise.
     pub async fn propose(&self, decision: Decision) -> Result<Applied, ProposeError> {
+        // A leader without a quorum would hold the decision until it learns of its successor.
+        self.check_leading(&self.raft.metrics().borrow())?;
         match self.raft.client_write(decision).await {
             Ok(response) => match response.data.refused {
                 None => Ok(response.data),
@@ -66,9 +98,7 @@ impl Member {
     /// leader knows how far each voter's log has come.
     pub fn describe(&self) -> Result<QuorumDescription, ProposeError> {
         let metrics = self.raft.metrics().borrow().clone();
-        if metrics.state != ServerState::Leader {
-            return Err(ProposeError::NotLeader { leader: metrics.current_leader });
-        }
+        self.check_leading(&metrics)?;
         let matched = metrics.replication.unwrap_or_default();
         let end_of = |index: Option<u64>| index.map_or(0, |i| i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1));
         let voters = metrics
@@ -94,10 +124,7 @@ impl Member {
 
     /// Takes a broker's heartbeat if this node leads.
     pub fn heartbeat(&self, broker_id: i32) -> Result<(), ProposeError> {
-        let metrics = self.raft.metrics().borrow().clone();
-        if metrics.state != ServerState::Leader {
-            return Err(ProposeError::NotLeader { leader: metrics.current_leader });
-        }
+        self.check_leading(&self.raft.metrics().borrow())?;
         self.lock().insert(broker_id, Instant::now());
         Ok(())
     }

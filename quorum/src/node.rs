@@ -66,6 +66,7 @@ pub struct Quorum {
     link: LeaderLink,
     view: watch::Receiver<MetadataView>,
     server: JoinHandle<()>,
+    split_votes: JoinHandle<()>,
 }
 
 impl Quorum {
@@ -108,8 +109,10 @@ impl Quorum {
         let raft = Raft::new(config.node_id, Arc::new(raft_config), PeerClients, log_store, state_machine)
             .await
             .map_err(|e| QuorumError::Start(e.to_string()))?;
-        let member = Arc::new(Member::new(raft.clone()));
+        let lease = Duration::from_millis(config.timing.election_max_ms);
+        let member = Arc::new(Member::new(raft.clone(), lease));
         let server = serve(listener, Arc::clone(&member));
+        let split_votes = crate::split_vote::spawn(raft.clone(), lease);
 
         let voters: BTreeMap<u64, BasicNode> =
             config.voters.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
@@ -120,11 +123,12 @@ impl Quorum {
             }
             Err(e) => {
                 server.abort();
+                split_votes.abort();
                 return Err(QuorumError::Start(e.to_string()));
             }
         }
         let link = LeaderLink::new(config.voters.clone());
-        Ok(Quorum { node_id: config.node_id, member, link, view, server })
+        Ok(Quorum { node_id: config.node_id, member, link, view, server, split_votes })
     }
 
     pub fn node_id(&self) -> u64 {
@@ -133,7 +137,7 @@ impl Quorum {
 
     /// The leader this node knows of, if any.
     pub fn leader(&self) -> Option<u64> {
-        self.member.raft.metrics().borrow().current_leader
+        self.member.leader()
     }
 
     /// The current term (KRaft's epoch).
@@ -260,6 +264,7 @@ impl Quorum {
     /// Stops the node: no more RPCs answered or sent. The log manager stays the caller's.
     pub async fn stop(&self) {
         self.server.abort();
+        self.split_votes.abort();
         if let Err(error) = self.member.raft.shutdown().await {
             tracing::warn!(%error, "metadata quorum did not stop cleanly");
         }

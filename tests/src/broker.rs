@@ -33,6 +33,10 @@ pub struct BrokerOptions {
     /// Runs the broker under this address-space limit in bytes (`prlimit --as`), so that any
     /// allocation beyond it fails as it would without memory overcommit.
     pub address_space_limit: Option<u64>,
+    /// Runs the broker in this network namespace (`ip netns exec`), listening on `listen`.
+    pub namespace: Option<String>,
+    /// The client listener's first address (`127.0.0.1:0` when unset).
+    pub listen: Option<String>,
 }
 
 impl BrokerOptions {
@@ -45,6 +49,13 @@ impl BrokerOptions {
     /// Runs the broker under an address-space limit (see the field).
     pub fn with_address_space_limit(mut self, bytes: u64) -> Self {
         self.address_space_limit = Some(bytes);
+        self
+    }
+
+    /// Runs the broker in network namespace `namespace`, its client listener on `listen`.
+    pub fn in_namespace(mut self, namespace: &str, listen: &str) -> Self {
+        self.namespace = Some(namespace.to_owned());
+        self.listen = Some(listen.to_owned());
         self
     }
 
@@ -131,7 +142,8 @@ impl Broker {
             "strata binary not found at {}: run `cargo build -p strata-broker` first (or set STRATA_BIN)",
             bin.display()
         );
-        self.spawn_on("127.0.0.1:0");
+        let listen = self.options.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
+        self.spawn_on(&listen);
     }
 
     /// Starts the process listening on `listen`, and waits for its address.
@@ -139,15 +151,17 @@ impl Broker {
         let bin = strata_bin();
         self.starts += 1;
         let stderr = File::options().create(true).append(true).open(&self.stderr_path).expect("open stderr log");
-        let mut command = match self.options.address_space_limit {
-            // prlimit sets the limit and executes the broker in its own process.
-            Some(bytes) => {
-                let mut command = Command::new("prlimit");
-                command.arg(format!("--as={bytes}")).arg("--").arg(&bin);
-                command
-            }
-            None => Command::new(&bin),
-        };
+        // `ip netns exec` and prlimit each set up the process and execute the next in it.
+        let mut program: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(namespace) = &self.options.namespace {
+            program.extend(["ip", "netns", "exec", namespace.as_str()].map(Into::into));
+        }
+        if let Some(bytes) = self.options.address_space_limit {
+            program.extend(["prlimit".into(), format!("--as={bytes}").into(), "--".into()]);
+        }
+        program.push(bin.clone().into());
+        let mut command = Command::new(&program[0]);
+        command.args(&program[1..]);
         command
             .arg("--listen")
             .arg(listen)

@@ -1,4 +1,5 @@
-//! Several `strata` processes forming one cluster on loopback ports: node ids 1..=n, each with
+//! Several `strata` processes forming one cluster on loopback ports (or each in a network namespace
+//! of its own, `crate::netns`, when a test must cut nodes off): node ids 1..=n, each with
 //! its own data directory, a client listener on a free port and a controller listener on a port
 //! chosen up front (the voters list names them all). Brokers start in parallel, since each waits
 //! for the quorum before it listens.
@@ -8,13 +9,23 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::broker::{Broker, BrokerOptions};
+use crate::netns::{CLIENT_PORT, CONTROLLER_PORT, Network};
 
 /// A running cluster; `brokers[i]` is node `i + 1`.
 pub struct Cluster {
     pub brokers: Vec<Broker>,
+    /// The namespaces the brokers run in, if any; dropped after them.
+    network: Option<Network>,
     // One cluster at a time per test binary: three brokers' heartbeats and elections on a loaded
     // two-core machine are what the timeouts are set for, not twelve.
     _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+/// Where a node runs: its namespace (none on loopback) and its listeners' addresses.
+struct Place {
+    namespace: Option<String>,
+    client: String,
+    controller: String,
 }
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -62,23 +73,55 @@ impl Cluster {
     /// [`Cluster::start`], with settings of its own for each node (given its id) besides.
     pub fn start_with(n: usize, extra: &[(&str, &str)], own: impl Fn(i32) -> Vec<(String, String)>) -> Cluster {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let controller_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let voters = (1..)
-            .zip(&controller_ports)
-            .map(|(id, port)| format!("{id}@127.0.0.1:{port}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let nodes = (0..n)
+            .map(|_| Place {
+                namespace: None,
+                client: "127.0.0.1:0".into(),
+                controller: format!("127.0.0.1:{}", free_port()),
+            })
+            .collect();
+        Cluster::launch(nodes, extra, own, None, guard)
+    }
+
+    /// [`Cluster::start`] with each node in a network namespace of its own on a [`Network`] the
+    /// cluster creates (and removes when dropped), so that a test can cut nodes off.
+    pub fn start_in_network(n: usize, extra: &[(&str, &str)]) -> Cluster {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let network = Network::create(n);
+        let nodes = (1..=n)
+            .map(|node| Place {
+                namespace: Some(network.namespace(node)),
+                client: format!("{}:{CLIENT_PORT}", network.host(node)),
+                controller: format!("{}:{CONTROLLER_PORT}", network.host(node)),
+            })
+            .collect();
+        Cluster::launch(nodes, extra, |_| Vec::new(), Some(network), guard)
+    }
+
+    fn launch(
+        nodes: Vec<Place>,
+        extra: &[(&str, &str)],
+        own: impl Fn(i32) -> Vec<(String, String)>,
+        network: Option<Network>,
+        guard: MutexGuard<'static, ()>,
+    ) -> Cluster {
+        let voters =
+            (1..).zip(&nodes).map(|(id, place)| format!("{id}@{}", place.controller)).collect::<Vec<_>>().join(",");
         let starts: Vec<_> = (1..)
-            .zip(controller_ports)
-            .map(|(id, port)| {
+            .zip(nodes)
+            .map(|(id, place)| {
+                let listeners = format!("PLAINTEXT://{},CONTROLLER://{}", place.client, place.controller);
                 let mut options = BrokerOptions::default()
                     .with("node.id", &id.to_string())
-                    .with("listeners", &format!("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{port}"))
+                    .with("listeners", &listeners)
                     .with("controller.listener.names", "CONTROLLER")
                     .with("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
                     .with("controller.quorum.voters", &voters)
                     .with("broker.heartbeat.interval.ms", "200")
                     .with("broker.session.timeout.ms", &TEST_SESSION_TIMEOUT_MS.to_string());
+                if let Some(namespace) = &place.namespace {
+                    options = options.in_namespace(namespace, &place.client);
+                }
                 for (key, value) in extra {
                     options = options.with(key, value);
                 }
@@ -89,7 +132,21 @@ impl Cluster {
             })
             .collect();
         let brokers = starts.into_iter().map(|s| s.join().expect("a broker of the cluster started")).collect();
-        Cluster { brokers, _one_at_a_time: guard }
+        Cluster { brokers, network, _one_at_a_time: guard }
+    }
+
+    /// Cuts node `id` off from the others and from the test (see [`Network::cut_off`]).
+    pub fn cut_off(&self, id: i32) {
+        self.network().cut_off(usize::try_from(id).expect("node ids start at 1"));
+    }
+
+    /// Joins node `id` to the others again.
+    pub fn heal(&self, id: i32) {
+        self.network().heal(usize::try_from(id).expect("node ids start at 1"));
+    }
+
+    fn network(&self) -> &Network {
+        self.network.as_ref().expect("a cluster started in a network (Cluster::start_in_network)")
     }
 
     /// Every broker's address, comma-separated, for clients.

@@ -2,7 +2,10 @@
 //! idempotent acks=all producer and an assigned consumer run throughout while, in turn, the
 //! leader of a partition is SIGKILLed (and restarted), the leader of another is frozen with
 //! SIGSTOP for longer than the session timeout (and resumed, a stale leader that must not keep
-//! acknowledging writes), and every broker is restarted in turn (SIGTERM). At the end every
+//! acknowledging writes), the leader of a third is cut off from the other nodes by a network
+//! partition (each broker runs in a network namespace of its own, `strata_tests::netns`) and
+//! healed, the active controller is cut off (it must stop acting as one while another is elected
+//! and takes metadata changes), and every broker is restarted in turn (SIGTERM). At the end every
 //! acknowledged message is in the log at its acknowledged offset, no message is there twice,
 //! each partition keeps the send order, and everything the consumer read during the faults is
 //! what the final log holds at that offset (`strata_tests::history`). The time from each fault
@@ -77,10 +80,15 @@ fn new_leader_takes_writes(cluster: &Cluster, partition: i32, old: i32, since: I
 }
 
 #[test]
-fn nothing_acknowledged_is_lost_through_kills_pauses_and_rolling_restarts() {
+fn nothing_acknowledged_is_lost_through_kills_pauses_partitions_and_rolling_restarts() {
     let rounds: usize = std::env::var("STRATA_REPLICATION_FAULT_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", "3000")]);
+    let mut cluster = Cluster::start_in_network(3, &[("replica.lag.time.max.ms", "3000")]);
     let bootstrap = cluster.bootstrap();
+    eventually(CONVERGE, "every broker is registered", || {
+        let brokers =
+            requests::metadata(&mut RawConn::connect(cluster.brokers[0].bootstrap()), Some(&[]), false).brokers;
+        (brokers.len() == 3).then_some(())
+    });
     let mut request = requests::create_topics_request(TOPIC, PARTITIONS);
     request.topics[0].replication_factor = 3;
     request.topics[0].configs = vec![
@@ -131,6 +139,7 @@ fn nothing_acknowledged_is_lost_through_kills_pauses_and_rolling_restarts() {
         })
     };
 
+    let session = Duration::from_millis(TEST_SESSION_TIMEOUT_MS);
     let mut report = Vec::new();
     for round in 0..rounds {
         std::thread::sleep(Duration::from_secs(2));
@@ -149,10 +158,45 @@ fn nothing_acknowledged_is_lost_through_kills_pauses_and_rolling_restarts() {
         let paused_at = Instant::now();
         let (leader, took) = new_leader_takes_writes(&cluster, 1, frozen, paused_at);
         report.push(format!("round {round}: SIGSTOP of leader {frozen}: broker {leader} took writes after {took:?}"));
-        let session = Duration::from_millis(TEST_SESSION_TIMEOUT_MS);
         std::thread::sleep((session + Duration::from_secs(2)).saturating_sub(paused_at.elapsed()));
         cluster.node(frozen).resume();
         all_in_sync(&cluster, "the frozen broker rejoins every in-sync set");
+
+        // Cut the leader of partition 2 off from every other node (and from the clients) for
+        // longer than the session timeout, then heal the network.
+        let isolated = partitions(&bootstrap_of(&cluster))[2].0;
+        cluster.cut_off(isolated);
+        let cut_at = Instant::now();
+        let (leader, took) = new_leader_takes_writes(&cluster, 2, isolated, cut_at);
+        report.push(format!("round {round}: leader {isolated} cut off: broker {leader} took writes after {took:?}"));
+        std::thread::sleep((session + Duration::from_secs(2)).saturating_sub(cut_at.elapsed()));
+        cluster.heal(isolated);
+        all_in_sync(&cluster, "the cut-off broker rejoins every in-sync set");
+
+        // Cut the active controller off from the quorum: it stops acting as the controller,
+        // another is elected and metadata changes are taken again.
+        let controller = eventually(CONVERGE, "a controller is known", || {
+            Some(active_controller(&bootstrap_of(&cluster))).filter(|&c| c >= 1)
+        });
+        let resigned_before = resignations(&cluster, controller);
+        cluster.cut_off(controller);
+        let cut_at = Instant::now();
+        let majority = other_than(&cluster, controller);
+        let successor = eventually(CONVERGE, "another controller is elected", || {
+            let now = active_controller(&majority);
+            (now >= 1 && now != controller).then_some(now)
+        });
+        let created = create_topic(&majority, &format!("after-cut-{round}"));
+        report.push(format!(
+            "round {round}: controller {controller} cut off: controller {successor} took a CreateTopics ({created}) after {:?}",
+            cut_at.elapsed()
+        ));
+        assert_eq!(created, codes::NONE, "the new controller takes metadata changes");
+        eventually(CONVERGE, "the cut-off controller stops acting as one", || {
+            (resignations(&cluster, controller) > resigned_before).then_some(())
+        });
+        cluster.heal(controller);
+        all_in_sync(&cluster, "the cut-off controller's broker rejoins every in-sync set");
 
         // A rolling restart.
         for node in 1..=3 {
@@ -181,8 +225,29 @@ fn nothing_acknowledged_is_lost_through_kills_pauses_and_rolling_restarts() {
         eprintln!("{line}");
     }
     eprintln!("{sent} sent: {summary:?}");
-    assert!(summary.acknowledged > sent / 2, "most messages were acknowledged: {summary:?}");
+    let mut errors: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for error in outcomes.values().filter_map(|o| o.as_ref().err()) {
+        *errors.entry(error.to_string()).or_default() += 1;
+    }
+    assert!(summary.acknowledged > sent / 2, "most messages were acknowledged: {summary:?}, failures: {errors:?}");
     assert!(summary.reads_checked > 0, "the consumer read during the faults");
+}
+
+/// The active controller as broker `bootstrap` knows it (-1 for none).
+fn active_controller(bootstrap: &str) -> i32 {
+    requests::metadata(&mut RawConn::connect(bootstrap), Some(&[]), false).controller_id.0
+}
+
+/// How often node `node` has logged that it stopped acting as the active controller.
+fn resignations(cluster: &Cluster, node: i32) -> usize {
+    let broker = &cluster.brokers[usize::try_from(node - 1).expect("node id")];
+    broker.stderr_log().matches("no longer the active controller").count()
+}
+
+/// Creates a one-partition topic through `bootstrap`; the error code.
+fn create_topic(bootstrap: &str, name: &str) -> i16 {
+    let request = requests::create_topics_request(name, 1);
+    RawConn::connect(bootstrap).request(5, &request).topics[0].error_code
 }
 
 fn bootstrap_of(cluster: &Cluster) -> String {
