@@ -283,7 +283,12 @@ impl Report<'_> {
 
     /// The targets of [`crate::targets`], each with its figures and verdict.
     fn render_targets(&self, out: &mut String) {
-        if !self.outcomes.iter().any(|o| o.engine == "kafka") {
+        let verdicts = crate::targets::judge(self.outcomes, self.ceilings);
+        // Only the targets this run measured, when it ran Strata alone (the replicated rows).
+        let strata_only = !self.outcomes.iter().any(|o| o.engine == "kafka");
+        let shown: Vec<_> =
+            verdicts.into_iter().filter(|v| !strata_only || v.status != crate::targets::Status::NotMeasured).collect();
+        if shown.is_empty() {
             return;
         }
         let _ = writeln!(out, "\n## Targets\n");
@@ -293,7 +298,7 @@ impl Report<'_> {
         );
         let _ = writeln!(out, "| target | measured | status |");
         let _ = writeln!(out, "|---|---|---|");
-        for v in crate::targets::judge(self.outcomes, self.ceilings) {
+        for v in shown {
             let _ = writeln!(out, "| {} | {} | {} |", v.target, v.measured, v.status.label());
         }
     }

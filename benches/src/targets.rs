@@ -201,7 +201,9 @@ pub fn judge(outcomes: &[Outcome], ceilings: Option<&Ceilings>) -> Vec<Verdict> 
             _ => not_measured(target),
         });
     }
-    for s in outcomes.iter().filter(|o| o.engine == "strata" && o.workload.partitions == 16 && o.failure.is_none()) {
+    // One broker's RSS: the replicated rows sum three processes.
+    let single = |o: &&Outcome| o.engine == "strata" && o.workload.brokers == 1;
+    for s in outcomes.iter().filter(single).filter(|o| o.workload.partitions == 16 && o.failure.is_none()) {
         verdicts.push(Verdict {
             target: format!("{}: broker peak RSS under {RSS_MIB_16_PARTITIONS} MiB (16 partitions)", s.id),
             measured: format!("{:.1} MiB", mib(s)),
