@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use strata_cluster::liveness::{liveness_changes, shutdown_changes};
+use strata_cluster::liveness::{UNCLEAN_ELECTION, liveness_changes, shutdown_changes};
 use strata_cluster::records::{BrokerRegistration, MetadataRecord};
 use strata_quorum::leader_link::retry;
 use strata_quorum::{Quorum, QuorumConfig, QuorumTiming};
@@ -87,6 +87,7 @@ impl Membership {
             Arc::clone(&registered_flag),
             Duration::from_millis(u64::try_from(config.settings.broker_heartbeat_interval_ms).unwrap_or(2000)),
             config.settings.broker_session_timeout_ms,
+            config.value(UNCLEAN_ELECTION).is_some_and(|(value, _)| value.eq_ignore_ascii_case("true")),
         ));
         let proposed = stored_cluster_id.unwrap_or_else(crate::meta_properties::random_uuid);
         let deadline = Instant::now() + REGISTRATION_WAIT;
@@ -175,7 +176,8 @@ pub fn format_address(host: &str, port: u16) -> String {
 }
 
 /// Heartbeats every `interval` once `registered` is set; as the active controller, fences and unfences brokers by their
-/// heartbeats (`strata_cluster::liveness`). A new active controller gives every broker a full
+/// heartbeats (`strata_cluster::liveness`, with `unclean_default` as the broker's
+/// `unclean.leader.election.enable`). A new active controller gives every broker a full
 /// session before fencing it, except its predecessor's, whose session runs from when it last took
 /// this broker's heartbeat.
 async fn keep_liveness(
@@ -184,6 +186,7 @@ async fn keep_liveness(
     registered: Arc<AtomicBool>,
     interval: Duration,
     session_timeout_ms: i64,
+    unclean_default: bool,
 ) {
     let base = Instant::now();
     let ms = |at: Instant| i64::try_from(at.saturating_duration_since(base).as_millis()).unwrap_or(i64::MAX);
@@ -242,7 +245,7 @@ async fn keep_liveness(
             }
             last_heard.insert(broker.broker_id, ms(at));
         }
-        let changes = liveness_changes(&image, &last_heard, ms(now), session_timeout_ms);
+        let changes = liveness_changes(&image, &last_heard, ms(now), session_timeout_ms, unclean_default);
         if changes.is_empty() {
             continue;
         }

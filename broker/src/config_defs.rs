@@ -203,6 +203,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "In a cluster: a follower that has not caught up with its leader's log end for this long leaves the partition's in-sync replicas (acks=all stops waiting for it) until it catches up again.",
     },
     BrokerSetting {
+        name: "unclean.leader.election.enable",
+        kind: ValueKind::Bool,
+        default: "false",
+        topic_setting: Some("unclean.leader.election.enable"),
+        doc: "In a cluster: when no in-sync replica of a partition is live, the controller makes a live replica outside the in-sync set its leader (alone in sync), losing whatever that replica lacks; off, the partition waits for an in-sync replica.",
+    },
+    BrokerSetting {
         name: "replica.selector.class",
         kind: ValueKind::Choice(&["", LEADER_SELECTOR, RACK_AWARE_SELECTOR]),
         default: "",
@@ -557,7 +564,6 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "group.coordinator.rebalance.protocols",
     "metadata.log.dir",
     "num.replica.fetchers",
-    "unclean.leader.election.enable",
     "auto.leader.rebalance.enable",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
@@ -702,7 +708,12 @@ pub const TOPIC_SETTINGS: &[TopicSetting] = &[
         default: "1",
         doc: "Replicas that must acknowledge acks=all.",
     },
-    TopicSetting { name: "unclean.leader.election.enable", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
+    TopicSetting {
+        name: "unclean.leader.election.enable",
+        kind: ValueKind::Bool,
+        default: "false",
+        doc: "Let a live replica outside the in-sync set lead when no in-sync one is live (losing what it lacks).",
+    },
     TopicSetting { name: "preallocate", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
     TopicSetting {
         name: "leader.replication.throttled.replicas",

@@ -5,7 +5,9 @@
 //! rejoins the in-sync replicas. With fewer in-sync replicas than `min.insync.replicas`, acks=all
 //! is refused with NOT_ENOUGH_REPLICAS and acks=1 still appends. A leader that dies holding
 //! records its (frozen) follower never copied (acks=1), replaced by that follower, comes back as
-//! a follower and cuts them: every replica ends with the new leader's log.
+//! a follower and cuts them: every replica ends with the new leader's log. A partition whose
+//! in-sync replicas are all gone waits for one, unless `unclean.leader.election.enable` lets
+//! the controller give it an out-of-sync replica (and lose what that one lacks).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -236,6 +238,68 @@ fn a_returning_leader_cuts_the_tail_its_successor_never_had() {
     });
     let tags = record_values(read.records.unwrap_or_default());
     assert_eq!(tags, ["committed", "committed", "successor", "successor"], "the acks=1 tail is gone");
+}
+
+#[test]
+fn an_unclean_election_gives_a_leaderless_partition_an_out_of_sync_replica_once_allowed() {
+    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", LAG_MAX_MS)]);
+    let bootstrap = cluster.bootstrap();
+    create(&bootstrap, "unclean", 1, 2, "1");
+    let (leader, _, isr) = eventually(CONVERGE, "the topic is known", || partitions(&bootstrap, "unclean").pop());
+    let follower = *isr.iter().find(|r| **r != leader).expect("a follower");
+    let third = (1..=3).find(|n| *n != leader && *n != follower).expect("a third broker");
+    let third_bootstrap = cluster.node(third).bootstrap().to_string();
+    let mut conn = RawConn::connect(cluster.node(leader).bootstrap());
+    let batch = || Batch::new().numbered(5, None, now_ms()).encode();
+    eventually(CONVERGE, "both replicas take the first records", || {
+        (requests::produce(&mut conn, "unclean", 0, batch()).error_code == codes::NONE).then_some(())
+    });
+
+    // The follower dies and leaves the in-sync set; the leader takes records only it holds, then
+    // dies too: no in-sync replica is live.
+    cluster.node(follower).kill();
+    eventually(CONVERGE, "the follower leaves the in-sync replicas", || {
+        let (_, _, isr) = partitions(&third_bootstrap, "unclean").pop()?;
+        (isr == BTreeSet::from([leader])).then_some(())
+    });
+    let only_leader = requests::produce(&mut conn, "unclean", 0, batch());
+    assert_eq!((only_leader.error_code, only_leader.base_offset), (codes::NONE, 5));
+    cluster.node(leader).kill();
+    cluster.node(follower).restart_on_same_port();
+
+    // By default the partition waits for its in-sync replica, though the other one is back.
+    let (now, epoch, _) = eventually(CONVERGE, "the partition has no leader", || {
+        partitions(&third_bootstrap, "unclean").pop().filter(|(now, _, _)| *now == -1)
+    });
+    std::thread::sleep(Duration::from_millis(strata_tests::cluster::TEST_SESSION_TIMEOUT_MS * 2));
+    assert_eq!(partitions(&third_bootstrap, "unclean").pop().map(|p| p.0), Some(now), "no unclean leader");
+
+    // Allowed, the controller makes the out-of-sync replica the leader, alone in sync in a new
+    // epoch: it serves what it has, and the leader's last records are gone.
+    let alter = kafka_protocol::messages::IncrementalAlterConfigsRequest::default().with_resources(vec![
+        kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name("unclean".to_string().into())
+            .with_configs(vec![
+                kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig::default()
+                    .with_name("unclean.leader.election.enable".to_string().into())
+                    .with_config_operation(0)
+                    .with_value(Some("true".to_string().into())),
+            ]),
+    ]);
+    let altered = RawConn::connect(&third_bootstrap).request(1, &alter);
+    assert_eq!(altered.responses[0].error_code, codes::NONE);
+    let (_, new_epoch, isr) = eventually(CONVERGE, "the out-of-sync replica leads", || {
+        partitions(&third_bootstrap, "unclean").pop().filter(|(now, _, _)| *now == follower)
+    });
+    assert!(new_epoch > epoch, "a new leader epoch");
+    assert_eq!(isr, BTreeSet::from([follower]));
+    let mut conn = RawConn::connect(cluster.node(follower).bootstrap());
+    let taken = eventually(CONVERGE, "the unclean leader takes writes", || {
+        let answer = requests::produce(&mut conn, "unclean", 0, batch());
+        (answer.error_code == codes::NONE).then_some(answer)
+    });
+    assert_eq!(taken.base_offset, 5, "written where the lost records were");
 }
 
 /// The value of every record in `records`, in offset order.
