@@ -21,6 +21,7 @@ pub mod fetch_sessions;
 pub mod frame_reader;
 pub mod groups;
 pub mod handlers;
+pub mod leader_hint;
 pub mod listeners;
 pub mod locate;
 pub mod meta_properties;

@@ -8,7 +8,8 @@
 //! until it comes back with its data, one that stops cleanly fenced
 //! at once by its controlled shutdown; producer ids unique across brokers; and the controller
 //! failing over to another broker while topics can still be created; a broker killed and
-//! restarted at once registering again once its previous run is fenced.
+//! restarted at once registering again once its previous run is fenced; a broker that does not
+//! lead a partition naming its leader, epoch and endpoint in Produce and Fetch answers (KIP-951).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -199,6 +200,61 @@ fn three_brokers_serve_one_cluster() {
     }
     member.commit_consumer_state(rdkafka::consumer::CommitMode::Sync).expect("commit the group's offsets");
     drop(member);
+}
+
+/// KIP-951: a Produce (v10+) or Fetch (v16+) refused with NOT_LEADER_OR_FOLLOWER names the
+/// partition's current leader and leader epoch, and where that leader is reached.
+#[test]
+fn a_broker_that_does_not_lead_names_the_leader_and_its_endpoint() {
+    let mut cluster = Cluster::start(3, &[]);
+    requests::create_topic_ok(&mut RawConn::connect(cluster.node(1).bootstrap()), "hinted", 3);
+    let view = eventually(CONVERGE, "broker 1 knows topic 'hinted'", || {
+        let view = metadata(cluster.node(1).bootstrap(), Some(&["hinted"]));
+        (leaders(&view, "hinted").len() == 3).then_some(view)
+    });
+    let (leader, epoch) = leaders(&view, "hinted")[0];
+    assert!(leader >= 1, "partition 0 has a leader: {leader}");
+    let topic_id = view.topics[0].topic_id;
+    let other = if leader == 1 { 2 } else { 1 };
+    eventually(CONVERGE, "the other broker knows the leader of 'hinted'-0", || {
+        let seen = leaders(&metadata(cluster.node(other).bootstrap(), Some(&["hinted"])), "hinted");
+        (seen.first() == Some(&(leader, epoch))).then_some(())
+    });
+    let leader_at = bootstrap_of(&cluster, leader);
+    let (host, port) = leader_at.rsplit_once(':').expect("host:port");
+    let port: i32 = port.parse().expect("a port");
+    let mut conn = RawConn::connect(cluster.node(other).bootstrap());
+
+    // Produce v12, the last that names topics: the refusal names the leader and its endpoint.
+    let produce = requests::produce_request("hinted", 0, Batch::new().numbered(1, None, 0).encode(), -1);
+    let produced = conn.request(12, &produce);
+    let refused = &produced.responses[0].partition_responses[0];
+    assert_eq!(refused.error_code, codes::NOT_LEADER_OR_FOLLOWER, "produce to broker {other}");
+    assert_eq!((refused.current_leader.leader_id.0, refused.current_leader.leader_epoch), (leader, epoch));
+    let named: Vec<(i32, &str, i32)> =
+        produced.node_endpoints.iter().map(|e| (e.node_id.0, e.host.as_str(), e.port)).collect();
+    assert_eq!(named, vec![(leader, host, port)], "produce names broker {leader} at {leader_at}");
+
+    // Fetch v16, which names topics by id: the same.
+    let mut fetch = requests::fetch_request("hinted", 0, 0, 1024 * 1024);
+    fetch.topics[0].topic_id = topic_id;
+    let fetched = conn.request(16, &fetch);
+    let refused = &fetched.responses[0].partitions[0];
+    assert_eq!(refused.error_code, codes::NOT_LEADER_OR_FOLLOWER, "fetch from broker {other}");
+    assert_eq!((refused.current_leader.leader_id.0, refused.current_leader.leader_epoch), (leader, epoch));
+    let named: Vec<(i32, &str, i32)> =
+        fetched.node_endpoints.iter().map(|e| (e.node_id.0, e.host.as_str(), e.port)).collect();
+    assert_eq!(named, vec![(leader, host, port)], "fetch names broker {leader} at {leader_at}");
+
+    // The leader itself serves both, once it has taken up its epoch.
+    let mut conn = RawConn::connect(&leader_at);
+    let produced = eventually(CONVERGE, "the leader takes the produce", || {
+        let produced = conn.request(12, &produce);
+        (produced.responses[0].partition_responses[0].error_code == codes::NONE).then_some(produced)
+    });
+    assert!(produced.node_endpoints.is_empty(), "no hint where nothing was refused");
+    let fetched = conn.request(16, &fetch);
+    assert_eq!(fetched.responses[0].partitions[0].error_code, codes::NONE);
 }
 
 #[test]

@@ -32,7 +32,9 @@
 //! by any replica of the partition, a follower reading up to the high watermark its leader last
 //! gave it; with `replica.selector.class` the rack-aware selector, the leader answers a consumer
 //! whose `client.rack` is not its own with no records and the in-sync replica of that rack to
-//! fetch from (`preferred_read_replica`).
+//! fetch from (`preferred_read_replica`). A partition refused with NOT_LEADER_OR_FOLLOWER or
+//! FENCED_LEADER_EPOCH names its current leader and where it is reached (v16+, KIP-951,
+//! [`crate::leader_hint`]).
 //!
 //! Followers (a replica id of 0 or more, in a cluster) read up to the log end rather than the high
 //! watermark, and each of their fetch offsets reports their progress to the partition's leader
@@ -163,7 +165,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchReques
             if legacy::is_legacy(ctx.api_key, version) {
                 return encode_legacy(ctx, &wanted, topics);
             }
-            let response = answer(broker, &plan, replica_id(version, &req).is_some(), by_id, &wanted, topics);
+            let mut response = answer(broker, &plan, replica_id(version, &req).is_some(), by_id, &wanted, topics);
+            crate::leader_hint::fill_fetch(broker, version, by_id, &mut response);
             return encode(ctx, response);
         }
         drop(topics);

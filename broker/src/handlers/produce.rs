@@ -20,6 +20,9 @@
 //! it, with `min.insync.replicas` enforced before and after (`replicated`). Any other acks is
 //! INVALID_REQUIRED_ACKS for every partition.
 //!
+//! In a cluster, a partition refused with NOT_LEADER_OR_FOLLOWER names its current leader and
+//! where it is reached (v10+, KIP-951, [`crate::leader_hint`]).
+//!
 //! Versions 0-2 are always advertised (Kafka 4 does, so that librdkafka keeps producing compressed
 //! v2 batches, KAFKA-18659). With `strata.legacy.protocol.enable` they are served: their v0/v1
 //! message sets are converted to v2 batches by `strata_wire::legacy::produce` and appended like
@@ -141,7 +144,8 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
         let topics =
             req.topic_data.iter().map(|t| TopicSteps::new(t, t.partition_data.iter().map(refused).collect())).collect();
         drop(req);
-        return Pending::later(async move { respond(&ctx, topics).await });
+        let broker = Arc::clone(broker);
+        return Pending::later(async move { respond(&broker, &ctx, topics).await });
     }
     let now = now_ms();
     let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
@@ -203,7 +207,8 @@ fn start_with_refusals(broker: &Arc<Broker>, ctx: RequestContext, req: ProduceRe
         };
         return Pending::ready(outcome);
     }
-    Pending::later(async move { respond(&ctx, topics).await })
+    let broker = Arc::clone(broker);
+    Pending::later(async move { respond(&broker, &ctx, topics).await })
 }
 
 /// Whether any partition's record set starts with a transactional batch (Kafka's
@@ -391,8 +396,9 @@ fn check_keys(topic: &str, partition: i32, records: &Bytes) -> Option<Step> {
     Some(Step::InvalidRecords { message, record_errors })
 }
 
-/// Awaits every queued write and builds the response, in request order.
-async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
+/// Awaits every queued write and builds the response, in request order, with the current leader
+/// of each partition this broker turned away (KIP-951, [`crate::leader_hint`]).
+async fn respond(broker: &Broker, ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
     let mut responses = Vec::with_capacity(topics.len());
     for topic in topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -444,7 +450,10 @@ async fn respond(ctx: &RequestContext, topics: Vec<TopicSteps>) -> Outcome {
         }
         responses.push(response);
     }
-    ctx.respond(ResponseKind::Produce(ProduceResponse::default().with_responses(responses)))
+    let mut response = ProduceResponse::default().with_responses(responses);
+    let by_id = ctx.api_version >= TOPIC_ID_VERSION_MIN;
+    crate::leader_hint::fill_produce(broker, ctx.api_version, by_id, &mut response);
+    ctx.respond(ResponseKind::Produce(response))
 }
 
 /// acks=all: waits until the in-sync replicas hold everything below `end` (Kafka's
