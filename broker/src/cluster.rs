@@ -272,8 +272,9 @@ async fn keep_liveness(
 }
 
 /// Keeps the topic registry in step with the quorum's image: after every change applied (this
-/// member's or another's), the registry serves what the image holds, and each replica takes the
-/// role (leader or follower) the image gives it (`crate::replication`).
+/// member's or another's), the registry serves what the image holds, each replica takes the
+/// role (leader or follower) the image gives it (`crate::replication`), and the group
+/// coordinator follows the leadership of `__consumer_offsets` (`crate::coordinator_owner`).
 pub async fn follow_image(broker: Arc<Broker>) {
     let Some(membership) = broker.cluster.as_ref() else { return };
     let mut view = membership.quorum.view();
@@ -283,9 +284,10 @@ pub async fn follow_image(broker: Arc<Broker>) {
         if !std::mem::take(&mut first) && view.changed().await.is_err() {
             return;
         }
-        let broker = Arc::clone(&broker);
+        let passing = Arc::clone(&broker);
         let runtime = runtime.clone();
         let pass = tokio::task::spawn_blocking(move || {
+            let broker = passing;
             let reconciled = broker.topics.reconcile(&broker.log, &broker.config, now_ms());
             let _on_runtime = runtime.enter();
             broker.replication.sync(&broker);
@@ -296,5 +298,6 @@ pub async fn follow_image(broker: Arc<Broker>) {
             Ok(Err(error)) => tracing::error!(%error, "the topic registry did not follow the metadata image"),
             Err(error) => tracing::error!(%error, "metadata reconcile task failed"),
         }
+        crate::coordinator_owner::follow_leadership(&broker).await;
     }
 }

@@ -469,6 +469,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "Partitions of __consumer_offsets.",
     },
     BrokerSetting {
+        name: "offsets.topic.replication.factor",
+        kind: ValueKind::Int { min: 1 },
+        default: "3",
+        topic_setting: None,
+        doc: "Replicas of each __consumer_offsets partition in a cluster, created once this many brokers are live; a single node keeps one.",
+    },
+    BrokerSetting {
         name: "offsets.retention.minutes",
         kind: ValueKind::Int { min: 1 },
         default: "10080",
@@ -555,7 +562,6 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir",
-    "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
     "log.cleaner.enable",

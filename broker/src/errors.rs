@@ -166,6 +166,9 @@ impl ErrorCode for StoreError {
             StoreError::Append { source: source @ AppendError::InvalidProducerEpoch { .. }, .. } => {
                 source.kafka_error()
             }
+            // The partition's leadership moved while the records were written: the client looks
+            // the coordinator up again.
+            StoreError::NotLeader(_) => ResponseError::NotCoordinator,
             StoreError::NoPartition(_)
             | StoreError::Encode(_)
             | StoreError::Append { .. }

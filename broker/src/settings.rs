@@ -174,6 +174,7 @@ settings! {
     max_incremental_fetch_session_cache_slots: usize = "max.incremental.fetch.session.cache.slots",
     log_retention_check_interval_ms: u64 = "log.retention.check.interval.ms",
     offsets_topic_num_partitions: i32 = "offsets.topic.num.partitions",
+    offsets_topic_replication_factor: i32 = "offsets.topic.replication.factor",
     offsets_retention_minutes: i32 = "offsets.retention.minutes",
     group_min_session_timeout_ms: i32 = "group.min.session.timeout.ms",
     group_max_session_timeout_ms: i32 = "group.max.session.timeout.ms",

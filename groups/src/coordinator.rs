@@ -92,6 +92,29 @@ impl Coordinator {
         retention.into_iter().chain(per_group).min()
     }
 
+    /// Stops coordinating the groups of `__consumer_offsets` partition `offsets_partition` (its
+    /// leadership moved to another broker): drops their state, as Kafka's coordinator unloads a
+    /// partition. Returns how many groups were dropped.
+    pub fn unload_partition(&mut self, offsets_partition: i32) -> usize {
+        let before = self.groups.len();
+        self.groups.retain(|_, group| group.partition != offsets_partition);
+        before - self.groups.len()
+    }
+
+    /// Takes over the groups of `loaded`, a coordinator replayed from partitions this one does
+    /// not hold (just unloaded or never loaded): a broker that gains the leadership of an offsets
+    /// partition loads it beside the ones it already coordinates.
+    pub fn absorb(&mut self, loaded: Coordinator) {
+        for (group_id, group) in loaded.groups {
+            debug_assert!(
+                self.groups.values().all(|g| g.partition != group.partition),
+                "partition {} is loaded twice",
+                group.partition
+            );
+            self.groups.insert(group_id, group);
+        }
+    }
+
     /// Creates the group if it does not exist.
     pub(crate) fn group_or_create(&mut self, group_id: &str, now_ms: i64) -> &mut Group {
         let partition = self.partition_for(group_id);

@@ -7,7 +7,8 @@
 //! records its (frozen) follower never copied (acks=1), replaced by that follower, comes back as
 //! a follower and cuts them: every replica ends with the new leader's log. A partition whose
 //! in-sync replicas are all gone waits for one, unless `unclean.leader.election.enable` lets
-//! the controller give it an out-of-sync replica (and lose what that one lacks).
+//! the controller give it an out-of-sync replica (and lose what that one lacks). The group
+//! coordinator moves with the leadership of its `__consumer_offsets` partition, with every commit.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -373,4 +374,94 @@ fn a_consumer_fetches_from_an_in_sync_replica_in_its_rack() {
             read += 1;
         }
     }
+}
+
+/// The broker FindCoordinator names for group `group` (asked of the first broker of
+/// `bootstrap`), once one is named.
+fn coordinator_of(bootstrap: &str, group: &str) -> i32 {
+    let bootstrap = bootstrap.split(',').next().unwrap_or(bootstrap);
+    let request = kafka_protocol::messages::FindCoordinatorRequest::default()
+        .with_key(kafka_protocol::protocol::StrBytes::from_string(group.to_string()));
+    eventually(CONVERGE, "a coordinator is named", || {
+        let found = RawConn::connect(bootstrap).request(3, &request);
+        (found.error_code == codes::NONE).then_some(found.node_id.0)
+    })
+}
+
+/// Group `group`'s committed offsets of partitions `0..3` of `topic`, as the first answer its
+/// coordinator gives through `bootstrap` (retried while there is no coordinator to answer).
+fn committed(bootstrap: &str, group: &str, topic: &str) -> Vec<i64> {
+    use rdkafka::consumer::Consumer;
+    let consumer = clients::consumer(bootstrap, &[("group.id", group)]);
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    for partition in 0..3 {
+        wanted.add_partition(topic, partition);
+    }
+    let answer = eventually(CONVERGE, "the group's coordinator answers OffsetFetch", || {
+        consumer.committed_offsets(wanted.clone(), Duration::from_secs(5)).ok()
+    });
+    (0..3)
+        .map(|partition| match answer.find_partition(topic, partition).map(|p| p.offset()) {
+            Some(rdkafka::Offset::Offset(offset)) => offset,
+            other => panic!("partition {partition}: no committed offset ({other:?})"),
+        })
+        .collect()
+}
+
+/// Commits `offsets` (by partition) of `topic` for group `group` through `bootstrap`.
+fn commit(bootstrap: &str, group: &str, topic: &str, offsets: &[i64]) {
+    use rdkafka::consumer::{CommitMode, Consumer};
+    let consumer = clients::consumer(bootstrap, &[("group.id", group)]);
+    let mut list = rdkafka::TopicPartitionList::new();
+    for (partition, offset) in (0..).zip(offsets) {
+        list.add_partition_offset(topic, partition, rdkafka::Offset::Offset(*offset)).expect("offset");
+    }
+    eventually(CONVERGE, "the commit is acknowledged", || consumer.commit(&list, CommitMode::Sync).ok());
+}
+
+#[test]
+fn the_group_coordinator_moves_with_its_offsets_partition_and_keeps_every_commit() {
+    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", LAG_MAX_MS)]);
+    let bootstrap = cluster.bootstrap();
+    let all = BTreeSet::from([1, 2, 3]);
+    // Created once all three brokers are live, with three replicas of each partition.
+    eventually(CONVERGE, "__consumer_offsets exists with every replica in sync", || {
+        let known = partitions(&bootstrap, "__consumer_offsets");
+        (known.len() == 50 && known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all)).then_some(())
+    });
+    create(&bootstrap, "tracked", 3, 3, "2");
+    let group = "movers";
+    commit(&bootstrap, group, "tracked", &[11, 22, 33]);
+    assert_eq!(committed(&bootstrap, group, "tracked"), [11, 22, 33]);
+
+    // SIGKILL the group's coordinator: the new leader of its offsets partition loads the group.
+    let victim = coordinator_of(&bootstrap, group);
+    let survivor = if victim == 1 { 2 } else { 1 };
+    let survivor_bootstrap = cluster.node(survivor).bootstrap().to_string();
+    cluster.node(victim).kill();
+    let killed_at = Instant::now();
+    let successor = eventually(CONVERGE, "another broker coordinates the group", || {
+        let named = coordinator_of(&survivor_bootstrap, group);
+        (named != victim).then_some(named)
+    });
+    assert_eq!(committed(&survivor_bootstrap, group, "tracked"), [11, 22, 33], "commits survive the coordinator");
+    eprintln!("coordinator {victim} killed: broker {successor} served the group after {:?}", killed_at.elapsed());
+    commit(&survivor_bootstrap, group, "tracked", &[44, 55, 66]);
+
+    // The killed broker returns as a follower, catches up, and when it leads again (preferred
+    // leader election) it loads the group with the commit it missed.
+    cluster.node(victim).restart_on_same_port();
+    eventually(CONVERGE, "the returning broker rejoins every in-sync set of __consumer_offsets", || {
+        let known = partitions(&survivor_bootstrap, "__consumer_offsets");
+        known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all).then_some(())
+    });
+    let elect =
+        kafka_protocol::messages::ElectLeadersRequest::default().with_election_type(0).with_topic_partitions(None);
+    let elected = RawConn::connect(&survivor_bootstrap).request(2, &elect);
+    assert_eq!(elected.error_code, codes::NONE);
+    eventually(CONVERGE, "the returning broker coordinates the group again", || {
+        (coordinator_of(&survivor_bootstrap, group) == victim).then_some(())
+    });
+    let victim_bootstrap = cluster.node(victim).bootstrap().to_string();
+    assert_eq!(committed(&victim_bootstrap, group, "tracked"), [44, 55, 66], "the commit made in its absence");
 }

@@ -57,6 +57,16 @@ impl Counters {
         since > RECORDS_SINCE_SNAPSHOT_MAX && since > last.saturating_mul(2)
     }
 
+    /// `partition` was just replayed (loaded), holding `records`.
+    pub(crate) fn replayed(&mut self, partition: i32, records: u64) {
+        let Ok(index) = usize::try_from(partition) else { return };
+        if self.since_snapshot.len() <= index {
+            self.since_snapshot.resize(index + 1, 0);
+            self.snapshot_len.resize(index + 1, 0);
+        }
+        (self.since_snapshot[index], self.snapshot_len[index]) = (records, 0);
+    }
+
     /// Counts the records just queued (one partition number per record).
     pub(crate) fn count(&mut self, record_partitions: impl IntoIterator<Item = i32>) {
         for p in record_partitions {
@@ -107,7 +117,7 @@ pub(super) fn compact_due(
         } else {
             match log.append(&records, now_ms) {
                 Ok(mut pending) => match pending.pop() {
-                    Some((_, append)) => (append.info.base_offset, append.info.last_offset + 1),
+                    Some((_, append)) => (append.append.info.base_offset, append.append.info.last_offset + 1),
                     None => continue,
                 },
                 Err(error) => {

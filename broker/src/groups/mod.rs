@@ -15,6 +15,12 @@
 //!   released only after that outcome's records are written.
 //! - Replay at start-up reads every partition from its log start; compaction (`compact.rs`)
 //!   rewrites a partition as a snapshot once enough records accumulate, so replay stays short.
+//! - In a cluster the coordinator follows leadership ([`Groups::follow`]): it loads the
+//!   partitions of `__consumer_offsets` this broker comes to lead and unloads those it stops
+//!   leading (their parked requests are answered with an error, and the clients find the new
+//!   coordinator); until a partition is loaded its groups' requests get
+//!   COORDINATOR_LOAD_IN_PROGRESS (`crate::coordinator_owner`). Its writes wait for the in-sync
+//!   replicas, so what a client was told is committed survives the leader's loss.
 //! - Transactional offset commits (TxnOffsetCommit) are written like any record, in a
 //!   transactional batch of the producer, and stay pending in the coordinator until the
 //!   transaction coordinator, having written the transaction's marker to the group's partition,
@@ -29,22 +35,23 @@ mod store;
 pub mod ticker;
 pub mod txn_verify;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use strata_groups::{
     Completed, Coordinator, CoordinatorConfig, Effects, JoinGroupReply, JoinGroupRequest, MemberIdSource, Outcome,
     RequestToken, SyncGroupReply, SyncGroupRequest,
 };
-use strata_log::{LogManager, PendingAppend};
+use strata_log::LogManager;
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
 use crate::config::BrokerConfig;
+use crate::replication::LeaderState;
 use crate::state::{Broker, now_ms};
-use crate::topics::{NewTopic, TopicError, Topics};
+use crate::topics::{NewTopic, Topic, TopicError, Topics};
 
 pub(crate) use compact::{Counters, move_log_start, topic_overrides as internal_topic_overrides};
-pub use store::{KeyedRecord, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
+pub use store::{CoordinatorAppend, KeyedRecord, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,19 +79,26 @@ const PARKED_MARGIN_MS: i64 = 30_000;
 struct Inner {
     coordinator: Coordinator,
     next_token: RequestToken,
-    /// Parked JoinGroup/SyncGroup requests, by token.
-    waiters: HashMap<RequestToken, oneshot::Sender<Completed>>,
+    /// Parked JoinGroup/SyncGroup requests, by token, with their group's offsets partition.
+    waiters: HashMap<RequestToken, (i32, oneshot::Sender<Completed>)>,
     compaction: compact::Counters,
     /// Per offsets partition, the end of the last append queued: a rebuild waits for it.
     queued_end: Vec<i64>,
     /// How many times the coordinator was rebuilt after a failed write.
     rebuilds: u64,
+    /// The partitions written to and loaded (`None`: nothing yet, a cluster member before
+    /// `__consumer_offsets` exists or before it follows leadership the first time).
+    log: Option<OffsetsLog>,
+    /// The partitions loaded, with the leader epoch they were loaded in.
+    loaded: BTreeMap<i32, i32>,
 }
 
 /// The broker's group coordinator.
 pub struct Groups {
     inner: Mutex<Inner>,
-    log: OffsetsLog,
+    /// The partitions loaded, readable without the coordinator's lock (for
+    /// `crate::coordinator_owner`); changed under it.
+    loaded: std::sync::RwLock<BTreeSet<i32>>,
     config: CoordinatorConfig,
     /// Woken when a call may have moved the next deadline earlier.
     pub(crate) wake: Notify,
@@ -92,7 +106,7 @@ pub struct Groups {
 
 impl std::fmt::Debug for Groups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Groups").field("log", &self.log.partition_count()).finish_non_exhaustive()
+        f.debug_struct("Groups").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -108,39 +122,76 @@ pub fn coordinator_config(config: &BrokerConfig, offsets_partitions: i32) -> Coo
     }
 }
 
+/// `__consumer_offsets` as it is created, with `replication_factor` replicas of each partition.
+fn offsets_topic(config: &BrokerConfig, replication_factor: i32) -> NewTopic<'static> {
+    NewTopic {
+        name: OFFSETS_TOPIC,
+        partitions: config.settings.offsets_topic_num_partitions,
+        replication_factor,
+        overrides: compact::topic_overrides(),
+        internal: true,
+    }
+}
+
 impl Groups {
-    /// Creates `__consumer_offsets` if it is missing and replays it. An existing topic keeps its
-    /// partition count (as in Kafka, `offsets.topic.num.partitions` only applies at creation).
+    /// On a single node: creates `__consumer_offsets` if it is missing and replays it. An
+    /// existing topic keeps its partition count (as in Kafka, `offsets.topic.num.partitions`
+    /// only applies at creation). In a cluster the coordinator starts empty: the topic is created
+    /// once enough brokers are live ([`Groups::create_topic`]) and its partitions are loaded as
+    /// this broker comes to lead them ([`Groups::follow`]).
     pub fn open(log: &LogManager, topics: &Topics, config: &BrokerConfig) -> Result<Groups, GroupsStartError> {
-        let now = now_ms();
-        let new = NewTopic {
-            name: OFFSETS_TOPIC,
-            partitions: config.settings.offsets_topic_num_partitions,
-            replication_factor: 1,
-            overrides: compact::topic_overrides(),
-            internal: true,
-        };
-        let topic = topics.get_or_create(log, config, new, now)?;
-        let offsets = OffsetsLog::new(Arc::clone(&topic));
-        Groups::over(offsets, coordinator_config(config, topic.partition_count()))
+        if topics.cluster_image().is_some() {
+            let partitions =
+                topics.get(OFFSETS_TOPIC).map_or(config.settings.offsets_topic_num_partitions, |t| t.partition_count());
+            return Ok(Groups::empty(coordinator_config(config, partitions)));
+        }
+        let topic = topics.get_or_create(log, config, offsets_topic(config, 1), now_ms())?;
+        let mut groups = Groups::empty(coordinator_config(config, topic.partition_count()));
+        let inner = groups.inner.get_mut();
+        let loaded = reload(inner, OffsetsLog::new(topic), &groups.config)?;
+        *groups.loaded.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = loaded;
+        Ok(groups)
     }
 
-    /// The coordinator of `offsets`, replayed from it.
-    fn over(offsets: OffsetsLog, config: CoordinatorConfig) -> Result<Groups, GroupsStartError> {
-        let (coordinator, counts) = replay(&offsets, &config)?;
-        let queued_end = vec![0; offsets.partition_count()];
+    /// A coordinator with nothing loaded.
+    fn empty(config: CoordinatorConfig) -> Groups {
         let inner = Inner {
-            coordinator,
+            coordinator: Coordinator::new(config.clone(), Box::new(UuidMemberIds)),
             next_token: 1,
             waiters: HashMap::new(),
-            compaction: compact::Counters::new(counts),
-            queued_end,
+            compaction: compact::Counters::new(Vec::new()),
+            queued_end: Vec::new(),
             rebuilds: 0,
+            log: None,
+            loaded: BTreeMap::new(),
         };
-        let mut groups = Groups { inner: Mutex::new(inner), log: offsets, config, wake: Notify::new() };
-        let partitions: Vec<i32> = (0..i32::try_from(groups.log.partition_count()).unwrap_or(0)).collect();
-        compact::compact_due(groups.inner.get_mut(), &groups.log, &[], &partitions, now_ms());
-        Ok(groups)
+        Groups { inner: Mutex::new(inner), loaded: Default::default(), config, wake: Notify::new() }
+    }
+
+    /// Creates `__consumer_offsets` in a cluster, with `offsets.topic.replication.factor`
+    /// replicas of each partition: refused (INVALID_REPLICATION_FACTOR) while fewer brokers are
+    /// live, as Kafka's controller refuses it; the caller tries again as brokers join.
+    pub fn create_topic(log: &LogManager, topics: &Topics, config: &BrokerConfig) -> Result<(), TopicError> {
+        let factor = config.settings.offsets_topic_replication_factor;
+        topics.get_or_create(log, config, offsets_topic(config, factor), now_ms()).map(|_| ())
+    }
+
+    /// Loads and unloads partitions so that this cluster member coordinates the groups of the
+    /// partitions of `topic` it leads (`leaders`, each in its current leader epoch) and no others.
+    pub async fn follow(&self, topic: Arc<Topic>, leaders: HashMap<i32, Arc<LeaderState>>) {
+        let mut inner = self.lock().await;
+        let offsets = OffsetsLog::led(topic, leaders);
+        match crate::blocking::run(|| reload(&mut inner, offsets, &self.config)) {
+            Ok(loaded) => *self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner) = loaded,
+            Err(error) => tracing::error!(%error, "cannot load the {OFFSETS_TOPIC} partitions this broker leads"),
+        }
+        drop(inner);
+        self.wake.notify_one();
+    }
+
+    /// Whether the groups of offsets partition `partition` are loaded here.
+    pub fn is_loaded(&self, partition: i32) -> bool {
+        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&partition)
     }
 
     async fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -173,7 +224,8 @@ impl Groups {
         // within its join timeout); past that plus a margin, stop waiting.
         let new_member_ms = self.config.new_member_join_timeout_ms;
         let wait_ms_max = i64::from(request.rebalance_timeout_ms).max(new_member_ms) + PARKED_MARGIN_MS;
-        match self.parked(wait_ms_max, |c, token, now| c.join_group(token, request, now)).await {
+        let partition = self.partition_for(&request.group_id);
+        match self.parked(partition, wait_ms_max, |c, token, now| c.join_group(token, request, now)).await {
             Some(Completed::Join { reply, .. }) => reply,
             Some(Completed::Sync { .. }) | None => join_error(&member_id),
         }
@@ -184,7 +236,8 @@ impl Groups {
         // A parked sync is answered by the group's sync deadline, its rebalance timeout, which
         // members set no higher than the largest session timeout allowed.
         let wait_ms_max = i64::from(self.config.session_timeout_ms_max) + PARKED_MARGIN_MS;
-        match self.parked(wait_ms_max, |c, token, now| c.sync_group(token, request, now)).await {
+        let partition = self.partition_for(&request.group_id);
+        match self.parked(partition, wait_ms_max, |c, token, now| c.sync_group(token, request, now)).await {
             Some(Completed::Sync { reply, .. }) => reply,
             Some(Completed::Join { .. }) | None => sync_error(),
         }
@@ -196,6 +249,7 @@ impl Groups {
     /// cannot hold its task and its waiter entry forever).
     async fn parked<R>(
         &self,
+        partition: i32,
         wait_ms_max: i64,
         f: impl FnOnce(&mut Coordinator, RequestToken, i64) -> Outcome<Option<R>>,
     ) -> Option<Completed>
@@ -207,7 +261,7 @@ impl Groups {
             let mut inner = self.lock().await;
             let token = inner.next_token;
             inner.next_token += 1;
-            inner.waiters.insert(token, tx);
+            inner.waiters.insert(token, (partition, tx));
             let outcome = f(&mut inner.coordinator, token, now_ms());
             if outcome.reply.is_some() {
                 inner.waiters.remove(&token);
@@ -282,29 +336,32 @@ impl Groups {
         &self,
         inner: &mut Inner,
         effects: Effects,
-    ) -> (Result<Vec<PendingAppend>, StoreError>, Vec<Delivery>) {
+    ) -> (Result<Vec<CoordinatorAppend>, StoreError>, Vec<Delivery>) {
         let Effects { completed, records } = effects;
         let pending = if records.is_empty() {
             Ok(Vec::new())
-        } else {
+        } else if let Some(log) = inner.log.clone() {
             let now = now_ms();
-            self.log.append(&records, now).map(|pending| {
+            log.append(&records, now).map(|pending| {
                 inner.compaction.count(records.iter().map(|r| r.partition));
-                let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.info.last_offset + 1)).collect();
+                let appended: Vec<(i32, i64)> =
+                    pending.iter().map(|(p, a)| (*p, a.append.info.last_offset + 1)).collect();
                 for &(p, end) in &appended {
                     if let Some(queued) = usize::try_from(p).ok().and_then(|i| inner.queued_end.get_mut(i)) {
                         *queued = end;
                     }
                 }
                 let candidates: Vec<i32> = appended.iter().map(|(p, _)| *p).collect();
-                compact::compact_due(inner, &self.log, &appended, &candidates, now);
+                compact::compact_due(inner, &log, &appended, &candidates, now);
                 pending.into_iter().map(|(_, append)| append).collect()
             })
+        } else {
+            Err(StoreError::NotLeader(records.first().map_or(-1, |r| r.partition)))
         };
         let completions = completed
             .into_iter()
             .filter_map(|c| match inner.waiters.remove(&c.token()) {
-                Some(sender) => Some(Delivery { sender, completed: c }),
+                Some((_, sender)) => Some(Delivery { sender, completed: c }),
                 None => {
                     tracing::debug!(token = c.token(), "completion for a request no longer waiting");
                     None
@@ -319,7 +376,7 @@ impl Groups {
     /// already happened since the call, `rebuilds` being the count it saw).
     async fn finish(
         &self,
-        pending: Result<Vec<PendingAppend>, StoreError>,
+        pending: Result<Vec<CoordinatorAppend>, StoreError>,
         completions: Vec<Delivery>,
         rebuilds: u64,
     ) -> Result<(), StoreError> {
@@ -337,12 +394,17 @@ impl Groups {
         if inner.rebuilds != rebuilds_seen {
             return;
         }
-        self.log.settle(&inner.queued_end).await;
-        let replayed = crate::blocking::run(|| replay(&self.log, &self.config));
+        let Some(log) = inner.log.clone() else { return };
+        log.settle(&inner.queued_end).await;
+        let which: Vec<i32> = inner.loaded.keys().copied().collect();
+        let replayed = crate::blocking::run(|| replay(&log, &which, &self.config));
         match replayed {
             Ok((coordinator, counts)) => {
                 inner.coordinator = coordinator;
-                inner.compaction = compact::Counters::new(counts);
+                inner.compaction = compact::Counters::new(Vec::new());
+                for (partition, count) in counts {
+                    inner.compaction.replayed(partition, count);
+                }
                 // Their state is gone with the old coordinator: their handlers answer
                 // COORDINATOR_NOT_AVAILABLE and the clients join again.
                 inner.waiters.clear();
@@ -366,11 +428,52 @@ pub async fn transaction_completed(state: &Broker, offsets_partition: i32, produ
     state.groups.transaction_completed(offsets_partition, producer_id, commit).await;
 }
 
-/// A coordinator replayed from `offsets`, and the records each partition held.
-fn replay(offsets: &OffsetsLog, config: &CoordinatorConfig) -> Result<(Coordinator, Vec<u64>), StoreError> {
+/// Makes the partitions loaded those `offsets` writes to: unloads the others (their groups'
+/// state dropped, their parked requests answered with an error when their senders drop) and
+/// replays the new ones. Returns the partitions now loaded.
+fn reload(inner: &mut Inner, offsets: OffsetsLog, config: &CoordinatorConfig) -> Result<BTreeSet<i32>, StoreError> {
+    let wanted = offsets.writable();
+    let stale: Vec<i32> = inner.loaded.iter().filter(|(p, e)| wanted.get(p) != Some(e)).map(|(p, _)| *p).collect();
+    let fresh: Vec<i32> = wanted.iter().filter(|(p, e)| inner.loaded.get(p) != Some(e)).map(|(p, _)| *p).collect();
+    let mut unloaded_groups = 0;
+    for &partition in &stale {
+        unloaded_groups += inner.coordinator.unload_partition(partition);
+        inner.loaded.remove(&partition);
+        inner.waiters.retain(|_, (waiting_on, _)| *waiting_on != partition);
+    }
+    if !stale.is_empty() {
+        tracing::info!(partitions = ?stale, groups = unloaded_groups, "no longer coordinating the groups of these {OFFSETS_TOPIC} partitions");
+    }
+    inner.queued_end.resize(offsets.partition_count(), 0);
+    inner.log = Some(offsets.clone());
+    if !fresh.is_empty() {
+        // Anything a request left in a partition not loaded goes; the log holds the truth.
+        for &partition in &fresh {
+            inner.coordinator.unload_partition(partition);
+        }
+        let (loaded, counts) = replay(&offsets, &fresh, config)?;
+        inner.coordinator.absorb(loaded);
+        for (partition, count) in counts {
+            inner.compaction.replayed(partition, count);
+            if let Some(&epoch) = wanted.get(&partition) {
+                inner.loaded.insert(partition, epoch);
+            }
+        }
+        compact::compact_due(inner, &offsets, &[], &fresh, now_ms());
+        tracing::info!(partitions = ?fresh, "coordinating the groups of these {OFFSETS_TOPIC} partitions");
+    }
+    Ok(inner.loaded.keys().copied().collect())
+}
+
+/// A coordinator replayed from partitions `which` of `offsets`, and the records each held.
+fn replay(
+    offsets: &OffsetsLog,
+    which: &[i32],
+    config: &CoordinatorConfig,
+) -> Result<(Coordinator, BTreeMap<i32, u64>), StoreError> {
     let mut replayer = Coordinator::replayer(config.clone(), Box::new(UuidMemberIds));
     let started = std::time::Instant::now();
-    let counts = offsets.replay(&mut |item| match item {
+    let counts = offsets.replay(which, &mut |item| match item {
         Replayed::Record { key, value, transaction: None } => replayer.apply(key, value),
         Replayed::Record { key, value, transaction: Some(producer) } => {
             replayer.apply_transactional(producer, key, value)
@@ -394,7 +497,7 @@ struct Delivery {
 
 /// Waits for the appends, then releases the completions (as errors if the records are lost).
 async fn deliver(
-    pending: Result<Vec<PendingAppend>, StoreError>,
+    pending: Result<Vec<CoordinatorAppend>, StoreError>,
     completions: Vec<Delivery>,
 ) -> Result<(), StoreError> {
     let persisted = store::wait_all(pending).await;

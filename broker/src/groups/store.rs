@@ -8,8 +8,9 @@
 //!
 //! Nothing here decides *what* to write: the coordinator does. This file only turns records into
 //! batches and batches back into records, so that the log reads like Kafka's own internal topics.
+//! In a cluster it also keeps a coordinator to the partitions this broker leads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -19,10 +20,11 @@ use kafka_protocol::records::{
 };
 use strata_groups::records::RecordError;
 use strata_groups::{Record, TxnProducer};
-use strata_log::{AppendError, AppendOrigin, LogError, Partition, PendingAppend, ReadError};
+use strata_log::{AppendError, AppendOrigin, Isolation, LogError, Partition, PendingAppend, ReadError};
 use strata_wire::batch::BatchHeader;
 use strata_wire::control::{Marker, parse_marker};
 
+use crate::replication::LeaderState;
 use crate::topics::Topic;
 
 /// The internal topic's name, as Kafka's.
@@ -39,6 +41,8 @@ const REPLAY_READ_BYTES: u32 = 4 * 1024 * 1024;
 pub enum StoreError {
     #[error("the coordinator's internal topic has no partition {0}")]
     NoPartition(i32),
+    #[error("this broker does not lead the coordinator's partition {0}")]
+    NotLeader(i32),
     #[error("cannot encode a coordinator batch: {0}")]
     Encode(String),
     #[error("cannot append to the coordinator's partition {partition}: {source}")]
@@ -92,20 +96,66 @@ pub enum Replayed<'a> {
 /// What replay feeds each record and marker to: a coordinator's replayer.
 pub type Apply<'a> = dyn FnMut(Replayed<'_>) -> Result<(), RecordError> + 'a;
 
-/// The partitions of an internal topic (`__consumer_offsets`, `__transaction_state`), indexed by partition number, with their leadership as
-/// it was when the coordinator loaded them (a cluster reloads the coordinator when it moves).
+/// The partitions of an internal topic (`__consumer_offsets`, `__transaction_state`) a coordinator
+/// writes to and replays: on a single node every partition; in a cluster the ones this broker
+/// leads, each in the leader epoch it was loaded in (`leaders`): a write to any other is refused,
+/// and a write is done only once the in-sync replicas hold it, as Kafka's coordinators append
+/// with acks=all.
 #[derive(Debug, Clone)]
 pub struct OffsetsLog {
     topic: Arc<Topic>,
+    /// `None` on a single node; in a cluster, the leader state of each partition loaded.
+    leaders: Option<HashMap<i32, Arc<LeaderState>>>,
+}
+
+/// A queued append of coordinator records; [`CoordinatorAppend::wait`] resolves once it is
+/// written and, in a cluster, replicated to the in-sync replicas.
+#[derive(Debug)]
+pub struct CoordinatorAppend {
+    pub append: PendingAppend,
+    leader: Option<Arc<LeaderState>>,
+}
+
+impl CoordinatorAppend {
+    /// Waits until the append is written and (in a cluster) held by every in-sync replica:
+    /// `Err(NotLeader)` if this broker stopped leading the partition meanwhile, since what it
+    /// wrote may then be cut from the log by the new leader.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        let info = self.append.wait().await?;
+        let Some(leader) = self.leader else { return Ok(()) };
+        let end = info.last_offset + 1;
+        tokio::select! {
+            replicated = leader.log.wait_replicated(end) => replicated?,
+            () = leader.resigned() => return Err(StoreError::NotLeader(leader.index)),
+        }
+        if leader.has_resigned() {
+            return Err(StoreError::NotLeader(leader.index));
+        }
+        Ok(())
+    }
 }
 
 impl OffsetsLog {
+    /// Every partition of `topic`, on a single node.
     pub fn new(topic: Arc<Topic>) -> Self {
-        OffsetsLog { topic }
+        OffsetsLog { topic, leaders: None }
+    }
+
+    /// The partitions of `topic` this cluster member leads, with their leader states.
+    pub fn led(topic: Arc<Topic>, leaders: HashMap<i32, Arc<LeaderState>>) -> Self {
+        OffsetsLog { topic, leaders: Some(leaders) }
     }
 
     pub fn partition_count(&self) -> usize {
         usize::try_from(self.topic.partition_count()).unwrap_or(0)
+    }
+
+    /// The partitions written and replayed, with the leader epoch each is written in.
+    pub fn writable(&self) -> BTreeMap<i32, i32> {
+        match &self.leaders {
+            None => self.topic.hosted().filter_map(|(i, _)| Some((i, self.leader_epoch(i).ok()?))).collect(),
+            Some(leaders) => leaders.iter().map(|(i, l)| (*i, l.leader_epoch)).collect(),
+        }
     }
 
     pub fn partition(&self, index: i32) -> Result<&Arc<Partition>, StoreError> {
@@ -114,20 +164,42 @@ impl OffsetsLog {
 
     /// The leader epoch appends to partition `index` are written with.
     pub fn leader_epoch(&self, index: i32) -> Result<i32, StoreError> {
-        self.topic.leadership(index).map(|l| l.leader_epoch).ok_or(StoreError::NoPartition(index))
+        match &self.leaders {
+            None => self.topic.leadership(index).map(|l| l.leader_epoch).ok_or(StoreError::NoPartition(index)),
+            Some(leaders) => leaders.get(&index).map(|l| l.leader_epoch).ok_or(StoreError::NotLeader(index)),
+        }
+    }
+
+    /// The leader state a write to `index` must stay replicated under (`None` on a single node);
+    /// `Err(NotLeader)` for a partition this member does not lead (any more).
+    fn leader(&self, index: i32) -> Result<Option<Arc<LeaderState>>, StoreError> {
+        let Some(leaders) = &self.leaders else { return Ok(None) };
+        match leaders.get(&index) {
+            Some(leader) if !leader.has_resigned() => Ok(Some(Arc::clone(leader))),
+            _ => Err(StoreError::NotLeader(index)),
+        }
     }
 
     /// Queues `records` (in order within each partition) and returns the appends to wait for.
     /// The caller holds the coordinator's lock, which keeps the log's order equal to the
     /// coordinator's order; an append that must wait (a full write queue, a roll) hands the
     /// runtime worker over while it does (`crate::blocking`), so it stalls no other task.
-    pub fn append<R: KeyedRecord>(&self, records: &[R], now_ms: i64) -> Result<Vec<(i32, PendingAppend)>, StoreError> {
+    pub fn append<R: KeyedRecord>(
+        &self,
+        records: &[R],
+        now_ms: i64,
+    ) -> Result<Vec<(i32, CoordinatorAppend)>, StoreError> {
         let mut by_partition: BTreeMap<i32, Vec<&R>> = BTreeMap::new();
         for record in records {
             by_partition.entry(record.partition()).or_default().push(record);
         }
+        // Nothing is queued unless every partition may take its records.
+        let mut leaders = Vec::with_capacity(by_partition.len());
+        for &index in by_partition.keys() {
+            leaders.push(self.leader(index)?);
+        }
         let mut pending = Vec::with_capacity(by_partition.len());
-        for (index, records) in by_partition {
+        for ((index, records), leader) in by_partition.into_iter().zip(leaders) {
             let partition = self.partition(index)?;
             let record_set = encode(&records, now_ms)?;
             // Coordinator-written: a transactional batch in a producer's name gets the epoch check,
@@ -140,7 +212,7 @@ impl OffsetsLog {
                 now_ms,
             )
             .map_err(|source| StoreError::Append { partition: index, source })?;
-            pending.push((index, append));
+            pending.push((index, CoordinatorAppend { append, leader }));
         }
         Ok(pending)
     }
@@ -155,28 +227,25 @@ impl OffsetsLog {
         }
     }
 
-    /// Feeds every record of every partition, from its log start, to `replayer`. Returns how
-    /// many records each partition held (the compaction counters start there).
-    pub fn replay(&self, replayer: &mut Apply<'_>) -> Result<Vec<u64>, StoreError> {
-        let mut counts = Vec::with_capacity(self.partition_count());
-        for index in 0..self.topic.partition_count() {
-            // A partition another broker holds (in a cluster) has nothing to replay here.
-            let count = match self.topic.partition(index) {
-                Some(partition) => replay_partition(index, partition, replayer)?,
-                None => 0,
-            };
-            counts.push(count);
+    /// Feeds every record of partitions `which`, from each one's log start to its log end (a
+    /// leader's log is the truth its followers will hold), to `replayer`. Returns how many
+    /// records each of them held.
+    pub fn replay(&self, which: &[i32], replayer: &mut Apply<'_>) -> Result<BTreeMap<i32, u64>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for &index in which {
+            let partition = self.partition(index)?;
+            counts.insert(index, replay_partition(index, partition, replayer)?);
         }
         Ok(counts)
     }
 }
 
 /// Waits for every append of a call; the error of the last that failed, if any.
-pub async fn wait_all(pending: Result<Vec<PendingAppend>, StoreError>) -> Result<(), StoreError> {
+pub async fn wait_all(pending: Result<Vec<CoordinatorAppend>, StoreError>) -> Result<(), StoreError> {
     let mut result = Ok(());
     for append in pending? {
         if let Err(error) = append.wait().await {
-            result = Err(StoreError::Write(error));
+            result = Err(error);
         }
     }
     result
@@ -233,16 +302,18 @@ fn encode<R: KeyedRecord>(records: &[&R], now_ms: i64) -> Result<Bytes, StoreErr
     Ok(out.freeze())
 }
 
-/// Reads one partition from its log start to its high watermark into `replayer`.
+/// Reads one partition from its log start to its log end into `replayer`.
 fn replay_partition(index: i32, partition: &Partition, replayer: &mut Apply<'_>) -> Result<u64, StoreError> {
     let read_err = |reason: String| StoreError::Read { partition: index, reason };
     let start = partition.log_start_offset();
-    let end = partition.high_watermark();
+    let end = partition.log_end_offset();
     let mut offset = start;
     let mut count = 0u64;
     let mut buf = Vec::new();
     while offset < end {
-        let read = partition.read(offset, REPLAY_READ_BYTES).map_err(|e: ReadError| read_err(e.to_string()))?;
+        let read = partition
+            .read_isolated(offset, REPLAY_READ_BYTES, Isolation::LogEnd)
+            .map_err(|e: ReadError| read_err(e.to_string()))?;
         buf.clear();
         for range in &read.ranges {
             range.read_into(&mut buf).map_err(|e| read_err(e.to_string()))?;

@@ -1,5 +1,6 @@
 //! DeleteGroups: removes empty groups with their offsets (tombstones written
-//! before the answer); a group with members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND.
+//! before the answer); a group with members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND,
+//! one this broker does not coordinate NOT_COORDINATOR (`crate::coordinator_owner`).
 
 use std::sync::Arc;
 
@@ -16,7 +17,16 @@ use crate::state::Broker;
 pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteGroups, 0, 2);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroupsRequest) -> Outcome {
-    let names: Vec<String> = req.groups_names.iter().map(|g| text(g)).collect();
+    let mut refused = Vec::new();
+    let mut names = Vec::new();
+    for group in &req.groups_names {
+        match crate::coordinator_owner::check_group(broker, group) {
+            Ok(()) => names.push(text(group)),
+            Err(error) => {
+                refused.push(DeletableGroupResult::default().with_group_id(group.clone()).with_error_code(error.code()))
+            }
+        }
+    }
     let (results, persisted) = broker.groups.call(|c, now| c.delete_groups(&names, now)).await;
     let results = results
         .into_iter()
@@ -24,6 +34,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroup
             let code = if persisted.is_ok() { code_or_none(r.error) } else { GROUP_STORE_FAILED.code() };
             DeletableGroupResult::default().with_group_id(GroupId(wire(r.group_id))).with_error_code(code)
         })
+        .chain(refused)
         .collect();
     ctx.respond(ResponseKind::DeleteGroups(DeleteGroupsResponse::default().with_results(results)))
 }

@@ -1,6 +1,7 @@
 //! DescribeGroups: state, protocol and members of each group; members' metadata
 //! and assignments only when the group is Stable. An unknown group is `Dead` (v6+:
-//! GROUP_ID_NOT_FOUND), as Kafka answers.
+//! GROUP_ID_NOT_FOUND), as Kafka answers. A group this broker does not coordinate answers
+//! NOT_COORDINATOR (`crate::coordinator_owner`).
 
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGro
         .iter()
         .zip(described_all)
         .map(|(group_id, described)| {
+            if let Err(error) = crate::coordinator_owner::check_group(broker, group_id) {
+                return DescribedGroup::default().with_group_id(group_id.clone()).with_error_code(error.code());
+            }
             let members = described
                 .members
                 .into_iter()

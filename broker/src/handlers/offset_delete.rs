@@ -1,6 +1,7 @@
 //! OffsetDelete: deletes committed offsets of a group, except (for a group with
 //! members) those of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC). Partitions of unknown
-//! topics answer UNKNOWN_TOPIC_OR_PARTITION, as Kafka does.
+//! topics answer UNKNOWN_TOPIC_OR_PARTITION, as Kafka does; a group this broker does not
+//! coordinate, NOT_COORDINATOR (`crate::coordinator_owner`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +21,9 @@ use crate::state::Broker;
 pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetDelete, 0, 0);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetDeleteRequest) -> Outcome {
+    if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        return ctx.respond(ResponseKind::OffsetDelete(OffsetDeleteResponse::default().with_error_code(error.code())));
+    }
     let mut codes: HashMap<TopicPartition, i16> = HashMap::new();
     let mut known = Vec::new();
     for topic in &req.topics {

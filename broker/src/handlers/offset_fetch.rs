@@ -3,9 +3,13 @@
 //! group committed. A partition without a commit answers offset -1, leader epoch -1, metadata "".
 //! With `require_stable` (v7+), a partition a transaction holds a pending offset for answers
 //! UNSTABLE_OFFSET_COMMIT, as Kafka does; the client retries once the transaction has ended.
+//! A group this broker does not coordinate answers NOT_COORDINATOR (COORDINATOR_LOAD_IN_PROGRESS
+//! while its partition loads): the group's error in v8+, the response's in v2-7, each
+//! partition's in v1 (`crate::coordinator_owner`).
 
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
@@ -24,6 +28,8 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::OffsetFetch, 1, 9).with_legacy_min
 
 /// The first version with batched groups.
 const BATCHED_VERSION: i16 = 8;
+/// The first version with a response-level error code.
+const TOP_LEVEL_ERROR_VERSION: i16 = 2;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetchRequest) -> Outcome {
     let response = if ctx.api_version >= BATCHED_VERSION {
@@ -51,6 +57,11 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
             .iter()
             .zip(replies)
             .map(|(g, reply)| {
+                if let Err(error) = crate::coordinator_owner::check_group(broker, &g.group_id) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(error.code());
+                }
                 OffsetFetchResponseGroup::default()
                     .with_group_id(g.group_id.clone())
                     .with_error_code(code_or_none(reply.error))
@@ -58,6 +69,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
             })
             .collect();
         OffsetFetchResponse::default().with_groups(groups)
+    } else if let Err(error) = crate::coordinator_owner::check_group(broker, &req.group_id) {
+        not_coordinator(ctx.api_version, &req, error)
     } else {
         let wanted: Option<Vec<TopicPartition>> = req.topics.as_ref().map(|topics| {
             topics
@@ -69,6 +82,33 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetch
         OffsetFetchResponse::default().with_error_code(code_or_none(reply.error)).with_topics(single_topics(reply))
     };
     ctx.respond(ResponseKind::OffsetFetch(response))
+}
+
+/// The answer of v1-7 at a broker that does not coordinate the group: v2+ carry the error
+/// in the response, v1 in each partition asked for.
+fn not_coordinator(version: i16, req: &OffsetFetchRequest, error: ResponseError) -> OffsetFetchResponse {
+    if version >= TOP_LEVEL_ERROR_VERSION {
+        return OffsetFetchResponse::default().with_error_code(error.code());
+    }
+    let topics = req
+        .topics
+        .iter()
+        .flatten()
+        .map(|t| {
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|p| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(*p)
+                        .with_committed_offset(-1)
+                        .with_error_code(error.code())
+                })
+                .collect();
+            OffsetFetchResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
 }
 
 /// Consecutive partitions of the same topic, as one group per topic (in first-seen order).

@@ -41,6 +41,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: WriteTxnMar
                 let code = match write_marker(broker, &tp, &marker).await {
                     Ok(()) => 0,
                     Err(MarkerError::UnknownPartition(_)) => ResponseError::UnknownTopicOrPartition.code(),
+                    Err(MarkerError::NotLeader(_)) => ResponseError::NotLeaderOrFollower.code(),
                     Err(MarkerError::Append(error)) => error.code(),
                     Err(MarkerError::Write(error)) => error.code(),
                 };

@@ -222,11 +222,17 @@ async fn fetch(
     let mut healthy = true;
     // Every partition's write is submitted before any is waited for, so they go to disk together.
     let mut writing = Vec::new();
+    // Partitions whose leader moved its log start past this replica's (retention, DeleteRecords,
+    // a coordinator's snapshot): this replica moves its own once it holds what lies before it.
+    let mut log_starts = Vec::new();
     for topic in response.responses {
         for data in topic.partitions {
             let Some(p) = find(partitions, topic.topic.0.as_str(), data.partition_index) else { continue };
             match ResponseError::try_from_code(data.error_code) {
                 None => {
+                    if data.log_start_offset > p.log.log_start_offset() {
+                        log_starts.push((p, data.log_start_offset));
+                    }
                     let records = whole_batches(data.records.unwrap_or_default());
                     if records.is_empty() {
                         p.log.set_replicated_high_watermark(data.high_watermark);
@@ -267,6 +273,22 @@ async fn fetch(
                 agreed.remove(&(p.topic_id, p.index));
                 healthy = false;
             }
+        }
+    }
+    for (p, leader_start) in log_starts {
+        // No further than this replica's high watermark (Kafka's follower does the same).
+        let (log, before) = (Arc::clone(&p.log), leader_start.min(p.log.high_watermark()));
+        if before <= log.log_start_offset() {
+            continue;
+        }
+        match tokio::task::spawn_blocking(move || log.delete_records(before)).await {
+            Ok(Ok(start)) => {
+                tracing::debug!(topic = %p.topic, partition = p.index, start, "follower moved its log start")
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, %error, "follower cannot move its log start")
+            }
+            Err(error) => tracing::warn!(%error, "follower log start task failed"),
         }
     }
     Ok(healthy)

@@ -78,7 +78,9 @@ impl Replication {
         let now = now_ms();
         let mut leading = HashMap::new();
         let mut following: BTreeMap<i32, Vec<Followed>> = BTreeMap::new();
-        let previous = std::mem::take(&mut self.lock().leading);
+        // Kept serving until the new roles replace them: a new leader epoch's checkpoint is an
+        // fsync per partition, and requests for partitions whose role is unchanged go on meanwhile.
+        let previous = self.lock().leading.clone();
         for topic in broker.topics.all() {
             for (index, log) in topic.hosted() {
                 let Some(leadership) = topic.leadership(index) else { continue };

@@ -232,9 +232,8 @@ impl Topics {
 
     /// Where new partitions `first..first + count` of a topic go, replicated `replication_factor`
     /// times, over the brokers that may take replicas: this node alone on a single node, the
-    /// unfenced brokers of a cluster (for an internal topic, this node alone: its coordinator
-    /// lives here, see README's cluster section). Kafka's random start, so that topics do not all
-    /// begin on one broker.
+    /// unfenced brokers of a cluster. Kafka's random start, so that topics do not all begin on
+    /// one broker.
     fn place(
         &self,
         metadata: &Metadata,
@@ -283,7 +282,9 @@ impl Topics {
         let NewTopic { name, partitions, replication_factor, overrides, internal } = new;
         let mut metadata = self.lock_changes();
         self.check_new_locked(&metadata, name, partitions, replication_factor, &overrides)?;
-        let placed = if internal && matches!(metadata.store, Store::Quorum(_)) {
+        // An internal topic of one replica in a cluster (`__transaction_state`, whose coordinator
+        // does not move) is placed whole on the member that creates it.
+        let placed = if internal && replication_factor == 1 && matches!(metadata.store, Store::Quorum(_)) {
             vec![vec![self.node]; usize::try_from(partitions).unwrap_or(0)]
         } else {
             self.place(&metadata, 0, partitions, replication_factor)?

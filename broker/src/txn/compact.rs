@@ -27,7 +27,7 @@ pub(super) fn compact_due(inner: &mut Inner, log: &OffsetsLog, appended: &[(i32,
             (end, end)
         } else {
             match log.append(&records, now_ms).map(|mut pending| pending.pop()) {
-                Ok(Some((_, append))) => (append.info.base_offset, append.info.last_offset + 1),
+                Ok(Some((_, append))) => (append.append.info.base_offset, append.append.info.last_offset + 1),
                 Ok(None) => continue,
                 Err(error) => {
                     tracing::warn!(partition = p, %error, "cannot write a __transaction_state snapshot");

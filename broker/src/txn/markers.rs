@@ -27,6 +27,9 @@ const RETRY_MS: u64 = 1000;
 pub enum MarkerError {
     #[error("no partition {0:?} here")]
     UnknownPartition(TopicPartition),
+    /// Another broker leads it (a cluster): writing to this replica would fork its log.
+    #[error("this broker does not lead {0:?}; markers for other brokers' partitions are not built")]
+    NotLeader(TopicPartition),
     #[error(transparent)]
     Append(#[from] AppendError),
     #[error(transparent)]
@@ -40,6 +43,9 @@ pub async fn write_marker(broker: &Broker, tp: &TopicPartition, marker: &Marker)
         .partition(tp.partition)
         .zip(topic.leadership(tp.partition))
         .ok_or_else(|| MarkerError::UnknownPartition(tp.clone()))?;
+    if !leadership.is_led_by(broker.node_id()) {
+        return Err(MarkerError::NotLeader(tp.clone()));
+    }
     let now = now_ms();
     let batch = marker_batch(marker, now);
     let pending = crate::blocking::append(AppendOrigin::Coordinator, partition, batch, leadership.leader_epoch, now)?;

@@ -22,14 +22,15 @@ pub mod markers;
 pub mod partition_check;
 pub mod ticker;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use strata_log::{LogManager, PendingAppend};
+use strata_log::LogManager;
 use strata_txn::{Coordinator, Outcome, TxnConfig, TxnRecord, WriteMarkers};
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use crate::config::BrokerConfig;
-use crate::groups::{Counters, OffsetsLog, Replayed, StoreError, wait_all};
+use crate::groups::{CoordinatorAppend, Counters, OffsetsLog, Replayed, StoreError, wait_all};
 use crate::producer_ids::ProducerIds;
 use crate::state::now_ms;
 use crate::topics::{NewTopic, TopicError, Topics};
@@ -125,7 +126,7 @@ impl Transactions {
         let (coordinator, counts) = crate::blocking::run(|| self.replay())?;
         let pending = coordinator.pending_markers();
         inner.coordinator = Some(coordinator);
-        inner.compaction = Counters::new(counts);
+        inner.compaction = counters(counts);
         Ok(pending)
     }
 
@@ -226,14 +227,14 @@ impl Transactions {
 
     /// Queues `records` under the lock, counts them for compaction, and snapshots partitions
     /// that are due.
-    fn queue_locked(&self, inner: &mut Inner, records: &[TxnRecord]) -> Result<Vec<PendingAppend>, StoreError> {
+    fn queue_locked(&self, inner: &mut Inner, records: &[TxnRecord]) -> Result<Vec<CoordinatorAppend>, StoreError> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let now = now_ms();
         let pending = self.log.append(records, now)?;
         inner.compaction.count(records.iter().map(|r| r.partition));
-        let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.info.last_offset + 1)).collect();
+        let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.append.info.last_offset + 1)).collect();
         for &(p, end) in &appended {
             if let Some(queued) = usize::try_from(p).ok().and_then(|i| inner.queued_end.get_mut(i)) {
                 *queued = end;
@@ -246,7 +247,11 @@ impl Transactions {
     /// Waits for the appends. After a failure, once every append queued so far has been
     /// written or has failed, replaces the coordinator with one replayed from the log (unless a
     /// rebuild already happened since the call, `rebuilds` being the count it saw).
-    async fn finish(&self, pending: Result<Vec<PendingAppend>, StoreError>, rebuilds: u64) -> Result<(), StoreError> {
+    async fn finish(
+        &self,
+        pending: Result<Vec<CoordinatorAppend>, StoreError>,
+        rebuilds: u64,
+    ) -> Result<(), StoreError> {
         let Err(error) = wait_all(pending).await else { return Ok(()) };
         tracing::error!(%error, "transaction coordinator records not written; rebuilding from {TXN_STATE_TOPIC}");
         let mut inner = self.lock().await;
@@ -254,7 +259,7 @@ impl Transactions {
             self.log.settle(&inner.queued_end).await;
             match crate::blocking::run(|| self.replay()) {
                 Ok((coordinator, counts)) => {
-                    (inner.coordinator, inner.compaction) = (Some(coordinator), Counters::new(counts));
+                    (inner.coordinator, inner.compaction) = (Some(coordinator), counters(counts));
                     inner.rebuilds += 1;
                     tracing::warn!(rebuilds = inner.rebuilds, "transaction coordinator rebuilt");
                 }
@@ -265,12 +270,13 @@ impl Transactions {
     }
 
     /// A coordinator replayed from the log, and the records each partition held.
-    fn replay(&self) -> Result<(Coordinator, Vec<u64>), StoreError> {
+    fn replay(&self) -> Result<(Coordinator, BTreeMap<i32, u64>), StoreError> {
         let ids = Box::new(ids::BrokerProducerIds::new(Arc::clone(&self.ids)));
         let mut replayer = Coordinator::replayer(self.config.clone(), ids);
         let started = std::time::Instant::now();
         // `__transaction_state` holds plain records only (no transactions, no markers).
-        let counts = self.log.replay(&mut |item| match item {
+        let which: Vec<i32> = self.log.writable().into_keys().collect();
+        let counts = self.log.replay(&which, &mut |item| match item {
             Replayed::Record { key, value, .. } => replayer.apply(key, value),
             Replayed::Marker { .. } => Ok(()),
         })?;
@@ -285,4 +291,13 @@ impl Transactions {
         );
         Ok((coordinator, counts))
     }
+}
+
+/// Compaction counters starting from what replay read from each partition.
+fn counters(replayed: BTreeMap<i32, u64>) -> Counters {
+    let mut counters = Counters::new(Vec::new());
+    for (partition, records) in replayed {
+        counters.replayed(partition, records);
+    }
+    counters
 }
