@@ -511,6 +511,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "Partitions of __transaction_state (applied when the topic is created).",
     },
     BrokerSetting {
+        name: "transaction.state.log.replication.factor",
+        kind: ValueKind::Int { min: 1 },
+        default: "3",
+        topic_setting: None,
+        doc: "Replicas of each __transaction_state partition in a cluster, created once this many brokers are live; a single node keeps one.",
+    },
+    BrokerSetting {
         name: "transaction.max.timeout.ms",
         kind: ValueKind::Int { min: 1 },
         default: "900000",
@@ -562,7 +569,6 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir",
-    "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
     "log.cleaner.enable",
     "zookeeper.connect",

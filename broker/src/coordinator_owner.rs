@@ -3,18 +3,20 @@
 //! transactional id. On a single node it always does. In a cluster a request for a key another
 //! broker coordinates gets NOT_COORDINATOR, as Kafka answers it, and the client looks the
 //! coordinator up again (FindCoordinator); a group whose partition this broker leads but has not
-//! loaded yet gets COORDINATOR_LOAD_IN_PROGRESS. [`follow_leadership`] moves the group
-//! coordinator with the leadership of `__consumer_offsets`.
+//! loaded yet gets COORDINATOR_LOAD_IN_PROGRESS (a transactional id, likewise).
+//! [`follow_leadership`] moves both coordinators with the leadership of their topics.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 
-use crate::groups::{Groups, OFFSETS_TOPIC};
+use strata_log::LogManager;
+
+use crate::config::BrokerConfig;
+use crate::groups::{Groups, Leaders, OFFSETS_TOPIC};
 use crate::state::Broker;
-use crate::topics::TopicError;
-use crate::txn::TXN_STATE_TOPIC;
+use crate::topics::{Topic, TopicError, Topics};
+use crate::txn::{TXN_STATE_TOPIC, Transactions};
 
 /// `Err(NOT_COORDINATOR)` unless this broker coordinates group `group_id`.
 pub fn check_group(broker: &Broker, group_id: &str) -> Result<(), ResponseError> {
@@ -25,7 +27,9 @@ pub fn check_group(broker: &Broker, group_id: &str) -> Result<(), ResponseError>
 
 /// `Err(NOT_COORDINATOR)` unless this broker coordinates transactional id `transactional_id`.
 pub fn check_transaction(broker: &Broker, transactional_id: &str) -> Result<(), ResponseError> {
-    check(broker, TXN_STATE_TOPIC, broker.txns.partition_for(transactional_id))
+    let partition = broker.txns.partition_for(transactional_id);
+    check(broker, TXN_STATE_TOPIC, partition)?;
+    if broker.txns.is_loaded(partition) { Ok(()) } else { Err(ResponseError::CoordinatorLoadInProgress) }
 }
 
 fn check(broker: &Broker, topic: &str, partition: i32) -> Result<(), ResponseError> {
@@ -35,21 +39,41 @@ fn check(broker: &Broker, topic: &str, partition: i32) -> Result<(), ResponseErr
 }
 
 /// In a cluster, after the replicas took their roles for a metadata change: creates
-/// `__consumer_offsets` once enough brokers are live, and has the group coordinator load the
-/// partitions of it this broker now leads and unload the others.
+/// `__consumer_offsets` and `__transaction_state` once enough brokers are live, and has each
+/// coordinator load the partitions of its topic this broker now leads and unload the others (the
+/// transaction coordinator then writes the markers of the loaded transactions left preparing).
 pub async fn follow_leadership(broker: &Arc<Broker>) {
-    if broker.topics.get(OFFSETS_TOPIC).is_none() {
-        match Groups::create_topic(&broker.log, &broker.topics, &broker.config) {
-            Ok(()) => {}
-            Err(TopicError::Placement(error)) => {
-                tracing::debug!(%error, "{OFFSETS_TOPIC} waits for enough live brokers");
-            }
-            Err(error) => tracing::warn!(%error, "cannot create {OFFSETS_TOPIC}"),
-        }
+    create_missing(broker, OFFSETS_TOPIC, Groups::create_topic);
+    create_missing(broker, TXN_STATE_TOPIC, Transactions::create_topic);
+    if let Some((topic, leaders)) = led(broker, OFFSETS_TOPIC) {
+        broker.groups.follow(topic, leaders).await;
     }
-    let Some(topic) = broker.topics.get(OFFSETS_TOPIC) else { return };
+    if let Some((topic, leaders)) = led(broker, TXN_STATE_TOPIC) {
+        let pending = broker.txns.follow(topic, leaders).await;
+        crate::txn::markers::spawn(broker, pending);
+    }
+}
+
+type Create = fn(&LogManager, &Topics, &BrokerConfig) -> Result<(), TopicError>;
+
+/// Creates internal topic `name` with `create` if it does not exist yet.
+fn create_missing(broker: &Broker, name: &str, create: Create) {
+    if broker.topics.get(name).is_some() {
+        return;
+    }
+    match create(&broker.log, &broker.topics, &broker.config) {
+        Ok(()) => {}
+        Err(TopicError::Placement(error)) => tracing::debug!(%error, "{name} waits for enough live brokers"),
+        Err(error) => tracing::warn!(%error, "cannot create {name}"),
+    }
+}
+
+/// Internal topic `name` and the leader states of its partitions this broker leads (and holds),
+/// each in its current leader epoch.
+fn led(broker: &Broker, name: &str) -> Option<(Arc<Topic>, Leaders)> {
+    let topic = broker.topics.get(name)?;
     let node = broker.node_id();
-    let mut leaders = HashMap::new();
+    let mut leaders = Leaders::new();
     for (index, _) in topic.hosted() {
         let Some(leadership) = topic.leadership(index).filter(|l| l.is_led_by(node)) else { continue };
         let state = broker.replication.leading(topic.id, index).filter(|s| s.leader_epoch == leadership.leader_epoch);
@@ -57,5 +81,5 @@ pub async fn follow_leadership(broker: &Arc<Broker>) {
             leaders.insert(index, state);
         }
     }
-    broker.groups.follow(topic, leaders).await;
+    Some((topic, leaders))
 }

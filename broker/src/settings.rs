@@ -180,6 +180,7 @@ settings! {
     group_max_session_timeout_ms: i32 = "group.max.session.timeout.ms",
     group_initial_rebalance_delay_ms: i32 = "group.initial.rebalance.delay.ms",
     transaction_state_log_num_partitions: i32 = "transaction.state.log.num.partitions",
+    transaction_state_log_replication_factor: i32 = "transaction.state.log.replication.factor",
     transaction_max_timeout_ms: i32 = "transaction.max.timeout.ms",
     transactional_id_expiration_ms: i32 = "transactional.id.expiration.ms",
     /// The transaction coordinator's longest sleep between looks for timed-out transactions.

@@ -15,14 +15,14 @@ use strata_log::{LogManager, LogOptions};
 use strata_txn::{AddPartitionsRequest, EndTxnRequest, InitProducerIdRequest, TxnState, TxnVersion};
 
 /// The broker's coordinator over a one-partition `__transaction_state` in `dir`, loaded.
-async fn open(dir: &std::path::Path) -> (LogManager, Transactions) {
+async fn open(dir: &std::path::Path) -> (LogManager, Topics, Transactions) {
     let args =
         ["strata", "--data-dir", dir.to_str().expect("utf-8"), "--override", "transaction.state.log.num.partitions=1"];
     let config = BrokerConfig::from_cli(Cli::parse_from(args)).expect("valid config");
     let log = LogManager::open(dir, LogOptions::default()).expect("log");
     let topics = Topics::load(&log, &config, 0).expect("topics");
     let txns = Transactions::open(&log, &topics, &config, Arc::new(ProducerIds::new(dir))).expect("coordinator");
-    (log, txns)
+    (log, topics, txns)
 }
 
 async fn init(txns: &Transactions, id: &str) -> (i64, i16) {
@@ -43,7 +43,7 @@ async fn markers_not_written_before_a_stop_are_handed_back_after_the_replay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tp = TopicPartition::new("out", 0);
     let expected = {
-        let (log, txns) = open(dir.path()).await;
+        let (log, _topics, txns) = open(dir.path()).await;
         assert!(txns.load().await.expect("replay").is_empty());
         let (producer_id, producer_epoch) = init(&txns, "t").await;
         let add = AddPartitionsRequest {
@@ -62,7 +62,7 @@ async fn markers_not_written_before_a_stop_are_handed_back_after_the_replay() {
         log.shutdown().expect("clean stop");
         markers
     };
-    let (_log, txns) = open(dir.path()).await;
+    let (_log, _topics, txns) = open(dir.path()).await;
     let pending = txns.load().await.expect("replay");
     assert_eq!(pending, expected, "the same markers, to be written again");
     assert_eq!(pending[0].partitions, vec![tp]);
@@ -78,7 +78,7 @@ async fn the_state_log_is_compacted_by_snapshot_and_replays_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ids: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     let before = {
-        let (log, txns) = open(dir.path()).await;
+        let (log, topics, txns) = open(dir.path()).await;
         txns.load().await.expect("replay");
         // More records than a partition takes before its snapshot (10,000).
         for round in 0..520 {
@@ -87,7 +87,8 @@ async fn the_state_log_is_compacted_by_snapshot_and_replays_the_same() {
                 assert_eq!(epoch, i16::try_from(round).expect("small"));
             }
         }
-        let partition = Arc::clone(txns.log().partition(0).expect("partition 0"));
+        let topic = topics.get(strata_broker::txn::TXN_STATE_TOPIC).expect("the state topic");
+        let partition = Arc::clone(topic.partition(0).expect("partition 0"));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while partition.log_start_offset() == 0 {
             assert!(std::time::Instant::now() < deadline, "the log start never moved");
@@ -101,7 +102,7 @@ async fn the_state_log_is_compacted_by_snapshot_and_replays_the_same() {
         log.shutdown().expect("clean stop");
         snapshot.expect("loaded")
     };
-    let (_log, txns) = open(dir.path()).await;
+    let (_log, _topics, txns) = open(dir.path()).await;
     txns.load().await.expect("replay");
     let after = txns.read(|c| ids.iter().map(|id| c.describe_transaction(id)).collect::<Vec<_>>()).await;
     assert_eq!(after.expect("loaded"), before, "the compacted log replays to the same state");

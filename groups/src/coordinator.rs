@@ -105,14 +105,11 @@ impl Coordinator {
     /// not hold (just unloaded or never loaded): a broker that gains the leadership of an offsets
     /// partition loads it beside the ones it already coordinates.
     pub fn absorb(&mut self, loaded: Coordinator) {
-        for (group_id, group) in loaded.groups {
-            debug_assert!(
-                self.groups.values().all(|g| g.partition != group.partition),
-                "partition {} is loaded twice",
-                group.partition
-            );
-            self.groups.insert(group_id, group);
-        }
+        debug_assert!(
+            self.groups.values().all(|held| loaded.groups.values().all(|g| g.partition != held.partition)),
+            "a partition is loaded twice"
+        );
+        self.groups.extend(loaded.groups);
     }
 
     /// Creates the group if it does not exist.

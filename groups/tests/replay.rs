@@ -248,3 +248,18 @@ proptest! {
         prop_assert!(h.parked.is_empty(), "still parked: {:?}", h.parked);
     }
 }
+
+#[test]
+fn a_partition_unloaded_and_loaded_again_from_the_log_comes_back_whole() {
+    let mut h = Harness::new();
+    let (a, generation) = h.stable_single(b"x");
+    h.commit(&a, generation, "t", 0, 42);
+    let before = (h.c.group_summary(GROUP), h.c.offset_fetch(GROUP, None, false));
+    let partition = h.c.partition_for(GROUP);
+    let other = (partition + 1) % config().offsets_topic_partitions;
+    assert_eq!(h.c.unload_partition(other), 0, "another partition holds none of its groups");
+    assert_eq!(h.c.unload_partition(partition), 1, "the group goes with its partition");
+    assert_eq!(h.c.group_summary(GROUP), None);
+    h.c.absorb(Harness::replay(&h.log, config(), h.now));
+    assert_eq!((h.c.group_summary(GROUP), h.c.offset_fetch(GROUP, None, false)), before);
+}

@@ -8,7 +8,8 @@
 //! a follower and cuts them: every replica ends with the new leader's log. A partition whose
 //! in-sync replicas are all gone waits for one, unless `unclean.leader.election.enable` lets
 //! the controller give it an out-of-sync replica (and lose what that one lacks). The group
-//! coordinator moves with the leadership of its `__consumer_offsets` partition, with every commit.
+//! coordinator moves with the leadership of its `__consumer_offsets` partition, with every commit,
+//! and the transaction coordinator with its `__transaction_state` partition, with each producer.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -464,4 +465,58 @@ fn the_group_coordinator_moves_with_its_offsets_partition_and_keeps_every_commit
     });
     let victim_bootstrap = cluster.node(victim).bootstrap().to_string();
     assert_eq!(committed(&victim_bootstrap, group, "tracked"), [44, 55, 66], "the commit made in its absence");
+}
+
+/// InitProducerId for transactional id `id` at its coordinator, found through the first broker
+/// of `bootstrap`, once one answers: the producer id and epoch.
+fn init_producer_id(bootstrap: &str, id: &str) -> (i64, i16) {
+    use kafka_protocol::messages::{FindCoordinatorRequest, InitProducerIdRequest, ProducerId, TransactionalId};
+    use kafka_protocol::protocol::StrBytes;
+    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
+    let find = FindCoordinatorRequest::default().with_key_type(1).with_key(StrBytes::from_string(id.to_string()));
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id.to_string()))))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    eventually(CONVERGE, "the transactional id's coordinator answers InitProducerId", || {
+        let found = RawConn::connect(first).request(3, &find);
+        if found.error_code != codes::NONE {
+            return None;
+        }
+        // The coordinator named may be one just killed, until it is fenced.
+        let stream = std::net::TcpStream::connect(format!("{}:{}", found.host.as_str(), found.port)).ok()?;
+        let answer = RawConn::from_stream(stream).request(4, &init);
+        (answer.error_code == codes::NONE).then_some((answer.producer_id.0, answer.producer_epoch))
+    })
+}
+
+#[test]
+fn the_transaction_coordinator_moves_with_its_partition_and_keeps_each_producer() {
+    let mut cluster = Cluster::start(3, &[("replica.lag.time.max.ms", LAG_MAX_MS)]);
+    let bootstrap = cluster.bootstrap();
+    let all = BTreeSet::from([1, 2, 3]);
+    eventually(CONVERGE, "__transaction_state exists with every replica in sync", || {
+        let known = partitions(&bootstrap, "__transaction_state");
+        (known.len() == 50 && known.iter().all(|(l, _, isr)| *l >= 1 && *isr == all)).then_some(())
+    });
+    let id = "moving-producer";
+    let (producer_id, epoch) = init_producer_id(&bootstrap, id);
+    assert_eq!(init_producer_id(&bootstrap, id), (producer_id, epoch + 1), "a second init bumps the epoch");
+
+    // SIGKILL the coordinator: the new leader of the id's partition loads the producer.
+    let find = kafka_protocol::messages::FindCoordinatorRequest::default()
+        .with_key_type(1)
+        .with_key(kafka_protocol::protocol::StrBytes::from_static_str(id));
+    let victim = RawConn::connect(bootstrap.split(',').next().unwrap_or(&bootstrap)).request(3, &find).node_id.0;
+    assert!(victim >= 1, "a coordinator is named");
+    let survivor = if victim == 1 { 2 } else { 1 };
+    let survivor_bootstrap = cluster.node(survivor).bootstrap().to_string();
+    cluster.node(victim).kill();
+    let killed_at = Instant::now();
+    let after = init_producer_id(&survivor_bootstrap, id);
+    eprintln!("transaction coordinator {victim} killed: the id was served again after {:?}", killed_at.elapsed());
+    assert_eq!(after, (producer_id, epoch + 2), "the same producer, its epoch bumped once more");
+    let successor = RawConn::connect(&survivor_bootstrap).request(3, &find).node_id.0;
+    assert_ne!(successor, victim, "another broker coordinates the id");
 }

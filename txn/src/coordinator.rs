@@ -54,6 +54,27 @@ impl Coordinator {
         self.txns.is_empty()
     }
 
+    /// Stops coordinating the transactional ids of `__transaction_state` partition `partition`
+    /// (its leadership moved to another broker): drops their state. Returns how many.
+    pub fn unload_partition(&mut self, partition: i32) -> usize {
+        let partitions = self.config.state_log_partitions;
+        let before = self.txns.len();
+        self.txns.retain(|id, _| strata_groups::offsets_partition_for(id, partitions) != partition);
+        before - self.txns.len()
+    }
+
+    /// Takes over the transactional ids of `loaded`, a coordinator replayed from partitions this
+    /// one does not hold; returns the markers of those of them that were preparing, which the
+    /// broker writes (as Kafka's coordinator completes them on loading a partition).
+    pub fn absorb(&mut self, loaded: Coordinator) -> Vec<WriteMarkers> {
+        let pending = loaded.pending_markers();
+        for (id, meta) in loaded.txns {
+            debug_assert!(!self.txns.contains_key(&id), "transactional id {id} is loaded twice");
+            self.txns.insert(id, meta);
+        }
+        pending
+    }
+
     /// The markers still to be written: those of every transaction in PrepareCommit or
     /// PrepareAbort. After a replay the broker sends these (Kafka does the same on load). One
     /// with no partitions (an empty abort cut short by a crash) has nothing to write: the broker

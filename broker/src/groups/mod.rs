@@ -46,12 +46,11 @@ use strata_log::LogManager;
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
 use crate::config::BrokerConfig;
-use crate::replication::LeaderState;
 use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, Topic, TopicError, Topics};
 
 pub(crate) use compact::{Counters, move_log_start, topic_overrides as internal_topic_overrides};
-pub use store::{CoordinatorAppend, KeyedRecord, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
+pub use store::{CoordinatorAppend, KeyedRecord, Leaders, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +177,7 @@ impl Groups {
 
     /// Loads and unloads partitions so that this cluster member coordinates the groups of the
     /// partitions of `topic` it leads (`leaders`, each in its current leader epoch) and no others.
-    pub async fn follow(&self, topic: Arc<Topic>, leaders: HashMap<i32, Arc<LeaderState>>) {
+    pub async fn follow(&self, topic: Arc<Topic>, leaders: Leaders) {
         let mut inner = self.lock().await;
         let offsets = OffsetsLog::led(topic, leaders);
         match crate::blocking::run(|| reload(&mut inner, offsets, &self.config)) {

@@ -96,6 +96,9 @@ pub enum Replayed<'a> {
 /// What replay feeds each record and marker to: a coordinator's replayer.
 pub type Apply<'a> = dyn FnMut(Replayed<'_>) -> Result<(), RecordError> + 'a;
 
+/// The leader state of each partition of an internal topic this broker leads, by partition.
+pub type Leaders = HashMap<i32, Arc<LeaderState>>;
+
 /// The partitions of an internal topic (`__consumer_offsets`, `__transaction_state`) a coordinator
 /// writes to and replays: on a single node every partition; in a cluster the ones this broker
 /// leads, each in the leader epoch it was loaded in (`leaders`): a write to any other is refused,
@@ -105,7 +108,7 @@ pub type Apply<'a> = dyn FnMut(Replayed<'_>) -> Result<(), RecordError> + 'a;
 pub struct OffsetsLog {
     topic: Arc<Topic>,
     /// `None` on a single node; in a cluster, the leader state of each partition loaded.
-    leaders: Option<HashMap<i32, Arc<LeaderState>>>,
+    leaders: Option<Leaders>,
 }
 
 /// A queued append of coordinator records; [`CoordinatorAppend::wait`] resolves once it is
@@ -142,7 +145,7 @@ impl OffsetsLog {
     }
 
     /// The partitions of `topic` this cluster member leads, with their leader states.
-    pub fn led(topic: Arc<Topic>, leaders: HashMap<i32, Arc<LeaderState>>) -> Self {
+    pub fn led(topic: Arc<Topic>, leaders: Leaders) -> Self {
         OffsetsLog { topic, leaders: Some(leaders) }
     }
 

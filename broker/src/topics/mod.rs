@@ -282,13 +282,7 @@ impl Topics {
         let NewTopic { name, partitions, replication_factor, overrides, internal } = new;
         let mut metadata = self.lock_changes();
         self.check_new_locked(&metadata, name, partitions, replication_factor, &overrides)?;
-        // An internal topic of one replica in a cluster (`__transaction_state`, whose coordinator
-        // does not move) is placed whole on the member that creates it.
-        let placed = if internal && replication_factor == 1 && matches!(metadata.store, Store::Quorum(_)) {
-            vec![vec![self.node]; usize::try_from(partitions).unwrap_or(0)]
-        } else {
-            self.place(&metadata, 0, partitions, replication_factor)?
-        };
+        let placed = self.place(&metadata, 0, partitions, replication_factor)?;
         let image = TopicImage {
             name: name.to_string(),
             id: Uuid::new_v4(),

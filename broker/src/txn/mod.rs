@@ -15,6 +15,10 @@
 //!   COORDINATOR_LOAD_IN_PROGRESS. After loading, the markers of transactions that were
 //!   preparing when the broker stopped are written again.
 //! - Compaction (`compact.rs`) snapshots a partition once enough records accumulate.
+//! - In a cluster the coordinator follows leadership as the group coordinator does
+//!   ([`Transactions::follow`]): it loads the `__transaction_state` partitions this broker comes
+//!   to lead (writing the markers of their transactions left preparing) and unloads the others;
+//!   its writes wait for the in-sync replicas.
 
 mod compact;
 pub mod ids;
@@ -30,10 +34,10 @@ use strata_txn::{Coordinator, Outcome, TxnConfig, TxnRecord, WriteMarkers};
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use crate::config::BrokerConfig;
-use crate::groups::{CoordinatorAppend, Counters, OffsetsLog, Replayed, StoreError, wait_all};
+use crate::groups::{CoordinatorAppend, Counters, Leaders, OffsetsLog, Replayed, StoreError, wait_all};
 use crate::producer_ids::ProducerIds;
 use crate::state::now_ms;
-use crate::topics::{NewTopic, TopicError, Topics};
+use crate::topics::{NewTopic, Topic, TopicError, Topics};
 
 /// The internal topic's name, as Kafka's.
 pub const TXN_STATE_TOPIC: &str = "__transaction_state";
@@ -63,12 +67,17 @@ struct Inner {
     queued_end: Vec<i64>,
     /// How many times the coordinator was rebuilt after a failed write.
     rebuilds: u64,
+    /// The partitions written to and loaded (`None` in a cluster until this broker follows the
+    /// leadership of `__transaction_state`).
+    log: Option<OffsetsLog>,
 }
 
 /// The broker's transaction coordinator.
 pub struct Transactions {
     inner: Mutex<Inner>,
-    log: OffsetsLog,
+    /// The partitions loaded, with the leader epoch each was loaded in (the coordinator epoch of
+    /// its markers), readable without the coordinator's lock; changed under it.
+    loaded: std::sync::RwLock<BTreeMap<i32, i32>>,
     config: TxnConfig,
     ids: Arc<ProducerIds>,
     /// Woken when a call may have moved the next deadline earlier.
@@ -81,53 +90,139 @@ impl std::fmt::Debug for Transactions {
     }
 }
 
+/// `__transaction_state` as it is created, with `replication_factor` replicas of each partition.
+fn txn_state_topic(config: &BrokerConfig, replication_factor: i32) -> NewTopic<'static> {
+    NewTopic {
+        name: TXN_STATE_TOPIC,
+        partitions: config.settings.transaction_state_log_num_partitions,
+        replication_factor,
+        overrides: crate::groups::internal_topic_overrides(),
+        internal: true,
+    }
+}
+
 impl Transactions {
-    /// Creates `__transaction_state` if it is missing; the coordinator is loaded later
-    /// ([`Transactions::load`]). An existing topic keeps its partition count (as in Kafka,
-    /// `transaction.state.log.num.partitions` only applies at creation).
+    /// On a single node: creates `__transaction_state` if it is missing; the coordinator is
+    /// loaded later ([`Transactions::load`]). An existing topic keeps its partition count (as in
+    /// Kafka, `transaction.state.log.num.partitions` only applies at creation). In a cluster the
+    /// coordinator starts empty: the topic is created once enough brokers are live
+    /// ([`Transactions::create_topic`]) and its partitions are loaded as this broker comes to
+    /// lead them ([`Transactions::follow`]).
     pub fn open(
         log: &LogManager,
         topics: &Topics,
         config: &BrokerConfig,
         ids: Arc<ProducerIds>,
     ) -> Result<Transactions, TxnStartError> {
-        let new = NewTopic {
-            name: TXN_STATE_TOPIC,
-            partitions: config.settings.transaction_state_log_num_partitions,
-            replication_factor: 1,
-            overrides: crate::groups::internal_topic_overrides(),
-            internal: true,
-        };
-        let topic = topics.get_or_create(log, config, new, now_ms())?;
         let settings = &config.settings;
+        let (partitions, offsets) = if topics.cluster_image().is_some() {
+            let existing = topics.get(TXN_STATE_TOPIC).map(|t| t.partition_count());
+            (existing.unwrap_or(settings.transaction_state_log_num_partitions), None)
+        } else {
+            let topic = topics.get_or_create(log, config, txn_state_topic(config, 1), now_ms())?;
+            (topic.partition_count(), Some(OffsetsLog::new(topic)))
+        };
         let txn_config = TxnConfig {
             transaction_max_timeout_ms: settings.transaction_max_timeout_ms,
             transactional_id_expiration_ms: i64::from(settings.transactional_id_expiration_ms),
-            state_log_partitions: topic.partition_count(),
+            state_log_partitions: partitions,
         };
-        let log = OffsetsLog::new(topic);
+        let cluster = offsets.is_none();
         let inner = Inner {
-            coordinator: None,
-            compaction: Counters::new(vec![0; log.partition_count()]),
-            queued_end: vec![0; log.partition_count()],
+            // A cluster member serves at once, with nothing loaded until it leads a partition.
+            coordinator: cluster
+                .then(|| Coordinator::new(txn_config.clone(), Box::new(ids::BrokerProducerIds::new(Arc::clone(&ids))))),
+            compaction: Counters::new(Vec::new()),
+            queued_end: Vec::new(),
             rebuilds: 0,
+            log: offsets,
         };
-        Ok(Transactions { inner: Mutex::new(inner), log, config: txn_config, ids, wake: Notify::new() })
+        Ok(Transactions {
+            inner: Mutex::new(inner),
+            loaded: Default::default(),
+            config: txn_config,
+            ids,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Creates `__transaction_state` in a cluster, with `transaction.state.log.replication.factor`
+    /// replicas of each partition: refused while fewer brokers are live, as Kafka's controller
+    /// refuses it; the caller tries again as brokers join.
+    pub fn create_topic(log: &LogManager, topics: &Topics, config: &BrokerConfig) -> Result<(), TopicError> {
+        let factor = config.settings.transaction_state_log_replication_factor;
+        topics.get_or_create(log, config, txn_state_topic(config, factor), now_ms()).map(|_| ())
     }
 
     async fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().await
     }
 
-    /// Replays `__transaction_state` and starts serving. Returns the markers of transactions
+    /// Replays `__transaction_state` and starts serving (a single node; a cluster member loads
+    /// as it follows leadership and is already serving). Returns the markers of transactions
     /// that were preparing when the broker stopped: the caller writes them.
     pub async fn load(&self) -> Result<Vec<WriteMarkers>, StoreError> {
         let mut inner = self.lock().await;
-        let (coordinator, counts) = crate::blocking::run(|| self.replay())?;
+        if inner.coordinator.is_some() {
+            return Ok(Vec::new());
+        }
+        let Some(log) = inner.log.clone() else { return Ok(Vec::new()) };
+        let which: Vec<i32> = log.writable().into_keys().collect();
+        let (coordinator, counts) = crate::blocking::run(|| self.replay(&log, &which))?;
         let pending = coordinator.pending_markers();
         inner.coordinator = Some(coordinator);
         inner.compaction = counters(counts);
+        inner.queued_end = vec![0; log.partition_count()];
+        *self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner) = log.writable();
         Ok(pending)
+    }
+
+    /// Loads and unloads partitions so that this cluster member coordinates the transactional
+    /// ids of the partitions of `topic` it leads (`leaders`) and no others. Returns the markers
+    /// of the loaded transactions that were preparing: the caller writes them.
+    pub async fn follow(&self, topic: Arc<Topic>, leaders: Leaders) -> Vec<WriteMarkers> {
+        let mut inner = self.lock().await;
+        let offsets = OffsetsLog::led(topic, leaders);
+        let wanted = offsets.writable();
+        let loaded = self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let stale: Vec<i32> = loaded.iter().filter(|(p, e)| wanted.get(p) != Some(e)).map(|(p, _)| *p).collect();
+        let fresh: Vec<i32> = wanted.iter().filter(|(p, e)| loaded.get(p) != Some(e)).map(|(p, _)| *p).collect();
+        inner.queued_end.resize(offsets.partition_count(), 0);
+        inner.log = Some(offsets.clone());
+        let Some(coordinator) = inner.coordinator.as_mut() else { return Vec::new() };
+        let mut unloaded = 0;
+        for &partition in stale.iter().chain(&fresh) {
+            unloaded += coordinator.unload_partition(partition);
+        }
+        if !stale.is_empty() {
+            tracing::info!(partitions = ?stale, transactional_ids = unloaded, "no longer coordinating these {TXN_STATE_TOPIC} partitions");
+        }
+        let mut now_loaded: BTreeMap<i32, i32> = loaded.into_iter().filter(|(p, _)| !stale.contains(p)).collect();
+        let mut pending = Vec::new();
+        if !fresh.is_empty() {
+            match crate::blocking::run(|| self.replay(&offsets, &fresh)) {
+                Ok((replayed, counts)) => {
+                    pending = coordinator.absorb(replayed);
+                    for (partition, count) in counts {
+                        inner.compaction.replayed(partition, count);
+                        if let Some(&epoch) = wanted.get(&partition) {
+                            now_loaded.insert(partition, epoch);
+                        }
+                    }
+                    tracing::info!(partitions = ?fresh, "coordinating the transactional ids of these {TXN_STATE_TOPIC} partitions");
+                }
+                Err(error) => tracing::error!(%error, "cannot load the {TXN_STATE_TOPIC} partitions this broker leads"),
+            }
+        }
+        *self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner) = now_loaded;
+        drop(inner);
+        self.wake.notify_one();
+        pending
+    }
+
+    /// Whether the transactional ids of `__transaction_state` partition `partition` are loaded.
+    pub fn is_loaded(&self, partition: i32) -> bool {
+        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(&partition)
     }
 
     /// Runs one coordinator call and returns its reply once its records are written, with the
@@ -209,15 +304,11 @@ impl Transactions {
         strata_groups::offsets_partition_for(transactional_id, self.config.state_log_partitions)
     }
 
-    /// The coordinator epoch markers carry: the leader epoch of the transactional id's
-    /// `__transaction_state` partition, as in Kafka.
+    /// The coordinator epoch markers carry: the leader epoch the transactional id's
+    /// `__transaction_state` partition was loaded in, as in Kafka.
     pub fn coordinator_epoch(&self, transactional_id: &str) -> i32 {
-        self.log.leader_epoch(self.partition_for(transactional_id)).unwrap_or(0)
-    }
-
-    /// The `__transaction_state` topic.
-    pub fn log(&self) -> &OffsetsLog {
-        &self.log
+        let partition = self.partition_for(transactional_id);
+        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&partition).copied().unwrap_or(0)
     }
 
     /// How many times the coordinator was rebuilt from the log after a failed write.
@@ -232,7 +323,8 @@ impl Transactions {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let pending = self.log.append(records, now)?;
+        let log = inner.log.clone().ok_or(StoreError::NotLeader(records.first().map_or(-1, |r| r.partition)))?;
+        let pending = log.append(records, now)?;
         inner.compaction.count(records.iter().map(|r| r.partition));
         let appended: Vec<(i32, i64)> = pending.iter().map(|(p, a)| (*p, a.append.info.last_offset + 1)).collect();
         for &(p, end) in &appended {
@@ -240,7 +332,7 @@ impl Transactions {
                 *queued = end;
             }
         }
-        compact::compact_due(inner, &self.log, &appended, now);
+        compact::compact_due(inner, &log, &appended, now);
         Ok(pending.into_iter().map(|(_, append)| append).collect())
     }
 
@@ -256,8 +348,17 @@ impl Transactions {
         tracing::error!(%error, "transaction coordinator records not written; rebuilding from {TXN_STATE_TOPIC}");
         let mut inner = self.lock().await;
         if inner.rebuilds == rebuilds {
-            self.log.settle(&inner.queued_end).await;
-            match crate::blocking::run(|| self.replay()) {
+            let log = inner.log.clone();
+            let which: Vec<i32> =
+                self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).keys().copied().collect();
+            let replayed = match &log {
+                Some(log) => {
+                    log.settle(&inner.queued_end).await;
+                    crate::blocking::run(|| self.replay(log, &which))
+                }
+                None => Ok((self.empty(), BTreeMap::new())),
+            };
+            match replayed {
                 Ok((coordinator, counts)) => {
                     (inner.coordinator, inner.compaction) = (Some(coordinator), counters(counts));
                     inner.rebuilds += 1;
@@ -269,14 +370,18 @@ impl Transactions {
         Err(error)
     }
 
-    /// A coordinator replayed from the log, and the records each partition held.
-    fn replay(&self) -> Result<(Coordinator, BTreeMap<i32, u64>), StoreError> {
+    /// A coordinator with nothing loaded.
+    fn empty(&self) -> Coordinator {
+        Coordinator::new(self.config.clone(), Box::new(ids::BrokerProducerIds::new(Arc::clone(&self.ids))))
+    }
+
+    /// A coordinator replayed from partitions `which` of `log`, and the records each held.
+    fn replay(&self, log: &OffsetsLog, which: &[i32]) -> Result<(Coordinator, BTreeMap<i32, u64>), StoreError> {
         let ids = Box::new(ids::BrokerProducerIds::new(Arc::clone(&self.ids)));
         let mut replayer = Coordinator::replayer(self.config.clone(), ids);
         let started = std::time::Instant::now();
         // `__transaction_state` holds plain records only (no transactions, no markers).
-        let which: Vec<i32> = self.log.writable().into_keys().collect();
-        let counts = self.log.replay(&which, &mut |item| match item {
+        let counts = log.replay(which, &mut |item| match item {
             Replayed::Record { key, value, .. } => replayer.apply(key, value),
             Replayed::Marker { .. } => Ok(()),
         })?;
