@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeLogDirsRequest, DescribeProducersRequest,
-    DescribeQuorumRequest, DescribeTransactionsRequest, ElectLeadersRequest, EndTxnRequest, ListTransactionsRequest,
-    WriteTxnMarkersRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AlterPartitionReassignmentsRequest, DescribeLogDirsRequest,
+    DescribeProducersRequest, DescribeQuorumRequest, DescribeTransactionsRequest, ElectLeadersRequest, EndTxnRequest,
+    ListPartitionReassignmentsRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -136,6 +136,8 @@ pub const ROUTES: &[Route] = &[
     route!(describe_log_dirs: DescribeLogDirsRequest),
     route!(describe_quorum: DescribeQuorumRequest),
     route!(elect_leaders: ElectLeadersRequest),
+    route!(alter_partition_reassignments: AlterPartitionReassignmentsRequest),
+    route!(list_partition_reassignments: ListPartitionReassignmentsRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
 ];
 

@@ -142,7 +142,13 @@ mod tests {
     }
 
     fn led_by(leader: i32, leader_epoch: i32) -> Leadership {
-        Leadership { leader, leader_epoch, replicas: vec![1, 2], isr: vec![1, 2], offline_replicas: Vec::new() }
+        Leadership {
+            leader,
+            leader_epoch,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            ..Leadership::new_partition(vec![1, 2])
+        }
     }
 
     #[test]

@@ -70,6 +70,8 @@ mod tests {
             replicas: replicas.to_vec(),
             isr: isr.to_vec(),
             offline_replicas: Vec::new(),
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }
     }
 

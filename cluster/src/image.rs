@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::leadership::Leadership;
+use crate::reassignment;
 use crate::records::{BrokerRegistration, ConfigResource, MetadataRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,7 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::PartitionIsr { topic_id, partition_id, leader_epoch, isr } => {
+                let live: Vec<i32> = self.brokers.values().filter(|b| !b.fenced).map(|b| b.broker_id).collect();
                 let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
                 let partition = *partition_id;
                 let leadership = usize::try_from(partition)
@@ -141,6 +143,11 @@ impl MetadataImage {
                     return Err(ApplyError::InvalidIsr { id: *topic_id, partition, isr: isr.clone() });
                 }
                 leadership.isr = isr.clone();
+                // A reassignment whose new replicas are all in sync now ends (on every member
+                // alike: the image is the same everywhere).
+                if let Some(done) = reassignment::complete_if_caught_up(leadership, |r| live.contains(&r)) {
+                    *leadership = done;
+                }
             }
             MetadataRecord::Config { resource: ConfigResource::Topic { topic_id }, name, value } => {
                 let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;

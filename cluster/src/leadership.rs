@@ -17,6 +17,12 @@ pub struct Leadership {
     pub isr: Vec<i32>,
     /// Replicas on nodes or log directories that are down.
     pub offline_replicas: Vec<i32>,
+    /// A reassignment's replicas still to catch up (in `replicas`, KIP-455's adding replicas).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// A reassignment's replicas to drop once the adding ones are in sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
 }
 
 impl Leadership {
@@ -29,6 +35,8 @@ impl Leadership {
             replicas: vec![node],
             isr: vec![node],
             offline_replicas: Vec::new(),
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }
     }
 
@@ -41,7 +49,14 @@ impl Leadership {
             isr: replicas.clone(),
             replicas,
             offline_replicas: Vec::new(),
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }
+    }
+
+    /// Whether a reassignment is under way.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
     }
 
     /// Whether `node` leads the partition.

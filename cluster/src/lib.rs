@@ -7,13 +7,15 @@
 //! - [`placement`]: which brokers hold a new partition's replicas and which of them leads;
 //! - [`election`]: the preferred and unclean leader elections an operator asks for;
 //! - [`liveness`]: which brokers the active controller fences or unfences, and how partition
-//!   leadership follows.
+//!   leadership follows;
+//! - [`reassignment`]: moving a partition to other replicas (AlterPartitionReassignments).
 
 pub mod election;
 pub mod image;
 pub mod leadership;
 pub mod liveness;
 pub mod placement;
+pub mod reassignment;
 pub mod records;
 
 pub use leadership::Leadership;

@@ -477,7 +477,8 @@ impl Topics {
 
     /// Makes the served topics those of `image`: topics gone are dropped with their logs, new
     /// and changed ones served as the image has them, with logs opened for the partitions this
-    /// node holds a replica of and each log's settings from the topic's overrides.
+    /// node holds a replica of (and deleted for those it no longer holds, after a reassignment)
+    /// and each log's settings from the topic's overrides.
     fn reconcile_with(
         &self,
         log: &LogManager,
@@ -505,12 +506,20 @@ impl Topics {
             let mut partitions = Vec::with_capacity(wanted.partitions.len());
             for (index, leadership) in (0..).zip(&wanted.partitions) {
                 let had = existing.and_then(|t| t.partition(index)).cloned();
+                let hosts = leadership.replicas.contains(&self.node);
                 let slot = match had {
-                    Some(partition) => {
+                    Some(partition) if hosts => {
                         partition.set_config(log_config);
                         Some(partition)
                     }
-                    None if leadership.replicas.contains(&self.node) => Some(
+                    Some(_) => {
+                        // A reassignment moved this replica away: its log goes (Kafka's StopReplica
+                        // with deletion).
+                        log.delete_partition(&wanted.name, index).map_err(|e| TopicError::Storage(e.to_string()))?;
+                        tracing::info!(topic = %wanted.name, partition = index, "replica moved away; its log is deleted");
+                        None
+                    }
+                    None if hosts => Some(
                         log.open_partition(&wanted.name, index, log_config, now_ms)
                             .map_err(|e| TopicError::Storage(format!("{}-{index}: {e}", wanted.name)))?,
                     ),
