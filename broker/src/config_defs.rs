@@ -203,6 +203,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "In a cluster: a follower that has not caught up with its leader's log end for this long leaves the partition's in-sync replicas (acks=all stops waiting for it) until it catches up again.",
     },
     BrokerSetting {
+        name: "replica.high.watermark.checkpoint.interval.ms",
+        kind: ValueKind::Int { min: 1 },
+        default: "5000",
+        topic_setting: None,
+        doc: "In a cluster: how often each partition's high watermark is saved to replication-offset-checkpoint, which bounds what a restarted replica serves until its leader or followers report.",
+    },
+    BrokerSetting {
         name: "unclean.leader.election.enable",
         kind: ValueKind::Bool,
         default: "false",

@@ -89,13 +89,16 @@ pub async fn serve(started: Started, shutdown: impl std::future::Future<Output =
     let group_ticker = tokio::spawn(groups::ticker::run(Arc::clone(&broker)));
     let follower = tokio::spawn(cluster::follow_image(Arc::clone(&broker)));
     let isr_shrinker = tokio::spawn(replication::shrink_lagging(Arc::clone(&broker)));
+    let checkpointer = tokio::spawn(replication::checkpoint::run(Arc::clone(&broker)));
     let txn_ticker = tokio::spawn(txn::ticker::run(Arc::clone(&broker)));
     server::run(listener, Arc::clone(&broker), shutdown).await;
     group_ticker.abort();
     txn_ticker.abort();
     follower.abort();
     isr_shrinker.abort();
+    checkpointer.abort();
     broker.replication.stop();
+    replication::checkpoint::write_final(&broker);
     if let Some(membership) = &broker.cluster {
         membership.leave(broker.node_id()).await;
     }

@@ -147,6 +147,7 @@ settings! {
     broker_session_timeout_ms: i64 = "broker.session.timeout.ms",
     broker_heartbeat_interval_ms: i64 = "broker.heartbeat.interval.ms",
     replica_lag_time_max_ms: i64 = "replica.lag.time.max.ms",
+    replica_high_watermark_checkpoint_interval_ms: i64 = "replica.high.watermark.checkpoint.interval.ms",
     /// KIP-392's selector of the replica a consumer should fetch from (empty: the leader).
     replica_selector_class: String = "replica.selector.class",
     /// This broker's rack (empty: none), for placement and Metadata.

@@ -34,6 +34,8 @@ pub enum StartError {
     Locked(#[from] crate::data_dir_lock::LockError),
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::replication::checkpoint::CheckpointError),
 }
 
 /// A broker as Metadata, DescribeCluster and FindCoordinator give it.
@@ -95,7 +97,14 @@ impl Broker {
             None => (None, crate::meta_properties::load_or_format(&config.data_dir, node)?.cluster_id),
         };
         let topics = match &cluster {
-            Some(membership) => Topics::load_cluster(&log, &config, Arc::clone(&membership.quorum), now_ms())?,
+            Some(membership) => {
+                let topics = Topics::load_cluster(&log, &config, Arc::clone(&membership.quorum), now_ms())?;
+                crate::replication::checkpoint::restore(
+                    &topics,
+                    &crate::replication::checkpoint::read(&config.data_dir)?,
+                );
+                topics
+            }
             None => Topics::load(&log, &config, now_ms())?,
         };
         let groups = crate::groups::Groups::open(&log, &topics, &config)?;

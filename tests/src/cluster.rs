@@ -131,8 +131,33 @@ impl Cluster {
                 std::thread::spawn(move || Broker::start(options))
             })
             .collect();
-        let brokers = starts.into_iter().map(|s| s.join().expect("a broker of the cluster started")).collect();
-        Cluster { brokers, network, _one_at_a_time: guard }
+        let brokers: Vec<Broker> =
+            starts.into_iter().map(|s| s.join().expect("a broker of the cluster started")).collect();
+        let cluster = Cluster { brokers, network, _one_at_a_time: guard };
+        cluster.wait_ready();
+        cluster
+    }
+
+    /// Waits until every broker lists all the others as live and (with three or more, the
+    /// internal topics' replication factor) the coordinators' internal topics have a leader for
+    /// every partition: a test then starts from a settled cluster, as after Kafka's start-up.
+    fn wait_ready(&self) {
+        let n = self.brokers.len();
+        let internal: &[&str] = if n >= 3 { &["__consumer_offsets", "__transaction_state"] } else { &[] };
+        for broker in &self.brokers {
+            eventually(
+                std::time::Duration::from_secs(60),
+                "every broker is live and the coordinators' topics led",
+                || {
+                    let mut conn = strata_testkit::raw::RawConn::connect(broker.bootstrap());
+                    let view = strata_testkit::requests::metadata(&mut conn, Some(internal), false);
+                    let led = view.topics.iter().all(|t| {
+                        t.error_code == 0 && !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader_id.0 >= 1)
+                    });
+                    (view.brokers.len() == n && view.topics.len() == internal.len() && led).then_some(())
+                },
+            );
+        }
     }
 
     /// Cuts node `id` off from the others and from the test (see [`Network::cut_off`]).

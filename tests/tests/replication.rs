@@ -10,6 +10,7 @@
 //! the controller give it an out-of-sync replica (and lose what that one lacks). The group
 //! coordinator moves with the leadership of its `__consumer_offsets` partition, with every commit,
 //! and the transaction coordinator with its `__transaction_state` partition, with each producer.
+//! Every broker checkpoints its high watermarks (`replication-offset-checkpoint`).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -519,4 +520,33 @@ fn the_transaction_coordinator_moves_with_its_partition_and_keeps_each_producer(
     assert_eq!(after, (producer_id, epoch + 2), "the same producer, its epoch bumped once more");
     let successor = RawConn::connect(&survivor_bootstrap).request(3, &find).node_id.0;
     assert_ne!(successor, victim, "another broker coordinates the id");
+}
+
+#[test]
+fn every_broker_checkpoints_its_high_watermarks_in_kafkas_format() {
+    let settings = [("replica.high.watermark.checkpoint.interval.ms", "200")];
+    let mut cluster = Cluster::start(3, &settings);
+    let bootstrap = cluster.bootstrap();
+    create(&bootstrap, "checkpointed", 1, 3, "2");
+    let all = BTreeSet::from([1, 2, 3]);
+    eventually(CONVERGE, "every replica in sync", || {
+        partitions(&bootstrap, "checkpointed").pop().filter(|(l, _, isr)| *l >= 1 && *isr == all).map(|_| ())
+    });
+    let (leader, _, _) = partitions(&bootstrap, "checkpointed")[0].clone();
+    let mut conn = RawConn::connect(cluster.node(leader).bootstrap());
+    eventually(CONVERGE, "acks=all takes seven records", || {
+        let batch = Batch::new().numbered(7, None, now_ms()).encode();
+        (requests::produce(&mut conn, "checkpointed", 0, batch).error_code == codes::NONE).then_some(())
+    });
+    // Kafka's replication-offset-checkpoint: version 0, the entry count, `topic partition offset`.
+    for node in 1..=3 {
+        let path = cluster.node(node).data_dir().join("replication-offset-checkpoint");
+        let text = eventually(CONVERGE, "the broker checkpoints the high watermark", || {
+            std::fs::read_to_string(&path).ok().filter(|t| t.lines().any(|l| l == "checkpointed 0 7"))
+        });
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("0"), "broker {node}: format version");
+        let count: usize = lines.next().and_then(|l| l.parse().ok()).expect("an entry count");
+        assert_eq!(lines.count(), count, "broker {node}: as many entries as announced");
+    }
 }

@@ -256,7 +256,9 @@ fn all_in_sync(
     let min_insync = crate::topics::topic_value(&broker.config, &topic.overrides, "min.insync.replicas")
         .and_then(|(value, _)| value.parse::<usize>().ok())
         .unwrap_or(1);
-    let isr = leader.isr();
+    // The committed in-sync replicas, as Metadata gives them (the leader's own view takes them
+    // up a moment later).
+    let isr = &leadership.isr;
     if isr.len() < min_insync {
         let message = format!(
             "The size of the current ISR {isr:?} is insufficient to satisfy the min.isr requirement of {min_insync} for partition {}-{index}",

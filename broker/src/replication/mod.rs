@@ -7,6 +7,7 @@
 //! only in the leader epoch that proposed them. On a single node nothing here runs: every
 //! partition has one replica and its high watermark is its log end.
 
+pub mod checkpoint;
 mod client;
 mod fetcher;
 mod leader;
