@@ -181,11 +181,12 @@ impl ProducerState {
         if let Some(dup) = entry.batches.iter().find(|b| b.first_seq == header.base_sequence && b.last_seq == last) {
             return Ok(Verdict::Duplicate { base_offset: dup.first_offset, last_offset: dup.last_offset });
         }
-        if let Some(latest) = entry.batches.back() {
-            let expected = add_seq(latest.last_seq, 1);
-            if header.base_sequence != expected {
-                return Err(AppendError::OutOfOrderSequence { producer_id: pid, expected, got: header.base_sequence });
-            }
+        // An epoch with no batch yet (a marker bumped it, KIP-890) starts at sequence 0, as
+        // Kafka's `ProducerAppendInfo.checkSequence` has it: a later batch whose first was refused
+        // must not open the epoch in the middle.
+        let expected = entry.batches.back().map_or(0, |latest| add_seq(latest.last_seq, 1));
+        if header.base_sequence != expected {
+            return Err(AppendError::OutOfOrderSequence { producer_id: pid, expected, got: header.base_sequence });
         }
         Ok(Verdict::Append)
     }
@@ -546,6 +547,13 @@ mod tests {
             Err(AppendError::InvalidProducerEpoch { .. })
         ));
         assert_eq!(s.check(&txn(1, 6, 0, 1, 2), None, AppendOrigin::Client).unwrap(), Verdict::Append);
+        assert!(
+            matches!(
+                s.check(&txn(1, 6, 12, 1, 2), None, AppendOrigin::Client),
+                Err(AppendError::OutOfOrderSequence { expected: 0, got: 12, .. })
+            ),
+            "the new epoch's later batch, its first refused (CONCURRENT_TRANSACTIONS), does not open it"
+        );
         // Markers carry no sequence: two in a row are both appended.
         let m = marker(1, 6, 2, false);
         assert_eq!(s.check(&marker_header(1, 6, 2), Some(&m), AppendOrigin::Client).unwrap(), Verdict::Append);
