@@ -50,7 +50,10 @@ use crate::state::{Broker, now_ms};
 use crate::topics::{NewTopic, Topic, TopicError, Topics};
 
 pub(crate) use compact::{Counters, move_log_start, topic_overrides as internal_topic_overrides};
-pub use store::{CoordinatorAppend, KeyedRecord, Leaders, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, wait_all};
+pub use store::{
+    CoordinatorAppend, KeyedRecord, Leaders, OFFSETS_TOPIC, OffsetsLog, Replayed, StoreError, partition_changes,
+    wait_all,
+};
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -432,8 +435,7 @@ pub async fn transaction_completed(state: &Broker, offsets_partition: i32, produ
 /// replays the new ones. Returns the partitions now loaded.
 fn reload(inner: &mut Inner, offsets: OffsetsLog, config: &CoordinatorConfig) -> Result<BTreeSet<i32>, StoreError> {
     let wanted = offsets.writable();
-    let stale: Vec<i32> = inner.loaded.iter().filter(|(p, e)| wanted.get(p) != Some(e)).map(|(p, _)| *p).collect();
-    let fresh: Vec<i32> = wanted.iter().filter(|(p, e)| inner.loaded.get(p) != Some(e)).map(|(p, _)| *p).collect();
+    let (stale, fresh) = store::partition_changes(&inner.loaded, &wanted);
     let mut unloaded_groups = 0;
     for &partition in &stale {
         unloaded_groups += inner.coordinator.unload_partition(partition);

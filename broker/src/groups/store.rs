@@ -243,6 +243,16 @@ impl OffsetsLog {
     }
 }
 
+/// Which partitions a coordinator must drop and which it must replay to go from `loaded` to
+/// `wanted` (each partition with the leader epoch it is loaded in): a partition loaded in another
+/// epoch is both, since its log may have changed under another leader meanwhile.
+pub fn partition_changes(loaded: &BTreeMap<i32, i32>, wanted: &BTreeMap<i32, i32>) -> (Vec<i32>, Vec<i32>) {
+    let absent = |from: &BTreeMap<i32, i32>, to: &BTreeMap<i32, i32>| -> Vec<i32> {
+        from.iter().filter(|(p, e)| to.get(p) != Some(e)).map(|(p, _)| *p).collect()
+    };
+    (absent(loaded, wanted), absent(wanted, loaded))
+}
+
 /// Waits for every append of a call; the error of the last that failed, if any.
 pub async fn wait_all(pending: Result<Vec<CoordinatorAppend>, StoreError>) -> Result<(), StoreError> {
     let mut result = Ok(());

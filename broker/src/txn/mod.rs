@@ -167,13 +167,14 @@ impl Transactions {
             return Ok(Vec::new());
         }
         let Some(log) = inner.log.clone() else { return Ok(Vec::new()) };
-        let which: Vec<i32> = log.writable().into_keys().collect();
+        let writable = log.writable();
+        let which: Vec<i32> = writable.keys().copied().collect();
         let (coordinator, counts) = crate::blocking::run(|| self.replay(&log, &which))?;
         let pending = coordinator.pending_markers();
         inner.coordinator = Some(coordinator);
         inner.compaction = counters(counts);
         inner.queued_end = vec![0; log.partition_count()];
-        *self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner) = log.writable();
+        *self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner) = writable;
         Ok(pending)
     }
 
@@ -185,8 +186,7 @@ impl Transactions {
         let offsets = OffsetsLog::led(topic, leaders);
         let wanted = offsets.writable();
         let loaded = self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let stale: Vec<i32> = loaded.iter().filter(|(p, e)| wanted.get(p) != Some(e)).map(|(p, _)| *p).collect();
-        let fresh: Vec<i32> = wanted.iter().filter(|(p, e)| loaded.get(p) != Some(e)).map(|(p, _)| *p).collect();
+        let (stale, fresh) = crate::groups::partition_changes(&loaded, &wanted);
         inner.queued_end.resize(offsets.partition_count(), 0);
         inner.log = Some(offsets.clone());
         let Some(coordinator) = inner.coordinator.as_mut() else { return Vec::new() };
