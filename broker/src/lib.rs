@@ -25,6 +25,7 @@ pub mod leader_hint;
 pub mod listeners;
 pub mod locate;
 pub mod meta_properties;
+pub mod peers;
 pub mod producer_ids;
 pub mod quorum_config;
 pub mod replica_assignment;

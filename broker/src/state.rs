@@ -65,6 +65,8 @@ pub struct Broker {
     /// Its replicas' roles in a cluster: the partitions it leads and the fetchers of those it
     /// follows.
     pub replication: crate::replication::Replication,
+    /// Connections to the other brokers of the cluster, for the requests brokers send each other.
+    pub peers: crate::peers::Peers,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
@@ -128,6 +130,7 @@ impl Broker {
             fetch_sessions,
             cluster,
             replication: crate::replication::Replication::default(),
+            peers: crate::peers::Peers::new(node),
             _data_dir_lock: data_dir_lock,
         })
     }

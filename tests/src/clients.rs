@@ -13,7 +13,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::data::{Consumed, TestMessage};
@@ -171,6 +171,28 @@ pub fn produce_all(
         }
     }
     offsets
+}
+
+/// A transactional producer (`transaction.timeout.ms` 60 s), its transactions initialized.
+pub fn transactional_producer(bootstrap: &str, transactional_id: &str) -> BaseProducer {
+    let mut config = client_config(bootstrap);
+    config.set("transactional.id", transactional_id).set("transaction.timeout.ms", "60000");
+    let producer: BaseProducer = config.create().expect("create a transactional producer");
+    producer.init_transactions(CLIENT_TIMEOUT).expect("init_transactions");
+    producer
+}
+
+/// Sends `count` records to each of partitions `0..partitions`, valued `{tag}-{partition}-{i}`,
+/// and waits until they are acknowledged.
+pub fn send_tagged(producer: &BaseProducer, topic: &str, partitions: i32, count: usize, tag: &str) {
+    for partition in 0..partitions {
+        for i in 0..count {
+            let value = format!("{tag}-{partition}-{i}");
+            let record = BaseRecord::<(), str>::to(topic).partition(partition).payload(&value);
+            producer.send(record).map_err(|(e, _)| e).expect("queue a record");
+        }
+    }
+    producer.flush(CLIENT_TIMEOUT).expect("flush");
 }
 
 /// A consumer for explicitly assigned partitions, with the given extra settings. librdkafka

@@ -120,6 +120,11 @@ pub struct CoordinatorAppend {
 }
 
 impl CoordinatorAppend {
+    /// `append`, replicated by `leader`'s followers in a cluster (`None` on a single node).
+    pub fn new(append: PendingAppend, leader: Option<Arc<LeaderState>>) -> Self {
+        CoordinatorAppend { append, leader }
+    }
+
     /// Waits until the append is written and (in a cluster) held by every in-sync replica:
     /// `Err(NotLeader)` if this broker stopped leading the partition meanwhile, since what it
     /// wrote may then be cut from the log by the new leader.
@@ -215,7 +220,7 @@ impl OffsetsLog {
                 now_ms,
             )
             .map_err(|source| StoreError::Append { partition: index, source })?;
-            pending.push((index, CoordinatorAppend { append, leader }));
+            pending.push((index, CoordinatorAppend::new(append, leader)));
         }
         Ok(pending)
     }

@@ -1,7 +1,7 @@
 //! KIP-890 verification of a TxnOffsetCommit with the transaction coordinator, before the group
 //! coordinator sees it, as Kafka 4.1.2's `CoordinatorRuntime.scheduleTransactionalWriteOperation`
-//! does (through its `AddPartitionsToTxnManager`; here the coordinator is local and asked
-//! directly, `crate::txn::partition_check`):
+//! does (through its `AddPartitionsToTxnManager`; `crate::txn::partition_check` asks the
+//! coordinator, here or over AddPartitionsToTxn v5 at another broker):
 //!
 //! - v5 (transaction version 2 clients) *adds* the group's `__consumer_offsets` partition to the
 //!   producer's transaction, as AddOffsetsToTxn would (KIP-890 part 2), so its commit marker

@@ -4,7 +4,8 @@
 //! before it appends a transactional batch) or adding on a transaction version 2 producer's
 //! behalf. As Kafka's `handleAddPartitionsToTxnRequest`: partitions of unknown topics answer
 //! UNKNOWN_TOPIC_OR_PARTITION and the others of the same transaction OPERATION_NOT_ATTEMPTED,
-//! without asking the coordinator; otherwise the coordinator's one error answers every partition.
+//! without asking the coordinator; otherwise the coordinator's one error answers every partition
+//! (NOT_COORDINATOR from a broker that does not coordinate the transactional id).
 
 use std::sync::Arc;
 
@@ -100,6 +101,9 @@ async fn coordinator_errors(
     partitions: Vec<TopicPartition>,
 ) -> Vec<i16> {
     let count = partitions.len();
+    if let Err(error) = crate::coordinator_owner::check_transaction(broker, txn.transactional_id) {
+        return vec![error.code(); count];
+    }
     let transactional_id = txn.transactional_id.to_owned();
     if txn.verify_only {
         let request = VerifyPartitionsRequest {

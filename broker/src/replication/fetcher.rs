@@ -20,7 +20,7 @@ use strata_wire::batch::BatchHeader;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::client::{LeaderConn, LinkError};
+use crate::peers::conn::{PeerConn, PeerError};
 
 /// Fetch v12: the last version naming topics by name, with the replica id at the top.
 const FETCH_VERSION: i16 = 12;
@@ -55,7 +55,7 @@ pub async fn run(node: i32, leader: i32, address: String, mut assignment: watch:
         if assignment.has_changed().is_err() {
             return; // no longer following this leader
         }
-        let mut conn = match LeaderConn::connect(&address, node).await {
+        let mut conn = match PeerConn::connect(&address, node).await {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::debug!(leader, %error, "replica fetcher cannot connect");
@@ -72,11 +72,11 @@ pub async fn run(node: i32, leader: i32, address: String, mut assignment: watch:
 }
 
 async fn follow(
-    conn: &mut LeaderConn,
+    conn: &mut PeerConn,
     node: i32,
     assignment: &mut watch::Receiver<Vec<Followed>>,
     agreed: &mut HashMap<Key, i32>,
-) -> Result<(), LinkError> {
+) -> Result<(), PeerError> {
     loop {
         let partitions = assignment.borrow_and_update().clone();
         agreed.retain(|key, _| partitions.iter().any(|p| (p.topic_id, p.index) == *key));
@@ -119,11 +119,11 @@ fn find<'a>(partitions: &[&'a Followed], topic: &str, index: i32) -> Option<&'a 
 /// answers where its log ends the newest epoch this replica has; a replica that has an epoch the
 /// leader lacks cuts where its own log ends the leader's answer epoch.
 async fn agree(
-    conn: &mut LeaderConn,
+    conn: &mut PeerConn,
     node: i32,
     partitions: &[&Followed],
     agreed: &mut HashMap<Key, i32>,
-) -> Result<(), LinkError> {
+) -> Result<(), PeerError> {
     let topics = by_topic(partitions, |p| {
         OffsetForLeaderPartition::default()
             .with_partition(p.index)
@@ -184,11 +184,11 @@ async fn agree(
 /// One fetch of every partition in `partitions`; true if it brought anything or the leader held
 /// it (so the next one may follow at once).
 async fn fetch(
-    conn: &mut LeaderConn,
+    conn: &mut PeerConn,
     node: i32,
     partitions: &[&Followed],
     agreed: &mut HashMap<Key, i32>,
-) -> Result<bool, LinkError> {
+) -> Result<bool, PeerError> {
     let topics = by_topic(partitions, |p| {
         FetchPartition::default()
             .with_partition(p.index)

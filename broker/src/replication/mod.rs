@@ -8,7 +8,6 @@
 //! partition has one replica and its high watermark is its log end.
 
 pub mod checkpoint;
-mod client;
 mod fetcher;
 mod leader;
 

@@ -305,10 +305,11 @@ impl Transactions {
     }
 
     /// The coordinator epoch markers carry: the leader epoch the transactional id's
-    /// `__transaction_state` partition was loaded in, as in Kafka.
-    pub fn coordinator_epoch(&self, transactional_id: &str) -> i32 {
+    /// `__transaction_state` partition was loaded in, as in Kafka; `None` when this broker does
+    /// not coordinate it (the partition is not loaded here).
+    pub fn loaded_epoch(&self, transactional_id: &str) -> Option<i32> {
         let partition = self.partition_for(transactional_id);
-        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&partition).copied().unwrap_or(0)
+        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&partition).copied()
     }
 
     /// How many times the coordinator was rebuilt from the log after a failed write.

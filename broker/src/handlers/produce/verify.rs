@@ -1,6 +1,7 @@
 //! KIP-890 verification of a transactional batch before it is appended, as Kafka 4.1.2's
-//! `ReplicaManager.appendRecords` with its `AddPartitionsToTxnManager` does it (here the
-//! coordinator is local, so the leader asks it directly instead of over AddPartitionsToTxn v4+):
+//! `ReplicaManager.appendRecords` with its `AddPartitionsToTxnManager` does it (the coordinator
+//! is asked directly when it is this broker, otherwise over AddPartitionsToTxn v5,
+//! `crate::txn::partition_check`):
 //!
 //! - Produce v12+ (transaction version 2 clients): the partition is *added* to the producer's
 //!   transaction (KIP-890 part 2), its record written before the batch is appended;
