@@ -85,7 +85,9 @@ fn read_committed(bootstrap: &str, count: usize) -> Vec<String> {
         assert!(Instant::now() < deadline, "{} of {count} committed values: {read:?}", read.len());
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
-            Some(Err(error)) => panic!("read_committed: {error}"),
+            // A broker just killed stays in Metadata until it is fenced; librdkafka reports
+            // its failed connections and retries.
+            Some(Err(error)) => eprintln!("read_committed: {error}"),
             Some(Ok(message)) => {
                 let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
                 read.push((message.partition(), message.offset(), value));
