@@ -1,6 +1,7 @@
-//! This broker as a member of a cluster (`controller.quorum.voters` naming other nodes): it runs
-//! its member of the metadata quorum on the controller listener, registers itself, heartbeats to
-//! the active controller, and, while it is the active controller, fences the brokers that stop
+//! This node as a member of a cluster (`controller.quorum.voters` naming other nodes, or one role
+//! only): it runs its member of the metadata quorum (a voter on the controller listener when it is
+//! a controller, an observer otherwise), registers itself and heartbeats to the active controller
+//! when it is a broker, and, while it is the active controller, fences the brokers that stop
 //! heartbeating (and unfences them when they come back) as `strata_cluster::liveness` decides.
 //! The topic registry follows the quorum's image through [`follow_image`].
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use strata_cluster::liveness::{UNCLEAN_ELECTION, liveness_changes, shutdown_changes};
 use strata_cluster::records::{BrokerRegistration, MetadataRecord};
 use strata_quorum::leader_link::retry;
-use strata_quorum::{Quorum, QuorumConfig, QuorumTiming};
+use strata_quorum::{Quorum, QuorumConfig, QuorumRole, QuorumTiming};
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
@@ -52,21 +53,35 @@ impl std::fmt::Debug for Membership {
 }
 
 impl Membership {
-    /// Starts the quorum member and the liveness task, agrees on the cluster id (proposing
-    /// `stored_cluster_id`, this directory's, or a new one), registers this broker and waits until
-    /// the active controller has unfenced it. Runs on the broker's runtime.
+    /// Starts the quorum member (a voter on a controller, an observer on a broker-only node) and
+    /// the liveness task, and agrees on the cluster id (proposing `stored_cluster_id`, this
+    /// directory's, or a new one). A broker (`advertised`, its client address, is `Some`) then
+    /// registers and waits until the active controller has unfenced it; a controller-only node
+    /// only keeps liveness while it is the active controller. Runs on the node's runtime.
     pub async fn join(
         cluster: &ClusterConfig,
         config: &BrokerConfig,
         log: &strata_log::LogManager,
-        advertised: &Advertised,
+        advertised: Option<&Advertised>,
         stored_cluster_id: Option<String>,
     ) -> Result<Membership, ClusterError> {
         let node = config.settings.node_id;
-        let address = cluster.controller_bind.clone();
-        let listener = tokio::net::TcpListener::bind(&address)
-            .await
-            .map_err(|source| ClusterError::Listen { address: address.clone(), source })?;
+        let (listener, role) = match (&cluster.controller_bind, advertised) {
+            (Some(address), _) => (bind(address).await?, QuorumRole::Voter),
+            // A broker-only node: the leader replicates the log to it on a port of its own
+            // beside the client listener.
+            (None, Some(advertised)) => {
+                let host = config.listen.rsplit_once(':').map_or(config.listen.as_str(), |(host, _)| host);
+                let listener = bind(&format!("{host}:0")).await?;
+                let port =
+                    listener.local_addr().map_err(|source| ClusterError::Listen { address: host.into(), source })?;
+                let address = format_address(&advertised.host, port.port());
+                (listener, QuorumRole::Observer { address })
+            }
+            (None, None) => {
+                return Err(ClusterError::Registration { node, reason: "neither broker nor controller".into() });
+            }
+        };
         let voters = cluster
             .voters
             .iter()
@@ -74,6 +89,7 @@ impl Membership {
             .collect();
         let quorum_config = QuorumConfig {
             node_id: u64::try_from(node).unwrap_or_default(),
+            role,
             voters,
             state_dir: config.data_dir.join("quorum"),
             timing: QuorumTiming::default(),
@@ -94,6 +110,10 @@ impl Membership {
         let cluster_id = retry(deadline, || agree_on_cluster_id(&quorum, proposed.clone()))
             .await
             .map_err(|error| ClusterError::Registration { node, reason: error.to_string() })?;
+        let Some(advertised) = advertised else {
+            tracing::info!(node, "controller-only node: serving the metadata quorum");
+            return Ok(Membership { quorum, cluster_id, liveness });
+        };
         let registration = BrokerRegistration {
             broker_id: node,
             incarnation_id: uuid::Uuid::new_v4(),
@@ -154,6 +174,12 @@ impl Membership {
         }
         self.quorum.stop().await;
     }
+}
+
+async fn bind(address: &str) -> Result<tokio::net::TcpListener, ClusterError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ClusterError::Listen { address: address.to_string(), source })
 }
 
 /// Proposes `proposed` as the cluster id; the first proposal the quorum commits wins, and every

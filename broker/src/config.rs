@@ -106,6 +106,7 @@ const COARSE_SYNONYMS: &[(&str, &str, i64)] = &[
 /// The validated broker configuration.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
+    /// The client listener's address to bind (empty on a controller-only node, which has none).
     pub listen: String,
     pub advertise: Option<String>,
     pub data_dir: PathBuf,
@@ -113,7 +114,8 @@ pub struct BrokerConfig {
     pub settings: Settings,
     /// Settings given explicitly (file, then overrides), by Kafka name; all validated.
     explicit: BTreeMap<String, String>,
-    /// Set when `controller.quorum.voters` names other nodes: this node is a cluster member.
+    /// Set when `controller.quorum.voters` names other nodes, or this node has one role only:
+    /// this node is a cluster member.
     pub cluster: Option<crate::quorum_config::ClusterConfig>,
 }
 
@@ -209,12 +211,17 @@ impl BrokerConfig {
             });
         }
         let cluster = crate::quorum_config::cluster(&settings)?;
-        let listener = crate::listeners::client_listener(
-            &settings.listeners,
-            &settings.advertised_listeners,
-            &settings.listener_security_protocol_map,
-            &settings.controller_listener_names,
-        )?;
+        // A controller-only node serves no clients: it has no client listener to bind.
+        let controller_only = cluster.as_ref().is_some_and(|c| c.roles.controller_only());
+        let listener = match controller_only {
+            true => None,
+            false => Some(crate::listeners::client_listener(
+                &settings.listeners,
+                &settings.advertised_listeners,
+                &settings.listener_security_protocol_map,
+                &settings.controller_listener_names,
+            )?),
+        };
         let log_dirs: Vec<&str> = settings.log_dirs.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
         let data_dir = match (cli.data_dir, log_dirs.as_slice()) {
             (Some(dir), _) => dir,
@@ -222,8 +229,13 @@ impl BrokerConfig {
             (None, [dir]) => PathBuf::from(dir),
             (None, dirs) => return Err(ConfigError::SeveralLogDirs(dirs.len())),
         };
-        let listen = cli.listen.unwrap_or_else(|| listener.bind.bind_address());
-        let advertise = cli.advertise.or_else(|| listener.advertised.map(|e| format!("{}:{}", e.host, e.port)));
+        let (listen, advertise) = match listener {
+            Some(listener) => (
+                cli.listen.unwrap_or_else(|| listener.bind.bind_address()),
+                cli.advertise.or_else(|| listener.advertised.map(|e| format!("{}:{}", e.host, e.port))),
+            ),
+            None => (String::new(), None),
+        };
         Ok(BrokerConfig { listen, advertise, data_dir, settings, explicit, cluster })
     }
 

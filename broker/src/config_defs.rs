@@ -179,7 +179,7 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         kind: ValueKind::List(&["broker", "controller"]),
         default: "broker,controller",
         topic_setting: None,
-        doc: "KRaft's roles of this node. A Strata node is broker and controller in one (Kafka's combined mode); a node with one role is refused at start-up until the cluster is built.",
+        doc: "KRaft's roles of this node: broker,controller (Kafka's combined mode), controller (a voter of the metadata quorum that serves no clients) or broker (serves clients and follows the quorum's log as an observer).",
     },
     BrokerSetting {
         name: "controller.quorum.voters",

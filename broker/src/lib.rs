@@ -11,6 +11,7 @@ pub mod config_defs;
 pub mod config_resources;
 pub mod connection;
 pub mod connection_limits;
+pub mod controller_node;
 pub mod coordinator_owner;
 pub mod data_dir_lock;
 pub mod dispatch;
@@ -59,6 +60,8 @@ pub enum RunError {
     Start(#[from] StartError),
     #[error("clean shutdown failed: {0}")]
     Shutdown(strata_log::LogError),
+    #[error("this node is not a controller (process.roles and controller.listener.names)")]
+    NotAController,
 }
 
 /// Binds the listener and opens the data directory.

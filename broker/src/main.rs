@@ -1,5 +1,6 @@
-//! `strata`: parses the command line, sets up logging, starts the broker and runs it until
-//! SIGINT or SIGTERM, then shuts down cleanly; or runs one of the storage commands
+//! `strata`: parses the command line, sets up logging, starts the broker (or, with
+//! `process.roles=controller`, the controller) and runs it until SIGINT or SIGTERM, then shuts
+//! down cleanly; or runs one of the storage commands
 //! (`format`, `random-uuid`) and exits.
 
 use std::process::ExitCode;
@@ -77,6 +78,13 @@ fn format(config: &BrokerConfig, cluster_id: &str, ignore_formatted: bool) -> Ex
 }
 
 async fn run(config: BrokerConfig) -> Result<(), strata_broker::RunError> {
+    if config.cluster.as_ref().is_some_and(|c| c.roles.controller_only()) {
+        let controller = strata_broker::controller_node::start(config).await?;
+        // Tests and scripts wait for exactly this line (here the controller listener's address).
+        println!("strata listening on {}", controller.address);
+        tracing::info!(address = %controller.address, data_dir = %controller.data_dir.display(), "strata controller started");
+        return controller.serve(shutdown_signal()).await;
+    }
     let started = strata_broker::start(config).await?;
     let address = started
         .listener

@@ -1,9 +1,10 @@
 //! KRaft's quorum settings, `process.roles`, `controller.quorum.voters` and
 //! `controller.quorum.bootstrap.servers`, checked as Kafka checks them. With no voters, or this
 //! node as the only one, a Strata node is its own quorum (the single node). With other voters it
-//! is a member of a cluster ([`ClusterConfig`]): it serves the quorum on the controller listener
-//! its voter entry names, which `listeners` must hold. Separate broker and controller processes
-//! are not built yet and are refused with a message saying so.
+//! is a member of a cluster ([`ClusterConfig`]). A controller (`process.roles` holds `controller`)
+//! is one of the voters and serves the quorum on the controller listener its voter entry names,
+//! which `listeners` must hold; a broker-only node is not a voter and follows the quorum's log
+//! as an observer; a controller-only node serves no clients.
 
 use crate::settings::Settings;
 
@@ -37,29 +38,57 @@ pub enum QuorumConfigError {
         "controller.quorum.bootstrap.servers (a dynamic quorum, KIP-853) is not built yet; name the voters in controller.quorum.voters"
     )]
     DynamicQuorum,
+    #[error("process.roles={0}: each role must be 'broker' or 'controller', and at least one is needed")]
+    BadRoles(String),
     #[error(
-        "process.roles={0}: separate broker and controller processes are not built yet; a Strata node is both \
-         (process.roles=broker,controller, the default)"
+        "if process.roles contains just the 'broker' role, the node id {node_id} must not be included in the set \
+         of voters controller.quorum.voters={voters}"
     )]
-    SplitRoles(String),
+    BrokerIsAVoter { node_id: i32, voters: String },
+    #[error("process.roles={0}: a node with one role needs the controllers in controller.quorum.voters")]
+    NoVoters(String),
 }
 
-/// A node of a cluster: the voters, and where this node serves the quorum.
+/// What a node runs (`process.roles`): both by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub broker: bool,
+    pub controller: bool,
+}
+
+impl Roles {
+    /// A controller that serves no clients.
+    pub fn controller_only(self) -> bool {
+        self.controller && !self.broker
+    }
+}
+
+/// A node of a cluster: the voters, its roles, and where it serves the quorum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub voters: Vec<Voter>,
-    /// The controller listener's `HOST:PORT` to bind.
-    pub controller_bind: String,
+    pub roles: Roles,
+    /// The controller listener's `HOST:PORT` to bind; `None` on a broker-only node (an observer
+    /// of the quorum, which its leader reaches on a port of the client listener's host).
+    pub controller_bind: Option<String>,
 }
 
 /// Checks the quorum settings: `None` for a node that is its own quorum, the cluster otherwise.
 pub fn cluster(settings: &Settings) -> Result<Option<ClusterConfig>, QuorumConfigError> {
     let voters = check(settings)?;
-    if voters.iter().all(|v| v.id == settings.node_id) {
+    let roles = roles(&settings.process_roles)?;
+    let both = roles.broker && roles.controller;
+    if both && voters.iter().all(|v| v.id == settings.node_id) {
         return Ok(None);
     }
     if !settings.controller_quorum_bootstrap_servers.trim().is_empty() {
         return Err(QuorumConfigError::DynamicQuorum);
+    }
+    if voters.is_empty() {
+        return Err(QuorumConfigError::NoVoters(settings.process_roles.clone()));
+    }
+    if !roles.controller {
+        return Ok(Some(ClusterConfig { voters, roles, controller_bind: None }));
     }
     let names: Vec<String> = settings
         .controller_listener_names
@@ -73,26 +102,38 @@ pub fn cluster(settings: &Settings) -> Result<Option<ClusterConfig>, QuorumConfi
             listeners: settings.listeners.clone(),
             names: settings.controller_listener_names.clone(),
         })?;
-    Ok(Some(ClusterConfig { voters, controller_bind: controller.bind_address() }))
+    Ok(Some(ClusterConfig { voters, roles, controller_bind: Some(controller.bind_address()) }))
+}
+
+/// Parses `process.roles`.
+pub fn roles(text: &str) -> Result<Roles, QuorumConfigError> {
+    let mut roles = Roles { broker: false, controller: false };
+    for role in text.split(',').map(str::trim) {
+        match role {
+            "broker" => roles.broker = true,
+            "controller" => roles.controller = true,
+            _ => return Err(QuorumConfigError::BadRoles(text.to_string())),
+        }
+    }
+    Ok(roles)
 }
 
 /// Checks the quorum settings and returns the voters named (empty when none are).
 pub fn check(settings: &Settings) -> Result<Vec<Voter>, QuorumConfigError> {
-    let roles: Vec<&str> = settings.process_roles.split(',').map(str::trim).collect();
-    if !(roles.contains(&"broker") && roles.contains(&"controller")) {
-        return Err(QuorumConfigError::SplitRoles(settings.process_roles.clone()));
-    }
+    let roles = roles(&settings.process_roles)?;
     for server in settings.controller_quorum_bootstrap_servers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if host_port(server).is_none() {
             return Err(QuorumConfigError::BadBootstrapServer(server.to_string()));
         }
     }
     let voters = parse_voters(&settings.controller_quorum_voters)?;
-    if !voters.is_empty() && !voters.iter().any(|v| v.id == settings.node_id) {
-        return Err(QuorumConfigError::NotAVoter {
-            node_id: settings.node_id,
-            voters: settings.controller_quorum_voters.clone(),
-        });
+    let voter = voters.iter().any(|v| v.id == settings.node_id);
+    let named = || settings.controller_quorum_voters.clone();
+    if roles.controller && !voters.is_empty() && !voter {
+        return Err(QuorumConfigError::NotAVoter { node_id: settings.node_id, voters: named() });
+    }
+    if !roles.controller && voter {
+        return Err(QuorumConfigError::BrokerIsAVoter { node_id: settings.node_id, voters: named() });
     }
     Ok(voters)
 }
@@ -172,12 +213,32 @@ mod tests {
         ]);
         let member = cluster(&three).expect("three voters").expect("a cluster");
         assert_eq!(member.voters.len(), 3);
-        assert_eq!(member.controller_bind, "127.0.0.1:9093");
+        assert_eq!(member.controller_bind.as_deref(), Some("127.0.0.1:9093"));
         let unbound = settings(&[("controller.quorum.voters", "1@h:1,2@h:2")]);
         assert!(matches!(cluster(&unbound), Err(QuorumConfigError::NoControllerListener { .. })));
-        for roles in ["broker", "controller"] {
-            let split = settings(&[("process.roles", roles)]);
-            assert_eq!(check(&split), Err(QuorumConfigError::SplitRoles(roles.into())));
+    }
+
+    #[test]
+    fn roles_split_as_kafka_allows() {
+        let broker = settings(&[("process.roles", "broker"), ("node.id", "4"), ("controller.quorum.voters", "1@h:1")]);
+        let observer = cluster(&broker).expect("a broker-only node").expect("a cluster");
+        assert_eq!((observer.roles, observer.controller_bind), (Roles { broker: true, controller: false }, None));
+        let voting = settings(&[("process.roles", "broker"), ("node.id", "1"), ("controller.quorum.voters", "1@h:1")]);
+        assert!(matches!(check(&voting), Err(QuorumConfigError::BrokerIsAVoter { node_id: 1, .. })));
+        let alone = settings(&[("process.roles", "broker")]);
+        assert_eq!(cluster(&alone), Err(QuorumConfigError::NoVoters("broker".into())));
+        let controller = settings(&[
+            ("process.roles", "controller"),
+            ("node.id", "1"),
+            ("controller.quorum.voters", "1@h:1"),
+            ("listeners", "CONTROLLER://127.0.0.1:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+        ]);
+        let voter = cluster(&controller).expect("a controller-only node").expect("a cluster of its own");
+        assert!(voter.roles.controller_only());
+        assert_eq!(voter.controller_bind.as_deref(), Some("127.0.0.1:9093"));
+        for bad in ["", "broker,leader", "controller,"] {
+            assert_eq!(roles(bad), Err(QuorumConfigError::BadRoles(bad.into())), "{bad:?}");
         }
     }
 }

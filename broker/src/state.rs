@@ -90,7 +90,7 @@ impl Broker {
                     cluster,
                     &config,
                     &log,
-                    &advertised,
+                    Some(&advertised),
                     stored_cluster_id,
                 ))?;
                 let meta = crate::meta_properties::join_cluster(&config.data_dir, node, &membership.cluster_id)?;
@@ -145,12 +145,14 @@ impl Broker {
     }
 
     /// The node Metadata and DescribeCluster name as the controller: a single node is its own; in
-    /// a cluster, the quorum's leader (-1 while there is none).
+    /// a cluster, the quorum's leader when it is a live broker (-1 while there is none), else,
+    /// as Kafka's brokers answer when the controllers are processes of their own that clients
+    /// cannot reach, a live broker (this one), to which clients send what they address to the
+    /// controller.
     pub fn controller_id(&self) -> i32 {
-        match &self.cluster {
-            Some(membership) => membership.quorum.leader().and_then(|id| i32::try_from(id).ok()).unwrap_or(-1),
-            None => self.node_id(),
-        }
+        let Some(membership) = &self.cluster else { return self.node_id() };
+        let Some(leader) = membership.quorum.leader().and_then(|id| i32::try_from(id).ok()) else { return -1 };
+        if self.broker_endpoint(leader).is_some() { leader } else { self.node_id() }
     }
 
     /// The brokers clients are told of: this node alone on a single node; in a cluster every

@@ -4,6 +4,8 @@
 pub enum QuorumError {
     #[error("node {0} is not among the quorum's voters")]
     NotAVoter(u64),
+    #[error("node {0} is among the quorum's voters, so it cannot only observe the quorum")]
+    VoterAsObserver(u64),
     #[error("metadata quorum storage: {0}")]
     Storage(String),
     #[error("metadata quorum settings: {0}")]

@@ -28,6 +28,11 @@ impl LeaderLink {
         LeaderLink { addresses, conn: Mutex::new(None) }
     }
 
+    /// The voters' ids.
+    pub fn nodes(&self) -> Vec<u64> {
+        self.addresses.keys().copied().collect()
+    }
+
     /// Sends `request` to `leader` and reads its reply; any failure drops the connection.
     pub async fn call(&self, leader: u64, request: &RaftRequest) -> Result<RaftReply, ProposeError> {
         let address =

@@ -24,6 +24,6 @@ pub mod types;
 
 pub use error::{ProposeError, QuorumError};
 pub use member::{QuorumDescription, VoterProgress};
-pub use node::{Quorum, QuorumConfig, QuorumTiming};
+pub use node::{Quorum, QuorumConfig, QuorumRole, QuorumTiming};
 pub use state_machine::MetadataView;
 pub use types::Applied;

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{Raft, RaftMetrics, ServerState};
+use openraft::{BasicNode, ChangeMembers, Raft, RaftMetrics, ServerState};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,9 @@ pub struct QuorumDescription {
     /// One past the last entry the leader has applied (committed).
     pub high_watermark: i64,
     pub voters: Vec<VoterProgress>,
+    /// The observers (broker-only nodes following the log, Raft learners), as far as each came.
+    #[serde(default)]
+    pub observers: Vec<VoterProgress>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,24 +104,51 @@ impl Member {
         self.check_leading(&metrics)?;
         let matched = metrics.replication.unwrap_or_default();
         let end_of = |index: Option<u64>| index.map_or(0, |i| i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1));
-        let voters = metrics
-            .membership_config
-            .membership()
-            .voter_ids()
-            .map(|id| {
-                let log_end = if id == metrics.id {
-                    end_of(metrics.last_log_index)
-                } else {
-                    end_of(matched.get(&id).copied().flatten().map(|l| l.index))
-                };
-                VoterProgress { id, log_end_offset: log_end }
-            })
-            .collect();
+        let progress = |id: u64| {
+            let log_end = if id == metrics.id {
+                end_of(metrics.last_log_index)
+            } else {
+                end_of(matched.get(&id).copied().flatten().map(|l| l.index))
+            };
+            VoterProgress { id, log_end_offset: log_end }
+        };
+        let membership = metrics.membership_config.membership();
         Ok(QuorumDescription {
             leader: metrics.id,
             term: metrics.current_term,
             high_watermark: end_of(metrics.last_applied.map(|l| l.index)),
-            voters,
+            voters: membership.voter_ids().map(progress).collect(),
+            observers: membership.learner_ids().map(progress).collect(),
+        })
+    }
+
+    /// Makes node `id` an observer reached at `address` (a Raft learner: the log is replicated to
+    /// it, it never votes) if this node leads; an observer that comes back at another address
+    /// has its address replaced. A voter cannot be an observer.
+    pub async fn add_observer(&self, id: u64, address: String) -> Result<(), ProposeError> {
+        let known = {
+            let metrics = self.raft.metrics().borrow().clone();
+            self.check_leading(&metrics)?;
+            let membership = metrics.membership_config.membership();
+            if membership.voter_ids().any(|voter| voter == id) {
+                return Err(ProposeError::Refused {
+                    offset: 0,
+                    reason: format!("node {id} is a voter of the quorum, not a broker-only observer"),
+                });
+            }
+            membership.get_node(&id).map(|node| node.addr.clone())
+        };
+        let node = BasicNode { addr: address };
+        let changed = match known {
+            Some(addr) if addr == node.addr => return Ok(()),
+            Some(_) => self.raft.change_membership(ChangeMembers::SetNodes([(id, node)].into()), true).await.map(drop),
+            None => self.raft.add_learner(id, node, false).await.map(drop),
+        };
+        changed.map_err(|error| match error {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                ProposeError::NotLeader { leader: forward.leader_id }
+            }
+            other => ProposeError::NoLeader(other.to_string()),
         })
     }
 

@@ -43,9 +43,20 @@ impl Default for QuorumTiming {
     }
 }
 
+/// Whether a node votes in the quorum or only follows its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuorumRole {
+    /// A controller (`process.roles` holds `controller`): one of the voters.
+    Voter,
+    /// A broker-only node: a Raft learner that the leader replicates the log to at `address`
+    /// (KRaft's observer); it never votes.
+    Observer { address: String },
+}
+
 #[derive(Debug, Clone)]
 pub struct QuorumConfig {
     pub node_id: u64,
+    pub role: QuorumRole,
     /// The voters and the `host:port` of each one's controller listener (this node's among them).
     pub voters: BTreeMap<u64, String>,
     /// Where `quorum-state` and `quorum-snapshot` live (the metadata log is a partition of the
@@ -58,6 +69,10 @@ pub struct QuorumConfig {
 
 /// How long a proposal or heartbeat keeps trying to reach a leader.
 const LEADER_WAIT: Duration = Duration::from_secs(15);
+/// How long an observer keeps asking the voters to take it.
+const OBSERVER_JOIN_WAIT: Duration = Duration::from_secs(60);
+/// Pause between an observer's requests to join.
+const OBSERVER_JOIN_PAUSE: Duration = Duration::from_millis(200);
 
 /// A running quorum member.
 pub struct Quorum {
@@ -66,16 +81,21 @@ pub struct Quorum {
     link: LeaderLink,
     view: watch::Receiver<MetadataView>,
     server: JoinHandle<()>,
-    split_votes: JoinHandle<()>,
+    /// A voter's watch over split elections (an observer never votes).
+    split_votes: Option<JoinHandle<()>>,
 }
 
 impl Quorum {
     /// Opens the metadata log and state, starts the Raft node and serves the controller listener.
-    /// A node whose log is empty proposes the voter set as the first entry (every voter may; they
-    /// propose the same one).
+    /// A voter whose log is empty proposes the voter set as the first entry (every voter may;
+    /// they propose the same one). An observer asks the leader to take it, and returns once it
+    /// has.
     pub async fn start(config: QuorumConfig, log: &LogManager, listener: TcpListener) -> Result<Quorum, QuorumError> {
-        if !config.voters.contains_key(&config.node_id) {
-            return Err(QuorumError::NotAVoter(config.node_id));
+        let voter = config.voters.contains_key(&config.node_id);
+        match config.role {
+            QuorumRole::Voter if !voter => return Err(QuorumError::NotAVoter(config.node_id)),
+            QuorumRole::Observer { .. } if voter => return Err(QuorumError::VoterAsObserver(config.node_id)),
+            _ => {}
         }
         std::fs::create_dir_all(&config.state_dir)
             .map_err(|e| QuorumError::Storage(format!("{}: {e}", config.state_dir.display())))?;
@@ -112,23 +132,73 @@ impl Quorum {
         let lease = Duration::from_millis(config.timing.election_max_ms);
         let member = Arc::new(Member::new(raft.clone(), lease));
         let server = serve(listener, Arc::clone(&member));
-        let split_votes = crate::split_vote::spawn(raft.clone(), lease);
-
-        let voters: BTreeMap<u64, BasicNode> =
-            config.voters.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
-        match raft.initialize(voters).await {
-            Ok(()) => tracing::info!(node = config.node_id, "metadata quorum initialized"),
-            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
-                tracing::info!(node = config.node_id, "metadata quorum resumed from its log")
+        let link = LeaderLink::new(config.voters.clone());
+        let QuorumRole::Observer { address } = config.role else {
+            let split_votes = Some(crate::split_vote::spawn(raft.clone(), lease));
+            let quorum = Quorum { node_id: config.node_id, member, link, view, server, split_votes };
+            let voters: BTreeMap<u64, BasicNode> =
+                config.voters.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
+            return match raft.initialize(voters).await {
+                Ok(()) => {
+                    tracing::info!(node = config.node_id, "metadata quorum initialized");
+                    Ok(quorum)
+                }
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                    tracing::info!(node = config.node_id, "metadata quorum resumed from its log");
+                    Ok(quorum)
+                }
+                Err(e) => {
+                    quorum.stop().await;
+                    Err(QuorumError::Start(e.to_string()))
+                }
+            };
+        };
+        let quorum = Quorum { node_id: config.node_id, member, link, view, server, split_votes: None };
+        match quorum.join_as_observer(&address).await {
+            Ok(()) => {
+                tracing::info!(node = config.node_id, %address, "following the metadata quorum as an observer");
+                Ok(quorum)
             }
-            Err(e) => {
-                server.abort();
-                split_votes.abort();
-                return Err(QuorumError::Start(e.to_string()));
+            Err(error) => {
+                quorum.stop().await;
+                Err(QuorumError::Start(format!("no voter took this node as an observer: {error}")))
             }
         }
-        let link = LeaderLink::new(config.voters.clone());
-        Ok(Quorum { node_id: config.node_id, member, link, view, server, split_votes })
+    }
+
+    /// Asks the voters, in turn and then the leader they name, to take this node as an observer
+    /// reached at `address`, until one leader does or [`OBSERVER_JOIN_WAIT`] passes.
+    async fn join_as_observer(&self, address: &str) -> Result<(), ProposeError> {
+        let request = RaftRequest::AddObserver { node_id: self.node_id, address: address.to_string() };
+        let voters = self.link.nodes();
+        let deadline = Instant::now() + OBSERVER_JOIN_WAIT;
+        let mut named: Option<u64> = None;
+        let mut turn = 0usize;
+        loop {
+            let voter = match named.take() {
+                Some(leader) => leader,
+                None => {
+                    turn += 1;
+                    *voters.get(turn % voters.len().max(1)).ok_or_else(|| ProposeError::NoLeader("no voters".into()))?
+                }
+            };
+            let outcome = match self.link.call(voter, &request).await {
+                Ok(RaftReply::AddObserver(outcome)) => outcome,
+                Ok(other) => Err(ProposeError::NoLeader(format!("node {voter} answered {other:?}"))),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(error @ ProposeError::Refused { .. }) => return Err(error),
+                Err(ProposeError::NotLeader { leader }) => named = leader,
+                Err(error) if Instant::now() >= deadline => return Err(error),
+                Err(error) => tracing::debug!(voter, %error, "not taken as an observer yet"),
+            }
+            if Instant::now() >= deadline {
+                return Err(ProposeError::NoLeader(format!("not taken within {OBSERVER_JOIN_WAIT:?}")));
+            }
+            tokio::time::sleep(OBSERVER_JOIN_PAUSE).await;
+        }
     }
 
     pub fn node_id(&self) -> u64 {
@@ -264,7 +334,9 @@ impl Quorum {
     /// Stops the node: no more RPCs answered or sent. The log manager stays the caller's.
     pub async fn stop(&self) {
         self.server.abort();
-        self.split_votes.abort();
+        if let Some(split_votes) = &self.split_votes {
+            split_votes.abort();
+        }
         if let Err(error) = self.member.raft.shutdown().await {
             tracing::warn!(%error, "metadata quorum did not stop cleanly");
         }

@@ -2,7 +2,9 @@
 //! commit decisions that every member applies, forward a follower's proposals and heartbeats to
 //! the leader, elect a new leader
 //! when the leader stops, and bring a restarted member up to date from its own log plus the
-//! leader's (a snapshot when the leader has purged what it missed).
+//! leader's (a snapshot when the leader has purged what it missed). A node outside the voters
+//! follows the log as an observer (a broker-only node): it applies every decision, proposes
+//! through the leader, follows a new leader, and comes back at another address.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use strata_cluster::records::MetadataRecord;
 use strata_log::{LogManager, LogOptions};
-use strata_quorum::{ProposeError, Quorum, QuorumConfig, QuorumTiming};
+use strata_quorum::{ProposeError, Quorum, QuorumConfig, QuorumRole, QuorumTiming};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
@@ -52,8 +54,14 @@ impl Cluster {
     async fn start_member(&mut self, id: u64, listener: TcpListener) {
         let dir = self.dir(id);
         let manager = LogManager::open(&dir.join("log"), LogOptions::default()).unwrap();
+        let role = if self.voters.contains_key(&id) {
+            QuorumRole::Voter
+        } else {
+            QuorumRole::Observer { address: listener.local_addr().unwrap().to_string() }
+        };
         let config = QuorumConfig {
             node_id: id,
+            role,
             voters: self.voters.clone(),
             state_dir: dir.join("quorum"),
             timing: QuorumTiming { heartbeat_ms: 100, election_min_ms: 500, election_max_ms: 1000 },
@@ -210,6 +218,7 @@ async fn a_node_outside_the_voters_is_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = QuorumConfig {
         node_id: 9,
+        role: QuorumRole::Voter,
         voters: BTreeMap::from([(1, "127.0.0.1:1".to_string())]),
         state_dir: dir.path().join("quorum"),
         timing: QuorumTiming::default(),
@@ -217,5 +226,61 @@ async fn a_node_outside_the_voters_is_refused() {
     };
     let error = Quorum::start(config, &manager, listener).await.err().unwrap();
     assert_eq!(error.to_string(), "node 9 is not among the quorum's voters");
+    manager.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn an_observer_applies_every_decision_and_proposes_through_the_leader() {
+    let mut cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let mut names = Vec::new();
+    for i in 0..10 {
+        let name = format!("before-{i}");
+        cluster.quorum(leader).propose(new_topic(&name)).await.unwrap();
+        names.push(name);
+    }
+    // Joins after a snapshot was taken (every 8 entries): it gets the snapshot, then the log.
+    let observer = 7;
+    cluster.start_member(observer, TcpListener::bind("127.0.0.1:0").await.unwrap()).await;
+    cluster.all_hold(&names).await;
+    cluster.quorum(observer).propose(new_topic("from-observer")).await.unwrap();
+    names.push("from-observer".to_string());
+    cluster.all_hold(&names).await;
+    let described = cluster.quorum(leader).describe().await.unwrap();
+    assert_eq!(described.voters.iter().map(|v| v.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(described.observers.iter().map(|v| v.id).collect::<Vec<_>>(), [observer]);
+
+    // It never votes: with the leader gone the voters elect another, which it follows.
+    cluster.stop_member(leader).await;
+    let successor = cluster.agreed_leader().await;
+    assert_ne!(successor, observer);
+    cluster.quorum(observer).propose(new_topic("after-failover")).await.unwrap();
+    names.push("after-failover".to_string());
+    cluster.all_hold(&names).await;
+
+    // Back at another address, it is replicated to there.
+    cluster.stop_member(observer).await;
+    cluster.quorum(successor).propose(new_topic("while-away")).await.unwrap();
+    names.push("while-away".to_string());
+    cluster.start_member(observer, TcpListener::bind("127.0.0.1:0").await.unwrap()).await;
+    cluster.all_hold(&names).await;
+    cluster.stop_all().await;
+}
+
+#[tokio::test]
+async fn a_voter_cannot_observe() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = LogManager::open(&dir.path().join("log"), LogOptions::default()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = QuorumConfig {
+        node_id: 1,
+        role: QuorumRole::Observer { address: listener.local_addr().unwrap().to_string() },
+        voters: BTreeMap::from([(1, "127.0.0.1:1".to_string())]),
+        state_dir: dir.path().join("quorum"),
+        timing: QuorumTiming::default(),
+        snapshot_every_entries: 1000,
+    };
+    let error = Quorum::start(config, &manager, listener).await.err().unwrap();
+    assert_eq!(error.to_string(), "node 1 is among the quorum's voters, so it cannot only observe the quorum");
     manager.shutdown().unwrap();
 }

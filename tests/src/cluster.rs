@@ -13,7 +13,10 @@ use crate::netns::{CLIENT_PORT, CONTROLLER_PORT, Network};
 
 /// A running cluster; `brokers[i]` is node `i + 1`.
 pub struct Cluster {
+    /// Every node's process (controller-only nodes too), by node id - 1.
     pub brokers: Vec<Broker>,
+    /// How many of the first nodes are controller-only (they serve no clients).
+    controllers_only: usize,
     /// The namespaces the brokers run in, if any; dropped after them.
     network: Option<Network>,
     // One cluster at a time per test binary: three brokers' heartbeats and elections on a loaded
@@ -21,11 +24,14 @@ pub struct Cluster {
     _one_at_a_time: MutexGuard<'static, ()>,
 }
 
-/// Where a node runs: its namespace (none on loopback) and its listeners' addresses.
+/// Where a node runs: its namespace (none on loopback), its `process.roles` and its listeners'
+/// addresses (a controller-only node has no client listener, a broker-only node no controller
+/// listener).
 struct Place {
     namespace: Option<String>,
-    client: String,
-    controller: String,
+    roles: &'static str,
+    client: Option<String>,
+    controller: Option<String>,
 }
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -76,11 +82,29 @@ impl Cluster {
         let nodes = (0..n)
             .map(|_| Place {
                 namespace: None,
-                client: "127.0.0.1:0".into(),
-                controller: format!("127.0.0.1:{}", free_port()),
+                roles: "broker,controller",
+                client: Some("127.0.0.1:0".into()),
+                controller: Some(format!("127.0.0.1:{}", free_port())),
             })
             .collect();
         Cluster::launch(nodes, extra, own, None, guard)
+    }
+
+    /// A cluster of separate processes, as Kafka's production layout: nodes 1..=`controllers`
+    /// are controller-only (`process.roles=controller`, the quorum's voters) and the next
+    /// `brokers` nodes broker-only (`process.roles=broker`).
+    pub fn start_split(controllers: usize, brokers: usize, extra: &[(&str, &str)]) -> Cluster {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let controller = |_| Place {
+            namespace: None,
+            roles: "controller",
+            client: None,
+            controller: Some(format!("127.0.0.1:{}", free_port())),
+        };
+        let broker =
+            |_| Place { namespace: None, roles: "broker", client: Some("127.0.0.1:0".into()), controller: None };
+        let nodes = (0..controllers).map(controller).chain((0..brokers).map(broker)).collect();
+        Cluster::launch(nodes, extra, |_| Vec::new(), None, guard)
     }
 
     /// [`Cluster::start`] with each node in a network namespace of its own on a [`Network`] the
@@ -91,8 +115,9 @@ impl Cluster {
         let nodes = (1..=n)
             .map(|node| Place {
                 namespace: Some(network.namespace(node)),
-                client: format!("{}:{CLIENT_PORT}", network.host(node)),
-                controller: format!("{}:{CONTROLLER_PORT}", network.host(node)),
+                roles: "broker,controller",
+                client: Some(format!("{}:{CLIENT_PORT}", network.host(node))),
+                controller: Some(format!("{}:{CONTROLLER_PORT}", network.host(node))),
             })
             .collect();
         Cluster::launch(nodes, extra, |_| Vec::new(), Some(network), guard)
@@ -105,22 +130,31 @@ impl Cluster {
         network: Option<Network>,
         guard: MutexGuard<'static, ()>,
     ) -> Cluster {
-        let voters =
-            (1..).zip(&nodes).map(|(id, place)| format!("{id}@{}", place.controller)).collect::<Vec<_>>().join(",");
+        let voters = (1..)
+            .zip(&nodes)
+            .filter_map(|(id, place)| place.controller.as_ref().map(|address| format!("{id}@{address}")))
+            .collect::<Vec<_>>()
+            .join(",");
+        let controllers_only = nodes.iter().take_while(|place| place.client.is_none()).count();
         let starts: Vec<_> = (1..)
             .zip(nodes)
             .map(|(id, place)| {
-                let listeners = format!("PLAINTEXT://{},CONTROLLER://{}", place.client, place.controller);
+                let listeners = [("PLAINTEXT", &place.client), ("CONTROLLER", &place.controller)]
+                    .iter()
+                    .filter_map(|(name, address)| address.as_ref().map(|address| format!("{name}://{address}")))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 let mut options = BrokerOptions::default()
                     .with("node.id", &id.to_string())
+                    .with("process.roles", place.roles)
                     .with("listeners", &listeners)
                     .with("controller.listener.names", "CONTROLLER")
                     .with("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
                     .with("controller.quorum.voters", &voters)
                     .with("broker.heartbeat.interval.ms", "200")
                     .with("broker.session.timeout.ms", &TEST_SESSION_TIMEOUT_MS.to_string());
-                if let Some(namespace) = &place.namespace {
-                    options = options.in_namespace(namespace, &place.client);
+                if let (Some(namespace), Some(client)) = (&place.namespace, &place.client) {
+                    options = options.in_namespace(namespace, client);
                 }
                 for (key, value) in extra {
                     options = options.with(key, value);
@@ -133,7 +167,7 @@ impl Cluster {
             .collect();
         let brokers: Vec<Broker> =
             starts.into_iter().map(|s| s.join().expect("a broker of the cluster started")).collect();
-        let cluster = Cluster { brokers, network, _one_at_a_time: guard };
+        let cluster = Cluster { brokers, controllers_only, network, _one_at_a_time: guard };
         cluster.wait_ready();
         cluster
     }
@@ -142,9 +176,9 @@ impl Cluster {
     /// internal topics' replication factor) the coordinators' internal topics have a leader for
     /// every partition: a test then starts from a settled cluster, as after Kafka's start-up.
     fn wait_ready(&self) {
-        let n = self.brokers.len();
+        let n = self.brokers.len() - self.controllers_only;
         let internal: &[&str] = if n >= 3 { &["__consumer_offsets", "__transaction_state"] } else { &[] };
-        for broker in &self.brokers {
+        for broker in &self.brokers[self.controllers_only..] {
             eventually(
                 std::time::Duration::from_secs(60),
                 "every broker is live and the coordinators' topics led",
@@ -174,9 +208,10 @@ impl Cluster {
         self.network.as_ref().expect("a cluster started in a network (Cluster::start_in_network)")
     }
 
-    /// Every broker's address, comma-separated, for clients.
+    /// Every broker's address, comma-separated, for clients (controller-only nodes serve none).
     pub fn bootstrap(&self) -> String {
-        self.brokers.iter().map(|b| b.bootstrap().to_string()).collect::<Vec<_>>().join(",")
+        let brokers = &self.brokers[self.controllers_only..];
+        brokers.iter().map(|b| b.bootstrap().to_string()).collect::<Vec<_>>().join(",")
     }
 
     /// Node `id` (1-based).

@@ -10,6 +10,8 @@
 //! failing over to another broker while topics can still be created; a broker killed and
 //! restarted at once registering again once its previous run is fenced; a broker that does not
 //! lead a partition naming its leader, epoch and endpoint in Produce and Fetch answers (KIP-951).
+//! Separate processes work too: three controller-only nodes and two broker-only ones (observers
+//! of the quorum) serve one cluster, and survive the active controller's death.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -399,4 +401,82 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
     let log = cluster.node(restarted).stderr_log();
     let runs = log.matches("metadata quorum initialized").count() + log.matches("metadata quorum resumed").count();
     assert_eq!(log.matches("registered with the cluster").count(), runs, "one registration per run");
+}
+
+/// The metadata log as DescribeQuorum at `bootstrap` gives it.
+fn describe_quorum(bootstrap: &str) -> kafka_protocol::messages::describe_quorum_response::PartitionData {
+    let asked = DescribeQuorumRequest::default().with_topics(vec![
+        TopicData::default()
+            .with_topic_name(requests::topic_name("__cluster_metadata"))
+            .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
+    ]);
+    let quorum = RawConn::connect(bootstrap).request(2, &asked);
+    assert_eq!(quorum.error_code, codes::NONE);
+    quorum.topics[0].partitions[0].clone()
+}
+
+#[test]
+fn separate_controller_and_broker_processes_serve_one_cluster() {
+    // Nodes 1-3 are controller-only (the quorum's voters), 4 and 5 broker-only (observers).
+    let mut cluster = Cluster::start_split(3, 2, &[]);
+    let bootstrap = cluster.bootstrap();
+    let broker = cluster.node(4).bootstrap().to_string();
+    let view = metadata(&broker, None);
+    assert_eq!(broker_ids(&view), BTreeSet::from([4, 5]), "controllers are not brokers");
+    assert!([4, 5].contains(&view.controller_id.0), "clients are named a broker as the controller: {view:?}");
+    let log = describe_quorum(&broker);
+    let ids = |replicas: &[kafka_protocol::messages::describe_quorum_response::ReplicaState]| {
+        replicas.iter().map(|r| r.replica_id.0).collect::<BTreeSet<i32>>()
+    };
+    assert_eq!(ids(&log.current_voters), BTreeSet::from([1, 2, 3]));
+    assert_eq!(ids(&log.observers), BTreeSet::from([4, 5]));
+    let controller = log.leader_id.0;
+    assert!((1..=3).contains(&controller), "a controller leads the quorum: {log:?}");
+
+    // A topic replicated on both brokers, written and read back through librdkafka.
+    let mut request = requests::create_topics_request("split", 4);
+    request.topics[0].replication_factor = 2;
+    let created = RawConn::connect(&broker).request(5, &request);
+    assert_eq!(created.topics[0].error_code, codes::NONE, "{:?}", created.topics[0].error_message);
+    let placed = eventually(CONVERGE, "both brokers know topic 'split'", || {
+        let found = leaders(&metadata(cluster.node(5).bootstrap(), Some(&["split"])), "split");
+        (found.len() == 4).then_some(found)
+    });
+    let leading: BTreeSet<i32> = placed.iter().map(|(leader, _)| *leader).collect();
+    assert_eq!(leading, BTreeSet::from([4, 5]), "leaders spread over the brokers: {placed:?}");
+    let messages = data::generate("split", 200, 4);
+    let offsets = clients::produce_all(&bootstrap, "split", &messages, &[("acks", "all")]);
+    data::assert_same(&messages, &clients::consume_all(&bootstrap, "split", 4), Some(&offsets));
+
+    // The active controller dies: the other controllers elect one of themselves, the brokers
+    // follow it, and topics can be created again.
+    cluster.node(controller).kill();
+    let killed_at = Instant::now();
+    eventually(CONVERGE, "a topic created after the controller's death", || {
+        let created = RawConn::connect(&broker).request(5, &requests::create_topics_request("after-failover", 1));
+        let code = created.topics[0].error_code;
+        (code == codes::NONE || code == codes::TOPIC_ALREADY_EXISTS).then_some(())
+    });
+    eprintln!("controller {controller} killed: a topic was created {:?} after", killed_at.elapsed());
+    let successor = describe_quorum(&broker).leader_id.0;
+    assert!((1..=3).contains(&successor) && successor != controller, "controller {successor}");
+    assert_eq!(broker_ids(&metadata(&broker, None)), BTreeSet::from([4, 5]), "no broker fenced");
+    cluster.node(controller).restart_on_same_port();
+    eventually(CONVERGE, "the old controller is a voter again, caught up", || {
+        let log = describe_quorum(&broker);
+        let end = log.high_watermark;
+        log.current_voters.iter().all(|v| v.log_end_offset >= end).then_some(())
+    });
+
+    // A broker restarted (stopped cleanly, back on another client port, so another quorum port)
+    // is taken as an observer again, at its new address, and leads its partitions again.
+    cluster.node(5).restart();
+    let restarted = cluster.node(5).bootstrap().to_string();
+    eventually(CONVERGE, "the restarted broker is back with the new topic", || {
+        let view = metadata(&restarted, Some(&["split", "after-failover"]));
+        let led = view.topics.iter().all(|t| t.partitions.iter().all(|p| p.leader_id.0 >= 4));
+        (broker_ids(&view) == BTreeSet::from([4, 5]) && view.topics.len() == 2 && led).then_some(())
+    });
+    let observers: BTreeSet<i32> = describe_quorum(&restarted).observers.iter().map(|o| o.replica_id.0).collect();
+    assert_eq!(observers, BTreeSet::from([4, 5]));
 }

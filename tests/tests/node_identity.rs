@@ -2,7 +2,7 @@
 //! id, directory id), written on the first start or by `strata format -t ID` and checked at every
 //! start. Clients see that cluster id; a directory formatted for another node id is refused, as
 //! Kafka 4.1 refuses it, and left intact; quorum settings that cannot work (other voters with no
-//! controller listener, a node missing from its voters, one role only) are refused rather than
+//! controller listener, a node missing from its voters, a broker-only node with no voters) are refused rather than
 //! run as a lone node; `broker.rack` is served as Kafka serves it.
 
 use std::path::Path;
@@ -105,9 +105,10 @@ fn quorum_settings_that_cannot_work_are_refused() {
     let missing = start("controller.quorum.voters=2@127.0.0.1:9093");
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
     assert!(text(&missing).contains("the node id 1 must be included in the set of voters"), "{}", text(&missing));
+    // A broker-only node needs controllers to follow.
     let broker_only = start("process.roles=broker");
     assert_eq!(broker_only.status.code(), Some(2), "{}", text(&broker_only));
-    assert!(text(&broker_only).contains("separate broker and controller processes"), "{}", text(&broker_only));
+    assert!(text(&broker_only).contains("needs the controllers in controller.quorum.voters"), "{}", text(&broker_only));
     assert!(!dir.path().join("meta.properties").exists(), "a refused configuration formats nothing");
 
     // The node as its own single voter is the quorum of one that a Strata node is.

@@ -1,6 +1,6 @@
 //! DescribeQuorum (`kafka-metadata-quorum.sh describe --status`, Admin `describeMetadataQuorum`):
-//! the metadata quorum's leader, its epoch and high watermark, and each voter's log end offset as
-//! the leader knows it (asked of the leader when this broker does not lead, as Kafka's brokers
+//! the metadata quorum's leader, its epoch and high watermark, and each voter's and observer's
+//! (broker-only node's) log end offset as the leader knows it (asked of the leader when this broker does not lead, as Kafka's brokers
 //! forward it to the active controller). Only `__cluster_metadata` partition 0 exists; any other
 //! topic or partition is answered UNKNOWN_TOPIC_OR_PARTITION for the whole request, as Kafka's
 //! raft client answers it. Fetch timestamps are not tracked (-1, Kafka's "unknown"). A single
@@ -80,25 +80,28 @@ fn single_node(broker: &Broker) -> QuorumDescription {
         term: 0,
         high_watermark: UNKNOWN,
         voters: vec![strata_quorum::VoterProgress { id: node, log_end_offset: UNKNOWN }],
+        observers: Vec::new(),
     }
 }
 
 fn described(quorum: &QuorumDescription) -> PartitionData {
     let id = |node: u64| BrokerId(i32::try_from(node).unwrap_or(-1));
-    let voters = quorum
-        .voters
-        .iter()
-        .map(|v| {
-            ReplicaState::default()
-                .with_replica_id(id(v.id))
-                .with_log_end_offset(v.log_end_offset)
-                .with_last_fetch_timestamp(UNKNOWN)
-                .with_last_caught_up_timestamp(UNKNOWN)
-        })
-        .collect();
+    let states = |replicas: &[strata_quorum::VoterProgress]| {
+        replicas
+            .iter()
+            .map(|v| {
+                ReplicaState::default()
+                    .with_replica_id(id(v.id))
+                    .with_log_end_offset(v.log_end_offset)
+                    .with_last_fetch_timestamp(UNKNOWN)
+                    .with_last_caught_up_timestamp(UNKNOWN)
+            })
+            .collect()
+    };
     PartitionData::default()
         .with_leader_id(id(quorum.leader))
         .with_leader_epoch(i32::try_from(quorum.term).unwrap_or(i32::MAX))
         .with_high_watermark(quorum.high_watermark)
-        .with_current_voters(voters)
+        .with_current_voters(states(&quorum.voters))
+        .with_observers(states(&quorum.observers))
 }

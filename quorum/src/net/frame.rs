@@ -33,6 +33,11 @@ pub enum RaftRequest {
     },
     /// How far each voter has come, as the leader knows it.
     Describe,
+    /// A broker-only node asks to follow the log as an observer, reached at `address`.
+    AddObserver {
+        node_id: u64,
+        address: String,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +48,7 @@ pub enum RaftReply {
     Propose(Result<Applied, ProposeError>),
     Heartbeat(Result<(), ProposeError>),
     Describe(Result<QuorumDescription, ProposeError>),
+    AddObserver(Result<(), ProposeError>),
 }
 
 /// Writes one frame.

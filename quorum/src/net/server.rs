@@ -50,6 +50,9 @@ async fn connection(mut conn: TcpStream, member: &Member) -> std::io::Result<()>
             RaftRequest::Propose(decision) => RaftReply::Propose(member.propose(decision).await),
             RaftRequest::Heartbeat { broker_id } => RaftReply::Heartbeat(member.heartbeat(broker_id)),
             RaftRequest::Describe => RaftReply::Describe(member.describe()),
+            RaftRequest::AddObserver { node_id, address } => {
+                RaftReply::AddObserver(member.add_observer(node_id, address).await)
+            }
         };
         write_frame(&mut conn, &reply).await?;
     }
