@@ -152,9 +152,12 @@ fn a_full_disk_fails_appends_until_space_comes_back() {
     }
     let high_watermark = log.partitions[0].high_watermark();
     // The disk fills up in the middle of a write: 40 bytes of it land, then ENOSPC. The appends
-    // queued behind it fail too.
+    // queued behind it fail too. The writer is held until all three are queued: otherwise one
+    // queued after the failure was handled is a new write, and the disk took it (CI saw that).
     log.faults.tear_write_job(log.faults.write_jobs_seen(), 40, TearMode::Errno(libc::ENOSPC));
+    log.faults.hold_writes(true);
     let in_flight: Vec<_> = (10..13).map(|id| log.append(0, id).unwrap()).collect();
+    log.faults.hold_writes(false);
     for pending in in_flight {
         let error = log.wait(pending).unwrap_err();
         assert!(matches!(error, LogError::DiskFull { .. }), "{error:?}");
