@@ -14,7 +14,7 @@ use strata_log::LogManager;
 
 use crate::config::BrokerConfig;
 use crate::groups::{Groups, Leaders, OFFSETS_TOPIC};
-use crate::state::Broker;
+use crate::state::{Broker, BrokerEndpoint};
 use crate::topics::{Topic, TopicError, Topics};
 use crate::txn::{TXN_STATE_TOPIC, Transactions};
 
@@ -30,6 +30,13 @@ pub fn check_transaction(broker: &Broker, transactional_id: &str) -> Result<(), 
     let partition = broker.txns.partition_for(transactional_id);
     check(broker, TXN_STATE_TOPIC, partition)?;
     if broker.txns.is_loaded(partition) { Ok(()) } else { Err(ResponseError::CoordinatorLoadInProgress) }
+}
+
+/// The live broker that leads `partition` of the internal topic `topic`, and so coordinates the
+/// keys it holds (FindCoordinator's answer; where a leader sends its AddPartitionsToTxn).
+pub fn coordinator_endpoint(broker: &Broker, topic: &str, partition: i32) -> Option<BrokerEndpoint> {
+    let leader = broker.topics.get(topic)?.leadership(partition)?.leader;
+    broker.broker_endpoint(leader)
 }
 
 fn check(broker: &Broker, topic: &str, partition: i32) -> Result<(), ResponseError> {

@@ -17,7 +17,7 @@ use crate::api::ApiSpec;
 use crate::groups::OFFSETS_TOPIC;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
-use crate::state::{Broker, BrokerEndpoint};
+use crate::state::Broker;
 use crate::txn::TXN_STATE_TOPIC;
 
 /// The key and versions of FindCoordinator, from which the route and ApiVersions are built.
@@ -47,10 +47,18 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FindCoordin
 /// The answer for one key.
 fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
     let found = match key_type {
-        KEY_TYPE_GROUP => leader(broker, OFFSETS_TOPIC, broker.groups.partition_for(key.as_str()))
-            .ok_or((ResponseError::CoordinatorNotAvailable, "the group's partition has no live leader")),
-        KEY_TYPE_TRANSACTION => leader(broker, TXN_STATE_TOPIC, broker.txns.partition_for(key.as_str()))
-            .ok_or((ResponseError::CoordinatorNotAvailable, "the transactional id's partition has no live leader")),
+        KEY_TYPE_GROUP => crate::coordinator_owner::coordinator_endpoint(
+            broker,
+            OFFSETS_TOPIC,
+            broker.groups.partition_for(key.as_str()),
+        )
+        .ok_or((ResponseError::CoordinatorNotAvailable, "the group's partition has no live leader")),
+        KEY_TYPE_TRANSACTION => crate::coordinator_owner::coordinator_endpoint(
+            broker,
+            TXN_STATE_TOPIC,
+            broker.txns.partition_for(key.as_str()),
+        )
+        .ok_or((ResponseError::CoordinatorNotAvailable, "the transactional id's partition has no live leader")),
         _ => Err((ResponseError::InvalidRequest, "unknown coordinator key type")),
     };
     let coordinator = Coordinator::default().with_key(key);
@@ -63,11 +71,4 @@ fn find(broker: &Broker, key_type: i8, key: StrBytes) -> Coordinator {
             .with_host(wire(""))
             .with_port(-1),
     }
-}
-
-/// The live broker that leads `partition` of the internal topic `topic`, and so coordinates the
-/// keys it holds.
-fn leader(broker: &Broker, topic: &str, partition: i32) -> Option<BrokerEndpoint> {
-    let leader = broker.topics.get(topic)?.leadership(partition)?.leader;
-    broker.broker_endpoint(leader)
 }

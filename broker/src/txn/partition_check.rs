@@ -90,11 +90,7 @@ async fn ask_coordinator(
     add: bool,
 ) -> Result<(), ResponseError> {
     let partition = broker.txns.partition_for(producer.transactional_id);
-    let coordinator = broker
-        .topics
-        .get(TXN_STATE_TOPIC)
-        .and_then(|t| t.leadership(partition).map(|l| l.leader))
-        .and_then(|leader| broker.broker_endpoint(leader))
+    let coordinator = crate::coordinator_owner::coordinator_endpoint(broker, TXN_STATE_TOPIC, partition)
         .ok_or(ResponseError::CoordinatorNotAvailable)?;
     let topic =
         AddPartitionsToTxnTopic::default().with_name(TopicName(wire(tp.topic))).with_partitions(vec![tp.partition]);
