@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
-use strata_log::{LogManager, LogOptions};
+use strata_log::LogManager;
 
 use crate::RunError;
 use crate::cluster::Membership;
 use crate::config::BrokerConfig;
 use crate::data_dir_lock::DataDirLock;
-use crate::state::StartError;
+use crate::state::{OpenedDataDir, StartError, open_data_dir};
 
 /// A controller-only node that joined the quorum.
 pub struct Controller {
@@ -34,14 +34,7 @@ pub async fn start(config: BrokerConfig) -> Result<Controller, RunError> {
     };
     let data_dir = config.data_dir.clone();
     let node = config.settings.node_id;
-    let opened = tokio::task::block_in_place(|| {
-        std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
-        let lock = DataDirLock::acquire(&data_dir)?;
-        let stored = crate::meta_properties::load(&data_dir, node)?.map(|m| m.cluster_id);
-        let log = LogManager::open(&data_dir, LogOptions::default())?;
-        Ok::<_, StartError>((lock, stored, log))
-    });
-    let (lock, stored_cluster_id, log) = opened?;
+    let OpenedDataDir { lock, stored_cluster_id, log } = tokio::task::block_in_place(|| open_data_dir(&config))?;
     let membership =
         Membership::join(&cluster, &config, &log, None, stored_cluster_id).await.map_err(StartError::from)?;
     crate::meta_properties::join_cluster(&data_dir, node, &membership.cluster_id).map_err(StartError::from)?;

@@ -71,19 +71,35 @@ pub struct Broker {
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
 
+/// A node's data directory, opened: locked for this process, its stored cluster id read, its log
+/// recovered.
+pub struct OpenedDataDir {
+    pub lock: crate::data_dir_lock::DataDirLock,
+    /// The cluster id of its `meta.properties`, if it has one.
+    pub stored_cluster_id: Option<String>,
+    pub log: LogManager,
+}
+
+/// Opens `config`'s data directory (creating it), as a broker and a controller-only node both do:
+/// locks it before anything in it is read, refuses a directory of another node before anything
+/// is recovered, and opens the log with the configured I/O (`strata.log.io`).
+pub fn open_data_dir(config: &BrokerConfig) -> Result<OpenedDataDir, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
+    let lock = crate::data_dir_lock::DataDirLock::acquire(&config.data_dir)?;
+    let node = config.settings.node_id;
+    let stored_cluster_id = crate::meta_properties::load(&config.data_dir, node)?.map(|m| m.cluster_id);
+    let force_fallback_io = config.settings.log_io == crate::settings::LogIo::Pwrite;
+    let log = LogManager::open(&config.data_dir, LogOptions { force_fallback_io, ..LogOptions::default() })?;
+    tracing::info!(io = ?log.io_kind(), "log opened");
+    Ok(OpenedDataDir { lock, stored_cluster_id, log })
+}
+
 impl Broker {
     /// Opens the data directory: the log, the topic registry and every partition.
     pub fn open(config: BrokerConfig, advertised: Advertised) -> Result<Broker, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
-        // Before anything in the directory is read or recovered.
-        let data_dir_lock = crate::data_dir_lock::DataDirLock::acquire(&config.data_dir)?;
+        let OpenedDataDir { lock: data_dir_lock, stored_cluster_id, log } = open_data_dir(&config)?;
         let node = config.settings.node_id;
-        // Refuses a directory of another node before anything in it is recovered.
-        let stored_cluster_id = crate::meta_properties::load(&config.data_dir, node)?.map(|m| m.cluster_id);
-        let force_fallback_io = config.settings.log_io == crate::settings::LogIo::Pwrite;
-        let log = LogManager::open(&config.data_dir, LogOptions { force_fallback_io, ..LogOptions::default() })?;
-        tracing::info!(io = ?log.io_kind(), "log opened");
         let (cluster, cluster_id) = match &config.cluster {
             Some(cluster) => {
                 let membership = tokio::runtime::Handle::current().block_on(crate::cluster::Membership::join(
