@@ -84,13 +84,7 @@ fn three_brokers_serve_one_cluster() {
     // DescribeQuorum at a broker that does not lead is answered by the leader: three voters, all
     // holding the log the leader has committed.
     let follower = if controller == 1 { 2 } else { 1 };
-    let asked = DescribeQuorumRequest::default().with_topics(vec![
-        TopicData::default()
-            .with_topic_name(requests::topic_name("__cluster_metadata"))
-            .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
-    ]);
-    let quorum = RawConn::connect(cluster.node(follower).bootstrap()).request(2, &asked);
-    assert_eq!(quorum.error_code, codes::NONE);
+    let quorum = describe_quorum(cluster.node(follower).bootstrap());
     let log = &quorum.topics[0].partitions[0];
     assert_eq!((log.error_code, log.leader_id.0), (codes::NONE, controller));
     assert!(log.leader_epoch >= 1 && log.high_watermark > 0, "{log:?}");
@@ -403,8 +397,8 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
     assert_eq!(log.matches("registered with the cluster").count(), runs, "one registration per run");
 }
 
-/// The metadata log as DescribeQuorum at `bootstrap` gives it.
-fn describe_quorum(bootstrap: &str) -> kafka_protocol::messages::describe_quorum_response::PartitionData {
+/// DescribeQuorum of the metadata log at `bootstrap`, answered without a top-level error.
+fn describe_quorum(bootstrap: &str) -> kafka_protocol::messages::DescribeQuorumResponse {
     let asked = DescribeQuorumRequest::default().with_topics(vec![
         TopicData::default()
             .with_topic_name(requests::topic_name("__cluster_metadata"))
@@ -412,7 +406,12 @@ fn describe_quorum(bootstrap: &str) -> kafka_protocol::messages::describe_quorum
     ]);
     let quorum = RawConn::connect(bootstrap).request(2, &asked);
     assert_eq!(quorum.error_code, codes::NONE);
-    quorum.topics[0].partitions[0].clone()
+    quorum
+}
+
+/// The metadata log's partition as DescribeQuorum at `bootstrap` gives it.
+fn metadata_log(bootstrap: &str) -> kafka_protocol::messages::describe_quorum_response::PartitionData {
+    describe_quorum(bootstrap).topics[0].partitions[0].clone()
 }
 
 #[test]
@@ -424,7 +423,7 @@ fn separate_controller_and_broker_processes_serve_one_cluster() {
     let view = metadata(&broker, None);
     assert_eq!(broker_ids(&view), BTreeSet::from([4, 5]), "controllers are not brokers");
     assert!([4, 5].contains(&view.controller_id.0), "clients are named a broker as the controller: {view:?}");
-    let log = describe_quorum(&broker);
+    let log = metadata_log(&broker);
     let ids = |replicas: &[kafka_protocol::messages::describe_quorum_response::ReplicaState]| {
         replicas.iter().map(|r| r.replica_id.0).collect::<BTreeSet<i32>>()
     };
@@ -458,12 +457,12 @@ fn separate_controller_and_broker_processes_serve_one_cluster() {
         (code == codes::NONE || code == codes::TOPIC_ALREADY_EXISTS).then_some(())
     });
     eprintln!("controller {controller} killed: a topic was created {:?} after", killed_at.elapsed());
-    let successor = describe_quorum(&broker).leader_id.0;
+    let successor = metadata_log(&broker).leader_id.0;
     assert!((1..=3).contains(&successor) && successor != controller, "controller {successor}");
     assert_eq!(broker_ids(&metadata(&broker, None)), BTreeSet::from([4, 5]), "no broker fenced");
     cluster.node(controller).restart_on_same_port();
     eventually(CONVERGE, "the old controller is a voter again, caught up", || {
-        let log = describe_quorum(&broker);
+        let log = metadata_log(&broker);
         let end = log.high_watermark;
         log.current_voters.iter().all(|v| v.log_end_offset >= end).then_some(())
     });
@@ -477,6 +476,6 @@ fn separate_controller_and_broker_processes_serve_one_cluster() {
         let led = view.topics.iter().all(|t| t.partitions.iter().all(|p| p.leader_id.0 >= 4));
         (broker_ids(&view) == BTreeSet::from([4, 5]) && view.topics.len() == 2 && led).then_some(())
     });
-    let observers: BTreeSet<i32> = describe_quorum(&restarted).observers.iter().map(|o| o.replica_id.0).collect();
+    let observers: BTreeSet<i32> = metadata_log(&restarted).observers.iter().map(|o| o.replica_id.0).collect();
     assert_eq!(observers, BTreeSet::from([4, 5]));
 }
