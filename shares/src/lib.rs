@@ -1,0 +1,12 @@
+//! Share groups (KIP-932) as state machines with no sockets and no wall clock (callers pass the
+//! time), as `strata-groups` is for consumer groups:
+//!
+//! - [`group`]: a share group's members, their epochs and the partitions assigned to them;
+//! - [`partition`]: one group's view of one partition, the in-flight window of records with
+//!   their state, delivery count and acquisition lock (Kafka's `SharePartition`).
+
+pub mod group;
+pub mod partition;
+
+pub use group::{HeartbeatError, HeartbeatReply, ShareGroup};
+pub use partition::{AckType, Acquired, RecordState, ShareConfig, ShareError, SharePartition};

@@ -1,0 +1,484 @@
+//! One share group's view of one partition (Kafka's `SharePartition`, KIP-932): the
+//! share-partition start offset (SPSO), below which every record is done with, and the in-flight
+//! window above it up to the end offset (SPEO), with each record's state and delivery count.
+//!
+//! Records are acquired in offset order by a member, under a lock of `lock_duration_ms`; the
+//! member acknowledges those it holds: accepted (acknowledged), released (available again),
+//! rejected (archived) or a gap (archived: no record at that offset). A lock that expires makes
+//! its record available again, and a record released or expired after its
+//! `delivery_count_limit`th delivery is archived instead. The start moves past every leading
+//! record that is acknowledged or archived. No sockets, no clock: callers pass the time.
+
+use std::collections::BTreeMap;
+
+/// How a member acknowledges a record (ShareFetch and ShareAcknowledge `acknowledge_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckType {
+    /// No record at this offset (a compacted or control record the client skipped).
+    Gap,
+    Accept,
+    Release,
+    Reject,
+}
+
+impl AckType {
+    /// Kafka's wire value: 0 gap, 1 accept, 2 release, 3 reject.
+    pub fn from_wire(value: i8) -> Option<AckType> {
+        match value {
+            0 => Some(AckType::Gap),
+            1 => Some(AckType::Accept),
+            2 => Some(AckType::Release),
+            3 => Some(AckType::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// A record's state in the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordState {
+    Available,
+    /// Held by `member` until `lock_expires_ms`.
+    Acquired {
+        member: String,
+        lock_expires_ms: i64,
+    },
+    Acknowledged,
+    Archived,
+}
+
+/// The group's limits (Kafka's `group.share.*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareConfig {
+    /// Deliveries after which a released or expired record is archived
+    /// (`group.share.delivery.count.limit`, 5).
+    pub delivery_count_limit: i16,
+    /// How long an acquired record stays locked to its member (`group.share.record.lock.duration.ms`).
+    pub lock_duration_ms: i64,
+    /// The most records in flight, the window's width (`group.share.partition.max.record.locks`).
+    pub max_in_flight: usize,
+}
+
+impl Default for ShareConfig {
+    fn default() -> Self {
+        ShareConfig { delivery_count_limit: 5, lock_duration_ms: 30_000, max_in_flight: 2000 }
+    }
+}
+
+/// A run of records acquired with one delivery count (ShareFetch's `AcquiredRecords`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acquired {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub delivery_count: i16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShareError {
+    /// INVALID_RECORD_STATE: an offset of the batch is not acquired by this member (never was,
+    /// was acknowledged already, or its lock expired).
+    #[error("offsets {first}..={last} are not all acquired by this member")]
+    InvalidRecordState { first: i64, last: i64 },
+    /// INVALID_REQUEST: a batch whose last offset is below its first, or whose types are neither
+    /// one nor one per offset.
+    #[error("invalid acknowledgement batch {first}..={last} with {types} types")]
+    InvalidBatch { first: i64, last: i64, types: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InFlight {
+    state: RecordState,
+    delivery_count: i16,
+}
+
+/// One partition's share state for one group.
+#[derive(Debug, Clone)]
+pub struct SharePartition {
+    /// SPSO: every record below it is done with.
+    start: i64,
+    /// SPEO: one past the last record that entered the window.
+    end: i64,
+    /// Every offset of `[start, end)`.
+    records: BTreeMap<i64, InFlight>,
+    config: ShareConfig,
+}
+
+impl SharePartition {
+    /// An empty window starting at `start` (where the group begins reading: the log end for
+    /// `share.auto.offset.reset=latest`, the log start for `earliest`).
+    pub fn new(start: i64, config: ShareConfig) -> SharePartition {
+        SharePartition { start, end: start, records: BTreeMap::new(), config }
+    }
+
+    /// SPSO.
+    pub fn start_offset(&self) -> i64 {
+        self.start
+    }
+
+    /// SPEO.
+    pub fn end_offset(&self) -> i64 {
+        self.end
+    }
+
+    /// The state and delivery count of `offset`, if it is in the window.
+    pub fn record(&self, offset: i64) -> Option<(&RecordState, i16)> {
+        self.records.get(&offset).map(|r| (&r.state, r.delivery_count))
+    }
+
+    /// Where a fetch for this group reads from: the first available record of the window, else
+    /// its end.
+    pub fn next_fetch_offset(&self) -> i64 {
+        self.records.iter().find(|(_, r)| r.state == RecordState::Available).map_or(self.end, |(offset, _)| *offset)
+    }
+
+    /// Acquires up to `max_records` records of `from..upto` (what the fetch read, below what the
+    /// log may hand out) for `member`, locked until `now_ms` plus the lock duration: first the
+    /// available ones in the window, in offset order, then new ones from the window's end, the
+    /// window never wider than `max_in_flight`. Each acquisition is one more delivery. Locks
+    /// expired by `now_ms` end first.
+    pub fn acquire(&mut self, member: &str, max_records: usize, from: i64, upto: i64, now_ms: i64) -> Vec<Acquired> {
+        self.expire_locks(now_ms);
+        let lock_expires_ms = now_ms.saturating_add(self.config.lock_duration_ms);
+        let held = || RecordState::Acquired { member: member.to_string(), lock_expires_ms };
+        let mut taken: Vec<(i64, i16)> = Vec::new();
+        for (&offset, record) in self.records.range_mut(from..upto.max(from)) {
+            if taken.len() >= max_records {
+                break;
+            }
+            if record.state == RecordState::Available {
+                record.state = held();
+                record.delivery_count = record.delivery_count.saturating_add(1);
+                taken.push((offset, record.delivery_count));
+            }
+        }
+        let width = i64::try_from(self.config.max_in_flight).unwrap_or(i64::MAX);
+        let window_end = upto.min(self.start.saturating_add(width));
+        while taken.len() < max_records && self.end < window_end {
+            self.records.insert(self.end, InFlight { state: held(), delivery_count: 1 });
+            taken.push((self.end, 1));
+            self.end += 1;
+        }
+        runs(&taken)
+    }
+
+    /// Acknowledges offsets `first..=last` with `types` (one for the whole batch, or one per
+    /// offset) at `now_ms`. Every offset must be acquired by `member` under a lock that has not
+    /// expired, or nothing changes (beyond ending the expired locks).
+    pub fn acknowledge(
+        &mut self,
+        member: &str,
+        first: i64,
+        last: i64,
+        types: &[AckType],
+        now_ms: i64,
+    ) -> Result<(), ShareError> {
+        self.expire_locks(now_ms);
+        let count = last.checked_sub(first).and_then(|d| usize::try_from(d).ok()).map(|d| d + 1);
+        let per_offset = match (count, types.len()) {
+            (Some(_), 1) => false,
+            (Some(n), t) if n == t => true,
+            _ => return Err(ShareError::InvalidBatch { first, last, types: types.len() }),
+        };
+        let held_by_member = |offset: i64| matches!(self.records.get(&offset), Some(InFlight { state: RecordState::Acquired { member: m, .. }, .. }) if m == member);
+        if !(first..=last).all(held_by_member) {
+            return Err(ShareError::InvalidRecordState { first, last });
+        }
+        let limit = self.config.delivery_count_limit;
+        for (i, offset) in (first..=last).enumerate() {
+            let ack = if per_offset { types[i] } else { types[0] };
+            if let Some(record) = self.records.get_mut(&offset) {
+                record.state = match ack {
+                    AckType::Accept => RecordState::Acknowledged,
+                    AckType::Gap | AckType::Reject => RecordState::Archived,
+                    AckType::Release => released(record.delivery_count, limit),
+                };
+            }
+        }
+        self.advance_start();
+        Ok(())
+    }
+
+    /// Releases every record `member` holds (it left the group or closed its share session), as
+    /// an explicit release would. Returns how many.
+    pub fn release_member(&mut self, member: &str) -> usize {
+        let limit = self.config.delivery_count_limit;
+        let mut released_count = 0;
+        for record in self.records.values_mut() {
+            if matches!(&record.state, RecordState::Acquired { member: m, .. } if m == member) {
+                record.state = released(record.delivery_count, limit);
+                released_count += 1;
+            }
+        }
+        self.advance_start();
+        released_count
+    }
+
+    /// Ends every lock that expired by `now_ms`: those records become available again (or
+    /// archived at the delivery limit). Returns how many.
+    pub fn expire_locks(&mut self, now_ms: i64) -> usize {
+        let limit = self.config.delivery_count_limit;
+        let mut expired = 0;
+        for record in self.records.values_mut() {
+            if matches!(record.state, RecordState::Acquired { lock_expires_ms, .. } if lock_expires_ms <= now_ms) {
+                record.state = released(record.delivery_count, limit);
+                expired += 1;
+            }
+        }
+        self.advance_start();
+        expired
+    }
+
+    /// When the earliest lock expires, if any record is acquired.
+    pub fn next_lock_expiry(&self) -> Option<i64> {
+        self.records
+            .values()
+            .filter_map(|r| match r.state {
+                RecordState::Acquired { lock_expires_ms, .. } => Some(lock_expires_ms),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// The log's start moved to `log_start` (retention, DeleteRecords): records below it are gone
+    /// and leave the window.
+    pub fn move_start_to(&mut self, log_start: i64) {
+        if log_start <= self.start {
+            return;
+        }
+        self.records = self.records.split_off(&log_start);
+        self.start = log_start;
+        self.end = self.end.max(log_start);
+        self.advance_start();
+    }
+
+    /// Moves the start past every leading record that is acknowledged or archived.
+    fn advance_start(&mut self) {
+        while let Some(entry) = self.records.first_entry() {
+            if !matches!(entry.get().state, RecordState::Acknowledged | RecordState::Archived) {
+                break;
+            }
+            let offset = *entry.key();
+            entry.remove();
+            self.start = offset + 1;
+        }
+        if self.records.is_empty() {
+            self.start = self.end;
+        }
+        debug_assert!(self.start <= self.end);
+    }
+}
+
+/// A record released (or whose lock expired) after `delivery_count` deliveries.
+fn released(delivery_count: i16, limit: i16) -> RecordState {
+    if delivery_count >= limit { RecordState::Archived } else { RecordState::Available }
+}
+
+/// Consecutive offsets with one delivery count, merged into runs.
+fn runs(taken: &[(i64, i16)]) -> Vec<Acquired> {
+    let mut runs: Vec<Acquired> = Vec::new();
+    for &(offset, delivery_count) in taken {
+        match runs.last_mut() {
+            Some(run) if run.last_offset + 1 == offset && run.delivery_count == delivery_count => {
+                run.last_offset = offset;
+            }
+            _ => runs.push(Acquired { first_offset: offset, last_offset: offset, delivery_count }),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ShareConfig {
+        ShareConfig { delivery_count_limit: 3, lock_duration_ms: 1000, max_in_flight: 10 }
+    }
+
+    fn run(first: i64, last: i64, delivery_count: i16) -> Acquired {
+        Acquired { first_offset: first, last_offset: last, delivery_count }
+    }
+
+    #[test]
+    fn records_go_to_one_member_at_a_time_and_accepted_ones_move_the_start() {
+        let mut p = SharePartition::new(100, config());
+        assert_eq!(p.acquire("a", 3, 0, 110, 0), [run(100, 102, 1)]);
+        assert_eq!(p.acquire("b", 3, 0, 110, 0), [run(103, 105, 1)], "b gets the next records, not a's");
+        assert_eq!(p.acquire("c", 10, 0, 106, 0), [], "nothing more is fetchable");
+        p.acknowledge("b", 103, 105, &[AckType::Accept], 0).expect("b holds them");
+        assert_eq!(p.start_offset(), 100, "a's records still lead the window");
+        p.acknowledge("a", 100, 102, &[AckType::Accept], 0).expect("a holds them");
+        assert_eq!((p.start_offset(), p.end_offset()), (106, 106));
+    }
+
+    #[test]
+    fn only_the_holder_may_acknowledge_and_a_refused_batch_changes_nothing() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 4, 0, 10, 0);
+        let refused = p.acknowledge("b", 0, 1, &[AckType::Accept], 0);
+        assert_eq!(refused, Err(ShareError::InvalidRecordState { first: 0, last: 1 }));
+        // One offset of the batch beyond what a holds: the whole batch is refused.
+        assert!(p.acknowledge("a", 2, 4, &[AckType::Accept], 0).is_err());
+        assert!(matches!(p.record(2), Some((RecordState::Acquired { .. }, 1))));
+        assert_eq!(
+            p.acknowledge("a", 3, 2, &[AckType::Accept], 0),
+            Err(ShareError::InvalidBatch { first: 3, last: 2, types: 1 })
+        );
+        assert!(p.acknowledge("a", 0, 2, &[AckType::Accept, AckType::Accept], 0).is_err(), "two types for three");
+        p.acknowledge("a", 0, 3, &[AckType::Accept], 0).expect("a holds 0..=3");
+        assert!(p.acknowledge("a", 0, 0, &[AckType::Accept], 0).is_err(), "acknowledged twice");
+    }
+
+    #[test]
+    fn released_records_are_delivered_again_until_the_limit_archives_them() {
+        let mut p = SharePartition::new(0, config());
+        for delivery in 1..=3 {
+            assert_eq!(p.acquire("a", 2, 0, 2, 0), [run(0, 1, delivery)]);
+            p.acknowledge("a", 0, 1, &[AckType::Release], 0).expect("release");
+        }
+        assert_eq!(p.start_offset(), 2, "archived after the third delivery");
+        assert_eq!(p.acquire("a", 2, 0, 2, 0), []);
+    }
+
+    #[test]
+    fn per_offset_types_reject_and_gap_archive() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 4, 0, 4, 0);
+        let types = [AckType::Accept, AckType::Gap, AckType::Release, AckType::Reject];
+        p.acknowledge("a", 0, 3, &types, 0).expect("per offset");
+        assert_eq!(p.start_offset(), 2);
+        assert_eq!(p.record(2), Some((&RecordState::Available, 1)));
+        assert_eq!(p.record(3), Some((&RecordState::Archived, 1)));
+        assert_eq!(p.acquire("b", 10, 0, 4, 0), [run(2, 2, 2)], "the released record, delivered a second time");
+    }
+
+    #[test]
+    fn an_expired_lock_frees_the_record_and_its_holder_can_no_longer_acknowledge() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 2, 0, 2, 0);
+        assert_eq!(p.next_lock_expiry(), Some(1000));
+        assert_eq!(p.expire_locks(999), 0);
+        let late = p.acknowledge("a", 0, 1, &[AckType::Accept], 1000);
+        assert_eq!(late, Err(ShareError::InvalidRecordState { first: 0, last: 1 }), "the lock ended at 1000");
+        assert_eq!(p.record(0), Some((&RecordState::Available, 1)));
+        assert_eq!(p.acquire("b", 5, 0, 2, 2000), [run(0, 1, 2)]);
+        assert_eq!(p.next_lock_expiry(), Some(3000));
+    }
+
+    #[test]
+    fn a_leaving_member_releases_what_it_holds() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 2, 0, 4, 0);
+        p.acquire("b", 2, 0, 4, 0);
+        assert_eq!(p.release_member("a"), 2);
+        assert_eq!(p.acquire("c", 5, 0, 4, 0), [run(0, 1, 2)]);
+    }
+
+    #[test]
+    fn the_window_holds_at_most_max_in_flight_records() {
+        let mut p = SharePartition::new(0, config());
+        assert_eq!(p.acquire("a", 100, 0, 1000, 0), [run(0, 9, 1)]);
+        assert_eq!(p.acquire("b", 100, 0, 1000, 0), [], "full until the start moves");
+        p.acknowledge("a", 0, 4, &[AckType::Accept], 0).expect("accept");
+        assert_eq!(p.acquire("b", 100, 0, 1000, 0), [run(10, 14, 1)]);
+    }
+
+    #[test]
+    fn a_fetch_reads_from_the_first_available_record_and_acquires_only_what_it_read() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 6, 0, 6, 0);
+        p.acknowledge("a", 2, 3, &[AckType::Release], 0).expect("release");
+        assert_eq!(p.next_fetch_offset(), 2);
+        assert_eq!(p.acquire("b", 10, 2, 3, 0), [run(2, 2, 2)], "the read ended at 3");
+        assert_eq!(p.next_fetch_offset(), 3);
+        assert_eq!(p.acquire("b", 10, 3, 8, 0), [run(3, 3, 2), run(6, 7, 1)]);
+        p.acknowledge("b", 2, 3, &[AckType::Release], 0).expect("release");
+        assert_eq!(p.acquire("c", 10, 3, 8, 0), [run(3, 3, 3)], "the read began at 3: 2 stays available");
+        assert_eq!(p.next_fetch_offset(), 2);
+    }
+
+    #[test]
+    fn a_log_start_past_the_window_drops_what_is_gone() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 4, 0, 4, 0);
+        p.move_start_to(2);
+        assert_eq!((p.start_offset(), p.end_offset()), (2, 4));
+        assert_eq!(p.record(1), None);
+        p.move_start_to(50);
+        assert_eq!((p.start_offset(), p.end_offset()), (50, 50));
+        assert_eq!(p.acquire("a", 1, 0, 60, 0), [run(50, 50, 1)]);
+    }
+
+    /// One step of a random schedule.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Acquire { member: u8, max: usize, fetchable: i64 },
+        Acknowledge { member: u8, first: i64, len: i64, ack: u8 },
+        Leave { member: u8 },
+        Tick { ms: i64 },
+        LogStart { offset: i64 },
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..3, 0usize..6, 0i64..40).prop_map(|(member, max, fetchable)| Step::Acquire { member, max, fetchable }),
+            (0u8..3, 0i64..40, 0i64..4, 0u8..4).prop_map(|(member, first, len, ack)| Step::Acknowledge {
+                member,
+                first,
+                len,
+                ack
+            }),
+            (0u8..3).prop_map(|member| Step::Leave { member }),
+            (0i64..800).prop_map(|ms| Step::Tick { ms }),
+            (0i64..40).prop_map(|offset| Step::LogStart { offset }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever members do, the window is exactly `[start, end)`, no wider than
+        /// `max_in_flight`, starts at a record still in play, and no record is delivered more
+        /// than the limit allows.
+        #[test]
+        fn the_window_stays_consistent(steps in proptest::collection::vec(step(), 1..80)) {
+            let config = config();
+            let mut p = SharePartition::new(0, config);
+            let mut now = 0;
+            for step in steps {
+                match step {
+                    Step::Acquire { member, max, fetchable } => {
+                        let acquired = p.acquire(&member.to_string(), max, 0, fetchable, now);
+                        let count: i64 = acquired.iter().map(|a| a.last_offset - a.first_offset + 1).sum();
+                        proptest::prop_assert!(usize::try_from(count).unwrap_or(usize::MAX) <= max);
+                    }
+                    Step::Acknowledge { member, first, len, ack } => {
+                        let ack = AckType::from_wire(i8::try_from(ack).unwrap_or(0)).unwrap_or(AckType::Accept);
+                        p.expire_locks(now);
+                        let before = p.clone().records;
+                        if p.acknowledge(&member.to_string(), first, first + len, &[ack], now).is_err() {
+                            proptest::prop_assert_eq!(&before, &p.records, "a refused batch changes nothing");
+                        }
+                    }
+                    Step::Leave { member } => {
+                        p.release_member(&member.to_string());
+                    }
+                    Step::Tick { ms } => {
+                        now += ms;
+                        p.expire_locks(now);
+                    }
+                    Step::LogStart { offset } => p.move_start_to(offset),
+                }
+                let keys: Vec<i64> = p.records.keys().copied().collect();
+                let expected: Vec<i64> = (p.start..p.end).collect();
+                proptest::prop_assert_eq!(keys, expected);
+                proptest::prop_assert!(p.records.len() <= config.max_in_flight);
+                if let Some(first) = p.records.values().next() {
+                    proptest::prop_assert!(!matches!(first.state, RecordState::Acknowledged | RecordState::Archived));
+                }
+                for record in p.records.values() {
+                    proptest::prop_assert!(record.delivery_count <= config.delivery_count_limit);
+                }
+            }
+        }
+    }
+}
