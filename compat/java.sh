@@ -86,6 +86,8 @@ else
   check "java consumer group (group.protocol=consumer)" run_java GroupCheck "$BOOTSTRAP" consumer
 fi
 check "java admin client" run_java AdminCheck "$BOOTSTRAP"
+check "java share groups (KafkaShareConsumer): each record once, released records delivered again" \
+  run_java ShareCheck "$BOOTSTRAP"
 txn_check "java transactions: commit, abort, read_committed, read_uncommitted" "InitProducerId EndTxn DescribeProducers" \
   TxnCheck "$BOOTSTRAP" commit-abort
 txn_check "java transactions: megabyte transactions across 1 MB segments, fetched 16 KB at a time" \

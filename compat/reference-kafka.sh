@@ -87,6 +87,8 @@ cmd_start() {
     echo "transaction.state.log.num.partitions=1"
     echo "share.coordinator.state.topic.replication.factor=1"
     echo "share.coordinator.state.topic.min.isr=1"
+    echo "# Share groups (KIP-932) are a preview in Kafka 4.1, off unless enabled; Strata serves them."
+    echo "group.share.enable=true"
     echo "group.initial.rebalance.delay.ms=0"
     echo "# settings given to start:"
     local kv

@@ -224,6 +224,27 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "KIP-392: with org.apache.kafka.common.replica.RackAwareReplicaSelector (or LeaderSelector, Kafka's default), a partition's leader tells a consumer whose client.rack differs from its own broker.rack to fetch from an in-sync replica in that rack. Empty: consumers fetch from the leader. Followers serve consumers' fetches (v11+) either way.",
     },
     BrokerSetting {
+        name: "group.share.delivery.count.limit",
+        kind: ValueKind::Int { min: 2 },
+        default: "5",
+        topic_setting: None,
+        doc: "Share groups (KIP-932): how many times a record is delivered before a release or an expired lock archives it instead of making it available again.",
+    },
+    BrokerSetting {
+        name: "group.share.record.lock.duration.ms",
+        kind: ValueKind::Int { min: 1000 },
+        default: "30000",
+        topic_setting: None,
+        doc: "Share groups (KIP-932): how long a share consumer holds the records a ShareFetch acquired for it before they become available again.",
+    },
+    BrokerSetting {
+        name: "group.share.partition.max.record.locks",
+        kind: ValueKind::Int { min: 1 },
+        default: "2000",
+        topic_setting: None,
+        doc: "Share groups (KIP-932): the most records of one partition in flight for one share group (acquired, or released and not yet delivered again).",
+    },
+    BrokerSetting {
         name: "broker.heartbeat.interval.ms",
         kind: ValueKind::Int { min: 1 },
         default: "2000",

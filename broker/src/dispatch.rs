@@ -14,7 +14,8 @@ use bytes::Bytes;
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AlterPartitionReassignmentsRequest, DescribeLogDirsRequest,
     DescribeProducersRequest, DescribeQuorumRequest, DescribeTransactionsRequest, ElectLeadersRequest, EndTxnRequest,
-    ListPartitionReassignmentsRequest, ListTransactionsRequest, WriteTxnMarkersRequest,
+    ListPartitionReassignmentsRequest, ListTransactionsRequest, ShareAcknowledgeRequest, ShareFetchRequest,
+    ShareGroupHeartbeatRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -139,6 +140,9 @@ pub const ROUTES: &[Route] = &[
     route!(alter_partition_reassignments: AlterPartitionReassignmentsRequest),
     route!(list_partition_reassignments: ListPartitionReassignmentsRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
+    route!(share_group_heartbeat: ShareGroupHeartbeatRequest),
+    route!(share_fetch: ShareFetchRequest),
+    route!(share_acknowledge: ShareAcknowledgeRequest),
 ];
 
 /// What the broker serves of every API, in table order.

@@ -1,7 +1,8 @@
 //! The one place an error becomes a Kafka error code: the log's ([`LogError`], [`ReadError`],
 //! [`AppendError`]), the topic registry's ([`TopicError`]), the group coordinator's
 //! ([`GroupError`], [`StoreError`]), the transaction coordinator's ([`TxnError`], whose codes
-//! strata-txn defines, and [`TxnUnavailable`]) and those of request data ([`BatchError`],
+//! strata-txn defines, and [`TxnUnavailable`]), share groups' ([`ShareError`], [`HeartbeatError`],
+//! [`JoinError`], [`ShareSessionError`]) and those of request data ([`BatchError`],
 //! [`MessageSetError`]). Handlers
 //! answer with [`ErrorCode::code`] and never match on another crate's error to pick a code; the
 //! codes are Kafka's, as a real broker answers the same failure.
@@ -10,12 +11,14 @@ use kafka_protocol::ResponseError;
 use strata_cluster::PlacementError;
 use strata_groups::GroupError;
 use strata_log::{AppendError, LogError, ReadError};
+use strata_shares::{HeartbeatError, ShareError};
 use strata_txn::TxnError;
 use strata_wire::batch::BatchError;
 use strata_wire::legacy::message_set::MessageSetError;
 
 use crate::fetch_sessions::SessionError;
 use crate::groups::StoreError;
+use crate::shares::{JoinError, ShareSessionError};
 use crate::topics::TopicError;
 use crate::txn::TxnUnavailable;
 
@@ -45,6 +48,48 @@ pub fn unknown_topic(by_id: bool) -> ResponseError {
 /// to `__consumer_offsets` (Kafka maps such storage failures to COORDINATOR_NOT_AVAILABLE, and
 /// clients retry).
 pub const GROUP_STORE_FAILED: ResponseError = ResponseError::CoordinatorNotAvailable;
+
+impl ErrorCode for ShareError {
+    /// A share acknowledgement refused (ShareFetch's `acknowledge_error_code`, ShareAcknowledge).
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            ShareError::InvalidRecordState { .. } => ResponseError::InvalidRecordState,
+            ShareError::InvalidBatch { .. } => ResponseError::InvalidRequest,
+        }
+    }
+}
+
+impl ErrorCode for HeartbeatError {
+    /// A ShareGroupHeartbeat refused.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            HeartbeatError::InvalidRequest(_) => ResponseError::InvalidRequest,
+            HeartbeatError::UnknownMember(_) => ResponseError::UnknownMemberId,
+            HeartbeatError::FencedMemberEpoch { .. } => ResponseError::FencedMemberEpoch,
+        }
+    }
+}
+
+impl ErrorCode for JoinError {
+    /// A ShareGroupHeartbeat refused.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            JoinError::Heartbeat(error) => error.kafka_error(),
+            JoinError::Full(_) => ResponseError::GroupMaxSizeReached,
+        }
+    }
+}
+
+impl ErrorCode for ShareSessionError {
+    /// A ShareFetch or ShareAcknowledge outside its share session.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            ShareSessionError::NotFound => ResponseError::ShareSessionNotFound,
+            ShareSessionError::InvalidEpoch => ResponseError::InvalidShareSessionEpoch,
+            ShareSessionError::NotAMember => ResponseError::UnknownMemberId,
+        }
+    }
+}
 
 impl ErrorCode for LogError {
     /// A storage or lifecycle failure of the log.

@@ -34,6 +34,7 @@ pub mod replication;
 pub mod reply;
 pub mod server;
 pub mod settings;
+pub mod shares;
 pub mod state;
 pub mod topics;
 pub mod txn;

@@ -48,7 +48,7 @@ macro_rules! from_setting_by_parse {
         }
     )*};
 }
-from_setting_by_parse!(i32, i64, u64, usize);
+from_setting_by_parse!(i16, i32, i64, u64, usize);
 
 impl FromSetting for bool {
     fn from_setting(value: &str) -> Result<Self, String> {
@@ -171,6 +171,12 @@ settings! {
     queued_max_requests: usize = "queued.max.requests",
     /// Request bytes in flight across all connections; -1 for no limit.
     queued_max_request_bytes: i64 = "queued.max.request.bytes",
+    /// Share groups (KIP-932): deliveries after which a record is archived.
+    group_share_delivery_count_limit: i16 = "group.share.delivery.count.limit",
+    /// How long a share consumer holds the records it acquired.
+    group_share_record_lock_duration_ms: i64 = "group.share.record.lock.duration.ms",
+    /// Records in flight per share-partition.
+    group_share_partition_max_record_locks: usize = "group.share.partition.max.record.locks",
     /// Incremental fetch sessions kept at once (KIP-227); 0 for none.
     max_incremental_fetch_session_cache_slots: usize = "max.incremental.fetch.session.cache.slots",
     log_retention_check_interval_ms: u64 = "log.retention.check.interval.ms",

@@ -67,6 +67,8 @@ pub struct Broker {
     pub replication: crate::replication::Replication,
     /// Connections to the other brokers of the cluster, for the requests brokers send each other.
     pub peers: crate::peers::Peers,
+    /// Share groups (KIP-932): members, share sessions and each partition's in-flight records.
+    pub shares: crate::shares::Shares,
     /// Held for the broker's life: no other process opens the data directory meanwhile.
     _data_dir_lock: crate::data_dir_lock::DataDirLock,
 }
@@ -134,6 +136,7 @@ impl Broker {
         let slots = config.settings.max_incremental_fetch_session_cache_slots;
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         let fetch_sessions = std::sync::Mutex::new(crate::fetch_sessions::FetchSessionCache::new(slots, seed));
+        let shares = crate::shares::Shares::new(&config.settings);
         Ok(Broker {
             config,
             advertised,
@@ -147,6 +150,7 @@ impl Broker {
             cluster,
             replication: crate::replication::Replication::default(),
             peers: crate::peers::Peers::new(node),
+            shares,
             _data_dir_lock: data_dir_lock,
         })
     }

@@ -59,6 +59,12 @@ pub const PRODUCER_FENCED: i16 = E::ProducerFenced.code();
 pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = E::TransactionalIdNotFound.code();
 pub const TRANSACTION_ABORTABLE: i16 = E::TransactionAbortable.code();
 
+pub const FENCED_MEMBER_EPOCH: i16 = E::FencedMemberEpoch.code();
+pub const GROUP_MAX_SIZE_REACHED: i16 = E::GroupMaxSizeReached.code();
+pub const INVALID_RECORD_STATE: i16 = E::InvalidRecordState.code();
+pub const INVALID_SHARE_SESSION_EPOCH: i16 = E::InvalidShareSessionEpoch.code();
+pub const SHARE_SESSION_NOT_FOUND: i16 = E::ShareSessionNotFound.code();
+
 #[cfg(test)]
 mod tests {
     use super::*;

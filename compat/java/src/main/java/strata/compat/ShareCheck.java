@@ -1,0 +1,185 @@
+package strata.compat;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * {@code ShareCheck <bootstrap>}: share groups (KIP-932) with Kafka's own {@code KafkaShareConsumer}.
+ *
+ * <ol>
+ * <li>Two share consumers of one group subscribe to a 2-partition topic. Once each partition has
+ *     handed a warm-up record to one of them (a share group starts at the partition's end), 1,000
+ *     records are produced; together the two consumers receive each exactly once (implicit
+ *     acknowledgement accepts what a poll returned).</li>
+ * <li>A consumer with explicit acknowledgement releases the 10 records it gets; they come back
+ *     with delivery count 2, it accepts them, and nothing comes after.</li>
+ * </ol>
+ */
+public final class ShareCheck {
+    private static final String TOPIC = "java-share";
+    private static final Duration POLL = Duration.ofMillis(200);
+    private static final Duration STEP_TIMEOUT = Duration.ofSeconds(60);
+
+    private final String bootstrap;
+
+    private ShareCheck(String bootstrap) {
+        this.bootstrap = bootstrap;
+    }
+
+    public static void main(String[] args) {
+        Check.run("share groups (KafkaShareConsumer)", 200, () -> new ShareCheck(args[0]).run());
+    }
+
+    private KafkaShareConsumer<String, String> consumer(String group, String mode) {
+        Properties props = new Properties();
+        props.put("bootstrap.servers", bootstrap);
+        props.put("group.id", group);
+        props.put("share.acknowledgement.mode", mode);
+        props.put("key.deserializer", StringDeserializer.class.getName());
+        props.put("value.deserializer", StringDeserializer.class.getName());
+        props.put("request.timeout.ms", "30000");
+        KafkaShareConsumer<String, String> consumer = new KafkaShareConsumer<>(props);
+        consumer.subscribe(List.of(TOPIC));
+        return consumer;
+    }
+
+    private KafkaProducer<String, String> producer() {
+        Properties props = new Properties();
+        props.put("bootstrap.servers", bootstrap);
+        props.put("acks", "all");
+        props.put("key.serializer", StringSerializer.class.getName());
+        props.put("value.serializer", StringSerializer.class.getName());
+        return new KafkaProducer<>(props);
+    }
+
+    private void run() throws Exception {
+        try (Admin admin = Check.admin(bootstrap, "share-check-admin")) {
+            Check.createTopic(admin, TOPIC, 2, Map.of());
+        }
+        try (KafkaProducer<String, String> producer = producer();
+                KafkaShareConsumer<String, String> a = consumer("java-share-group", "implicit");
+                KafkaShareConsumer<String, String> b = consumer("java-share-group", "implicit")) {
+            warmUp(producer, List.of(a, b), Set.of(0, 1), false);
+            for (int i = 0; i < 1000; i++) {
+                producer.send(new ProducerRecord<>(TOPIC, i % 2, "r-" + i, "v-" + i));
+            }
+            producer.flush();
+            Map<String, Integer> seen = new HashMap<>();
+            Map<String, Integer> perConsumer = new HashMap<>();
+            long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+            while (countReal(seen) < 1000) {
+                Check.expect(System.nanoTime() < deadline, "1,000 records within %s, got %d", STEP_TIMEOUT, countReal(seen));
+                for (KafkaShareConsumer<String, String> c : List.of(a, b)) {
+                    for (ConsumerRecord<String, String> r : c.poll(POLL)) {
+                        seen.merge(r.key(), 1, Integer::sum);
+                        perConsumer.merge(c == a ? "a" : "b", 1, Integer::sum);
+                    }
+                }
+            }
+            for (Map.Entry<String, Integer> e : seen.entrySet()) {
+                if (e.getKey().startsWith("r-")) {
+                    Check.expect(e.getValue() == 1, "record %s delivered once, not %d times", e.getKey(), e.getValue());
+                }
+            }
+            System.out.println("1,000 records, each delivered once: " + perConsumer);
+        }
+        try (KafkaProducer<String, String> producer = producer();
+                KafkaShareConsumer<String, String> e = consumer("java-share-explicit", "explicit")) {
+            warmUp(producer, List.of(e), Set.of(0), true);
+            for (int i = 0; i < 10; i++) {
+                producer.send(new ProducerRecord<>(TOPIC, 0, "x-" + i, "v-" + i));
+            }
+            producer.flush();
+            List<ConsumerRecord<String, String>> first = collect(e, 10, "x-");
+            for (ConsumerRecord<String, String> r : first) {
+                Check.expect(r.deliveryCount().orElse((short) 0) == 1, "first delivery of %s: %s", r.key(), r.deliveryCount());
+                e.acknowledge(r, AcknowledgeType.RELEASE);
+            }
+            e.commitSync();
+            List<ConsumerRecord<String, String>> again = collect(e, 10, "x-");
+            for (ConsumerRecord<String, String> r : again) {
+                Check.expect(r.deliveryCount().orElse((short) 0) == 2, "second delivery of %s: %s", r.key(), r.deliveryCount());
+                e.acknowledge(r, AcknowledgeType.ACCEPT);
+            }
+            e.commitSync();
+            long quietUntil = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            while (System.nanoTime() < quietUntil) {
+                for (ConsumerRecord<String, String> r : e.poll(POLL)) {
+                    Check.expect(!r.key().startsWith("x-"), "nothing after the accepted records, got %s", r.key());
+                    e.acknowledge(r, AcknowledgeType.ACCEPT);
+                }
+            }
+            System.out.println("10 records released, delivered again with delivery count 2, accepted");
+        }
+    }
+
+    /** Produces a warm-up record to each of {@code partitions} until one of the consumers got one. */
+    private static void warmUp(
+            KafkaProducer<String, String> producer, List<KafkaShareConsumer<String, String>> consumers, Set<Integer> partitions,
+            boolean explicit) throws Exception {
+        Set<Integer> warm = new HashSet<>();
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (!warm.containsAll(partitions)) {
+            Check.expect(System.nanoTime() < deadline, "warm-up records reach the share group, got partitions %s", warm);
+            for (int p : partitions) {
+                if (!warm.contains(p)) {
+                    producer.send(new ProducerRecord<>(TOPIC, p, "warm-up", "w")).get();
+                }
+            }
+            for (KafkaShareConsumer<String, String> c : consumers) {
+                ConsumerRecords<String, String> records = c.poll(POLL);
+                for (ConsumerRecord<String, String> r : records) {
+                    if (r.key().equals("warm-up")) {
+                        warm.add(r.partition());
+                    }
+                    if (explicit) {
+                        c.acknowledge(r, AcknowledgeType.ACCEPT);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Polls until {@code count} records keyed with {@code prefix} came. */
+    private static List<ConsumerRecord<String, String>> collect(
+            KafkaShareConsumer<String, String> consumer, int count, String prefix) {
+        List<ConsumerRecord<String, String>> got = new java.util.ArrayList<>();
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (got.size() < count) {
+            Check.expect(System.nanoTime() < deadline, "%d records within %s, got %d", count, STEP_TIMEOUT, got.size());
+            for (ConsumerRecord<String, String> r : consumer.poll(POLL)) {
+                if (r.key().startsWith(prefix)) {
+                    got.add(r);
+                } else {
+                    consumer.acknowledge(r, AcknowledgeType.ACCEPT);
+                }
+            }
+        }
+        return got;
+    }
+
+    private static int countReal(Map<String, Integer> seen) {
+        int n = 0;
+        for (String key : seen.keySet()) {
+            if (key.startsWith("r-")) {
+                n++;
+            }
+        }
+        return n;
+    }
+}

@@ -1,0 +1,228 @@
+//! Share groups (KIP-932) on a real socket: two members of one share group join with
+//! ShareGroupHeartbeat and share a partition; each ShareFetch acquires records no other member
+//! holds; accepted records are done with, released ones go to the next fetch with their delivery
+//! count raised, and a record fetched `group.share.delivery.count.limit` times and released again
+//! is archived. Wrong acknowledgements and session epochs get Kafka's errors and change nothing:
+//! INVALID_RECORD_STATE for a record the member does not hold, INVALID_SHARE_SESSION_EPOCH,
+//! SHARE_SESSION_NOT_FOUND, FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for a session opened by a
+//! stranger. A lock that expires, or a closed session, makes records available again. Groups and
+//! members are bounded (GROUP_MAX_SIZE_REACHED).
+
+use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
+use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
+use kafka_protocol::messages::share_fetch_response::AcquiredRecords;
+use kafka_protocol::messages::{
+    GroupId, ShareAcknowledgeRequest, ShareFetchRequest, ShareFetchResponse, ShareGroupHeartbeatRequest,
+    ShareGroupHeartbeatResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use strata_testkit::batches::{Batch, decode};
+use strata_testkit::codes;
+use strata_testkit::raw::RawConn;
+use strata_testkit::requests;
+use strata_tests::{Broker, BrokerOptions};
+use uuid::Uuid;
+
+const GROUP: &str = "workers";
+const TOPIC: &str = "work";
+const ACCEPT: i8 = 1;
+const RELEASE: i8 = 2;
+
+fn text(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+fn heartbeat(conn: &mut RawConn, member: &str, epoch: i32, topics: Option<&[&str]>) -> ShareGroupHeartbeatResponse {
+    let request = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(text(GROUP)))
+        .with_member_id(text(member))
+        .with_member_epoch(epoch)
+        .with_subscribed_topic_names(topics.map(|t| t.iter().map(|n| TopicName(text(n))).collect()));
+    conn.request(1, &request)
+}
+
+/// A ShareFetch of partition 0 of `topic` carrying `acks` (first, last, type).
+fn share_fetch(
+    conn: &mut RawConn,
+    member: &str,
+    epoch: i32,
+    topic: Uuid,
+    max_records: i32,
+    acks: &[(i64, i64, i8)],
+) -> ShareFetchResponse {
+    let batches = acks
+        .iter()
+        .map(|&(first, last, kind)| {
+            AcknowledgementBatch::default()
+                .with_first_offset(first)
+                .with_last_offset(last)
+                .with_acknowledge_types(vec![kind])
+        })
+        .collect();
+    let partition = FetchPartition::default()
+        .with_partition_index(0)
+        .with_partition_max_bytes(1 << 20)
+        .with_acknowledgement_batches(batches);
+    let request = ShareFetchRequest::default()
+        .with_group_id(Some(GroupId(text(GROUP))))
+        .with_member_id(Some(text(member)))
+        .with_share_session_epoch(epoch)
+        .with_max_wait_ms(if max_records > 0 { 500 } else { 0 })
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_max_records(max_records.max(1))
+        .with_batch_size(max_records.max(1))
+        .with_topics(vec![FetchTopic::default().with_topic_id(topic).with_partitions(vec![partition])]);
+    conn.request(1, &request)
+}
+
+fn share_ack(conn: &mut RawConn, member: &str, epoch: i32, topic: Uuid, acks: &[(i64, i64, i8)]) -> i16 {
+    use kafka_protocol::messages::share_acknowledge_request::AcknowledgementBatch as Batch;
+    let batches = acks
+        .iter()
+        .map(|&(first, last, kind)| {
+            Batch::default().with_first_offset(first).with_last_offset(last).with_acknowledge_types(vec![kind])
+        })
+        .collect();
+    let request = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(text(GROUP))))
+        .with_member_id(Some(text(member)))
+        .with_share_session_epoch(epoch)
+        .with_topics(vec![AcknowledgeTopic::default().with_topic_id(topic).with_partitions(vec![
+            AcknowledgePartition::default().with_partition_index(0).with_acknowledgement_batches(batches),
+        ])]);
+    let response = conn.request(1, &request);
+    assert_eq!(response.error_code, codes::NONE, "{:?}", response.error_message);
+    response.responses[0].partitions[0].error_code
+}
+
+/// The acquired runs of the answer's one partition, and the offsets of the records it carries.
+fn acquired(response: &ShareFetchResponse) -> (Vec<(i64, i64, i16)>, Vec<i64>) {
+    assert_eq!(response.error_code, codes::NONE, "{:?}", response.error_message);
+    let Some(partition) = response.responses.first().and_then(|t| t.partitions.first()) else {
+        return (Vec::new(), Vec::new());
+    };
+    assert_eq!(partition.error_code, codes::NONE);
+    let runs = partition
+        .acquired_records
+        .iter()
+        .map(|a: &AcquiredRecords| (a.first_offset, a.last_offset, a.delivery_count))
+        .collect();
+    let offsets = partition
+        .records
+        .as_ref()
+        .map(|bytes| decode(bytes).iter().flat_map(|set| set.records.iter().map(|r| r.offset)).collect())
+        .unwrap_or_default();
+    (runs, offsets)
+}
+
+fn topic_id(conn: &mut RawConn) -> Uuid {
+    requests::metadata(conn, Some(&[TOPIC]), false).topics[0].topic_id
+}
+
+fn produce(conn: &mut RawConn, count: usize) {
+    let produced = requests::produce(conn, TOPIC, 0, Batch::new().numbered(count, None, requests::epoch_ms()).encode());
+    assert_eq!(produced.error_code, codes::NONE);
+}
+
+#[test]
+fn a_share_group_hands_each_record_to_one_member_and_redelivers_what_is_released() {
+    let broker = Broker::start(BrokerOptions::default().with("group.share.delivery.count.limit", "2"));
+    let mut a = RawConn::connect(broker.bootstrap());
+    let mut b = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+
+    let joined = heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    assert_eq!(joined.error_code, codes::NONE, "{:?}", joined.error_message);
+    let assigned = joined.assignment.expect("an assignment");
+    assert_eq!(
+        (assigned.topic_partitions[0].topic_id, assigned.topic_partitions[0].partitions.clone()),
+        (topic, vec![0])
+    );
+    let b_joined = heartbeat(&mut b, "member-b", 0, Some(&[TOPIC]));
+    assert_eq!(b_joined.error_code, codes::NONE);
+    assert_eq!(b_joined.assignment.expect("an assignment").topic_partitions[0].partitions, [0], "a shared partition");
+    let fenced = heartbeat(&mut a, "member-a", joined.member_epoch + 7, None);
+    assert_eq!(fenced.error_code, codes::FENCED_MEMBER_EPOCH);
+
+    // The sessions open; the group starts at the partition's end (share.auto.offset.reset=latest).
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 0, topic, 0, &[])).0, []);
+    assert_eq!(acquired(&share_fetch(&mut b, "member-b", 0, topic, 0, &[])).0, []);
+    produce(&mut a, 10);
+
+    let (runs, offsets) = acquired(&share_fetch(&mut a, "member-a", 1, topic, 4, &[]));
+    assert_eq!(runs, [(0, 3, 1)], "a acquires the first four");
+    assert!((0..4).all(|o| offsets.contains(&o)), "the records themselves come with them: {offsets:?}");
+    let (runs, _) = acquired(&share_fetch(&mut b, "member-b", 1, topic, 100, &[]));
+    assert_eq!(runs, [(4, 9, 1)], "b gets the rest, none of a's");
+
+    // b may not acknowledge a's records; a accepts two and releases two.
+    assert_eq!(share_ack(&mut b, "member-b", 2, topic, &[(0, 1, ACCEPT)]), codes::INVALID_RECORD_STATE);
+    assert_eq!(share_ack(&mut a, "member-a", 2, topic, &[(0, 1, ACCEPT), (2, 3, RELEASE)]), codes::NONE);
+    // b accepts its own with its next fetch, which gets the released two, delivered again.
+    let (runs, _) = acquired(&share_fetch(&mut b, "member-b", 3, topic, 100, &[(4, 9, ACCEPT)]));
+    assert_eq!(runs, [(2, 3, 2)]);
+    // Released after their second (last) delivery, they are archived: nobody gets them again.
+    assert_eq!(share_ack(&mut b, "member-b", 4, topic, &[(2, 3, RELEASE)]), codes::NONE);
+    let (runs, _) = acquired(&share_fetch(&mut a, "member-a", 3, topic, 100, &[]));
+    assert_eq!(runs, [], "everything is accepted or archived");
+
+    // Session errors: a wrong epoch, a member without a session.
+    let stale = share_fetch(&mut a, "member-a", 9, topic, 1, &[]);
+    assert_eq!(stale.error_code, codes::INVALID_SHARE_SESSION_EPOCH);
+    let unknown = share_fetch(&mut a, "member-z", 1, topic, 1, &[]);
+    assert_eq!(unknown.error_code, codes::SHARE_SESSION_NOT_FOUND);
+    let stranger = share_fetch(&mut a, "member-z", 0, topic, 1, &[]);
+    assert_eq!(stranger.error_code, codes::UNKNOWN_MEMBER_ID, "only a member opens a share session");
+}
+
+#[test]
+fn share_groups_and_their_members_are_bounded_as_kafkas() {
+    let broker = Broker::start_default();
+    let mut conn = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut conn, TOPIC, 1);
+    let join = |conn: &mut RawConn, group: &str, member: &str| {
+        let request = ShareGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(text(group)))
+            .with_member_id(text(member))
+            .with_member_epoch(0)
+            .with_subscribed_topic_names(Some(vec![TopicName(text(TOPIC))]));
+        conn.request(1, &request).error_code
+    };
+    // group.share.max.size: 200 members.
+    for i in 0..200 {
+        assert_eq!(join(&mut conn, GROUP, &format!("m-{i}")), codes::NONE, "member {i}");
+    }
+    assert_eq!(join(&mut conn, GROUP, "one-too-many"), codes::GROUP_MAX_SIZE_REACHED);
+    // group.share.max.groups: 10 groups.
+    for g in 1..10 {
+        assert_eq!(join(&mut conn, &format!("group-{g}"), "m"), codes::NONE, "group {g}");
+    }
+    assert_eq!(join(&mut conn, "group-10", "m"), codes::GROUP_MAX_SIZE_REACHED);
+}
+
+#[test]
+fn an_expired_lock_and_a_closed_session_make_records_available_again() {
+    let broker = Broker::start(BrokerOptions::default().with("group.share.record.lock.duration.ms", "1000"));
+    let mut a = RawConn::connect(broker.bootstrap());
+    let mut b = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    heartbeat(&mut b, "member-b", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    share_fetch(&mut b, "member-b", 0, topic, 0, &[]);
+    produce(&mut a, 3);
+    let first = share_fetch(&mut a, "member-a", 1, topic, 100, &[]);
+    assert_eq!(first.acquisition_lock_timeout_ms, 1000);
+    assert_eq!(acquired(&first).0, [(0, 2, 1)]);
+    assert_eq!(acquired(&share_fetch(&mut b, "member-b", 1, topic, 100, &[])).0, [], "a holds them");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(acquired(&share_fetch(&mut b, "member-b", 2, topic, 100, &[])).0, [(0, 2, 2)], "a's lock expired");
+    assert_eq!(share_ack(&mut a, "member-a", 2, topic, &[(0, 2, ACCEPT)]), codes::INVALID_RECORD_STATE);
+    // b closes its session (epoch -1) without acknowledging: what it held is released.
+    let closed = share_fetch(&mut b, "member-b", -1, topic, 1, &[]);
+    assert_eq!(closed.error_code, codes::NONE);
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 3, topic, 100, &[])).0, [(0, 2, 3)]);
+}
