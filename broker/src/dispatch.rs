@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AlterPartitionReassignmentsRequest, DescribeLogDirsRequest,
     DescribeProducersRequest, DescribeQuorumRequest, DescribeTransactionsRequest, ElectLeadersRequest, EndTxnRequest,
     ListPartitionReassignmentsRequest, ListTransactionsRequest, ShareAcknowledgeRequest, ShareFetchRequest,
-    ShareGroupHeartbeatRequest, WriteTxnMarkersRequest,
+    ShareGroupDescribeRequest, ShareGroupHeartbeatRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
@@ -141,6 +141,7 @@ pub const ROUTES: &[Route] = &[
     route!(list_partition_reassignments: ListPartitionReassignmentsRequest),
     route!(txn_offset_commit: TxnOffsetCommitRequest),
     route!(share_group_heartbeat: ShareGroupHeartbeatRequest),
+    route!(share_group_describe: ShareGroupDescribeRequest),
     route!(share_fetch: ShareFetchRequest),
     route!(share_acknowledge: ShareAcknowledgeRequest),
 ];

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
-    AckType, Acquired, HeartbeatError, HeartbeatReply, ShareConfig, ShareError, ShareGroup, SharePartition,
+    AckType, Acquired, HeartbeatError, HeartbeatReply, MemberView, ShareConfig, ShareError, ShareGroup, SharePartition,
 };
 use uuid::Uuid;
 
@@ -60,9 +60,37 @@ struct Session {
     partitions: BTreeSet<PartitionKey>,
 }
 
+/// Who a member is, as ShareGroupDescribe shows it (from its heartbeats).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub client_id: String,
+    pub client_host: String,
+    pub rack: Option<String>,
+}
+
+/// What a member's ShareGroupHeartbeat says.
+#[derive(Debug, Clone)]
+pub struct MemberBeat<'a> {
+    pub member_id: &'a str,
+    /// 0 joins, -1 leaves, otherwise the member's current epoch.
+    pub member_epoch: i32,
+    /// Its topics; `None` when unchanged.
+    pub subscribed: Option<&'a [String]>,
+    pub client: ClientInfo,
+}
+
+/// A share group as ShareGroupDescribe shows it.
+#[derive(Debug, Clone)]
+pub struct DescribedShareGroup {
+    pub state: &'static str,
+    pub epoch: i32,
+    pub members: Vec<(MemberView, ClientInfo)>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     groups: HashMap<String, ShareGroup>,
+    clients: HashMap<(String, String), ClientInfo>,
     partitions: HashMap<(String, PartitionKey), SharePartition>,
     sessions: HashMap<(String, String), Session>,
 }
@@ -99,12 +127,11 @@ impl Shares {
     pub fn heartbeat(
         &self,
         group_id: &str,
-        member_id: &str,
-        member_epoch: i32,
-        subscribed: Option<&[String]>,
+        beat: MemberBeat<'_>,
         partitions: impl Fn(&str) -> Option<i32> + Copy,
         now_ms: i64,
     ) -> Result<HeartbeatReply, JoinError> {
+        let MemberBeat { member_id, member_epoch, subscribed, client } = beat;
         let mut inner = self.lock();
         inner.groups.retain(|_, g| !g.is_empty());
         if !inner.groups.contains_key(group_id) && inner.groups.len() >= GROUPS_MAX {
@@ -123,7 +150,35 @@ impl Shares {
         for member in &gone {
             inner.release_member(group_id, member);
         }
+        if reply.is_ok() && member_epoch != -1 {
+            inner.clients.insert((group_id.to_string(), member_id.to_string()), client);
+        }
         reply
+    }
+
+    /// `group_id` as ShareGroupDescribe shows it, if it is a share group here.
+    pub fn describe(&self, group_id: &str) -> Option<DescribedShareGroup> {
+        let inner = self.lock();
+        let group = inner.groups.get(group_id)?;
+        let members = group
+            .describe()
+            .into_iter()
+            .map(|m| {
+                let client =
+                    inner.clients.get(&(group_id.to_string(), m.member_id.clone())).cloned().unwrap_or_default();
+                (m, client)
+            })
+            .collect();
+        Some(DescribedShareGroup { state: group.state(), epoch: group.epoch(), members })
+    }
+
+    /// Every share group here with its state, by id.
+    pub fn list(&self) -> Vec<(String, &'static str)> {
+        let inner = self.lock();
+        let mut groups: Vec<(String, &'static str)> =
+            inner.groups.iter().map(|(id, g)| (id.clone(), g.state())).collect();
+        groups.sort();
+        groups
     }
 
     /// Opens, continues or (epoch -1) closes `member_id`'s share session; `adding` joins it,
@@ -246,6 +301,7 @@ impl Inner {
     /// Releases what `member` holds in every partition of `group_id` and ends its session.
     fn release_member(&mut self, group_id: &str, member: &str) {
         self.sessions.remove(&(group_id.to_string(), member.to_string()));
+        self.clients.remove(&(group_id.to_string(), member.to_string()));
         for ((group, _), state) in self.partitions.iter_mut() {
             if group == group_id {
                 state.release_member(member);

@@ -43,6 +43,16 @@ struct Member {
     told: Option<Vec<TopicPartition>>,
 }
 
+/// A member as ShareGroupDescribe shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub subscribed: Vec<String>,
+    /// Its partitions as it was last told of them.
+    pub assignment: Vec<TopicPartition>,
+}
+
 /// One share group's members and their assignment.
 #[derive(Debug, Clone, Default)]
 pub struct ShareGroup {
@@ -64,6 +74,24 @@ impl ShareGroup {
     /// The members' ids.
     pub fn members(&self) -> impl Iterator<Item = &str> {
         self.members.keys().map(String::as_str)
+    }
+
+    /// The group's state as Kafka names it: Empty, or Stable with members.
+    pub fn state(&self) -> &'static str {
+        if self.members.is_empty() { "Empty" } else { "Stable" }
+    }
+
+    /// Every member, by id.
+    pub fn describe(&self) -> Vec<MemberView> {
+        self.members
+            .iter()
+            .map(|(id, m)| MemberView {
+                member_id: id.clone(),
+                member_epoch: m.epoch,
+                subscribed: m.subscribed.iter().cloned().collect(),
+                assignment: m.told.clone().unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// A member's heartbeat at `now_ms`: epoch 0 joins (or rejoins) with `subscribed` topics,
@@ -233,6 +261,20 @@ mod tests {
         let a = g.heartbeat("a", 1, None, topics, 10).expect("heartbeat");
         assert_eq!(a, HeartbeatReply { member_epoch: 2, assignment: Some(vec![tp("orders", 0), tp("orders", 2)]) });
         assert_eq!(g.heartbeat("a", 2, None, topics, 20), Ok(HeartbeatReply { member_epoch: 2, assignment: None }));
+    }
+
+    #[test]
+    fn a_described_group_shows_what_each_member_was_told() {
+        let mut g = ShareGroup::default();
+        assert_eq!(g.state(), "Empty");
+        g.heartbeat("a", 0, Some(&subscribe(&["orders"])), topics, 0).expect("join");
+        g.heartbeat("b", 0, Some(&subscribe(&["orders", "one"])), topics, 0).expect("join");
+        assert_eq!(g.state(), "Stable");
+        let described = g.describe();
+        assert_eq!(described[0].member_id, "a");
+        assert_eq!(described[0].assignment.len(), 4, "a was not told of b's share yet");
+        assert_eq!(described[1].subscribed, ["one", "orders"]);
+        assert_eq!(described[1].member_epoch, 2);
     }
 
     #[test]

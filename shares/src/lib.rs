@@ -8,5 +8,5 @@
 pub mod group;
 pub mod partition;
 
-pub use group::{HeartbeatError, HeartbeatReply, ShareGroup};
+pub use group::{HeartbeatError, HeartbeatReply, MemberView, ShareGroup};
 pub use partition::{AckType, Acquired, RecordState, ShareConfig, ShareError, SharePartition};

@@ -6,14 +6,15 @@
 //! INVALID_RECORD_STATE for a record the member does not hold, INVALID_SHARE_SESSION_EPOCH,
 //! SHARE_SESSION_NOT_FOUND, FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for a session opened by a
 //! stranger. A lock that expires, or a closed session, makes records available again. Groups and
-//! members are bounded (GROUP_MAX_SIZE_REACHED).
+//! members are bounded (GROUP_MAX_SIZE_REACHED). ShareGroupDescribe and ListGroups show the
+//! group.
 
 use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
 use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
 use kafka_protocol::messages::share_fetch_response::AcquiredRecords;
 use kafka_protocol::messages::{
-    GroupId, ShareAcknowledgeRequest, ShareFetchRequest, ShareFetchResponse, ShareGroupHeartbeatRequest,
-    ShareGroupHeartbeatResponse, TopicName,
+    GroupId, ListGroupsRequest, ShareAcknowledgeRequest, ShareFetchRequest, ShareFetchResponse,
+    ShareGroupDescribeRequest, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use strata_testkit::batches::{Batch, decode};
@@ -145,6 +146,26 @@ fn a_share_group_hands_each_record_to_one_member_and_redelivers_what_is_released
     assert_eq!(b_joined.assignment.expect("an assignment").topic_partitions[0].partitions, [0], "a shared partition");
     let fenced = heartbeat(&mut a, "member-a", joined.member_epoch + 7, None);
     assert_eq!(fenced.error_code, codes::FENCED_MEMBER_EPOCH);
+
+    // Admin views: ShareGroupDescribe and ListGroups (type "share").
+    let asked =
+        ShareGroupDescribeRequest::default().with_group_ids(vec![GroupId(text(GROUP)), GroupId(text("nobody"))]);
+    let described = a.request(1, &asked);
+    let group = &described.groups[0];
+    assert_eq!(
+        (group.error_code, group.group_state.as_str(), group.assignor_name.as_str()),
+        (codes::NONE, "Stable", "simple")
+    );
+    let members: Vec<&str> = group.members.iter().map(|m| m.member_id.as_str()).collect();
+    assert_eq!(members, ["member-a", "member-b"]);
+    assert_eq!(group.members[1].assignment.topic_partitions[0].topic_name.0.as_str(), TOPIC);
+    assert_eq!(described.groups[1].error_code, codes::GROUP_ID_NOT_FOUND);
+    let listed = a.request(5, &ListGroupsRequest::default().with_types_filter(vec![text("share")]));
+    let share_groups: Vec<(&str, &str)> =
+        listed.groups.iter().map(|g| (g.group_id.0.as_str(), g.group_type.as_str())).collect();
+    assert_eq!(share_groups, [(GROUP, "share")]);
+    let classic_only = a.request(5, &ListGroupsRequest::default().with_types_filter(vec![text("classic")]));
+    assert!(classic_only.groups.is_empty(), "{:?}", classic_only.groups);
 
     // The sessions open; the group starts at the partition's end (share.auto.offset.reset=latest).
     assert_eq!(acquired(&share_fetch(&mut a, "member-a", 0, topic, 0, &[])).0, []);

@@ -9,6 +9,7 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, ResponseKind};
 
 use crate::api::ApiSpec;
+use crate::authorized_operations::{AUTHORIZED_OPERATIONS_OMITTED, GROUP_AUTHORIZED_OPERATIONS};
 use crate::errors::code_or_none;
 use crate::groups::convert::{opt_wire, wire};
 use crate::reply::{Outcome, RequestContext};
@@ -17,12 +18,8 @@ use crate::state::Broker;
 /// The key and versions of DescribeGroups, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeGroups, 0, 6);
 
-/// Group operations without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
-const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 /// The first version with `error_message`.
 const ERROR_MESSAGE_VERSION: i16 = 6;
-/// The schema default of `authorized_operations`: not requested.
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGroupsRequest) -> Outcome {
     let version = ctx.api_version;

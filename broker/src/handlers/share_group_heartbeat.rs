@@ -43,8 +43,18 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareGroupH
         req.subscribed_topic_names.as_ref().map(|names| names.iter().map(|n| n.0.to_string()).collect());
     let partitions = |topic: &str| broker.topics.get(topic).map(|t| t.partition_count());
     let member_id = req.member_id.to_string();
-    let reply =
-        broker.shares.heartbeat(&group_id, &member_id, req.member_epoch, subscribed.as_deref(), partitions, now_ms());
+    let client = crate::shares::ClientInfo {
+        client_id: ctx.client_id.clone(),
+        client_host: crate::groups::convert::client_host(ctx),
+        rack: req.rack_id.as_ref().map(|r| r.to_string()),
+    };
+    let beat = crate::shares::MemberBeat {
+        member_id: &member_id,
+        member_epoch: req.member_epoch,
+        subscribed: subscribed.as_deref(),
+        client,
+    };
+    let reply = broker.shares.heartbeat(&group_id, beat, partitions, now_ms());
     let reply = match reply {
         Ok(reply) => reply,
         Err(error) => return refuse(error.kafka_error(), error.to_string()),

@@ -7,14 +7,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ShareGroupDescription;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -25,7 +28,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <li>Two share consumers of one group subscribe to a 2-partition topic. Once each partition has
  *     handed a warm-up record to one of them (a share group starts at the partition's end), 1,000
  *     records are produced; together the two consumers receive each exactly once (implicit
- *     acknowledgement accepts what a poll returned).</li>
+ *     acknowledgement accepts what a poll returned). The Admin client describes the group: two
+ *     members, stable.</li>
  * <li>A consumer with explicit acknowledgement releases the 10 records it gets; they come back
  *     with delivery count 2, it accepts them, and nothing comes after.</li>
  * </ol>
@@ -97,6 +101,13 @@ public final class ShareCheck {
                 }
             }
             System.out.println("1,000 records, each delivered once: " + perConsumer);
+            try (Admin admin = Check.admin(bootstrap, "share-check-describe")) {
+                ShareGroupDescription described = admin.describeShareGroups(List.of("java-share-group"))
+                    .all().get(30, TimeUnit.SECONDS).get("java-share-group");
+                Check.expect(described.members().size() == 2, "two members described, got %s", described.members());
+                Check.expect(described.groupState() == GroupState.STABLE, "a stable group, got %s", described.groupState());
+                System.out.println("describeShareGroups: " + described.members().size() + " members, " + described.groupState());
+            }
         }
         try (KafkaProducer<String, String> producer = producer();
                 KafkaShareConsumer<String, String> e = consumer("java-share-explicit", "explicit")) {
