@@ -22,6 +22,7 @@ pub const INVALID_SESSION_TIMEOUT: i16 = E::InvalidSessionTimeout.code();
 pub const REBALANCE_IN_PROGRESS: i16 = E::RebalanceInProgress.code();
 pub const UNSUPPORTED_VERSION: i16 = E::UnsupportedVersion.code();
 pub const TOPIC_ALREADY_EXISTS: i16 = E::TopicAlreadyExists.code();
+pub const REQUEST_TIMED_OUT: i16 = E::RequestTimedOut.code();
 pub const INVALID_PARTITIONS: i16 = E::InvalidPartitions.code();
 pub const INVALID_REPLICATION_FACTOR: i16 = E::InvalidReplicationFactor.code();
 pub const INVALID_REPLICA_ASSIGNMENT: i16 = E::InvalidReplicaAssignment.code();

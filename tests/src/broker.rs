@@ -69,8 +69,8 @@ impl BrokerOptions {
 /// A running (or stopped) broker process.
 pub struct Broker {
     options: BrokerOptions,
-    // Held so the temporary data dir lives as long as the broker handle.
-    _temp: tempfile::TempDir,
+    // Holds the data dir and log for as long as the handle lives (kept when a test fails).
+    temp: tempfile::TempDir,
     data_dir: PathBuf,
     stderr_path: PathBuf,
     child: Option<Child>,
@@ -130,7 +130,7 @@ impl Broker {
         let data_dir = options.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
         let stderr_path = temp.path().join("broker.stderr.log");
         let mut broker =
-            Broker { options, _temp: temp, data_dir, stderr_path, child: None, bootstrap: String::new(), starts: 0 };
+            Broker { options, temp, data_dir, stderr_path, child: None, bootstrap: String::new(), starts: 0 };
         broker.spawn();
         broker
     }
@@ -356,7 +356,9 @@ impl Drop for Broker {
         };
         self.kill();
         if std::thread::panicking() {
-            eprintln!("{}", self.stderr_tail());
+            // A failed test leaves its broker's directory (log and data) for diagnosis.
+            self.temp.disable_cleanup(true);
+            eprintln!("{}\nkept {}", self.stderr_tail(), self.temp.path().display());
         } else if let Some(status) = crashed {
             // The broker died under a test that did not expect it; say so loudly.
             eprintln!("broker had already exited ({status}) when the test ended\n{}", self.stderr_tail());

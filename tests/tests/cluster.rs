@@ -397,6 +397,22 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
     assert_eq!(log.matches("registered with the cluster").count(), runs, "one registration per run");
 }
 
+#[test]
+fn a_creation_the_quorum_cannot_make_is_answered_when_the_request_times_out() {
+    let mut cluster = Cluster::start(3, &[]);
+    cluster.node(2).kill();
+    cluster.node(3).kill();
+    let request = requests::create_topics_request("without-quorum", 1).with_timeout_ms(2_000);
+    let sent = Instant::now();
+    let answer = RawConn::connect(cluster.node(1).bootstrap()).request(5, &request);
+    let took = sent.elapsed();
+    assert_eq!(answer.topics[0].error_code, codes::REQUEST_TIMED_OUT, "{answer:?}");
+    assert!((Duration::from_secs(2)..Duration::from_secs(5)).contains(&took), "answered after {took:?}");
+
+    cluster.node(2).restart_on_same_port();
+    clients::create_topic(cluster.node(1).bootstrap(), "with-quorum", 1);
+}
+
 /// DescribeQuorum of the metadata log at `bootstrap`, answered without a top-level error.
 fn describe_quorum(bootstrap: &str) -> kafka_protocol::messages::DescribeQuorumResponse {
     let asked = DescribeQuorumRequest::default().with_topics(vec![

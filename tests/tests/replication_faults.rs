@@ -245,9 +245,22 @@ fn resignations(cluster: &Cluster, node: i32) -> usize {
 }
 
 /// Creates a one-partition topic through `bootstrap`; the error code.
+/// Creates topic `name` through `bootstrap` as an admin client does: asked again while the
+/// answer is REQUEST_TIMED_OUT (the quorum may still be settling), which a later answer of
+/// TOPIC_ALREADY_EXISTS then confirms. Returns the last answer other than a timeout.
 fn create_topic(bootstrap: &str, name: &str) -> i16 {
-    let request = requests::create_topics_request(name, 1);
-    RawConn::connect(bootstrap).request(5, &request).topics[0].error_code
+    let request = requests::create_topics_request(name, 1).with_timeout_ms(5_000);
+    let mut timed_out = false;
+    eventually(CONVERGE, "a CreateTopics answered within its timeout", || {
+        match RawConn::connect(bootstrap).request(5, &request).topics[0].error_code {
+            codes::REQUEST_TIMED_OUT => {
+                timed_out = true;
+                None
+            }
+            codes::TOPIC_ALREADY_EXISTS if timed_out => Some(codes::NONE),
+            code => Some(code),
+        }
+    })
 }
 
 fn bootstrap_of(cluster: &Cluster) -> String {

@@ -1,9 +1,11 @@
 //! CreateTopics: partitions (-1 for `num.partitions`), replication factor (-1 for
 //! `default.replication.factor`; only 1 is possible on one node), manual assignments to this node,
-//! topic configs checked against the settings table, and `validate_only`.
+//! topic configs checked against the settings table, and `validate_only`. In a cluster a creation
+//! its quorum has not made within the request's `timeout_ms` is answered REQUEST_TIMED_OUT.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -17,7 +19,7 @@ use crate::errors::ErrorCode;
 use crate::replica_assignment::check_replicas;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::{Broker, now_ms};
-use crate::topics::{NewTopic, topic_value, validate_overrides};
+use crate::topics::{NewTopic, TopicError, topic_value, validate_overrides};
 
 /// The key and versions of CreateTopics, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::CreateTopics, 2, 7).with_legacy_min(0);
@@ -27,25 +29,35 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopic
     for topic in &req.topics {
         *counts.entry(topic.name.0.to_string()).or_default() += 1;
     }
+    // Kafka's controller gives the whole request `timeout_ms` (none when it is not positive).
+    let deadline = u64::try_from(req.timeout_ms)
+        .ok()
+        .filter(|&ms| ms > 0)
+        .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
     let mut reported = HashSet::new();
-    let results = req
-        .topics
-        .into_iter()
-        .filter_map(|topic| {
-            let name = topic.name.0.to_string();
-            if counts.get(&name).copied().unwrap_or(0) > 1 {
-                // Kafka creates no topic whose name is listed twice, and answers that name once.
-                return reported
-                    .insert(name)
-                    .then(|| failure(topic, ResponseError::InvalidRequest.code(), "Duplicate topic name.".into()));
+    let mut results = Vec::with_capacity(req.topics.len());
+    for topic in req.topics {
+        let name = topic.name.0.to_string();
+        if counts.get(&name).copied().unwrap_or(0) > 1 {
+            // Kafka creates no topic whose name is listed twice, and answers that name once.
+            if reported.insert(name) {
+                results.push(failure(topic, ResponseError::InvalidRequest.code(), "Duplicate topic name.".into()));
             }
-            Some(create_one(broker, topic, req.validate_only))
-        })
-        .collect();
+            continue;
+        }
+        results.push(create_one(broker, topic, req.validate_only, deadline).await);
+    }
     ctx.respond(ResponseKind::CreateTopics(CreateTopicsResponse::default().with_topics(results)))
 }
 
-fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) -> CreatableTopicResult {
+/// Checks and creates one topic; REQUEST_TIMED_OUT once `deadline` passes while its change waits
+/// on the cluster's quorum (the change may still be made afterwards, as in Kafka).
+async fn create_one(
+    broker: &Arc<Broker>,
+    topic: CreatableTopic,
+    validate_only: bool,
+    deadline: Option<tokio::time::Instant>,
+) -> CreatableTopicResult {
     let name = topic.name.0.to_string();
     // Kafka's controller checks the name, then the configs, then the partitions and replicas.
     if let Err(e) = broker.topics.check_new_name(&name) {
@@ -68,12 +80,20 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
     let outcome = if validate_only {
         broker.topics.check_new(&name, partitions, replication_factor, &overrides).map(|()| None)
     } else {
-        tokio::task::block_in_place(|| {
-            let new =
-                NewTopic { name: &name, partitions, replication_factor, overrides: overrides.clone(), internal: false };
-            broker.topics.create(&broker.log, &broker.config, new, now_ms())
-        })
-        .map(Some)
+        let (owner, named, overrides) = (Arc::clone(broker), name.clone(), overrides.clone());
+        let creating = tokio::task::spawn_blocking(move || {
+            let new = NewTopic { name: &named, partitions, replication_factor, overrides, internal: false };
+            owner.topics.create(&owner.log, &owner.config, new, now_ms()).map(|created| created.id)
+        });
+        let finished = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, creating).await,
+            None => Ok(creating.await),
+        };
+        match finished {
+            Ok(Ok(created)) => created.map(Some),
+            Ok(Err(panicked)) => Err(TopicError::Storage(format!("the topic's creation failed: {panicked}"))),
+            Err(_) => Err(TopicError::Quorum(format!("topic '{name}' was not created within the request's timeout"))),
+        }
     };
     match outcome {
         Ok(created) => {
@@ -95,8 +115,8 @@ fn create_one(broker: &Arc<Broker>, topic: CreatableTopic, validate_only: bool) 
                 .with_num_partitions(partitions)
                 .with_replication_factor(i16::try_from(replication_factor).unwrap_or(1))
                 .with_configs(Some(configs));
-            if let Some(created) = created {
-                result = result.with_topic_id(created.id);
+            if let Some(id) = created {
+                result = result.with_topic_id(id);
             }
             result
         }
