@@ -245,6 +245,27 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "Share groups (KIP-932): the most records of one partition in flight for one share group (acquired, or released and not yet delivered again).",
     },
     BrokerSetting {
+        name: "strata.share.retry.backoff.ms",
+        kind: ValueKind::Int { min: 0 },
+        default: "0",
+        topic_setting: None,
+        doc: "Share groups, beyond Kafka: how long a record released by a consumer, or whose lock expired, waits before it is delivered again, after its first delivery (0: at once, as in Kafka).",
+    },
+    BrokerSetting {
+        name: "strata.share.retry.backoff.multiplier",
+        kind: ValueKind::Int { min: 1 },
+        default: "2",
+        topic_setting: None,
+        doc: "Share groups, beyond Kafka: the retry backoff is multiplied by this after each further delivery (1: a fixed backoff).",
+    },
+    BrokerSetting {
+        name: "strata.share.retry.backoff.max.ms",
+        kind: ValueKind::Int { min: 0 },
+        default: "60000",
+        topic_setting: None,
+        doc: "Share groups, beyond Kafka: the longest retry backoff.",
+    },
+    BrokerSetting {
         name: "broker.heartbeat.interval.ms",
         kind: ValueKind::Int { min: 1 },
         default: "2000",

@@ -48,7 +48,7 @@ macro_rules! from_setting_by_parse {
         }
     )*};
 }
-from_setting_by_parse!(i16, i32, i64, u64, usize);
+from_setting_by_parse!(i16, i32, u32, i64, u64, usize);
 
 impl FromSetting for bool {
     fn from_setting(value: &str) -> Result<Self, String> {
@@ -177,6 +177,10 @@ settings! {
     group_share_record_lock_duration_ms: i64 = "group.share.record.lock.duration.ms",
     /// Records in flight per share-partition.
     group_share_partition_max_record_locks: usize = "group.share.partition.max.record.locks",
+    /// Share groups, beyond Kafka: the wait before a released record is delivered again.
+    share_retry_backoff_ms: i64 = "strata.share.retry.backoff.ms",
+    share_retry_backoff_multiplier: u32 = "strata.share.retry.backoff.multiplier",
+    share_retry_backoff_max_ms: i64 = "strata.share.retry.backoff.max.ms",
     /// Incremental fetch sessions kept at once (KIP-227); 0 for none.
     max_incremental_fetch_session_cache_slots: usize = "max.incremental.fetch.session.cache.slots",
     log_retention_check_interval_ms: u64 = "log.retention.check.interval.ms",

@@ -12,7 +12,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
-    AckType, Acquired, HeartbeatError, HeartbeatReply, MemberView, ShareConfig, ShareError, ShareGroup, SharePartition,
+    AckType, Acquired, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig, ShareError, ShareGroup,
+    SharePartition,
 };
 use uuid::Uuid;
 
@@ -109,6 +110,11 @@ impl Shares {
             delivery_count_limit: settings.group_share_delivery_count_limit,
             lock_duration_ms: settings.group_share_record_lock_duration_ms,
             max_in_flight: settings.group_share_partition_max_record_locks,
+            retry_backoff: RetryBackoff {
+                initial_ms: settings.share_retry_backoff_ms,
+                multiplier: settings.share_retry_backoff_multiplier,
+                max_ms: settings.share_retry_backoff_max_ms,
+            },
         };
         Shares { inner: Mutex::new(Inner::default()), config }
     }
@@ -148,7 +154,7 @@ impl Shares {
             gone.push(member_id.to_string());
         }
         for member in &gone {
-            inner.release_member(group_id, member);
+            inner.release_member(group_id, member, now_ms);
         }
         if reply.is_ok() && member_epoch != -1 {
             inner.clients.insert((group_id.to_string(), member_id.to_string()), client);
@@ -191,6 +197,7 @@ impl Shares {
         epoch: i32,
         adding: &[PartitionKey],
         forgetting: &[PartitionKey],
+        now_ms: i64,
     ) -> Result<Vec<PartitionKey>, ShareSessionError> {
         let mut inner = self.lock();
         let key = (group_id.to_string(), member_id.to_string());
@@ -206,7 +213,7 @@ impl Shares {
                 let session = inner.sessions.remove(&key).ok_or(ShareSessionError::NotFound)?;
                 for partition in session.partitions {
                     if let Some(state) = inner.partitions.get_mut(&(group_id.to_string(), partition)) {
-                        state.release_member(member_id);
+                        state.release_member(member_id, now_ms);
                     }
                 }
                 return Ok(Vec::new());
@@ -244,7 +251,7 @@ impl Shares {
             .or_insert_with(|| SharePartition::new(start, config));
         state.move_start_to(log_start);
         state.expire_locks(now_ms);
-        state.next_fetch_offset()
+        state.next_fetch_offset(now_ms)
     }
 
     /// Acquires records of `from..upto` of `partition` for `member_id`.
@@ -298,13 +305,14 @@ impl Shares {
 }
 
 impl Inner {
-    /// Releases what `member` holds in every partition of `group_id` and ends its session.
-    fn release_member(&mut self, group_id: &str, member: &str) {
+    /// Releases what `member` holds in every partition of `group_id` at `now_ms` and ends its
+    /// session.
+    fn release_member(&mut self, group_id: &str, member: &str, now_ms: i64) {
         self.sessions.remove(&(group_id.to_string(), member.to_string()));
         self.clients.remove(&(group_id.to_string(), member.to_string()));
         for ((group, _), state) in self.partitions.iter_mut() {
             if group == group_id {
-                state.release_member(member);
+                state.release_member(member, now_ms);
             }
         }
     }

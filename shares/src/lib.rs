@@ -9,4 +9,4 @@ pub mod group;
 pub mod partition;
 
 pub use group::{HeartbeatError, HeartbeatReply, MemberView, ShareGroup};
-pub use partition::{AckType, Acquired, RecordState, ShareConfig, ShareError, SharePartition};
+pub use partition::{AckType, Acquired, RecordState, RetryBackoff, ShareConfig, ShareError, SharePartition};

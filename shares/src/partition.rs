@@ -47,6 +47,36 @@ pub enum RecordState {
     Archived,
 }
 
+/// How long a released record (or one whose lock expired) waits before it is delivered again:
+/// `initial_ms` after its first delivery, multiplied by `multiplier` after each further one, at
+/// most `max_ms`. Kafka has no such wait (`initial_ms` 0, the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryBackoff {
+    pub initial_ms: i64,
+    pub multiplier: u32,
+    pub max_ms: i64,
+}
+
+impl RetryBackoff {
+    /// No wait: a released record may be delivered again at once, as in Kafka.
+    pub const NONE: RetryBackoff = RetryBackoff { initial_ms: 0, multiplier: 1, max_ms: 0 };
+
+    /// The wait before the delivery after `delivery_count` deliveries.
+    pub fn after(&self, delivery_count: i16) -> i64 {
+        if self.initial_ms <= 0 {
+            return 0;
+        }
+        let mut wait = self.initial_ms;
+        for _ in 1..delivery_count {
+            wait = wait.saturating_mul(i64::from(self.multiplier));
+            if wait >= self.max_ms {
+                break;
+            }
+        }
+        wait.min(self.max_ms.max(self.initial_ms))
+    }
+}
+
 /// The group's limits (Kafka's `group.share.*` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShareConfig {
@@ -57,11 +87,18 @@ pub struct ShareConfig {
     pub lock_duration_ms: i64,
     /// The most records in flight, the window's width (`group.share.partition.max.record.locks`).
     pub max_in_flight: usize,
+    /// The wait before a released record is delivered again (beyond Kafka).
+    pub retry_backoff: RetryBackoff,
 }
 
 impl Default for ShareConfig {
     fn default() -> Self {
-        ShareConfig { delivery_count_limit: 5, lock_duration_ms: 30_000, max_in_flight: 2000 }
+        ShareConfig {
+            delivery_count_limit: 5,
+            lock_duration_ms: 30_000,
+            max_in_flight: 2000,
+            retry_backoff: RetryBackoff::NONE,
+        }
     }
 }
 
@@ -89,6 +126,8 @@ pub enum ShareError {
 struct InFlight {
     state: RecordState,
     delivery_count: i16,
+    /// An available record is not delivered before this (its retry backoff).
+    available_at_ms: i64,
 }
 
 /// One partition's share state for one group.
@@ -125,10 +164,19 @@ impl SharePartition {
         self.records.get(&offset).map(|r| (&r.state, r.delivery_count))
     }
 
-    /// Where a fetch for this group reads from: the first available record of the window, else
-    /// its end.
-    pub fn next_fetch_offset(&self) -> i64 {
-        self.records.iter().find(|(_, r)| r.state == RecordState::Available).map_or(self.end, |(offset, _)| *offset)
+    /// Where a fetch for this group reads from at `now_ms`: the first record of the window that
+    /// may be delivered (available, its retry backoff over), else the window's end.
+    pub fn next_fetch_offset(&self, now_ms: i64) -> i64 {
+        self.records.iter().find(|(_, r)| r.ready(now_ms)).map_or(self.end, |(offset, _)| *offset)
+    }
+
+    /// When the earliest available record's retry backoff ends, if one is waiting.
+    pub fn next_retry_at(&self, now_ms: i64) -> Option<i64> {
+        self.records
+            .values()
+            .filter(|r| r.state == RecordState::Available && r.available_at_ms > now_ms)
+            .map(|r| r.available_at_ms)
+            .min()
     }
 
     /// Acquires up to `max_records` records of `from..upto` (what the fetch read, below what the
@@ -145,7 +193,7 @@ impl SharePartition {
             if taken.len() >= max_records {
                 break;
             }
-            if record.state == RecordState::Available {
+            if record.ready(now_ms) {
                 record.state = held();
                 record.delivery_count = record.delivery_count.saturating_add(1);
                 taken.push((offset, record.delivery_count));
@@ -154,7 +202,7 @@ impl SharePartition {
         let width = i64::try_from(self.config.max_in_flight).unwrap_or(i64::MAX);
         let window_end = upto.min(self.start.saturating_add(width));
         while taken.len() < max_records && self.end < window_end {
-            self.records.insert(self.end, InFlight { state: held(), delivery_count: 1 });
+            self.records.insert(self.end, InFlight { state: held(), delivery_count: 1, available_at_ms: 0 });
             taken.push((self.end, 1));
             self.end += 1;
         }
@@ -183,29 +231,29 @@ impl SharePartition {
         if !(first..=last).all(held_by_member) {
             return Err(ShareError::InvalidRecordState { first, last });
         }
-        let limit = self.config.delivery_count_limit;
+        let config = self.config;
         for (i, offset) in (first..=last).enumerate() {
             let ack = if per_offset { types[i] } else { types[0] };
             if let Some(record) = self.records.get_mut(&offset) {
-                record.state = match ack {
-                    AckType::Accept => RecordState::Acknowledged,
-                    AckType::Gap | AckType::Reject => RecordState::Archived,
-                    AckType::Release => released(record.delivery_count, limit),
-                };
+                match ack {
+                    AckType::Accept => record.state = RecordState::Acknowledged,
+                    AckType::Gap | AckType::Reject => record.state = RecordState::Archived,
+                    AckType::Release => record.release(&config, now_ms),
+                }
             }
         }
         self.advance_start();
         Ok(())
     }
 
-    /// Releases every record `member` holds (it left the group or closed its share session), as
-    /// an explicit release would. Returns how many.
-    pub fn release_member(&mut self, member: &str) -> usize {
-        let limit = self.config.delivery_count_limit;
+    /// Releases every record `member` holds at `now_ms` (it left the group or closed its share
+    /// session), as an explicit release would. Returns how many.
+    pub fn release_member(&mut self, member: &str, now_ms: i64) -> usize {
+        let config = self.config;
         let mut released_count = 0;
         for record in self.records.values_mut() {
             if matches!(&record.state, RecordState::Acquired { member: m, .. } if m == member) {
-                record.state = released(record.delivery_count, limit);
+                record.release(&config, now_ms);
                 released_count += 1;
             }
         }
@@ -216,11 +264,11 @@ impl SharePartition {
     /// Ends every lock that expired by `now_ms`: those records become available again (or
     /// archived at the delivery limit). Returns how many.
     pub fn expire_locks(&mut self, now_ms: i64) -> usize {
-        let limit = self.config.delivery_count_limit;
+        let config = self.config;
         let mut expired = 0;
         for record in self.records.values_mut() {
             if matches!(record.state, RecordState::Acquired { lock_expires_ms, .. } if lock_expires_ms <= now_ms) {
-                record.state = released(record.delivery_count, limit);
+                record.release(&config, now_ms);
                 expired += 1;
             }
         }
@@ -268,9 +316,22 @@ impl SharePartition {
     }
 }
 
-/// A record released (or whose lock expired) after `delivery_count` deliveries.
-fn released(delivery_count: i16, limit: i16) -> RecordState {
-    if delivery_count >= limit { RecordState::Archived } else { RecordState::Available }
+impl InFlight {
+    /// Released at `now_ms` (by its member, or its lock expired): archived after the last
+    /// delivery allowed, otherwise available again once its retry backoff is over.
+    fn release(&mut self, config: &ShareConfig, now_ms: i64) {
+        if self.delivery_count >= config.delivery_count_limit {
+            self.state = RecordState::Archived;
+        } else {
+            self.state = RecordState::Available;
+            self.available_at_ms = now_ms.saturating_add(config.retry_backoff.after(self.delivery_count));
+        }
+    }
+
+    /// Whether it may be delivered at `now_ms`.
+    fn ready(&self, now_ms: i64) -> bool {
+        self.state == RecordState::Available && self.available_at_ms <= now_ms
+    }
 }
 
 /// Consecutive offsets with one delivery count, merged into runs.
@@ -292,7 +353,12 @@ mod tests {
     use super::*;
 
     fn config() -> ShareConfig {
-        ShareConfig { delivery_count_limit: 3, lock_duration_ms: 1000, max_in_flight: 10 }
+        ShareConfig {
+            delivery_count_limit: 3,
+            lock_duration_ms: 1000,
+            max_in_flight: 10,
+            retry_backoff: RetryBackoff::NONE,
+        }
     }
 
     fn run(first: i64, last: i64, delivery_count: i16) -> Acquired {
@@ -370,7 +436,7 @@ mod tests {
         let mut p = SharePartition::new(0, config());
         p.acquire("a", 2, 0, 4, 0);
         p.acquire("b", 2, 0, 4, 0);
-        assert_eq!(p.release_member("a"), 2);
+        assert_eq!(p.release_member("a", 0), 2);
         assert_eq!(p.acquire("c", 5, 0, 4, 0), [run(0, 1, 2)]);
     }
 
@@ -388,13 +454,32 @@ mod tests {
         let mut p = SharePartition::new(0, config());
         p.acquire("a", 6, 0, 6, 0);
         p.acknowledge("a", 2, 3, &[AckType::Release], 0).expect("release");
-        assert_eq!(p.next_fetch_offset(), 2);
+        assert_eq!(p.next_fetch_offset(0), 2);
         assert_eq!(p.acquire("b", 10, 2, 3, 0), [run(2, 2, 2)], "the read ended at 3");
-        assert_eq!(p.next_fetch_offset(), 3);
+        assert_eq!(p.next_fetch_offset(0), 3);
         assert_eq!(p.acquire("b", 10, 3, 8, 0), [run(3, 3, 2), run(6, 7, 1)]);
         p.acknowledge("b", 2, 3, &[AckType::Release], 0).expect("release");
         assert_eq!(p.acquire("c", 10, 3, 8, 0), [run(3, 3, 3)], "the read began at 3: 2 stays available");
-        assert_eq!(p.next_fetch_offset(), 2);
+        assert_eq!(p.next_fetch_offset(0), 2);
+    }
+
+    #[test]
+    fn a_released_record_waits_out_its_retry_backoff_growing_with_each_delivery() {
+        let backoff = RetryBackoff { initial_ms: 100, multiplier: 4, max_ms: 1000 };
+        assert_eq!([1, 2, 3, 4].map(|n| backoff.after(n)), [100, 400, 1000, 1000]);
+        assert_eq!(RetryBackoff::NONE.after(3), 0);
+        let mut p = SharePartition::new(0, ShareConfig { delivery_count_limit: 5, retry_backoff: backoff, ..config() });
+        p.acquire("a", 1, 0, 1, 0);
+        p.acknowledge("a", 0, 0, &[AckType::Release], 50).expect("release");
+        assert_eq!((p.next_fetch_offset(149), p.next_retry_at(149)), (1, Some(150)), "backing off until 150");
+        assert_eq!(p.acquire("b", 1, 0, 1, 149), []);
+        assert_eq!(p.acquire("b", 1, 0, 1, 150), [run(0, 0, 2)]);
+        // Its lock expires at 1150: the second wait is 400 ms.
+        assert_eq!(p.acquire("c", 1, 0, 1, 1150), [], "expired at 1150, back at 1550");
+        assert_eq!(p.next_retry_at(1150), Some(1550));
+        assert_eq!(p.acquire("c", 1, 0, 1, 1550), [run(0, 0, 3)]);
+        assert_eq!(p.release_member("c", 1600), 1);
+        assert_eq!(p.next_retry_at(1600), Some(2600), "capped at 1000 ms");
     }
 
     #[test]
@@ -441,7 +526,8 @@ mod tests {
         /// than the limit allows.
         #[test]
         fn the_window_stays_consistent(steps in proptest::collection::vec(step(), 1..80)) {
-            let config = config();
+            // With a retry backoff: records wait between deliveries, and the window holds still.
+            let config = ShareConfig { retry_backoff: RetryBackoff { initial_ms: 50, multiplier: 2, max_ms: 400 }, ..config() };
             let mut p = SharePartition::new(0, config);
             let mut now = 0;
             for step in steps {
@@ -460,7 +546,7 @@ mod tests {
                         }
                     }
                     Step::Leave { member } => {
-                        p.release_member(&member.to_string());
+                        p.release_member(&member.to_string(), now);
                     }
                     Step::Tick { ms } => {
                         now += ms;

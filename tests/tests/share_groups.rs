@@ -247,3 +247,27 @@ fn an_expired_lock_and_a_closed_session_make_records_available_again() {
     assert_eq!(closed.error_code, codes::NONE);
     assert_eq!(acquired(&share_fetch(&mut a, "member-a", 3, topic, 100, &[])).0, [(0, 2, 3)]);
 }
+
+#[test]
+fn a_released_record_waits_out_the_retry_backoff_before_it_is_delivered_again() {
+    let broker = Broker::start(
+        BrokerOptions::default()
+            .with("strata.share.retry.backoff.ms", "600")
+            .with("strata.share.retry.backoff.multiplier", "2"),
+    );
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    produce(&mut a, 2);
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 1, topic, 100, &[])).0, [(0, 1, 1)]);
+    let released_at = std::time::Instant::now();
+    // Released with this fetch: not handed out again within the fetch's 500 ms wait.
+    let waiting = share_fetch(&mut a, "member-a", 2, topic, 100, &[(0, 1, RELEASE)]);
+    assert_eq!(acquired(&waiting).0, [], "backing off");
+    assert_eq!(waiting.responses[0].partitions[0].acknowledge_error_code, codes::NONE);
+    let again = acquired(&share_fetch(&mut a, "member-a", 3, topic, 100, &[])).0;
+    assert_eq!(again, [(0, 1, 2)], "delivered again once the backoff is over");
+    assert!(released_at.elapsed() >= std::time::Duration::from_millis(600), "{:?}", released_at.elapsed());
+}

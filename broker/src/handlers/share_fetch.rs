@@ -70,8 +70,11 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
     if epoch == 0 && !acks.is_empty() {
         return refuse(ResponseError::InvalidRequest, "Acknowledge data present on initial ShareFetch request");
     }
-    let session =
-        if epoch == -1 { Ok(Vec::new()) } else { broker.shares.session(&group, &member, epoch, &named, &forgotten) };
+    let session = if epoch == -1 {
+        Ok(Vec::new())
+    } else {
+        broker.shares.session(&group, &member, epoch, &named, &forgotten, now_ms())
+    };
     let session = match session {
         Ok(partitions) => partitions,
         Err(error) => return refuse(error.kafka_error(), &error.to_string()),
@@ -84,7 +87,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         answers.insert(key, PartitionData::default().with_partition_index(key.1).with_acknowledge_error_code(code));
     }
     if epoch == -1 {
-        if let Err(error) = broker.shares.session(&group, &member, -1, &[], &[]) {
+        if let Err(error) = broker.shares.session(&group, &member, -1, &[], &[], now_ms()) {
             return refuse(error.kafka_error(), &error.to_string());
         }
         return respond(response(broker, answers));
