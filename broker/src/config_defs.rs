@@ -266,6 +266,13 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "Share groups, beyond Kafka: the longest retry backoff.",
     },
     BrokerSetting {
+        name: "share.coordinator.state.topic.num.partitions",
+        kind: ValueKind::Int { min: 1 },
+        default: "50",
+        topic_setting: None,
+        doc: "Partitions of __share_group_state, where a single node keeps its share groups' state (created with the first share group).",
+    },
+    BrokerSetting {
         name: "broker.heartbeat.interval.ms",
         kind: ValueKind::Int { min: 1 },
         default: "2000",

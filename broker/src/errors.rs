@@ -18,6 +18,7 @@ use strata_wire::legacy::message_set::MessageSetError;
 
 use crate::fetch_sessions::SessionError;
 use crate::groups::StoreError;
+use crate::shares::state_log::StateError;
 use crate::shares::{JoinError, ShareSessionError};
 use crate::topics::TopicError;
 use crate::txn::TxnUnavailable;
@@ -219,6 +220,17 @@ impl ErrorCode for StoreError {
             | StoreError::Append { .. }
             | StoreError::Write(_)
             | StoreError::Read { .. } => GROUP_STORE_FAILED,
+        }
+    }
+}
+
+impl ErrorCode for StateError {
+    /// A share group's state that could not be written: what the store's failure is for the
+    /// group coordinator, or KAFKA_STORAGE_ERROR when its topic could not be created.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            StateError::Store(error) => error.kafka_error(),
+            StateError::Topic(_) => ResponseError::KafkaStorageError,
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum StartError {
     Cluster(#[from] crate::cluster::ClusterError),
     #[error(transparent)]
     Checkpoint(#[from] crate::replication::checkpoint::CheckpointError),
+    #[error("cannot load the share groups' state: {0}")]
+    Shares(#[from] crate::groups::StoreError),
 }
 
 /// A broker as Metadata, DescribeCluster and FindCoordinator give it.
@@ -136,7 +138,7 @@ impl Broker {
         let slots = config.settings.max_incremental_fetch_session_cache_slots;
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         let fetch_sessions = std::sync::Mutex::new(crate::fetch_sessions::FetchSessionCache::new(slots, seed));
-        let shares = crate::shares::Shares::new(&config.settings);
+        let shares = crate::shares::Shares::open(&config.settings, &topics, cluster.is_none())?;
         Ok(Broker {
             config,
             advertised,

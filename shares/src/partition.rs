@@ -316,7 +316,105 @@ impl SharePartition {
     }
 }
 
+/// A record's delivery state as `__share_group_state` keeps it (Kafka's `RecordState` ids).
+pub mod delivery_state {
+    pub const AVAILABLE: i8 = 0;
+    pub const ACKNOWLEDGED: i8 = 2;
+    pub const ARCHIVED: i8 = 4;
+}
+
+/// Consecutive offsets of the window in one durable state with one delivery count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateBatch {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// One of [`delivery_state`].
+    pub delivery_state: i8,
+    pub delivery_count: i16,
+}
+
+/// What of a share-partition survives a restart: its start offset and the in-flight records'
+/// states and delivery counts (a record acquired now is kept as available: it is delivered again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSnapshot {
+    pub start_offset: i64,
+    pub batches: Vec<StateBatch>,
+}
+
+impl SharePartition {
+    /// The durable state of the window.
+    pub fn snapshot(&self) -> PartitionSnapshot {
+        let mut batches: Vec<StateBatch> = Vec::new();
+        for (&offset, record) in &self.records {
+            let delivery_state = match record.state {
+                RecordState::Available | RecordState::Acquired { .. } => delivery_state::AVAILABLE,
+                RecordState::Acknowledged => delivery_state::ACKNOWLEDGED,
+                RecordState::Archived => delivery_state::ARCHIVED,
+            };
+            match batches.last_mut() {
+                Some(b)
+                    if b.last_offset + 1 == offset
+                        && b.delivery_state == delivery_state
+                        && b.delivery_count == record.delivery_count =>
+                {
+                    b.last_offset = offset;
+                }
+                _ => batches.push(StateBatch {
+                    first_offset: offset,
+                    last_offset: offset,
+                    delivery_state,
+                    delivery_count: record.delivery_count,
+                }),
+            }
+        }
+        PartitionSnapshot { start_offset: self.start, batches }
+    }
+
+    /// The window `snapshot` describes, every record of it available at once (a record delivered
+    /// as often as the limit allows is archived), the end after its last batch. Batches below
+    /// the start, out of order or of an unknown state are ignored.
+    pub fn restore(snapshot: &PartitionSnapshot, config: ShareConfig) -> SharePartition {
+        let mut partition = SharePartition::new(snapshot.start_offset, config);
+        for batch in &snapshot.batches {
+            let first = batch.first_offset.max(partition.end);
+            if batch.last_offset < first || batch.last_offset.saturating_sub(first) >= MAX_RESTORED_BATCH {
+                continue;
+            }
+            let state = match batch.delivery_state {
+                delivery_state::AVAILABLE if batch.delivery_count >= config.delivery_count_limit => {
+                    RecordState::Archived
+                }
+                delivery_state::AVAILABLE => RecordState::Available,
+                delivery_state::ACKNOWLEDGED => RecordState::Acknowledged,
+                delivery_state::ARCHIVED => RecordState::Archived,
+                _ => continue,
+            };
+            // Offsets skipped between batches were never in flight: available, never delivered.
+            for offset in partition.end..first {
+                partition.records.insert(offset, InFlight::fresh());
+            }
+            for offset in first..=batch.last_offset {
+                let record =
+                    InFlight { state: state.clone(), delivery_count: batch.delivery_count, available_at_ms: 0 };
+                partition.records.insert(offset, record);
+            }
+            partition.end = batch.last_offset + 1;
+        }
+        partition.advance_start();
+        partition
+    }
+}
+
+/// The widest batch a snapshot may restore (a window is at most `max_in_flight` wide; this
+/// only stops a corrupt batch from filling memory).
+const MAX_RESTORED_BATCH: i64 = 1 << 20;
+
 impl InFlight {
+    /// Never delivered and available.
+    fn fresh() -> InFlight {
+        InFlight { state: RecordState::Available, delivery_count: 0, available_at_ms: 0 }
+    }
+
     /// Released at `now_ms` (by its member, or its lock expired): archived after the last
     /// delivery allowed, otherwise available again once its retry backoff is over.
     fn release(&mut self, config: &ShareConfig, now_ms: i64) {
@@ -480,6 +578,40 @@ mod tests {
         assert_eq!(p.acquire("c", 1, 0, 1, 1550), [run(0, 0, 3)]);
         assert_eq!(p.release_member("c", 1600), 1);
         assert_eq!(p.next_retry_at(1600), Some(2600), "capped at 1000 ms");
+    }
+
+    #[test]
+    fn a_snapshot_restores_what_was_done_and_delivers_the_rest_again() {
+        let mut p = SharePartition::new(0, config());
+        p.acquire("a", 6, 0, 6, 0);
+        p.acknowledge("a", 0, 0, &[AckType::Accept], 1).expect("accept");
+        p.acknowledge("a", 2, 2, &[AckType::Reject], 1).expect("reject");
+        p.acknowledge("a", 3, 3, &[AckType::Release], 1).expect("release");
+        p.acquire("b", 1, 3, 6, 2);
+        p.acknowledge("b", 3, 3, &[AckType::Release], 3).expect("release");
+        p.acquire("c", 1, 3, 6, 4);
+        p.acknowledge("c", 3, 3, &[AckType::Release], 5).expect("release: archived at the limit");
+        let snapshot = p.snapshot();
+        assert_eq!(snapshot.start_offset, 1);
+        let state = |first, last, delivery_state, delivery_count| StateBatch {
+            first_offset: first,
+            last_offset: last,
+            delivery_state,
+            delivery_count,
+        };
+        use delivery_state::*;
+        assert_eq!(
+            snapshot.batches,
+            [state(1, 1, AVAILABLE, 1), state(2, 2, ARCHIVED, 1), state(3, 3, ARCHIVED, 3), state(4, 5, AVAILABLE, 1)]
+        );
+        let mut back = SharePartition::restore(&snapshot, config());
+        assert_eq!((back.start_offset(), back.end_offset()), (1, 6));
+        assert_eq!(back.acquire("d", 10, 0, 10, 10), [run(1, 1, 2), run(4, 5, 2), run(6, 9, 1)]);
+        assert_eq!(back.record(3), Some((&RecordState::Archived, 3)));
+        // At the limit when written: archived on the way back.
+        let limit = PartitionSnapshot { start_offset: 7, batches: vec![state(7, 7, AVAILABLE, 3), state(9, 9, 9, 1)] };
+        let back = SharePartition::restore(&limit, config());
+        assert_eq!((back.start_offset(), back.end_offset()), (8, 8), "archived, and the unknown state ignored");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! SHARE_SESSION_NOT_FOUND, FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for a session opened by a
 //! stranger. A lock that expires, or a closed session, makes records available again. Groups and
 //! members are bounded (GROUP_MAX_SIZE_REACHED). ShareGroupDescribe and ListGroups show the
-//! group.
+//! group. A killed and restarted broker keeps what was acknowledged (`__share_group_state`) and
+//! delivers what was in flight again, its delivery count kept; after 10,000 changes that state
+//! topic has its log start moved past old snapshots and still gives the state back.
 
 use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
 use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
@@ -270,4 +272,76 @@ fn a_released_record_waits_out_the_retry_backoff_before_it_is_delivered_again() 
     let again = acquired(&share_fetch(&mut a, "member-a", 3, topic, 100, &[])).0;
     assert_eq!(again, [(0, 1, 2)], "delivered again once the backoff is over");
     assert!(released_at.elapsed() >= std::time::Duration::from_millis(600), "{:?}", released_at.elapsed());
+}
+
+#[test]
+fn a_restart_keeps_what_was_acknowledged_and_delivers_what_was_in_flight_again() {
+    const REJECT: i8 = 3;
+    let mut broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    produce(&mut a, 8);
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 1, topic, 6, &[])).0, [(0, 5, 1)]);
+    assert_eq!(share_ack(&mut a, "member-a", 2, topic, &[(0, 1, ACCEPT), (3, 3, REJECT)]), codes::NONE);
+    // 2, 4 and 5 are in flight, 6 and 7 never delivered, when the broker is killed.
+    broker.kill();
+    broker.restart_on_same_port();
+
+    let mut b = RawConn::connect(broker.bootstrap());
+    let joined = heartbeat(&mut b, "member-b", 0, Some(&[TOPIC]));
+    assert_eq!(joined.error_code, codes::NONE, "{:?}", joined.error_message);
+    let (runs, offsets) = acquired(&share_fetch(&mut b, "member-b", 0, topic, 100, &[]));
+    assert_eq!(runs, [(2, 2, 2), (4, 5, 2), (6, 7, 1)], "accepted and rejected records stay done with");
+    assert!([2, 4, 5, 6, 7].iter().all(|o| offsets.contains(o)), "{offsets:?}");
+    assert_eq!(share_ack(&mut b, "member-b", 1, topic, &[(2, 2, ACCEPT), (4, 7, ACCEPT)]), codes::NONE);
+
+    // Everything acknowledged, across a second restart, a new record is all there is.
+    broker.kill();
+    broker.restart_on_same_port();
+    let mut c = RawConn::connect(broker.bootstrap());
+    heartbeat(&mut c, "member-c", 0, Some(&[TOPIC]));
+    share_fetch(&mut c, "member-c", 0, topic, 0, &[]);
+    produce(&mut c, 1);
+    assert_eq!(acquired(&share_fetch(&mut c, "member-c", 1, topic, 100, &[])).0, [(8, 8, 1)]);
+}
+
+#[test]
+fn the_state_topic_is_kept_short_and_still_gives_back_the_state() {
+    const STATE_TOPIC: &str = "__share_group_state";
+    const CHANGES: i64 = 10_050;
+    let mut broker = Broker::start(BrokerOptions::default().with("share.coordinator.state.topic.num.partitions", "1"));
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    // Small batches: each fetch carries the batch its record is in.
+    for _ in 0..=CHANGES / 10 {
+        produce(&mut a, 10);
+    }
+    // One record a fetch, the previous one accepted with it: one snapshot each.
+    for offset in 0..CHANGES {
+        let acks: &[(i64, i64, i8)] = if offset == 0 { &[] } else { &[(offset - 1, offset - 1, ACCEPT)] };
+        let epoch = i32::try_from(offset + 1).expect("epoch");
+        assert_eq!(acquired(&share_fetch(&mut a, "member-a", epoch, topic, 1, acks)).0, [(offset, offset, 1)]);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let earliest = requests::list_offset(&mut a, STATE_TOPIC, 0, -2).offset;
+        if earliest > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the log start of {STATE_TOPIC} never moved");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    broker.kill();
+    broker.restart_on_same_port();
+    let mut b = RawConn::connect(broker.bootstrap());
+    heartbeat(&mut b, "member-b", 0, Some(&[TOPIC]));
+    let (runs, _) = acquired(&share_fetch(&mut b, "member-b", 0, topic, 100, &[]));
+    assert_eq!(runs.first(), Some(&(CHANGES - 1, CHANGES - 1, 2)), "the one in flight first: {runs:?}");
+    assert!(runs[1..].iter().all(|&(first, _, count)| first >= CHANGES && count == 1), "then new ones: {runs:?}");
 }

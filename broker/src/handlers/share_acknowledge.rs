@@ -2,7 +2,8 @@
 //! fetch, in its share session (the next epoch, or -1 to close the session, releasing what it
 //! still holds). Each partition's batches are applied as a piggy-backed ShareFetch
 //! acknowledgement is (`crate::shares`): INVALID_RECORD_STATE for a record this member does not
-//! hold, and nothing changes for that batch.
+//! hold, and nothing changes for that batch. The answer waits until the share-partitions' new
+//! state is written (`__share_group_state`).
 
 use std::sync::Arc;
 
@@ -59,6 +60,14 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareAcknow
         && let Err(error) = broker.shares.session(&group, &member, -1, &[], &[], now_ms())
     {
         return refuse(error.kafka_error(), &error.to_string());
+    }
+    // An acknowledgement counts once it is written: a partition's answer says if it was not.
+    if let Err(error) = crate::shares::Shares::persist(broker).await {
+        tracing::warn!(group, %error, "cannot write the share group's state");
+        let code = error.code();
+        for partition in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()).filter(|p| p.error_code == 0) {
+            partition.error_code = code;
+        }
     }
     ctx.respond(ResponseKind::ShareAcknowledge(ShareAcknowledgeResponse::default().with_responses(topics)))
 }

@@ -90,6 +90,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         if let Err(error) = broker.shares.session(&group, &member, -1, &[], &[], now_ms()) {
             return refuse(error.kafka_error(), &error.to_string());
         }
+        if let Err(error) = crate::shares::Shares::persist(broker).await {
+            return refuse(error.kafka_error(), &error.to_string());
+        }
         return respond(response(broker, answers));
     }
     let max_records = usize::try_from(req.max_records).ok().filter(|n| *n > 0).unwrap_or(MAX_RECORDS_DEFAULT);
@@ -119,6 +122,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
     answers.retain(|_, p| {
         p.error_code != 0 || p.acknowledge_error_code != 0 || !p.acquired_records.is_empty() || p.records.is_some()
     });
+    // Acknowledgements and acquisitions (delivery counts) are written before the answer.
+    if let Err(error) = crate::shares::Shares::persist(broker).await {
+        return refuse(error.kafka_error(), &error.to_string());
+    }
     respond(response(broker, answers))
 }
 

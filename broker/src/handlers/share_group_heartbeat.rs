@@ -59,6 +59,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareGroupH
         Ok(reply) => reply,
         Err(error) => return refuse(error.kafka_error(), error.to_string()),
     };
+    // What members that left or went silent held is available again: written before answering.
+    if let Err(error) = crate::shares::Shares::persist(broker).await {
+        tracing::warn!(group = group_id, %error, "cannot write the share group's state");
+    }
     let assignment = reply.assignment.map(|partitions| {
         let mut topics: Vec<TopicPartitions> = Vec::new();
         for (topic, partition) in partitions {

@@ -4,18 +4,29 @@
 //! epoch its next ShareFetch or ShareAcknowledge must carry). All behind one lock; no I/O is
 //! done under it (a fetch reads the log between two short visits).
 //!
-//! Not built yet: the state is in memory only (Kafka keeps it in `__share_group_state` through
-//! its share coordinator), so a restart starts every group afresh at its `share.auto.offset.reset`
-//! point; a share group is known to this broker only (not in a cluster).
+//! On a single node each share-partition's state (its start, and each in-flight record's state
+//! and delivery count) is written to `__share_group_state` whenever it changes, before the
+//! request that changed it is answered, and read back at start-up ([`state_log`]): acknowledged
+//! records stay acknowledged across a restart, and those in flight are delivered again.
+//!
+//! Not built yet: a share group is known to this broker only (not in a cluster, where no state
+//! is written), and its members are not kept across a restart (they join again).
+
+pub mod state_log;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
     AckType, Acquired, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig, ShareError, ShareGroup,
-    SharePartition,
+    SharePartition, SnapshotRecord, StateKey,
 };
 use uuid::Uuid;
+
+use crate::groups::{StoreError, wait_all};
+use crate::state::{Broker, now_ms};
+use crate::topics::Topics;
+use state_log::{StateError, StateLog};
 
 /// Kafka's `group.share.session.timeout.ms`.
 pub const SESSION_TIMEOUT_MS: i64 = 45_000;
@@ -88,12 +99,27 @@ pub struct DescribedShareGroup {
     pub members: Vec<(MemberView, ClientInfo)>,
 }
 
+/// A share-partition: a group's view of one partition.
+type ShareKey = (String, PartitionKey);
+
+/// What a share-partition's snapshots carry beside its state.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    snapshot_epoch: i32,
+    created_ms: i64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     groups: HashMap<String, ShareGroup>,
     clients: HashMap<(String, String), ClientInfo>,
-    partitions: HashMap<(String, PartitionKey), SharePartition>,
+    partitions: HashMap<ShareKey, SharePartition>,
     sessions: HashMap<(String, String), Session>,
+    /// Share-partitions changed since their state was last written.
+    changed: BTreeSet<ShareKey>,
+    written: HashMap<ShareKey, Written>,
+    /// `__share_group_state`, once it exists (single node only).
+    state_log: Option<StateLog>,
 }
 
 /// Every share group of this broker.
@@ -101,11 +127,34 @@ struct Inner {
 pub struct Shares {
     inner: Mutex<Inner>,
     config: ShareConfig,
+    /// Whether the state is written to `__share_group_state` (on a single node).
+    durable: bool,
 }
 
 impl Shares {
+    /// The share groups of a single node, their share-partitions as `__share_group_state` left
+    /// them; in a cluster (`durable` false), none and nothing written.
+    pub fn open(settings: &crate::settings::Settings, topics: &Topics, durable: bool) -> Result<Shares, StoreError> {
+        let shares = Shares::new(settings, durable);
+        if !durable {
+            return Ok(shares);
+        }
+        if let Some((log, restored)) = StateLog::open(topics)? {
+            let mut inner = shares.lock();
+            for (key, snapshot) in restored {
+                let share_key = (key.group_id, (key.topic_id, key.partition));
+                let written =
+                    Written { snapshot_epoch: snapshot.snapshot_epoch, created_ms: snapshot.create_timestamp };
+                inner.partitions.insert(share_key.clone(), SharePartition::restore(&snapshot.state, shares.config));
+                inner.written.insert(share_key, written);
+            }
+            inner.state_log = Some(log);
+        }
+        Ok(shares)
+    }
+
     /// No groups yet, with the broker's `group.share.*` settings.
-    pub fn new(settings: &crate::settings::Settings) -> Shares {
+    fn new(settings: &crate::settings::Settings, durable: bool) -> Shares {
         let config = ShareConfig {
             delivery_count_limit: settings.group_share_delivery_count_limit,
             lock_duration_ms: settings.group_share_record_lock_duration_ms,
@@ -116,7 +165,7 @@ impl Shares {
                 max_ms: settings.share_retry_backoff_max_ms,
             },
         };
-        Shares { inner: Mutex::new(Inner::default()), config }
+        Shares { inner: Mutex::new(Inner::default()), config, durable }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -212,8 +261,11 @@ impl Shares {
             -1 => {
                 let session = inner.sessions.remove(&key).ok_or(ShareSessionError::NotFound)?;
                 for partition in session.partitions {
-                    if let Some(state) = inner.partitions.get_mut(&(group_id.to_string(), partition)) {
-                        state.release_member(member_id, now_ms);
+                    let share_key = (group_id.to_string(), partition);
+                    if let Some(state) = inner.partitions.get_mut(&share_key)
+                        && state.release_member(member_id, now_ms) > 0
+                    {
+                        inner.changed.insert(share_key);
                     }
                 }
                 return Ok(Vec::new());
@@ -245,13 +297,17 @@ impl Shares {
     ) -> i64 {
         let mut inner = self.lock();
         let config = self.config;
-        let state = inner
-            .partitions
-            .entry((group_id.to_string(), partition))
-            .or_insert_with(|| SharePartition::new(start, config));
+        let share_key = (group_id.to_string(), partition);
+        let mut changed = !inner.partitions.contains_key(&share_key);
+        let state = inner.partitions.entry(share_key.clone()).or_insert_with(|| SharePartition::new(start, config));
+        let before = state.start_offset();
         state.move_start_to(log_start);
-        state.expire_locks(now_ms);
-        state.next_fetch_offset(now_ms)
+        changed |= state.expire_locks(now_ms) > 0 || state.start_offset() != before;
+        let next = state.next_fetch_offset(now_ms);
+        if changed {
+            inner.changed.insert(share_key);
+        }
+        next
     }
 
     /// Acquires records of `from..upto` of `partition` for `member_id`.
@@ -265,10 +321,13 @@ impl Shares {
         now_ms: i64,
     ) -> Vec<Acquired> {
         let mut inner = self.lock();
-        match inner.partitions.get_mut(&(group_id.to_string(), partition)) {
-            Some(state) => state.acquire(member_id, max_records, from, upto, now_ms),
-            None => Vec::new(),
+        let share_key = (group_id.to_string(), partition);
+        let Some(state) = inner.partitions.get_mut(&share_key) else { return Vec::new() };
+        let acquired = state.acquire(member_id, max_records, from, upto, now_ms);
+        if !acquired.is_empty() {
+            inner.changed.insert(share_key);
         }
+        acquired
     }
 
     /// Applies `member_id`'s acknowledgement batches `(first, last, types)` (Kafka's wire type
@@ -290,17 +349,54 @@ impl Shares {
             }
         }
         let mut inner = self.lock();
-        let Some(state) = inner.partitions.get_mut(&(group_id.to_string(), partition)) else {
+        let share_key = (group_id.to_string(), partition);
+        let Some(state) = inner.partitions.get_mut(&share_key) else {
             let (first, last) = batches.first().map_or((0, 0), |b| (b.0, b.1));
             return Err(ShareError::InvalidRecordState { first, last });
         };
         let mut outcome = Ok(());
+        // An expired lock changes the state even where the acknowledgement is refused.
+        let mut changed = state.expire_locks(now_ms) > 0;
         for (first, last, types) in &batches {
-            if let Err(error) = state.acknowledge(member_id, *first, *last, types, now_ms) {
-                outcome = outcome.and(Err(error));
+            match state.acknowledge(member_id, *first, *last, types, now_ms) {
+                Ok(()) => changed = true,
+                Err(error) => outcome = outcome.and(Err(error)),
             }
         }
+        if changed {
+            inner.changed.insert(share_key);
+        }
         outcome
+    }
+
+    /// Writes the state of every share-partition changed since the last call to
+    /// `__share_group_state` (creating it the first time), and waits until it is written. Does
+    /// nothing in a cluster.
+    pub async fn persist(broker: &Broker) -> Result<(), StateError> {
+        let shares = &broker.shares;
+        let pending = {
+            let mut inner = shares.lock();
+            if !shares.durable || inner.changed.is_empty() {
+                inner.changed.clear();
+                return Ok(());
+            }
+            if inner.state_log.is_none() {
+                inner.state_log = Some(StateLog::create(broker)?);
+            }
+            let now = now_ms();
+            let changed = std::mem::take(&mut inner.changed);
+            let snapshots: Vec<_> = changed.iter().filter_map(|key| inner.snapshot(key, now)).collect();
+            let appended = inner.state_log.as_mut().map(|log| log.append(&snapshots, now)).transpose()?;
+            let (pending, due) = appended.unwrap_or_default();
+            for partition in due {
+                let live = inner.live_snapshots(partition, now);
+                if let Some(log) = inner.state_log.as_mut() {
+                    log.compact(partition, &live, now);
+                }
+            }
+            pending
+        };
+        Ok(wait_all(Ok(pending)).await?)
     }
 }
 
@@ -310,10 +406,42 @@ impl Inner {
     fn release_member(&mut self, group_id: &str, member: &str, now_ms: i64) {
         self.sessions.remove(&(group_id.to_string(), member.to_string()));
         self.clients.remove(&(group_id.to_string(), member.to_string()));
-        for ((group, _), state) in self.partitions.iter_mut() {
-            if group == group_id {
-                state.release_member(member, now_ms);
+        for (key, state) in self.partitions.iter_mut() {
+            if key.0 == group_id && state.release_member(member, now_ms) > 0 {
+                self.changed.insert(key.clone());
             }
         }
+    }
+
+    /// The record of `key`'s state now, its snapshot epoch one past the last written.
+    fn snapshot(&mut self, key: &ShareKey, now_ms: i64) -> Option<(StateKey, SnapshotRecord)> {
+        let state = self.partitions.get(key)?;
+        let written = self.written.entry(key.clone()).or_insert(Written { snapshot_epoch: -1, created_ms: now_ms });
+        written.snapshot_epoch = written.snapshot_epoch.wrapping_add(1).max(0);
+        let record = SnapshotRecord {
+            snapshot_epoch: written.snapshot_epoch,
+            state_epoch: 0,
+            leader_epoch: 0,
+            create_timestamp: written.created_ms,
+            write_timestamp: now_ms,
+            state: state.snapshot(),
+        };
+        Some((StateKey { group_id: key.0.clone(), topic_id: key.1.0, partition: key.1.1 }, record))
+    }
+
+    /// The records of every share-partition whose state goes to `__share_group_state`
+    /// partition `partition`.
+    fn live_snapshots(&mut self, partition: i32, now_ms: i64) -> Vec<(StateKey, SnapshotRecord)> {
+        let Some(log) = &self.state_log else { return Vec::new() };
+        let keys: Vec<ShareKey> = self
+            .partitions
+            .keys()
+            .filter(|(group_id, (topic_id, index))| {
+                let key = StateKey { group_id: group_id.clone(), topic_id: *topic_id, partition: *index };
+                log.partition_of(&key) == partition
+            })
+            .cloned()
+            .collect();
+        keys.iter().filter_map(|key| self.snapshot(key, now_ms)).collect()
     }
 }
