@@ -95,6 +95,32 @@ pub fn alter_topic(
     Ok(())
 }
 
+/// Checks and (unless `validate_only`) applies a change to a group's settings (group configs).
+/// The group need not exist: its settings wait for it, as in Kafka (an operator sets
+/// `share.auto.offset.reset` before the first consumer joins).
+pub fn alter_group(
+    broker: &Broker,
+    name: &str,
+    validate_only: bool,
+    change: impl Fn(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Refusal>,
+) -> Result<(), Refusal> {
+    if name.is_empty() {
+        return Err(Refusal::invalid_request("Group name must not be empty."));
+    }
+    let checked = |current: &BTreeMap<String, String>| -> Result<BTreeMap<String, String>, Refusal> {
+        let next = change(current)?;
+        crate::group_settings::validate(&next).map_err(Refusal::invalid_config)?;
+        Ok(next)
+    };
+    checked(&broker.topics.group_configs(name))?;
+    if validate_only {
+        return Ok(());
+    }
+    broker.topics.update_group_configs(&broker.log, &broker.config, name, checked)?;
+    tracing::info!(group = name, configs = ?broker.topics.group_configs(name), "altered group configs");
+    Ok(())
+}
+
 /// Broker settings are static: a change to a known one is refused as Kafka refuses a change to
 /// a non-dynamic broker config; an unknown one is not a setting at all.
 pub fn refuse_static_broker_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), Refusal> {

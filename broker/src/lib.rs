@@ -20,6 +20,7 @@ pub mod errors;
 pub mod fd_limit;
 pub mod fetch_sessions;
 pub mod frame_reader;
+pub mod group_settings;
 pub mod groups;
 pub mod handlers;
 pub mod leader_hint;

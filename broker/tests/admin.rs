@@ -601,10 +601,17 @@ async fn describe_configs_reports_values_sources_synonyms_and_docs() {
     let wrong_broker =
         client.describe(4, vec![resource(BROKER, "2", None), resource(BROKER, "one", None)], false, false).await;
     assert_eq!((wrong_broker[0].error_code, wrong_broker[1].error_code), (INVALID_REQUEST, INVALID_REQUEST));
-    let group = client
-        .describe(4, vec![resource(32, "g", None), resource(TOPIC, "cfg", Some(&["retention.ms"]))], false, false)
+    let metrics = client
+        .describe(4, vec![resource(16, "m", None), resource(TOPIC, "cfg", Some(&["retention.ms"]))], false, false)
         .await;
-    assert_eq!((group[0].error_code, group[1].error_code), (INVALID_REQUEST, NONE), "an unsupported type fails alone");
+    assert_eq!(
+        (metrics[0].error_code, metrics[1].error_code),
+        (INVALID_REQUEST, NONE),
+        "an unsupported type fails alone"
+    );
+    let group = client.describe(4, vec![resource(32, "g", None)], false, false).await;
+    assert_eq!(group[0].error_code, NONE, "a group's settings, though it does not exist");
+    assert!(group[0].configs.iter().any(|c| c.name.as_str() == "share.auto.offset.reset"));
     let unknown_type =
         client.describe(4, vec![resource(99, "x", None), resource(TOPIC, "cfg", None)], false, false).await;
     assert_eq!(unknown_type.len(), 2);

@@ -52,6 +52,8 @@ pub struct MetadataImage {
     cluster_id: Option<String>,
     /// The first producer id no block has covered.
     next_producer_id: i64,
+    /// Each group's settings that differ from the broker's defaults, by group id.
+    group_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl MetadataImage {
@@ -156,6 +158,16 @@ impl MetadataImage {
                     None => topic.overrides.remove(name),
                 };
             }
+            MetadataRecord::Config { resource: ConfigResource::Group { group_id }, name, value } => {
+                let configs = self.group_configs.entry(group_id.clone()).or_default();
+                match value {
+                    Some(value) => configs.insert(name.clone(), value.clone()),
+                    None => configs.remove(name),
+                };
+                if configs.is_empty() {
+                    self.group_configs.remove(group_id);
+                }
+            }
             MetadataRecord::RemoveTopic { topic_id } => {
                 self.topics.remove(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
             }
@@ -198,7 +210,16 @@ impl MetadataImage {
         let brokers: Vec<MetadataRecord> =
             id.chain(producer_ids).chain(self.brokers.values().cloned().map(MetadataRecord::RegisterBroker)).collect();
         let brokers = (!brokers.is_empty()).then_some(brokers);
-        brokers.into_iter().chain(self.topics.values().map(creation)).collect()
+        let groups = self
+            .group_configs
+            .iter()
+            .map(|(group_id, configs)| group_config_changes(group_id, &BTreeMap::new(), configs));
+        brokers.into_iter().chain(self.topics.values().map(creation)).chain(groups).collect()
+    }
+
+    /// Group `group_id`'s settings that differ from the broker's defaults.
+    pub fn group_configs(&self, group_id: &str) -> Option<&BTreeMap<String, String>> {
+        self.group_configs.get(group_id)
     }
 }
 
@@ -214,14 +235,31 @@ pub fn creation(topic: &TopicImage) -> Vec<MetadataRecord> {
     std::iter::once(head).chain(partitions).chain(configs).collect()
 }
 
-/// The `Config` records that turn `old` overrides into `new` ones.
+/// The `Config` records that turn topic `topic_id`'s `old` overrides into `new` ones.
 pub fn config_changes(
     topic_id: Uuid,
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Vec<MetadataRecord> {
+    changes(&ConfigResource::Topic { topic_id }, old, new)
+}
+
+/// The `Config` records that turn group `group_id`'s `old` settings into `new` ones.
+pub fn group_config_changes(
+    group_id: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
+    changes(&ConfigResource::Group { group_id: group_id.to_string() }, old, new)
+}
+
+fn changes(
+    resource: &ConfigResource,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
     let record = |name: &String, value: Option<&String>| MetadataRecord::Config {
-        resource: ConfigResource::Topic { topic_id },
+        resource: resource.clone(),
         name: name.clone(),
         value: value.cloned(),
     };
@@ -249,12 +287,18 @@ mod tests {
         let mut image = MetadataImage::default();
         image.apply_batch(&creation(&topic("a", 1, 3))).expect("a");
         image.apply_batch(&creation(&topic("b", 2, 1))).expect("b");
+        let settings = BTreeMap::from([("share.auto.offset.reset".to_string(), "earliest".to_string())]);
+        image.apply_batch(&group_config_changes("queue", &BTreeMap::new(), &settings)).expect("group");
         let mut replayed = MetadataImage::default();
         for batch in image.snapshot() {
             replayed.apply_batch(&batch).expect("replay");
         }
         assert_eq!(replayed, image);
         assert_eq!(image.topic(Uuid::from_u128(1)).map(|t| t.partitions.len()), Some(3));
+        assert_eq!(replayed.group_configs("queue"), Some(&settings));
+        // Removing a group's last setting forgets the group.
+        image.apply_batch(&group_config_changes("queue", &settings, &BTreeMap::new())).expect("removed");
+        assert_eq!(image.group_configs("queue"), None);
     }
 
     #[test]

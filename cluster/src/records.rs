@@ -25,7 +25,7 @@ pub enum MetadataRecord {
         #[serde(flatten)]
         leadership: Leadership,
     },
-    /// A topic setting was set, or removed when `value` is `None` (KRaft `ConfigRecord`).
+    /// A topic or group setting was set, or removed when `value` is `None` (KRaft `ConfigRecord`).
     Config { resource: ConfigResource, name: String, value: Option<String> },
     /// A topic was deleted (KRaft `RemoveTopicRecord`).
     RemoveTopic { topic_id: Uuid },
@@ -61,9 +61,10 @@ pub struct BrokerRegistration {
     pub fenced: bool,
 }
 
-/// What a `Config` record applies to. Only topics have dynamic settings so far.
+/// What a `Config` record applies to: a topic, or a group (KIP-848 and KIP-932 group configs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "resource_type")]
 pub enum ConfigResource {
     Topic { topic_id: Uuid },
+    Group { group_id: String },
 }

@@ -149,6 +149,11 @@ impl SharePartition {
         SharePartition { start, end: start, records: BTreeMap::new(), config }
     }
 
+    /// Applies the group's settings as they are now (a change to them counts from here on).
+    pub fn set_config(&mut self, config: ShareConfig) {
+        self.config = config;
+    }
+
     /// SPSO.
     pub fn start_offset(&self) -> i64 {
         self.start

@@ -345,3 +345,45 @@ fn the_state_topic_is_kept_short_and_still_gives_back_the_state() {
     assert_eq!(runs.first(), Some(&(CHANGES - 1, CHANGES - 1, 2)), "the one in flight first: {runs:?}");
     assert!(runs[1..].iter().all(|&(first, _, count)| first >= CHANGES && count == 1), "then new ones: {runs:?}");
 }
+
+/// IncrementalAlterConfigs SET of `configs` on group `group`: the resource's error code.
+fn alter_group_configs(conn: &mut RawConn, group: &str, configs: &[(&str, &str)]) -> i16 {
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let configs =
+        configs.iter().map(|(k, v)| AlterableConfig::default().with_name(text(k)).with_value(Some(text(v)))).collect();
+    let resource =
+        AlterConfigsResource::default().with_resource_type(32).with_resource_name(text(group)).with_configs(configs);
+    let response = conn.request(1, &IncrementalAlterConfigsRequest::default().with_resources(vec![resource]));
+    response.responses[0].error_code
+}
+
+#[test]
+fn group_configs_set_where_a_share_group_starts_and_are_described() {
+    use kafka_protocol::messages::DescribeConfigsRequest;
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    let broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    produce(&mut a, 3);
+    // Set before the group exists, as an operator does; bad values change nothing.
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.auto.offset.reset", "earliest")]), codes::NONE);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.record.lock.duration.ms", "1000")]), codes::INVALID_CONFIG);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.bogus", "1")]), codes::INVALID_CONFIG);
+    let asked = DescribeConfigsResource::default().with_resource_type(32).with_resource_name(text(GROUP));
+    let described = a.request(4, &DescribeConfigsRequest::default().with_resources(vec![asked]));
+    let result = &described.results[0];
+    assert_eq!(result.error_code, codes::NONE, "{:?}", result.error_message);
+    let value = |name: &str| {
+        let config = result.configs.iter().find(|c| c.name.as_str() == name).expect(name);
+        (config.value.as_ref().map(|v| v.to_string()), config.config_source)
+    };
+    assert_eq!(value("share.auto.offset.reset"), (Some("earliest".into()), 8), "the group's own value");
+    assert_eq!(value("share.record.lock.duration.ms"), (Some("30000".into()), 5), "the broker default");
+
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    let fetched = share_fetch(&mut a, "member-a", 0, topic, 100, &[]);
+    assert_eq!(acquired(&fetched).0, [(0, 2, 1)], "earliest: what was there before the group");
+    assert_eq!(fetched.acquisition_lock_timeout_ms, 30_000);
+}

@@ -5,7 +5,9 @@
 //! order when asked, documentation (v3+) when asked, `config_type` (v3+), `read_only` (broker
 //! settings are static in Strata, so all of them are read-only), and the requested-keys filter.
 //! The broker resource named "" is the cluster-wide dynamic default, which Strata never has, so
-//! it lists nothing, as Kafka does for a cluster without dynamic defaults.
+//! it lists nothing, as Kafka does for a cluster without dynamic defaults. A group (type 32) lists
+//! every group setting (`crate::group_settings`): the group's own value (GROUP_CONFIG, 8), else
+//! the broker setting it defaults to.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use crate::config_resources::{
     RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_CLIENT_METRICS, RESOURCE_GROUP, RESOURCE_TOPIC,
 };
 use crate::errors::ErrorCode;
+use crate::group_settings::GROUP_SETTINGS;
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 use crate::topics::validate_name;
@@ -36,6 +39,7 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeConfigs, 1, 4).with_legacy
 const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
+const SOURCE_GROUP: i8 = 8;
 
 /// What the request asks to include for every setting.
 #[derive(Clone, Copy)]
@@ -66,9 +70,12 @@ fn describe(broker: &Broker, resource: DescribeConfigsResource, detail: Detail) 
     let entries = match resource.resource_type {
         RESOURCE_TOPIC => topic_entries(broker, resource.resource_name.as_str(), detail),
         RESOURCE_BROKER => broker_entries(broker, resource.resource_name.as_str(), detail),
+        RESOURCE_GROUP => Ok(group_entries(broker, resource.resource_name.as_str(), detail)),
         other => Err((
             ResponseError::InvalidRequest.code(),
-            Some(format!("Strata has no configs of resource type {other}; it describes topics (2) and brokers (4).")),
+            Some(format!(
+                "Strata has no configs of resource type {other}; it describes topics (2), brokers (4) and groups (32)."
+            )),
         )),
     };
     match entries {
@@ -131,6 +138,22 @@ fn broker_entries(broker: &Broker, name: &str, detail: Detail) -> Entries {
         .iter()
         .map(|s| entry(s.name, s.default, s.kind, s.doc, true, broker_synonyms(broker, s.name, s.default), detail))
         .collect())
+}
+
+/// Every group setting of group `name` (which need not exist, as in Kafka).
+fn group_entries(broker: &Broker, name: &str, detail: Detail) -> Vec<DescribeConfigsResourceResult> {
+    let overrides = broker.topics.group_configs(name);
+    GROUP_SETTINGS
+        .iter()
+        .map(|s| {
+            let mut synonyms: Vec<DescribeConfigsSynonym> =
+                overrides.get(s.name).map(|v| synonym(s.name, v, SOURCE_GROUP)).into_iter().collect();
+            if let Some(setting) = s.broker_setting {
+                synonyms.extend(broker_synonyms(broker, setting, s.default));
+            }
+            entry(s.name, s.default, s.kind, s.doc, false, synonyms, detail)
+        })
+        .collect()
 }
 
 /// A broker setting's synonyms: its static value if one was given, then its default.

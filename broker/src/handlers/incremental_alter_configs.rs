@@ -1,6 +1,7 @@
 //! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on topic settings,
 //! checked the way Kafka's broker and controller check them, then persisted with the topic and
-//! applied to its partition logs; `validate_only` checks without changing anything.
+//! applied to its partition logs; SET and DELETE on a group's settings (`crate::group_settings`),
+//! persisted in the metadata log; `validate_only` checks without changing anything.
 //! Strata's broker settings are static (read from the file and command line at start-up), so a
 //! change to one is answered as Kafka answers a change to a non-dynamic broker config:
 //! INVALID_REQUEST "Cannot update these configs dynamically". The resource checks it shares with
@@ -16,10 +17,11 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::ApiSpec;
 use crate::config_changes::{
-    Refusal, alter_each, alter_topic, check_broker_id, check_keys_unique, check_no_nulls, refuse_static_broker_keys,
+    Refusal, alter_each, alter_group, alter_topic, check_broker_id, check_keys_unique, check_no_nulls,
+    refuse_static_broker_keys,
 };
 use crate::config_defs::{broker_setting, topic_setting};
-use crate::config_resources::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::config_resources::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
 
@@ -89,6 +91,10 @@ fn alter(broker: &Broker, resource: &AlterConfigsResource, validate_only: bool) 
         RESOURCE_TOPIC => {
             let ops = parse_ops(resource)?;
             alter_topic(broker, name, validate_only, |current| apply_ops(current, &ops))
+        }
+        RESOURCE_GROUP => {
+            let ops = parse_ops(resource)?;
+            alter_group(broker, name, validate_only, |current| apply_ops(current, &ops))
         }
         RESOURCE_BROKER => {
             if !name.is_empty() {

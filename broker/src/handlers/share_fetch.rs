@@ -25,7 +25,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::ApiSpec;
 use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
-use crate::shares::PartitionKey;
+use crate::shares::{GroupShareConfig, PartitionKey, Shares};
 use crate::state::{Broker, now_ms};
 
 /// The key and versions of ShareFetch, from which the route and ApiVersions are built.
@@ -70,6 +70,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
     if epoch == 0 && !acks.is_empty() {
         return refuse(ResponseError::InvalidRequest, "Acknowledge data present on initial ShareFetch request");
     }
+    let settings = Shares::group_config(broker, &group);
     let session = if epoch == -1 {
         Ok(Vec::new())
     } else {
@@ -90,10 +91,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         if let Err(error) = broker.shares.session(&group, &member, -1, &[], &[], now_ms()) {
             return refuse(error.kafka_error(), &error.to_string());
         }
-        if let Err(error) = crate::shares::Shares::persist(broker).await {
+        if let Err(error) = Shares::persist(broker).await {
             return refuse(error.kafka_error(), &error.to_string());
         }
-        return respond(response(broker, answers));
+        return respond(response(&settings, answers));
     }
     let max_records = usize::try_from(req.max_records).ok().filter(|n| *n > 0).unwrap_or(MAX_RECORDS_DEFAULT);
     let max_bytes = u32::try_from(req.max_bytes).ok().filter(|n| *n > 0).unwrap_or(u32::MAX);
@@ -105,7 +106,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         .flat_map(|t| t.partitions.iter().map(move |p| ((t.topic_id, p.partition_index), p.partition_max_bytes)))
         .collect();
     loop {
-        let fetched = fetch(broker, &group, &member, &session, max_records, max_bytes, &max_partition_bytes);
+        let fetched =
+            fetch(broker, (&group, &settings), &member, &session, max_records, max_bytes, &max_partition_bytes);
         let found = fetched.values().any(|p| !p.acquired_records.is_empty());
         for (key, data) in fetched {
             let answer = answers.entry(key).or_insert_with(|| PartitionData::default().with_partition_index(key.1));
@@ -123,22 +125,23 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         p.error_code != 0 || p.acknowledge_error_code != 0 || !p.acquired_records.is_empty() || p.records.is_some()
     });
     // Acknowledgements and acquisitions (delivery counts) are written before the answer.
-    if let Err(error) = crate::shares::Shares::persist(broker).await {
+    if let Err(error) = Shares::persist(broker).await {
         return refuse(error.kafka_error(), &error.to_string());
     }
-    respond(response(broker, answers))
+    respond(response(&settings, answers))
 }
 
 /// One pass over the session's partitions: what each gives the member now.
 fn fetch(
     broker: &Broker,
-    group: &str,
+    group: (&str, &GroupShareConfig),
     member: &str,
     session: &[PartitionKey],
     max_records: usize,
     max_bytes: u32,
     partition_max_bytes: &BTreeMap<PartitionKey, i32>,
 ) -> BTreeMap<PartitionKey, PartitionData> {
+    let (group, settings) = group;
     let mut out = BTreeMap::new();
     let (mut records_left, mut bytes_left) = (max_records, max_bytes);
     for &key in session {
@@ -167,7 +170,8 @@ fn fetch(
             continue;
         }
         let high_watermark = log.high_watermark();
-        let from = broker.shares.next_fetch_offset(group, key, (high_watermark, log.log_start_offset()), now_ms());
+        let from =
+            broker.shares.next_fetch_offset((group, settings), key, (log.log_start_offset(), high_watermark), now_ms());
         if from >= high_watermark {
             continue;
         }
@@ -207,7 +211,7 @@ fn fetch(
 }
 
 /// The response: partitions grouped by topic id.
-fn response(broker: &Broker, answers: BTreeMap<PartitionKey, PartitionData>) -> ShareFetchResponse {
+fn response(settings: &GroupShareConfig, answers: BTreeMap<PartitionKey, PartitionData>) -> ShareFetchResponse {
     let mut topics: Vec<ShareFetchableTopicResponse> = Vec::new();
     for ((topic_id, _), data) in answers {
         match topics.iter_mut().find(|t| t.topic_id == topic_id) {
@@ -217,6 +221,6 @@ fn response(broker: &Broker, answers: BTreeMap<PartitionKey, PartitionData>) -> 
             }
         }
     }
-    let lock_ms = i32::try_from(broker.shares.lock_duration_ms()).unwrap_or(i32::MAX);
+    let lock_ms = i32::try_from(settings.config.lock_duration_ms).unwrap_or(i32::MAX);
     ShareFetchResponse::default().with_acquisition_lock_timeout_ms(lock_ms).with_responses(topics)
 }

@@ -99,6 +99,14 @@ pub struct DescribedShareGroup {
     pub members: Vec<(MemberView, ClientInfo)>,
 }
 
+/// A share group's settings as they apply now (`Shares::group_config`).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupShareConfig {
+    pub config: ShareConfig,
+    /// `share.auto.offset.reset=earliest`: a new share-partition starts at the log start.
+    pub earliest: bool,
+}
+
 /// A share-partition: a group's view of one partition.
 type ShareKey = (String, PartitionKey);
 
@@ -172,9 +180,32 @@ impl Shares {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How long an acquired record stays locked (ShareFetch's `acquisition_lock_timeout_ms`).
-    pub fn lock_duration_ms(&self) -> i64 {
-        self.config.lock_duration_ms
+    /// Group `group_id`'s share settings: its own group configs over the broker's settings.
+    pub fn group_config(broker: &Broker, group_id: &str) -> GroupShareConfig {
+        let overrides = broker.topics.group_configs(group_id);
+        let defaults = broker.shares.config;
+        let value = |name: &str| crate::group_settings::value(&broker.config, &overrides, name);
+        let number =
+            |name: &str, default: i64| value(name).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default);
+        let config = ShareConfig {
+            delivery_count_limit: i16::try_from(number(
+                "share.delivery.count.limit",
+                i64::from(defaults.delivery_count_limit),
+            ))
+            .unwrap_or(defaults.delivery_count_limit),
+            lock_duration_ms: number("share.record.lock.duration.ms", defaults.lock_duration_ms),
+            max_in_flight: defaults.max_in_flight,
+            retry_backoff: RetryBackoff {
+                initial_ms: number("strata.share.retry.backoff.ms", defaults.retry_backoff.initial_ms),
+                multiplier: u32::try_from(number(
+                    "strata.share.retry.backoff.multiplier",
+                    i64::from(defaults.retry_backoff.multiplier),
+                ))
+                .unwrap_or(defaults.retry_backoff.multiplier),
+                max_ms: number("strata.share.retry.backoff.max.ms", defaults.retry_backoff.max_ms),
+            },
+        };
+        GroupShareConfig { config, earliest: value("share.auto.offset.reset") == Some("earliest") }
     }
 
     /// A ShareGroupHeartbeat. Members that left or went silent give back what they hold; a new
@@ -286,20 +317,24 @@ impl Shares {
     }
 
     /// Where the group reads `partition` next at `now_ms` (locks expired by then count as
-    /// released), creating its state at `start` (the `share.auto.offset.reset` point) on first
-    /// use; `log_start` moves a window the log outgrew.
+    /// released), creating its state on first use at the log's start or end (`log_start`,
+    /// `log_end`) as the group's `share.auto.offset.reset` says; `log_start` also moves a window
+    /// the log outgrew. The group's settings as they are now apply from here on.
     pub fn next_fetch_offset(
         &self,
-        group_id: &str,
+        group: (&str, &GroupShareConfig),
         partition: PartitionKey,
-        (start, log_start): (i64, i64),
+        (log_start, log_end): (i64, i64),
         now_ms: i64,
     ) -> i64 {
+        let (group_id, settings) = group;
         let mut inner = self.lock();
-        let config = self.config;
+        let config = settings.config;
+        let start = if settings.earliest { log_start } else { log_end };
         let share_key = (group_id.to_string(), partition);
         let mut changed = !inner.partitions.contains_key(&share_key);
         let state = inner.partitions.entry(share_key.clone()).or_insert_with(|| SharePartition::new(start, config));
+        state.set_config(config);
         let before = state.start_offset();
         state.move_start_to(log_start);
         changed |= state.expire_locks(now_ms) > 0 || state.start_offset() != before;

@@ -37,7 +37,7 @@ use journal::{JournalError, LOG_BYTES_MAX, MetadataLog};
 pub use names::{is_internal_name, validate_name};
 pub use settings::{TopicValueSource, log_config, topic_value, validate_overrides};
 pub use strata_cluster::Leadership;
-use strata_cluster::image::{MetadataImage, TopicImage, config_changes, creation};
+use strata_cluster::image::{MetadataImage, TopicImage, config_changes, creation, group_config_changes};
 use strata_cluster::records::MetadataRecord;
 
 /// Most partitions one topic may have.
@@ -392,6 +392,30 @@ impl Topics {
             self.commit(log, config, &mut metadata, changes, 0)?;
         }
         Ok(self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?)
+    }
+
+    /// Group `group_id`'s settings that differ from the broker's defaults (group configs).
+    pub fn group_configs(&self, group_id: &str) -> BTreeMap<String, String> {
+        let served = self.served.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        served.group_configs(group_id).cloned().unwrap_or_default()
+    }
+
+    /// Computes group `group_id`'s new settings from its current ones with `change` (under the
+    /// change lock, as [`Topics::update_overrides`]) and records them.
+    pub fn update_group_configs<E: From<TopicError>>(
+        &self,
+        log: &LogManager,
+        config: &BrokerConfig,
+        group_id: &str,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, E>,
+    ) -> Result<(), E> {
+        let mut metadata = self.lock_changes();
+        let current = metadata.image.group_configs(group_id).cloned().unwrap_or_default();
+        let changes = group_config_changes(group_id, &current, &change(&current)?);
+        if !changes.is_empty() {
+            self.commit(log, config, &mut metadata, changes, 0)?;
+        }
+        Ok(())
     }
 
     /// Runs `decide` on the image under the change lock, with which brokers are live (this node
