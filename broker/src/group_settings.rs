@@ -43,6 +43,13 @@ pub const GROUP_SETTINGS: &[GroupSetting] = &[
         doc: "How many times a record is delivered before a release or an expired lock archives it.",
     },
     GroupSetting {
+        name: "errors.deadletterqueue.topic.name",
+        kind: ValueKind::Text,
+        broker_setting: None,
+        default: "",
+        doc: "Beyond Kafka (KIP-1191's proposal): the share group's dead-letter topic, whose name starts with dlq. (empty: none). A record rejected, or released or expired after its last delivery, is written there with headers naming where it came from, then archived.",
+    },
+    GroupSetting {
         name: "strata.share.retry.backoff.ms",
         kind: ValueKind::Int { min: 0 },
         broker_setting: Some("strata.share.retry.backoff.ms"),
@@ -65,6 +72,10 @@ pub const GROUP_SETTINGS: &[GroupSetting] = &[
     },
 ];
 
+/// What a dead-letter topic's name starts with (KIP-1191's `errors.deadletterqueue.topic.name.prefix`
+/// default), so that a group cannot make the broker write onto any topic.
+pub const DEAD_LETTER_PREFIX: &str = "dlq.";
+
 pub fn group_setting(name: &str) -> Option<&'static GroupSetting> {
     GROUP_SETTINGS.iter().find(|s| s.name == name)
 }
@@ -78,6 +89,11 @@ pub fn validate(settings: &BTreeMap<String, String>) -> Result<(), String> {
             .kind
             .check(value)
             .map_err(|reason| format!("Invalid value {value} for configuration {name}: {reason}"))?;
+        if name == "errors.deadletterqueue.topic.name" && !value.is_empty() && !value.starts_with(DEAD_LETTER_PREFIX) {
+            return Err(format!(
+                "Invalid value {value} for configuration {name}: a dead-letter topic's name starts with {DEAD_LETTER_PREFIX}"
+            ));
+        }
     }
     Ok(())
 }

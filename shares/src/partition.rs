@@ -45,6 +45,29 @@ pub enum RecordState {
     },
     Acknowledged,
     Archived,
+    /// Rejected, or past the delivery limit, in a group with a dead-letter topic: archived once
+    /// it is written there (`writing` while the broker is at it).
+    DeadLettering {
+        reason: DeadLetterReason,
+        writing: bool,
+    },
+}
+
+/// Why a record goes to the dead-letter topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterReason {
+    /// A consumer rejected it.
+    Rejected,
+    /// It was released, or its lock expired, after its last allowed delivery.
+    DeliveryLimit,
+}
+
+/// A record to write to the group's dead-letter topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub offset: i64,
+    pub delivery_count: i16,
+    pub reason: DeadLetterReason,
 }
 
 /// How long a released record (or one whose lock expired) waits before it is delivered again:
@@ -89,6 +112,9 @@ pub struct ShareConfig {
     pub max_in_flight: usize,
     /// The wait before a released record is delivered again (beyond Kafka).
     pub retry_backoff: RetryBackoff,
+    /// Whether the group has a dead-letter topic: records rejected or past the delivery limit
+    /// are written there before they are archived.
+    pub dead_letter: bool,
 }
 
 impl Default for ShareConfig {
@@ -98,6 +124,7 @@ impl Default for ShareConfig {
             lock_duration_ms: 30_000,
             max_in_flight: 2000,
             retry_backoff: RetryBackoff::NONE,
+            dead_letter: false,
         }
     }
 }
@@ -242,7 +269,8 @@ impl SharePartition {
             if let Some(record) = self.records.get_mut(&offset) {
                 match ack {
                     AckType::Accept => record.state = RecordState::Acknowledged,
-                    AckType::Gap | AckType::Reject => record.state = RecordState::Archived,
+                    AckType::Gap => record.state = RecordState::Archived,
+                    AckType::Reject => record.finish(&config, DeadLetterReason::Rejected),
                     AckType::Release => record.release(&config, now_ms),
                 }
             }
@@ -292,6 +320,36 @@ impl SharePartition {
             .min()
     }
 
+    /// The records due for the dead-letter topic that no one is writing yet, now marked as
+    /// being written.
+    pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
+        let mut taken = Vec::new();
+        for (&offset, record) in self.records.iter_mut() {
+            if let RecordState::DeadLettering { reason, writing: writing @ false } = &mut record.state {
+                *writing = true;
+                taken.push(DeadLetter { offset, delivery_count: record.delivery_count, reason: *reason });
+            }
+        }
+        taken
+    }
+
+    /// `offsets` were written to the dead-letter topic (`written`) and are archived, or were not
+    /// and wait for another try.
+    pub fn dead_lettered(&mut self, offsets: &[i64], written: bool) {
+        for offset in offsets {
+            if let Some(record) = self.records.get_mut(offset)
+                && let RecordState::DeadLettering { writing, .. } = &mut record.state
+            {
+                if written {
+                    record.state = RecordState::Archived;
+                } else {
+                    *writing = false;
+                }
+            }
+        }
+        self.advance_start();
+    }
+
     /// The log's start moved to `log_start` (retention, DeleteRecords): records below it are gone
     /// and leave the window.
     pub fn move_start_to(&mut self, log_start: i64) {
@@ -325,6 +383,8 @@ impl SharePartition {
 pub mod delivery_state {
     pub const AVAILABLE: i8 = 0;
     pub const ACKNOWLEDGED: i8 = 2;
+    /// KIP-1191's state of a record on its way to the dead-letter topic.
+    pub const ARCHIVING: i8 = 3;
     pub const ARCHIVED: i8 = 4;
 }
 
@@ -355,6 +415,7 @@ impl SharePartition {
                 RecordState::Available | RecordState::Acquired { .. } => delivery_state::AVAILABLE,
                 RecordState::Acknowledged => delivery_state::ACKNOWLEDGED,
                 RecordState::Archived => delivery_state::ARCHIVED,
+                RecordState::DeadLettering { .. } => delivery_state::ARCHIVING,
             };
             match batches.last_mut() {
                 Some(b)
@@ -392,6 +453,14 @@ impl SharePartition {
                 delivery_state::AVAILABLE => RecordState::Available,
                 delivery_state::ACKNOWLEDGED => RecordState::Acknowledged,
                 delivery_state::ARCHIVED => RecordState::Archived,
+                delivery_state::ARCHIVING => {
+                    let reason = if batch.delivery_count >= config.delivery_count_limit {
+                        DeadLetterReason::DeliveryLimit
+                    } else {
+                        DeadLetterReason::Rejected
+                    };
+                    RecordState::DeadLettering { reason, writing: false }
+                }
                 _ => continue,
             };
             // Offsets skipped between batches were never in flight: available, never delivered.
@@ -424,11 +493,20 @@ impl InFlight {
     /// delivery allowed, otherwise available again once its retry backoff is over.
     fn release(&mut self, config: &ShareConfig, now_ms: i64) {
         if self.delivery_count >= config.delivery_count_limit {
-            self.state = RecordState::Archived;
+            self.finish(config, DeadLetterReason::DeliveryLimit);
         } else {
             self.state = RecordState::Available;
             self.available_at_ms = now_ms.saturating_add(config.retry_backoff.after(self.delivery_count));
         }
+    }
+
+    /// Done with, unprocessed: to the dead-letter topic first if the group has one.
+    fn finish(&mut self, config: &ShareConfig, reason: DeadLetterReason) {
+        self.state = if config.dead_letter {
+            RecordState::DeadLettering { reason, writing: false }
+        } else {
+            RecordState::Archived
+        };
     }
 
     /// Whether it may be delivered at `now_ms`.
@@ -461,6 +539,7 @@ mod tests {
             lock_duration_ms: 1000,
             max_in_flight: 10,
             retry_backoff: RetryBackoff::NONE,
+            dead_letter: false,
         }
     }
 
@@ -617,6 +696,30 @@ mod tests {
         let limit = PartitionSnapshot { start_offset: 7, batches: vec![state(7, 7, AVAILABLE, 3), state(9, 9, 9, 1)] };
         let back = SharePartition::restore(&limit, config());
         assert_eq!((back.start_offset(), back.end_offset()), (8, 8), "archived, and the unknown state ignored");
+    }
+
+    #[test]
+    fn with_a_dead_letter_topic_rejected_and_exhausted_records_wait_until_written() {
+        let config = ShareConfig { dead_letter: true, delivery_count_limit: 2, ..config() };
+        let mut p = SharePartition::new(0, config);
+        p.acquire("a", 3, 0, 3, 0);
+        p.acknowledge("a", 0, 0, &[AckType::Reject], 1).expect("reject");
+        p.acknowledge("a", 1, 2, &[AckType::Release], 1).expect("release");
+        assert_eq!(p.acquire("a", 3, 0, 3, 2), [run(1, 2, 2)]);
+        p.acknowledge("a", 1, 1, &[AckType::Release], 3).expect("past the limit");
+        let letter = |offset, delivery_count, reason| DeadLetter { offset, delivery_count, reason };
+        use DeadLetterReason::*;
+        assert_eq!(p.take_dead_letters(), [letter(0, 1, Rejected), letter(1, 2, DeliveryLimit)]);
+        assert_eq!(p.take_dead_letters(), [], "being written");
+        assert_eq!(p.start_offset(), 0, "not done with until written");
+        // Written to the state topic meanwhile: back as dead letters to write.
+        let back = SharePartition::restore(&p.snapshot(), config);
+        assert_eq!(back.snapshot().batches[0].delivery_state, delivery_state::ARCHIVING);
+        p.dead_lettered(&[1], false);
+        assert_eq!(p.take_dead_letters(), [letter(1, 2, DeliveryLimit)], "a failed write is tried again");
+        p.dead_lettered(&[0, 1], true);
+        assert_eq!((p.start_offset(), p.record(1)), (2, None), "archived and passed");
+        assert_eq!(p.acquire("b", 3, 0, 3, 4), [], "2 is still held by a");
     }
 
     #[test]

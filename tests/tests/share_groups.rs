@@ -9,7 +9,9 @@
 //! members are bounded (GROUP_MAX_SIZE_REACHED). ShareGroupDescribe and ListGroups show the
 //! group. A killed and restarted broker keeps what was acknowledged (`__share_group_state`) and
 //! delivers what was in flight again, its delivery count kept; after 10,000 changes that state
-//! topic has its log start moved past old snapshots and still gives the state back.
+//! topic has its log start moved past old snapshots and still gives the state back. Group configs
+//! set where a group starts; a group with a dead-letter topic copies each rejected or exhausted
+//! record there once, with headers naming where it came from, before archiving it.
 
 use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
 use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
@@ -386,4 +388,68 @@ fn group_configs_set_where_a_share_group_starts_and_are_described() {
     let fetched = share_fetch(&mut a, "member-a", 0, topic, 100, &[]);
     assert_eq!(acquired(&fetched).0, [(0, 2, 1)], "earliest: what was there before the group");
     assert_eq!(fetched.acquisition_lock_timeout_ms, 30_000);
+}
+
+#[test]
+fn rejected_and_exhausted_records_go_to_the_dead_letter_topic_once_with_where_they_came_from() {
+    const REJECT: i8 = 3;
+    let broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    let not_prefixed = alter_group_configs(&mut a, GROUP, &[("errors.deadletterqueue.topic.name", "orders")]);
+    assert_eq!(not_prefixed, codes::INVALID_CONFIG, "only a dlq. topic");
+    let dlq = "dlq.work";
+    let settings = [("errors.deadletterqueue.topic.name", dlq), ("share.delivery.count.limit", "2")];
+    assert_eq!(alter_group_configs(&mut a, GROUP, &settings), codes::NONE);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    let now = requests::epoch_ms();
+    let batch = Batch::new()
+        .record(Some(b"k0"), Some(b"fine"), now)
+        .record(Some(b"k1"), Some(b"poison"), now)
+        .header("trace", Some(b"t-1"))
+        .record(Some(b"k2"), Some(b"flaky"), now);
+    assert_eq!(requests::produce(&mut a, TOPIC, 0, batch.encode()).error_code, codes::NONE);
+
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 1, topic, 100, &[])).0, [(0, 2, 1)]);
+    let acks = [(0, 0, ACCEPT), (1, 1, REJECT), (2, 2, RELEASE)];
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 2, topic, 100, &acks)).0, [(2, 2, 2)]);
+    // Released after its last delivery: a dead letter too; nothing is left to deliver.
+    assert_eq!(acquired(&share_fetch(&mut a, "member-a", 3, topic, 100, &[(2, 2, RELEASE)])).0, []);
+
+    let fetched = requests::fetch(&mut a, dlq, 0, 0);
+    assert_eq!(fetched.error_code, codes::NONE);
+    let letters: Vec<_> =
+        decode(&fetched.records.expect("dead letters")).into_iter().flat_map(|set| set.records).collect();
+    let header = |r: &kafka_protocol::records::Record, name: &str| {
+        r.headers.get(name.as_bytes()).and_then(|v| v.as_ref()).map(|v| String::from_utf8_lossy(v).to_string())
+    };
+    let seen: Vec<[Option<String>; 4]> = letters
+        .iter()
+        .map(|r| {
+            let value = r.value.as_ref().map(|v| String::from_utf8_lossy(v).to_string());
+            [
+                value,
+                header(r, "_dlq.errors.offset"),
+                header(r, "_dlq.errors.delivery.count"),
+                header(r, "_dlq.errors.reason"),
+            ]
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        seen,
+        [
+            [some("poison"), some("1"), some("1"), some("CLIENT_REJECTED")],
+            [some("flaky"), some("2"), some("2"), some("MAX_DELIVERY_ATTEMPTS_REACHED")],
+        ],
+        "each once, in order"
+    );
+    let first = &letters[0];
+    assert_eq!(first.key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(header(first, "trace"), some("t-1"), "the record's own headers kept");
+    assert_eq!(header(first, "_dlq.errors.topic"), some(TOPIC));
+    assert_eq!(header(first, "_dlq.errors.partition"), some("0"));
+    assert_eq!(header(first, "_dlq.errors.group.id"), some(GROUP));
 }

@@ -10,6 +10,7 @@ pub mod fetch_framing;
 pub mod frame;
 pub mod header;
 pub mod legacy;
+pub mod plain_batch;
 pub mod pool;
 pub mod records;
 pub mod schema;

@@ -69,5 +69,6 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareAcknow
             partition.error_code = code;
         }
     }
+    crate::shares::dead_letters::deliver(broker).await;
     ctx.respond(ResponseKind::ShareAcknowledge(ShareAcknowledgeResponse::default().with_responses(topics)))
 }

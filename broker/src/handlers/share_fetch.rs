@@ -128,6 +128,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
     if let Err(error) = Shares::persist(broker).await {
         return refuse(error.kafka_error(), &error.to_string());
     }
+    crate::shares::dead_letters::deliver(broker).await;
     respond(response(&settings, answers))
 }
 

@@ -63,6 +63,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareGroupH
     if let Err(error) = crate::shares::Shares::persist(broker).await {
         tracing::warn!(group = group_id, %error, "cannot write the share group's state");
     }
+    crate::shares::dead_letters::deliver(broker).await;
     let assignment = reply.assignment.map(|partitions| {
         let mut topics: Vec<TopicPartitions> = Vec::new();
         for (topic, partition) in partitions {

@@ -12,14 +12,15 @@
 //! Not built yet: a share group is known to this broker only (not in a cluster, where no state
 //! is written), and its members are not kept across a restart (they join again).
 
+pub mod dead_letters;
 pub mod state_log;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
-    AckType, Acquired, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig, ShareError, ShareGroup,
-    SharePartition, SnapshotRecord, StateKey,
+    AckType, Acquired, DeadLetter, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig, ShareError,
+    ShareGroup, SharePartition, SnapshotRecord, StateKey,
 };
 use uuid::Uuid;
 
@@ -100,15 +101,20 @@ pub struct DescribedShareGroup {
 }
 
 /// A share group's settings as they apply now (`Shares::group_config`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GroupShareConfig {
     pub config: ShareConfig,
     /// `share.auto.offset.reset=earliest`: a new share-partition starts at the log start.
     pub earliest: bool,
+    /// Where records rejected or past the delivery limit go before they are archived.
+    pub dead_letter_topic: Option<String>,
 }
 
+/// The group setting naming a group's dead-letter topic (KIP-1191's name).
+pub const DEAD_LETTER_SETTING: &str = "errors.deadletterqueue.topic.name";
+
 /// A share-partition: a group's view of one partition.
-type ShareKey = (String, PartitionKey);
+pub type ShareKey = (String, PartitionKey);
 
 /// What a share-partition's snapshots carry beside its state.
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +178,7 @@ impl Shares {
                 multiplier: settings.share_retry_backoff_multiplier,
                 max_ms: settings.share_retry_backoff_max_ms,
             },
+            dead_letter: false,
         };
         Shares { inner: Mutex::new(Inner::default()), config, durable }
     }
@@ -187,6 +194,7 @@ impl Shares {
         let value = |name: &str| crate::group_settings::value(&broker.config, &overrides, name);
         let number =
             |name: &str, default: i64| value(name).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default);
+        let dead_letter_topic = value(DEAD_LETTER_SETTING).filter(|t| !t.is_empty()).map(str::to_string);
         let config = ShareConfig {
             delivery_count_limit: i16::try_from(number(
                 "share.delivery.count.limit",
@@ -204,8 +212,9 @@ impl Shares {
                 .unwrap_or(defaults.retry_backoff.multiplier),
                 max_ms: number("strata.share.retry.backoff.max.ms", defaults.retry_backoff.max_ms),
             },
+            dead_letter: dead_letter_topic.is_some(),
         };
-        GroupShareConfig { config, earliest: value("share.auto.offset.reset") == Some("earliest") }
+        GroupShareConfig { config, earliest: value("share.auto.offset.reset") == Some("earliest"), dead_letter_topic }
     }
 
     /// A ShareGroupHeartbeat. Members that left or went silent give back what they hold; a new
@@ -402,6 +411,29 @@ impl Shares {
             inner.changed.insert(share_key);
         }
         outcome
+    }
+
+    /// Takes the records due for their groups' dead-letter topics (marked as being written).
+    pub fn take_dead_letters(&self) -> Vec<(ShareKey, Vec<DeadLetter>)> {
+        let mut inner = self.lock();
+        let mut due = Vec::new();
+        for (key, state) in inner.partitions.iter_mut() {
+            let letters = state.take_dead_letters();
+            if !letters.is_empty() {
+                due.push((key.clone(), letters));
+            }
+        }
+        due
+    }
+
+    /// `offsets` of `key` were written to the dead-letter topic (archived now) or were not (to
+    /// be tried again).
+    pub fn dead_lettered(&self, key: &ShareKey, offsets: &[i64], written: bool) {
+        let mut inner = self.lock();
+        if let Some(state) = inner.partitions.get_mut(key) {
+            state.dead_lettered(offsets, written);
+            inner.changed.insert(key.clone());
+        }
     }
 
     /// Writes the state of every share-partition changed since the last call to

@@ -23,12 +23,10 @@
 //! [`super::compression`].
 
 use super::compression::decompress;
+use crate::plain_batch::plain_record;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy};
-use kafka_protocol::records::{
-    Compression, IEEE, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_TIMESTAMP, Record,
-    RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, IEEE, NO_TIMESTAMP, Record, RecordBatchEncoder, RecordEncodeOptions};
 
 pub const MAGIC_V0: i8 = 0;
 pub const MAGIC_V1: i8 = 1;
@@ -317,22 +315,9 @@ pub fn to_record_batch(set: &MessageSet) -> Result<Bytes, MessageSetError> {
         .messages
         .iter()
         .enumerate()
-        .map(|(i, m)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder keeps records in one batch while offset - sequence stays the same;
-            // this gives the batch base sequence -1 (no sequence), as Kafka writes it.
-            sequence: i as i32 - 1,
-            timestamp: if m.magic == MAGIC_V0 { NO_TIMESTAMP } else { m.timestamp },
-            key: m.key.clone(),
-            value: m.value.clone(),
-            headers: Default::default(),
+        .map(|(i, m)| {
+            let timestamp = if m.magic == MAGIC_V0 { NO_TIMESTAMP } else { m.timestamp };
+            plain_record(i, timestamp, m.key.clone(), m.value.clone(), Default::default())
         })
         .collect();
     let mut out = BytesMut::new();
