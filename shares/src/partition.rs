@@ -217,25 +217,57 @@ impl SharePartition {
     /// window never wider than `max_in_flight`. Each acquisition is one more delivery. Locks
     /// expired by `now_ms` end first.
     pub fn acquire(&mut self, member: &str, max_records: usize, from: i64, upto: i64, now_ms: i64) -> Vec<Acquired> {
+        self.acquire_due(member, max_records, (from, upto), now_ms, |_| None)
+    }
+
+    /// [`SharePartition::acquire`], where `due(offset)` is when a record may first be delivered
+    /// (delayed delivery; `None`: at once). A record not due yet is left available, never
+    /// delivered, until then; later records are acquired past it.
+    pub fn acquire_due(
+        &mut self,
+        member: &str,
+        max_records: usize,
+        (from, upto): (i64, i64),
+        now_ms: i64,
+        due: impl Fn(i64) -> Option<i64>,
+    ) -> Vec<Acquired> {
         self.expire_locks(now_ms);
         let lock_expires_ms = now_ms.saturating_add(self.config.lock_duration_ms);
         let held = || RecordState::Acquired { member: member.to_string(), lock_expires_ms };
+        let waiting = |offset: i64| due(offset).filter(|&at| at > now_ms);
         let mut taken: Vec<(i64, i16)> = Vec::new();
         for (&offset, record) in self.records.range_mut(from..upto.max(from)) {
             if taken.len() >= max_records {
                 break;
             }
-            if record.ready(now_ms) {
-                record.state = held();
-                record.delivery_count = record.delivery_count.saturating_add(1);
-                taken.push((offset, record.delivery_count));
+            if !record.ready(now_ms) {
+                continue;
             }
+            // Never delivered and not due (a restart forgets when it is due: asked again).
+            if record.delivery_count == 0
+                && let Some(at) = waiting(offset)
+            {
+                record.available_at_ms = at;
+                continue;
+            }
+            record.state = held();
+            record.delivery_count = record.delivery_count.saturating_add(1);
+            taken.push((offset, record.delivery_count));
         }
         let width = i64::try_from(self.config.max_in_flight).unwrap_or(i64::MAX);
         let window_end = upto.min(self.start.saturating_add(width));
         while taken.len() < max_records && self.end < window_end {
-            self.records.insert(self.end, InFlight { state: held(), delivery_count: 1, available_at_ms: 0 });
-            taken.push((self.end, 1));
+            let offset = self.end;
+            match waiting(offset) {
+                Some(at) => {
+                    let record = InFlight { available_at_ms: at, ..InFlight::fresh() };
+                    self.records.insert(offset, record);
+                }
+                None => {
+                    self.records.insert(offset, InFlight { state: held(), delivery_count: 1, available_at_ms: 0 });
+                    taken.push((offset, 1));
+                }
+            }
             self.end += 1;
         }
         runs(&taken)
@@ -720,6 +752,27 @@ mod tests {
         p.dead_lettered(&[0, 1], true);
         assert_eq!((p.start_offset(), p.record(1)), (2, None), "archived and passed");
         assert_eq!(p.acquire("b", 3, 0, 3, 4), [], "2 is still held by a");
+    }
+
+    #[test]
+    fn a_record_is_not_delivered_before_it_is_due() {
+        let mut p = SharePartition::new(0, config());
+        let due = |offset: i64| (offset == 1).then_some(500);
+        assert_eq!(p.acquire_due("a", 10, (0, 3), 100, due), [run(0, 0, 1), run(2, 2, 1)], "1 waits");
+        assert_eq!(p.next_fetch_offset(100), 3);
+        assert_eq!(p.next_retry_at(100), Some(500));
+        assert_eq!(p.acquire_due("a", 10, (0, 3), 499, due), []);
+        assert_eq!(p.acquire_due("b", 10, (0, 3), 500, due), [run(1, 1, 1)], "due: a first delivery");
+        // Once delivered, a release is not held back by the due time again.
+        p.acknowledge("b", 1, 1, &[AckType::Release], 501).expect("release");
+        assert_eq!(p.acquire_due("b", 10, (0, 3), 501, |_| Some(10_000)), [run(1, 1, 2)]);
+        // Restored from a snapshot (which keeps no due time), it is asked again.
+        let mut fresh = SharePartition::new(0, config());
+        fresh.acquire_due("a", 10, (0, 2), 0, |offset| (offset == 0).then_some(900));
+        let mut back = SharePartition::restore(&fresh.snapshot(), config());
+        let in_flight = back.acquire_due("c", 10, (0, 2), 100, |offset| (offset == 0).then_some(900));
+        assert_eq!(in_flight, [run(1, 1, 2)], "0 still waits; 1 was in flight");
+        assert_eq!(back.acquire_due("c", 10, (0, 2), 900, |offset| (offset == 0).then_some(900)), [run(0, 0, 1)]);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! delivers what was in flight again, its delivery count kept; after 10,000 changes that state
 //! topic has its log start moved past old snapshots and still gives the state back. Group configs
 //! set where a group starts; a group with a dead-letter topic copies each rejected or exhausted
-//! record there once, with headers naming where it came from, before archiving it.
+//! record there once, with headers naming where it came from, before archiving it. A record with
+//! a delivery-time header is handed out no earlier than it is due.
 
 use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
 use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
@@ -452,4 +453,50 @@ fn rejected_and_exhausted_records_go_to_the_dead_letter_topic_once_with_where_th
     assert_eq!(header(first, "_dlq.errors.topic"), some(TOPIC));
     assert_eq!(header(first, "_dlq.errors.partition"), some("0"));
     assert_eq!(header(first, "_dlq.errors.group.id"), some(GROUP));
+}
+
+/// The wall clock in epoch milliseconds, as the broker reads it.
+fn wall_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[test]
+fn a_delayed_record_is_not_handed_out_before_it_is_due() {
+    let broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    let produced_at = wall_ms();
+    let deliver_at = produced_at + 700;
+    let batch = Batch::new()
+        .record(Some(b"now"), Some(b"0"), produced_at)
+        .record(Some(b"later"), Some(b"1"), produced_at)
+        .header("strata-delay-ms", Some(b"1500"))
+        .record(Some(b"soon"), Some(b"2"), produced_at)
+        .header("strata-deliver-at", Some(deliver_at.to_string().as_bytes()));
+    assert_eq!(requests::produce(&mut a, TOPIC, 0, batch.encode()).error_code, codes::NONE);
+
+    let mut seen: Vec<(i64, i64)> = Vec::new();
+    let mut epoch = 1;
+    while seen.len() < 3 {
+        assert!(wall_ms() < produced_at + 10_000, "not all delivered: {seen:?}");
+        let acks: Vec<(i64, i64, i8)> = seen.iter().map(|&(offset, _)| (offset, offset, ACCEPT)).collect();
+        let fetched =
+            share_fetch(&mut a, "member-a", epoch, topic, 100, if epoch == 1 { &[] } else { &acks[acks.len() - 1..] });
+        epoch += 1;
+        let at = wall_ms();
+        for (first, last, count) in acquired(&fetched).0 {
+            assert_eq!(count, 1);
+            seen.extend((first..=last).map(|offset| (offset, at)));
+        }
+    }
+    let when = |offset: i64| seen.iter().find(|(o, _)| *o == offset).map(|(_, at)| *at).expect("delivered");
+    assert_eq!(seen.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [0, 2, 1], "due order, past the waiting ones");
+    assert!(when(2) >= deliver_at, "strata-deliver-at: {} < {deliver_at}", when(2));
+    assert!(when(1) >= produced_at + 1500, "strata-delay-ms: {} < {}", when(1), produced_at + 1500);
+    assert!(when(1) < produced_at + 1500 + 1000, "taken within a second of being due");
+    eprintln!("delivered late by {} ms and {} ms", when(2) - deliver_at, when(1) - produced_at - 1500);
 }

@@ -25,6 +25,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::ApiSpec;
 use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
+use crate::shares::delivery_time::due_times;
 use crate::shares::{GroupShareConfig, PartitionKey, Shares};
 use crate::state::{Broker, now_ms};
 
@@ -185,14 +186,16 @@ fn fetch(
             }
         };
         let upto = read.end_offset.min(high_watermark);
-        let acquired = broker.shares.acquire(group, member, key, records_left, (from, upto), now_ms());
-        if acquired.is_empty() {
-            continue;
-        }
         let mut bytes = Vec::new();
         let copied = crate::blocking::run(|| read.ranges.iter().try_for_each(|range| range.read_into(&mut bytes)));
         if let Err(error) = copied {
             tracing::warn!(%error, "share fetch: cannot read the partition's records");
+            continue;
+        }
+        let due = due_times(&bytes);
+        let acquired = broker.shares.acquire((group, member), key, records_left, (from, upto), now_ms(), &due);
+        if acquired.is_empty() {
+            continue;
         }
         let count: i64 = acquired.iter().map(|a| a.last_offset - a.first_offset + 1).sum();
         records_left = records_left.saturating_sub(usize::try_from(count).unwrap_or(usize::MAX));

@@ -13,9 +13,10 @@
 //! is written), and its members are not kept across a restart (they join again).
 
 pub mod dead_letters;
+pub mod delivery_time;
 pub mod state_log;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
@@ -354,20 +355,22 @@ impl Shares {
         next
     }
 
-    /// Acquires records of `from..upto` of `partition` for `member_id`.
+    /// Acquires records of `from..upto` of `partition` for `member_id`, none before the time it
+    /// is `due` (by offset; delayed delivery).
     pub fn acquire(
         &self,
-        group_id: &str,
-        member_id: &str,
+        (group_id, member_id): (&str, &str),
         partition: PartitionKey,
         max_records: usize,
         (from, upto): (i64, i64),
         now_ms: i64,
+        due: &BTreeMap<i64, i64>,
     ) -> Vec<Acquired> {
         let mut inner = self.lock();
         let share_key = (group_id.to_string(), partition);
         let Some(state) = inner.partitions.get_mut(&share_key) else { return Vec::new() };
-        let acquired = state.acquire(member_id, max_records, from, upto, now_ms);
+        let acquired =
+            state.acquire_due(member_id, max_records, (from, upto), now_ms, |offset| due.get(&offset).copied());
         if !acquired.is_empty() {
             inner.changed.insert(share_key);
         }

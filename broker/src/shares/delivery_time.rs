@@ -1,0 +1,57 @@
+//! Delayed delivery for share groups (beyond Kafka): a record produced with the header
+//! `strata-deliver-at` (the epoch milliseconds it is due, in decimal) or `strata-delay-ms`
+//! (milliseconds after its own timestamp) is not handed to a share consumer before it is due.
+//! It waits in the group's window, available but not yet delivered, while later records are
+//! delivered past it; a ShareFetch long poll takes it once due. A header that does not parse is
+//! ignored (the record is delivered at once).
+
+use std::collections::BTreeMap;
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::records::RecordBatchDecoder;
+
+/// The header naming when a record is due, in epoch milliseconds.
+pub const DELIVER_AT_HEADER: &str = "strata-deliver-at";
+/// The header naming how long after its timestamp a record is due, in milliseconds.
+pub const DELAY_HEADER: &str = "strata-delay-ms";
+
+/// When each record of `batches` (as read from the log) that names a due time is due, by offset.
+/// Batches that do not decode name none.
+pub fn due_times(batches: &[u8]) -> BTreeMap<i64, i64> {
+    let mut due = BTreeMap::new();
+    let mut bytes = Bytes::copy_from_slice(batches);
+    while bytes.has_remaining() {
+        let Ok(set) = RecordBatchDecoder::decode(&mut bytes) else { break };
+        for record in set.records {
+            let header = |name: &str| {
+                let value = record.headers.get(name.as_bytes())?.as_ref()?;
+                std::str::from_utf8(value).ok()?.trim().parse::<i64>().ok()
+            };
+            let at = header(DELIVER_AT_HEADER)
+                .or_else(|| header(DELAY_HEADER).filter(|d| *d > 0).map(|d| record.timestamp.saturating_add(d)));
+            if let Some(at) = at {
+                due.insert(record.offset, at);
+            }
+        }
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_testkit::batches::Batch;
+
+    #[test]
+    fn due_times_come_from_either_header_and_bad_values_are_ignored() {
+        let batch = Batch::new()
+            .record(None, Some(b"now"), 1_000)
+            .record(None, Some(b"at"), 1_000)
+            .header(DELIVER_AT_HEADER, Some(b"5000"))
+            .record(None, Some(b"after"), 1_000)
+            .header(DELAY_HEADER, Some(b"250"))
+            .record(None, Some(b"bad"), 1_000)
+            .header(DELAY_HEADER, Some(b"soon"));
+        assert_eq!(due_times(&batch.encode()), BTreeMap::from([(1, 5_000), (2, 1_250)]));
+    }
+}
