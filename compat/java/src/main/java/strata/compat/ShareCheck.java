@@ -10,6 +10,9 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ShareGroupDescription;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -18,6 +21,7 @@ import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -32,6 +36,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     members, stable.</li>
  * <li>A consumer with explicit acknowledgement releases the 10 records it gets; they come back
  *     with delivery count 2, it accepts them, and nothing comes after.</li>
+ * <li>A group config set with the Admin client before the group exists
+ *     ({@code share.auto.offset.reset=earliest}) is described back, and the group's first
+ *     consumer then gets records produced before it joined.</li>
  * </ol>
  */
 public final class ShareCheck {
@@ -137,6 +144,33 @@ public final class ShareCheck {
             }
             System.out.println("10 records released, delivered again with delivery count 2, accepted");
         }
+        earliestByGroupConfig();
+    }
+
+    private void earliestByGroupConfig() throws Exception {
+        String group = "java-share-earliest";
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);
+        try (Admin admin = Check.admin(bootstrap, "share-check-configs")) {
+            AlterConfigOp earliest = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
+            admin.incrementalAlterConfigs(Map.of(resource, List.of(earliest))).all().get(30, TimeUnit.SECONDS);
+            Config described = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS).get(resource);
+            ConfigEntry entry = described.get("share.auto.offset.reset");
+            Check.expect(entry != null && "earliest".equals(entry.value()), "share.auto.offset.reset described back, got %s", entry);
+        }
+        try (KafkaProducer<String, String> producer = producer()) {
+            for (int i = 0; i < 5; i++) {
+                producer.send(new ProducerRecord<>(TOPIC, 1, "e-" + i, "v-" + i));
+            }
+            producer.flush();
+        }
+        try (KafkaShareConsumer<String, String> c = consumer(group, "explicit")) {
+            List<ConsumerRecord<String, String>> early = collect(c, 5, "e-");
+            for (ConsumerRecord<String, String> r : early) {
+                c.acknowledge(r, AcknowledgeType.ACCEPT);
+            }
+            c.commitSync();
+        }
+        System.out.println("group config share.auto.offset.reset=earliest: 5 records produced before the group, received");
     }
 
     /** Produces a warm-up record to each of {@code partitions} until one of the consumers got one. */
