@@ -25,6 +25,9 @@ use kafka_protocol::messages::{
     OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, SyncGroupRequest,
     TxnOffsetCommitRequest,
 };
+use kafka_protocol::messages::{
+    AlterShareGroupOffsetsRequest, DeleteShareGroupOffsetsRequest, DescribeShareGroupOffsetsRequest,
+};
 use kafka_protocol::protocol::{Message, Request};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
 use strata_wire::legacy::{self, LegacyError};
@@ -144,6 +147,9 @@ pub const ROUTES: &[Route] = &[
     route!(share_group_describe: ShareGroupDescribeRequest),
     route!(share_fetch: ShareFetchRequest),
     route!(share_acknowledge: ShareAcknowledgeRequest),
+    route!(describe_share_group_offsets: DescribeShareGroupOffsetsRequest),
+    route!(alter_share_group_offsets: AlterShareGroupOffsetsRequest),
+    route!(delete_share_group_offsets: DeleteShareGroupOffsetsRequest),
 ];
 
 /// What the broker serves of every API, in table order.

@@ -1,16 +1,20 @@
 //! DeleteGroups: removes empty groups with their offsets (tombstones written
 //! before the answer); a group with members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND,
-//! one this broker does not coordinate NOT_COORDINATOR (`crate::coordinator_owner`).
+//! one this broker does not coordinate NOT_COORDINATOR (`crate::coordinator_owner`). A share
+//! group's share-partition state is deleted from `__share_group_state` likewise.
 
 use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, GroupId, ResponseKind};
 
 use crate::api::ApiSpec;
-use crate::errors::{GROUP_STORE_FAILED, code_or_none};
+use crate::errors::{ErrorCode, GROUP_STORE_FAILED, code_or_none};
 use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
+use crate::shares::Shares;
 use crate::state::Broker;
 
 /// The key and versions of DeleteGroups, from which the route and ApiVersions are built.
@@ -19,14 +23,29 @@ pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteGroups, 0, 2);
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroupsRequest) -> Outcome {
     let mut refused = Vec::new();
     let mut names = Vec::new();
+    let mut shared = Vec::new();
     for group in &req.groups_names {
+        let answer = |code: i16| DeletableGroupResult::default().with_group_id(group.clone()).with_error_code(code);
         match crate::coordinator_owner::check_group(broker, group) {
-            Ok(()) => names.push(text(group)),
-            Err(error) => {
-                refused.push(DeletableGroupResult::default().with_group_id(group.clone()).with_error_code(error.code()))
+            Ok(()) if broker.shares.is_known(group) => {
+                if broker.shares.has_members(group) {
+                    refused.push(answer(ResponseError::NonEmptyGroup.code()));
+                } else {
+                    broker.shares.forget(group, |_| true);
+                    shared.push(group.clone());
+                }
             }
+            Ok(()) => names.push(text(group)),
+            Err(error) => refused.push(answer(error.code())),
         }
     }
+    let share_code = match Shares::persist(broker).await {
+        Ok(()) => 0,
+        Err(error) => error.code(),
+    };
+    refused.extend(
+        shared.into_iter().map(|g| DeletableGroupResult::default().with_group_id(g).with_error_code(share_code)),
+    );
     let (results, persisted) = broker.groups.call(|c, now| c.delete_groups(&names, now)).await;
     let results = results
         .into_iter()

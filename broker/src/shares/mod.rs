@@ -132,6 +132,8 @@ struct Inner {
     sessions: HashMap<(String, String), Session>,
     /// Share-partitions changed since their state was last written.
     changed: BTreeSet<ShareKey>,
+    /// Share-partitions forgotten since the last write, whose state is deleted with it.
+    deleted: BTreeSet<ShareKey>,
     written: HashMap<ShareKey, Written>,
     /// `__share_group_state`, once it exists (single node only).
     state_log: Option<StateLog>,
@@ -416,6 +418,47 @@ impl Shares {
         outcome
     }
 
+    /// Whether `group_id` has members now (its share-partitions may then not be reset).
+    pub fn has_members(&self, group_id: &str) -> bool {
+        self.lock().groups.get(group_id).is_some_and(|g| !g.is_empty())
+    }
+
+    /// Whether `group_id` is a share group here: it has members or share-partition state.
+    pub fn is_known(&self, group_id: &str) -> bool {
+        let inner = self.lock();
+        inner.groups.get(group_id).is_some_and(|g| !g.is_empty()) || inner.partitions.keys().any(|k| k.0 == group_id)
+    }
+
+    /// The start offset (SPSO) of each share-partition of `group_id`.
+    pub fn start_offsets(&self, group_id: &str) -> BTreeMap<PartitionKey, i64> {
+        let inner = self.lock();
+        inner.partitions.iter().filter(|(k, _)| k.0 == group_id).map(|(k, p)| (k.1, p.start_offset())).collect()
+    }
+
+    /// Starts `partition` of `group_id` afresh at `start` (AlterShareGroupOffsets): what was in
+    /// flight is forgotten. The caller checked the group has no members.
+    pub fn reset(&self, group_id: &str, partition: PartitionKey, start: i64) {
+        let mut inner = self.lock();
+        let key = (group_id.to_string(), partition);
+        inner.partitions.insert(key.clone(), SharePartition::new(start, self.config));
+        inner.changed.insert(key);
+    }
+
+    /// Forgets the share-partitions of `group_id` that `which` selects (DeleteShareGroupOffsets,
+    /// DeleteGroups); their state is deleted from `__share_group_state` with the next write.
+    /// Returns how many were forgotten.
+    pub fn forget(&self, group_id: &str, which: impl Fn(&PartitionKey) -> bool) -> usize {
+        let mut inner = self.lock();
+        let gone: Vec<ShareKey> = inner.partitions.keys().filter(|k| k.0 == group_id && which(&k.1)).cloned().collect();
+        for key in &gone {
+            inner.partitions.remove(key);
+            inner.written.remove(key);
+            inner.changed.remove(key);
+            inner.deleted.insert(key.clone());
+        }
+        gone.len()
+    }
+
     /// Takes the records due for their groups' dead-letter topics (marked as being written).
     pub fn take_dead_letters(&self) -> Vec<(ShareKey, Vec<DeadLetter>)> {
         let mut inner = self.lock();
@@ -446,8 +489,9 @@ impl Shares {
         let shares = &broker.shares;
         let pending = {
             let mut inner = shares.lock();
-            if !shares.durable || inner.changed.is_empty() {
+            if !shares.durable || (inner.changed.is_empty() && inner.deleted.is_empty()) {
                 inner.changed.clear();
+                inner.deleted.clear();
                 return Ok(());
             }
             if inner.state_log.is_none() {
@@ -455,7 +499,14 @@ impl Shares {
             }
             let now = now_ms();
             let changed = std::mem::take(&mut inner.changed);
-            let snapshots: Vec<_> = changed.iter().filter_map(|key| inner.snapshot(key, now)).collect();
+            let mut snapshots: Vec<_> =
+                changed.iter().filter_map(|key| inner.snapshot(key, now)).map(|(k, s)| (k, Some(s))).collect();
+            let deleted = std::mem::take(&mut inner.deleted);
+            snapshots.extend(
+                deleted
+                    .into_iter()
+                    .map(|(group_id, (topic_id, partition))| (StateKey { group_id, topic_id, partition }, None)),
+            );
             let appended = inner.state_log.as_mut().map(|log| log.append(&snapshots, now)).transpose()?;
             let (pending, due) = appended.unwrap_or_default();
             for partition in due {

@@ -91,16 +91,18 @@ impl StateLog {
         Ok(StateLog { log: OffsetsLog::new(topic), partitions, since_compaction })
     }
 
-    /// Queues `snapshots` (called under the share groups' lock, which keeps the log's order
-    /// theirs); returns the appends to wait for. Partitions due for compaction are named in the
+    /// Queues `snapshots` (`None`: a tombstone) under the share groups' lock, which keeps the
+    /// log's order theirs; returns the appends to wait for. Partitions due for compaction are named in the
     /// second part: the caller writes their live snapshots with [`StateLog::compact`].
     pub fn append(
         &mut self,
-        snapshots: &[(StateKey, SnapshotRecord)],
+        snapshots: &[(StateKey, Option<SnapshotRecord>)],
         now_ms: i64,
     ) -> Result<(Vec<CoordinatorAppend>, Vec<i32>), StoreError> {
-        let records =
-            snapshots.iter().map(|(key, snapshot)| self.record(key, snapshot)).collect::<Result<Vec<_>, _>>()?;
+        let records = snapshots
+            .iter()
+            .map(|(key, snapshot)| self.record(key, snapshot.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
         let pending = self.log.append(&records, now_ms)?;
         for record in &records {
             if let Some(n) = usize::try_from(record.partition).ok().and_then(|i| self.since_compaction.get_mut(i)) {
@@ -128,7 +130,8 @@ impl StateLog {
             let end = log.high_watermark();
             (end, end)
         } else {
-            let records = live.iter().map(|(key, snapshot)| self.record(key, snapshot)).collect::<Result<Vec<_>, _>>();
+            let records =
+                live.iter().map(|(key, snapshot)| self.record(key, Some(snapshot))).collect::<Result<Vec<_>, _>>();
             match records.and_then(|records| self.log.append(&records, now_ms)) {
                 Ok(mut pending) => match pending.pop() {
                     Some((_, append)) => (append.append.info.base_offset, append.append.info.last_offset + 1),
@@ -151,12 +154,13 @@ impl StateLog {
         usize::try_from(partition).ok().and_then(|i| self.since_compaction.get(i)).copied().unwrap_or(0)
     }
 
-    fn record(&self, key: &StateKey, snapshot: &SnapshotRecord) -> Result<StateRecord, StoreError> {
+    /// `key`'s record: its snapshot, or (`None`) a tombstone deleting its state.
+    fn record(&self, key: &StateKey, snapshot: Option<&SnapshotRecord>) -> Result<StateRecord, StoreError> {
         let encoded = records::encode_key(key).map_err(|e| StoreError::Encode(e.to_string()))?;
         Ok(StateRecord {
             partition: self.partition_of(key),
             key: encoded,
-            value: Some(records::encode_value(snapshot)),
+            value: snapshot.map(records::encode_value),
             transaction: None,
         })
     }

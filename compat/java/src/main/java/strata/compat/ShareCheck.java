@@ -13,14 +13,17 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.ShareGroupDescription;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -39,6 +42,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <li>A group config set with the Admin client before the group exists
  *     ({@code share.auto.offset.reset=earliest}) is described back, and the group's first
  *     consumer then gets records produced before it joined.</li>
+ * <li>With that group empty, the Admin client lists its start offset, resets it 5 records back
+ *     (the next consumer gets those 5 again), and deletes the group's offsets of the topic.</li>
  * </ol>
  */
 public final class ShareCheck {
@@ -145,6 +150,31 @@ public final class ShareCheck {
             System.out.println("10 records released, delivered again with delivery count 2, accepted");
         }
         earliestByGroupConfig();
+        offsetsByAdmin();
+    }
+
+    private void offsetsByAdmin() throws Exception {
+        String group = "java-share-earliest";
+        TopicPartition tp = new TopicPartition(TOPIC, 1);
+        try (Admin admin = Check.admin(bootstrap, "share-check-offsets")) {
+            OffsetAndMetadata start = admin.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec()))
+                .partitionsToOffsetAndMetadata(group).get(30, TimeUnit.SECONDS).get(tp);
+            Check.expect(start != null && start.offset() >= 5, "a start offset past the 5 records, got %s", start);
+            admin.alterShareGroupOffsets(group, Map.of(tp, start.offset() - 5)).all().get(30, TimeUnit.SECONDS);
+            OffsetAndMetadata reset = admin.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec().topicPartitions(List.of(tp))))
+                .partitionsToOffsetAndMetadata(group).get(30, TimeUnit.SECONDS).get(tp);
+            Check.expect(reset != null && reset.offset() == start.offset() - 5, "the reset listed back, got %s", reset);
+        }
+        try (KafkaShareConsumer<String, String> c = consumer(group, "explicit")) {
+            for (ConsumerRecord<String, String> r : collect(c, 5, "e-")) {
+                c.acknowledge(r, AcknowledgeType.ACCEPT);
+            }
+            c.commitSync();
+        }
+        try (Admin admin = Check.admin(bootstrap, "share-check-delete-offsets")) {
+            admin.deleteShareGroupOffsets(group, Set.of(TOPIC)).all().get(30, TimeUnit.SECONDS);
+        }
+        System.out.println("share group offsets listed, reset 5 back (delivered again) and deleted with the Admin client");
     }
 
     private void earliestByGroupConfig() throws Exception {
