@@ -236,20 +236,23 @@ impl Shares {
             return Err(JoinError::Full("The share group limit (group.share.max.groups) has been reached."));
         }
         let group = inner.groups.entry(group_id.to_string()).or_default();
-        let mut gone = group.expire(now_ms, SESSION_TIMEOUT_MS, partitions);
+        let gone = group.expire(now_ms, SESSION_TIMEOUT_MS, partitions);
         let joining = member_epoch == 0 && !group.members().any(|m| m == member_id);
         if joining && group.members().count() >= MEMBERS_MAX {
             return Err(JoinError::Full("The share group has reached its maximum size (group.share.max.size)."));
         }
         let reply = group.heartbeat(member_id, member_epoch, subscribed, partitions, now_ms).map_err(JoinError::from);
-        if member_epoch == -1 {
-            gone.push(member_id.to_string());
-        }
+        // Members gone silent give back what they hold. One that leaves keeps its share session
+        // and records until it closes the session (as Kafka's share session outlives the leave:
+        // librdkafka sends its last acknowledgements after leaving), or their locks expire.
         for member in &gone {
             inner.release_member(group_id, member, now_ms);
         }
-        if reply.is_ok() && member_epoch != -1 {
-            inner.clients.insert((group_id.to_string(), member_id.to_string()), client);
+        let client_key = (group_id.to_string(), member_id.to_string());
+        if member_epoch == -1 {
+            inner.clients.remove(&client_key);
+        } else if reply.is_ok() {
+            inner.clients.insert(client_key, client);
         }
         reply
     }
