@@ -89,7 +89,10 @@ pub fn validate(settings: &BTreeMap<String, String>) -> Result<(), String> {
             .kind
             .check(value)
             .map_err(|reason| format!("Invalid value {value} for configuration {name}: {reason}"))?;
-        if name == "errors.deadletterqueue.topic.name" && !value.is_empty() && !value.starts_with(DEAD_LETTER_PREFIX) {
+        if name == crate::shares::group_config::DEAD_LETTER_SETTING
+            && !value.is_empty()
+            && !value.starts_with(DEAD_LETTER_PREFIX)
+        {
             return Err(format!(
                 "Invalid value {value} for configuration {name}: a dead-letter topic's name starts with {DEAD_LETTER_PREFIX}"
             ));
