@@ -782,6 +782,12 @@ pub const TOPIC_SETTINGS: &[TopicSetting] = &[
         default: "false",
         doc: "Let a live replica outside the in-sync set lead when no in-sync one is live (losing what it lacks).",
     },
+    TopicSetting {
+        name: "strata.delivery.delay.ms",
+        kind: ValueKind::Long { min: 0 },
+        default: "0",
+        doc: "Share groups, beyond Kafka: a record of this topic is handed to share consumers no earlier than this long after its timestamp (its own strata-deliver-at or strata-delay-ms header comes first).",
+    },
     TopicSetting { name: "preallocate", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
     TopicSetting {
         name: "leader.replication.throttled.replicas",

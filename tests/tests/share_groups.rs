@@ -575,3 +575,34 @@ fn share_group_offsets_are_described_reset_across_a_restart_and_deleted() {
     assert_eq!(gone.results[0].error_code, codes::NONE);
     assert_eq!(share_offsets(&mut b).0, codes::GROUP_ID_NOT_FOUND);
 }
+
+#[test]
+fn a_topic_delay_holds_back_records_that_name_no_time_of_their_own() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
+    let broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    let mut create = requests::create_topics_request(TOPIC, 1);
+    create.topics[0].configs =
+        vec![CreatableTopicConfig::default().with_name(text("strata.delivery.delay.ms")).with_value(Some(text("800")))];
+    assert_eq!(a.request(5, &create).topics[0].error_code, codes::NONE);
+    let topic = topic_id(&mut a);
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    share_fetch(&mut a, "member-a", 0, topic, 0, &[]);
+    let produced_at = wall_ms();
+    let batch = Batch::new()
+        .record(None, Some(b"by-topic"), produced_at)
+        .record(None, Some(b"own"), produced_at)
+        .header("strata-delay-ms", Some(b"100"));
+    assert_eq!(requests::produce(&mut a, TOPIC, 0, batch.encode()).error_code, codes::NONE);
+    let mut epoch = 1;
+    let mut when = std::collections::BTreeMap::new();
+    while when.len() < 2 {
+        assert!(wall_ms() < produced_at + 10_000, "not all delivered: {when:?}");
+        for (first, last, _) in acquired(&share_fetch(&mut a, "member-a", epoch, topic, 100, &[])).0 {
+            when.extend((first..=last).map(|offset| (offset, wall_ms())));
+        }
+        epoch += 1;
+    }
+    assert!(when[&1] >= produced_at + 100 && when[&1] < produced_at + 800, "its own delay first: {when:?}");
+    assert!(when[&0] >= produced_at + 800, "the topic's delay: {when:?}");
+}

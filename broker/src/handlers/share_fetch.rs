@@ -25,9 +25,10 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::ApiSpec;
 use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
-use crate::shares::delivery_time::due_times;
+use crate::shares::delivery_time::{TOPIC_DELAY_SETTING, due_times};
 use crate::shares::{GroupShareConfig, PartitionKey, Shares};
 use crate::state::{Broker, now_ms};
+use crate::topics::topic_value;
 
 /// The key and versions of ShareFetch, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::ShareFetch, 1, 1);
@@ -192,7 +193,12 @@ fn fetch(
             tracing::warn!(%error, "share fetch: cannot read the partition's records");
             continue;
         }
-        let due = due_times(&bytes);
+        let topic_delay = topic
+            .as_ref()
+            .and_then(|t| topic_value(&broker.config, &t.overrides, TOPIC_DELAY_SETTING))
+            .and_then(|(value, _)| value.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        let due = due_times(&bytes, topic_delay);
         let acquired = broker.shares.acquire((group, member), key, records_left, (from, upto), now_ms(), &due);
         if acquired.is_empty() {
             continue;

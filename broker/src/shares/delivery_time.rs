@@ -1,9 +1,10 @@
 //! Delayed delivery for share groups (beyond Kafka): a record produced with the header
 //! `strata-deliver-at` (the epoch milliseconds it is due, in decimal) or `strata-delay-ms`
 //! (milliseconds after its own timestamp) is not handed to a share consumer before it is due.
-//! It waits in the group's window, available but not yet delivered, while later records are
-//! delivered past it; a ShareFetch long poll takes it once due. A header that does not parse is
-//! ignored (the record is delivered at once).
+//! A record that names no time of its own is due `strata.delivery.delay.ms` (a topic setting)
+//! after its timestamp. It waits in the group's window, available but not yet delivered, while
+//! later records are delivered past it; a ShareFetch long poll takes it once due. A header that
+//! does not parse is ignored.
 
 use std::collections::BTreeMap;
 
@@ -15,9 +16,13 @@ pub const DELIVER_AT_HEADER: &str = "strata-deliver-at";
 /// The header naming how long after its timestamp a record is due, in milliseconds.
 pub const DELAY_HEADER: &str = "strata-delay-ms";
 
-/// When each record of `batches` (as read from the log) that names a due time is due, by offset.
-/// Batches that do not decode name none.
-pub fn due_times(batches: &[u8]) -> BTreeMap<i64, i64> {
+/// The topic setting delaying every record of a topic (milliseconds after its timestamp).
+pub const TOPIC_DELAY_SETTING: &str = "strata.delivery.delay.ms";
+
+/// When each record of `batches` (as read from the log) is due, by offset, if later than its
+/// timestamp: its header's time, else `topic_delay_ms` after its timestamp. Batches that do not
+/// decode name none.
+pub fn due_times(batches: &[u8], topic_delay_ms: i64) -> BTreeMap<i64, i64> {
     let mut due = BTreeMap::new();
     let mut bytes = Bytes::copy_from_slice(batches);
     while bytes.has_remaining() {
@@ -28,7 +33,8 @@ pub fn due_times(batches: &[u8]) -> BTreeMap<i64, i64> {
                 std::str::from_utf8(value).ok()?.trim().parse::<i64>().ok()
             };
             let at = header(DELIVER_AT_HEADER)
-                .or_else(|| header(DELAY_HEADER).filter(|d| *d > 0).map(|d| record.timestamp.saturating_add(d)));
+                .or_else(|| header(DELAY_HEADER).filter(|d| *d > 0).map(|d| record.timestamp.saturating_add(d)))
+                .or_else(|| (topic_delay_ms > 0).then(|| record.timestamp.saturating_add(topic_delay_ms)));
             if let Some(at) = at {
                 due.insert(record.offset, at);
             }
@@ -52,6 +58,8 @@ mod tests {
             .header(DELAY_HEADER, Some(b"250"))
             .record(None, Some(b"bad"), 1_000)
             .header(DELAY_HEADER, Some(b"soon"));
-        assert_eq!(due_times(&batch.encode()), BTreeMap::from([(1, 5_000), (2, 1_250)]));
+        assert_eq!(due_times(&batch.encode(), 0), BTreeMap::from([(1, 5_000), (2, 1_250)]));
+        let by_topic = BTreeMap::from([(0, 1_100), (1, 5_000), (2, 1_250), (3, 1_100)]);
+        assert_eq!(due_times(&batch.encode(), 100), by_topic, "the topic's delay where a record names none");
     }
 }
