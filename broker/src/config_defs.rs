@@ -783,10 +783,16 @@ pub const TOPIC_SETTINGS: &[TopicSetting] = &[
         doc: "Let a live replica outside the in-sync set lead when no in-sync one is live (losing what it lacks).",
     },
     TopicSetting {
+        name: "strata.delay.target.topic",
+        kind: ValueKind::Text,
+        default: "",
+        doc: "Beyond Kafka: makes this a delay topic, whose records the broker moves to the named topic once due (their strata-deliver-at or strata-delay-ms header, else strata.delivery.delay.ms after their timestamp), at least once, in offset order per partition.",
+    },
+    TopicSetting {
         name: "strata.delivery.delay.ms",
         kind: ValueKind::Long { min: 0 },
         default: "0",
-        doc: "Share groups, beyond Kafka: a record of this topic is handed to share consumers no earlier than this long after its timestamp (its own strata-deliver-at or strata-delay-ms header comes first).",
+        doc: "Beyond Kafka: share groups hand a record of this topic out, and a delay topic moves it, no earlier than this long after its timestamp (its own strata-deliver-at or strata-delay-ms header comes first).",
     },
     TopicSetting { name: "preallocate", kind: ValueKind::Bool, default: "false", doc: NOT_ACTED_ON },
     TopicSetting {

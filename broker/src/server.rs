@@ -1,6 +1,7 @@
 //! The listener: accepts connections up to `max.connections` (as in Kafka, the next waits in the
 //! listen backlog until one closes), closes one over `max.connections.per.ip` right after
-//! accepting it (as Kafka does), runs periodic log maintenance, and on shutdown stops accepting,
+//! accepting it (as Kafka does), runs periodic log maintenance and the delay topics' mover
+//! (`crate::delay_topics`), and on shutdown stops accepting,
 //! lets connections go, and closes the log cleanly.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std:
     let per_ip = Arc::new(PerIpCounts::default());
     let request_bytes = RequestBytes::new(settings);
     let maintenance = tokio::spawn(maintain(Arc::clone(&broker)));
+    let delay_topics = tokio::spawn(crate::delay_topics::run(Arc::clone(&broker)));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -58,6 +60,7 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std:
         }
     }
     maintenance.abort();
+    delay_topics.abort();
 }
 
 /// Rolls segments by age, applies retention and flush.ms on every partition, periodically.

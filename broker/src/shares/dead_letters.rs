@@ -9,20 +9,18 @@
 //! the group's next request.
 //!
 //! The copy goes to the dead-letter topic's partition of the source partition's number (modulo
-//! its partition count), so one source partition's dead letters keep their order. The topic is
-//! created on first use with the broker's `num.partitions` and `default.replication.factor`.
+//! its partition count), so one source partition's dead letters keep their order; the topic is
+//! created on first use (`crate::own_writes`).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
-use strata_log::AppendOrigin;
+use kafka_protocol::records::{Record, RecordBatchDecoder};
 use strata_shares::{DeadLetter, DeadLetterReason};
 use strata_wire::plain_batch::plain_record;
 use uuid::Uuid;
 
 use super::Shares;
 use crate::state::{Broker, now_ms};
-use crate::topics::NewTopic;
 
 /// How much of the source partition one read takes to find a dead letter's record.
 const READ_BYTES: u32 = 1 << 20;
@@ -36,10 +34,8 @@ pub enum DeadLetterError {
     Read(String),
     #[error("record {0} is no longer in the source partition")]
     Gone(i64),
-    #[error("cannot create the dead-letter topic: {0}")]
-    Topic(#[from] crate::topics::TopicError),
     #[error("cannot write to the dead-letter topic: {0}")]
-    Write(String),
+    Write(#[from] crate::own_writes::OwnWriteError),
 }
 
 /// Copies every record due to its group's dead-letter topic, archives those written, and writes
@@ -85,26 +81,7 @@ async fn copy(
         let original = read_record(&log, letter.offset)?;
         records.push(letter_record(original, (&source_name, index, group), letter, now, records.len()));
     }
-    let settings = &broker.config.settings;
-    let new = NewTopic {
-        name: target,
-        partitions: settings.num_partitions,
-        replication_factor: settings.default_replication_factor,
-        overrides: Default::default(),
-        internal: false,
-    };
-    let dead_letters = crate::blocking::run(|| broker.topics.get_or_create(&broker.log, &broker.config, new, now))?;
-    let target_index = index % dead_letters.partition_count().max(1);
-    let target_log = crate::locate::locate(broker.node_id(), Some(&dead_letters), target_index, -1, 0)
-        .map_err(DeadLetterError::Source)?;
-    let leader_epoch = dead_letters.leadership(target_index).map_or(0, |l| l.leader_epoch);
-    let mut batch = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut batch, records.iter(), &options)
-        .map_err(|e| DeadLetterError::Write(e.to_string()))?;
-    let pending = crate::blocking::append(AppendOrigin::Client, &target_log, batch.freeze(), leader_epoch, now)
-        .map_err(|e| DeadLetterError::Write(e.to_string()))?;
-    pending.wait().await.map_err(|e| DeadLetterError::Write(e.to_string()))?;
+    crate::own_writes::append_to_topic(broker, (target, index), &records, now).await?;
     tracing::info!(
         group,
         topic = source_name,
