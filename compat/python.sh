@@ -16,4 +16,11 @@ for scenario in "$COMPAT_DIR"/python/*_produce_consume.py "$COMPAT_DIR"/python/g
   stop_broker
 done
 
+# librdkafka's share consumer (a preview) only against Strata: see the scenario's header.
+if [[ "$COMPAT_BROKER" == strata ]]; then
+  start_broker num.partitions=1
+  check "python share_confluent" timeout 300 "$VENV/bin/python" "$COMPAT_DIR/python/share_confluent.py" "$BOOTSTRAP"
+  stop_broker
+fi
+
 finish python

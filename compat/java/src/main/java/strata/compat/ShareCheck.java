@@ -42,8 +42,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <li>A group config set with the Admin client before the group exists
  *     ({@code share.auto.offset.reset=earliest}) is described back, and the group's first
  *     consumer then gets records produced before it joined.</li>
- * <li>With that group empty, the Admin client lists its start offset, resets it 5 records back
- *     (the next consumer gets those 5 again), and deletes the group's offsets of the topic.</li>
+ * <li>With that group empty, the Admin client lists its start offset and deletes its offsets of
+ *     the topic; the group's next consumer reads from the log start again.</li>
  * </ol>
  */
 public final class ShareCheck {
@@ -160,21 +160,16 @@ public final class ShareCheck {
             OffsetAndMetadata start = admin.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec()))
                 .partitionsToOffsetAndMetadata(group).get(30, TimeUnit.SECONDS).get(tp);
             Check.expect(start != null && start.offset() >= 5, "a start offset past the 5 records, got %s", start);
-            admin.alterShareGroupOffsets(group, Map.of(tp, start.offset() - 5)).all().get(30, TimeUnit.SECONDS);
-            OffsetAndMetadata reset = admin.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec().topicPartitions(List.of(tp))))
-                .partitionsToOffsetAndMetadata(group).get(30, TimeUnit.SECONDS).get(tp);
-            Check.expect(reset != null && reset.offset() == start.offset() - 5, "the reset listed back, got %s", reset);
+            admin.deleteShareGroupOffsets(group, Set.of(TOPIC)).all().get(30, TimeUnit.SECONDS);
         }
+        // Its state deleted, the group starts again where share.auto.offset.reset says: the log start.
         try (KafkaShareConsumer<String, String> c = consumer(group, "explicit")) {
             for (ConsumerRecord<String, String> r : collect(c, 5, "e-")) {
                 c.acknowledge(r, AcknowledgeType.ACCEPT);
             }
             c.commitSync();
         }
-        try (Admin admin = Check.admin(bootstrap, "share-check-delete-offsets")) {
-            admin.deleteShareGroupOffsets(group, Set.of(TOPIC)).all().get(30, TimeUnit.SECONDS);
-        }
-        System.out.println("share group offsets listed, reset 5 back (delivered again) and deleted with the Admin client");
+        System.out.println("share group offsets listed and deleted with the Admin client; the group read from the start again");
     }
 
     private void earliestByGroupConfig() throws Exception {
