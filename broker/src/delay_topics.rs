@@ -59,8 +59,11 @@ pub async fn run(broker: Arc<Broker>) {
     loop {
         tick.tick().await;
         for topic in broker.topics.all() {
-            let Some(target) = topic_value(&broker.config, &topic.overrides, TARGET_SETTING)
-                .map(|(v, _)| v.trim().to_string())
+            // A topic setting with no broker default: only a topic's own override names a target.
+            let Some(target) = topic
+                .overrides
+                .get(TARGET_SETTING)
+                .map(|v| v.trim().to_string())
                 .filter(|t| !t.is_empty() && *t != topic.name)
             else {
                 continue;
