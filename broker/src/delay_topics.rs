@@ -103,9 +103,7 @@ async fn move_due(
         return Ok(());
     }
     let read = log.read(position, READ_BYTES).map_err(|e| MoveError::Read(e.to_string()))?;
-    let mut bytes = Vec::new();
-    crate::blocking::run(|| read.ranges.iter().try_for_each(|range| range.read_into(&mut bytes)))
-        .map_err(|e| MoveError::Read(e.to_string()))?;
+    let bytes = crate::blocking::run(|| read.copy_bytes()).map_err(|e| MoveError::Read(e.to_string()))?;
     let delay = topic_value(&broker.config, &topic.overrides, TOPIC_DELAY_SETTING)
         .and_then(|(v, _)| v.trim().parse::<i64>().ok())
         .unwrap_or(0);

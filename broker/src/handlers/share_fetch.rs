@@ -187,12 +187,13 @@ fn fetch(
             }
         };
         let upto = read.end_offset.min(high_watermark);
-        let mut bytes = Vec::new();
-        let copied = crate::blocking::run(|| read.ranges.iter().try_for_each(|range| range.read_into(&mut bytes)));
-        if let Err(error) = copied {
-            tracing::warn!(%error, "share fetch: cannot read the partition's records");
-            continue;
-        }
+        let bytes = match crate::blocking::run(|| read.copy_bytes()) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, "share fetch: cannot read the partition's records");
+                continue;
+            }
+        };
         let topic_delay = topic
             .as_ref()
             .and_then(|t| topic_value(&broker.config, &t.overrides, TOPIC_DELAY_SETTING))

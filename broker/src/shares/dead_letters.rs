@@ -96,9 +96,7 @@ async fn copy(
 /// The record at `offset` of `log`.
 fn read_record(log: &strata_log::Partition, offset: i64) -> Result<Record, DeadLetterError> {
     let read = log.read(offset, READ_BYTES).map_err(|e| DeadLetterError::Read(e.to_string()))?;
-    let mut bytes = Vec::new();
-    crate::blocking::run(|| read.ranges.iter().try_for_each(|range| range.read_into(&mut bytes)))
-        .map_err(|e| DeadLetterError::Read(e.to_string()))?;
+    let bytes = crate::blocking::run(|| read.copy_bytes()).map_err(|e| DeadLetterError::Read(e.to_string()))?;
     let mut bytes = Bytes::from(bytes);
     while bytes.has_remaining() {
         let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| DeadLetterError::Read(e.to_string()))?;

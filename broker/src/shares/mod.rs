@@ -1,8 +1,10 @@
 //! Share groups (KIP-932) on this broker: each group's members ([`strata_shares::ShareGroup`]),
 //! each group's view of each partition this broker leads ([`strata_shares::SharePartition`]),
 //! and each member's share session (the partitions its ShareFetch requests cover, and the
-//! epoch its next ShareFetch or ShareAcknowledge must carry). All behind one lock; no I/O is
-//! done under it (a fetch reads the log between two short visits).
+//! epoch its next ShareFetch or ShareAcknowledge must carry). All behind one lock: a fetch reads
+//! the log between two short visits; the only I/O under it is queueing the appends to
+//! `__share_group_state`, so that they reach the log in the order the state changed (the wait
+//! for them to be written is outside it).
 //!
 //! On a single node each share-partition's state (its start, and each in-flight record's state
 //! and delivery count) is written to `__share_group_state` whenever it changes, before the

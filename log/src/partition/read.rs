@@ -45,6 +45,16 @@ pub struct ReadResult {
     pub end_offset: i64,
 }
 
+impl ReadResult {
+    /// Every range's bytes, copied in order (the copying path: share groups, the broker's own
+    /// readers of a log).
+    pub fn copy_bytes(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.ranges.iter().try_for_each(|range| range.read_into(&mut out))?;
+        Ok(out)
+    }
+}
+
 /// Which records a read may return (Kafka's `isolation_level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isolation {
