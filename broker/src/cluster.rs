@@ -235,7 +235,7 @@ async fn keep_liveness(
                 Err(_) => tracing::debug!(node, "heartbeat not answered"),
             }
         }
-        if !quorum.is_leader() {
+        let Some(term) = quorum.leading_term() else {
             if leading_since.take().is_some() {
                 tracing::info!(node, "no longer the active controller");
             }
@@ -243,9 +243,9 @@ async fn keep_liveness(
                 last_leader = Some((leader, Instant::now()));
             }
             continue;
-        }
+        };
         let since = *leading_since.get_or_insert_with(|| {
-            tracing::info!(node, term = quorum.term(), "this node is the active controller");
+            tracing::info!(node, term, "this node is the active controller");
             quorum.forget_heartbeats();
             Instant::now()
         });
@@ -287,9 +287,11 @@ async fn keep_liveness(
         }
         // Bounded: a controller cut off from the quorum would wait for this until it is healed,
         // and must meanwhile notice that it no longer leads. The changes are worked out from the
-        // image afresh on the next tick, so one committed late is not proposed twice.
+        // image afresh on the next tick, so one committed late is not proposed twice. They are
+        // bound to this term: a controller that was paused or cut off may still believe it leads
+        // for a moment after waking, with an image and heartbeats of the past.
         let session = Duration::from_millis(u64::try_from(session_timeout_ms).unwrap_or(u64::MAX));
-        match tokio::time::timeout(session, quorum.propose(changes)).await {
+        match tokio::time::timeout(session, quorum.propose_as_controller(term, changes)).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "broker liveness change not committed"),
             Err(_) => tracing::warn!(?session, "broker liveness change not committed within a session"),

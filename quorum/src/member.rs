@@ -65,6 +65,12 @@ impl Member {
         metrics.current_leader.filter(|&leader| leader != metrics.id || self.acts_as_leader(&metrics))
     }
 
+    /// The term this node leads in, while it acts as the leader.
+    pub fn leading_term(&self) -> Option<u64> {
+        let metrics = self.raft.metrics().borrow().clone();
+        self.acts_as_leader(&metrics).then_some(metrics.current_term)
+    }
+
     fn acts_as_leader(&self, metrics: &Metrics) -> bool {
         let lease = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
         metrics.state == ServerState::Leader && metrics.millis_since_quorum_ack.is_some_and(|ms| ms <= lease)

@@ -246,7 +246,7 @@ impl Quorum {
     /// Commits one decision through the quorum's leader (this node or another) and returns once
     /// it is applied there; waits out elections for up to 15 s.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<Applied, ProposeError> {
-        let decision = Decision(records);
+        let decision = Decision { records, controller_term: None };
         self.at_leader(
             || self.member.propose(decision.clone()),
             || RaftRequest::Propose(decision.clone()),
@@ -256,6 +256,23 @@ impl Quorum {
             },
         )
         .await
+    }
+
+    /// The term this node leads in, while it acts as the active controller.
+    pub fn leading_term(&self) -> Option<u64> {
+        self.member.leading_term()
+    }
+
+    /// Commits a decision this node worked out as the active controller of `term`, on this node
+    /// only (never forwarded, never retried): it applies only if committed in `term`, so a
+    /// controller deposed meanwhile changes nothing, and the caller works its decision out
+    /// afresh from the image it then has.
+    pub async fn propose_as_controller(
+        &self,
+        term: u64,
+        records: Vec<MetadataRecord>,
+    ) -> Result<Applied, ProposeError> {
+        self.member.propose(Decision { records, controller_term: Some(term) }).await
     }
 
     /// Tells the leader that broker `broker_id` is alive.

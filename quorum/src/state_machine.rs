@@ -87,13 +87,21 @@ impl RaftStateMachine<MetaRaft> for MetaStateMachine {
             match entry.payload {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(decision) => {
-                    // Applied to a copy: a refused decision leaves the image as it was, on every node.
-                    let mut next = MetadataImage::clone(&self.image);
-                    match next.apply_batch(&decision.0) {
-                        Ok(()) => self.image = Arc::new(next),
-                        Err(error) => {
-                            tracing::warn!(offset = entry.log_id.index, %error, "metadata decision refused by the image");
-                            refused = Some(error.to_string());
+                    let term = entry.log_id.leader_id.term;
+                    if let Some(made_in) = decision.controller_term.filter(|made_in| *made_in != term) {
+                        let reason =
+                            format!("made by the active controller of term {made_in}, committed in term {term}");
+                        tracing::warn!(offset = entry.log_id.index, %reason, "metadata decision of a deposed controller refused");
+                        refused = Some(reason);
+                    } else {
+                        // Applied to a copy: a refused decision leaves the image as it was, on every node.
+                        let mut next = MetadataImage::clone(&self.image);
+                        match next.apply_batch(&decision.records) {
+                            Ok(()) => self.image = Arc::new(next),
+                            Err(error) => {
+                                tracing::warn!(offset = entry.log_id.index, %error, "metadata decision refused by the image");
+                                refused = Some(error.to_string());
+                            }
                         }
                     }
                 }

@@ -4,7 +4,8 @@
 //! when the leader stops, and bring a restarted member up to date from its own log plus the
 //! leader's (a snapshot when the leader has purged what it missed). A node outside the voters
 //! follows the log as an observer (a broker-only node): it applies every decision, proposes
-//! through the leader, follows a new leader, and comes back at another address.
+//! through the leader, follows a new leader, and comes back at another address. A decision of the
+//! active controller applies only in the term it was made in.
 
 #![allow(clippy::unwrap_used)]
 
@@ -208,6 +209,35 @@ async fn three_voters_agree_fail_over_and_catch_up() {
     cluster.quorum(leader).propose(new_topic("after-restart")).await.unwrap();
     names.push("after-restart".to_string());
     cluster.all_hold(&names).await;
+    cluster.stop_all().await;
+}
+
+/// A decision the active controller works out itself is bound to the term it leads in: it is
+/// committed on that node only (a follower's is not forwarded), and it changes nothing if it is
+/// committed in another term, as a deposed controller's would be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_controller_decision_applies_only_in_its_own_term() {
+    let cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let follower = *cluster.voters.keys().find(|id| **id != leader).unwrap();
+    let term = cluster.quorum(leader).leading_term().expect("the leader knows its term");
+    assert_eq!(cluster.quorum(follower).leading_term(), None);
+
+    let applied = cluster.quorum(leader).propose_as_controller(term, new_topic("current-term")).await.unwrap();
+    cluster.all_hold(&["current-term".to_string()]).await;
+
+    let stale = cluster.quorum(leader).propose_as_controller(term - 1, new_topic("past-term")).await;
+    let Err(ProposeError::Refused { offset, reason }) = stale else { panic!("a past term's decision: {stale:?}") };
+    assert!(offset > applied.offset && reason.contains(&format!("term {}", term - 1)), "{reason}");
+
+    let forwarded = cluster.quorum(follower).propose_as_controller(term, new_topic("from-follower")).await;
+    assert!(matches!(forwarded, Err(ProposeError::NotLeader { .. })), "{forwarded:?}");
+    // Neither changed any member's image.
+    let last = cluster.quorum(leader).propose(new_topic("after")).await.unwrap();
+    for id in 1..=3 {
+        cluster.quorum(id).wait_applied(last.offset, WAIT).await.unwrap();
+    }
+    cluster.all_hold(&["after".to_string(), "current-term".to_string()]).await;
     cluster.stop_all().await;
 }
 

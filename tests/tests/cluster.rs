@@ -7,7 +7,8 @@
 //! (its single-replica partitions leaderless, those with an in-sync replica elsewhere led there)
 //! until it comes back with its data, one that stops cleanly fenced
 //! at once by its controlled shutdown; producer ids unique across brokers; and the controller
-//! failing over to another broker while topics can still be created; a broker killed and
+//! failing over to another broker while topics can still be created, and a controller woken from
+//! a pause changing nothing of what its successor decided; a broker killed and
 //! restarted at once registering again once its previous run is fenced; a broker that does not
 //! lead a partition naming its leader, epoch and endpoint in Produce and Fetch answers (KIP-951).
 //! Separate processes work too: three controller-only nodes and two broker-only ones (observers
@@ -395,6 +396,47 @@ fn the_controller_fails_over_and_topics_can_still_be_created() {
     let log = cluster.node(restarted).stderr_log();
     let runs = log.matches("metadata quorum initialized").count() + log.matches("metadata quorum resumed").count();
     assert_eq!(log.matches("registered with the cluster").count(), runs, "one registration per run");
+}
+
+/// A controller frozen (SIGSTOP) past the session timeout wakes still believing it leads, with
+/// no heartbeats since it froze: what it then works out (fencing every other broker, electing
+/// itself) must not be committed by its successor. The brokers that stayed up keep leading their
+/// partitions in the same epochs once it is back.
+#[test]
+fn a_controller_that_wakes_from_a_pause_changes_nothing() {
+    let mut cluster = Cluster::start(3, &[]);
+    let mut request = requests::create_topics_request("paused", 6);
+    request.topics[0].replication_factor = 3;
+    let created = RawConn::connect(&bootstrap_of(&cluster, 1)).request(5, &request);
+    assert_eq!(created.topics[0].error_code, codes::NONE);
+    let controller = eventually(CONVERGE, "a controller", || {
+        Some(metadata(cluster.node(1).bootstrap(), None).controller_id.0).filter(|c| *c >= 1)
+    });
+    let survivor = if controller == 1 { 2 } else { 1 };
+
+    cluster.node(controller).pause();
+    let paused_at = Instant::now();
+    let moved = eventually(CONVERGE, "another controller, and every partition led by a live broker", || {
+        let view = metadata(&bootstrap_of(&cluster, survivor), Some(&["paused"]));
+        let found = leaders(&view, "paused");
+        let settled = view.controller_id.0 >= 1 && view.controller_id.0 != controller;
+        (settled && found.len() == 6 && found.iter().all(|(l, _)| *l >= 1 && *l != controller)).then_some(found)
+    });
+    std::thread::sleep((Duration::from_millis(TEST_SESSION_TIMEOUT_MS) * 2).saturating_sub(paused_at.elapsed()));
+    cluster.node(controller).resume();
+    eventually(CONVERGE, "the paused broker is back", || {
+        broker_ids(&metadata(&bootstrap_of(&cluster, survivor), None)).contains(&controller).then_some(())
+    });
+    // Its first ticks after waking are when it would act on its stale view.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = leaders(&metadata(&bootstrap_of(&cluster, survivor), Some(&["paused"])), "paused");
+    assert_eq!(after, moved, "the live brokers' partitions keep their leader and epoch");
+    let log = cluster.node(controller).stderr_log();
+    let (uncommitted, refused) = (
+        log.matches("broker liveness change not committed").count(),
+        log.matches("metadata decision of a deposed controller refused").count(),
+    );
+    eprintln!("the paused controller's liveness changes: {uncommitted} not committed, {refused} refused");
 }
 
 #[test]
