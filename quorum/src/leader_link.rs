@@ -1,13 +1,15 @@
 //! What a member asks of the quorum's leader: commit a decision, take a broker's heartbeat. The
-//! member's own Raft node answers when it leads; otherwise the request goes to the leader over
-//! one cached connection to the controller listener, and waits out an election with retries
-//! until a deadline.
+//! member's own Raft node answers when it leads; otherwise the request goes to the leader over a
+//! connection to its controller listener, and waits out an election with retries until a
+//! deadline. Calls run side by side, each on a connection of its own (idle ones are kept for
+//! reuse): a call to a leader that has just become unreachable waits out its timeout without
+//! holding up the calls behind it, which by then go to its successor.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
 
 use crate::error::ProposeError;
 use crate::net::frame::{RaftReply, RaftRequest, read_frame, write_frame};
@@ -16,16 +18,18 @@ use crate::net::frame::{RaftReply, RaftRequest, read_frame, write_frame};
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause between attempts while no leader is known.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Idle connections kept for reuse.
+const IDLE_MAX: usize = 4;
 
-/// The connection to the leader, reused while the leader stays the same.
+/// Connections to the leader, reused while the leader stays the same.
 pub struct LeaderLink {
     addresses: BTreeMap<u64, String>,
-    conn: Mutex<Option<(u64, TcpStream)>>,
+    idle: Mutex<Vec<(u64, TcpStream)>>,
 }
 
 impl LeaderLink {
     pub fn new(addresses: BTreeMap<u64, String>) -> LeaderLink {
-        LeaderLink { addresses, conn: Mutex::new(None) }
+        LeaderLink { addresses, idle: Mutex::new(Vec::new()) }
     }
 
     /// The voters' ids.
@@ -33,14 +37,26 @@ impl LeaderLink {
         self.addresses.keys().copied().collect()
     }
 
-    /// Sends `request` to `leader` and reads its reply; any failure drops the connection.
+    /// An idle connection to `node`, dropping those to any other (a former leader).
+    fn take_idle(&self, node: u64) -> Option<TcpStream> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|(id, _)| *id == node);
+        idle.pop().map(|(_, conn)| conn)
+    }
+
+    fn put_idle(&self, node: u64, conn: TcpStream) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_MAX {
+            idle.push((node, conn));
+        }
+    }
+
+    /// Sends `request` to `leader` and reads its reply; a connection that failed is dropped, as
+    /// is one whose call was abandoned midway (its caller gave up), with its unread reply.
     pub async fn call(&self, leader: u64, request: &RaftRequest) -> Result<RaftReply, ProposeError> {
         let address =
             self.addresses.get(&leader).ok_or_else(|| ProposeError::NoLeader(format!("unknown node {leader}")))?;
-        let mut slot = self.conn.lock().await;
-        // Out of the slot for the call: a call abandoned midway (its caller gave up) drops the
-        // connection with its unread reply instead of leaving it for the next call to misread.
-        let cached = slot.take().filter(|(id, _)| *id == leader).map(|(_, conn)| conn);
+        let cached = self.take_idle(leader);
         let outcome = tokio::time::timeout(CALL_TIMEOUT, async {
             let mut conn = match cached {
                 Some(conn) => conn,
@@ -60,7 +76,7 @@ impl LeaderLink {
         .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply in time")));
         match outcome {
             Ok((conn, reply)) => {
-                *slot = Some((leader, conn));
+                self.put_idle(leader, conn);
                 Ok(reply)
             }
             Err(e) => Err(ProposeError::NoLeader(format!("node {leader} at {address}: {e}"))),
