@@ -72,6 +72,7 @@ mod tests {
             offline_replicas: Vec::new(),
             adding_replicas: Vec::new(),
             removing_replicas: Vec::new(),
+            partition_epoch: 0,
         }
     }
 

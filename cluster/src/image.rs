@@ -39,6 +39,8 @@ pub enum ApplyError {
     ProducerIdsTaken { start: i64, next: i64 },
     #[error("partition {partition} of topic {id} is in leader epoch {current}, not {requested}")]
     StaleLeaderEpoch { id: Uuid, partition: i32, requested: i32, current: i32 },
+    #[error("partition {partition} of topic {id} is in partition epoch {current}, not {requested}")]
+    StalePartitionEpoch { id: Uuid, partition: i32, requested: i32, current: i32 },
     #[error("the in-sync replicas {isr:?} of partition {partition} of topic {id} are not its replicas with the leader")]
     InvalidIsr { id: Uuid, partition: i32, isr: Vec<i32> },
     #[error("the cluster id is {current}, not {proposed}")]
@@ -119,12 +121,18 @@ impl MetadataImage {
                 let gap = ApplyError::PartitionGap { id: *topic_id, partition: *partition_id };
                 let index = usize::try_from(*partition_id).map_err(|_| gap.clone())?;
                 match index.cmp(&topic.partitions.len()) {
-                    std::cmp::Ordering::Less => topic.partitions[index] = leadership.clone(),
+                    std::cmp::Ordering::Less => {
+                        // A change: the next partition epoch (a snapshot creates partitions anew,
+                        // with the epoch they had).
+                        let next = topic.partitions[index].partition_epoch + 1;
+                        let partition_epoch = leadership.partition_epoch.max(next);
+                        topic.partitions[index] = Leadership { partition_epoch, ..leadership.clone() };
+                    }
                     std::cmp::Ordering::Equal => topic.partitions.push(leadership.clone()),
                     std::cmp::Ordering::Greater => return Err(gap),
                 }
             }
-            MetadataRecord::PartitionIsr { topic_id, partition_id, leader_epoch, isr } => {
+            MetadataRecord::PartitionIsr { topic_id, partition_id, leader_epoch, isr, partition_epoch } => {
                 let live: Vec<i32> = self.brokers.values().filter(|b| !b.fenced).map(|b| b.broker_id).collect();
                 let topic = self.topics.get_mut(topic_id).ok_or(ApplyError::UnknownTopic(*topic_id))?;
                 let partition = *partition_id;
@@ -140,11 +148,20 @@ impl MetadataImage {
                         current: leadership.leader_epoch,
                     });
                 }
+                if let Some(requested) = partition_epoch.filter(|e| *e != leadership.partition_epoch) {
+                    return Err(ApplyError::StalePartitionEpoch {
+                        id: *topic_id,
+                        partition,
+                        requested,
+                        current: leadership.partition_epoch,
+                    });
+                }
                 let valid = isr.contains(&leadership.leader) && isr.iter().all(|r| leadership.replicas.contains(r));
                 if !valid {
                     return Err(ApplyError::InvalidIsr { id: *topic_id, partition, isr: isr.clone() });
                 }
                 leadership.isr = isr.clone();
+                leadership.partition_epoch += 1;
                 // A reassignment whose new replicas are all in sync now ends (on every member
                 // alike: the image is the same everywhere).
                 if let Some(done) = reassignment::complete_if_caught_up(leadership, |r| live.contains(&r)) {
@@ -375,6 +392,7 @@ mod tests {
                 partition_id: 0,
                 leader_epoch,
                 isr: isr.to_vec(),
+                partition_epoch: None,
             }]
         };
         image.apply_batch(&change(0, &[1, 3])).expect("the leader shrinks its in-sync set");
@@ -385,6 +403,37 @@ mod tests {
             "without the leader"
         );
         assert!(matches!(image.apply_batch(&change(0, &[1, 4])), Err(ApplyError::InvalidIsr { .. })), "not a replica");
+        // Every change raises the partition epoch; a change worked out from an older one (two
+        // proposed from the same state, the later committed second) is refused.
+        let epoch = |image: &MetadataImage| image.topic(Uuid::from_u128(1)).map(|t| t.partitions[0].partition_epoch);
+        assert_eq!(epoch(&image), Some(1), "one change so far");
+        let from = |partition_epoch: i32, isr: &[i32]| {
+            [MetadataRecord::PartitionIsr {
+                topic_id: Uuid::from_u128(1),
+                partition_id: 0,
+                leader_epoch: 0,
+                isr: isr.to_vec(),
+                partition_epoch: Some(partition_epoch),
+            }]
+        };
+        image.apply_batch(&from(1, &[1, 3, 2])).expect("a follower joins");
+        let stale = image.apply_batch(&from(1, &[1]));
+        assert!(matches!(stale, Err(ApplyError::StalePartitionEpoch { requested: 1, current: 2, .. })), "{stale:?}");
+        assert_eq!(image.topic(Uuid::from_u128(1)).map(|t| t.partitions[0].isr.clone()), Some(vec![1, 3, 2]));
+        // A leadership change raises it too.
+        let elected = Leadership {
+            leader: 3,
+            leader_epoch: 1,
+            ..image.topic(Uuid::from_u128(1)).expect("a").partitions[0].clone()
+        };
+        image
+            .apply_batch(&[MetadataRecord::Partition {
+                topic_id: Uuid::from_u128(1),
+                partition_id: 0,
+                leadership: elected,
+            }])
+            .expect("elected");
+        assert_eq!(epoch(&image), Some(3));
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub struct Leadership {
     /// A reassignment's replicas to drop once the adding ones are in sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removing_replicas: Vec<i32>,
+    /// Raised by the image at every change of the partition (KRaft's partition epoch): an
+    /// in-sync replica change names the one it was worked out from, and a leader tells a newer
+    /// state of its partition from an older one.
+    #[serde(default)]
+    pub partition_epoch: i32,
 }
 
 impl Leadership {
@@ -37,6 +42,7 @@ impl Leadership {
             offline_replicas: Vec::new(),
             adding_replicas: Vec::new(),
             removing_replicas: Vec::new(),
+            partition_epoch: 0,
         }
     }
 
@@ -51,6 +57,7 @@ impl Leadership {
             offline_replicas: Vec::new(),
             adding_replicas: Vec::new(),
             removing_replicas: Vec::new(),
+            partition_epoch: 0,
         }
     }
 

@@ -101,6 +101,7 @@ pub fn complete_if_caught_up(current: &Leadership, live: impl Fn(i32) -> bool) -
         offline_replicas: current.offline_replicas.clone(),
         adding_replicas: Vec::new(),
         removing_replicas: Vec::new(),
+        partition_epoch: current.partition_epoch,
     })
 }
 

@@ -40,8 +40,18 @@ pub enum MetadataRecord {
     ProducerIdBlock { broker_id: i32, start: i64, end: i64 },
     /// A partition's leader changed its in-sync replicas (KRaft's `AlterPartition` outcome, a
     /// `PartitionChangeRecord`): applied only while `leader_epoch` is still the partition's, so
-    /// a deposed leader's late request changes nothing.
-    PartitionIsr { topic_id: Uuid, partition_id: i32, leader_epoch: i32, isr: Vec<i32> },
+    /// a deposed leader's late request changes nothing, and while the partition is still in
+    /// `partition_epoch`, the one the leader worked the change out from (Kafka's AlterPartition),
+    /// so a change committed late cannot undo one committed meanwhile. Records written before
+    /// the partition epoch existed have none and are not checked for it.
+    PartitionIsr {
+        topic_id: Uuid,
+        partition_id: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition_epoch: Option<i32>,
+    },
     /// A broker was fenced (missed heartbeats, or stopped) or unfenced (heartbeats again)
     /// (KRaft `BrokerRegistrationChangeRecord`).
     BrokerFencing { broker_id: i32, fenced: bool },

@@ -11,6 +11,14 @@ use strata_log::Partition;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+/// An in-sync replica change to propose: the partition epoch it was worked out in, and the new
+/// in-sync replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsrChange {
+    pub partition_epoch: i32,
+    pub to: Vec<i32>,
+}
+
 /// One follower's progress as the leader saw it.
 #[derive(Debug, Clone, Copy)]
 struct Follower {
@@ -26,11 +34,15 @@ struct Follower {
 #[derive(Debug)]
 struct Progress {
     isr: Vec<i32>,
+    /// The partition epoch the in-sync replicas are of.
+    partition_epoch: i32,
     followers: HashMap<i32, Follower>,
     /// The in-sync replicas being committed, if a change is: no other is proposed meanwhile, and
     /// until it commits the high watermark waits for the replicas of both (Kafka's "maximal
     /// ISR"), so a follower that joins is never elected without what the leader acknowledged
-    /// while its joining was committed.
+    /// while its joining was committed. It ends when the metadata shows the partition in a
+    /// later partition epoch (this change committed, or another that makes it refused), or when
+    /// the proposal fails.
     pending: Option<Vec<i32>>,
 }
 
@@ -68,12 +80,12 @@ impl LeaderState {
         topic_id: Uuid,
         index: i32,
         leader_epoch: i32,
-        isr: Vec<i32>,
+        (isr, partition_epoch): (Vec<i32>, i32),
         log: Arc<Partition>,
         now_ms: i64,
     ) -> LeaderState {
         let epoch_start = log.log_end_offset();
-        let progress = Progress { isr, followers: HashMap::new(), pending: None };
+        let progress = Progress { isr, partition_epoch, followers: HashMap::new(), pending: None };
         let state = LeaderState {
             topic_id,
             index,
@@ -118,19 +130,21 @@ impl LeaderState {
         self.lock().isr.clone()
     }
 
-    /// The metadata's in-sync replicas for this epoch changed (a committed change).
-    pub fn set_isr(&self, isr: &[i32]) {
+    /// The metadata shows the partition's in-sync replicas in `partition_epoch`: taken if that is
+    /// newer than what this leader has (an image older than a change it saw commits nothing).
+    pub fn set_isr(&self, isr: &[i32], partition_epoch: i32) {
         let mut progress = self.lock();
-        if progress.isr != isr {
+        if partition_epoch > progress.partition_epoch {
             progress.isr = isr.to_vec();
+            progress.partition_epoch = partition_epoch;
             progress.pending = None;
             self.update_high_watermark(&progress);
         }
     }
 
-    /// A follower fetched from `fetch_offset` (its log end). Returns the in-sync replicas to
-    /// propose when it should join them.
-    pub fn follower_fetched(&self, follower: i32, fetch_offset: i64, now_ms: i64) -> Option<Vec<i32>> {
+    /// A follower fetched from `fetch_offset` (its log end). Returns the in-sync replica change
+    /// to propose when it should join them.
+    pub fn follower_fetched(&self, follower: i32, fetch_offset: i64, now_ms: i64) -> Option<IsrChange> {
         let leader_end = self.log.log_end_offset();
         let mut progress = self.lock();
         let previous = progress.followers.get(&follower).copied();
@@ -159,13 +173,13 @@ impl LeaderState {
             let mut isr = progress.isr.clone();
             isr.push(follower);
             progress.pending = Some(isr.clone());
-            isr
+            IsrChange { partition_epoch: progress.partition_epoch, to: isr }
         })
     }
 
     /// The in-sync replicas without the followers that have not caught up within `lag_max_ms`,
     /// when any should leave.
-    pub fn shrunk_isr(&self, now_ms: i64, lag_max_ms: i64) -> Option<Vec<i32>> {
+    pub fn shrunk_isr(&self, now_ms: i64, lag_max_ms: i64) -> Option<IsrChange> {
         let mut progress = self.lock();
         if progress.pending.is_some() {
             return None;
@@ -180,7 +194,7 @@ impl LeaderState {
         let isr: Vec<i32> = progress.isr.iter().copied().filter(in_sync).collect();
         (isr.len() != progress.isr.len()).then(|| {
             progress.pending = Some(isr.clone());
-            isr
+            IsrChange { partition_epoch: progress.partition_epoch, to: isr }
         })
     }
 

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use leader::IsrChange;
 pub use leader::LeaderState;
 
 use crate::state::{Broker, now_ms};
@@ -88,7 +89,7 @@ impl Replication {
                 if leadership.is_led_by(node) {
                     let state = match previous.get(&key).filter(|s| s.leader_epoch == leadership.leader_epoch) {
                         Some(state) => {
-                            state.set_isr(&leadership.isr);
+                            state.set_isr(&leadership.isr, leadership.partition_epoch);
                             Arc::clone(state)
                         }
                         None => {
@@ -96,7 +97,7 @@ impl Replication {
                                 tracing::error!(topic = %topic.name, partition = index, %error, "cannot record the new leader epoch");
                             }
                             tracing::debug!(topic = %topic.name, partition = index, leader_epoch = leadership.leader_epoch, isr = ?leadership.isr, "leading");
-                            let isr = leadership.isr.clone();
+                            let isr = (leadership.isr.clone(), leadership.partition_epoch);
                             Arc::new(LeaderState::new(
                                 node,
                                 topic.id,
@@ -159,15 +160,16 @@ impl Replication {
     /// watermark, and a follower that caught up joins the in-sync replicas.
     pub fn follower_fetched(&self, broker: &Arc<Broker>, topic_id: Uuid, index: i32, follower: i32, fetch_offset: i64) {
         let Some(state) = self.leading(topic_id, index) else { return };
-        if let Some(isr) = state.follower_fetched(follower, fetch_offset, now_ms()) {
-            tracing::info!(partition = index, follower, ?isr, "a follower caught up: it joins the in-sync replicas");
-            propose_isr(broker, state, isr);
+        if let Some(change) = state.follower_fetched(follower, fetch_offset, now_ms()) {
+            tracing::info!(%topic_id, partition = index, follower, isr = ?change.to, "a follower caught up: it joins the in-sync replicas");
+            propose_isr(broker, state, change);
         }
     }
 }
 
-/// Commits an in-sync replica change of a partition this broker leads, in its leader epoch.
-fn propose_isr(broker: &Arc<Broker>, state: Arc<LeaderState>, isr: Vec<i32>) {
+/// Commits an in-sync replica change of a partition this broker leads, in its leader epoch and
+/// from the in-sync replicas it was worked out from.
+fn propose_isr(broker: &Arc<Broker>, state: Arc<LeaderState>, change: IsrChange) {
     let Some(membership) = broker.cluster.as_ref() else { return };
     let quorum = Arc::clone(&membership.quorum);
     tokio::spawn(async move {
@@ -175,10 +177,11 @@ fn propose_isr(broker: &Arc<Broker>, state: Arc<LeaderState>, isr: Vec<i32>) {
             topic_id: state.topic_id,
             partition_id: state.index,
             leader_epoch: state.leader_epoch,
-            isr,
+            isr: change.to,
+            partition_epoch: Some(change.partition_epoch),
         };
         if let Err(error) = quorum.propose(vec![record]).await {
-            tracing::info!(partition = state.index, %error, "in-sync replica change not committed");
+            tracing::info!(topic_id = %state.topic_id, partition = state.index, %error, "in-sync replica change not committed");
             state.change_failed();
         }
     });
@@ -200,9 +203,9 @@ pub async fn shrink_lagging(broker: Arc<Broker>) {
         let leading: Vec<Arc<LeaderState>> = broker.replication.lock().leading.values().cloned().collect();
         let now = now_ms();
         for state in leading {
-            if let Some(isr) = state.shrunk_isr(now, lag_max_ms) {
-                tracing::warn!(partition = state.index, ?isr, "followers lag behind: the in-sync replicas shrink");
-                propose_isr(&broker, state, isr);
+            if let Some(change) = state.shrunk_isr(now, lag_max_ms) {
+                tracing::warn!(topic_id = %state.topic_id, partition = state.index, isr = ?change.to, "followers lag behind: the in-sync replicas shrink");
+                propose_isr(&broker, state, change);
             }
         }
     }

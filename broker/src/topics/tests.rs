@@ -169,7 +169,7 @@ fn a_changed_node_id_takes_over_every_partition_in_the_next_leader_epoch() {
     drop(topics);
     let second = config_as("7");
     let moved = Topics::load(&log, &second, 0).unwrap().get("moved").unwrap();
-    let expected = Leadership { leader_epoch: 1, ..Leadership::single_node(7) };
+    let expected = Leadership { leader_epoch: 1, partition_epoch: 1, ..Leadership::single_node(7) };
     assert_eq!(moved.leadership, vec![expected.clone(); 2]);
     // The takeover is recorded: a restart with the same node id changes nothing more.
     let again = Topics::load(&log, &second, 0).unwrap().get("moved").unwrap();
