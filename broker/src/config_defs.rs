@@ -238,6 +238,20 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         doc: "Share groups (KIP-932): how long a share consumer holds the records a ShareFetch acquired for it before they become available again.",
     },
     BrokerSetting {
+        name: "group.share.session.timeout.ms",
+        kind: ValueKind::IntRange { min: 45_000, max: 60_000 },
+        default: "45000",
+        topic_setting: None,
+        doc: "Share groups (KIP-932): a member not heard from (ShareGroupHeartbeat) for this long leaves its group, and what it held is delivered again (Kafka's bounds, 45000 to 60000).",
+    },
+    BrokerSetting {
+        name: "group.share.heartbeat.interval.ms",
+        kind: ValueKind::IntRange { min: 5_000, max: 15_000 },
+        default: "5000",
+        topic_setting: None,
+        doc: "Share groups (KIP-932): how often a member is told to heartbeat (Kafka's bounds, 5000 to 15000).",
+    },
+    BrokerSetting {
         name: "group.share.partition.max.record.locks",
         kind: ValueKind::Int { min: 1 },
         default: "2000",
@@ -637,6 +651,7 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "log.flush.offset.checkpoint.interval.ms",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
+    "group.share.enable",
 ];
 
 /// Kafka's replica selectors (KIP-392) by class name: the default, and the one by rack.

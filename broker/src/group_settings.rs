@@ -36,6 +36,20 @@ pub const GROUP_SETTINGS: &[GroupSetting] = &[
         doc: "How long a share consumer holds the records a ShareFetch acquired for it (Kafka's bounds, 15000 to 60000).",
     },
     GroupSetting {
+        name: "share.session.timeout.ms",
+        kind: ValueKind::IntRange { min: 45_000, max: 60_000 },
+        broker_setting: Some("group.share.session.timeout.ms"),
+        default: "45000",
+        doc: "How long a share group member may go without a heartbeat before it leaves the group and what it held is delivered again (Kafka's bounds, 45000 to 60000).",
+    },
+    GroupSetting {
+        name: "share.heartbeat.interval.ms",
+        kind: ValueKind::IntRange { min: 5_000, max: 15_000 },
+        broker_setting: Some("group.share.heartbeat.interval.ms"),
+        default: "5000",
+        doc: "How often a share group member is told to heartbeat (Kafka's bounds, 5000 to 15000).",
+    },
+    GroupSetting {
         name: "share.delivery.count.limit",
         kind: ValueKind::IntRange { min: 2, max: 10 },
         broker_setting: Some("group.share.delivery.count.limit"),

@@ -175,6 +175,10 @@ settings! {
     group_share_delivery_count_limit: i16 = "group.share.delivery.count.limit",
     /// How long a share consumer holds the records it acquired.
     group_share_record_lock_duration_ms: i64 = "group.share.record.lock.duration.ms",
+    /// A share group member not heard from for this long leaves its group.
+    group_share_session_timeout_ms: i64 = "group.share.session.timeout.ms",
+    /// How often a share group member is told to heartbeat.
+    group_share_heartbeat_interval_ms: i64 = "group.share.heartbeat.interval.ms",
     /// Records in flight per share-partition.
     group_share_partition_max_record_locks: usize = "group.share.partition.max.record.locks",
     /// Share groups, beyond Kafka: the wait before a released record is delivered again.

@@ -374,6 +374,9 @@ fn group_configs_set_where_a_share_group_starts_and_are_described() {
     assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.auto.offset.reset", "earliest")]), codes::NONE);
     assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.record.lock.duration.ms", "1000")]), codes::INVALID_CONFIG);
     assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.bogus", "1")]), codes::INVALID_CONFIG);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.session.timeout.ms", "44999")]), codes::INVALID_CONFIG);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.heartbeat.interval.ms", "15001")]), codes::INVALID_CONFIG);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.heartbeat.interval.ms", "7000")]), codes::NONE);
     let asked = DescribeConfigsResource::default().with_resource_type(32).with_resource_name(text(GROUP));
     let described = a.request(4, &DescribeConfigsRequest::default().with_resources(vec![asked]));
     let result = &described.results[0];
@@ -385,7 +388,9 @@ fn group_configs_set_where_a_share_group_starts_and_are_described() {
     assert_eq!(value("share.auto.offset.reset"), (Some("earliest".into()), 8), "the group's own value");
     assert_eq!(value("share.record.lock.duration.ms"), (Some("30000".into()), 5), "the broker default");
 
-    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    assert_eq!(value("share.session.timeout.ms"), (Some("45000".into()), 5), "the broker default");
+    let joined = heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    assert_eq!(joined.heartbeat_interval_ms, 7000, "the group's heartbeat interval");
     let fetched = share_fetch(&mut a, "member-a", 0, topic, 100, &[]);
     assert_eq!(acquired(&fetched).0, [(0, 2, 1)], "earliest: what was there before the group");
     assert_eq!(fetched.acquisition_lock_timeout_ms, 30_000);

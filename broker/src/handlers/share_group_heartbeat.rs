@@ -48,11 +48,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareGroupH
         client_host: crate::groups::convert::client_host(ctx),
         rack: req.rack_id.as_ref().map(|r| r.to_string()),
     };
+    let settings = crate::shares::Shares::group_config(broker, &group_id);
     let beat = crate::shares::MemberBeat {
         member_id: &member_id,
         member_epoch: req.member_epoch,
         subscribed: subscribed.as_deref(),
         client,
+        session_timeout_ms: settings.session_timeout_ms,
     };
     let reply = broker.shares.heartbeat(&group_id, beat, partitions, now_ms());
     let reply = match reply {
@@ -78,7 +80,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareGroupH
     let response = ShareGroupHeartbeatResponse::default()
         .with_member_id(Some(StrBytes::from_string(member_id)))
         .with_member_epoch(reply.member_epoch)
-        .with_heartbeat_interval_ms(crate::shares::HEARTBEAT_INTERVAL_MS)
+        .with_heartbeat_interval_ms(settings.heartbeat_interval_ms)
         .with_assignment(assignment);
     ctx.respond(ResponseKind::ShareGroupHeartbeat(response))
 }

@@ -14,6 +14,10 @@ pub struct GroupShareConfig {
     pub earliest: bool,
     /// Where records rejected or past the delivery limit go before they are archived.
     pub dead_letter_topic: Option<String>,
+    /// A member not heard from for this long leaves the group.
+    pub session_timeout_ms: i64,
+    /// How often members are told to heartbeat.
+    pub heartbeat_interval_ms: i32,
 }
 
 /// The group setting naming a group's dead-letter topic (KIP-1191's name).
@@ -47,6 +51,17 @@ impl Shares {
             },
             dead_letter: dead_letter_topic.is_some(),
         };
-        GroupShareConfig { config, earliest: value("share.auto.offset.reset") == Some("earliest"), dead_letter_topic }
+        let settings = &broker.config.settings;
+        GroupShareConfig {
+            config,
+            earliest: value("share.auto.offset.reset") == Some("earliest"),
+            dead_letter_topic,
+            session_timeout_ms: number("share.session.timeout.ms", settings.group_share_session_timeout_ms),
+            heartbeat_interval_ms: i32::try_from(number(
+                "share.heartbeat.interval.ms",
+                settings.group_share_heartbeat_interval_ms,
+            ))
+            .unwrap_or(i32::MAX),
+        }
     }
 }

@@ -34,10 +34,6 @@ use crate::topics::Topics;
 pub use group_config::GroupShareConfig;
 use state_log::{StateError, StateLog};
 
-/// Kafka's `group.share.session.timeout.ms`.
-pub const SESSION_TIMEOUT_MS: i64 = 45_000;
-/// Kafka's `group.share.heartbeat.interval.ms`.
-pub const HEARTBEAT_INTERVAL_MS: i32 = 5_000;
 /// Kafka's `group.share.max.size`: members per share group.
 pub const MEMBERS_MAX: usize = 200;
 /// Kafka's `group.share.max.groups`: share groups per broker.
@@ -95,6 +91,8 @@ pub struct MemberBeat<'a> {
     /// Its topics; `None` when unchanged.
     pub subscribed: Option<&'a [String]>,
     pub client: ClientInfo,
+    /// The group's `share.session.timeout.ms`: members silent this long leave.
+    pub session_timeout_ms: i64,
 }
 
 /// A share group as ShareGroupDescribe shows it.
@@ -190,14 +188,14 @@ impl Shares {
         partitions: impl Fn(&str) -> Option<i32> + Copy,
         now_ms: i64,
     ) -> Result<HeartbeatReply, JoinError> {
-        let MemberBeat { member_id, member_epoch, subscribed, client } = beat;
+        let MemberBeat { member_id, member_epoch, subscribed, client, session_timeout_ms } = beat;
         let mut inner = self.lock();
         inner.groups.retain(|_, g| !g.is_empty());
         if !inner.groups.contains_key(group_id) && inner.groups.len() >= GROUPS_MAX {
             return Err(JoinError::Full("The share group limit (group.share.max.groups) has been reached."));
         }
         let group = inner.groups.entry(group_id.to_string()).or_default();
-        let gone = group.expire(now_ms, SESSION_TIMEOUT_MS, partitions);
+        let gone = group.expire(now_ms, session_timeout_ms, partitions);
         let joining = member_epoch == 0 && !group.members().any(|m| m == member_id);
         if joining && group.members().count() >= MEMBERS_MAX {
             return Err(JoinError::Full("The share group has reached its maximum size (group.share.max.size)."));
