@@ -29,6 +29,13 @@ pub const GROUP_SETTINGS: &[GroupSetting] = &[
         doc: "Where a share group starts reading a partition it has no state for: earliest (the log start) or latest (the log end). Kafka's by_duration is not served.",
     },
     GroupSetting {
+        name: "share.isolation.level",
+        kind: ValueKind::Choice(&["read_uncommitted", "read_committed"]),
+        broker_setting: None,
+        default: "read_uncommitted",
+        doc: "read_committed: a share group gets records only below the last stable offset, and never a transaction marker or a record of an aborted transaction (archived unread).",
+    },
+    GroupSetting {
         name: "share.record.lock.duration.ms",
         kind: ValueKind::IntRange { min: 15_000, max: 60_000 },
         broker_setting: Some("group.share.record.lock.duration.ms"),

@@ -13,7 +13,7 @@ pub mod records;
 
 pub use group::{HeartbeatError, HeartbeatReply, MemberView, ShareGroup};
 pub use partition::{
-    AckType, Acquired, DeadLetter, DeadLetterReason, PartitionSnapshot, RecordState, RetryBackoff, ShareConfig,
-    ShareError, SharePartition, StateBatch,
+    AckType, Acquired, Admission, DeadLetter, DeadLetterReason, PartitionSnapshot, RecordState, RetryBackoff,
+    ShareConfig, ShareError, SharePartition, StateBatch,
 };
 pub use records::{Decoded, SnapshotRecord, StateKey};

@@ -611,3 +611,42 @@ fn a_topic_delay_holds_back_records_that_name_no_time_of_their_own() {
     assert!(when[&1] >= produced_at + 100 && when[&1] < produced_at + 800, "its own delay first: {when:?}");
     assert!(when[&0] >= produced_at + 800, "the topic's delay: {when:?}");
 }
+
+#[test]
+fn a_read_committed_share_group_gets_committed_records_only() {
+    use rdkafka::producer::Producer;
+    use std::time::Duration;
+    let broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.isolation.level", "read_committed")]), codes::NONE);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.isolation.level", "read_some")]), codes::INVALID_CONFIG);
+    assert_eq!(alter_group_configs(&mut a, GROUP, &[("share.auto.offset.reset", "earliest")]), codes::NONE);
+    // Committed 0-2 (marker 3), aborted 4-5 (marker 6), then 7 in a transaction left open.
+    let producer = strata_tests::clients::transactional_producer(broker.bootstrap(), "share-tx");
+    let wait = Duration::from_secs(30);
+    producer.begin_transaction().expect("begin");
+    strata_tests::clients::send_tagged(&producer, TOPIC, 1, 3, "committed");
+    producer.commit_transaction(wait).expect("commit");
+    producer.begin_transaction().expect("begin");
+    strata_tests::clients::send_tagged(&producer, TOPIC, 1, 2, "aborted");
+    producer.abort_transaction(wait).expect("abort");
+    producer.begin_transaction().expect("begin");
+    strata_tests::clients::send_tagged(&producer, TOPIC, 1, 1, "open");
+
+    heartbeat(&mut a, "member-a", 0, Some(&[TOPIC]));
+    let fetched = share_fetch(&mut a, "member-a", 0, topic, 100, &[]);
+    assert_eq!(acquired(&fetched).0, [(0, 2, 1)], "the committed records; not the markers, the aborted or the open");
+    let nothing = share_fetch(&mut a, "member-a", 1, topic, 100, &[(0, 2, ACCEPT)]);
+    assert_eq!(acquired(&nothing).0, [], "the open transaction holds back what follows");
+    producer.commit_transaction(wait).expect("commit the open one");
+    let after = share_fetch(&mut a, "member-a", 2, topic, 100, &[]);
+    assert_eq!(acquired(&after).0, [(7, 7, 1)], "committed now, past the aborted records and the markers");
+    let done = share_fetch(&mut a, "member-a", 3, topic, 100, &[(7, 7, ACCEPT)]);
+    assert_eq!(acquired(&done).0, []);
+    // The aborted records and the markers were archived: the group's start offset is past them.
+    let (code, offsets) = share_offsets(&mut a);
+    assert_eq!(code, codes::NONE);
+    assert_eq!(offsets, [(0, 9)], "every offset below 9 done with");
+}

@@ -26,9 +26,11 @@ use crate::api::ApiSpec;
 use crate::errors::ErrorCode;
 use crate::reply::{Outcome, RequestContext};
 use crate::shares::delivery_time::{TOPIC_DELAY_SETTING, due_times};
+use crate::shares::unreadable::{self, unreadable_ranges};
 use crate::shares::{GroupShareConfig, PartitionKey, Shares};
 use crate::state::{Broker, now_ms};
 use crate::topics::topic_value;
+use strata_shares::Admission;
 
 /// The key and versions of ShareFetch, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::ShareFetch, 1, 1);
@@ -172,10 +174,14 @@ fn fetch(
         if records_left == 0 || bytes_left == 0 {
             continue;
         }
-        let high_watermark = log.high_watermark();
+        // What the group may read up to: the high watermark, or the last stable offset.
+        let readable_end = match settings.read_committed {
+            true => log.last_stable_offset().min(log.high_watermark()),
+            false => log.high_watermark(),
+        };
         let from =
-            broker.shares.next_fetch_offset((group, settings), key, (log.log_start_offset(), high_watermark), now_ms());
-        if from >= high_watermark {
+            broker.shares.next_fetch_offset((group, settings), key, (log.log_start_offset(), readable_end), now_ms());
+        if from >= readable_end {
             continue;
         }
         let limit = partition_max_bytes.get(&key).and_then(|b| u32::try_from(*b).ok()).unwrap_or(u32::MAX);
@@ -186,7 +192,7 @@ fn fetch(
                 continue;
             }
         };
-        let upto = read.end_offset.min(high_watermark);
+        let upto = read.end_offset.min(readable_end);
         let bytes = match crate::blocking::run(|| read.copy_bytes()) {
             Ok(bytes) => bytes,
             Err(error) => {
@@ -200,7 +206,16 @@ fn fetch(
             .and_then(|(value, _)| value.trim().parse::<i64>().ok())
             .unwrap_or(0);
         let due = due_times(&bytes, topic_delay);
-        let acquired = broker.shares.acquire((group, member), key, records_left, (from, upto), now_ms(), &due);
+        let unreadable = match settings.read_committed {
+            true => unreadable_ranges(&bytes, &log.aborted_transactions(from, upto)),
+            false => Vec::new(),
+        };
+        let admit = |offset: i64| match due.get(&offset) {
+            _ if unreadable::contains(&unreadable, offset) => Admission::Never,
+            Some(&at) => Admission::At(at),
+            None => Admission::Now,
+        };
+        let acquired = broker.shares.acquire((group, member), key, records_left, (from, upto), now_ms(), admit);
         if acquired.is_empty() {
             continue;
         }

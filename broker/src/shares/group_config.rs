@@ -14,6 +14,8 @@ pub struct GroupShareConfig {
     pub earliest: bool,
     /// Where records rejected or past the delivery limit go before they are archived.
     pub dead_letter_topic: Option<String>,
+    /// `share.isolation.level=read_committed`: only committed records, below the last stable offset.
+    pub read_committed: bool,
     /// A member not heard from for this long leaves the group.
     pub session_timeout_ms: i64,
     /// How often members are told to heartbeat.
@@ -56,6 +58,7 @@ impl Shares {
             config,
             earliest: value("share.auto.offset.reset") == Some("earliest"),
             dead_letter_topic,
+            read_committed: value("share.isolation.level") == Some("read_committed"),
             session_timeout_ms: number("share.session.timeout.ms", settings.group_share_session_timeout_ms),
             heartbeat_interval_ms: i32::try_from(number(
                 "share.heartbeat.interval.ms",

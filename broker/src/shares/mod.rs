@@ -18,13 +18,14 @@ pub mod dead_letters;
 pub mod delivery_time;
 pub mod group_config;
 pub mod state_log;
+pub mod unreadable;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
-    AckType, Acquired, DeadLetter, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig, ShareError,
-    ShareGroup, SharePartition, SnapshotRecord, StateKey,
+    AckType, Acquired, Admission, DeadLetter, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig,
+    ShareError, ShareGroup, SharePartition, SnapshotRecord, StateKey,
 };
 use uuid::Uuid;
 
@@ -319,8 +320,8 @@ impl Shares {
         next
     }
 
-    /// Acquires records of `from..upto` of `partition` for `member_id`, none before the time it
-    /// is `due` (by offset; delayed delivery).
+    /// Acquires records of `from..upto` of `partition` for `member_id` as `admit` says of each
+    /// (none before it is due; none ever that the group may not read, archived instead).
     pub fn acquire(
         &self,
         (group_id, member_id): (&str, &str),
@@ -328,14 +329,14 @@ impl Shares {
         max_records: usize,
         (from, upto): (i64, i64),
         now_ms: i64,
-        due: &BTreeMap<i64, i64>,
+        admit: impl Fn(i64) -> Admission,
     ) -> Vec<Acquired> {
         let mut inner = self.lock();
         let share_key = (group_id.to_string(), partition);
         let Some(state) = inner.partitions.get_mut(&share_key) else { return Vec::new() };
-        let acquired =
-            state.acquire_due(member_id, max_records, (from, upto), now_ms, |offset| due.get(&offset).copied());
-        if !acquired.is_empty() {
+        let start = state.start_offset();
+        let acquired = state.acquire_admitted(member_id, max_records, (from, upto), now_ms, admit);
+        if !acquired.is_empty() || state.start_offset() != start {
             inner.changed.insert(share_key);
         }
         acquired

@@ -133,6 +133,17 @@ impl Default for ShareConfig {
     }
 }
 
+/// Whether a record that enters the window, or waits there undelivered, may be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Now,
+    /// Not before this time (delayed delivery).
+    At(i64),
+    /// Never: archived unread (a transaction marker, or an aborted transaction's record for a
+    /// `read_committed` group, as Kafka's `filterAbortedTransactionalAcquiredRecords`).
+    Never,
+}
+
 /// A run of records acquired with one delivery count (ShareFetch's `AcquiredRecords`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acquired {
@@ -231,15 +242,31 @@ impl SharePartition {
         &mut self,
         member: &str,
         max_records: usize,
-        (from, upto): (i64, i64),
+        range: (i64, i64),
         now_ms: i64,
         due: impl Fn(i64) -> Option<i64>,
+    ) -> Vec<Acquired> {
+        self.acquire_admitted(member, max_records, range, now_ms, |offset| {
+            due(offset).map_or(Admission::Now, Admission::At)
+        })
+    }
+
+    /// [`SharePartition::acquire_due`], where `admit(offset)` also says which records are never
+    /// delivered: those are archived, unread, as they enter the window (or while they wait in it
+    /// undelivered), and the window's start moves past them.
+    pub fn acquire_admitted(
+        &mut self,
+        member: &str,
+        max_records: usize,
+        (from, upto): (i64, i64),
+        now_ms: i64,
+        admit: impl Fn(i64) -> Admission,
     ) -> Vec<Acquired> {
         self.expire_locks(now_ms);
         let lock_expires_ms = now_ms.saturating_add(self.config.lock_duration_ms);
         let held = || RecordState::Acquired { member: member.to_string(), lock_expires_ms };
-        let waiting = |offset: i64| due(offset).filter(|&at| at > now_ms);
         let mut taken: Vec<(i64, i16)> = Vec::new();
+        let mut archived = false;
         for (&offset, record) in self.records.range_mut(from..upto.max(from)) {
             if taken.len() >= max_records {
                 break;
@@ -248,11 +275,19 @@ impl SharePartition {
                 continue;
             }
             // Never delivered and not due (a restart forgets when it is due: asked again).
-            if record.delivery_count == 0
-                && let Some(at) = waiting(offset)
-            {
-                record.available_at_ms = at;
-                continue;
+            if record.delivery_count == 0 {
+                match admit(offset) {
+                    Admission::At(at) if at > now_ms => {
+                        record.available_at_ms = at;
+                        continue;
+                    }
+                    Admission::Never => {
+                        record.state = RecordState::Archived;
+                        archived = true;
+                        continue;
+                    }
+                    Admission::Now | Admission::At(_) => {}
+                }
             }
             record.state = held();
             record.delivery_count = record.delivery_count.saturating_add(1);
@@ -262,17 +297,22 @@ impl SharePartition {
         let window_end = upto.min(self.start.saturating_add(width));
         while taken.len() < max_records && self.end < window_end {
             let offset = self.end;
-            match waiting(offset) {
-                Some(at) => {
-                    let record = InFlight { available_at_ms: at, ..InFlight::fresh() };
-                    self.records.insert(offset, record);
+            let record = match admit(offset) {
+                Admission::At(at) if at > now_ms => InFlight { available_at_ms: at, ..InFlight::fresh() },
+                Admission::Never => {
+                    archived = true;
+                    InFlight { state: RecordState::Archived, ..InFlight::fresh() }
                 }
-                None => {
-                    self.records.insert(offset, InFlight { state: held(), delivery_count: 1, available_at_ms: 0 });
+                Admission::Now | Admission::At(_) => {
                     taken.push((offset, 1));
+                    InFlight { state: held(), delivery_count: 1, available_at_ms: 0 }
                 }
-            }
+            };
+            self.records.insert(offset, record);
             self.end += 1;
+        }
+        if archived {
+            self.advance_start();
         }
         runs(&taken)
     }

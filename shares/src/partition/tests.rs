@@ -297,3 +297,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn records_never_admitted_are_archived_unread_and_the_start_moves_past_them() {
+    use crate::Admission;
+    let mut p = SharePartition::new(0, config());
+    // 0-2 data, 3 a marker, 4-5 an aborted transaction, 6 data.
+    let admit = |offset: i64| if (3..=5).contains(&offset) { Admission::Never } else { Admission::Now };
+    assert_eq!(p.acquire_admitted("a", 10, (0, 7), 0, admit), [run(0, 2, 1), run(6, 6, 1)]);
+    assert_eq!(p.record(4), Some((&RecordState::Archived, 0)));
+    p.acknowledge("a", 0, 2, &[AckType::Accept], 1).expect("accept");
+    assert_eq!(p.start_offset(), 6, "past the archived records");
+    // A record waiting undelivered (due later) that turns out never admissible is archived too.
+    let mut q = SharePartition::new(0, config());
+    assert_eq!(q.acquire_admitted("a", 10, (0, 1), 0, |_| Admission::At(100)), []);
+    assert_eq!(q.acquire_admitted("a", 10, (0, 1), 200, |_| Admission::Never), []);
+    assert_eq!(q.start_offset(), 1);
+}
