@@ -144,6 +144,14 @@ impl Report<'_> {
         let _ = writeln!(out, "and its broker figures cover only the measured window after connecting and warming up.");
         let _ = writeln!(
             out,
+            "W9 reads one backlog twice, each time on a restarted broker: with librdkafka consumers in a classic group (no"
+        );
+        let _ = writeln!(
+            out,
+            "commits), then with raw-protocol share-group members (KIP-932) accepting every record on their next ShareFetch."
+        );
+        let _ = writeln!(
+            out,
             "Broker CPU-s per GB covers everything the broker did in the measured window (produce and the consumer's"
         );
         let _ = writeln!(

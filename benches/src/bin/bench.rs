@@ -1,4 +1,4 @@
-//! `bench`: the one command that runs the standard workloads W1-W8 against a freshly built `strata`,
+//! `bench`: the one command that runs the standard workloads W1-W9 against a freshly built `strata`,
 //! measures this machine's ceilings in the same run, and writes RESULTS.md and PNG plots.
 //!
 //! `cargo run --release -p strata-benches --bin bench -- --all` (full scale), `--quick` (shorter),
@@ -29,7 +29,7 @@ struct Args {
     /// A few seconds, tiny sizes, every workload path once; non-zero exit on any failure.
     #[arg(long)]
     smoke: bool,
-    /// Only these workloads (W1,W2,W2R,W2x3,W3,W3x3,W3L0,W4a,W4b,W5,W6,W7,W7C,W8).
+    /// Only these workloads (W1,W2,W2R,W2x3,W3,W3x3,W3L0,W4a,W4b,W5,W6,W7,W7C,W8,W9).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Broker binary to use instead of building strata-broker with this harness's profile.

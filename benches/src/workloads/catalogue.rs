@@ -1,4 +1,4 @@
-//! The catalogue of standard workloads W1-W8 of the benchmark issue and their scales: what each
+//! The catalogue of standard workloads W1-W9 of the benchmark issues and their scales: what each
 //! workload offers the broker (sizes, rates, partitions, flush policy, how many brokers) and which
 //! raw ceiling it is compared with. Nothing here runs anything; [`super::runner`] does.
 
@@ -10,6 +10,10 @@ const MIB: u32 = 1024 * 1024;
 const FLUSH_EVERY_MESSAGE: (&str, &str) = ("log.flush.interval.messages", "1");
 /// How often W7's transactional producer commits.
 const TRANSACTION_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+/// Kafka 4.1 serves share groups only with this (a preview); Strata always does, and accepts it.
+const SHARE_ENABLE: (&str, &str) = ("group.share.enable", "true");
+/// W9's consumers per group.
+const SHARE_READERS: usize = 4;
 /// How often each of W8's producer connections sends its one record.
 const MANY_CLIENTS_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -42,6 +46,8 @@ pub struct Scale {
     pub w8_consumers: usize,
     /// W8's schedule runs this long before its measured window.
     pub w8_warm_up: Duration,
+    /// The backlog W9's groups read.
+    pub w9_backlog_bytes: u64,
 }
 
 impl Scale {
@@ -64,11 +70,13 @@ impl Scale {
                 w8_producers: 1000,
                 w8_consumers: 100,
                 w8_warm_up: Duration::from_secs(2),
+                w9_backlog_bytes: 1 << 30,
             },
             ScaleName::Quick => Scale {
                 name,
                 duration: Duration::from_secs(10),
                 w5_backlog_bytes: 512 << 20,
+                w9_backlog_bytes: 256 << 20,
                 ceiling_bytes: 512 << 20,
                 warm_bytes: 2 << 30,
                 ..Scale::new(ScaleName::Full)
@@ -86,6 +94,7 @@ impl Scale {
                 w8_producers: 50,
                 w8_consumers: 5,
                 w8_warm_up: Duration::from_millis(500),
+                w9_backlog_bytes: 4 << 20,
             },
         }
     }
@@ -105,6 +114,10 @@ pub enum Kind {
     /// `consumers` long-polling one partition each (the topic's partitions), all on one client
     /// thread; `warm_up` before the scale's duration is measured.
     ManyClients { producers: usize, consumers: usize, interval: Duration, warm_up: Duration },
+    /// W9: produce a backlog, then read it from the beginning with `consumers` members of a
+    /// classic consumer group, and again with as many members of a share group (each record
+    /// acknowledged), each on a restarted broker.
+    GroupCatchUp { backlog_bytes: u64, consumers: usize },
 }
 
 /// One way fetches are served: a name, the broker overrides that select it, and whether the
@@ -152,7 +165,7 @@ pub struct Workload {
     pub brokers: usize,
 }
 
-/// W1-W8 at `scale`. `fetch_paths` are the W5 variants (an empty list reads once with the default).
+/// W1-W9 at `scale`. `fetch_paths` are the W5 variants (an empty list reads once with the default).
 pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
     let w2 = Workload {
         id: "W2",
@@ -324,9 +337,22 @@ pub fn standard(scale: &Scale, fetch_paths: &[FetchPath]) -> Vec<Workload> {
             batch_bytes: 128 * KIB,
             rate_msgs_per_sec: Some(w6_rate),
             ceiling: CeilingRef::OfferedRate(w6_rate),
-            ..w2
+            ..w2.clone()
         },
         w8,
+        // Queues (issue 16): a share group's members against a classic group's on one backlog.
+        Workload {
+            id: "W9",
+            title: format!(
+                "{} MiB backlog of 16 partitions read by {SHARE_READERS} consumers: a classic group, then a share group acknowledging each record",
+                scale.w9_backlog_bytes >> 20
+            ),
+            acks: "1",
+            overrides: vec![(SHARE_ENABLE.0.to_string(), SHARE_ENABLE.1.to_string())],
+            kind: Kind::GroupCatchUp { backlog_bytes: scale.w9_backlog_bytes, consumers: SHARE_READERS },
+            ceiling: CeilingRef::Row("W9-classic"),
+            ..w2
+        },
     ];
     all.extend(replicated);
     all
@@ -350,6 +376,17 @@ mod tests {
         let Kind::ManyClients { producers, consumers, interval, .. } = w.kind else { panic!("{:?}", w.kind) };
         assert_eq!((producers, consumers, interval), (1000, 100, Duration::from_millis(100)));
         assert_eq!(w8(ScaleName::Quick).partitions, 100);
+    }
+
+    #[test]
+    fn w9_reads_a_16_partition_backlog_with_four_consumers_per_group() {
+        let w9 = |name| standard(&Scale::new(name), &[]).into_iter().find(|w| w.id == "W9").unwrap();
+        let full = w9(ScaleName::Full);
+        assert_eq!((full.partitions, full.record_bytes), (16, 1024));
+        assert!(matches!(full.kind, Kind::GroupCatchUp { backlog_bytes: 1_073_741_824, consumers: 4 }));
+        assert_eq!(full.ceiling, CeilingRef::Row("W9-classic"));
+        assert!(full.overrides.iter().any(|(k, v)| k == "group.share.enable" && v == "true"), "Kafka 4.1 needs it");
+        assert!(matches!(w9(ScaleName::Smoke).kind, Kind::GroupCatchUp { backlog_bytes: 4_194_304, .. }));
     }
 
     #[test]

@@ -6,11 +6,14 @@
 use super::catalogue::{FetchPath, Kind, Workload};
 use crate::admin::{create_replicated_topic, create_topic, wait_writable};
 use crate::broker::{Broker, BrokerSpec, Engine};
+use crate::classic_group;
 use crate::error::BenchError;
+use crate::group_read::ReadSpec;
 use crate::loadgen::{self, Consumed, LoadResult, LoadSpec};
 use crate::manyclients::{self, ManyClients, ManySpec};
 use crate::procstat::{self, ProcSample};
 use crate::rawload::{self, RawSpec};
+use crate::shareload;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -208,26 +211,44 @@ fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<
             vec![measure_many_clients(workload, engine.name(), broker, &many_spec)?]
         }
         Kind::CatchUp { backlog_bytes, paths } => {
-            // The backlog is written at the highest rate, with a generous time bound.
-            let time_max = ctx.duration.max(Duration::from_secs(1)) * 20;
-            let load_spec = load_spec(workload, &broker.address, &topic, time_max, Some(*backlog_bytes), false);
-            let load = loadgen::run(&load_spec)?;
-            broker.stop()?;
-            let mut rows = Vec::new();
-            for path in paths {
-                rows.push(read_backlog(workload, ctx, &spec, path, &topic, &load)?);
-            }
-            if let Some(failure) = produce_failure(&load, false) {
-                for row in &mut rows {
-                    row.failure.get_or_insert_with(|| format!("backlog: {failure}"));
-                }
-            }
-            rows
+            backlog_rows(workload, ctx, broker, &topic, *backlog_bytes, |load| {
+                paths.iter().map(|path| read_backlog(workload, ctx, &spec, path, &topic, load)).collect()
+            })?
+        }
+        Kind::GroupCatchUp { backlog_bytes, consumers } => {
+            backlog_rows(workload, ctx, broker, &topic, *backlog_bytes, |load| {
+                [GroupReader::Classic, GroupReader::Share]
+                    .into_iter()
+                    .map(|reader| read_backlog_in_group(workload, ctx, &spec, reader, *consumers, &topic, load))
+                    .collect()
+            })?
         }
     };
     // A 4 GiB backlog should not outlive its workload; the broker's log file beside it stays.
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(outcomes)
+}
+
+/// Writes a backlog of `backlog_bytes` at the highest rate (with a generous time bound), stops the
+/// broker, and makes the rows `read` gives from it; a backlog that failed marks every row.
+fn backlog_rows(
+    workload: &Workload,
+    ctx: &RunContext,
+    broker: Broker,
+    topic: &str,
+    backlog_bytes: u64,
+    read: impl FnOnce(&LoadResult) -> Result<Vec<Outcome>, BenchError>,
+) -> Result<Vec<Outcome>, BenchError> {
+    let time_max = ctx.duration.max(Duration::from_secs(1)) * 20;
+    let load = loadgen::run(&load_spec(workload, &broker.address, topic, time_max, Some(backlog_bytes), false))?;
+    broker.stop()?;
+    let mut rows = read(&load)?;
+    if let Some(failure) = produce_failure(&load, false) {
+        for row in &mut rows {
+            row.failure.get_or_insert_with(|| format!("backlog: {failure}"));
+        }
+    }
+    Ok(rows)
 }
 
 /// A produce workload on a cluster of `workload.brokers` brokers, its topic replicated on all.
@@ -354,24 +375,87 @@ fn read_backlog(
     )?;
     let usage = window.close(&broker.cpus)?;
     broker.stop()?;
+    let variant = (path.name.as_str(), format!("{} fetch path", path.name));
+    Ok(catch_up_outcome(workload, spec.engine.name(), variant, backlog, consumed, usage))
+}
+
+/// The row of a read of `backlog`: `variant` is its id suffix and what its title adds.
+fn catch_up_outcome(
+    workload: &Workload,
+    engine: &'static str,
+    (suffix, what): (&str, String),
+    backlog: &LoadResult,
+    consumed: Consumed,
+    usage: BrokerUsage,
+) -> Outcome {
     let failure = if consumed.count == 0 {
         Some("no message read back".to_string())
     } else if consumed.count < backlog.delivered {
-        Some(format!("read {} of {} messages", consumed.count, backlog.delivered))
+        let error = consumed.first_error.as_deref().unwrap_or("no error reported");
+        Some(format!("read {} of {} messages ({error})", consumed.count, backlog.delivered))
     } else {
         None
     };
-    Ok(Outcome {
-        id: format!("{}-{}", workload.id, path.name),
-        engine: spec.engine.name(),
-        title: format!("{} ({} fetch path)", workload.title, path.name),
+    Outcome {
+        id: format!("{}-{suffix}", workload.id),
+        engine,
+        title: format!("{} ({what})", workload.title),
         workload: workload.clone(),
         load: backlog.clone(),
         catch_up: Some(consumed),
         usage,
         many_clients: None,
         failure,
-    })
+    }
+}
+
+/// Which kind of group reads W9's backlog.
+#[derive(Debug, Clone, Copy)]
+enum GroupReader {
+    Classic,
+    Share,
+}
+
+impl GroupReader {
+    fn name(self) -> &'static str {
+        match self {
+            GroupReader::Classic => "classic",
+            GroupReader::Share => "share",
+        }
+    }
+}
+
+/// Restarts the broker on the backlog and reads it all with `consumers` members of one group.
+fn read_backlog_in_group(
+    workload: &Workload,
+    ctx: &RunContext,
+    spec: &BrokerSpec,
+    reader: GroupReader,
+    consumers: usize,
+    topic: &str,
+    backlog: &LoadResult,
+) -> Result<Outcome, BenchError> {
+    let broker = Broker::start(spec)?;
+    let time_max = ctx.duration.max(Duration::from_secs(1)) * 20;
+    let group = format!("bench-{}-{}", workload.id.to_lowercase(), reader.name());
+    let window = Window::open(broker.pid)?;
+    let read = ReadSpec {
+        bootstrap: broker.address.clone(),
+        topic: topic.to_string(),
+        group,
+        consumers,
+        expected: backlog.delivered,
+        record_bytes: workload.record_bytes,
+        time_max,
+    };
+    let consumed = match reader {
+        GroupReader::Classic => classic_group::run(&read)?,
+        GroupReader::Share => shareload::run(&read)?,
+    };
+    let usage = window.close(&broker.cpus)?;
+    broker.stop()?;
+    let variant = (reader.name(), format!("{} group", reader.name()));
+    Ok(catch_up_outcome(workload, spec.engine.name(), variant, backlog, consumed, usage))
 }
 
 fn load_spec(
