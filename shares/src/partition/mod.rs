@@ -182,13 +182,16 @@ pub struct SharePartition {
     /// Every offset of `[start, end)`.
     records: BTreeMap<i64, InFlight>,
     config: ShareConfig,
+    /// Whether a record may be waiting for the dead-letter topic (set as one is finished so,
+    /// cleared once they are taken): every share request asks, and most groups have none.
+    dead_letters_waiting: bool,
 }
 
 impl SharePartition {
     /// An empty window starting at `start` (where the group begins reading: the log end for
     /// `share.auto.offset.reset=latest`, the log start for `earliest`).
     pub fn new(start: i64, config: ShareConfig) -> SharePartition {
-        SharePartition { start, end: start, records: BTreeMap::new(), config }
+        SharePartition { start, end: start, records: BTreeMap::new(), config, dead_letters_waiting: false }
     }
 
     /// Applies the group's settings as they are now (a change to them counts from here on).
@@ -343,12 +346,19 @@ impl SharePartition {
         for (i, offset) in (first..=last).enumerate() {
             let ack = if per_offset { types[i] } else { types[0] };
             if let Some(record) = self.records.get_mut(&offset) {
-                match ack {
-                    AckType::Accept => record.state = RecordState::Acknowledged,
-                    AckType::Gap => record.state = RecordState::Archived,
+                let dead_letter = match ack {
+                    AckType::Accept => {
+                        record.state = RecordState::Acknowledged;
+                        false
+                    }
+                    AckType::Gap => {
+                        record.state = RecordState::Archived;
+                        false
+                    }
                     AckType::Reject => record.finish(&config, DeadLetterReason::Rejected),
                     AckType::Release => record.release(&config, now_ms),
-                }
+                };
+                self.dead_letters_waiting |= dead_letter;
             }
         }
         self.advance_start();
@@ -362,7 +372,7 @@ impl SharePartition {
         let mut released_count = 0;
         for record in self.records.values_mut() {
             if matches!(&record.state, RecordState::Acquired { member: m, .. } if m == member) {
-                record.release(&config, now_ms);
+                self.dead_letters_waiting |= record.release(&config, now_ms);
                 released_count += 1;
             }
         }
@@ -377,7 +387,7 @@ impl SharePartition {
         let mut expired = 0;
         for record in self.records.values_mut() {
             if matches!(record.state, RecordState::Acquired { lock_expires_ms, .. } if lock_expires_ms <= now_ms) {
-                record.release(&config, now_ms);
+                self.dead_letters_waiting |= record.release(&config, now_ms);
                 expired += 1;
             }
         }
@@ -399,6 +409,9 @@ impl SharePartition {
     /// The records due for the dead-letter topic that no one is writing yet, now marked as
     /// being written.
     pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
+        if !std::mem::take(&mut self.dead_letters_waiting) {
+            return Vec::new();
+        }
         let mut taken = Vec::new();
         for (&offset, record) in self.records.iter_mut() {
             if let RecordState::DeadLettering { reason, writing: writing @ false } = &mut record.state {
@@ -420,6 +433,7 @@ impl SharePartition {
                     record.state = RecordState::Archived;
                 } else {
                     *writing = false;
+                    self.dead_letters_waiting = true;
                 }
             }
         }
@@ -462,23 +476,25 @@ impl InFlight {
     }
 
     /// Released at `now_ms` (by its member, or its lock expired): archived after the last
-    /// delivery allowed, otherwise available again once its retry backoff is over.
-    fn release(&mut self, config: &ShareConfig, now_ms: i64) {
+    /// delivery allowed, otherwise available again once its retry backoff is over. Whether it
+    /// now waits for the dead-letter topic.
+    fn release(&mut self, config: &ShareConfig, now_ms: i64) -> bool {
         if self.delivery_count >= config.delivery_count_limit {
-            self.finish(config, DeadLetterReason::DeliveryLimit);
-        } else {
-            self.state = RecordState::Available;
-            self.available_at_ms = now_ms.saturating_add(config.retry_backoff.after(self.delivery_count));
+            return self.finish(config, DeadLetterReason::DeliveryLimit);
         }
+        self.state = RecordState::Available;
+        self.available_at_ms = now_ms.saturating_add(config.retry_backoff.after(self.delivery_count));
+        false
     }
 
-    /// Done with, unprocessed: to the dead-letter topic first if the group has one.
-    fn finish(&mut self, config: &ShareConfig, reason: DeadLetterReason) {
+    /// Done with, unprocessed: to the dead-letter topic first if the group has one (then true).
+    fn finish(&mut self, config: &ShareConfig, reason: DeadLetterReason) -> bool {
         self.state = if config.dead_letter {
             RecordState::DeadLettering { reason, writing: false }
         } else {
             RecordState::Archived
         };
+        config.dead_letter
     }
 
     /// Whether it may be delivered at `now_ms`.

@@ -84,6 +84,7 @@ impl SharePartition {
                     } else {
                         DeadLetterReason::Rejected
                     };
+                    partition.dead_letters_waiting = true;
                     RecordState::DeadLettering { reason, writing: false }
                 }
                 _ => continue,
