@@ -44,10 +44,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     consumer then gets records produced before it joined.</li>
  * <li>With that group empty, the Admin client lists its start offset and deletes its offsets of
  *     the topic; the group's next consumer reads from the log start again.</li>
+ * <li>A group set to {@code share.isolation.level=read_committed} gets a transactional producer's
+ *     committed records, never its aborted ones, and a record of a transaction still open only
+ *     once it commits.</li>
  * </ol>
  */
 public final class ShareCheck {
     private static final String TOPIC = "java-share";
+    private static final String TXN_TOPIC = "java-share-txn";
     private static final Duration POLL = Duration.ofMillis(200);
     private static final Duration STEP_TIMEOUT = Duration.ofSeconds(60);
 
@@ -62,6 +66,14 @@ public final class ShareCheck {
     }
 
     private KafkaShareConsumer<String, String> consumer(String group, String mode) {
+        return consumerOf(group, mode, TOPIC);
+    }
+
+    private KafkaShareConsumer<String, String> consumerOf(String group, String topic) {
+        return consumerOf(group, "explicit", topic);
+    }
+
+    private KafkaShareConsumer<String, String> consumerOf(String group, String mode, String topic) {
         Properties props = new Properties();
         props.put("bootstrap.servers", bootstrap);
         props.put("group.id", group);
@@ -70,7 +82,7 @@ public final class ShareCheck {
         props.put("value.deserializer", StringDeserializer.class.getName());
         props.put("request.timeout.ms", "30000");
         KafkaShareConsumer<String, String> consumer = new KafkaShareConsumer<>(props);
-        consumer.subscribe(List.of(TOPIC));
+        consumer.subscribe(List.of(topic));
         return consumer;
     }
 
@@ -151,6 +163,66 @@ public final class ShareCheck {
         }
         earliestByGroupConfig();
         offsetsByAdmin();
+        readCommitted();
+    }
+
+    private void readCommitted() throws Exception {
+        String group = "java-share-read-committed";
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);
+        try (Admin admin = Check.admin(bootstrap, "share-check-isolation")) {
+            Check.createTopic(admin, TXN_TOPIC, 1, Map.of());
+            List<AlterConfigOp> ops = List.of(
+                new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
+                new AlterConfigOp(new ConfigEntry("share.isolation.level", "read_committed"), AlterConfigOp.OpType.SET));
+            admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(30, TimeUnit.SECONDS);
+        }
+        Properties props = new Properties();
+        props.put("bootstrap.servers", bootstrap);
+        props.put("transactional.id", "java-share-txn");
+        props.put("key.serializer", StringSerializer.class.getName());
+        props.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(props);
+                KafkaShareConsumer<String, String> c = consumerOf(group, TXN_TOPIC)) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            for (int i = 0; i < 3; i++) {
+                producer.send(new ProducerRecord<>(TXN_TOPIC, 0, "c-" + i, "v"));
+            }
+            producer.commitTransaction();
+            producer.beginTransaction();
+            for (int i = 0; i < 2; i++) {
+                producer.send(new ProducerRecord<>(TXN_TOPIC, 0, "a-" + i, "v"));
+            }
+            producer.abortTransaction();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(TXN_TOPIC, 0, "o-0", "v"));
+            producer.flush();
+            Set<String> got = readCommittedKeys(c, 3);
+            Check.expect(got.equals(Set.of("c-0", "c-1", "c-2")), "the committed records only, got %s", got);
+            producer.commitTransaction();
+            got = readCommittedKeys(c, 1);
+            Check.expect(got.equals(Set.of("o-0")), "the record of the transaction committed last, got %s", got);
+        }
+        System.out.println("share.isolation.level=read_committed: committed records only, an open transaction's once committed");
+    }
+
+    /** Polls until {@code count} records came and two more seconds bring none; their keys. */
+    private static Set<String> readCommittedKeys(KafkaShareConsumer<String, String> consumer, int count) {
+        Set<String> got = new HashSet<>();
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        long quietUntil = Long.MAX_VALUE;
+        while (System.nanoTime() < quietUntil) {
+            Check.expect(System.nanoTime() < deadline, "%d records within %s, got %s", count, STEP_TIMEOUT, got);
+            for (ConsumerRecord<String, String> r : consumer.poll(POLL)) {
+                got.add(r.key());
+                consumer.acknowledge(r, AcknowledgeType.ACCEPT);
+            }
+            consumer.commitSync();
+            if (got.size() >= count && quietUntil == Long.MAX_VALUE) {
+                quietUntil = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            }
+        }
+        return got;
     }
 
     private void offsetsByAdmin() throws Exception {
