@@ -53,6 +53,8 @@ const FETCH_WAIT_MS: i32 = 500;
 /// An answer frame larger than this is a bug.
 const ANSWER_BYTES_MAX: usize = 64 << 20;
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// COORDINATOR_LOAD_IN_PROGRESS and COORDINATOR_NOT_AVAILABLE: the heartbeat is sent again.
+const RETRIABLE: [i16; 2] = [14, 15];
 /// Until the first heartbeat answers with an interval.
 const HEARTBEAT_INTERVAL_FIRST: Duration = Duration::from_millis(500);
 
@@ -214,6 +216,11 @@ impl Member {
             .with_member_epoch(self.member_epoch)
             .with_subscribed_topic_names(subscribed);
         let answer = self.conn.call(HEARTBEAT_VERSION, &request)?;
+        if RETRIABLE.contains(&answer.error_code) {
+            // A broker just started may still be loading its groups: asked again at the interval.
+            self.heartbeat_at = Instant::now() + HEARTBEAT_INTERVAL_FIRST;
+            return Ok(BTreeSet::new());
+        }
         if answer.error_code != 0 {
             return Err(format!("ShareGroupHeartbeat: error {} ({:?})", answer.error_code, answer.error_message));
         }

@@ -388,10 +388,10 @@ fn catch_up_outcome(
     consumed: Consumed,
     usage: BrokerUsage,
 ) -> Outcome {
+    let error = consumed.first_error.as_deref().unwrap_or("no error reported");
     let failure = if consumed.count == 0 {
-        Some("no message read back".to_string())
+        Some(format!("no message read back ({error})"))
     } else if consumed.count < backlog.delivered {
-        let error = consumed.first_error.as_deref().unwrap_or("no error reported");
         Some(format!("read {} of {} messages ({error})", consumed.count, backlog.delivered))
     } else {
         None
