@@ -174,11 +174,9 @@ fn fetch(
         if records_left == 0 || bytes_left == 0 {
             continue;
         }
-        // What the group may read up to: the high watermark, or the last stable offset.
-        let readable_end = match settings.read_committed {
-            true => log.last_stable_offset().min(log.high_watermark()),
-            false => log.high_watermark(),
-        };
+        // What the group may read up to, as ListOffsets has it: the last stable offset (never
+        // past the high watermark) or the high watermark.
+        let readable_end = if settings.read_committed { log.last_stable_offset() } else { log.high_watermark() };
         let from =
             broker.shares.next_fetch_offset((group, settings), key, (log.log_start_offset(), readable_end), now_ms());
         if from >= readable_end {

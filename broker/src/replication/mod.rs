@@ -168,7 +168,7 @@ impl Replication {
 }
 
 /// Commits an in-sync replica change of a partition this broker leads, in its leader epoch and
-/// from the in-sync replicas it was worked out from.
+/// the partition epoch it was worked out in.
 fn propose_isr(broker: &Arc<Broker>, state: Arc<LeaderState>, change: IsrChange) {
     let Some(membership) = broker.cluster.as_ref() else { return };
     let quorum = Arc::clone(&membership.quorum);
