@@ -284,7 +284,14 @@ pub const BROKER_SETTINGS: &[BrokerSetting] = &[
         kind: ValueKind::Int { min: 1 },
         default: "50",
         topic_setting: None,
-        doc: "Partitions of __share_group_state, where a single node keeps its share groups' state (created with the first share group).",
+        doc: "Partitions of __share_group_state, where the share groups' state is kept (created with the first share-partition).",
+    },
+    BrokerSetting {
+        name: "share.coordinator.state.topic.replication.factor",
+        kind: ValueKind::Int { min: 1 },
+        default: "3",
+        topic_setting: None,
+        doc: "Replicas of each __share_group_state partition in a cluster, created by the first share-partition once this many brokers are live; a single node keeps one.",
     },
     BrokerSetting {
         name: "broker.heartbeat.interval.ms",
@@ -649,7 +656,6 @@ pub const IGNORED_BROKER_SETTINGS: &[&str] = &[
     "auto.leader.rebalance.enable",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
-    "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
     "group.share.enable",
 ];

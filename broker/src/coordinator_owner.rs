@@ -14,6 +14,7 @@ use strata_log::LogManager;
 
 use crate::config::BrokerConfig;
 use crate::groups::{Groups, Leaders, OFFSETS_TOPIC};
+use crate::shares::state_log::SHARE_STATE_TOPIC;
 use crate::state::{Broker, BrokerEndpoint};
 use crate::topics::{Topic, TopicError, Topics};
 use crate::txn::{TXN_STATE_TOPIC, Transactions};
@@ -59,6 +60,15 @@ pub async fn follow_leadership(broker: &Arc<Broker>) {
         let pending = broker.txns.follow(topic, leaders).await;
         crate::txn::markers::spawn(broker, pending);
     }
+    if let Some((topic, leaders)) = led(broker, SHARE_STATE_TOPIC) {
+        broker.shares.coordinator.follow(topic, leaders);
+    }
+    let node = broker.node_id();
+    broker.shares.follow_leadership(|(topic_id, index)| {
+        let topic = broker.topics.by_id(topic_id)?;
+        let (leader, epoch) = topic.leadership(index).map(|l| (l.leader, l.leader_epoch))?;
+        (leader == node).then_some(epoch)
+    });
 }
 
 type Create = fn(&LogManager, &Topics, &BrokerConfig) -> Result<(), TopicError>;

@@ -27,6 +27,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::messages::{
     AlterShareGroupOffsetsRequest, DeleteShareGroupOffsetsRequest, DescribeShareGroupOffsetsRequest,
+    ReadShareGroupStateRequest, WriteShareGroupStateRequest,
 };
 use kafka_protocol::protocol::{Message, Request};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
@@ -150,6 +151,8 @@ pub const ROUTES: &[Route] = &[
     route!(describe_share_group_offsets: DescribeShareGroupOffsetsRequest),
     route!(alter_share_group_offsets: AlterShareGroupOffsetsRequest),
     route!(delete_share_group_offsets: DeleteShareGroupOffsetsRequest),
+    route!(read_share_group_state: ReadShareGroupStateRequest),
+    route!(write_share_group_state: WriteShareGroupStateRequest),
 ];
 
 /// What the broker serves of every API, in table order.

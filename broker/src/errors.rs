@@ -18,6 +18,7 @@ use strata_wire::legacy::message_set::MessageSetError;
 
 use crate::fetch_sessions::SessionError;
 use crate::groups::StoreError;
+use crate::shares::coordinator::CoordinatorError;
 use crate::shares::state_log::StateError;
 use crate::shares::{JoinError, ShareSessionError};
 use crate::topics::TopicError;
@@ -88,6 +89,7 @@ impl ErrorCode for ShareSessionError {
             ShareSessionError::NotFound => ResponseError::ShareSessionNotFound,
             ShareSessionError::InvalidEpoch => ResponseError::InvalidShareSessionEpoch,
             ShareSessionError::NotAMember => ResponseError::UnknownMemberId,
+            ShareSessionError::LimitReached => ResponseError::ShareSessionLimitReached,
         }
     }
 }
@@ -226,11 +228,29 @@ impl ErrorCode for StoreError {
 
 impl ErrorCode for StateError {
     /// A share group's state that could not be written: what the store's failure is for the
-    /// group coordinator, or KAFKA_STORAGE_ERROR when its topic could not be created.
+    /// group coordinator, or KAFKA_STORAGE_ERROR when its topic could not be created. In a
+    /// cluster, as Kafka's share-partition maps its persister's errors: a leader fenced by a newer
+    /// one is NOT_LEADER_OR_FOLLOWER (the client looks the leader up again), a coordinator that
+    /// cannot be reached or refused COORDINATOR_NOT_AVAILABLE (the client retries).
     fn kafka_error(&self) -> ResponseError {
         match self {
             StateError::Store(error) => error.kafka_error(),
             StateError::Topic(_) => ResponseError::KafkaStorageError,
+            StateError::Coordinator(ResponseError::FencedLeaderEpoch) => ResponseError::NotLeaderOrFollower,
+            StateError::Coordinator(_) => ResponseError::CoordinatorNotAvailable,
+        }
+    }
+}
+
+impl ErrorCode for CoordinatorError {
+    /// The share coordinator's answer to ReadShareGroupState and WriteShareGroupState.
+    fn kafka_error(&self) -> ResponseError {
+        match self {
+            CoordinatorError::NotCoordinator(_) => ResponseError::NotCoordinator,
+            CoordinatorError::Loading(_) => ResponseError::CoordinatorLoadInProgress,
+            CoordinatorError::NoTopic => ResponseError::CoordinatorNotAvailable,
+            CoordinatorError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+            CoordinatorError::Store(error) => error.kafka_error(),
         }
     }
 }

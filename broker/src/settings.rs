@@ -187,6 +187,8 @@ settings! {
     share_retry_backoff_max_ms: i64 = "strata.share.retry.backoff.max.ms",
     /// Partitions of `__share_group_state`.
     share_coordinator_state_topic_num_partitions: i32 = "share.coordinator.state.topic.num.partitions",
+    /// Replicas of each `__share_group_state` partition in a cluster.
+    share_coordinator_state_topic_replication_factor: i32 = "share.coordinator.state.topic.replication.factor",
     /// Incremental fetch sessions kept at once (KIP-227); 0 for none.
     max_incremental_fetch_session_cache_slots: usize = "max.incremental.fetch.session.cache.slots",
     log_retention_check_interval_ms: u64 = "log.retention.check.interval.ms",

@@ -7,7 +7,8 @@
 //! - [`raw`]: the blocking raw Kafka connection, [`raw_async`] its tokio twin for tests that run
 //!   a broker in their own runtime;
 //! - [`batches`]: the one v2 record-batch builder (encoded by `kafka-protocol`);
-//! - [`requests`]: ready-made requests and one-call helpers over [`raw`].
+//! - [`requests`]: ready-made requests and one-call helpers over [`raw`];
+//! - [`shares`]: share group members' requests over [`raw`].
 //!
 //! It depends on no Strata crate, so the log, the wire layer and the broker can all use it.
 
@@ -17,6 +18,7 @@ pub mod frame;
 pub mod raw;
 pub mod raw_async;
 pub mod requests;
+pub mod shares;
 
 pub use raw::{RawConn, Reply};
 pub use raw_async::AsyncConn;

@@ -57,6 +57,23 @@ pub fn partition_states(bootstrap: &str, topic: &str) -> Vec<(i32, i32, std::col
     found.into_iter().map(|(_, leader, epoch, isr)| (leader, epoch, isr)).collect()
 }
 
+/// Creates `topic` on a three-broker cluster with three partitions of three replicas each and
+/// `min.insync.replicas` 2 (the cluster's default), and waits up to `within` until one partition
+/// is led by each broker and every replica is in sync.
+pub fn create_spread_topic(bootstrap: &str, topic: &str, within: std::time::Duration) {
+    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
+    let mut request = strata_testkit::requests::create_topics_request(topic, 3);
+    request.topics[0].replication_factor = 3;
+    let created = strata_testkit::raw::RawConn::connect(first).request(5, &request);
+    assert_eq!(created.topics[0].error_code, strata_testkit::codes::NONE, "{:?}", created.topics[0].error_message);
+    eventually(within, "one leader per broker, every replica in sync", || {
+        let states = partition_states(first, topic);
+        let leaders: std::collections::BTreeSet<i32> = states.iter().map(|(leader, _, _)| *leader).collect();
+        let all_in_sync = states.iter().all(|(_, _, isr)| isr.len() == 3);
+        (states.len() == 3 && leaders == std::collections::BTreeSet::from([1, 2, 3]) && all_in_sync).then_some(())
+    });
+}
+
 /// Polls `check` every 50 ms until it gives a value, or fails after `within` saying `what`: how
 /// cluster tests wait for a change to reach every broker.
 pub fn eventually<T>(within: std::time::Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {

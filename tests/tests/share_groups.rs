@@ -15,17 +15,16 @@
 //! a delivery-time header is handed out no earlier than it is due.
 
 use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
-use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
-use kafka_protocol::messages::share_fetch_response::AcquiredRecords;
 use kafka_protocol::messages::{
-    GroupId, ListGroupsRequest, ShareAcknowledgeRequest, ShareFetchRequest, ShareFetchResponse,
-    ShareGroupDescribeRequest, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
+    GroupId, ListGroupsRequest, ShareAcknowledgeRequest, ShareFetchResponse, ShareGroupDescribeRequest,
+    ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use strata_testkit::batches::{Batch, decode};
 use strata_testkit::codes;
 use strata_testkit::raw::RawConn;
 use strata_testkit::requests;
+use strata_testkit::shares::{self, acquired, alter_group_configs};
 use strata_tests::{Broker, BrokerOptions};
 use uuid::Uuid;
 
@@ -39,12 +38,7 @@ fn text(s: &str) -> StrBytes {
 }
 
 fn heartbeat(conn: &mut RawConn, member: &str, epoch: i32, topics: Option<&[&str]>) -> ShareGroupHeartbeatResponse {
-    let request = ShareGroupHeartbeatRequest::default()
-        .with_group_id(GroupId(text(GROUP)))
-        .with_member_id(text(member))
-        .with_member_epoch(epoch)
-        .with_subscribed_topic_names(topics.map(|t| t.iter().map(|n| TopicName(text(n))).collect()));
-    conn.request(1, &request)
+    shares::heartbeat(conn, (GROUP, member), epoch, topics)
 }
 
 /// A ShareFetch of partition 0 of `topic` carrying `acks` (first, last, type).
@@ -56,30 +50,7 @@ fn share_fetch(
     max_records: i32,
     acks: &[(i64, i64, i8)],
 ) -> ShareFetchResponse {
-    let batches = acks
-        .iter()
-        .map(|&(first, last, kind)| {
-            AcknowledgementBatch::default()
-                .with_first_offset(first)
-                .with_last_offset(last)
-                .with_acknowledge_types(vec![kind])
-        })
-        .collect();
-    let partition = FetchPartition::default()
-        .with_partition_index(0)
-        .with_partition_max_bytes(1 << 20)
-        .with_acknowledgement_batches(batches);
-    let request = ShareFetchRequest::default()
-        .with_group_id(Some(GroupId(text(GROUP))))
-        .with_member_id(Some(text(member)))
-        .with_share_session_epoch(epoch)
-        .with_max_wait_ms(if max_records > 0 { 500 } else { 0 })
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_max_records(max_records.max(1))
-        .with_batch_size(max_records.max(1))
-        .with_topics(vec![FetchTopic::default().with_topic_id(topic).with_partitions(vec![partition])]);
-    conn.request(1, &request)
+    shares::fetch(conn, (GROUP, member), epoch, (topic, 0), max_records, acks)
 }
 
 fn share_ack(conn: &mut RawConn, member: &str, epoch: i32, topic: Uuid, acks: &[(i64, i64, i8)]) -> i16 {
@@ -100,26 +71,6 @@ fn share_ack(conn: &mut RawConn, member: &str, epoch: i32, topic: Uuid, acks: &[
     let response = conn.request(1, &request);
     assert_eq!(response.error_code, codes::NONE, "{:?}", response.error_message);
     response.responses[0].partitions[0].error_code
-}
-
-/// The acquired runs of the answer's one partition, and the offsets of the records it carries.
-fn acquired(response: &ShareFetchResponse) -> (Vec<(i64, i64, i16)>, Vec<i64>) {
-    assert_eq!(response.error_code, codes::NONE, "{:?}", response.error_message);
-    let Some(partition) = response.responses.first().and_then(|t| t.partitions.first()) else {
-        return (Vec::new(), Vec::new());
-    };
-    assert_eq!(partition.error_code, codes::NONE);
-    let runs = partition
-        .acquired_records
-        .iter()
-        .map(|a: &AcquiredRecords| (a.first_offset, a.last_offset, a.delivery_count))
-        .collect();
-    let offsets = partition
-        .records
-        .as_ref()
-        .map(|bytes| decode(bytes).iter().flat_map(|set| set.records.iter().map(|r| r.offset)).collect())
-        .unwrap_or_default();
-    (runs, offsets)
 }
 
 fn topic_id(conn: &mut RawConn) -> Uuid {
@@ -350,17 +301,6 @@ fn the_state_topic_is_kept_short_and_still_gives_back_the_state() {
 }
 
 /// IncrementalAlterConfigs SET of `configs` on group `group`: the resource's error code.
-fn alter_group_configs(conn: &mut RawConn, group: &str, configs: &[(&str, &str)]) -> i16 {
-    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
-    use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
-    let configs =
-        configs.iter().map(|(k, v)| AlterableConfig::default().with_name(text(k)).with_value(Some(text(v)))).collect();
-    let resource =
-        AlterConfigsResource::default().with_resource_type(32).with_resource_name(text(group)).with_configs(configs);
-    let response = conn.request(1, &IncrementalAlterConfigsRequest::default().with_resources(vec![resource]));
-    response.responses[0].error_code
-}
-
 #[test]
 fn group_configs_set_where_a_share_group_starts_and_are_described() {
     use kafka_protocol::messages::DescribeConfigsRequest;

@@ -8,7 +8,6 @@
 //! group's offsets appear with the commit. When a partition's leader dies inside a transaction,
 //! the commit's marker reaches its successor.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
@@ -18,9 +17,8 @@ use rdkafka::message::Message;
 use rdkafka::producer::Producer;
 use strata_testkit::codes;
 use strata_testkit::raw::RawConn;
-use strata_testkit::requests;
 use strata_tests::clients::{self, CLIENT_TIMEOUT};
-use strata_tests::cluster::{Cluster, eventually, partition_states};
+use strata_tests::cluster::{Cluster, partition_states};
 
 /// How long a change may take to reach every broker (fencing takes the session timeout).
 const CONVERGE: Duration = Duration::from_secs(40);
@@ -31,19 +29,9 @@ fn first(bootstrap: &str) -> &str {
     bootstrap.split(',').next().unwrap_or(bootstrap)
 }
 
-/// Creates `TOPIC` with three replicas of each partition and `min.insync.replicas` 2, and waits
-/// until its leaders are spread over the three brokers.
+/// Creates `TOPIC` with its leaders spread over the three brokers.
 fn create_spread_topic(bootstrap: &str) {
-    let mut request = requests::create_topics_request(TOPIC, PARTITIONS);
-    request.topics[0].replication_factor = 3;
-    let created = RawConn::connect(first(bootstrap)).request(5, &request);
-    assert_eq!(created.topics[0].error_code, codes::NONE, "{:?}", created.topics[0].error_message);
-    eventually(CONVERGE, "one leader per broker, every replica in sync", || {
-        let states = partition_states(first(bootstrap), TOPIC);
-        let leaders: BTreeSet<i32> = states.iter().map(|(leader, _, _)| *leader).collect();
-        let all_in_sync = states.iter().all(|(_, _, isr)| isr.len() == 3);
-        (states.len() == 3 && leaders == BTreeSet::from([1, 2, 3]) && all_in_sync).then_some(())
-    });
+    strata_tests::cluster::create_spread_topic(bootstrap, TOPIC, CONVERGE);
 }
 
 /// What a read_committed reader finds after the transactions `(count, tag)` of `send` committed:

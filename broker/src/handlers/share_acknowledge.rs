@@ -37,7 +37,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareAcknow
         return refuse(ResponseError::InvalidShareSessionEpoch, "ShareAcknowledge cannot open a share session");
     }
     if epoch != -1
-        && let Err(error) = broker.shares.session(&group, &member, epoch, &[], &[], now_ms())
+        && let Err(error) = broker.shares.session((&group, &member), epoch, &[], &[], now_ms(), false)
     {
         return refuse(error.kafka_error(), &error.to_string());
     }
@@ -57,7 +57,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareAcknow
         topics.push(ShareAcknowledgeTopicResponse::default().with_topic_id(topic.topic_id).with_partitions(partitions));
     }
     if epoch == -1
-        && let Err(error) = broker.shares.session(&group, &member, -1, &[], &[], now_ms())
+        && let Err(error) = broker.shares.session((&group, &member), -1, &[], &[], now_ms(), false)
     {
         return refuse(error.kafka_error(), &error.to_string());
     }

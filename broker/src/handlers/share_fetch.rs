@@ -78,7 +78,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
     let session = if epoch == -1 {
         Ok(Vec::new())
     } else {
-        broker.shares.session(&group, &member, epoch, &named, &forgotten, now_ms())
+        // Where this broker coordinates the group, only its members open sessions.
+        let coordinates = broker.cluster.is_none() || crate::coordinator_owner::check_group(broker, &group).is_ok();
+        broker.shares.session((&group, &member), epoch, &named, &forgotten, now_ms(), coordinates)
     };
     let session = match session {
         Ok(partitions) => partitions,
@@ -92,7 +94,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         answers.insert(key, PartitionData::default().with_partition_index(key.1).with_acknowledge_error_code(code));
     }
     if epoch == -1 {
-        if let Err(error) = broker.shares.session(&group, &member, -1, &[], &[], now_ms()) {
+        if let Err(error) = broker.shares.session((&group, &member), -1, &[], &[], now_ms(), false) {
             return refuse(error.kafka_error(), &error.to_string());
         }
         if let Err(error) = Shares::persist(broker).await {
@@ -109,6 +111,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         .iter()
         .flat_map(|t| t.partitions.iter().map(move |p| ((t.topic_id, p.partition_index), p.partition_max_bytes)))
         .collect();
+    crate::shares::remote::load(broker, &group, &session).await;
     loop {
         let fetched =
             fetch(broker, (&group, &settings), &member, &session, max_records, max_bytes, &max_partition_bytes);
@@ -172,6 +175,11 @@ fn fetch(
             }
         };
         if records_left == 0 || bytes_left == 0 {
+            continue;
+        }
+        // In a cluster, only once the share coordinator gave the state back.
+        let leader_epoch = leader.as_ref().map_or(-1, |l| l.leader_epoch);
+        if !broker.shares.is_loaded(group, key, leader_epoch) {
             continue;
         }
         // What the group may read up to, as ListOffsets has it: the last stable offset (never

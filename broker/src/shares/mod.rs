@@ -11,12 +11,18 @@
 //! request that changed it is answered, and read back at start-up ([`state_log`]): acknowledged
 //! records stay acknowledged across a restart, and those in flight are delivered again.
 //!
-//! Not built yet: a share group is known to this broker only (not in a cluster, where no state
-//! is written), and its members are not kept across a restart (they join again).
+//! In a cluster the group's members are known to its group coordinator, and each share-partition
+//! lives with its partition's leader, which reads its state from the share coordinator
+//! ([`coordinator`]) when it comes to lead the partition and writes it there at every change
+//! ([`remote`]), so acknowledged records stay acknowledged across a failover.
+//!
+//! Not built yet: members are not kept across a restart (they join again).
 
+pub mod coordinator;
 pub mod dead_letters;
 pub mod delivery_time;
 pub mod group_config;
+pub mod remote;
 pub mod state_log;
 pub mod unreadable;
 
@@ -24,8 +30,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use strata_shares::{
-    AckType, Acquired, Admission, DeadLetter, HeartbeatError, HeartbeatReply, MemberView, RetryBackoff, ShareConfig,
-    ShareError, ShareGroup, SharePartition, SnapshotRecord, StateKey,
+    AckType, Acquired, Admission, DeadLetter, HeartbeatError, HeartbeatReply, MemberView, PartitionSnapshot,
+    RetryBackoff, ShareConfig, ShareError, ShareGroup, SharePartition, SnapshotRecord, StateKey,
 };
 use uuid::Uuid;
 
@@ -39,6 +45,8 @@ use state_log::{StateError, StateLog};
 pub const MEMBERS_MAX: usize = 200;
 /// Kafka's `group.share.max.groups`: share groups per broker.
 pub const GROUPS_MAX: usize = 10;
+/// Kafka's `group.share.max.share.sessions`: share sessions per broker.
+pub const SESSIONS_MAX: usize = 2000;
 
 /// Why a ShareGroupHeartbeat is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +74,9 @@ pub enum ShareSessionError {
     /// UNKNOWN_MEMBER_ID: a session opened by a member the group does not have.
     #[error("the member is not in the share group")]
     NotAMember,
+    /// SHARE_SESSION_LIMIT_REACHED: the broker holds [`SESSIONS_MAX`] sessions.
+    #[error("the share session limit (group.share.max.share.sessions) has been reached")]
+    LimitReached,
 }
 
 #[derive(Debug)]
@@ -125,6 +136,9 @@ struct Inner {
     /// Share-partitions forgotten since the last write, whose state is deleted with it.
     deleted: BTreeSet<ShareKey>,
     written: HashMap<ShareKey, Written>,
+    /// In a cluster: the leader epoch each share-partition's state was read from the share
+    /// coordinator in (this broker's leadership of the partition).
+    epochs: HashMap<ShareKey, i32>,
     /// `__share_group_state`, once it exists (single node only).
     state_log: Option<StateLog>,
 }
@@ -134,13 +148,20 @@ struct Inner {
 pub struct Shares {
     inner: Mutex<Inner>,
     config: ShareConfig,
-    /// Whether the state is written to `__share_group_state` (on a single node).
+    /// Whether the state is written to `__share_group_state` here (a single node); in a cluster
+    /// it is written through the share coordinator.
     durable: bool,
+    /// In a cluster: this broker's share coordinator.
+    pub coordinator: coordinator::ShareCoordinator,
+    /// In a cluster: held while states are written to the share coordinators, so that they
+    /// reach them in the order the states changed.
+    remote_writes: tokio::sync::Mutex<()>,
 }
 
 impl Shares {
     /// The share groups of a single node, their share-partitions as `__share_group_state` left
-    /// them; in a cluster (`durable` false), none and nothing written.
+    /// them; in a cluster (`durable` false), none: each is read from the share coordinator
+    /// when first used.
     pub fn open(settings: &crate::settings::Settings, topics: &Topics, durable: bool) -> Result<Shares, StoreError> {
         let shares = Shares::new(settings, durable);
         if !durable {
@@ -173,7 +194,13 @@ impl Shares {
             },
             dead_letter: false,
         };
-        Shares { inner: Mutex::new(Inner::default()), config, durable }
+        Shares {
+            inner: Mutex::new(Inner::default()),
+            config,
+            durable,
+            coordinator: coordinator::ShareCoordinator::default(),
+            remote_writes: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -243,23 +270,27 @@ impl Shares {
     }
 
     /// Opens, continues or (epoch -1) closes `member_id`'s share session; `adding` joins it,
-    /// `forgetting` leaves it. Returns the session's partitions (empty once closed). Only a
-    /// member of the group opens one (so sessions are bounded by the members).
+    /// `forgetting` leaves it. Returns the session's partitions (empty once closed). Where this
+    /// broker coordinates the group (`coordinates`), only a member of the group opens one;
+    /// elsewhere (a cluster's partition leaders) any member id does, up to [`SESSIONS_MAX`].
     pub fn session(
         &self,
-        group_id: &str,
-        member_id: &str,
+        (group_id, member_id): (&str, &str),
         epoch: i32,
         adding: &[PartitionKey],
         forgetting: &[PartitionKey],
         now_ms: i64,
+        coordinates: bool,
     ) -> Result<Vec<PartitionKey>, ShareSessionError> {
         let mut inner = self.lock();
         let key = (group_id.to_string(), member_id.to_string());
         match epoch {
             0 => {
-                if !inner.groups.get(group_id).is_some_and(|g| g.members().any(|m| m == member_id)) {
+                if coordinates && !inner.groups.get(group_id).is_some_and(|g| g.members().any(|m| m == member_id)) {
                     return Err(ShareSessionError::NotAMember);
+                }
+                if !inner.sessions.contains_key(&key) && inner.sessions.len() >= SESSIONS_MAX {
+                    return Err(ShareSessionError::LimitReached);
                 }
                 let partitions = adding.iter().copied().collect();
                 inner.sessions.insert(key.clone(), Session { next_epoch: 1, partitions });
@@ -318,6 +349,56 @@ impl Shares {
             inner.changed.insert(share_key);
         }
         next
+    }
+
+    /// Whether `partition`'s state for `group_id` is here to use: always on a single node; in a
+    /// cluster once it was read from the share coordinator in `leader_epoch`.
+    pub fn is_loaded(&self, group_id: &str, partition: PartitionKey, leader_epoch: i32) -> bool {
+        self.durable || self.lock().epochs.get(&(group_id.to_string(), partition)) == Some(&leader_epoch)
+    }
+
+    /// Takes `partition`'s state for `group_id` as the share coordinator gave it to this broker
+    /// leading the partition in `leader_epoch` (`None`: it has none, and starts as the group's
+    /// `share.auto.offset.reset` says). A state loaded in that epoch meanwhile is kept.
+    pub fn load(&self, group_id: &str, partition: PartitionKey, leader_epoch: i32, state: Option<SnapshotRecord>) {
+        let mut inner = self.lock();
+        let key = (group_id.to_string(), partition);
+        if inner.epochs.get(&key) == Some(&leader_epoch) {
+            return;
+        }
+        inner.changed.remove(&key);
+        match state {
+            Some(record) => {
+                let written = Written { snapshot_epoch: record.snapshot_epoch, created_ms: record.create_timestamp };
+                inner.partitions.insert(key.clone(), SharePartition::restore(&record.state, self.config));
+                inner.written.insert(key.clone(), written);
+            }
+            None => {
+                inner.partitions.remove(&key);
+                inner.written.remove(&key);
+            }
+        }
+        inner.epochs.insert(key, leader_epoch);
+    }
+
+    /// In a cluster, after leadership changed: forgets the share-partitions of partitions this
+    /// broker no longer leads in the epoch their state was read in (`leading` gives the epoch it
+    /// leads a partition in, if it does); they are read again if it comes to lead them.
+    pub fn follow_leadership(&self, leading: impl Fn(PartitionKey) -> Option<i32>) {
+        if self.durable {
+            return;
+        }
+        let mut inner = self.lock();
+        let gone: Vec<ShareKey> = inner
+            .epochs
+            .iter()
+            .filter(|(key, epoch)| leading(key.1) != Some(**epoch))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in gone {
+            tracing::debug!(group = key.0, partition = key.1.1, "share-partition left with its partition's leadership");
+            inner.forget_here(&key);
+        }
     }
 
     /// Acquires records of `from..upto` of `partition` for `member_id` as `admit` says of each
@@ -446,13 +527,16 @@ impl Shares {
     }
 
     /// Writes the state of every share-partition changed since the last call to
-    /// `__share_group_state` (creating it the first time), and waits until it is written. Does
-    /// nothing in a cluster.
+    /// `__share_group_state` (creating it the first time), and waits until it is written; in a
+    /// cluster, through the share coordinator.
     pub async fn persist(broker: &Broker) -> Result<(), StateError> {
         let shares = &broker.shares;
+        if !shares.durable {
+            return shares.persist_remotely(broker).await;
+        }
         let pending = {
             let mut inner = shares.lock();
-            if !shares.durable || (inner.changed.is_empty() && inner.deleted.is_empty()) {
+            if inner.changed.is_empty() && inner.deleted.is_empty() {
                 inner.changed.clear();
                 inner.deleted.clear();
                 return Ok(());
@@ -484,7 +568,56 @@ impl Shares {
     }
 }
 
+impl Shares {
+    /// [`Shares::persist`] in a cluster: each changed state goes to its share coordinator, in the
+    /// leader epoch it was read in; one a newer leader fenced is forgotten here. (A deleted
+    /// state is only forgotten: DeleteShareGroupOffsets and DeleteGroups act on a single node's
+    /// state.)
+    async fn persist_remotely(&self, broker: &Broker) -> Result<(), StateError> {
+        let _in_order = self.remote_writes.lock().await;
+        let states: Vec<(StateKey, PartitionSnapshot, i32)> = {
+            let mut inner = self.lock();
+            inner.deleted.clear();
+            let changed = std::mem::take(&mut inner.changed);
+            changed
+                .into_iter()
+                .filter_map(|key| {
+                    let epoch = *inner.epochs.get(&key)?;
+                    let state = inner.partitions.get(&key)?.snapshot();
+                    let state_key = StateKey { group_id: key.0, topic_id: key.1.0, partition: key.1.1 };
+                    Some((state_key, state, epoch))
+                })
+                .collect()
+        };
+        let mut outcome = Ok(());
+        for (key, state, leader_epoch) in states {
+            let share_key = (key.group_id.clone(), (key.topic_id, key.partition));
+            match remote::write(broker, key, state, (0, leader_epoch)).await {
+                Ok(()) => {}
+                Err(error) => {
+                    if error == kafka_protocol::ResponseError::FencedLeaderEpoch {
+                        self.lock().forget_here(&share_key);
+                    } else {
+                        // Written again with the next change, or by the next request.
+                        self.lock().changed.insert(share_key);
+                    }
+                    outcome = Err(StateError::Coordinator(error));
+                }
+            }
+        }
+        outcome
+    }
+}
+
 impl Inner {
+    /// Forgets `key`'s state here (it lives on with the share coordinator).
+    fn forget_here(&mut self, key: &ShareKey) {
+        self.partitions.remove(key);
+        self.written.remove(key);
+        self.changed.remove(key);
+        self.epochs.remove(key);
+    }
+
     /// Releases what `member` holds in every partition of `group_id` at `now_ms` and ends its
     /// session.
     fn release_member(&mut self, group_id: &str, member: &str, now_ms: i64) {

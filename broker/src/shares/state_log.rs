@@ -32,6 +32,21 @@ pub enum StateError {
     Topic(#[from] TopicError),
     #[error("cannot write {SHARE_STATE_TOPIC}: {0}")]
     Store(#[from] StoreError),
+    /// In a cluster: the share coordinator could not be reached, or refused the write.
+    #[error("the share coordinator refused the state: {0:?}")]
+    Coordinator(kafka_protocol::ResponseError),
+}
+
+/// Creates the topic with `replication_factor` replicas of each partition, unless it exists.
+fn create_topic(broker: &Broker, replication_factor: i32) -> Result<std::sync::Arc<crate::topics::Topic>, TopicError> {
+    let new = NewTopic {
+        name: SHARE_STATE_TOPIC,
+        partitions: broker.config.settings.share_coordinator_state_topic_num_partitions,
+        replication_factor,
+        overrides: crate::groups::internal_topic_overrides(),
+        internal: true,
+    };
+    broker.topics.get_or_create(&broker.log, &broker.config, new, crate::state::now_ms())
 }
 
 /// The latest snapshot of each share-partition.
@@ -51,7 +66,14 @@ impl StateLog {
     pub fn open(topics: &crate::topics::Topics) -> Result<Option<(StateLog, Snapshots)>, StoreError> {
         let Some(topic) = topics.get(SHARE_STATE_TOPIC) else { return Ok(None) };
         let log = OffsetsLog::new(topic);
-        let partitions = i32::try_from(log.partition_count()).unwrap_or(i32::MAX);
+        let all: Vec<i32> = (0..i32::try_from(log.partition_count()).unwrap_or(i32::MAX)).collect();
+        StateLog::load(log, &all).map(Some)
+    }
+
+    /// `log` with the latest snapshot of each key its partitions `partitions` hold (a share
+    /// coordinator in a cluster loads the partitions it leads).
+    pub fn load(log: OffsetsLog, partitions: &[i32]) -> Result<(StateLog, Snapshots), StoreError> {
+        let partition_count = i32::try_from(log.partition_count()).unwrap_or(i32::MAX);
         let mut latest = Snapshots::new();
         let mut replay = |replayed: Replayed<'_>| {
             let Replayed::Record { key, value, .. } = replayed else { return Ok(()) };
@@ -69,26 +91,24 @@ impl StateLog {
             }
             Ok(())
         };
-        let all: Vec<i32> = (0..partitions).collect();
-        let counts = log.replay(&all, &mut replay)?;
-        let since_compaction = all.iter().map(|p| counts.get(p).copied().unwrap_or(0)).collect();
-        tracing::info!(share_partitions = latest.len(), "loaded {SHARE_STATE_TOPIC}");
-        Ok(Some((StateLog { log, partitions, since_compaction }, latest)))
+        let counts = log.replay(partitions, &mut replay)?;
+        let since_compaction = (0..partition_count).map(|p| counts.get(&p).copied().unwrap_or(0)).collect();
+        tracing::info!(share_partitions = latest.len(), partitions = partitions.len(), "loaded {SHARE_STATE_TOPIC}");
+        Ok((StateLog { log, partitions: partition_count, since_compaction }, latest))
     }
 
     /// Creates the topic (a single node's first share-partition).
     pub fn create(broker: &Broker) -> Result<StateLog, TopicError> {
-        let new = NewTopic {
-            name: SHARE_STATE_TOPIC,
-            partitions: broker.config.settings.share_coordinator_state_topic_num_partitions,
-            replication_factor: 1,
-            overrides: crate::groups::internal_topic_overrides(),
-            internal: true,
-        };
-        let topic = broker.topics.get_or_create(&broker.log, &broker.config, new, crate::state::now_ms())?;
+        let topic = create_topic(broker, 1)?;
         let partitions = topic.partition_count();
         let since_compaction = vec![0; usize::try_from(partitions).unwrap_or(0)];
         Ok(StateLog { log: OffsetsLog::new(topic), partitions, since_compaction })
+    }
+
+    /// Creates the topic in a cluster (the first share-partition that needs a share
+    /// coordinator), with `share.coordinator.state.topic.replication.factor` replicas.
+    pub fn create_replicated(broker: &Broker) -> Result<(), TopicError> {
+        create_topic(broker, broker.config.settings.share_coordinator_state_topic_replication_factor).map(|_| ())
     }
 
     /// Queues `snapshots` (`None`: a tombstone) under the share groups' lock, which keeps the

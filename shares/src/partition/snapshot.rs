@@ -23,6 +23,13 @@ pub struct StateBatch {
     pub delivery_count: i16,
 }
 
+impl StateBatch {
+    /// Offsets `first..=last` in `delivery_state`, delivered `delivery_count` times.
+    pub fn new((first_offset, last_offset): (i64, i64), delivery_state: i8, delivery_count: i16) -> StateBatch {
+        StateBatch { first_offset, last_offset, delivery_state, delivery_count }
+    }
+}
+
 /// What of a share-partition survives a restart: its start offset and the in-flight records'
 /// states and delivery counts (a record acquired now is kept as available: it is delivered again).
 #[derive(Debug, Clone, PartialEq, Eq)]

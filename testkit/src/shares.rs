@@ -1,0 +1,98 @@
+//! Share group (KIP-932) requests over [`RawConn`]: a member's ShareGroupHeartbeat, a
+//! ShareFetch of one partition carrying acknowledgements, and what a ShareFetch answer acquired.
+
+use kafka_protocol::messages::share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic};
+use kafka_protocol::messages::{
+    GroupId, ShareFetchRequest, ShareFetchResponse, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::RawConn;
+use crate::batches::decode;
+use crate::codes;
+
+fn text(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// `member`'s ShareGroupHeartbeat to `group` in `epoch` (0 joins), subscribing to `topics`
+/// (`None`: unchanged).
+pub fn heartbeat(
+    conn: &mut RawConn,
+    (group, member): (&str, &str),
+    epoch: i32,
+    topics: Option<&[&str]>,
+) -> ShareGroupHeartbeatResponse {
+    let request = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(text(group)))
+        .with_member_id(text(member))
+        .with_member_epoch(epoch)
+        .with_subscribed_topic_names(topics.map(|t| t.iter().map(|n| TopicName(text(n))).collect()));
+    conn.request(1, &request)
+}
+
+/// `member`'s ShareFetch of `partition` of topic `topic` in session `epoch`, carrying `acks`
+/// (first, last, type); it waits 500 ms for records when it asks for any (`max_records` > 0).
+pub fn fetch(
+    conn: &mut RawConn,
+    (group, member): (&str, &str),
+    epoch: i32,
+    (topic, partition): (Uuid, i32),
+    max_records: i32,
+    acks: &[(i64, i64, i8)],
+) -> ShareFetchResponse {
+    let batches = acks
+        .iter()
+        .map(|&(first, last, kind)| {
+            AcknowledgementBatch::default()
+                .with_first_offset(first)
+                .with_last_offset(last)
+                .with_acknowledge_types(vec![kind])
+        })
+        .collect();
+    let partition = FetchPartition::default()
+        .with_partition_index(partition)
+        .with_partition_max_bytes(1 << 20)
+        .with_acknowledgement_batches(batches);
+    let request = ShareFetchRequest::default()
+        .with_group_id(Some(GroupId(text(group))))
+        .with_member_id(Some(text(member)))
+        .with_share_session_epoch(epoch)
+        .with_max_wait_ms(if max_records > 0 { 500 } else { 0 })
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_max_records(max_records.max(1))
+        .with_batch_size(max_records.max(1))
+        .with_topics(vec![FetchTopic::default().with_topic_id(topic).with_partitions(vec![partition])]);
+    conn.request(1, &request)
+}
+
+/// The acquired runs (first, last, delivery count) of the answer's one partition, and the
+/// offsets of the records it carries; asserts neither the answer nor the partition has an error.
+pub fn acquired(response: &ShareFetchResponse) -> (Vec<(i64, i64, i16)>, Vec<i64>) {
+    assert_eq!(response.error_code, codes::NONE, "{:?}", response.error_message);
+    let Some(partition) = response.responses.first().and_then(|t| t.partitions.first()) else {
+        return (Vec::new(), Vec::new());
+    };
+    assert_eq!(partition.error_code, codes::NONE);
+    let runs = partition.acquired_records.iter().map(|a| (a.first_offset, a.last_offset, a.delivery_count)).collect();
+    let offsets = partition
+        .records
+        .as_ref()
+        .map(|bytes| decode(bytes).iter().flat_map(|set| set.records.iter().map(|r| r.offset)).collect())
+        .unwrap_or_default();
+    (runs, offsets)
+}
+
+/// Sets `configs` of group `group` (IncrementalAlterConfigs on a GROUP resource); the error code.
+pub fn alter_group_configs(conn: &mut RawConn, group: &str, configs: &[(&str, &str)]) -> i16 {
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let configs =
+        configs.iter().map(|(k, v)| AlterableConfig::default().with_name(text(k)).with_value(Some(text(v)))).collect();
+    let resource =
+        AlterConfigsResource::default().with_resource_type(32).with_resource_name(text(group)).with_configs(configs);
+    let response = conn.request(1, &IncrementalAlterConfigsRequest::default().with_resources(vec![resource]));
+    response.responses[0].error_code
+}
