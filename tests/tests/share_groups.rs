@@ -7,7 +7,7 @@
 //! SHARE_SESSION_NOT_FOUND, FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for a session opened by a
 //! stranger. A lock that expires, or a closed session, makes records available again. Groups and
 //! members are bounded (GROUP_MAX_SIZE_REACHED). ShareGroupDescribe and ListGroups show the
-//! group. A killed and restarted broker keeps what was acknowledged (`__share_group_state`) and
+//! group, DescribeGroups (classic groups only) does not, as Kafka's. A killed and restarted broker keeps what was acknowledged (`__share_group_state`) and
 //! delivers what was in flight again, its delivery count kept; after 10,000 changes that state
 //! topic has its log start moved past old snapshots and still gives the state back. Group configs
 //! set where a group starts; a group with a dead-letter topic copies each rejected or exhausted
@@ -16,8 +16,8 @@
 
 use kafka_protocol::messages::share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
 use kafka_protocol::messages::{
-    GroupId, ListGroupsRequest, ShareAcknowledgeRequest, ShareFetchResponse, ShareGroupDescribeRequest,
-    ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
+    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListGroupsRequest, ShareAcknowledgeRequest,
+    ShareFetchResponse, ShareGroupDescribeRequest, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use strata_testkit::batches::{Batch, decode};
@@ -122,6 +122,15 @@ fn a_share_group_hands_each_record_to_one_member_and_redelivers_what_is_released
     assert_eq!(share_groups, [(GROUP, "share")]);
     let classic_only = a.request(5, &ListGroupsRequest::default().with_types_filter(vec![text("classic")]));
     assert!(classic_only.groups.is_empty(), "{:?}", classic_only.groups);
+    // DescribeGroups describes classic groups only: Dead before v6, then GROUP_ID_NOT_FOUND
+    // naming why, as reference Kafka 4.1.2 answers.
+    let describe = DescribeGroupsRequest::default().with_groups(vec![GroupId(text(GROUP))]);
+    let old: DescribeGroupsResponse = a.request(5, &describe);
+    assert_eq!((old.groups[0].error_code, old.groups[0].group_state.as_str()), (codes::NONE, "Dead"));
+    let new: DescribeGroupsResponse = a.request(6, &describe);
+    assert_eq!(new.groups[0].error_code, codes::GROUP_ID_NOT_FOUND);
+    let message = new.groups[0].error_message.as_ref().map(|m| m.to_string());
+    assert_eq!(message.as_deref(), Some("Group workers is not a classic group."));
 
     // The sessions open; the group starts at the partition's end (share.auto.offset.reset=latest).
     assert_eq!(acquired(&share_fetch(&mut a, "member-a", 0, topic, 0, &[])).0, []);

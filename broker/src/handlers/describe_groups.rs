@@ -1,6 +1,7 @@
 //! DescribeGroups: state, protocol and members of each group; members' metadata
 //! and assignments only when the group is Stable. An unknown group is `Dead` (v6+:
-//! GROUP_ID_NOT_FOUND), as Kafka answers. A group this broker does not coordinate answers
+//! GROUP_ID_NOT_FOUND), as Kafka answers; so is a share group, which Kafka's v6+ answer names
+//! "not a classic group". A group this broker does not coordinate answers
 //! NOT_COORDINATOR (`crate::coordinator_owner`).
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::errors::code_or_none;
 use crate::groups::convert::{opt_wire, wire};
 use crate::reply::{Outcome, RequestContext};
 use crate::state::Broker;
+use strata_groups::GroupError;
 
 /// The key and versions of DescribeGroups, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::DescribeGroups, 0, 6);
@@ -49,8 +51,15 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGro
                 })
                 .collect();
             // v6+ only: earlier versions carry no message (and never an error from here).
-            let error_message =
-                described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|e| wire(e.to_string()));
+            let error_message = described.error.filter(|_| version >= ERROR_MESSAGE_VERSION).map(|error| {
+                wire(match error {
+                    GroupError::GroupIdNotFound if broker.shares.is_known(group_id) => {
+                        format!("Group {} is not a classic group.", group_id.0)
+                    }
+                    GroupError::GroupIdNotFound => format!("Group {} not found.", group_id.0),
+                    other => other.to_string(),
+                })
+            });
             DescribedGroup::default()
                 .with_error_code(code_or_none(described.error))
                 .with_error_message(error_message)
