@@ -26,8 +26,9 @@ use kafka_protocol::messages::{
     TxnOffsetCommitRequest,
 };
 use kafka_protocol::messages::{
-    AlterShareGroupOffsetsRequest, DeleteShareGroupOffsetsRequest, DescribeShareGroupOffsetsRequest,
-    ReadShareGroupStateRequest, WriteShareGroupStateRequest,
+    AlterShareGroupOffsetsRequest, DeleteShareGroupOffsetsRequest, DeleteShareGroupStateRequest,
+    DescribeShareGroupOffsetsRequest, InitializeShareGroupStateRequest, ReadShareGroupStateRequest,
+    ReadShareGroupStateSummaryRequest, WriteShareGroupStateRequest,
 };
 use kafka_protocol::protocol::{Message, Request};
 use strata_wire::header::{DecodedBody, RequestFrame, decode_message};
@@ -153,6 +154,9 @@ pub const ROUTES: &[Route] = &[
     route!(delete_share_group_offsets: DeleteShareGroupOffsetsRequest),
     route!(read_share_group_state: ReadShareGroupStateRequest),
     route!(write_share_group_state: WriteShareGroupStateRequest),
+    route!(read_share_group_state_summary: ReadShareGroupStateSummaryRequest),
+    route!(initialize_share_group_state: InitializeShareGroupStateRequest),
+    route!(delete_share_group_state: DeleteShareGroupStateRequest),
 ];
 
 /// What the broker serves of every API, in table order.

@@ -250,6 +250,7 @@ impl ErrorCode for CoordinatorError {
             CoordinatorError::Loading(_) => ResponseError::CoordinatorLoadInProgress,
             CoordinatorError::NoTopic => ResponseError::CoordinatorNotAvailable,
             CoordinatorError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+            CoordinatorError::FencedStateEpoch { .. } => ResponseError::FencedStateEpoch,
             CoordinatorError::Store(error) => error.kafka_error(),
         }
     }

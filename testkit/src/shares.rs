@@ -96,3 +96,48 @@ pub fn alter_group_configs(conn: &mut RawConn, group: &str, configs: &[(&str, &s
     let response = conn.request(1, &IncrementalAlterConfigsRequest::default().with_resources(vec![resource]));
     response.responses[0].error_code
 }
+
+/// DescribeShareGroupOffsets of every share-partition of `group`: the group's error code, and
+/// each partition's (index, start offset).
+pub fn offsets(conn: &mut RawConn, group: &str) -> (i16, Vec<(i32, i64)>) {
+    use kafka_protocol::messages::DescribeShareGroupOffsetsRequest;
+    use kafka_protocol::messages::describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup;
+    let asked = DescribeShareGroupOffsetsRequestGroup::default().with_group_id(GroupId(text(group))).with_topics(None);
+    let response = conn.request(0, &DescribeShareGroupOffsetsRequest::default().with_groups(vec![asked]));
+    let group = &response.groups[0];
+    let starts =
+        group.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (p.partition_index, p.start_offset))).collect();
+    (group.error_code, starts)
+}
+
+/// AlterShareGroupOffsets of `partition` of `topic` for `group` to `start`: the first error code.
+pub fn reset_offset(conn: &mut RawConn, (group, topic): (&str, &str), partition: i32, start: i64) -> i16 {
+    use kafka_protocol::messages::AlterShareGroupOffsetsRequest;
+    use kafka_protocol::messages::alter_share_group_offsets_request::{
+        AlterShareGroupOffsetsRequestPartition, AlterShareGroupOffsetsRequestTopic,
+    };
+    let topic =
+        AlterShareGroupOffsetsRequestTopic::default().with_topic_name(TopicName(text(topic))).with_partitions(vec![
+            AlterShareGroupOffsetsRequestPartition::default().with_partition_index(partition).with_start_offset(start),
+        ]);
+    let request = AlterShareGroupOffsetsRequest::default().with_group_id(GroupId(text(group))).with_topics(vec![topic]);
+    let response = conn.request(0, &request);
+    if response.error_code != codes::NONE {
+        return response.error_code;
+    }
+    response.responses[0].partitions[0].error_code
+}
+
+/// DeleteShareGroupOffsets of `topic` for `group`: the first error code.
+pub fn delete_offsets(conn: &mut RawConn, group: &str, topic: &str) -> i16 {
+    use kafka_protocol::messages::DeleteShareGroupOffsetsRequest;
+    use kafka_protocol::messages::delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
+    let delete = DeleteShareGroupOffsetsRequest::default()
+        .with_group_id(GroupId(text(group)))
+        .with_topics(vec![DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(TopicName(text(topic)))]);
+    let deleted = conn.request(0, &delete);
+    if deleted.error_code != codes::NONE {
+        return deleted.error_code;
+    }
+    deleted.responses[0].error_code
+}

@@ -457,37 +457,15 @@ fn a_delayed_record_is_not_handed_out_before_it_is_due() {
 
 /// DescribeShareGroupOffsets of every share-partition of the group: (error, [(partition, start)]).
 fn share_offsets(conn: &mut RawConn) -> (i16, Vec<(i32, i64)>) {
-    use kafka_protocol::messages::DescribeShareGroupOffsetsRequest;
-    use kafka_protocol::messages::describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup;
-    let asked = DescribeShareGroupOffsetsRequestGroup::default().with_group_id(GroupId(text(GROUP))).with_topics(None);
-    let response = conn.request(0, &DescribeShareGroupOffsetsRequest::default().with_groups(vec![asked]));
-    let group = &response.groups[0];
-    let starts =
-        group.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (p.partition_index, p.start_offset))).collect();
-    (group.error_code, starts)
+    shares::offsets(conn, GROUP)
 }
 
 fn reset_share_offset(conn: &mut RawConn, partition: i32, start: i64) -> i16 {
-    use kafka_protocol::messages::AlterShareGroupOffsetsRequest;
-    use kafka_protocol::messages::alter_share_group_offsets_request::{
-        AlterShareGroupOffsetsRequestPartition, AlterShareGroupOffsetsRequestTopic,
-    };
-    let topic =
-        AlterShareGroupOffsetsRequestTopic::default().with_topic_name(TopicName(text(TOPIC))).with_partitions(vec![
-            AlterShareGroupOffsetsRequestPartition::default().with_partition_index(partition).with_start_offset(start),
-        ]);
-    let request = AlterShareGroupOffsetsRequest::default().with_group_id(GroupId(text(GROUP))).with_topics(vec![topic]);
-    let response = conn.request(0, &request);
-    if response.error_code != codes::NONE {
-        return response.error_code;
-    }
-    response.responses[0].partitions[0].error_code
+    shares::reset_offset(conn, (GROUP, TOPIC), partition, start)
 }
 
 #[test]
 fn share_group_offsets_are_described_reset_across_a_restart_and_deleted() {
-    use kafka_protocol::messages::DeleteShareGroupOffsetsRequest;
-    use kafka_protocol::messages::delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
     let mut broker = Broker::start_default();
     let mut a = RawConn::connect(broker.bootstrap());
     requests::create_topic_ok(&mut a, TOPIC, 1);
@@ -514,11 +492,7 @@ fn share_group_offsets_are_described_reset_across_a_restart_and_deleted() {
     assert_eq!(acquired(&share_fetch(&mut b, "member-b", 0, topic, 100, &[])).0, [(2, 4, 1)], "read again from 2");
     heartbeat(&mut b, "member-b", -1, None);
 
-    let delete = DeleteShareGroupOffsetsRequest::default()
-        .with_group_id(GroupId(text(GROUP)))
-        .with_topics(vec![DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(TopicName(text(TOPIC)))]);
-    let deleted = b.request(0, &delete);
-    assert_eq!((deleted.error_code, deleted.responses[0].error_code), (codes::NONE, codes::NONE));
+    assert_eq!(shares::delete_offsets(&mut b, GROUP, TOPIC), codes::NONE);
     assert_eq!(share_offsets(&mut b).0, codes::GROUP_ID_NOT_FOUND, "nothing left of the group");
     // DeleteGroups removes a share group's state too.
     assert_eq!(reset_share_offset(&mut b, 0, 1), codes::NONE);

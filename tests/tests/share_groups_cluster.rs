@@ -4,6 +4,8 @@
 //! `__share_group_state` partition, over ReadShareGroupState and WriteShareGroupState). When the
 //! partition's leader is killed, its successor reads the state back: what was accepted is never
 //! delivered again, and what was in flight is delivered again with its delivery count raised.
+//! The share group offset APIs at the group coordinator read, start afresh and delete the state
+//! at the share coordinator, and the partition's leader takes a state started afresh.
 
 use std::time::Duration;
 
@@ -152,4 +154,30 @@ fn a_share_partition_keeps_its_state_across_a_failover_of_its_leader() {
         })
         .collect();
     assert_eq!(offsets, [Some("9".to_string())], "the rejected record, once");
+
+    // The share group offset APIs at the group coordinator ask the share coordinator: the start
+    // offset is past every record; once the member left, the partition is started again at 3,
+    // which its leader takes when the member opens a session there again; then it is deleted.
+    let mut admin = RawConn::connect(&address(&mut cluster, coordinator));
+    let start_of = |admin: &mut RawConn| {
+        let (code, starts) = shares::offsets(admin, GROUP);
+        assert_eq!(code, codes::NONE);
+        starts.into_iter().find(|&(index, _)| index == partition).map(|(_, start)| start)
+    };
+    assert_eq!(start_of(&mut admin), Some(10));
+    assert_eq!(shares::reset_offset(&mut admin, (GROUP, TOPIC), partition, 3), codes::NON_EMPTY_GROUP);
+    let left = shares::heartbeat(&mut member, (GROUP, MEMBER), -1, None);
+    assert_eq!(left.error_code, codes::NONE);
+    assert_eq!(shares::reset_offset(&mut admin, (GROUP, TOPIC), partition, 3), codes::NONE);
+    assert_eq!(start_of(&mut admin), Some(3));
+    let joined = shares::heartbeat(&mut member, (GROUP, MEMBER), 0, Some(&[TOPIC]));
+    assert_eq!(joined.error_code, codes::NONE);
+    let mut again = Session::open(&address(&mut cluster, successor));
+    let runs = eventually(CONVERGE, "records from 3 again", || {
+        again.fetch((topic, partition), 10, &[]).ok().filter(|runs| !runs.is_empty())
+    });
+    assert_eq!(runs, [(3, 9, 1)], "the share-partition started afresh at 3");
+    assert_eq!(shares::heartbeat(&mut member, (GROUP, MEMBER), -1, None).error_code, codes::NONE);
+    assert_eq!(shares::delete_offsets(&mut admin, GROUP, TOPIC), codes::NONE);
+    assert_eq!(shares::offsets(&mut admin, GROUP).0, codes::GROUP_ID_NOT_FOUND, "nothing left of the group");
 }

@@ -14,10 +14,9 @@ use kafka_protocol::messages::alter_share_group_offsets_response::{
 use kafka_protocol::messages::{AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse, ApiKey, ResponseKind};
 
 use crate::api::ApiSpec;
-use crate::errors::ErrorCode;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
-use crate::shares::Shares;
+use crate::shares::admin;
 use crate::state::Broker;
 
 /// The key and versions of AlterShareGroupOffsets, from which the route and ApiVersions are built.
@@ -39,6 +38,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: AlterShareG
         return refuse(ResponseError::NonEmptyGroup, format!("Share group {group_id} has active members."));
     }
     let mut responses = Vec::with_capacity(req.topics.len());
+    let mut starts = Vec::new();
     for asked in req.topics {
         let topic = broker.topics.get(asked.topic_name.0.as_str());
         let mut partitions = Vec::with_capacity(asked.partitions.len());
@@ -53,7 +53,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: AlterShareG
                     .with_error_code(ResponseError::InvalidRequest.code())
                     .with_error_message(Some(wire(format!("Invalid start offset {}.", p.start_offset)))),
                 Some(topic) => {
-                    broker.shares.reset(&group_id, (topic.id, p.partition_index), p.start_offset);
+                    starts.push(((topic.id, p.partition_index), p.start_offset));
                     answer
                 }
             };
@@ -66,8 +66,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: AlterShareG
                 .with_partitions(partitions),
         );
     }
-    if let Err(error) = Shares::persist(broker).await {
-        return refuse(error.kafka_error(), error.to_string());
+    if let Err(error) = admin::reset(broker, &group_id, &starts).await {
+        return refuse(error, format!("cannot write the share group's state: {error:?}"));
     }
     tracing::info!(group = group_id, "share group offsets altered");
     ctx.respond(ResponseKind::AlterShareGroupOffsets(

@@ -11,41 +11,34 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, GroupId, ResponseKind};
 
 use crate::api::ApiSpec;
-use crate::errors::{ErrorCode, GROUP_STORE_FAILED, code_or_none};
+use crate::errors::{GROUP_STORE_FAILED, code_or_none};
 use crate::groups::convert::{text, wire};
 use crate::reply::{Outcome, RequestContext};
-use crate::shares::Shares;
+use crate::shares::admin;
 use crate::state::Broker;
 
 /// The key and versions of DeleteGroups, from which the route and ApiVersions are built.
 pub const API: ApiSpec = ApiSpec::new(ApiKey::DeleteGroups, 0, 2);
 
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroupsRequest) -> Outcome {
-    let mut refused = Vec::new();
+    let mut answered = Vec::new();
     let mut names = Vec::new();
-    let mut shared = Vec::new();
     for group in &req.groups_names {
         let answer = |code: i16| DeletableGroupResult::default().with_group_id(group.clone()).with_error_code(code);
-        match crate::coordinator_owner::check_group(broker, group) {
-            Ok(()) if broker.shares.is_known(group) => {
-                if broker.shares.has_members(group) {
-                    refused.push(answer(ResponseError::NonEmptyGroup.code()));
-                } else {
-                    broker.shares.forget(group, |_| true);
-                    shared.push(group.clone());
-                }
+        if let Err(error) = crate::coordinator_owner::check_group(broker, group) {
+            answered.push(answer(error.code()));
+            continue;
+        }
+        match admin::is_known(broker, group).await {
+            Ok(true) if broker.shares.has_members(group) => answered.push(answer(ResponseError::NonEmptyGroup.code())),
+            Ok(true) => {
+                let deleted = admin::forget(broker, group, None).await;
+                answered.push(answer(deleted.err().map_or(0, |e| e.code())));
             }
-            Ok(()) => names.push(text(group)),
-            Err(error) => refused.push(answer(error.code())),
+            Ok(false) => names.push(text(group)),
+            Err(error) => answered.push(answer(error.code())),
         }
     }
-    let share_code = match Shares::persist(broker).await {
-        Ok(()) => 0,
-        Err(error) => error.code(),
-    };
-    refused.extend(
-        shared.into_iter().map(|g| DeletableGroupResult::default().with_group_id(g).with_error_code(share_code)),
-    );
     let (results, persisted) = broker.groups.call(|c, now| c.delete_groups(&names, now)).await;
     let results = results
         .into_iter()
@@ -53,7 +46,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteGroup
             let code = if persisted.is_ok() { code_or_none(r.error) } else { GROUP_STORE_FAILED.code() };
             DeletableGroupResult::default().with_group_id(GroupId(wire(r.group_id))).with_error_code(code)
         })
-        .chain(refused)
+        .chain(answered)
         .collect();
     ctx.respond(ResponseKind::DeleteGroups(DeleteGroupsResponse::default().with_results(results)))
 }

@@ -12,10 +12,9 @@ use kafka_protocol::messages::delete_share_group_offsets_response::DeleteShareGr
 use kafka_protocol::messages::{ApiKey, DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse, ResponseKind};
 
 use crate::api::ApiSpec;
-use crate::errors::ErrorCode;
 use crate::groups::convert::wire;
 use crate::reply::{Outcome, RequestContext};
-use crate::shares::Shares;
+use crate::shares::admin;
 use crate::state::Broker;
 
 /// The key and versions of DeleteShareGroupOffsets, from which the route and ApiVersions are built.
@@ -33,12 +32,15 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteShare
     if let Err(error) = crate::coordinator_owner::check_group(broker, &group_id) {
         return refuse(error, format!("{error:?}"));
     }
-    if !broker.shares.is_known(&group_id) {
-        return refuse(ResponseError::GroupIdNotFound, format!("Group {group_id} not found."));
+    match admin::is_known(broker, &group_id).await {
+        Ok(true) => {}
+        Ok(false) => return refuse(ResponseError::GroupIdNotFound, format!("Group {group_id} not found.")),
+        Err(error) => return refuse(error, format!("cannot read the share group's state: {error:?}")),
     }
     if broker.shares.has_members(&group_id) {
         return refuse(ResponseError::NonEmptyGroup, format!("Share group {group_id} has active members."));
     }
+    let mut forgotten = Vec::new();
     let responses = req
         .topics
         .into_iter()
@@ -46,7 +48,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteShare
             let answer = DeleteShareGroupOffsetsResponseTopic::default().with_topic_name(asked.topic_name.clone());
             match broker.topics.get(asked.topic_name.0.as_str()) {
                 Some(topic) => {
-                    broker.shares.forget(&group_id, |(id, _)| *id == topic.id);
+                    forgotten.push(topic.id);
                     answer.with_topic_id(topic.id)
                 }
                 None => answer
@@ -55,8 +57,8 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteShare
             }
         })
         .collect();
-    if let Err(error) = Shares::persist(broker).await {
-        return refuse(error.kafka_error(), error.to_string());
+    if let Err(error) = admin::forget(broker, &group_id, Some(&forgotten)).await {
+        return refuse(error, format!("cannot delete the share group's state: {error:?}"));
     }
     tracing::info!(group = group_id, "share group offsets deleted");
     ctx.respond(ResponseKind::DeleteShareGroupOffsets(

@@ -111,7 +111,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
         .iter()
         .flat_map(|t| t.partitions.iter().map(move |p| ((t.topic_id, p.partition_index), p.partition_max_bytes)))
         .collect();
-    crate::shares::remote::load(broker, &group, &session).await;
+    crate::shares::remote::load(broker, &group, &session, epoch == 0).await;
     loop {
         let fetched =
             fetch(broker, (&group, &settings), &member, &session, max_records, max_bytes, &max_partition_bytes);

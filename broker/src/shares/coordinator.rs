@@ -35,6 +35,9 @@ pub enum CoordinatorError {
     /// FENCED_LEADER_EPOCH.
     #[error("leader epoch {sent} is older than the share-partition's {known}")]
     FencedLeaderEpoch { sent: i32, known: i32 },
+    /// FENCED_STATE_EPOCH: the state was started afresh (AlterShareGroupOffsets) since.
+    #[error("state epoch {sent} is older than the share-partition's {known}")]
+    FencedStateEpoch { sent: i32, known: i32 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -108,12 +111,51 @@ impl ShareCoordinator {
         let pending = {
             let mut guard = self.lock();
             let loaded = checked(broker, &mut guard, &key)?;
-            if let Some(known) = loaded.latest.get(&key)
-                && leader_epoch < known.leader_epoch
-            {
-                return Err(CoordinatorError::FencedLeaderEpoch { sent: leader_epoch, known: known.leader_epoch });
+            if let Some(known) = loaded.latest.get(&key) {
+                if leader_epoch < known.leader_epoch {
+                    return Err(CoordinatorError::FencedLeaderEpoch { sent: leader_epoch, known: known.leader_epoch });
+                }
+                if state_epoch < known.state_epoch {
+                    return Err(CoordinatorError::FencedStateEpoch { sent: state_epoch, known: known.state_epoch });
+                }
             }
             loaded.write(key, state, state_epoch, leader_epoch)?.1
+        };
+        Ok(wait_all(Ok(pending)).await?)
+    }
+
+    /// `key`'s state as it is, for the group coordinator (ReadShareGroupStateSummary): no leader
+    /// epoch is checked or recorded.
+    pub fn summary(&self, broker: &Broker, key: &StateKey) -> Result<Option<SnapshotRecord>, CoordinatorError> {
+        let mut guard = self.lock();
+        Ok(checked(broker, &mut guard, key)?.latest.get(key).cloned())
+    }
+
+    /// Starts `key`'s state afresh at `start_offset` in the next state epoch
+    /// (InitializeShareGroupState, for AlterShareGroupOffsets): the partition leader's writes
+    /// from the state it had are refused, and it reads the new one.
+    pub async fn initialize(&self, broker: &Broker, key: StateKey, start_offset: i64) -> Result<(), CoordinatorError> {
+        let pending = {
+            let mut guard = self.lock();
+            let loaded = checked(broker, &mut guard, &key)?;
+            let (state_epoch, leader_epoch) =
+                loaded.latest.get(&key).map_or((0, 0), |k| (k.state_epoch.wrapping_add(1).max(0), k.leader_epoch));
+            let state = PartitionSnapshot { start_offset, batches: Vec::new() };
+            loaded.write(key, state, state_epoch, leader_epoch)?.1
+        };
+        Ok(wait_all(Ok(pending)).await?)
+    }
+
+    /// Deletes `key`'s state (DeleteShareGroupState, for DeleteShareGroupOffsets and
+    /// DeleteGroups).
+    pub async fn delete(&self, broker: &Broker, key: StateKey) -> Result<(), CoordinatorError> {
+        let pending = {
+            let mut guard = self.lock();
+            let loaded = checked(broker, &mut guard, &key)?;
+            if loaded.latest.remove(&key).is_none() {
+                return Ok(());
+            }
+            loaded.log.append(&[(key, None)], crate::state::now_ms())?.0
         };
         Ok(wait_all(Ok(pending)).await?)
     }

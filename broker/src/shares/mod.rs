@@ -18,6 +18,7 @@
 //!
 //! Not built yet: members are not kept across a restart (they join again).
 
+pub mod admin;
 pub mod coordinator;
 pub mod dead_letters;
 pub mod delivery_time;
@@ -118,6 +119,16 @@ pub struct DescribedShareGroup {
 /// A share-partition: a group's view of one partition.
 pub type ShareKey = (String, PartitionKey);
 
+/// In a cluster: in which epochs this broker holds a share-partition's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    /// The partition's leader epoch the state was read in.
+    leader_epoch: i32,
+    /// The state epoch the share coordinator has (`None`: it had no state, and none was written
+    /// since).
+    state_epoch: Option<i32>,
+}
+
 /// What a share-partition's snapshots carry beside its state.
 #[derive(Debug, Clone, Copy)]
 struct Written {
@@ -138,7 +149,7 @@ struct Inner {
     written: HashMap<ShareKey, Written>,
     /// In a cluster: the leader epoch each share-partition's state was read from the share
     /// coordinator in (this broker's leadership of the partition).
-    epochs: HashMap<ShareKey, i32>,
+    epochs: HashMap<ShareKey, Held>,
     /// `__share_group_state`, once it exists (single node only).
     state_log: Option<StateLog>,
 }
@@ -354,16 +365,23 @@ impl Shares {
     /// Whether `partition`'s state for `group_id` is here to use: always on a single node; in a
     /// cluster once it was read from the share coordinator in `leader_epoch`.
     pub fn is_loaded(&self, group_id: &str, partition: PartitionKey, leader_epoch: i32) -> bool {
-        self.durable || self.lock().epochs.get(&(group_id.to_string(), partition)) == Some(&leader_epoch)
+        self.durable
+            || self
+                .lock()
+                .epochs
+                .get(&(group_id.to_string(), partition))
+                .is_some_and(|h| h.leader_epoch == leader_epoch)
     }
 
     /// Takes `partition`'s state for `group_id` as the share coordinator gave it to this broker
     /// leading the partition in `leader_epoch` (`None`: it has none, and starts as the group's
-    /// `share.auto.offset.reset` says). A state loaded in that epoch meanwhile is kept.
+    /// `share.auto.offset.reset` says). The state held here is kept if it is of the same leader
+    /// and state epochs (it is then as new, or newer).
     pub fn load(&self, group_id: &str, partition: PartitionKey, leader_epoch: i32, state: Option<SnapshotRecord>) {
         let mut inner = self.lock();
         let key = (group_id.to_string(), partition);
-        if inner.epochs.get(&key) == Some(&leader_epoch) {
+        let held = Held { leader_epoch, state_epoch: state.as_ref().map(|r| r.state_epoch) };
+        if inner.epochs.get(&key) == Some(&held) {
             return;
         }
         inner.changed.remove(&key);
@@ -378,7 +396,12 @@ impl Shares {
                 inner.written.remove(&key);
             }
         }
-        inner.epochs.insert(key, leader_epoch);
+        inner.epochs.insert(key, held);
+    }
+
+    /// Held while states are written to, or read again from, the share coordinators.
+    pub async fn remote_order(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.remote_writes.lock().await
     }
 
     /// In a cluster, after leadership changed: forgets the share-partitions of partitions this
@@ -392,7 +415,7 @@ impl Shares {
         let gone: Vec<ShareKey> = inner
             .epochs
             .iter()
-            .filter(|(key, epoch)| leading(key.1) != Some(**epoch))
+            .filter(|(key, held)| leading(key.1) != Some(held.leader_epoch))
             .map(|(k, _)| k.clone())
             .collect();
         for key in gone {
@@ -495,9 +518,7 @@ impl Shares {
         let mut inner = self.lock();
         let gone: Vec<ShareKey> = inner.partitions.keys().filter(|k| k.0 == group_id && which(&k.1)).cloned().collect();
         for key in &gone {
-            inner.partitions.remove(key);
-            inner.written.remove(key);
-            inner.changed.remove(key);
+            inner.forget_here(key);
             inner.deleted.insert(key.clone());
         }
         gone.len()
@@ -570,12 +591,12 @@ impl Shares {
 
 impl Shares {
     /// [`Shares::persist`] in a cluster: each changed state goes to its share coordinator, in the
-    /// leader epoch it was read in; one a newer leader fenced is forgotten here. (A deleted
-    /// state is only forgotten: DeleteShareGroupOffsets and DeleteGroups act on a single node's
-    /// state.)
+    /// leader and state epochs it was read in; one a newer leader fenced, or that was started
+    /// afresh meanwhile, is forgotten here (and read again). (A share-partition forgotten here is
+    /// deleted at the share coordinator by the group coordinator: DeleteShareGroupOffsets.)
     async fn persist_remotely(&self, broker: &Broker) -> Result<(), StateError> {
-        let _in_order = self.remote_writes.lock().await;
-        let states: Vec<(StateKey, PartitionSnapshot, i32)> = {
+        let _in_order = self.remote_order().await;
+        let states: Vec<(StateKey, PartitionSnapshot, Held)> = {
             let mut inner = self.lock();
             inner.deleted.clear();
             let changed = std::mem::take(&mut inner.changed);
@@ -590,12 +611,20 @@ impl Shares {
                 .collect()
         };
         let mut outcome = Ok(());
-        for (key, state, leader_epoch) in states {
+        for (key, state, held) in states {
             let share_key = (key.group_id.clone(), (key.topic_id, key.partition));
-            match remote::write(broker, key, state, (0, leader_epoch)).await {
-                Ok(()) => {}
+            let state_epoch = held.state_epoch.unwrap_or(0);
+            match remote::write(broker, key, state, (state_epoch, held.leader_epoch)).await {
+                Ok(()) => {
+                    let mut inner = self.lock();
+                    if let Some(now) = inner.epochs.get_mut(&share_key).filter(|h| h.leader_epoch == held.leader_epoch)
+                    {
+                        now.state_epoch = Some(state_epoch);
+                    }
+                }
                 Err(error) => {
-                    if error == kafka_protocol::ResponseError::FencedLeaderEpoch {
+                    use kafka_protocol::ResponseError::{FencedLeaderEpoch, FencedStateEpoch};
+                    if matches!(error, FencedLeaderEpoch | FencedStateEpoch) {
                         self.lock().forget_here(&share_key);
                     } else {
                         // Written again with the next change, or by the next request.

@@ -2,8 +2,11 @@
 //! state of a share-partition this broker leads is read from, and written to, the broker that
 //! leads the key's `__share_group_state` partition: directly when that is this broker,
 //! otherwise over ReadShareGroupState and WriteShareGroupState (v0). Each call names the leader
-//! epoch this broker leads the partition in, which fences a deposed leader's writes. The topic
-//! is created by the first share-partition that needs it.
+//! epoch this broker leads the partition in, which fences a deposed leader's writes, and the
+//! state epoch it read, which fences its writes once the state was started afresh. The topic is
+//! created by the first share-partition that needs it. A group coordinator's calls
+//! (ReadShareGroupStateSummary, InitializeShareGroupState, DeleteShareGroupState) serve the share
+//! group offset APIs in a cluster.
 
 use std::time::Duration;
 
@@ -17,13 +20,14 @@ use strata_shares::{PartitionSnapshot, SnapshotRecord, StateBatch, StateKey};
 use super::state_log::{SHARE_STATE_TOPIC, StateLog};
 use crate::errors::ErrorCode;
 use crate::groups::convert::wire;
-use crate::state::Broker;
+use crate::state::{Broker, BrokerEndpoint};
 
 /// How long a remote share coordinator may take to answer.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where `key`'s state is kept: `None` when this broker coordinates it.
-fn coordinator(broker: &Broker, key: &StateKey) -> Result<Option<crate::state::BrokerEndpoint>, ResponseError> {
+/// Where `key`'s state is kept: `None` when this broker coordinates it. The topic is created
+/// if it does not exist yet (COORDINATOR_NOT_AVAILABLE meanwhile).
+fn coordinator(broker: &Broker, key: &StateKey) -> Result<Option<BrokerEndpoint>, ResponseError> {
     let Some(topic) = broker.topics.get(SHARE_STATE_TOPIC) else {
         if let Err(error) = StateLog::create_replicated(broker) {
             tracing::debug!(%error, "{SHARE_STATE_TOPIC} is not created yet");
@@ -51,15 +55,11 @@ pub async fn read(broker: &Broker, key: StateKey, leader_epoch: i32) -> Result<O
         .with_topic_id(key.topic_id)
         .with_partitions(vec![partition]);
     let request = ReadShareGroupStateRequest::default().with_group_id(wire(&key.group_id)).with_topics(vec![topic]);
-    let response = broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|error| {
-        tracing::info!(coordinator = peer.id, %error, "cannot reach the share coordinator");
-        ResponseError::CoordinatorNotAvailable
-    })?;
+    let response =
+        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
     let result =
         response.results.into_iter().flat_map(|t| t.partitions).next().ok_or(ResponseError::UnknownServerError)?;
-    if result.error_code != 0 {
-        return Err(ResponseError::try_from_code(result.error_code).unwrap_or(ResponseError::UnknownServerError));
-    }
+    first_error([result.error_code])?;
     if result.start_offset < 0 {
         return Ok(None);
     }
@@ -111,26 +111,25 @@ pub async fn write(
         .with_topic_id(key.topic_id)
         .with_partitions(vec![partition]);
     let request = WriteShareGroupStateRequest::default().with_group_id(wire(&key.group_id)).with_topics(vec![topic]);
-    let response = broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|error| {
-        tracing::info!(coordinator = peer.id, %error, "cannot reach the share coordinator");
-        ResponseError::CoordinatorNotAvailable
-    })?;
-    match response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code).find(|&c| c != 0) {
-        None => Ok(()),
-        Some(code) => Err(ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError)),
-    }
+    let response =
+        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    first_error(response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code))
 }
 
 /// Reads the state of each share-partition of `session` this broker leads and does not have in
-/// its leader epoch yet. One that cannot be read now is skipped (the next fetch tries again).
-pub async fn load(broker: &Broker, group_id: &str, session: &[super::PartitionKey]) {
+/// its leader epoch yet; `again` (a session opening) reads those it has too, and takes the state
+/// if it was started afresh or deleted meanwhile (the share group offset APIs, which require a
+/// group without members). One that cannot be read now is skipped (the next fetch tries again).
+pub async fn load(broker: &Broker, group_id: &str, session: &[super::PartitionKey], again: bool) {
     if broker.cluster.is_none() {
         return;
     }
+    // No write of this broker's is under way meanwhile, so what is read is not older than it.
+    let _in_order = if again { Some(broker.shares.remote_order().await) } else { None };
     for &(topic_id, partition) in session {
         let Some(topic) = broker.topics.by_id(topic_id) else { continue };
         let Some((leader, epoch)) = topic.leadership(partition).map(|l| (l.leader, l.leader_epoch)) else { continue };
-        if leader != broker.node_id() || broker.shares.is_loaded(group_id, (topic_id, partition), epoch) {
+        if leader != broker.node_id() || (!again && broker.shares.is_loaded(group_id, (topic_id, partition), epoch)) {
             continue;
         }
         let key = StateKey { group_id: group_id.to_string(), topic_id, partition };
@@ -141,4 +140,76 @@ pub async fn load(broker: &Broker, group_id: &str, session: &[super::PartitionKe
             }
         }
     }
+}
+
+/// The first error code of a broker's per-partition answers, as an error.
+fn first_error(codes: impl IntoIterator<Item = i16>) -> Result<(), ResponseError> {
+    match codes.into_iter().find(|&c| c != 0) {
+        None => Ok(()),
+        Some(code) => Err(ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError)),
+    }
+}
+
+fn unreachable_coordinator(peer: &BrokerEndpoint, error: impl std::fmt::Display) -> ResponseError {
+    tracing::info!(coordinator = peer.id, %error, "cannot reach the share coordinator");
+    ResponseError::CoordinatorNotAvailable
+}
+
+/// `key`'s state epoch and start offset as its share coordinator has them, for the group
+/// coordinator (`None`: no state; also when the topic does not exist yet).
+pub async fn summary(broker: &Broker, key: StateKey) -> Result<Option<(i32, i64)>, ResponseError> {
+    use kafka_protocol::messages::read_share_group_state_summary_request::{PartitionData, ReadStateSummaryData};
+    if broker.topics.get(SHARE_STATE_TOPIC).is_none() {
+        return Ok(None);
+    }
+    let Some(peer) = coordinator(broker, &key)? else {
+        let record = broker.shares.coordinator.summary(broker, &key).map_err(|e| e.kafka_error())?;
+        return Ok(record.map(|r| (r.state_epoch, r.state.start_offset)));
+    };
+    let partition = PartitionData::default().with_partition(key.partition).with_leader_epoch(-1);
+    let topic = ReadStateSummaryData::default().with_topic_id(key.topic_id).with_partitions(vec![partition]);
+    let request = kafka_protocol::messages::ReadShareGroupStateSummaryRequest::default()
+        .with_group_id(wire(&key.group_id))
+        .with_topics(vec![topic]);
+    let response =
+        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    let result =
+        response.results.into_iter().flat_map(|t| t.partitions).next().ok_or(ResponseError::UnknownServerError)?;
+    first_error([result.error_code])?;
+    Ok((result.start_offset >= 0).then_some((result.state_epoch, result.start_offset)))
+}
+
+/// Starts `key`'s state afresh at `start_offset` (AlterShareGroupOffsets).
+pub async fn initialize(broker: &Broker, key: StateKey, start_offset: i64) -> Result<(), ResponseError> {
+    use kafka_protocol::messages::initialize_share_group_state_request::{InitializeStateData, PartitionData};
+    let Some(peer) = coordinator(broker, &key)? else {
+        return broker.shares.coordinator.initialize(broker, key, start_offset).await.map_err(|e| e.kafka_error());
+    };
+    let partition = PartitionData::default().with_partition(key.partition).with_start_offset(start_offset);
+    let topic = InitializeStateData::default().with_topic_id(key.topic_id).with_partitions(vec![partition]);
+    let request = kafka_protocol::messages::InitializeShareGroupStateRequest::default()
+        .with_group_id(wire(&key.group_id))
+        .with_topics(vec![topic]);
+    let response =
+        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    first_error(response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code))
+}
+
+/// Deletes `key`'s state (DeleteShareGroupOffsets, DeleteGroups).
+pub async fn delete(broker: &Broker, key: StateKey) -> Result<(), ResponseError> {
+    use kafka_protocol::messages::delete_share_group_state_request::{DeleteStateData, PartitionData};
+    if broker.topics.get(SHARE_STATE_TOPIC).is_none() {
+        return Ok(());
+    }
+    let Some(peer) = coordinator(broker, &key)? else {
+        return broker.shares.coordinator.delete(broker, key).await.map_err(|e| e.kafka_error());
+    };
+    let partition = PartitionData::default().with_partition(key.partition);
+    let topic = DeleteStateData::default().with_topic_id(key.topic_id).with_partitions(vec![partition]);
+    let request = kafka_protocol::messages::DeleteShareGroupStateRequest::default()
+        .with_group_id(wire(&key.group_id))
+        .with_topics(vec![topic]);
+    let response =
+        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    first_error(response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code))
 }
