@@ -1,6 +1,6 @@
 //! W9's share consumers (KIP-932): `consumers` raw-protocol members of one share group, each on a
-//! thread and socket of its own. A member joins with ShareGroupHeartbeat (its own member id, as
-//! Kafka 4.1's clients make one), ShareFetches the partitions assigned to it, accepts every
+//! thread and socket of its own. A member joins with ShareGroupHeartbeat (its own member id, a
+//! Kafka `Uuid` string as Kafka 4.1's clients make one), ShareFetches the partitions assigned to it, accepts every
 //! record it acquired in its next ShareFetch (acknowledgements ride on the fetch, as the clients
 //! send them), heartbeats when the group's interval says, and follows a new assignment: it
 //! accepts what it holds of the partitions it loses with a ShareAcknowledge, then forgets them.
@@ -181,11 +181,18 @@ struct Member {
     held: BTreeMap<i32, Vec<(i64, i64)>>,
 }
 
+/// `id` as Kafka writes a `Uuid` (URL-safe base64 without padding), the only member id form
+/// Kafka's ShareFetch accepts.
+fn kafka_uuid(id: Uuid) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
 impl Member {
     fn join(spec: &ReadSpec, topic_id: Uuid) -> Result<Member, String> {
         let mut member = Member {
             conn: Conn::connect(&spec.bootstrap)?,
-            member_id: Uuid::new_v4().to_string(),
+            member_id: kafka_uuid(Uuid::new_v4()),
             member_epoch: 0,
             heartbeat_interval: HEARTBEAT_INTERVAL_FIRST,
             heartbeat_at: Instant::now(),

@@ -4,6 +4,7 @@
 use kafka_protocol::ResponseError as E;
 
 pub const NONE: i16 = 0;
+pub const UNKNOWN_SERVER_ERROR: i16 = E::UnknownServerError.code();
 pub const OFFSET_OUT_OF_RANGE: i16 = E::OffsetOutOfRange.code();
 pub const CORRUPT_MESSAGE: i16 = E::CorruptMessage.code();
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = E::UnknownTopicOrPartition.code();

@@ -141,3 +141,14 @@ pub fn delete_offsets(conn: &mut RawConn, group: &str, topic: &str) -> i16 {
     }
     deleted.responses[0].error_code
 }
+
+/// A member id as Kafka clients generate them (KIP-1082), a Kafka `Uuid` string, made from
+/// `name` (its first 16 bytes, zero-padded) so that a test's members keep readable names.
+pub fn member_id(name: &str) -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 16];
+    for (slot, byte) in bytes.iter_mut().zip(name.bytes()) {
+        *slot = byte;
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -16,7 +16,8 @@ use strata_tests::{Broker, BrokerOptions};
 
 const TOPIC: &str = "delayed";
 const GROUP: &str = "timely";
-const MEMBER: &str = "member-timely";
+/// A member id as clients make them, a Kafka `Uuid` string (`shares::member_id("member-timely")`).
+const MEMBER: &str = "bWVtYmVyLXRpbWVseQAAAA";
 const RATE_PER_SECOND: usize = 10_000;
 /// Records per produce request: one request every 10 ms.
 const PER_REQUEST: usize = 100;

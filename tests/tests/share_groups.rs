@@ -37,8 +37,9 @@ fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
+/// Member `member`'s heartbeat; members are named here, their ids made from their names.
 fn heartbeat(conn: &mut RawConn, member: &str, epoch: i32, topics: Option<&[&str]>) -> ShareGroupHeartbeatResponse {
-    shares::heartbeat(conn, (GROUP, member), epoch, topics)
+    shares::heartbeat(conn, (GROUP, &shares::member_id(member)), epoch, topics)
 }
 
 /// A ShareFetch of partition 0 of `topic` carrying `acks` (first, last, type).
@@ -50,7 +51,7 @@ fn share_fetch(
     max_records: i32,
     acks: &[(i64, i64, i8)],
 ) -> ShareFetchResponse {
-    shares::fetch(conn, (GROUP, member), epoch, (topic, 0), max_records, acks)
+    shares::fetch(conn, (GROUP, &shares::member_id(member)), epoch, (topic, 0), max_records, acks)
 }
 
 fn share_ack(conn: &mut RawConn, member: &str, epoch: i32, topic: Uuid, acks: &[(i64, i64, i8)]) -> i16 {
@@ -63,7 +64,7 @@ fn share_ack(conn: &mut RawConn, member: &str, epoch: i32, topic: Uuid, acks: &[
         .collect();
     let request = ShareAcknowledgeRequest::default()
         .with_group_id(Some(GroupId(text(GROUP))))
-        .with_member_id(Some(text(member)))
+        .with_member_id(Some(text(&shares::member_id(member))))
         .with_share_session_epoch(epoch)
         .with_topics(vec![AcknowledgeTopic::default().with_topic_id(topic).with_partitions(vec![
             AcknowledgePartition::default().with_partition_index(0).with_acknowledgement_batches(batches),
@@ -113,7 +114,7 @@ fn a_share_group_hands_each_record_to_one_member_and_redelivers_what_is_released
         (codes::NONE, "Stable", "simple")
     );
     let members: Vec<&str> = group.members.iter().map(|m| m.member_id.as_str()).collect();
-    assert_eq!(members, ["member-a", "member-b"]);
+    assert_eq!(members, [shares::member_id("member-a"), shares::member_id("member-b")]);
     assert_eq!(group.members[1].assignment.topic_partitions[0].topic_name.0.as_str(), TOPIC);
     assert_eq!(described.groups[1].error_code, codes::GROUP_ID_NOT_FOUND);
     let listed = a.request(5, &ListGroupsRequest::default().with_types_filter(vec![text("share")]));
@@ -572,4 +573,24 @@ fn a_read_committed_share_group_gets_committed_records_only() {
     let (code, offsets) = share_offsets(&mut a);
     assert_eq!(code, codes::NONE);
     assert_eq!(offsets, [(0, 9)], "every offset below 9 done with");
+}
+
+#[test]
+fn a_member_id_that_is_not_a_kafka_uuid_is_refused_as_kafka_refuses_it() {
+    let broker = Broker::start_default();
+    let mut a = RawConn::connect(broker.bootstrap());
+    requests::create_topic_ok(&mut a, TOPIC, 1);
+    let topic = topic_id(&mut a);
+    // ShareGroupHeartbeat takes any member id; ShareFetch and ShareAcknowledge read it as a
+    // Kafka Uuid, and reference Kafka 4.1.2 answers UNKNOWN_SERVER_ERROR when it is not one.
+    assert_eq!(shares::heartbeat(&mut a, (GROUP, "member-a"), 0, Some(&[TOPIC])).error_code, codes::NONE);
+    let fetched = shares::fetch(&mut a, (GROUP, "member-a"), 0, (topic, 0), 1, &[]);
+    assert_eq!(fetched.error_code, codes::UNKNOWN_SERVER_ERROR);
+    let message = fetched.error_message.map(|m| m.to_string()).unwrap_or_default();
+    assert!(message.contains("member-a"), "the answer says why: {message}");
+    let request = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(text(GROUP))))
+        .with_member_id(Some(text("e5a1c2b4-0d3f-4c5e-9a7b-1c2d3e4f5a6b")))
+        .with_share_session_epoch(1);
+    assert_eq!(a.request(1, &request).error_code, codes::UNKNOWN_SERVER_ERROR);
 }

@@ -23,7 +23,8 @@ use uuid::Uuid;
 const CONVERGE: Duration = Duration::from_secs(40);
 const TOPIC: &str = "queue";
 const GROUP: &str = "cluster-workers";
-const MEMBER: &str = "member-1";
+/// A member id as clients make them, a Kafka `Uuid` string (`shares::member_id("member-1")`).
+const MEMBER: &str = "bWVtYmVyLTEAAAAAAAAAAA";
 const STATE_TOPIC: &str = "__share_group_state";
 const DEAD_LETTERS: &str = "dlq.queue";
 const ACCEPT: i8 = 1;
