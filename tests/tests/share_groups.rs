@@ -574,23 +574,3 @@ fn a_read_committed_share_group_gets_committed_records_only() {
     assert_eq!(code, codes::NONE);
     assert_eq!(offsets, [(0, 9)], "every offset below 9 done with");
 }
-
-#[test]
-fn a_member_id_that_is_not_a_kafka_uuid_is_refused_as_kafka_refuses_it() {
-    let broker = Broker::start_default();
-    let mut a = RawConn::connect(broker.bootstrap());
-    requests::create_topic_ok(&mut a, TOPIC, 1);
-    let topic = topic_id(&mut a);
-    // ShareGroupHeartbeat takes any member id; ShareFetch and ShareAcknowledge read it as a
-    // Kafka Uuid, and reference Kafka 4.1.2 answers UNKNOWN_SERVER_ERROR when it is not one.
-    assert_eq!(shares::heartbeat(&mut a, (GROUP, "member-a"), 0, Some(&[TOPIC])).error_code, codes::NONE);
-    let fetched = shares::fetch(&mut a, (GROUP, "member-a"), 0, (topic, 0), 1, &[]);
-    assert_eq!(fetched.error_code, codes::UNKNOWN_SERVER_ERROR);
-    let message = fetched.error_message.map(|m| m.to_string()).unwrap_or_default();
-    assert!(message.contains("member-a"), "the answer says why: {message}");
-    let request = ShareAcknowledgeRequest::default()
-        .with_group_id(Some(GroupId(text(GROUP))))
-        .with_member_id(Some(text("e5a1c2b4-0d3f-4c5e-9a7b-1c2d3e4f5a6b")))
-        .with_share_session_epoch(1);
-    assert_eq!(a.request(1, &request).error_code, codes::UNKNOWN_SERVER_ERROR);
-}

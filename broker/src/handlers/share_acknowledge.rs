@@ -4,8 +4,6 @@
 //! acknowledgement is (`crate::shares`): INVALID_RECORD_STATE for a record this member does not
 //! hold, and nothing changes for that batch. The answer waits until the share-partitions' new
 //! state is written (`__share_group_state`).
-//! A member id that is not a Kafka `Uuid` string answers UNKNOWN_SERVER_ERROR, as Kafka 4.1's
-//! does (`crate::shares::member_id`).
 
 use std::sync::Arc;
 
@@ -34,9 +32,6 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareAcknow
         return refuse(ResponseError::InvalidRequest, "GroupId and MemberId are required");
     };
     let (group, member) = (group.0.to_string(), member.to_string());
-    if let Err(reason) = crate::shares::member_id::check(&member) {
-        return refuse(ResponseError::UnknownServerError, &reason);
-    }
     let epoch = req.share_session_epoch;
     if epoch == 0 {
         return refuse(ResponseError::InvalidShareSessionEpoch, "ShareAcknowledge cannot open a share session");

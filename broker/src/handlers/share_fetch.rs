@@ -9,8 +9,6 @@
 //! records in all. When nothing is acquired it waits up to `max_wait_ms` for records, checking
 //! every few milliseconds. A group starts reading a partition at its high watermark
 //! (`share.auto.offset.reset=latest`, Kafka's default) the first time it fetches it.
-//! A member id that is not a Kafka `Uuid` string answers UNKNOWN_SERVER_ERROR, as Kafka 4.1's
-//! does (`crate::shares::member_id`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,9 +57,6 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ShareFetchR
     let (group, member) = (group.0.to_string(), member.to_string());
     if member.is_empty() {
         return refuse(ResponseError::InvalidRequest, "MemberId can't be empty");
-    }
-    if let Err(reason) = crate::shares::member_id::check(&member) {
-        return refuse(ResponseError::UnknownServerError, &reason);
     }
     let epoch = req.share_session_epoch;
     let named: Vec<PartitionKey> =

@@ -23,7 +23,6 @@ pub mod coordinator;
 pub mod dead_letters;
 pub mod delivery_time;
 pub mod group_config;
-pub mod member_id;
 pub mod remote;
 pub mod state_log;
 pub mod unreadable;
