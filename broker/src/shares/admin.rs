@@ -38,8 +38,9 @@ pub async fn start_offsets(broker: &Broker, group_id: &str) -> Result<BTreeMap<P
 
 /// Whether `group_id` is a share group: it has members, or state for some share-partition.
 pub async fn is_known(broker: &Broker, group_id: &str) -> Result<bool, ResponseError> {
-    if broker.shares.is_known(group_id) || broker.cluster.is_none() {
-        return Ok(broker.shares.is_known(group_id));
+    let here = broker.shares.is_known(group_id);
+    if here || broker.cluster.is_none() {
+        return Ok(here);
     }
     Ok(!start_offsets(broker, group_id).await?.is_empty())
 }

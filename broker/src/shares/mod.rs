@@ -147,8 +147,8 @@ struct Inner {
     /// Share-partitions forgotten since the last write, whose state is deleted with it.
     deleted: BTreeSet<ShareKey>,
     written: HashMap<ShareKey, Written>,
-    /// In a cluster: the leader epoch each share-partition's state was read from the share
-    /// coordinator in (this broker's leadership of the partition).
+    /// In a cluster: the leader and state epochs each share-partition's state was read from the
+    /// share coordinator in.
     epochs: HashMap<ShareKey, Held>,
     /// `__share_group_state`, once it exists (single node only).
     state_log: Option<StateLog>,
@@ -384,18 +384,12 @@ impl Shares {
         if inner.epochs.get(&key) == Some(&held) {
             return;
         }
+        // The share coordinator numbers its snapshots itself: nothing goes in `written` here.
         inner.changed.remove(&key);
         match state {
-            Some(record) => {
-                let written = Written { snapshot_epoch: record.snapshot_epoch, created_ms: record.create_timestamp };
-                inner.partitions.insert(key.clone(), SharePartition::restore(&record.state, self.config));
-                inner.written.insert(key.clone(), written);
-            }
-            None => {
-                inner.partitions.remove(&key);
-                inner.written.remove(&key);
-            }
-        }
+            Some(record) => inner.partitions.insert(key.clone(), SharePartition::restore(&record.state, self.config)),
+            None => inner.partitions.remove(&key),
+        };
         inner.epochs.insert(key, held);
     }
 
@@ -558,8 +552,6 @@ impl Shares {
         let pending = {
             let mut inner = shares.lock();
             if inner.changed.is_empty() && inner.deleted.is_empty() {
-                inner.changed.clear();
-                inner.deleted.clear();
                 return Ok(());
             }
             if inner.state_log.is_none() {

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
     ReadShareGroupStateRequest, WriteShareGroupStateRequest, read_share_group_state_request,
     write_share_group_state_request,
 };
+use kafka_protocol::protocol::Request;
 use strata_shares::{PartitionSnapshot, SnapshotRecord, StateBatch, StateKey};
 
 use super::state_log::{SHARE_STATE_TOPIC, StateLog};
@@ -55,8 +56,7 @@ pub async fn read(broker: &Broker, key: StateKey, leader_epoch: i32) -> Result<O
         .with_topic_id(key.topic_id)
         .with_partitions(vec![partition]);
     let request = ReadShareGroupStateRequest::default().with_group_id(wire(&key.group_id)).with_topics(vec![topic]);
-    let response =
-        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    let response = ask(broker, &peer, &request).await?;
     let result =
         response.results.into_iter().flat_map(|t| t.partitions).next().ok_or(ResponseError::UnknownServerError)?;
     first_error([result.error_code])?;
@@ -68,6 +68,7 @@ pub async fn read(broker: &Broker, key: StateKey, leader_epoch: i32) -> Result<O
         .iter()
         .map(|b| StateBatch::new((b.first_offset, b.last_offset), b.delivery_state, b.delivery_count))
         .collect();
+    // The snapshot's numbering and timestamps are the coordinator's own; a leader uses none.
     Ok(Some(SnapshotRecord {
         snapshot_epoch: 0,
         state_epoch: result.state_epoch,
@@ -111,8 +112,7 @@ pub async fn write(
         .with_topic_id(key.topic_id)
         .with_partitions(vec![partition]);
     let request = WriteShareGroupStateRequest::default().with_group_id(wire(&key.group_id)).with_topics(vec![topic]);
-    let response =
-        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    let response = ask(broker, &peer, &request).await?;
     first_error(response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code))
 }
 
@@ -150,9 +150,13 @@ fn first_error(codes: impl IntoIterator<Item = i16>) -> Result<(), ResponseError
     }
 }
 
-fn unreachable_coordinator(peer: &BrokerEndpoint, error: impl std::fmt::Display) -> ResponseError {
-    tracing::info!(coordinator = peer.id, %error, "cannot reach the share coordinator");
-    ResponseError::CoordinatorNotAvailable
+/// Sends `request` (v0, as every share coordinator API) to the share coordinator `peer`; one that
+/// cannot be reached is COORDINATOR_NOT_AVAILABLE.
+async fn ask<R: Request>(broker: &Broker, peer: &BrokerEndpoint, request: &R) -> Result<R::Response, ResponseError> {
+    broker.peers.call(peer, 0, request, PEER_TIMEOUT).await.map_err(|error| {
+        tracing::info!(coordinator = peer.id, %error, "cannot reach the share coordinator");
+        ResponseError::CoordinatorNotAvailable
+    })
 }
 
 /// `key`'s state epoch and start offset as its share coordinator has them, for the group
@@ -171,8 +175,7 @@ pub async fn summary(broker: &Broker, key: StateKey) -> Result<Option<(i32, i64)
     let request = kafka_protocol::messages::ReadShareGroupStateSummaryRequest::default()
         .with_group_id(wire(&key.group_id))
         .with_topics(vec![topic]);
-    let response =
-        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    let response = ask(broker, &peer, &request).await?;
     let result =
         response.results.into_iter().flat_map(|t| t.partitions).next().ok_or(ResponseError::UnknownServerError)?;
     first_error([result.error_code])?;
@@ -190,8 +193,7 @@ pub async fn initialize(broker: &Broker, key: StateKey, start_offset: i64) -> Re
     let request = kafka_protocol::messages::InitializeShareGroupStateRequest::default()
         .with_group_id(wire(&key.group_id))
         .with_topics(vec![topic]);
-    let response =
-        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    let response = ask(broker, &peer, &request).await?;
     first_error(response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code))
 }
 
@@ -209,7 +211,6 @@ pub async fn delete(broker: &Broker, key: StateKey) -> Result<(), ResponseError>
     let request = kafka_protocol::messages::DeleteShareGroupStateRequest::default()
         .with_group_id(wire(&key.group_id))
         .with_topics(vec![topic]);
-    let response =
-        broker.peers.call(&peer, 0, &request, PEER_TIMEOUT).await.map_err(|e| unreachable_coordinator(&peer, e))?;
+    let response = ask(broker, &peer, &request).await?;
     first_error(response.results.iter().flat_map(|t| &t.partitions).map(|p| p.error_code))
 }
