@@ -132,6 +132,11 @@ impl Faults {
         self.released.notify_all();
     }
 
+    /// Whether [`Faults::hold_writes`] holds the writer now.
+    pub(crate) fn holds_writes(&self) -> bool {
+        self.state().held
+    }
+
     pub fn is_dead(&self) -> bool {
         self.state().dead
     }

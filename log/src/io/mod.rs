@@ -1,5 +1,9 @@
 //! The writer: the single place where log bytes reach the disk.
 //!
+//! A job that asks for no fdatasync may also be written at once on the caller's thread
+//! ([`Writer::write_now`], the partition's choice when none of its writes is in flight), through
+//! the same batch code, fault plan and power-cut record; everything else goes through the thread.
+//!
 //! One dedicated OS thread owns the I/O backend (an io_uring ring, or the positioned-write fallback
 //! when io_uring cannot be set up). Callers [`Writer::submit`] [`WriteJob`]s into a bounded queue;
 //! `submit` blocks while `queue_depth_max` jobs are already queued, which is how a slow disk slows

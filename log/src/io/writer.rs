@@ -6,7 +6,7 @@ use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 
-use super::batch::Backend;
+use super::batch::{self, Backend};
 use super::faults::Faults;
 use super::slots::Slots;
 use super::stats::{StatCounters, WriterStats};
@@ -36,6 +36,8 @@ struct Inner {
     /// `submit` calls between their `stopped` check and the end of their send (see `drain_after_stop`).
     submitting: Arc<AtomicUsize>,
     stats: Arc<StatCounters>,
+    /// The writer thread's fault plan, which [`Writer::write_now`] goes through too.
+    faults: Option<Arc<Faults>>,
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -75,7 +77,7 @@ impl Writer {
         let worker = WriterThread {
             receiver,
             backend,
-            faults,
+            faults: faults.clone(),
             batch_jobs_max: ring_entries as usize,
             stats: Arc::clone(&stats),
             slots: Arc::clone(&slots),
@@ -93,6 +95,7 @@ impl Writer {
             stopped,
             submitting,
             stats,
+            faults,
             thread_id: thread.thread().id(),
             thread: Mutex::new(Some(thread)),
         };
@@ -139,6 +142,34 @@ impl Writer {
             return Some(Reservation { writer: self, holds_slot: false });
         }
         self.inner.slots.try_take().then(|| Reservation { writer: self, holds_slot: true })
+    }
+
+    /// Whether [`Writer::write_now`] may be used: always, except while a test's [`Faults`] hold
+    /// the writer (a held write must stay in flight, not block its caller).
+    pub fn writes_now(&self) -> bool {
+        self.inner.faults.as_ref().is_none_or(|faults| !faults.holds_writes())
+    }
+
+    /// Writes a job that asks for no fdatasync at once, on the calling thread, and runs its `done`
+    /// here before returning: a positioned write into the page cache, as the fallback backend does,
+    /// through the same fault plan and power-cut record as the writer thread. For an append with no
+    /// other write of its file in flight (the caller's ordering), it takes the hand-offs to the
+    /// writer thread and back out of the path (a write that must be synced still goes to the queue,
+    /// where many share one fdatasync). Fails like [`Writer::submit`] once the writer has stopped.
+    pub fn write_now(&self, job: WriteJob) -> Result<(), IoError> {
+        assert!(!job.sync, "a job that asks for an fdatasync goes through the queue");
+        if self.inner.stopped.load(Ordering::SeqCst) {
+            return Err(IoError::Stopped);
+        }
+        let stats = &self.inner.stats;
+        let jobs = [job];
+        let result = batch::execute(&mut pwrite::PwriteBackend, self.inner.faults.as_deref(), &jobs, stats)
+            .pop()
+            .unwrap_or_else(|| Err(std::io::Error::other("a batch of one job gave no outcome")));
+        let [job] = jobs;
+        stats.jobs.fetch_add(1, Ordering::Relaxed);
+        (job.done)(result);
+        Ok(())
     }
 
     fn on_writer_thread(&self) -> bool {

@@ -1,5 +1,6 @@
-//! `Partition::append` and `Partition::try_append`: validate, assign offsets, queue the write; the
-//! completion publishes.
+//! `Partition::append` and `Partition::try_append`: validate, assign offsets, write (at once on
+//! the appending thread when nothing of the partition is in flight and no fdatasync is due, else
+//! through the writer's queue); the completion publishes.
 //!
 //! Both share one body. `append` may block (a full write queue, a segment roll waiting for
 //! in-flight writes and creating files, removing the clean-shutdown marker with a directory
@@ -209,14 +210,23 @@ impl Partition {
         }
         let records: i64 = headers.iter().map(|h| i64::from(h.last_offset_delta) + 1).sum();
         let roll = needs_roll(&state, record_set.len(), headers.len(), records, now_ms);
+        // With no other write of this partition in flight and no fdatasync due, the bytes are
+        // written here and now (`Writer::write_now`): nothing can complete out of order. (A roll
+        // below may only make a due fdatasync not due: then the write is simply queued.)
+        let sync_due = state.unflushed_messages.saturating_add(records as u64) >= state.config.flush_messages;
+        let write_now = !sync_due && state.pending_jobs == 0 && inner.writer.writes_now();
         // Every reason to block is decided here, before the first change below; the queue place
         // is reserved, so the submit at the end cannot block either.
         let mut jobs = Vec::new();
         let reservation = match blocking {
+            Blocking::Refused if state.clean_marker_present || roll => {
+                return Err(TryAppendError::WouldBlock(record_set));
+            }
+            Blocking::Refused if write_now => None,
+            // An unused reservation gives its place back when dropped.
             Blocking::Refused => match inner.writer.try_reserve() {
-                Some(reservation) if !state.clean_marker_present && !roll => Some(reservation),
-                // An unused reservation gives its place back when dropped.
-                _ => return Err(TryAppendError::WouldBlock(record_set)),
+                Some(reservation) => Some(reservation),
+                None => return Err(TryAppendError::WouldBlock(record_set)),
             },
             Blocking::Allowed => {
                 remove_clean_marker(inner, &mut state)?;
@@ -321,6 +331,7 @@ impl Partition {
         };
         match reservation {
             Some(reservation) => inner.submit_reserved(reservation, job, batches),
+            None if write_now && jobs.is_empty() => inner.write_now(job, batches),
             None => {
                 jobs.push(job);
                 inner.submit_all(jobs, Some(batches))
@@ -376,7 +387,8 @@ pub(crate) fn remove_clean_marker(inner: &Inner, state: &mut State) -> Result<()
     Ok(())
 }
 
-/// The write completion: runs on the writer thread.
+/// The write completion: runs on the writer thread, or on the appending thread for a write done
+/// at once.
 fn complete(
     inner: &Inner,
     segment_base: i64,
@@ -470,6 +482,12 @@ impl Inner {
     /// writer's queue: never blocks. A refusal fails the partition as in `submit_all`.
     fn submit_reserved(&self, reservation: Reservation<'_>, job: WriteJob, batches: usize) -> Result<(), LogError> {
         reservation.submit(job).map_err(|e| self.refused_submit(e.into(), Some(batches)))
+    }
+
+    /// Writes an append of `batches` batches (counted as pending) on this thread and completes it
+    /// (see `Writer::write_now`). A refusal fails the partition as in `submit_all`.
+    fn write_now(&self, job: WriteJob, batches: usize) -> Result<(), LogError> {
+        self.writer.write_now(job).map_err(|e| self.refused_submit(e.into(), Some(batches)))
     }
 
     /// After the writer refused a job: fails the partition and returns the error.

@@ -132,9 +132,11 @@ fn try_append_refuses_when_the_write_queue_is_full() {
     let writer =
         Writer::start(WriterOptions { queue_depth_max: 2, force_fallback: true, ..WriterOptions::default() }).unwrap();
     let m = LogManager::with_writer(&dir.path().join("data"), options(), writer.clone()).unwrap();
-    let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    // Every append is synced, so none is written at once past the queue.
+    let config = LogConfig { flush_messages: 1, ..LogConfig::default() };
+    let p = m.open_partition("t", 0, config, 0).unwrap();
     p.begin_leader_epoch(1).unwrap();
-    let q = m.open_partition("u", 0, LogConfig::default(), 0).unwrap();
+    let q = m.open_partition("u", 0, config, 0).unwrap();
     q.begin_leader_epoch(1).unwrap();
     assert_eq!(try_append(&p, batch_with(1, 0, 3, 0, 0)).base_offset, 0);
 
@@ -200,4 +202,36 @@ fn try_append_refuses_a_new_leader_epoch() {
         Err(TryAppendError::WouldBlock(_)) => {}
         other => panic!("a newer epoch must block, got {other:?}"),
     }
+}
+
+#[test]
+fn an_append_with_nothing_in_flight_is_written_at_once_past_a_busy_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Writer::start(WriterOptions { force_fallback: true, ..WriterOptions::default() }).unwrap();
+    let m = LogManager::with_writer(&dir.path().join("data"), options(), writer.clone()).unwrap();
+    let p = m.open_partition("t", 0, LogConfig::default(), 0).unwrap();
+    p.begin_leader_epoch(1).unwrap();
+    let synced = m.open_partition("s", 0, LogConfig { flush_messages: 1, ..LogConfig::default() }, 0).unwrap();
+    synced.begin_leader_epoch(1).unwrap();
+    try_append(&p, batch(1, 0));
+
+    let scratch = Arc::new(tempfile::tempfile().unwrap());
+    let release = gate(&writer, &scratch);
+    // The writer thread is stuck: an append that needs no fdatasync is written and published by
+    // the appending thread, in order, and readable at once.
+    for expected in 1..4 {
+        let pending = p.try_append(batch(2, 0), 1, 0).unwrap();
+        assert_eq!(pending.info.base_offset, expected * 2 - 1);
+        assert_eq!(p.high_watermark(), expected * 2 + 1, "published before try_append returned");
+        assert_eq!(block(pending.wait()).unwrap().base_offset, expected * 2 - 1);
+    }
+    assert_eq!(p.high_watermark(), 7);
+    assert_eq!(p.read(1, 1 << 20).unwrap().end_offset, 7);
+    // One whose fdatasync is due waits for the writer, as does everything after it.
+    let queued = synced.try_append(batch(1, 0), 1, 0).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(synced.high_watermark(), 0, "a synced append is not done before its fdatasync");
+    release.send(()).unwrap();
+    assert_eq!(block(queued.wait()).unwrap().base_offset, 0);
+    m.shutdown().unwrap();
 }
