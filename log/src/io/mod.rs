@@ -98,8 +98,9 @@ pub struct WriteJob {
     pub data: Bytes,
     /// fdatasync `file` after the write (and after every other write of the batch), before `done`.
     pub sync: bool,
-    /// Called exactly once on the writer thread with the job's outcome, in submission order. Not
-    /// called at all when `submit` returns an error.
+    /// Called exactly once with the job's outcome: on the writer thread, in submission order, or,
+    /// for [`Writer::write_now`], on the caller's thread before it returns. Not called at all when
+    /// `submit` or `write_now` returns an error.
     pub done: Box<dyn FnOnce(std::io::Result<()>) + Send>,
 }
 

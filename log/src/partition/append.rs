@@ -213,8 +213,7 @@ impl Partition {
         // With no other write of this partition in flight and no fdatasync due, the bytes are
         // written here and now (`Writer::write_now`): nothing can complete out of order. (A roll
         // below may only make a due fdatasync not due: then the write is simply queued.)
-        let sync_due = state.unflushed_messages.saturating_add(records as u64) >= state.config.flush_messages;
-        let write_now = !sync_due && state.pending_jobs == 0 && inner.writer.writes_now();
+        let write_now = !flush_due(&state, records) && state.pending_jobs == 0 && inner.writer.writes_now();
         // Every reason to block is decided here, before the first change below; the queue place
         // is reserved, so the submit at the end cannot block either.
         let mut jobs = Vec::new();
@@ -311,8 +310,8 @@ impl Partition {
         {
             active.roll_base_ms = Some(now_ms);
         }
+        let sync = flush_due(&state, records);
         state.unflushed_messages = state.unflushed_messages.saturating_add(records as u64);
-        let sync = state.unflushed_messages >= state.config.flush_messages;
         if sync {
             state.unflushed_messages = 0;
             state.last_flush_ms = now_ms;
@@ -360,6 +359,11 @@ fn check_writable(inner: &Inner, state: &State) -> Result<(), LogError> {
         return Err(LogError::WriteFailed { source: Arc::clone(source) });
     }
     Ok(())
+}
+
+/// Whether an append of `records` records reaches `flush.messages` (its write is fdatasynced).
+fn flush_due(state: &State, records: i64) -> bool {
+    state.unflushed_messages.saturating_add(records as u64) >= state.config.flush_messages
 }
 
 /// Whether the active segment must be sealed before this append (Kafka's `shouldRoll`).
