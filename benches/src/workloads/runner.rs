@@ -153,11 +153,18 @@ pub struct RunContext {
     pub duration: Duration,
 }
 
-/// Runs one workload on each broker of the run, each on a fresh broker and data directory;
-/// returns its rows (per broker one, or one per fetch path for a catch-up workload). A broker the
-/// workload could not run on at all is an error in the list, beside the other broker's rows.
+/// Runs one workload on each broker of the run that can serve it, each on a fresh broker and data
+/// directory; returns its rows (per broker one, or one per fetch path for a catch-up workload). A
+/// broker the workload could not run on at all is an error in the list, beside the other broker's
+/// rows. Cluster workloads run on Strata alone: the harness starts reference Kafka as one node, so
+/// their Kafka-relative targets read "not measured" rather than failing the run.
 pub fn run(workload: &Workload, ctx: &RunContext) -> Vec<Result<Vec<Outcome>, BenchError>> {
-    ctx.engines.iter().map(|engine| run_on(workload, ctx, engine)).collect()
+    ctx.engines.iter().filter(|engine| serves(engine, workload)).map(|engine| run_on(workload, ctx, engine)).collect()
+}
+
+/// Whether the harness can run `workload` on `engine`: everything on Strata, one-node workloads on Kafka.
+fn serves(engine: &Engine, workload: &Workload) -> bool {
+    workload.brokers <= 1 || matches!(engine, Engine::Strata(_))
 }
 
 fn run_on(workload: &Workload, ctx: &RunContext, engine: &Engine) -> Result<Vec<Outcome>, BenchError> {
@@ -514,4 +521,24 @@ fn produce_failure(load: &LoadResult, consumed: bool) -> Option<String> {
 /// The data directory of the workload `id` under `work_dir` (kept for inspection after a run).
 pub fn data_dir(work_dir: &Path, id: &str) -> PathBuf {
     work_dir.join(id.to_lowercase())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::workloads::{Scale, ScaleName, standard};
+
+    #[test]
+    fn cluster_workloads_run_on_strata_alone_and_the_rest_on_both() {
+        let (strata, kafka) = (Engine::Strata(PathBuf::from("strata")), Engine::Kafka(PathBuf::from("kafka.sh")));
+        let workloads = standard(&Scale::new(ScaleName::Full), &[]);
+        let by_id = |id: &str| workloads.iter().find(|w| w.id == id).unwrap();
+        for id in ["W2x3", "W3x3"] {
+            assert!(serves(&strata, by_id(id)) && !serves(&kafka, by_id(id)), "{id}");
+        }
+        for id in ["W1", "W2", "W8", "W9"] {
+            assert!(serves(&strata, by_id(id)) && serves(&kafka, by_id(id)), "{id}");
+        }
+    }
 }
