@@ -27,6 +27,7 @@ pub mod handlers;
 pub mod leader_hint;
 pub mod listeners;
 pub mod locate;
+pub mod malloc_arenas;
 pub mod meta_properties;
 pub mod own_writes;
 pub mod peers;

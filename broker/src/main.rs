@@ -11,12 +11,14 @@ use strata_broker::meta_properties;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    let arenas = strata_broker::malloc_arenas::cap_per_cpu();
     tracing_subscriber::fmt()
         // openraft reports every unreachable peer as an error; the cluster logs what matters
         // (leadership, fencing) itself. `RUST_LOG=openraft=info` shows openraft's own lines.
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,openraft=off")))
         .with_writer(std::io::stderr)
         .init();
+    tracing::debug!(?arenas, "malloc arenas capped");
     let mut cli = Cli::parse();
     let command = cli.command.take();
     if let Some(Command::RandomUuid) = command {

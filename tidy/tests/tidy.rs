@@ -164,6 +164,7 @@ const CRATE_DIRS: &[&str] = &[
 const UNSAFE_ALLOWED: &[&str] = &[
     "log/src/mmap.rs",              // memory-mapped index files (memmap2)
     "log/src/io/uring.rs",          // io_uring submissions that borrow buffers until completion
+    "broker/src/malloc_arenas.rs",  // glibc's mallopt, once at start-up
     "fuzz-targets/tests/corpus.rs", // the counting allocator of the corpus replay
 ];
 
